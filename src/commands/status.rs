@@ -1,0 +1,82 @@
+//! `kubectl fluxjobs status`: the dependsOn chain, each stage's state, its Jobs, and the root cause
+//! of every block.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::cli::{GlobalArgs, StatusArgs};
+use crate::cluster::{self, ConnectOptions};
+use crate::engine::{self, Filter};
+use crate::render::{self, RenderOptions};
+use crate::snapshot;
+use crate::terminal;
+
+/// Exit status of `--exit-code` when a shown stage is Blocked or Failed.
+pub const EXIT_BLOCKED: u8 = 3;
+
+pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let (snapshot, namespace, live) = match &args.snapshot {
+        Some(path) => {
+            let snapshot = snapshot::read_snapshot(path)?;
+            // A dump has no current context: all its namespaces unless -n narrows them.
+            let namespace = if global.all_namespaces { None } else { global.namespace.clone() };
+            (snapshot, namespace, None)
+        }
+        None => {
+            let options = connect_options(global)?;
+            let conn = cluster::connect(&options).await?;
+            let namespace = if global.all_namespaces {
+                None
+            } else {
+                Some(global.namespace.clone().unwrap_or_else(|| conn.default_namespace.clone()))
+            };
+            let mut snapshot = cluster::read_snapshot(&conn, namespace.as_deref(), args.selector.as_deref(), &mut |w| {
+                terminal::warn(&w)
+            })
+            .await?;
+            snapshot.now = Some(Timestamp::now());
+            (snapshot, namespace, Some(conn))
+        }
+    };
+    let filter = Filter {
+        namespace: namespace.clone(),
+        stage: args.stage.clone(),
+        // A live LIST already applied the selector on the server.
+        selector: if live.is_some() { None } else { args.selector.clone() },
+    };
+    let mut report = engine::diagnose(&snapshot, &filter)?;
+    if let (Some(conn), true) = (&live, args.logs > 0) {
+        cluster::attach_logs(conn, &mut report, args.logs, &mut |w| terminal::warn(&w)).await;
+    }
+    if report.stages.is_empty() {
+        let scope = match &namespace {
+            Some(ns) => format!("in namespace {ns:?}"),
+            None => "in any namespace".into(),
+        };
+        terminal::warn(&format!("no Flux Kustomizations found {scope}"));
+    }
+    let options = RenderOptions {
+        format: args.output,
+        color: terminal::stdout_color(global.color),
+        no_headers: args.no_headers,
+        namespace_column: namespace.is_none(),
+        now: snapshot.now.unwrap_or_else(Timestamp::now),
+    };
+    terminal::print_data(&render::render(&report, &options)?).context("cannot write to stdout")?;
+    if args.exit_code && render::has_blocked_or_failed(&report) {
+        return Ok(ExitCode::from(EXIT_BLOCKED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn connect_options(global: &GlobalArgs) -> anyhow::Result<ConnectOptions> {
+    Ok(ConnectOptions {
+        kubeconfig: global.kubeconfig.clone(),
+        context: global.context.clone(),
+        cluster: global.cluster.clone(),
+        user: global.user.clone(),
+        request_timeout: cluster::parse_request_timeout(&global.request_timeout).map_err(anyhow::Error::msg)?,
+    })
+}

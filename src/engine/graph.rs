@@ -1,0 +1,277 @@
+//! The `dependsOn` graph: dependency order, pipelines (connected groups), cycles, and the part of
+//! it a [`Filter`] selects.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::{EngineError, Filter, Index};
+use crate::model::Kustomization;
+
+pub struct Graph {
+    /// Stage id -> the ids it depends on, in `spec.dependsOn` order (namespaces defaulted).
+    deps: BTreeMap<String, Vec<String>>,
+    /// Stage id -> the cycle it is part of, as `a -> b -> a`.
+    cycles: HashMap<String, String>,
+}
+
+impl Graph {
+    pub fn new(kustomizations: &[Kustomization]) -> Self {
+        let deps: BTreeMap<String, Vec<String>> =
+            kustomizations.iter().map(|k| (k.id(), k.dependency_ids())).collect();
+        let cycles = find_cycles(&deps);
+        Graph { deps, cycles }
+    }
+
+    pub fn dependencies(&self, id: &str) -> &[String] {
+        self.deps.get(id).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.deps.contains_key(id)
+    }
+
+    /// The cycle `id` is part of, formatted like fluxcd/pkg runtime/dependency/sort.go's
+    /// `circular dependency detected: a -> b -> a` (without that prefix).
+    pub fn cycle(&self, id: &str) -> Option<&str> {
+        self.cycles.get(id).map(String::as_str)
+    }
+
+    /// `id` and every stage upstream of it.
+    fn upstream(&self, id: &str, out: &mut BTreeSet<String>) {
+        if !out.insert(id.to_string()) {
+            return;
+        }
+        for dep in self.dependencies(id) {
+            if self.contains(dep) {
+                self.upstream(dep, out);
+            }
+        }
+    }
+
+    /// The stages to show, grouped in pipelines, each in dependency order.
+    pub fn select(&self, index: &Index, filter: &Filter) -> Result<Vec<Vec<String>>, EngineError> {
+        let mut roots: Vec<String> = Vec::new();
+        if let Some(stage) = &filter.stage {
+            let matches: Vec<&String> = self
+                .deps
+                .keys()
+                .filter(|id| match stage.split_once('/') {
+                    Some(_) => *id == stage,
+                    None => {
+                        id.rsplit_once('/').map(|(_, n)| n) == Some(stage.as_str())
+                            && filter.namespace.as_ref().is_none_or(|ns| id.starts_with(&format!("{ns}/")))
+                    }
+                })
+                .collect();
+            match matches.len() {
+                0 => {
+                    let scope = match &filter.namespace {
+                        Some(ns) if !stage.contains('/') => format!(" in namespace {ns:?}"),
+                        _ => String::new(),
+                    };
+                    return Err(EngineError::UnknownStage(stage.clone(), scope));
+                }
+                1 => roots.push(matches[0].clone()),
+                _ => {
+                    let names = matches.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                    return Err(EngineError::UnknownStage(
+                        stage.clone(),
+                        format!(" uniquely: it is in several namespaces ({names}); use NAMESPACE/NAME"),
+                    ));
+                }
+            }
+        } else {
+            for (id, _) in &self.deps {
+                let ks = index.kustomization(id).expect("graph nodes come from the snapshot");
+                let in_ns = filter.namespace.as_ref().is_none_or(|ns| ks.namespace() == ns);
+                let labelled = filter.selector.as_ref().is_none_or(|sel| matches_selector(ks, sel));
+                if in_ns && labelled {
+                    roots.push(id.clone());
+                }
+            }
+        }
+        let mut shown = BTreeSet::new();
+        for root in &roots {
+            self.upstream(root, &mut shown);
+        }
+        Ok(self.pipelines(&shown))
+    }
+
+    /// Connected groups of `shown`, each in dependency order (ties by id), groups by their first id.
+    fn pipelines(&self, shown: &BTreeSet<String>) -> Vec<Vec<String>> {
+        // Union-find over dependsOn edges inside `shown`.
+        let ids: Vec<&String> = shown.iter().collect();
+        let pos: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+        let mut parent: Vec<usize> = (0..ids.len()).collect();
+        fn find(parent: &mut [usize], mut i: usize) -> usize {
+            while parent[i] != i {
+                parent[i] = parent[parent[i]];
+                i = parent[i];
+            }
+            i
+        }
+        for (i, id) in ids.iter().enumerate() {
+            for dep in self.dependencies(id) {
+                if let Some(&j) = pos.get(dep.as_str()) {
+                    let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                    parent[a] = b;
+                }
+            }
+        }
+        let mut groups: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        for i in 0..ids.len() {
+            let root = find(&mut parent, i);
+            groups.entry(root).or_default().push(ids[i].clone());
+        }
+        let mut pipelines: Vec<Vec<String>> = groups.into_values().map(|g| self.order(g)).collect();
+        pipelines.sort();
+        pipelines
+    }
+
+    /// Kahn's algorithm with a sorted frontier, so the order is stable; stages in a cycle come last.
+    fn order(&self, group: Vec<String>) -> Vec<String> {
+        let members: BTreeSet<&str> = group.iter().map(String::as_str).collect();
+        let mut pending: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
+        for id in &members {
+            let inside: Vec<&str> =
+                self.dependencies(id).iter().map(String::as_str).filter(|d| members.contains(d)).collect();
+            pending.insert(id, inside.len());
+            for d in inside {
+                dependents.entry(d).or_default().push(id);
+            }
+        }
+        let mut ready: BTreeSet<&str> = pending.iter().filter(|(_, n)| **n == 0).map(|(id, _)| *id).collect();
+        let mut out = Vec::new();
+        while let Some(id) = ready.pop_first() {
+            out.push(id.to_string());
+            for d in dependents.get(id).into_iter().flatten() {
+                let n = pending.get_mut(d).expect("member");
+                *n -= 1;
+                if *n == 0 {
+                    ready.insert(d);
+                }
+            }
+        }
+        for id in members {
+            if !out.iter().any(|o| o == id) {
+                out.push(id.to_string());
+            }
+        }
+        out
+    }
+}
+
+/// Tarjan's strongly connected components; every stage in a component of two or more (or with a
+/// self edge) is in a cycle.
+fn find_cycles(deps: &BTreeMap<String, Vec<String>>) -> HashMap<String, String> {
+    struct State<'a> {
+        deps: &'a BTreeMap<String, Vec<String>>,
+        index: HashMap<&'a str, usize>,
+        low: HashMap<&'a str, usize>,
+        stack: Vec<&'a str>,
+        on_stack: BTreeSet<&'a str>,
+        next: usize,
+        out: HashMap<String, String>,
+    }
+    fn visit<'a>(s: &mut State<'a>, v: &'a str) {
+        s.index.insert(v, s.next);
+        s.low.insert(v, s.next);
+        s.next += 1;
+        s.stack.push(v);
+        s.on_stack.insert(v);
+        for w in s.deps.get(v).into_iter().flatten() {
+            if !s.deps.contains_key(w) {
+                continue;
+            }
+            let w = s.deps.get_key_value(w).expect("checked").0.as_str();
+            if !s.index.contains_key(w) {
+                visit(s, w);
+                let lw = s.low[w];
+                let lv = s.low[v];
+                s.low.insert(v, lv.min(lw));
+            } else if s.on_stack.contains(w) {
+                let iw = s.index[w];
+                let lv = s.low[v];
+                s.low.insert(v, lv.min(iw));
+            }
+        }
+        if s.low[v] == s.index[v] {
+            let mut component = Vec::new();
+            while let Some(w) = s.stack.pop() {
+                s.on_stack.remove(w);
+                component.push(w);
+                if w == v {
+                    break;
+                }
+            }
+            let self_loop = s.deps.get(v).is_some_and(|d| d.iter().any(|x| x == v));
+            if component.len() > 1 || self_loop {
+                let members: BTreeSet<&str> = component.iter().copied().collect();
+                for m in &members {
+                    s.out.insert(m.to_string(), cycle_path(s.deps, m, &members));
+                }
+            }
+        }
+    }
+    let mut s = State {
+        deps,
+        index: HashMap::new(),
+        low: HashMap::new(),
+        stack: Vec::new(),
+        on_stack: BTreeSet::new(),
+        next: 0,
+        out: HashMap::new(),
+    };
+    for v in deps.keys() {
+        if !s.index.contains_key(v.as_str()) {
+            visit(&mut s, v);
+        }
+    }
+    s.out
+}
+
+/// A cycle through `start` inside one strongly connected component: `a -> b -> a`.
+fn cycle_path(deps: &BTreeMap<String, Vec<String>>, start: &str, members: &BTreeSet<&str>) -> String {
+    // Breadth-first search back to `start`, so the shortest cycle is shown.
+    let mut prev: HashMap<&str, &str> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(v) = queue.pop_front() {
+        for w in deps.get(v).into_iter().flatten().map(String::as_str) {
+            if w == start {
+                let mut path = vec![start.to_string()];
+                let mut cur = v;
+                let mut back = vec![];
+                while cur != start {
+                    back.push(cur.to_string());
+                    cur = prev[cur];
+                }
+                back.reverse();
+                path.extend(back);
+                path.push(start.to_string());
+                return path.join(" -> ");
+            }
+            if members.contains(w) && !prev.contains_key(w) && w != start {
+                prev.insert(w, v);
+                queue.push_back(w);
+            }
+        }
+    }
+    start.to_string()
+}
+
+/// Equality-based label selectors (`a=b`, `a==b`, `a!=b`, `a`, `!a`), comma-separated.
+pub fn matches_selector(ks: &Kustomization, selector: &str) -> bool {
+    let empty = BTreeMap::new();
+    let labels = ks.metadata.labels.as_ref().unwrap_or(&empty);
+    selector.split(',').map(str::trim).filter(|t| !t.is_empty()).all(|term| {
+        if let Some((k, v)) = term.split_once("!=") {
+            labels.get(k.trim()).map(String::as_str) != Some(v.trim())
+        } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            labels.get(k.trim()).map(String::as_str) == Some(v.trim())
+        } else if let Some(k) = term.strip_prefix('!') {
+            !labels.contains_key(k.trim())
+        } else {
+            labels.contains_key(term)
+        }
+    })
+}

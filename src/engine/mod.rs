@@ -1,0 +1,317 @@
+//! The diagnosis engine: a pure function from a [`Snapshot`] to a [`Report`]. Live clusters and
+//! offline dumps go through the same code.
+//!
+//! The rules follow what the controllers really do; the subtle ones cite their source:
+//! KC = fluxcd/kustomize-controller `internal/controller/kustomization_controller.go`.
+
+mod graph;
+pub use stage::{age, human, parse_go_duration};
+mod stage;
+pub mod workload;
+
+use std::collections::{BTreeSet, HashMap};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::jiff::Timestamp;
+
+use crate::model::{Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, Snapshot, Source};
+use crate::report::Report;
+
+pub use graph::Graph;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum EngineError {
+    #[error("stage {0:?} not found{1}")]
+    UnknownStage(String, String),
+}
+
+/// Which stages to show.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Only stages in this namespace (and what they depend on); `None` for all.
+    pub namespace: Option<String>,
+    /// Only this stage (`name` or `ns/name`) and everything upstream of it.
+    pub stage: Option<String>,
+    /// Label selector on Kustomizations (`a=b,c!=d,e`), for snapshots; live LISTs apply it server-side.
+    pub selector: Option<String>,
+}
+
+/// Lookup tables over a snapshot, built once per diagnosis.
+pub struct Index<'a> {
+    pub snapshot: &'a Snapshot,
+    pub now: Timestamp,
+    kustomizations: HashMap<String, &'a Kustomization>,
+    sources: HashMap<(&'a str, &'a str, &'a str), &'a Source>,
+    jobs: HashMap<(&'a str, &'a str), &'a Job>,
+    deployments: HashMap<(&'a str, &'a str), &'a Deployment>,
+    /// Pods by the uid, and by `ns/Kind/name`, of their controller owner.
+    pods_by_owner_uid: HashMap<&'a str, Vec<&'a Pod>>,
+    pods_by_owner: HashMap<String, Vec<&'a Pod>>,
+    events: HashMap<String, Vec<&'a Event>>,
+    /// Objects carrying the kustomize-controller owner labels, by owning stage id.
+    labelled_jobs: HashMap<String, Vec<&'a Job>>,
+    labelled_deployments: HashMap<String, Vec<&'a Deployment>>,
+}
+
+fn owner_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<String> {
+    let labels = meta.labels.as_ref()?;
+    Some(format!("{}/{}", labels.get(OWNER_NAMESPACE_LABEL)?, labels.get(OWNER_NAME_LABEL)?))
+}
+
+impl<'a> Index<'a> {
+    pub fn new(snapshot: &'a Snapshot) -> Self {
+        let str_of = |s: &'a Option<String>| s.as_deref().unwrap_or_default();
+        let mut index = Index {
+            snapshot,
+            now: snapshot.now.unwrap_or_else(Timestamp::now),
+            kustomizations: snapshot.kustomizations.iter().map(|k| (k.id(), k)).collect(),
+            sources: snapshot.sources.iter().map(|s| ((s.kind.as_str(), s.namespace(), s.name()), s)).collect(),
+            jobs: snapshot
+                .jobs
+                .iter()
+                .map(|j| ((str_of(&j.metadata.namespace), str_of(&j.metadata.name)), j))
+                .collect(),
+            deployments: snapshot
+                .deployments
+                .iter()
+                .map(|d| ((str_of(&d.metadata.namespace), str_of(&d.metadata.name)), d))
+                .collect(),
+            pods_by_owner_uid: HashMap::new(),
+            pods_by_owner: HashMap::new(),
+            events: HashMap::new(),
+            labelled_jobs: HashMap::new(),
+            labelled_deployments: HashMap::new(),
+        };
+        for pod in &snapshot.pods {
+            for owner in pod.metadata.owner_references.iter().flatten() {
+                index.pods_by_owner_uid.entry(owner.uid.as_str()).or_default().push(pod);
+                let key = format!("{}/{}/{}", str_of(&pod.metadata.namespace), owner.kind, owner.name);
+                index.pods_by_owner.entry(key).or_default().push(pod);
+            }
+        }
+        for event in &snapshot.events {
+            let o = &event.involved_object;
+            let key = format!(
+                "{}/{}/{}",
+                o.kind.as_deref().unwrap_or_default(),
+                o.namespace.as_deref().or(event.metadata.namespace.as_deref()).unwrap_or_default(),
+                o.name.as_deref().unwrap_or_default()
+            );
+            index.events.entry(key).or_default().push(event);
+        }
+        for job in &snapshot.jobs {
+            if let Some(owner) = owner_of(&job.metadata) {
+                index.labelled_jobs.entry(owner).or_default().push(job);
+            }
+        }
+        for deploy in &snapshot.deployments {
+            if let Some(owner) = owner_of(&deploy.metadata) {
+                index.labelled_deployments.entry(owner).or_default().push(deploy);
+            }
+        }
+        index
+    }
+
+    pub fn kustomization(&self, id: &str) -> Option<&'a Kustomization> {
+        self.kustomizations.get(id).copied()
+    }
+
+    pub fn source(&self, kind: &str, ns: &str, name: &str) -> Option<&'a Source> {
+        self.sources.get(&(kind, ns, name)).copied()
+    }
+
+    pub fn job(&self, ns: &str, name: &str) -> Option<&'a Job> {
+        self.jobs.get(&(ns, name)).copied()
+    }
+
+    pub fn deployment(&self, ns: &str, name: &str) -> Option<&'a Deployment> {
+        self.deployments.get(&(ns, name)).copied()
+    }
+
+    /// The Pods a Job owns: by owner uid (a recreated Job of the same name owns new Pods), or by
+    /// owner name when the Job has no uid (hand-written fixtures).
+    pub fn pods_of_job(&self, job: &Job) -> Vec<&'a Pod> {
+        match job.metadata.uid.as_deref() {
+            Some(uid) => self.pods_by_owner_uid.get(uid).cloned().unwrap_or_default(),
+            None => {
+                let key = format!(
+                    "{}/Job/{}",
+                    job.metadata.namespace.as_deref().unwrap_or_default(),
+                    job.metadata.name.as_deref().unwrap_or_default()
+                );
+                self.pods_by_owner.get(&key).cloned().unwrap_or_default()
+            }
+        }
+    }
+
+    /// The Pods of a Deployment: owned by a ReplicaSet named `<deployment>-<pod-template-hash>`, so no
+    /// ReplicaSet LIST is needed.
+    pub fn pods_of_deployment(&self, ns: &str, name: &str) -> Vec<&'a Pod> {
+        let mut pods = Vec::new();
+        for pod in &self.snapshot.pods {
+            if pod.metadata.namespace.as_deref() != Some(ns) {
+                continue;
+            }
+            let Some(hash) = pod.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash")) else {
+                continue;
+            };
+            let rs = format!("{name}-{hash}");
+            if pod.metadata.owner_references.iter().flatten().any(|o| o.kind == "ReplicaSet" && o.name == rs) {
+                pods.push(pod);
+            }
+        }
+        pods
+    }
+
+    /// Warning events of one object, oldest first, as `Reason: message (xN)`; at most the last five.
+    pub fn warning_events(&self, ns: &str, kind: &str, name: &str) -> Vec<String> {
+        let mut events: Vec<&Event> = self
+            .events
+            .get(&format!("{kind}/{ns}/{name}"))
+            .map(|v| v.iter().copied().filter(|e| e.type_.as_deref() == Some("Warning")).collect())
+            .unwrap_or_default();
+        events.sort_by_key(|e| event_time(e));
+        let start = events.len().saturating_sub(5);
+        events[start..]
+            .iter()
+            .map(|e| {
+                let count = e.count.unwrap_or(1);
+                let times = if count > 1 { format!(" (x{count})") } else { String::new() };
+                format!(
+                    "{}: {}{times}",
+                    e.reason.as_deref().unwrap_or_default(),
+                    e.message.as_deref().unwrap_or_default().trim()
+                )
+            })
+            .collect()
+    }
+
+    /// Same as [`Index::warning_events`], for a `Kind/ns/name` reference.
+    pub fn warning_events_by_ref(&self, reference: &str) -> Vec<String> {
+        let mut parts = reference.splitn(3, '/');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(kind), Some(ns), Some(name)) => self.warning_events(ns, kind, name),
+            _ => vec![],
+        }
+    }
+
+    /// Whether any event says the Job completed (the Job controller records `Completed`), used to
+    /// tell a TTL cleanup from an unexpected deletion once the Job is gone.
+    pub fn job_completed_before(&self, ns: &str, name: &str) -> bool {
+        self.events
+            .get(&format!("Job/{ns}/{name}"))
+            .is_some_and(|v| v.iter().any(|e| e.reason.as_deref() == Some("Completed")))
+    }
+
+    /// Jobs of a stage: inventory ids first (`<ns>_<name>_batch_Job`), then owner labels.
+    /// Returns the live Jobs and the names of inventory Jobs that are gone.
+    pub fn stage_jobs(&self, ks: &Kustomization) -> (Vec<&'a Job>, Vec<(String, String)>) {
+        let mut seen = BTreeSet::new();
+        let mut live = Vec::new();
+        let mut missing = Vec::new();
+        for (ns, name) in inventory_objects(ks, "batch", "Job") {
+            if !seen.insert((ns.clone(), name.clone())) {
+                continue;
+            }
+            match self.job(&ns, &name) {
+                Some(job) => live.push(job),
+                None => missing.push((ns, name)),
+            }
+        }
+        for job in self.labelled_jobs.get(&ks.id()).into_iter().flatten() {
+            let key = (
+                job.metadata.namespace.clone().unwrap_or_default(),
+                job.metadata.name.clone().unwrap_or_default(),
+            );
+            if seen.insert(key) {
+                live.push(job);
+            }
+        }
+        live.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        (live, missing)
+    }
+
+    pub fn stage_deployments(&self, ks: &Kustomization) -> Vec<&'a Deployment> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for (ns, name) in inventory_objects(ks, "apps", "Deployment") {
+            if let Some(d) = self.deployment(&ns, &name) {
+                if seen.insert((ns, name)) {
+                    out.push(d);
+                }
+            }
+        }
+        for d in self.labelled_deployments.get(&ks.id()).into_iter().flatten() {
+            let key = (d.metadata.namespace.clone().unwrap_or_default(), d.metadata.name.clone().unwrap_or_default());
+            if seen.insert(key) {
+                out.push(d);
+            }
+        }
+        out
+    }
+}
+
+fn event_time(e: &Event) -> Option<Timestamp> {
+    e.last_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .or_else(|| e.event_time.as_ref().map(|t| t.0))
+        .or_else(|| e.first_timestamp.as_ref().map(|t| t.0))
+}
+
+/// `(namespace, name)` of inventory entries of one group and kind.
+///
+/// Inventory ids are `<namespace>_<name>_<group>_<kind>`; names may contain `_`, so namespace is
+/// the first field and group and kind the last two (fluxcd/cli-utils `ParseObjMetadata`).
+pub fn inventory_objects(ks: &Kustomization, group: &str, kind: &str) -> Vec<(String, String)> {
+    let Some(inventory) = ks.status.as_ref().and_then(|s| s.inventory.as_ref()) else { return vec![] };
+    inventory
+        .entries
+        .iter()
+        .filter_map(|e| parse_inventory_id(&e.id))
+        .filter(|(_, _, g, k)| g == group && k == kind)
+        .map(|(ns, name, _, _)| (ns, name))
+        .collect()
+}
+
+pub fn parse_inventory_id(id: &str) -> Option<(String, String, String, String)> {
+    let (ns, rest) = id.split_once('_')?;
+    let (rest, kind) = rest.rsplit_once('_')?;
+    let (name, group) = rest.rsplit_once('_')?;
+    if name.is_empty() || kind.is_empty() {
+        return None;
+    }
+    Some((ns.to_string(), name.to_string(), group.to_string(), kind.to_string()))
+}
+
+/// Runs the diagnosis.
+pub fn diagnose(snapshot: &Snapshot, filter: &Filter) -> Result<Report, EngineError> {
+    let index = Index::new(snapshot);
+    let graph = Graph::new(&snapshot.kustomizations);
+    let shown = graph.select(&index, filter)?;
+    Ok(stage::report(&index, &graph, &shown))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_inventory_ids() {
+        assert_eq!(
+            parse_inventory_id("apps_db-migration_batch_Job"),
+            Some(("apps".into(), "db-migration".into(), "batch".into(), "Job".into()))
+        );
+        assert_eq!(
+            parse_inventory_id("default_podinfo__Service"),
+            Some(("default".into(), "podinfo".into(), "".into(), "Service".into()))
+        );
+        assert_eq!(
+            parse_inventory_id("apps_my_job_batch_Job"),
+            Some(("apps".into(), "my_job".into(), "batch".into(), "Job".into()))
+        );
+        assert_eq!(parse_inventory_id("garbage"), None);
+    }
+}

@@ -1,0 +1,316 @@
+//! Jobs, their Pods, and non-Job workloads: their state, and the object at fault when they do not
+//! succeed.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+
+use super::Index;
+use crate::report::{JobReport, JobState, PodReport, RootCause};
+
+fn name_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    meta.name.clone().unwrap_or_default()
+}
+fn ns_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    meta.namespace.clone().unwrap_or_default()
+}
+
+/// A Job's state and the reason of the condition that decided it.
+///
+/// Order follows how the Job controller finishes a Job: `FailureTarget`/`SuccessCriteriaMet` are set
+/// first while pods terminate, then `Failed`/`Complete` (kubernetes pkg/controller/job/job_controller.go).
+pub fn job_state(job: &Job) -> (JobState, Option<String>, Option<String>) {
+    let status = job.status.as_ref();
+    let cond = |t: &str| {
+        status
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == t && c.status == "True"))
+    };
+    if let Some(c) = cond("Failed").or_else(|| cond("FailureTarget")) {
+        return (JobState::Failed, c.reason.clone(), c.message.clone());
+    }
+    if let Some(c) = cond("Complete") {
+        return (JobState::Complete, c.reason.clone(), c.message.clone());
+    }
+    if job.spec.as_ref().and_then(|s| s.suspend).unwrap_or(false) {
+        let c = cond("Suspended");
+        return (
+            JobState::Suspended,
+            Some(c.and_then(|c| c.reason.clone()).unwrap_or_else(|| "JobSuspended".into())),
+            Some(c.and_then(|c| c.message.clone()).unwrap_or_else(|| "Job suspended".into())),
+        );
+    }
+    match status.and_then(|s| s.start_time.as_ref()) {
+        None => (JobState::Pending, None, None),
+        Some(_) => (JobState::Running, None, None),
+    }
+}
+
+pub fn job_report(index: &Index, job: &Job) -> JobReport {
+    let (state, reason, message) = job_state(job);
+    let pods = index.pods_of_job(job).into_iter().map(pod_report).collect();
+    JobReport {
+        namespace: ns_of(&job.metadata),
+        name: name_of(&job.metadata),
+        state,
+        reason,
+        message,
+        images: job_images(job),
+        pods,
+    }
+}
+
+pub fn job_images(job: &Job) -> Vec<String> {
+    job.spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .map(|p| p.containers.iter().filter_map(|c| c.image.clone()).collect())
+        .unwrap_or_default()
+}
+
+fn pod_report(pod: &Pod) -> PodReport {
+    let problem = pod_problem(pod);
+    let status = pod.status.as_ref();
+    PodReport {
+        name: name_of(&pod.metadata),
+        phase: status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Unknown".into()),
+        reason: problem.as_ref().map(|p| p.reason.clone()),
+        message: problem.as_ref().map(|p| p.message.clone()),
+        exit_code: problem.and_then(|p| p.exit_code),
+    }
+}
+
+/// What is wrong with one Pod, if anything.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodProblem {
+    pub reason: String,
+    pub message: String,
+    pub exit_code: Option<i32>,
+    pub container: Option<String>,
+}
+
+/// Waiting reasons the kubelet sets when it cannot pull an image
+/// (kubernetes pkg/kubelet/images/types.go: ErrImagePull, ImagePullBackOff, InvalidImageName, ...).
+const IMAGE_PULL_REASONS: [&str; 5] =
+    ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"];
+
+/// Looks at a Pod the way an operator would, most specific first: eviction, scheduling, a
+/// container that cannot start, a container that exited non-zero.
+pub fn pod_problem(pod: &Pod) -> Option<PodProblem> {
+    let status = pod.status.as_ref()?;
+    if status.reason.as_deref() == Some("Evicted") {
+        return Some(PodProblem {
+            reason: "Evicted".into(),
+            message: status.message.clone().unwrap_or_else(|| "the pod was evicted".into()),
+            exit_code: None,
+            container: None,
+        });
+    }
+    let unschedulable = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"));
+    if let Some(c) = unschedulable {
+        return Some(PodProblem {
+            reason: "Unschedulable".into(),
+            message: c.message.clone().unwrap_or_default(),
+            exit_code: None,
+            container: None,
+        });
+    }
+    let containers: Vec<&ContainerStatus> = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .collect();
+    for cs in &containers {
+        let Some(waiting) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) else { continue };
+        let reason = waiting.reason.clone().unwrap_or_default();
+        let message = waiting.message.clone().unwrap_or_default();
+        if IMAGE_PULL_REASONS.contains(&reason.as_str()) {
+            let message = if message.is_empty() { format!("cannot pull image {}", cs.image) } else { message };
+            return Some(PodProblem { reason, message, exit_code: None, container: Some(cs.name.clone()) });
+        }
+        if reason == "CreateContainerConfigError" || reason == "CreateContainerError" {
+            return Some(PodProblem { reason, message, exit_code: None, container: Some(cs.name.clone()) });
+        }
+        if reason == "CrashLoopBackOff" {
+            let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
+            let exit_code = last.map(|t| t.exit_code);
+            let detail = match last {
+                Some(t) => format!(
+                    "container {} keeps crashing (restarts: {}), last exit code {} ({})",
+                    cs.name,
+                    cs.restart_count,
+                    t.exit_code,
+                    t.reason.as_deref().unwrap_or("Error")
+                ),
+                None => format!("container {} keeps crashing (restarts: {})", cs.name, cs.restart_count),
+            };
+            return Some(PodProblem {
+                reason,
+                message: detail,
+                exit_code,
+                container: Some(cs.name.clone()),
+            });
+        }
+    }
+    for cs in &containers {
+        let terminated = cs.state.as_ref().and_then(|s| s.terminated.as_ref());
+        if let Some(t) = terminated.filter(|t| t.exit_code != 0) {
+            let reason = t.reason.clone().unwrap_or_else(|| "Error".into());
+            let mut message = format!("container {} exited with code {} ({reason})", cs.name, t.exit_code);
+            if let Some(m) = t.message.as_deref().filter(|m| !m.is_empty()) {
+                message.push_str(": ");
+                message.push_str(m);
+            }
+            return Some(PodProblem { reason, message, exit_code: Some(t.exit_code), container: Some(cs.name.clone()) });
+        }
+    }
+    if status.phase.as_deref() == Some("Failed") {
+        return Some(PodProblem {
+            reason: status.reason.clone().unwrap_or_else(|| "Failed".into()),
+            message: status.message.clone().unwrap_or_else(|| "the pod failed".into()),
+            exit_code: None,
+            container: None,
+        });
+    }
+    None
+}
+
+fn cause_from_pod(index: &Index, pod: &Pod, problem: PodProblem, via: Vec<String>) -> RootCause {
+    let mut events = Vec::new();
+    for v in &via {
+        events.extend(index.warning_events_by_ref(v));
+    }
+    let ns = ns_of(&pod.metadata);
+    let name = name_of(&pod.metadata);
+    events.extend(index.warning_events(&ns, "Pod", &name));
+    RootCause {
+        kind: "Pod".into(),
+        namespace: ns,
+        name,
+        reason: problem.reason,
+        message: problem.message,
+        exit_code: problem.exit_code,
+        container: problem.container,
+        via,
+        events,
+        logs: None,
+    }
+}
+
+fn newest_first(mut pods: Vec<&Pod>) -> Vec<&Pod> {
+    pods.sort_by(|a, b| {
+        let t = |p: &Pod| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        t(b).cmp(&t(a)).then_with(|| b.metadata.name.cmp(&a.metadata.name))
+    });
+    pods
+}
+
+/// The object at fault for a Job that is not Complete, if one can be named: the newest Pod with a
+/// problem, else the Job itself when it failed or is suspended.
+pub fn job_cause(index: &Index, job: &Job) -> Option<RootCause> {
+    let ns = ns_of(&job.metadata);
+    let name = name_of(&job.metadata);
+    let job_ref = format!("Job/{ns}/{name}");
+    let (state, reason, message) = job_state(job);
+    if state == JobState::Complete {
+        return None;
+    }
+    for pod in newest_first(index.pods_of_job(job)) {
+        if let Some(problem) = pod_problem(pod) {
+            return Some(cause_from_pod(index, pod, problem, vec![job_ref]));
+        }
+    }
+    let (reason, message) = match state {
+        JobState::Failed => (
+            reason.unwrap_or_else(|| "Failed".into()),
+            message.unwrap_or_else(|| "the Job failed".into()),
+        ),
+        JobState::Suspended => ("JobSuspended".into(), "the Job is suspended (spec.suspend: true)".into()),
+        _ => return None,
+    };
+    Some(RootCause {
+        kind: "Job".into(),
+        namespace: ns.clone(),
+        name: name.clone(),
+        reason,
+        message,
+        exit_code: None,
+        container: None,
+        via: vec![],
+        events: index.warning_events(&ns, "Job", &name),
+        logs: None,
+    })
+}
+
+/// The object at fault for a Deployment that is not available or not progressing: one of its Pods
+/// with a problem, else the Deployment with the condition that says so.
+pub fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<RootCause> {
+    let ns = ns_of(&deploy.metadata);
+    let name = name_of(&deploy.metadata);
+    let status = deploy.status.as_ref()?;
+    let conds = status.conditions.as_deref().unwrap_or_default();
+    let stuck = conds
+        .iter()
+        .find(|c| c.type_ == "Progressing" && c.status == "False")
+        .or_else(|| conds.iter().find(|c| c.type_ == "Available" && c.status == "False"));
+    let unavailable = status.unavailable_replicas.unwrap_or(0);
+    if stuck.is_none() && unavailable == 0 {
+        return None;
+    }
+    let deploy_ref = format!("Deployment/{ns}/{name}");
+    for pod in newest_first(index.pods_of_deployment(&ns, &name)) {
+        if let Some(problem) = pod_problem(pod) {
+            return Some(cause_from_pod(index, pod, problem, vec![deploy_ref]));
+        }
+    }
+    let (reason, message) = match stuck {
+        Some(c) => (c.reason.clone().unwrap_or_else(|| c.type_.clone()), c.message.clone().unwrap_or_default()),
+        None => (
+            "ReplicasUnavailable".into(),
+            format!(
+                "{unavailable} of {} replicas unavailable",
+                deploy.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
+            ),
+        ),
+    };
+    Some(RootCause {
+        kind: "Deployment".into(),
+        namespace: ns.clone(),
+        name: name.clone(),
+        reason,
+        message,
+        exit_code: None,
+        container: None,
+        via: vec![],
+        events: index.warning_events(&ns, "Deployment", &name),
+        logs: None,
+    })
+}
+
+/// `repository` and `tag` of an image reference (`registry:5000/org/app:v1@sha256:...`).
+pub fn split_image(image: &str) -> (&str, Option<&str>) {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let last_slash = without_digest.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match without_digest[last_slash..].rfind(':') {
+        Some(i) => (&without_digest[..last_slash + i], Some(&without_digest[last_slash + i + 1..])),
+        None => (without_digest, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_image_references() {
+        assert_eq!(split_image("ghcr.io/org/app:v1.2"), ("ghcr.io/org/app", Some("v1.2")));
+        assert_eq!(split_image("registry:5000/app"), ("registry:5000/app", None));
+        assert_eq!(split_image("registry:5000/app:v2@sha256:ab"), ("registry:5000/app", Some("v2")));
+        assert_eq!(split_image("busybox"), ("busybox", None));
+    }
+}

@@ -1,0 +1,256 @@
+//! The objects the diagnosis engine reads, and the [`Snapshot`] that holds them.
+//!
+//! Core kinds use the k8s-openapi types. Flux kinds are partial, hand-written types: they keep only
+//! the fields the engine reads and tolerate unknown ones, so a newer Flux release (for example the
+//! arbitrary-kind `dependsOn` planned for v2.10) still parses.
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+pub const KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
+pub const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
+/// Owner labels kustomize-controller stamps on every applied object (fluxcd/pkg ssa `SetOwnerLabels`).
+pub const OWNER_NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
+pub const OWNER_NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
+/// The reconcile request annotation (fluxcd/pkg apis/meta/annotations.go).
+pub const RECONCILE_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
+
+/// The source kinds a Kustomization's `spec.sourceRef.kind` may name (KC api/v1/reference_types.go).
+pub const SOURCE_KINDS: [&str; 4] = ["GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"];
+
+/// A `metav1.Condition` as Flux writes it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub last_transition_time: Option<Timestamp>,
+    #[serde(default)]
+    pub observed_generation: Option<i64>,
+}
+
+/// `spec.dependsOn[]` (fluxcd/pkg apis/meta `DependencyReference`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DependencyReference {
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub ready_expr: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceReference {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KustomizationSpec {
+    #[serde(default)]
+    pub depends_on: Vec<DependencyReference>,
+    #[serde(default)]
+    pub source_ref: SourceReference,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub interval: Option<String>,
+    #[serde(default)]
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub suspend: bool,
+    #[serde(default)]
+    pub wait: bool,
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct InventoryEntry {
+    pub id: String,
+    #[serde(default)]
+    pub v: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Inventory {
+    #[serde(default)]
+    pub entries: Vec<InventoryEntry>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KustomizationStatus {
+    #[serde(default)]
+    pub observed_generation: Option<i64>,
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    #[serde(default)]
+    pub last_applied_revision: Option<String>,
+    #[serde(default)]
+    pub last_attempted_revision: Option<String>,
+    #[serde(default)]
+    pub last_handled_reconcile_at: Option<String>,
+    #[serde(default)]
+    pub inventory: Option<Inventory>,
+}
+
+/// A Flux `Kustomization` (kustomize.toolkit.fluxcd.io/v1), partially typed.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Kustomization {
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: KustomizationSpec,
+    #[serde(default)]
+    pub status: Option<KustomizationStatus>,
+}
+
+impl kube::Resource for Kustomization {
+    type DynamicType = ();
+    type Scope = kube::core::NamespaceResourceScope;
+
+    fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+        "Kustomization".into()
+    }
+    fn group(_: &()) -> std::borrow::Cow<'_, str> {
+        KUSTOMIZE_GROUP.into()
+    }
+    fn version(_: &()) -> std::borrow::Cow<'_, str> {
+        "v1".into()
+    }
+    fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+        "kustomizations".into()
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+impl Kustomization {
+    pub fn namespace(&self) -> &str {
+        self.metadata.namespace.as_deref().unwrap_or_default()
+    }
+    pub fn name(&self) -> &str {
+        self.metadata.name.as_deref().unwrap_or_default()
+    }
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace(), self.name())
+    }
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
+    }
+    /// The namespace the source lives in: `sourceRef.namespace`, defaulting to the Kustomization's.
+    pub fn source_namespace(&self) -> &str {
+        self.spec.source_ref.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace())
+    }
+    /// `ns/name` of each dependency, with the namespace defaulted the way kustomize-controller does
+    /// (`checkDependencies` in KC internal/controller/kustomization_controller.go).
+    pub fn dependency_ids(&self) -> Vec<String> {
+        self.spec
+            .depends_on
+            .iter()
+            .map(|d| {
+                let ns = d.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace());
+                format!("{ns}/{}", d.name)
+            })
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Artifact {
+    #[serde(default)]
+    pub revision: String,
+    #[serde(default)]
+    pub digest: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceStatus {
+    #[serde(default)]
+    pub artifact: Option<Artifact>,
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    #[serde(default)]
+    pub observed_generation: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct SourceSpec {
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// A Flux source (GitRepository, OCIRepository, Bucket or ExternalArtifact): all the engine needs
+/// is the artifact revision and the Ready condition, which every source kind has.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Source {
+    #[serde(default)]
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: SourceSpec,
+    #[serde(default)]
+    pub status: Option<SourceStatus>,
+}
+
+impl Source {
+    pub fn namespace(&self) -> &str {
+        self.metadata.namespace.as_deref().unwrap_or_default()
+    }
+    pub fn name(&self) -> &str {
+        self.metadata.name.as_deref().unwrap_or_default()
+    }
+    pub fn artifact_revision(&self) -> Option<&str> {
+        self.status.as_ref()?.artifact.as_ref().map(|a| a.revision.as_str())
+    }
+    pub fn ready(&self) -> Option<&Condition> {
+        self.status.as_ref()?.conditions.iter().find(|c| c.type_ == "Ready")
+    }
+}
+
+/// Everything the engine looks at, read either from a live cluster or from an offline dump.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub kustomizations: Vec<Kustomization>,
+    pub sources: Vec<Source>,
+    pub jobs: Vec<Job>,
+    pub pods: Vec<Pod>,
+    pub events: Vec<Event>,
+    pub deployments: Vec<Deployment>,
+    /// Log tails of root-cause containers, keyed by (namespace, pod, container).
+    pub logs: HashMap<(String, String, String), String>,
+    /// The time the snapshot was taken, for ages and elapsed health checks.
+    pub now: Option<Timestamp>,
+}
+
+/// `namespace/name` of an object's metadata.
+pub fn meta_id(meta: &ObjectMeta) -> String {
+    format!("{}/{}", meta.namespace.as_deref().unwrap_or_default(), meta.name.as_deref().unwrap_or_default())
+}

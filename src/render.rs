@@ -1,0 +1,260 @@
+//! Printing a [`Report`]: kubectl-like tables (with the chain to each root cause below them), and
+//! JSON/YAML in the schema documented in README.
+
+use std::collections::HashSet;
+
+use comfy_table::{Cell, Color, Table, presets};
+use k8s_openapi::jiff::Timestamp;
+use owo_colors::OwoColorize;
+
+use crate::cli::OutputFormat;
+use crate::engine::age;
+use crate::report::{JobState, Report, RootCause, StageReport, StageState};
+
+#[derive(Clone, Copy, Debug)]
+pub struct RenderOptions {
+    pub format: OutputFormat,
+    pub color: bool,
+    pub no_headers: bool,
+    /// Show a NAMESPACE column (with `-A`), as kubectl does.
+    pub namespace_column: bool,
+    pub now: Timestamp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot encode the report as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot encode the report as YAML: {0}")]
+    Yaml(#[from] serde_saphyr::SerializeError),
+}
+
+pub fn render(report: &Report, options: &RenderOptions) -> Result<String, RenderError> {
+    Ok(match options.format {
+        OutputFormat::Json => serde_json::to_string_pretty(report)? + "\n",
+        OutputFormat::Yaml => serde_saphyr::to_string(report)?,
+        OutputFormat::Table | OutputFormat::Wide => render_table(report, options),
+    })
+}
+
+/// Messages in the table are cut to this many characters (the full text is in the cause block,
+/// `-o wide`, and JSON), so that a table stays readable at 80 columns.
+const MESSAGE_WIDTH: usize = 60;
+
+fn render_table(report: &Report, o: &RenderOptions) -> String {
+    let wide = o.format == OutputFormat::Wide;
+    let mut out = String::new();
+    if report.stages.is_empty() {
+        return out;
+    }
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    if o.color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    let mut header = vec![];
+    if o.namespace_column {
+        header.push("NAMESPACE");
+    }
+    header.extend(["STAGE", "STATE", "AGE", "REVISION", "JOBS"]);
+    if wide {
+        header.extend(["SUSPENDED", "SOURCE", "DEPENDS-ON"]);
+    }
+    header.push("MESSAGE");
+    if !o.no_headers {
+        table.set_header(header.clone());
+    }
+    for (i, pipeline) in report.pipelines.iter().enumerate() {
+        if i > 0 {
+            table.add_row(vec![Cell::new(""); header.len()]);
+        }
+        for id in pipeline {
+            let Some(stage) = report.stages.iter().find(|s| &s.id() == id) else { continue };
+            table.add_row(stage_row(stage, o, wide));
+        }
+    }
+    let last = header.len() - 1;
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if i == last { 0 } else { 3 }));
+    }
+    for line in table.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out.push_str(&render_causes(report, o));
+    for w in &report.warnings {
+        let label = if o.color { "warning:".yellow().to_string() } else { "warning:".to_string() };
+        out.push_str(&format!("\n{label} {w}\n"));
+    }
+    out
+}
+
+fn state_color(state: StageState) -> Color {
+    match state {
+        StageState::Ready => Color::Green,
+        StageState::Progressing => Color::Cyan,
+        StageState::Blocked => Color::Yellow,
+        StageState::Failed => Color::Red,
+        StageState::Suspended => Color::Magenta,
+        StageState::Unknown => Color::Grey,
+    }
+}
+
+fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool) -> Vec<Cell> {
+    let mut row = vec![];
+    if o.namespace_column {
+        row.push(Cell::new(&stage.namespace));
+    }
+    let age = stage
+        .created
+        .as_deref()
+        .and_then(|c| c.parse::<Timestamp>().ok())
+        .map(|t| age(o.now, t))
+        .unwrap_or_else(|| "<unknown>".into());
+    let message = stage.ready.as_ref().map(|r| r.message.lines().next().unwrap_or_default()).unwrap_or_default();
+    let message = if stage.ready.is_none() && !stage.suspended { "waiting to be reconciled" } else { message };
+    row.push(Cell::new(&stage.name));
+    row.push(Cell::new(stage.state.as_str()).fg(state_color(stage.state)));
+    row.push(Cell::new(age));
+    row.push(Cell::new(stage.revision.as_deref().map(short_revision).unwrap_or_default()));
+    row.push(Cell::new(jobs_summary(stage)));
+    if wide {
+        row.push(Cell::new(if stage.suspended { "True" } else { "False" }));
+        row.push(Cell::new(&stage.source));
+        row.push(Cell::new(stage.depends_on.join(",")));
+        row.push(Cell::new(message));
+    } else {
+        row.push(Cell::new(truncate(message, MESSAGE_WIDTH)));
+    }
+    row
+}
+
+/// `main@sha1:1a2b3c4d...` -> `main@sha1:1a2b3c4d`: hex digests cut to 8 like flux CLI's TruncateHex.
+pub fn short_revision(revision: &str) -> String {
+    match revision.rsplit_once(':') {
+        Some((prefix, hex)) if hex.len() > 8 && hex.chars().all(|c| c.is_ascii_hexdigit()) => {
+            format!("{prefix}:{}", &hex[..8])
+        }
+        _ => revision.to_string(),
+    }
+}
+
+/// `1/1 ok`, `0/1 failed`, `0/2 running`, `-` when the stage has no Jobs.
+fn jobs_summary(stage: &StageReport) -> String {
+    if stage.jobs.is_empty() {
+        return "-".into();
+    }
+    let total = stage.jobs.len();
+    let complete = stage.jobs.iter().filter(|j| j.state == JobState::Complete).count();
+    let worst = [JobState::Failed, JobState::Missing, JobState::Suspended, JobState::Pending, JobState::Running]
+        .into_iter()
+        .find(|s| stage.jobs.iter().any(|j| j.state == *s));
+    let word = match worst {
+        None => "ok",
+        Some(JobState::Failed) => "failed",
+        Some(JobState::Missing) => "missing",
+        Some(JobState::Suspended) => "suspended",
+        Some(JobState::Pending) => "pending",
+        Some(_) => "running",
+    };
+    format!("{complete}/{total} {word}")
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else {
+        format!("{}...", s.chars().take(width - 3).collect::<String>())
+    }
+}
+
+/// The chain of each distinct root cause, from its most downstream stage:
+/// `app-post-deploy <- app-deploy <- app-pre-deploy <- Job/db-migration <- Pod/db-migration-b2m8s: exit code 3 (Error)`.
+fn render_causes(report: &Report, o: &RenderOptions) -> String {
+    let mut out = String::new();
+    let mut shown: HashSet<String> = HashSet::new();
+    // Downstream stages come last in each pipeline, so walk backwards: the longest chain first.
+    for stage in report.stages.iter().rev() {
+        let Some(cause) = &stage.root_cause else { continue };
+        let key = format!("{}/{}/{}/{}", cause.kind, cause.namespace, cause.name, cause.reason);
+        if !shown.insert(key) {
+            continue;
+        }
+        out.push('\n');
+        out.push_str(&chain_line(stage, cause, o));
+        out.push('\n');
+        if !cause.message.is_empty() {
+            out.push_str(&format!("  {}\n", cause.message));
+        }
+        if let Some(logs) = cause.logs.as_ref().filter(|l| !l.is_empty()) {
+            let container = cause.container.as_deref().unwrap_or("container");
+            out.push_str(&format!("  last log lines of {container}:\n"));
+            for line in logs {
+                out.push_str(&format!("    | {line}\n"));
+            }
+        }
+        if !cause.events.is_empty() {
+            out.push_str("  events:\n");
+            for e in &cause.events {
+                out.push_str(&format!("    {e}\n"));
+            }
+        }
+        if let Some(hint) = &stage.hint {
+            let label = if o.color { "hint:".bold().to_string() } else { "hint:".to_string() };
+            out.push_str(&format!("  {label} {hint}\n"));
+        }
+    }
+    out
+}
+
+fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions) -> String {
+    let home = &stage.namespace;
+    let short = |id: &str| match id.split_once('/') {
+        Some((ns, name)) if ns == home => name.to_string(),
+        _ => id.to_string(),
+    };
+    let mut parts: Vec<String> = stage.path.iter().map(|id| short(id)).collect();
+    for v in &cause.via {
+        let mut p = v.splitn(3, '/');
+        let (kind, ns, name) = (p.next().unwrap_or(""), p.next().unwrap_or(""), p.next().unwrap_or(""));
+        parts.push(if ns == home { format!("{kind}/{name}") } else { format!("{kind}/{ns}/{name}") });
+    }
+    let last_stage = stage.path.last().map(String::as_str).unwrap_or_default();
+    let cause_id = format!("{}/{}", cause.namespace, cause.name);
+    if !(cause.kind == "Kustomization" && cause_id == last_stage) {
+        let ns = if &cause.namespace == home { String::new() } else { format!("{}/", cause.namespace) };
+        parts.push(format!("{}/{ns}{}", cause.kind, cause.name));
+    }
+    let summary = match cause.exit_code {
+        Some(code) => format!("exit code {code} ({})", cause.reason),
+        None => cause.reason.clone(),
+    };
+    let marker = if o.color { "✗".red().to_string() } else { "✗".to_string() };
+    let summary = if o.color { summary.red().bold().to_string() } else { summary };
+    format!("{marker} {}: {summary}", parts.join(" <- "))
+}
+
+/// For `--exit-code`: whether any shown stage is Blocked or Failed.
+pub fn has_blocked_or_failed(report: &Report) -> bool {
+    report.stages.iter().any(|s| matches!(s.state, StageState::Blocked | StageState::Failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortens_revisions_like_flux() {
+        assert_eq!(short_revision("main@sha1:1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b"), "main@sha1:1a2b3c4d");
+        assert_eq!(short_revision("v1.2.3"), "v1.2.3");
+        assert_eq!(short_revision("latest@sha256:abc"), "latest@sha256:abc");
+    }
+
+    #[test]
+    fn truncates_long_messages() {
+        assert_eq!(truncate("short", 10), "short");
+        assert_eq!(truncate("a long message here", 10), "a long ...");
+    }
+}

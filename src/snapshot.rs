@@ -1,0 +1,206 @@
+//! Offline snapshots: what `kubectl get kustomizations,gitrepositories,... -A -o yaml|json` prints
+//! (a v1 `List`, a single object, or multi-document YAML), read into a [`Snapshot`].
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::model::{KUSTOMIZE_GROUP, SOURCE_GROUP, SOURCE_KINDS, Snapshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("cannot read snapshot {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}:{line}:{column}: not valid JSON: {message}")]
+    Json { path: String, line: usize, column: usize, message: String },
+    #[error("{path}: not valid YAML: {message}")]
+    Yaml { path: String, message: String },
+    #[error("{path}: item {index} ({what}) is malformed: {message}")]
+    Object { path: String, index: usize, what: String, message: String },
+    #[error("{path}: expected Kubernetes objects or a v1 List (as printed by `kubectl get ... -o yaml`), found {found}")]
+    NotObjects { path: String, found: String },
+}
+
+/// Reads a snapshot file, or standard input when `path` is `-`.
+pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
+    let name = path.display().to_string();
+    let text = if name == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|source| SnapshotError::Io { path: "<stdin>".into(), source })?
+    } else {
+        std::fs::read_to_string(path).map_err(|source| SnapshotError::Io { path: name.clone(), source })?
+    };
+    let label = if name == "-" { "<stdin>".to_string() } else { name };
+    parse_snapshot(&text, &label)
+}
+
+/// Parses snapshot text; `label` names the input in error messages.
+pub fn parse_snapshot(text: &str, label: &str) -> Result<Snapshot, SnapshotError> {
+    let documents: Vec<Value> = if text.trim_start().starts_with(['{', '[']) {
+        // JSON: kubectl prints one object or List; tolerate several concatenated documents.
+        let mut docs = Vec::new();
+        for doc in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
+            docs.push(doc.map_err(|e| SnapshotError::Json {
+                path: label.to_string(),
+                line: e.line(),
+                column: e.column(),
+                message: strip_serde_position(&e.to_string()),
+            })?);
+        }
+        docs
+    } else {
+        // YAML 1.2 booleans: `n` or `on` stay strings. Kubernetes tooling quotes such values anyway, and
+        // the budget is off because dumps of large clusters are legitimately big.
+        let mut options = serde_saphyr::Options::default();
+        options.strict_booleans = true;
+        options.budget = None;
+        serde_saphyr::from_multiple_with_options::<Value>(text, options)
+            .map_err(|e| SnapshotError::Yaml { path: label.to_string(), message: e.to_string() })?
+    };
+    let mut snapshot = Snapshot::default();
+    let mut index = 0;
+    for doc in documents {
+        collect(doc, label, &mut index, &mut snapshot)?;
+    }
+    Ok(snapshot)
+}
+
+fn strip_serde_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn collect(doc: Value, label: &str, index: &mut usize, snapshot: &mut Snapshot) -> Result<(), SnapshotError> {
+    let obj = match doc {
+        Value::Null => return Ok(()), // an empty YAML document
+        Value::Object(obj) => obj,
+        Value::Array(items) => {
+            for item in items {
+                collect(item, label, index, snapshot)?;
+            }
+            return Ok(());
+        }
+        other => {
+            return Err(SnapshotError::NotObjects { path: label.to_string(), found: describe(&other) });
+        }
+    };
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+    if let Some(Value::Array(_)) = obj.get("items") {
+        if let Some(Value::Array(items)) = obj.into_iter().find(|(k, _)| k == "items").map(|(_, v)| v) {
+            for item in items {
+                collect(item, label, index, snapshot)?;
+            }
+        }
+        return Ok(());
+    }
+    if kind.is_empty() {
+        return Err(SnapshotError::NotObjects { path: label.to_string(), found: "an object without `kind`".into() });
+    }
+    *index += 1;
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
+    let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+    let what = format!(
+        "{kind} {}",
+        obj.get("metadata")
+            .and_then(|m| Some(format!("{}/{}", m.get("namespace")?.as_str()?, m.get("name")?.as_str()?)))
+            .unwrap_or_else(|| "<unnamed>".into())
+    );
+    let value = Value::Object(obj);
+    let err = |e: serde_json::Error| SnapshotError::Object {
+        path: label.to_string(),
+        index: *index,
+        what: what.clone(),
+        message: e.to_string(),
+    };
+    match (group, kind.as_str()) {
+        (KUSTOMIZE_GROUP, "Kustomization") => snapshot.kustomizations.push(typed(value).map_err(err)?),
+        (SOURCE_GROUP, k) if SOURCE_KINDS.contains(&k) => snapshot.sources.push(typed(value).map_err(err)?),
+        ("batch", "Job") => snapshot.jobs.push(typed(value).map_err(err)?),
+        ("", "Pod") => snapshot.pods.push(typed(value).map_err(err)?),
+        ("", "Event") => snapshot.events.push(typed(value).map_err(err)?),
+        ("apps", "Deployment") => snapshot.deployments.push(typed(value).map_err(err)?),
+        _ => {} // other kinds are not part of the diagnosis
+    }
+    Ok(())
+}
+
+fn typed<T: DeserializeOwned>(value: Value) -> Result<T, serde_json::Error> {
+    serde_json::from_value(value)
+}
+
+fn describe(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("the text {:?}", s.chars().take(40).collect::<String>()),
+        Value::Number(n) => format!("the number {n}"),
+        Value::Bool(b) => format!("the value {b}"),
+        _ => "something else".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_yaml_list_and_skips_other_kinds() {
+        let text = r#"
+apiVersion: v1
+kind: List
+items:
+- apiVersion: kustomize.toolkit.fluxcd.io/v1
+  kind: Kustomization
+  metadata: {name: app, namespace: shop}
+  spec: {interval: 1m, prune: true, sourceRef: {kind: GitRepository, name: app}}
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: x, namespace: shop}
+- apiVersion: source.toolkit.fluxcd.io/v1
+  kind: GitRepository
+  metadata: {name: app, namespace: shop}
+  status: {artifact: {revision: "main@sha1:abc"}}
+"#;
+        let snap = parse_snapshot(text, "t.yaml").unwrap();
+        assert_eq!(snap.kustomizations.len(), 1);
+        assert_eq!(snap.sources[0].kind, "GitRepository");
+        assert_eq!(snap.sources[0].artifact_revision(), Some("main@sha1:abc"));
+    }
+
+    #[test]
+    fn reads_multi_document_yaml_and_json() {
+        let yaml = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: a, namespace: n}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: n}\n";
+        let snap = parse_snapshot(yaml, "t").unwrap();
+        assert_eq!((snap.jobs.len(), snap.pods.len()), (1, 1));
+        let json = r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"n"}}]}"#;
+        assert_eq!(parse_snapshot(json, "t").unwrap().deployments.len(), 1);
+    }
+
+    #[test]
+    fn json_errors_name_file_line_and_column() {
+        let err = parse_snapshot("{\n  \"kind\": \"List\",\n  \"items\": [\n}", "dump.json").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("dump.json:4:1: not valid JSON"), "{text}");
+    }
+
+    #[test]
+    fn yaml_errors_name_the_file_and_position() {
+        let err = parse_snapshot("kind: List\nitems: [\n  - {a: 1\n", "dump.yaml").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("dump.yaml: not valid YAML"), "{text}");
+        assert!(text.contains("line"), "{text}");
+    }
+
+    #[test]
+    fn malformed_objects_are_named() {
+        let text = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: a, namespace: n}\nspec: {backoffLimit: lots}\n";
+        let err = parse_snapshot(text, "d.yaml").unwrap_err().to_string();
+        assert!(err.contains("item 1 (Job n/a) is malformed"), "{err}");
+    }
+
+    #[test]
+    fn scalars_are_not_snapshots() {
+        let err = parse_snapshot("just some text", "d.txt").unwrap_err().to_string();
+        assert!(err.contains("expected Kubernetes objects"), "{err}");
+    }
+}

@@ -1,0 +1,42 @@
+//! Terminal conventions: when to colour, and where diagnostics go (stderr; stdout carries only data).
+
+use std::io::{IsTerminal, Write};
+
+use owo_colors::OwoColorize;
+
+use crate::cli::ColorChoice;
+
+/// Colour on stdout: `--color always|never` wins; `auto` colours only a terminal, and never when
+/// `NO_COLOR` is set to a non-empty value (no-color.org) or `TERM=dumb`.
+pub fn stdout_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => auto_color() && std::io::stdout().is_terminal(),
+    }
+}
+
+fn auto_color() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    !no_color && !dumb
+}
+
+/// A warning on stderr.
+pub fn warn(message: &str) {
+    let label = if auto_color() && std::io::stderr().is_terminal() {
+        "warning:".yellow().bold().to_string()
+    } else {
+        "warning:".to_string()
+    };
+    let _ = writeln!(std::io::stderr(), "{label} {message}");
+}
+
+/// Writes data to stdout; a closed pipe (`| head`) is not an error.
+pub fn print_data(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}

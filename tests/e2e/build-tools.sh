@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Builds the real control-plane programs the end-to-end tests run (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubectl, kwok, kustomize-controller) from the Go module
+# proxy, using the wrapper go.mod files under tests/e2e/tools/.
+#
+# Binaries are cached outside the repository, one directory per component keyed by its version and
+# a digest of its wrapper go.mod/go.sum, so a second run builds nothing:
+#   ${FLUXJOBS_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-fluxjobs-e2e}/bin/<component>-<version>-<digest>/
+#
+# Prints `NAME=/abs/path/to/binary` lines on stdout (the harness reads them); progress on stderr.
+# Usage: tests/e2e/build-tools.sh [component ...]   (default: all)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tools="$here/tools"
+cache="${FLUXJOBS_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-fluxjobs-e2e}"
+mkdir -p "$cache/bin"
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "build-tools: 'go' is not on PATH; the end-to-end tests need Go >= 1.26 and the Go module proxy" >&2
+  exit 1
+fi
+# A wrapper asking for a newer Go must fail loudly rather than fetch a toolchain.
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=mod -modcacherw"
+
+log() { echo "build-tools: $*" >&2; }
+
+# module_version DIR MODULE -> the version DIR's go.mod requires for MODULE
+module_version() {
+  (cd "$1" && go list -m -f '{{.Version}}' "$2")
+}
+
+# cache_dir COMPONENT VERSION WRAPPER_DIR -> the cache directory for that build
+cache_dir() {
+  local digest
+  digest=$(cat "$3/go.mod" "$3/go.sum" | sha256sum | cut -c1-12)
+  echo "$cache/bin/$1-$2-$digest"
+}
+
+# build COMPONENT WRAPPER_DIR VERSION LDFLAGS OUTPUT_NAMES PACKAGES...
+# Builds all PACKAGES of one wrapper in one `go build` (they share compilation), into a temporary
+# directory that is renamed into place only when every binary is there.
+build() {
+  local component=$1 wrapper=$2 version=$3 ldflags=$4 names=$5
+  shift 5
+  local dir
+  dir=$(cache_dir "$component" "$version" "$wrapper")
+  local missing=0
+  for n in $names; do [ -x "$dir/$n" ] || missing=1; done
+  if [ "$missing" = 0 ]; then
+    log "$component $version: cached in $dir"
+  else
+    local tmp="$dir.tmp.$$"
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    log "$component $version: building (cold builds take minutes; see README 'End-to-end tests')"
+    local start=$SECONDS
+    (cd "$wrapper" && go build -trimpath -ldflags="$ldflags" -o "$tmp/" "$@")
+    rm -rf "$dir" && mv "$tmp" "$dir"
+    log "$component $version: built in $((SECONDS - start))s"
+  fi
+  for n in $names; do echo "$(echo "$n" | tr 'a-z-' 'A-Z_')=$dir/$n"; done
+}
+
+build_k8s() {
+  local v minor ldf cv=k8s.io/component-base/version cg=k8s.io/client-go/pkg/version
+  v=$(module_version "$tools/k8s" k8s.io/kubernetes)
+  minor=$(echo "$v" | cut -d. -f2)
+  # Stamp the real version: unstamped binaries report v0.0.0-master, which shifts feature gates
+  # and confuses version checks (kubernetes hack/lib/version.sh).
+  ldf="-s -w -X $cv.gitVersion=$v -X $cv.gitMajor=1 -X $cv.gitMinor=$minor -X $cv.gitTreeState=clean"
+  ldf="$ldf -X $cv.gitCommit=0000000000000000000000000000000000000000 -X $cv.buildDate=1970-01-01T00:00:00Z"
+  ldf="$ldf -X $cg.gitVersion=$v -X $cg.gitMajor=1 -X $cg.gitMinor=$minor -X $cg.gitTreeState=clean"
+  build k8s "$tools/k8s" "$v" "$ldf" "kube-apiserver kube-controller-manager kube-scheduler kubectl" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+}
+
+build_etcd() {
+  local v
+  v=$(module_version "$tools/etcd" go.etcd.io/etcd/server/v3)
+  # The main package is the module root, which go would name "v3"; -o dir/ needs the real name.
+  local dir
+  dir=$(cache_dir etcd "$v" "$tools/etcd")
+  if [ ! -x "$dir/etcd" ]; then
+    log "etcd $v: building"
+    local start=$SECONDS tmp="$dir.tmp.$$"
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    (cd "$tools/etcd" && go build -trimpath -ldflags="-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
+    rm -rf "$dir" && mv "$tmp" "$dir"
+    log "etcd $v: built in $((SECONDS - start))s"
+  else
+    log "etcd $v: cached in $dir"
+  fi
+  echo "ETCD=$dir/etcd"
+}
+
+build_kwok() {
+  local v
+  v=$(module_version "$tools/kwok" sigs.k8s.io/kwok)
+  build kwok "$tools/kwok" "$v" "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$v" kwok sigs.k8s.io/kwok/cmd/kwok
+  # Stage definitions ship inside the kwok module; the harness reads them from the module cache.
+  echo "KWOK_MODULE_DIR=$(cd "$tools/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
+}
+
+build_kustomize_controller() {
+  local v
+  v=$(module_version "$tools/kustomize-controller" github.com/fluxcd/kustomize-controller)
+  local dir
+  dir=$(cache_dir kustomize-controller "$v" "$tools/kustomize-controller")
+  if [ ! -x "$dir/kustomize-controller" ]; then
+    log "kustomize-controller $v: building"
+    local start=$SECONDS tmp="$dir.tmp.$$"
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    (cd "$tools/kustomize-controller" &&
+      go build -trimpath -ldflags="-s -w" -o "$tmp/kustomize-controller" github.com/fluxcd/kustomize-controller)
+    rm -rf "$dir" && mv "$tmp" "$dir"
+    log "kustomize-controller $v: built in $((SECONDS - start))s"
+  else
+    log "kustomize-controller $v: cached in $dir"
+  fi
+  echo "KUSTOMIZE_CONTROLLER=$dir/kustomize-controller"
+  # CRDs are read from the module cache: Kustomization from kustomize-controller, the source kinds
+  # from the source-controller api module it requires.
+  (cd "$tools/kustomize-controller" && go mod download github.com/fluxcd/source-controller/api >/dev/null 2>&1 || true)
+  echo "KUSTOMIZE_CONTROLLER_MODULE_DIR=$(cd "$tools/kustomize-controller" && go list -m -f '{{.Dir}}' github.com/fluxcd/kustomize-controller)"
+}
+
+components=("$@")
+[ ${#components[@]} -gt 0 ] || components=(etcd k8s kwok kustomize-controller)
+for c in "${components[@]}"; do
+  case "$c" in
+    etcd) build_etcd ;;
+    k8s) build_k8s ;;
+    kwok) build_kwok ;;
+    kustomize-controller) build_kustomize_controller ;;
+    *) echo "build-tools: unknown component '$c' (etcd, k8s, kwok, kustomize-controller)" >&2; exit 2 ;;
+  esac
+done
