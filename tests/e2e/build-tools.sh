@@ -119,10 +119,11 @@ build_kustomize_controller() {
     log "kustomize-controller $v: cached in $dir"
   fi
   echo "KUSTOMIZE_CONTROLLER=$dir/kustomize-controller"
-  # CRDs are read from the module cache: Kustomization from kustomize-controller, the source kinds
-  # from the source-controller api module it requires.
-  (cd "$tools/kustomize-controller" && go mod download github.com/fluxcd/source-controller/api >/dev/null 2>&1 || true)
-  echo "KUSTOMIZE_CONTROLLER_MODULE_DIR=$(cd "$tools/kustomize-controller" && go list -m -f '{{.Dir}}' github.com/fluxcd/kustomize-controller)"
+  # CRDs are read from the module cache: Kustomization from kustomize-controller's module, the
+  # source kinds from the source-controller module pinned in tools/flux-crds.
+  echo "KUSTOMIZATION_CRDS=$(cd "$tools/kustomize-controller" && go list -m -f '{{.Dir}}' github.com/fluxcd/kustomize-controller)/config/crd/bases"
+  (cd "$tools/flux-crds" && go mod download github.com/fluxcd/source-controller)
+  echo "SOURCE_CRDS=$(cd "$tools/flux-crds" && go list -m -f '{{.Dir}}' github.com/fluxcd/source-controller)/config/crd/bases"
 }
 
 components=("$@")
