@@ -1,1 +1,162 @@
-fn main() {}
+//! End-to-end tests: the real `kubectl-fluxjobs` binary against a real control plane with the real
+//! Flux kustomize-controller (see `harness.rs`). Each test owns a namespace; all share one cluster.
+//!
+//! They need the programs built by `tests/e2e/build-tools.sh` (minutes on a cold machine), so they
+//! run when `FLUXJOBS_E2E=1` is set, as `tests/run-all.sh` (README's test command) does; plain
+//! `cargo test` lists them as ignored.
+
+mod fixtures;
+mod harness;
+mod scenarios;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde_json::Value;
+
+use harness::{ControlPlane, Result};
+
+pub struct Ctx {
+    pub plane: ControlPlane,
+}
+
+/// What one run of the plugin printed.
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ctx {
+    /// Runs the built plugin with the test cluster's kubeconfig.
+    pub fn plugin(&self, args: &[&str]) -> Result<Output> {
+        self.plugin_with(&self.plane.kubeconfig, args)
+    }
+
+    pub fn plugin_with(&self, kubeconfig: &std::path::Path, args: &[&str]) -> Result<Output> {
+        let out = Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .env("NO_COLOR", "1")
+            .output()
+            .map_err(|e| format!("cannot run kubectl-fluxjobs: {e}"))?;
+        Ok(Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// `status -n NS -o json`, parsed.
+    pub fn status(&self, ns: &str) -> Result<Value> {
+        let out = self.plugin(&["status", "-n", ns, "-o", "json"])?;
+        if out.code != 0 {
+            return Err(format!("status -n {ns} exited {}: {}", out.code, out.stderr));
+        }
+        serde_json::from_str(&out.stdout).map_err(|e| format!("status printed invalid JSON ({e}): {}", out.stdout))
+    }
+
+    /// Polls `status -n NS -o json` until `done` holds; on timeout the error shows the last report
+    /// and kustomize-controller's last log lines.
+    pub fn wait_status(&self, ns: &str, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Result<Value> {
+        let mut last = Value::Null;
+        let waited = harness::wait_until(what, timeout, || {
+            if let Some(exited) = self.plane.exited_process() {
+                return Err(exited);
+            }
+            last = self.status(ns)?;
+            Ok(done(&last))
+        });
+        match waited {
+            Ok(()) => Ok(last),
+            Err(e) => Err(format!(
+                "{e}\nlast status:\n{}\nkustomize-controller (last lines):\n{}",
+                serde_json::to_string_pretty(&last).unwrap_or_default(),
+                self.plane.log_tail("kustomize-controller", 15)
+            )),
+        }
+    }
+}
+
+/// The stage named `name` of a status report.
+pub fn stage<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["stages"]
+        .as_array()
+        .and_then(|stages| stages.iter().find(|s| s["name"] == name))
+        .unwrap_or(&Value::Null)
+}
+
+pub fn state_of(report: &Value, name: &str) -> String {
+    stage(report, name)["state"].as_str().unwrap_or("<absent>").to_string()
+}
+
+pub fn check(condition: bool, what: impl FnOnce() -> String) -> Result<()> {
+    if condition { Ok(()) } else { Err(what()) }
+}
+
+fn main() {
+    let mut args = Arguments::from_args();
+    let enabled = std::env::var_os("FLUXJOBS_E2E").is_some_and(|v| v == "1");
+    if args.test_threads.is_none() {
+        // The tests mostly wait on controllers; running them side by side keeps the suite short.
+        args.test_threads = Some(8);
+    }
+    let scenarios = scenarios::all();
+    let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
+    let ctx = if needs_cluster {
+        let namespaces: Vec<&str> = scenarios::LOG_NAMESPACES.to_vec();
+        let started = harness::Tools::build().and_then(|tools| {
+            ControlPlane::start(tools, &std::env::temp_dir(), &namespaces)
+        });
+        match started {
+            Ok(plane) => Some(Arc::new(Ctx { plane })),
+            Err(e) => {
+                // Fail loudly: CI must never pass with the end-to-end suite silently skipped.
+                eprintln!("error: the end-to-end control plane did not start: {e}");
+                std::process::exit(1);
+            }
+        }
+    } else {
+        None
+    };
+    let trials = scenarios
+        .into_iter()
+        .map(|(name, test)| {
+            let ctx = ctx.clone();
+            Trial::test(name, move || match ctx {
+                Some(ctx) => test(&ctx).map_err(Failed::from),
+                None => Ok(()),
+            })
+            .with_ignored_flag(!enabled)
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    if let Some(ctx) = ctx {
+        if conclusion.has_failed() {
+            ctx.plane.keep();
+        }
+        drop(ctx);
+    }
+    if !enabled && !args.list {
+        eprintln!("note: end-to-end tests are ignored; run tests/run-all.sh or set FLUXJOBS_E2E=1");
+    }
+    conclusion.exit();
+}
+
+fn selected(args: &Arguments, name: &str) -> bool {
+    let filter_ok = match &args.filter {
+        Some(f) if args.exact => name == f,
+        Some(f) => name.contains(f.as_str()),
+        None => true,
+    };
+    filter_ok && !args.skip.iter().any(|s| name.contains(s.as_str()))
+}
+
+pub fn kubeconfig_path(ctx: &Ctx, name: &str) -> PathBuf {
+    ctx.plane.dir.join(name)
+}

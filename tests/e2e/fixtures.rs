@@ -1,0 +1,113 @@
+//! The seed pipeline of `running-jobs-with-flux.md` (pre-deploy Job -> Deployment + Service ->
+//! post-deploy Job, three Kustomizations chained with dependsOn, `wait: true`, `force: true`), with
+//! knobs for the failure scenarios. Pod outcomes are chosen by the kwok stage labels of
+//! `tests/e2e/kwok-stages.yaml`.
+
+#![allow(dead_code)] // shared by the test suite and the example; each uses a part
+
+use crate::harness::{ControlPlane, Result};
+
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    pub namespace: String,
+    /// Image tag of the app and of both Jobs (the pattern relies on them matching).
+    pub tag: String,
+    /// Extra pod-template labels of the migration Job (kwok stage switches).
+    pub migration_labels: Vec<(String, String)>,
+    /// CPU request of the migration container, e.g. "64" (more than the fake node has).
+    pub migration_cpu: Option<String>,
+    /// `spec.force` of the Job stages.
+    pub force: bool,
+    /// `spec.suspend` of the pre-deploy stage.
+    pub pre_deploy_suspended: bool,
+    /// An extra `dependsOn` entry of the deploy stage (e.g. a Kustomization that does not exist).
+    pub extra_dependency: Option<String>,
+    /// `spec.timeout` of every stage.
+    pub timeout: String,
+}
+
+impl Pipeline {
+    pub fn seed(namespace: &str) -> Pipeline {
+        Pipeline {
+            namespace: namespace.into(),
+            tag: "1.0.0".into(),
+            migration_labels: vec![],
+            migration_cpu: None,
+            force: true,
+            pre_deploy_suspended: false,
+            extra_dependency: None,
+            timeout: "2m".into(),
+        }
+    }
+
+    pub fn image(&self) -> String {
+        format!("registry.example.invalid/shop/app:{}", self.tag)
+    }
+
+    fn job(&self, name: &str, container: &str, labels: &[(String, String)], cpu: Option<&str>) -> String {
+        let labels: String = labels.iter().map(|(k, v)| format!("        {k}: \"{v}\"\n")).collect();
+        let resources = cpu
+            .map(|c| format!("        resources:\n          requests:\n            cpu: \"{c}\"\n"))
+            .unwrap_or_default();
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: {name}\n{labels}    spec:\n      restartPolicy: Never\n      containers:\n      - name: {container}\n        image: {image}\n        command: [sh, -c, \"echo running {name}\"]\n{resources}",
+            image = self.image()
+        )
+    }
+
+    /// The files of the app repository, as kustomize-controller will see them.
+    pub fn files(&self) -> Vec<(String, String)> {
+        let migration = self.job("db-migration", "migration", &self.migration_labels, self.migration_cpu.as_deref());
+        let cache = self.job("cache-refresh", "cache", &[], None);
+        let deployment = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: app\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: app\n    spec:\n      containers:\n      - name: app\n        image: {}\n        ports:\n        - containerPort: 8080\n",
+            self.image()
+        );
+        let service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: app\nspec:\n  selector:\n    app.kubernetes.io/name: app\n  ports:\n  - port: 80\n    targetPort: 8080\n".to_string();
+        vec![
+            ("pre-deploy/migration.job.yaml".into(), migration),
+            ("deploy/deployment.yaml".into(), deployment),
+            ("deploy/service.yaml".into(), service),
+            ("post-deploy/cache.job.yaml".into(), cache),
+        ]
+    }
+
+    fn kustomization(&self, name: &str, path: &str, depends_on: &[&str], force: bool, suspend: bool) -> String {
+        let deps: String = depends_on.iter().map(|d| format!("  - name: {d}\n")).collect();
+        let deps = if deps.is_empty() { String::new() } else { format!("  dependsOn:\n{deps}") };
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{deps}  sourceRef:\n    kind: GitRepository\n    name: app\n  path: {path}\n  targetNamespace: {ns}\n  interval: 60m\n  retryInterval: 20s\n  timeout: {timeout}\n  prune: true\n  wait: true\n  force: {force}\n  suspend: {suspend}\n",
+            ns = self.namespace,
+            timeout = self.timeout,
+        )
+    }
+
+    /// The three Kustomizations.
+    pub fn kustomizations(&self) -> String {
+        let mut deploy_deps = vec!["app-pre-deploy"];
+        if let Some(extra) = &self.extra_dependency {
+            deploy_deps.push(extra);
+        }
+        [
+            self.kustomization("app-pre-deploy", "./pre-deploy", &[], self.force, self.pre_deploy_suspended),
+            self.kustomization("app-deploy", "./deploy", &deploy_deps, false, false),
+            self.kustomization("app-post-deploy", "./post-deploy", &["app-deploy"], self.force, false),
+        ]
+        .join("---\n")
+    }
+
+    /// Publishes the repository as a new revision of GitRepository `app`; returns the revision.
+    pub fn publish(&self, plane: &ControlPlane) -> Result<String> {
+        let files = self.files();
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        plane.publish(&self.namespace, "app", &files)
+    }
+
+    /// Creates the namespace, publishes the source and applies the Kustomizations.
+    pub fn install(&self, plane: &ControlPlane) -> Result<String> {
+        plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {}\n", self.namespace))?;
+        let revision = self.publish(plane)?;
+        plane.apply(&self.kustomizations())?;
+        Ok(revision)
+    }
+}

@@ -1,0 +1,651 @@
+//! A real Kubernetes + Flux control plane on 127.0.0.1, for the end-to-end tests and for humans
+//! (`cargo run --example e2e-cluster`).
+//!
+//! etcd, kube-apiserver (TLS, client-certificate auth, RBAC), kube-controller-manager (the Job and
+//! garbage-collector controllers), kube-scheduler, kwok (a fake node and the pod lifecycle of
+//! `tests/e2e/kwok-stages.yaml`) and the real Flux kustomize-controller, all built from Go modules by
+//! `tests/e2e/build-tools.sh`. There is no source-controller: a test publishes its manifests as a
+//! tar.gz on a local HTTP server and writes the GitRepository's artifact through the status
+//! subresource, which is all kustomize-controller reads of a source (it fetches `artifact.url` and
+//! checks `artifact.digest`; fluxcd/pkg `http/fetch/archive_fetcher.go`).
+//!
+//! Every process started here is stopped by its pid when the [`ControlPlane`] is dropped; the work
+//! directory (certificates, kubeconfig, one log file per process) is removed unless
+//! [`ControlPlane::keep`] was called, e.g. because a test failed.
+
+#![allow(dead_code)] // shared by the test suite and the example; each uses a part
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub type Result<T, E = String> = std::result::Result<T, E>;
+
+/// The repository root (this file is `tests/e2e/harness.rs`).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Paths of the built programs, from `tests/e2e/build-tools.sh`'s `NAME=path` lines.
+pub struct Tools(HashMap<String, PathBuf>);
+
+impl Tools {
+    /// Builds (or finds cached) every program. Build progress goes to stderr.
+    pub fn build() -> Result<Tools> {
+        let script = repo_root().join("tests/e2e/build-tools.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if !out.status.success() {
+            return Err(format!("{} failed ({}); see its output above", script.display(), out.status));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let map = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), PathBuf::from(v)))
+            .collect();
+        Ok(Tools(map))
+    }
+
+    pub fn get(&self, name: &str) -> &Path {
+        self.0.get(name).unwrap_or_else(|| panic!("build-tools.sh printed no {name}="))
+    }
+}
+
+struct Process {
+    name: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+pub struct ControlPlane {
+    pub dir: PathBuf,
+    pub kubeconfig: PathBuf,
+    pub api_server: String,
+    tools: Tools,
+    processes: Mutex<Vec<Process>>,
+    artifact_port: u16,
+    keep: AtomicBool,
+    /// Log files served by kwok as container logs, per namespace (see `kwok_config`).
+    pub log_namespaces: Vec<String>,
+}
+
+/// A free TCP port on 127.0.0.1 (the OS picks it; a tiny race with other programs is accepted).
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+fn run(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd:?} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Polls `check` every 200 ms until it returns `Ok(true)` or `timeout` passes.
+pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<()> {
+    let start = Instant::now();
+    let mut last_error = String::new();
+    loop {
+        match check() {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => last_error = e,
+        }
+        if start.elapsed() > timeout {
+            let detail = if last_error.is_empty() { String::new() } else { format!(": {last_error}") };
+            return Err(format!("timed out after {timeout:?} waiting for {what}{detail}"));
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn http_get_ok(port: u16, path: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200")
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+impl ControlPlane {
+    /// Starts the whole control plane in a new directory under `parent`, ready for tests: the node
+    /// is Ready and the Flux CRDs are Established before kustomize-controller starts.
+    pub fn start(tools: Tools, parent: &Path, log_namespaces: &[&str]) -> Result<ControlPlane> {
+        let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        let dir = parent.join(format!("fluxjobs-e2e-{}-{stamp}", std::process::id()));
+        fs::create_dir_all(dir.join("logs")).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let mut plane = ControlPlane {
+            kubeconfig: dir.join("kubeconfig"),
+            dir,
+            api_server: String::new(),
+            tools,
+            processes: Mutex::new(Vec::new()),
+            artifact_port: 0,
+            keep: AtomicBool::new(false),
+            log_namespaces: log_namespaces.iter().map(|s| s.to_string()).collect(),
+        };
+        if let Err(e) = plane.boot() {
+            plane.keep();
+            return Err(format!("{e}\n(control-plane logs kept in {})", plane.dir.join("logs").display()));
+        }
+        Ok(plane)
+    }
+
+    fn boot(&mut self) -> Result<()> {
+        let started = Instant::now();
+        self.make_pki()?;
+        let pki = self.dir.join("pki");
+        let p = |f: &str| pki.join(f).display().to_string();
+
+        let (etcd_port, peer_port) = (free_port()?, free_port()?);
+        let etcd = |port: u16| format!("http://127.0.0.1:{port}");
+        self.spawn(
+            "etcd",
+            Command::new(self.tools.get("ETCD")).args([
+                "--name=e2e".to_string(),
+                format!("--data-dir={}", self.dir.join("etcd").display()),
+                format!("--listen-client-urls={}", etcd(etcd_port)),
+                format!("--advertise-client-urls={}", etcd(etcd_port)),
+                format!("--listen-peer-urls={}", etcd(peer_port)),
+                format!("--initial-advertise-peer-urls={}", etcd(peer_port)),
+                format!("--initial-cluster=e2e={}", etcd(peer_port)),
+                "--unsafe-no-fsync=true".into(),
+                "--auto-compaction-retention=1".into(),
+                "--log-level=warn".into(),
+            ]),
+        )?;
+        self.wait_process("etcd /health", Duration::from_secs(30), || Ok(http_get_ok(etcd_port, "/health")))?;
+
+        let api_port = free_port()?;
+        self.api_server = format!("https://127.0.0.1:{api_port}");
+        self.spawn(
+            "kube-apiserver",
+            Command::new(self.tools.get("KUBE_APISERVER")).args([
+                format!("--etcd-servers={}", etcd(etcd_port)),
+                "--bind-address=127.0.0.1".into(),
+                format!("--secure-port={api_port}"),
+                format!("--cert-dir={}", self.dir.join("apiserver").display()),
+                format!("--tls-cert-file={}", p("serving.crt")),
+                format!("--tls-private-key-file={}", p("serving.key")),
+                format!("--client-ca-file={}", p("ca.crt")),
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+                format!("--service-account-key-file={}", p("sa.pub")),
+                format!("--service-account-signing-key-file={}", p("sa.key")),
+                "--service-cluster-ip-range=10.0.0.0/24".into(),
+                "--authorization-mode=RBAC".into(),
+                "--allow-privileged=true".into(),
+                // Loopback is not a valid advertise address for the endpoints reconciler.
+                "--endpoint-reconciler-type=none".into(),
+                // No ServiceAccount controller race for pods in brand-new namespaces; kwok pods need no token.
+                "--disable-admission-plugins=ServiceAccount".into(),
+                // Lets the API server verify kwok's kubelet endpoint when it proxies `pods/log`.
+                format!("--kubelet-certificate-authority={}", p("ca.crt")),
+                format!("--kubelet-client-certificate={}", p("admin.crt")),
+                format!("--kubelet-client-key={}", p("admin.key")),
+                "--kubelet-preferred-address-types=InternalIP".into(),
+                "--enable-priority-and-fairness=false".into(),
+                "--v=1".into(),
+            ]),
+        )?;
+        self.write_kubeconfig(&self.kubeconfig, "e2e-admin", "admin")?;
+        self.wait_process("kube-apiserver /readyz", Duration::from_secs(90), || {
+            Ok(self.kubectl(&["get", "--raw", "/readyz"]).map(|o| o.trim() == "ok").unwrap_or(false))
+        })?;
+
+        let kubeconfig = self.kubeconfig.display().to_string();
+        self.spawn(
+            "kube-controller-manager",
+            Command::new(self.tools.get("KUBE_CONTROLLER_MANAGER")).args([
+                format!("--kubeconfig={kubeconfig}"),
+                "--leader-elect=false".into(),
+                "--bind-address=127.0.0.1".into(),
+                "--secure-port=0".into(),
+                format!("--root-ca-file={}", p("ca.crt")),
+                format!("--service-account-private-key-file={}", p("sa.key")),
+                "--v=1".into(),
+            ]),
+        )?;
+        let scheduler_port = free_port()?;
+        self.spawn(
+            "kube-scheduler",
+            Command::new(self.tools.get("KUBE_SCHEDULER")).args([
+                format!("--kubeconfig={kubeconfig}"),
+                format!("--authentication-kubeconfig={kubeconfig}"),
+                format!("--authorization-kubeconfig={kubeconfig}"),
+                "--leader-elect=false".into(),
+                "--bind-address=127.0.0.1".into(),
+                format!("--secure-port={scheduler_port}"),
+                "--v=1".into(),
+            ]),
+        )?;
+
+        let kwok_port = free_port()?;
+        let kwok_config = self.kwok_config()?;
+        self.spawn(
+            "kwok",
+            Command::new(self.tools.get("KWOK")).args([
+                format!("--kubeconfig={kubeconfig}"),
+                format!("--config={}", kwok_config.display()),
+                "--manage-all-nodes=false".into(),
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
+                "--node-lease-duration-seconds=40".into(),
+                "--cidr=10.0.0.0/24".into(),
+                // The node's InternalIP and kubelet port are kwok's own server, so `kubectl logs`
+                // (and our log tails) reach the logs configured in kwok_config.
+                "--node-ip=127.0.0.1".into(),
+                format!("--node-port={kwok_port}"),
+                format!("--server-address=127.0.0.1:{kwok_port}"),
+                format!("--tls-cert-file={}", p("serving.crt")),
+                format!("--tls-private-key-file={}", p("serving.key")),
+            ]),
+        )?;
+        self.kubectl_stdin(&["apply", "-f", "-"], NODE)?;
+        self.wait_process("the kwok node to be Ready", Duration::from_secs(60), || {
+            let out = self.kubectl(&[
+                "get",
+                "node",
+                "kwok-node-0",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+            ])?;
+            Ok(out.trim() == "True")
+        })?;
+
+        // kustomize-controller watches every source kind, so all source CRDs must be Established
+        // before it starts (kustomize-controller internal/controller/kustomization_manager.go).
+        let crd_dirs = [self.tools.get("KUSTOMIZATION_CRDS"), self.tools.get("SOURCE_CRDS")];
+        for dir in crd_dirs {
+            self.kubectl(&["apply", "--server-side", "-f", &dir.display().to_string()])?;
+        }
+        self.kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"])?;
+        self.kubectl(&["create", "namespace", "flux-system"])?;
+
+        self.artifact_port = serve_artifacts(self.dir.join("artifacts"))?;
+        self.spawn(
+            "kustomize-controller",
+            Command::new(self.tools.get("KUSTOMIZE_CONTROLLER"))
+                .env("KUBECONFIG", &self.kubeconfig)
+                .env("RUNTIME_NAMESPACE", "flux-system")
+                .args([
+                    "--metrics-addr=0",
+                    "--health-addr=0",
+                    "--watch-all-namespaces=true",
+                    "--enable-leader-election=false",
+                    "--log-encoding=console",
+                    "--no-remote-bases=true",
+                    "--concurrent=10",
+                    // Short enough for a test suite, and still the real dependency requeue path.
+                    "--requeue-dependency=5s",
+                ]),
+        )?;
+        eprintln!(
+            "e2e: control plane up in {:.1}s at {} (work dir {})",
+            started.elapsed().as_secs_f64(),
+            self.api_server,
+            self.dir.display()
+        );
+        Ok(())
+    }
+
+    /// One CA signs everything: the serving certificate (API server and kwok's kubelet endpoint),
+    /// the admin client certificate (group system:masters) and a restricted user's certificate.
+    fn make_pki(&self) -> Result<()> {
+        let pki = self.dir.join("pki");
+        fs::create_dir_all(&pki).map_err(|e| e.to_string())?;
+        let openssl = |args: &[&str]| run(Command::new("openssl").args(args).current_dir(&pki));
+        openssl(&[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-subj", "/CN=fluxjobs-e2e-ca",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "-keyout", "ca.key", "-out", "ca.crt",
+        ])?;
+        let leaf = |name: &str, subject: &str, ext: &str| -> Result<()> {
+            openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr")])?;
+            fs::write(pki.join(format!("{name}.ext")), ext).map_err(|e| e.to_string())?;
+            openssl(&[
+                "x509", "-req", "-in", &format!("{name}.csr"), "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                "-days", "3650", "-out", &format!("{name}.crt"), "-extfile", &format!("{name}.ext"),
+            ])?;
+            Ok(())
+        };
+        let client = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n";
+        leaf(
+            "serving",
+            "/CN=kube-apiserver",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,DNS:kwok-node-0\n\
+             basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
+             extendedKeyUsage=serverAuth\n",
+        )?;
+        leaf("admin", "/O=system:masters/CN=fluxjobs-e2e-admin", client)?;
+        leaf("viewer", "/CN=fluxjobs-e2e-viewer", client)?;
+        openssl(&["genrsa", "-out", "sa.key", "2048"])?;
+        openssl(&["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"])?;
+        Ok(())
+    }
+
+    /// Writes a kubeconfig for one of the certificates made by `make_pki`.
+    pub fn write_kubeconfig(&self, path: &Path, user: &str, cert: &str) -> Result<()> {
+        let pki = self.dir.join("pki");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\n\
+             clusters:\n- name: fluxjobs-e2e\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\n\
+             users:\n- name: {user}\n  user:\n    client-certificate: {crt}\n    client-key: {key}\n\
+             contexts:\n- name: fluxjobs-e2e\n  context:\n    cluster: fluxjobs-e2e\n    user: {user}\n    namespace: default\n\
+             current-context: fluxjobs-e2e\n",
+            server = self.api_server,
+            ca = pki.join("ca.crt").display(),
+            crt = pki.join(format!("{cert}.crt")).display(),
+            key = pki.join(format!("{cert}.key")).display(),
+        );
+        fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    /// kwok's configuration: the node stages and pod-delete from kwok's module, our pod stages, and
+    /// container logs for the pods of `log_namespaces` (read from `logs/<namespace>.log`).
+    fn kwok_config(&self) -> Result<PathBuf> {
+        let stages = self.tools.get("KWOK_MODULE_DIR").join("kustomize/stage");
+        let mut config = String::new();
+        for file in [
+            "node/fast/node-initialize.yaml",
+            "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+            "pod/fast/pod-delete.yaml",
+        ] {
+            let path = stages.join(file);
+            let text = fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            config.push_str(&text);
+            config.push_str("\n---\n");
+        }
+        let ours = repo_root().join("tests/e2e/kwok-stages.yaml");
+        config.push_str(&fs::read_to_string(&ours).map_err(|e| format!("cannot read {}: {e}", ours.display()))?);
+        for ns in &self.log_namespaces {
+            let log = self.pod_log_file(ns);
+            fs::write(&log, "").map_err(|e| e.to_string())?;
+            write!(
+                config,
+                "\n---\napiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata:\n  name: logs-{ns}\n\
+                 spec:\n  selector:\n    matchNamespaces: [{ns}]\n  logs:\n  - logsFile: {}\n",
+                log.display()
+            )
+            .unwrap();
+        }
+        let path = self.dir.join("kwok.yaml");
+        fs::write(&path, config).map_err(|e| e.to_string())?;
+        Ok(path)
+    }
+
+    /// The file kwok serves as the log of every container in `namespace`.
+    pub fn pod_log_file(&self, namespace: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("pods-{namespace}.log"))
+    }
+
+    fn spawn(&self, name: &'static str, cmd: &mut Command) -> Result<()> {
+        let log = self.dir.join("logs").join(format!("{name}.log"));
+        let file = fs::File::create(&log).map_err(|e| e.to_string())?;
+        let err = file.try_clone().map_err(|e| e.to_string())?;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        self.processes.lock().unwrap().push(Process { name, child, log });
+        Ok(())
+    }
+
+    /// Like [`wait_until`], and fails at once (with its log) when a started process exits.
+    fn wait_process(&self, what: &str, timeout: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<()> {
+        wait_until(what, timeout, || {
+            if let Some(exited) = self.exited_process() {
+                return Err(exited);
+            }
+            check()
+        })
+        .map_err(|e| {
+            let processes = self.processes.lock().unwrap();
+            let logs: String =
+                processes.iter().map(|p| format!("\n--- {} (last lines)\n{}", p.name, tail(&p.log, 8))).collect();
+            format!("{e}{logs}")
+        })
+    }
+
+    /// A started process that has exited, with its last log lines.
+    pub fn exited_process(&self) -> Option<String> {
+        let mut processes = self.processes.lock().unwrap();
+        processes.iter_mut().find_map(|p| match p.child.try_wait() {
+            Ok(Some(status)) => Some(format!("{} exited ({status}):\n{}", p.name, tail(&p.log, 20))),
+            _ => None,
+        })
+    }
+
+    /// The last lines of one component's log, for failure messages.
+    pub fn log_tail(&self, name: &str, lines: usize) -> String {
+        tail(&self.dir.join("logs").join(format!("{name}.log")), lines)
+    }
+
+    /// Keep the work directory (logs, kubeconfig) after the control plane stops.
+    pub fn keep(&self) {
+        self.keep.store(true, Ordering::Relaxed);
+    }
+
+    pub fn kubectl(&self, args: &[&str]) -> Result<String> {
+        run(Command::new(self.tools.get("KUBECTL")).arg("--kubeconfig").arg(&self.kubeconfig).args(args))
+    }
+
+    pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Result<String> {
+        let mut child = Command::new(self.tools.get("KUBECTL"))
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run kubectl: {e}"))?;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).map_err(|e| e.to_string())?;
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    pub fn apply(&self, yaml: &str) -> Result<String> {
+        self.kubectl_stdin(&["apply", "-f", "-"], yaml)
+    }
+
+    pub fn kubectl_path(&self) -> &Path {
+        self.tools.get("KUBECTL")
+    }
+
+    /// Publishes `files` (path, content) as a new revision of GitRepository `ns/name`, the way
+    /// source-controller would: a gzip tarball served over HTTP, and the GitRepository status
+    /// (artifact with digest and revision, Ready=True) written through the status subresource.
+    /// Returns the revision (`main@sha1:<40 hex>`).
+    pub fn publish(&self, ns: &str, name: &str, files: &[(&str, &str)]) -> Result<String> {
+        let content_dir = self.dir.join("sources").join(ns).join(name);
+        let _ = fs::remove_dir_all(&content_dir);
+        for (path, text) in files {
+            let file = content_dir.join(path);
+            fs::create_dir_all(file.parent().unwrap()).map_err(|e| e.to_string())?;
+            fs::write(&file, text).map_err(|e| e.to_string())?;
+        }
+        let staging = self.dir.join("sources").join(format!("{ns}-{name}.tar.gz"));
+        run(Command::new("tar")
+            .args(["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-czf"])
+            .arg(&staging)
+            .arg("-C")
+            .arg(&content_dir)
+            .arg("."))?;
+        let sha256 = run(Command::new("sha256sum").arg(&staging))?;
+        let sha256 = sha256.split_whitespace().next().unwrap_or_default().to_string();
+        let commit = &sha256[..40];
+        let artifact_path = format!("gitrepository/{ns}/{name}/{commit}.tar.gz");
+        let served = self.dir.join("artifacts").join(&artifact_path);
+        fs::create_dir_all(served.parent().unwrap()).map_err(|e| e.to_string())?;
+        let size = fs::metadata(&staging).map_err(|e| e.to_string())?.len();
+        fs::rename(&staging, &served).map_err(|e| e.to_string())?;
+
+        self.apply(&format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: {name}\n  namespace: {ns}\n\
+             spec:\n  url: https://git.example.invalid/{ns}/{name}.git\n  interval: 60m\n  ref:\n    branch: main\n"
+        ))?;
+        let revision = format!("main@sha1:{commit}");
+        let now = rfc3339_now();
+        let status = serde_json::json!({
+            "status": {
+                "observedGeneration": 1,
+                "artifact": {
+                    "digest": format!("sha256:{sha256}"),
+                    "lastUpdateTime": now,
+                    "path": artifact_path,
+                    "revision": revision,
+                    "size": size,
+                    "url": format!("http://127.0.0.1:{}/{artifact_path}", self.artifact_port),
+                },
+                "conditions": [
+                    {"type": "Ready", "status": "True", "reason": "Succeeded", "observedGeneration": 1,
+                     "message": format!("stored artifact for revision '{revision}'"), "lastTransitionTime": now},
+                    {"type": "ArtifactInStorage", "status": "True", "reason": "Succeeded", "observedGeneration": 1,
+                     "message": format!("stored artifact for revision '{revision}'"), "lastTransitionTime": now},
+                ],
+            }
+        });
+        self.kubectl(&[
+            "-n",
+            ns,
+            "patch",
+            "gitrepository",
+            name,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status.to_string(),
+        ])?;
+        Ok(revision)
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        // Stop in reverse start order, each by its own pid: SIGTERM, then SIGKILL after 10 s.
+        for p in self.processes.get_mut().unwrap().iter_mut().rev() {
+            let _ = Command::new("kill").arg("-TERM").arg(p.child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = p.child.try_wait() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+            let _ = p.child.kill();
+            let _ = p.child.wait();
+        }
+        if self.keep.load(Ordering::Relaxed) {
+            eprintln!("e2e: control-plane work directory and logs kept in {}", self.dir.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The fake node: kwok manages it (annotation), no taint so Flux-applied workloads need no
+/// tolerations; capacity small enough that a test can ask for more (unschedulable).
+const NODE: &str = "apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-0
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: \"0\"
+  labels:
+    kubernetes.io/arch: amd64
+    kubernetes.io/hostname: kwok-node-0
+    kubernetes.io/os: linux
+    kubernetes.io/role: agent
+    node-role.kubernetes.io/agent: \"\"
+    type: kwok
+status:
+  allocatable:
+    cpu: \"32\"
+    memory: 256Gi
+    pods: \"110\"
+  capacity:
+    cpu: \"32\"
+    memory: 256Gi
+    pods: \"110\"
+";
+
+fn rfc3339_now() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    k8s_openapi::jiff::Timestamp::from_second(secs as i64).map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// Serves files under `root` over plain HTTP/1.0 on a free loopback port, one thread per request:
+/// the role source-controller's artifact storage plays in a cluster.
+fn serve_artifacts(root: PathBuf) -> Result<u16> {
+    fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("artifact server: {e}"))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let root = root.clone();
+            thread::spawn(move || serve_one(stream, &root));
+        }
+    });
+    Ok(port)
+}
+
+fn serve_one(mut stream: TcpStream, root: &Path) {
+    let mut line = String::new();
+    let mut reader = BufReader::new(match stream.try_clone() {
+        Ok(s) => s,
+        Err(_) => return,
+    });
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    // Drain the request headers.
+    let mut header = String::new();
+    while reader.read_line(&mut header).map(|n| n > 2).unwrap_or(false) {
+        header.clear();
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/');
+    let file = root.join(path);
+    let body = if path.split('/').any(|part| part == "..") { None } else { fs::read(&file).ok() };
+    let _ = match body {
+        Some(body) => stream
+            .write_all(
+                format!("HTTP/1.0 200 OK\r\nContent-Type: application/gzip\r\nContent-Length: {}\r\n\r\n", body.len())
+                    .as_bytes(),
+            )
+            .and_then(|_| stream.write_all(&body)),
+        None => stream.write_all(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+    };
+}

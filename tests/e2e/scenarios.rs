@@ -1,0 +1,240 @@
+//! The end-to-end scenarios, asserted through `kubectl-fluxjobs status -o json` on the live cluster.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::fixtures::Pipeline;
+use crate::harness::Result;
+use crate::{Ctx, check, stage, state_of};
+
+type Scenario = fn(&Ctx) -> Result<()>;
+
+/// Namespaces whose pods get container logs from kwok (see `ControlPlane::kwok_config`).
+pub const LOG_NAMESPACES: &[&str] = &["e2e-failed-migration"];
+
+pub fn all() -> Vec<(&'static str, Scenario)> {
+    vec![
+        ("seed_pipeline_reaches_ready", seed_pipeline_reaches_ready),
+        ("failed_migration_blocks_the_chain", failed_migration_blocks_the_chain),
+        ("new_tag_with_force_recreates_the_job", new_tag_with_force_recreates_the_job),
+        ("new_tag_without_force_reports_the_immutable_job", new_tag_without_force_reports_the_immutable_job),
+        ("missing_dependency_is_named", missing_dependency_is_named),
+        ("suspended_pre_deploy_blocks_downstream", suspended_pre_deploy_blocks_downstream),
+        ("image_pull_failure_is_the_root_cause", image_pull_failure_is_the_root_cause),
+        ("unschedulable_pod_is_the_root_cause", unschedulable_pod_is_the_root_cause),
+        ("forbidden_user_gets_a_clear_error", forbidden_user_gets_a_clear_error),
+        ("unreachable_server_is_named", unreachable_server_is_named),
+    ]
+}
+
+const STAGES: [&str; 3] = ["app-pre-deploy", "app-deploy", "app-post-deploy"];
+/// Long enough for a loaded 2-core machine; a healthy run needs a fraction of it.
+const SETTLE: Duration = Duration::from_secs(150);
+
+fn all_ready_at(report: &Value, revision: &str) -> bool {
+    STAGES.iter().all(|s| {
+        let st = stage(report, s);
+        st["state"] == "Ready" && st["revision"] == revision && st["rootCause"].is_null()
+    })
+}
+
+fn job<'a>(report: &'a Value, stage_name: &str, job: &str) -> &'a Value {
+    stage(report, stage_name)["jobs"]
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|j| j["name"] == job))
+        .unwrap_or(&Value::Null)
+}
+
+fn seed_pipeline_reaches_ready(ctx: &Ctx) -> Result<()> {
+    let pipeline = Pipeline::seed("e2e-seed");
+    let revision = pipeline.install(&ctx.plane)?;
+    let report = ctx.wait_status("e2e-seed", "every stage Ready", SETTLE, |r| all_ready_at(r, &revision))?;
+    let order: Vec<&str> = report["stages"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
+    check(order == STAGES, || format!("stages not in dependency order: {order:?}"))?;
+    for (stage_name, job_name) in [("app-pre-deploy", "db-migration"), ("app-post-deploy", "cache-refresh")] {
+        let j = job(&report, stage_name, job_name);
+        check(j["state"] == "Complete", || format!("{stage_name}: job {job_name} is not Complete: {j}"))?;
+    }
+    check(stage(&report, "app-deploy")["dependsOn"] == serde_json::json!(["e2e-seed/app-pre-deploy"]), || {
+        format!("dependsOn of app-deploy: {}", stage(&report, "app-deploy")["dependsOn"])
+    })?;
+    // The table says the same, and --exit-code passes.
+    let table = ctx.plugin(&["status", "-n", "e2e-seed", "--exit-code"])?;
+    check(table.code == 0, || format!("--exit-code on a Ready pipeline exited {}: {}", table.code, table.stderr))?;
+    check(table.stdout.contains("app-post-deploy") && table.stdout.contains("1/1"), || {
+        format!("table output:\n{}", table.stdout)
+    })
+}
+
+fn failed_migration_blocks_the_chain(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-failed-migration";
+    std::fs::write(
+        ctx.plane.pod_log_file(ns),
+        "applying migration 0042_add_order_totals\nALTER TABLE orders ADD COLUMN total numeric\n\
+         ERROR: column \"total\" of relation \"orders\" already exists\nmigration failed\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_labels = vec![("fluxjobs.test/exit-code".into(), "3".into())];
+    pipeline.install(&ctx.plane)?;
+    let report = ctx.wait_status(ns, "pre-deploy Failed and the rest Blocked", SETTLE, |r| {
+        state_of(r, "app-pre-deploy") == "Failed"
+            && state_of(r, "app-deploy") == "Blocked"
+            && state_of(r, "app-post-deploy") == "Blocked"
+    })?;
+    let post = stage(&report, "app-post-deploy");
+    let cause = &post["rootCause"];
+    check(cause["kind"] == "Pod" && cause["name"].as_str().unwrap_or("").starts_with("db-migration-"), || {
+        format!("root cause of app-post-deploy should be the migration pod: {cause}")
+    })?;
+    check(cause["exitCode"] == 3, || format!("exit code missing: {cause}"))?;
+    let path: Vec<&str> = post["path"].as_array().unwrap().iter().filter_map(|p| p.as_str()).collect();
+    check(
+        path == [format!("{ns}/app-post-deploy"), format!("{ns}/app-deploy"), format!("{ns}/app-pre-deploy")],
+        || format!("path: {path:?}"),
+    )?;
+    check(cause["via"] == serde_json::json!([format!("Job/{ns}/db-migration")]), || format!("via: {}", cause["via"]))?;
+    let logs = cause["logs"].as_array().cloned().unwrap_or_default();
+    check(logs.iter().any(|l| l == "migration failed"), || format!("log tail missing from the root cause: {cause}"))?;
+    let j = job(&report, "app-pre-deploy", "db-migration");
+    check(j["state"] == "Failed" && j["reason"] == "BackoffLimitExceeded", || format!("migration job: {j}"))?;
+    check(stage(&report, "app-pre-deploy")["ready"]["reason"] == "HealthCheckFailed", || {
+        format!("pre-deploy Ready condition: {}", stage(&report, "app-pre-deploy")["ready"])
+    })?;
+    // --exit-code turns the block into exit status 3, and the table names the pod and its logs.
+    let table = ctx.plugin(&["status", "app-post-deploy", "-n", ns, "--exit-code"])?;
+    check(table.code == 3, || format!("--exit-code exited {} instead of 3", table.code))?;
+    check(table.stdout.contains("exit code 3") && table.stdout.contains("migration failed"), || {
+        format!("table output:\n{}", table.stdout)
+    })
+}
+
+fn new_tag_with_force_recreates_the_job(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-force";
+    let mut pipeline = Pipeline::seed(ns);
+    let first = pipeline.install(&ctx.plane)?;
+    ctx.wait_status(ns, "every stage Ready", SETTLE, |r| all_ready_at(r, &first))?;
+    let uid_before = ctx.plane.kubectl(&["-n", ns, "get", "job", "db-migration", "-o", "jsonpath={.metadata.uid}"])?;
+    pipeline.tag = "2.0.0".into();
+    let second = pipeline.publish(&ctx.plane)?;
+    let report = ctx.wait_status(ns, "every stage Ready at the new revision", SETTLE, |r| all_ready_at(r, &second))?;
+    let uid_after = ctx.plane.kubectl(&["-n", ns, "get", "job", "db-migration", "-o", "jsonpath={.metadata.uid}"])?;
+    check(uid_before != uid_after, || "kustomize-controller did not recreate the Job".into())?;
+    let j = job(&report, "app-pre-deploy", "db-migration");
+    check(j["images"] == serde_json::json!([pipeline.image()]) && j["state"] == "Complete", || {
+        format!("recreated Job: {j}")
+    })
+}
+
+fn new_tag_without_force_reports_the_immutable_job(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-no-force";
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.force = false;
+    let first = pipeline.install(&ctx.plane)?;
+    ctx.wait_status(ns, "every stage Ready", SETTLE, |r| all_ready_at(r, &first))?;
+    pipeline.tag = "2.0.0".into();
+    pipeline.publish(&ctx.plane)?;
+    let report = ctx.wait_status(ns, "pre-deploy Failed on the immutable Job", SETTLE, |r| {
+        state_of(r, "app-pre-deploy") == "Failed"
+    })?;
+    let pre = stage(&report, "app-pre-deploy");
+    let cause = &pre["rootCause"];
+    check(cause["kind"] == "Job" && cause["name"] == "db-migration" && cause["reason"] == "ImmutableField", || {
+        format!("root cause: {cause}")
+    })?;
+    check(pre["ready"]["reason"] == "ReconciliationFailed", || format!("Ready: {}", pre["ready"]))?;
+    check(pre["hint"].as_str().unwrap_or("").contains("force"), || format!("hint: {}", pre["hint"]))
+}
+
+fn missing_dependency_is_named(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-missing-dependency";
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.extra_dependency = Some("app-database".into());
+    pipeline.install(&ctx.plane)?;
+    let report = ctx.wait_status(ns, "app-deploy Blocked on a missing dependency", SETTLE, |r| {
+        state_of(r, "app-pre-deploy") == "Ready"
+            && stage(r, "app-deploy")["rootCause"]["reason"] == "DependencyNotFound"
+            && state_of(r, "app-post-deploy") == "Blocked"
+    })?;
+    let deploy = stage(&report, "app-deploy");
+    check(deploy["state"] == "Blocked" && deploy["rootCause"]["name"] == "app-database", || {
+        format!("app-deploy: {deploy}")
+    })?;
+    check(deploy["ready"]["reason"] == "DependencyNotReady", || format!("Ready: {}", deploy["ready"]))
+}
+
+fn suspended_pre_deploy_blocks_downstream(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-suspended";
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.pre_deploy_suspended = true;
+    pipeline.install(&ctx.plane)?;
+    let report = ctx.wait_status(ns, "downstream Blocked by the suspended stage", SETTLE, |r| {
+        state_of(r, "app-pre-deploy") == "Suspended"
+            && state_of(r, "app-deploy") == "Blocked"
+            && stage(r, "app-deploy")["ready"]["reason"] == "DependencyNotReady"
+    })?;
+    for s in ["app-deploy", "app-post-deploy"] {
+        let cause = &stage(&report, s)["rootCause"];
+        check(cause["kind"] == "Kustomization" && cause["name"] == "app-pre-deploy" && cause["reason"] == "Suspended", || {
+            format!("{s} root cause: {cause}")
+        })?;
+    }
+    Ok(())
+}
+
+fn image_pull_failure_is_the_root_cause(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-image-pull";
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_labels = vec![("fluxjobs.test/image-pull".into(), "fail".into())];
+    pipeline.install(&ctx.plane)?;
+    let report = ctx.wait_status(ns, "the image pull failure as root cause", SETTLE, |r| {
+        stage(r, "app-post-deploy")["rootCause"]["reason"] == "ImagePullBackOff"
+    })?;
+    let pre = stage(&report, "app-pre-deploy");
+    check(pre["state"] == "Progressing", || format!("pre-deploy should still be running its health check: {pre}"))?;
+    let cause = &pre["rootCause"];
+    check(cause["kind"] == "Pod" && cause["container"] == "migration", || format!("root cause: {cause}"))?;
+    check(cause["message"].as_str().unwrap_or("").contains(&pipeline.image()), || format!("message: {cause}"))
+}
+
+fn unschedulable_pod_is_the_root_cause(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-unschedulable";
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_cpu = Some("64".into());
+    pipeline.install(&ctx.plane)?;
+    let report = ctx.wait_status(ns, "the unschedulable pod as root cause", SETTLE, |r| {
+        stage(r, "app-pre-deploy")["rootCause"]["reason"] == "Unschedulable"
+    })?;
+    let cause = &stage(&report, "app-pre-deploy")["rootCause"];
+    // The scheduler's own message, e.g. "0/1 nodes are available: 1 Insufficient cpu. ..."
+    check(cause["message"].as_str().unwrap_or("").contains("Insufficient cpu"), || format!("root cause: {cause}"))?;
+    check(state_of(&report, "app-deploy") == "Blocked", || format!("app-deploy: {}", stage(&report, "app-deploy")))
+}
+
+fn forbidden_user_gets_a_clear_error(ctx: &Ctx) -> Result<()> {
+    // A user with a valid certificate and no RBAC permissions at all.
+    let kubeconfig = crate::kubeconfig_path(ctx, "viewer.kubeconfig");
+    ctx.plane.write_kubeconfig(&kubeconfig, "fluxjobs-e2e-viewer", "viewer")?;
+    let out = ctx.plugin_with(&kubeconfig, &["status", "-n", "e2e-seed"])?;
+    check(out.code == 1 && out.stdout.is_empty(), || format!("exit {} stdout {:?}", out.code, out.stdout))?;
+    check(
+        out.stderr.contains("forbidden")
+            && out.stderr.contains("list")
+            && out.stderr.contains("kustomizations")
+            && out.stderr.contains("e2e-seed")
+            && out.stderr.lines().count() == 1,
+        || format!("stderr: {}", out.stderr),
+    )
+}
+
+fn unreachable_server_is_named(ctx: &Ctx) -> Result<()> {
+    let kubeconfig = crate::kubeconfig_path(ctx, "unreachable.kubeconfig");
+    let text = std::fs::read_to_string(&ctx.plane.kubeconfig).map_err(|e| e.to_string())?;
+    // Port 9 (discard) on loopback: nothing listens there.
+    std::fs::write(&kubeconfig, text.replace(&ctx.plane.api_server, "https://127.0.0.1:9")).map_err(|e| e.to_string())?;
+    let out = ctx.plugin_with(&kubeconfig, &["status", "--request-timeout", "5s"])?;
+    check(out.code == 1 && out.stderr.contains("https://127.0.0.1:9") && out.stderr.lines().count() == 1, || {
+        format!("exit {} stderr: {}", out.code, out.stderr)
+    })
+}
