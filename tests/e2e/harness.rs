@@ -401,8 +401,16 @@ impl ControlPlane {
     }
 
     /// The file kwok serves as the log of every container in `namespace`.
-    pub fn pod_log_file(&self, namespace: &str) -> PathBuf {
+    fn pod_log_file(&self, namespace: &str) -> PathBuf {
         self.dir.join("logs").join(format!("pods-{namespace}.log"))
+    }
+
+    /// Sets the container log of every pod in `namespace` (one of `log_namespaces`), in the CRI
+    /// log format kwok parses like a kubelet does (`<RFC 3339> <stream> F <line>`).
+    pub fn write_pod_log(&self, namespace: &str, lines: &[&str]) -> Result<()> {
+        let now = rfc3339_now();
+        let text: String = lines.iter().map(|l| format!("{now} stdout F {l}\n")).collect();
+        fs::write(self.pod_log_file(namespace), text).map_err(|e| e.to_string())
     }
 
     fn spawn(&self, name: &'static str, cmd: &mut Command) -> Result<()> {

@@ -69,12 +69,12 @@ fn seed_pipeline_reaches_ready(ctx: &Ctx) -> Result<()> {
 
 fn failed_migration_blocks_the_chain(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-failed-migration";
-    std::fs::write(
-        ctx.plane.pod_log_file(ns),
-        "applying migration 0042_add_order_totals\nALTER TABLE orders ADD COLUMN total numeric\n\
-         ERROR: column \"total\" of relation \"orders\" already exists\nmigration failed\n",
-    )
-    .map_err(|e| e.to_string())?;
+    ctx.plane.write_pod_log(ns, &[
+        "applying migration 0042_add_order_totals",
+        "ALTER TABLE orders ADD COLUMN total numeric",
+        "ERROR: column \"total\" of relation \"orders\" already exists",
+        "migration failed",
+    ])?;
     let mut pipeline = Pipeline::seed(ns);
     pipeline.migration_labels = vec![("fluxjobs.test/exit-code".into(), "3".into())];
     pipeline.install(&ctx.plane)?;
