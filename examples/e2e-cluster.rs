@@ -5,10 +5,10 @@
 //!
 //!     cargo run --example e2e-cluster -- --seed
 
-#[path = "../tests/e2e/harness.rs"]
-mod harness;
 #[path = "../tests/e2e/fixtures.rs"]
 mod fixtures;
+#[path = "../tests/e2e/harness.rs"]
+mod harness;
 
 use std::io::BufRead;
 
@@ -27,7 +27,9 @@ fn run() -> harness::Result<()> {
         fixtures::Pipeline::seed("shop").install(&plane)?;
     }
     println!("export KUBECONFIG={}", plane.kubeconfig.display());
-    eprintln!("Control plane running. Try: kubectl fluxjobs status -n shop   (press Enter or Ctrl-C to stop)");
+    eprintln!(
+        "Control plane running. Try: kubectl fluxjobs status -n shop   (press Enter or Ctrl-C to stop)"
+    );
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
     Ok(())

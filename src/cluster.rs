@@ -29,13 +29,21 @@ pub enum ClusterError {
     #[error("the API server at {server} rejected the credentials (401 Unauthorized): {message}")]
     Unauthorized { server: String, message: String },
     #[error("forbidden: cannot list {resource} in {scope}: {message}")]
-    Forbidden { resource: String, scope: String, message: String },
+    Forbidden {
+        resource: String,
+        scope: String,
+        message: String,
+    },
     #[error(
         "Flux is not installed on {server}: the API server does not serve kustomizations.kustomize.toolkit.fluxcd.io/v1 (Flux >= 2.0 is needed; `flux check` tells more)"
     )]
     FluxMissing { server: String },
     #[error("cannot list {resource} in {scope}: {message}")]
-    Api { resource: String, scope: String, message: String },
+    Api {
+        resource: String,
+        scope: String,
+        message: String,
+    },
 }
 
 /// The kubeconfig selection flags, as kubectl has them.
@@ -79,35 +87,72 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, ClusterErro
     };
     let mut config = match &options.kubeconfig {
         Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path)
-                .map_err(|e| ClusterError::Kubeconfig(format!("{}: {}", path.display(), error_chain(&e))))?;
-            Config::from_custom_kubeconfig(kubeconfig, &kube_options).await.map_err(kubeconfig_error)?
+            let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
+                ClusterError::Kubeconfig(format!("{}: {}", path.display(), error_chain(&e)))
+            })?;
+            Config::from_custom_kubeconfig(kubeconfig, &kube_options)
+                .await
+                .map_err(kubeconfig_error)?
         }
         // No overrides: kube-rs's inference reads $KUBECONFIG (merged) or ~/.kube/config, then in-cluster.
-        None if options.context.is_none() && options.cluster.is_none() && options.user.is_none() => {
-            Config::infer().await.map_err(kubeconfig_error)?
+        None if options.context.is_none()
+            && options.cluster.is_none()
+            && options.user.is_none() =>
+        {
+            Config::infer().await.map_err(|e| {
+                let home_config =
+                    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".kube/config"));
+                if std::env::var_os("KUBECONFIG").is_none()
+                    && !home_config.is_some_and(|p| p.exists())
+                {
+                    ClusterError::Kubeconfig(
+                        "none found: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config"
+                            .into(),
+                    )
+                } else {
+                    kubeconfig_error(e)
+                }
+            })?
         }
-        None => Config::from_kubeconfig(&kube_options).await.map_err(kubeconfig_error)?,
+        None => Config::from_kubeconfig(&kube_options)
+            .await
+            .map_err(kubeconfig_error)?,
     };
     config.connect_timeout = options.request_timeout.or(Some(Duration::from_secs(30)));
     config.read_timeout = options.request_timeout;
     config.write_timeout = options.request_timeout;
-    let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
+    let server = config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_string();
     let default_namespace = config.default_namespace.clone();
     let client = Client::try_from(config).map_err(|e| ClusterError::Kubeconfig(error_chain(&e)))?;
-    Ok(Connection { client, server, default_namespace })
+    Ok(Connection {
+        client,
+        server,
+        default_namespace,
+    })
 }
 
 fn kubeconfig_error(e: impl std::error::Error + 'static) -> ClusterError {
     ClusterError::Kubeconfig(error_chain(&e))
 }
 
-/// `error: cause: cause` on one line.
+/// `error: cause: cause` on one line (parsers' multi-line snippets keep their first line).
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
+    let first_line = |e: &dyn std::error::Error| {
+        e.to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let mut out = first_line(e);
     let mut source = e.source();
     while let Some(s) = source {
-        let text = s.to_string();
+        let text = first_line(s);
         if !out.contains(&text) {
             out.push_str(": ");
             out.push_str(&text);
@@ -124,15 +169,34 @@ fn scope_text(namespace: Option<&str>) -> String {
     }
 }
 
-fn classify(conn: &Connection, resource: &str, namespace: Option<&str>, e: kube::Error) -> ClusterError {
+fn classify(
+    conn: &Connection,
+    resource: &str,
+    namespace: Option<&str>,
+    e: kube::Error,
+) -> ClusterError {
     let scope = scope_text(namespace);
     match e {
         kube::Error::Api(status) => match status.code {
-            401 => ClusterError::Unauthorized { server: conn.server.clone(), message: status.message.clone() },
-            403 => ClusterError::Forbidden { resource: resource.into(), scope, message: status.message.clone() },
-            _ => ClusterError::Api { resource: resource.into(), scope, message: status.message.clone() },
+            401 => ClusterError::Unauthorized {
+                server: conn.server.clone(),
+                message: status.message.clone(),
+            },
+            403 => ClusterError::Forbidden {
+                resource: resource.into(),
+                scope,
+                message: status.message.clone(),
+            },
+            _ => ClusterError::Api {
+                resource: resource.into(),
+                scope,
+                message: status.message.clone(),
+            },
         },
-        other => ClusterError::Unreachable { server: conn.server.clone(), reason: error_chain(&other) },
+        other => ClusterError::Unreachable {
+            server: conn.server.clone(),
+            reason: error_chain(&other),
+        },
     }
 }
 
@@ -203,7 +267,8 @@ pub async fn read_snapshot(
             if wanted.is_empty() {
                 break;
             }
-            let extra = join_all(wanted.iter().map(|ns| read_namespace(conn, Some(ns), None))).await;
+            let extra =
+                join_all(wanted.iter().map(|ns| read_namespace(conn, Some(ns), None))).await;
             for (ns, result) in wanted.iter().zip(extra) {
                 seen.insert(ns.clone());
                 match result {
@@ -211,7 +276,9 @@ pub async fn read_snapshot(
                         merge(&mut snapshot, more);
                         warnings.into_iter().for_each(&mut *warn);
                     }
-                    Err(e) => warn(format!("cannot follow dependencies into namespace {ns:?}: {e}")),
+                    Err(e) => warn(format!(
+                        "cannot follow dependencies into namespace {ns:?}: {e}"
+                    )),
                 }
             }
         }
@@ -250,9 +317,18 @@ async fn read_namespace(
     let kustomizations = match kustomizations {
         Ok(k) => k,
         Err(kube::Error::Api(status)) if status.code == 404 => {
-            return Err(ClusterError::FluxMissing { server: conn.server.clone() });
+            return Err(ClusterError::FluxMissing {
+                server: conn.server.clone(),
+            });
         }
-        Err(e) => return Err(classify(conn, "kustomizations.kustomize.toolkit.fluxcd.io", namespace, e)),
+        Err(e) => {
+            return Err(classify(
+                conn,
+                "kustomizations.kustomize.toolkit.fluxcd.io",
+                namespace,
+                e,
+            ));
+        }
     };
     let mut warnings = Vec::new();
     let mut snapshot = Snapshot {
@@ -260,7 +336,13 @@ async fn read_namespace(
         jobs: optional(conn, namespace, "jobs.batch", jobs, &mut warnings)?,
         pods: optional(conn, namespace, "pods", pods, &mut warnings)?,
         events: optional(conn, namespace, "events", events, &mut warnings)?,
-        deployments: optional(conn, namespace, "deployments.apps", deployments, &mut warnings)?,
+        deployments: optional(
+            conn,
+            namespace,
+            "deployments.apps",
+            deployments,
+            &mut warnings,
+        )?,
         ..Snapshot::default()
     };
     for (kind, result) in sources {
@@ -307,30 +389,44 @@ fn optional<T>(
 
 /// Fetches the last `lines` log lines of every root-cause container in the report (the only
 /// per-object requests the plugin makes), concurrently, and attaches them.
-pub async fn attach_logs(conn: &Connection, report: &mut Report, lines: u32, warn: &mut dyn FnMut(String)) {
+pub async fn attach_logs(
+    conn: &Connection,
+    report: &mut Report,
+    lines: u32,
+    warn: &mut dyn FnMut(String),
+) {
     let mut wanted: Vec<(String, String, String, bool)> = Vec::new();
     for stage in &report.stages {
         if let Some(c) = &stage.root_cause {
             if let (true, Some(container)) = (c.kind == "Pod", &c.container) {
                 // Waiting containers (image pull, config errors) have never run: no logs.
                 let ran = c.exit_code.is_some();
-                let key = (c.namespace.clone(), c.name.clone(), container.clone(), c.reason == "CrashLoopBackOff");
+                let key = (
+                    c.namespace.clone(),
+                    c.name.clone(),
+                    container.clone(),
+                    c.reason == "CrashLoopBackOff",
+                );
                 if ran && !wanted.contains(&key) {
                     wanted.push(key);
                 }
             }
         }
     }
-    let fetched = join_all(wanted.iter().map(|(ns, pod, container, previous)| async move {
-        let api: Api<Pod> = Api::namespaced(conn.client.clone(), ns);
-        let params = LogParams {
-            container: Some(container.clone()),
-            tail_lines: Some(lines as i64),
-            previous: *previous,
-            ..LogParams::default()
-        };
-        api.logs(pod, &params).await
-    }))
+    let fetched = join_all(
+        wanted
+            .iter()
+            .map(|(ns, pod, container, previous)| async move {
+                let api: Api<Pod> = Api::namespaced(conn.client.clone(), ns);
+                let params = LogParams {
+                    container: Some(container.clone()),
+                    tail_lines: Some(lines as i64),
+                    previous: *previous,
+                    ..LogParams::default()
+                };
+                api.logs(pod, &params).await
+            }),
+    )
     .await;
     for ((ns, pod, container, _), result) in wanted.iter().zip(fetched) {
         match result {
@@ -338,13 +434,19 @@ pub async fn attach_logs(conn: &Connection, report: &mut Report, lines: u32, war
                 let lines: Vec<String> = text.lines().map(str::to_string).collect();
                 for stage in &mut report.stages {
                     if let Some(c) = stage.root_cause.as_mut() {
-                        if &c.namespace == ns && &c.name == pod && c.container.as_ref() == Some(container) {
+                        if &c.namespace == ns
+                            && &c.name == pod
+                            && c.container.as_ref() == Some(container)
+                        {
                             c.logs = Some(lines.clone());
                         }
                     }
                 }
             }
-            Err(e) => warn(format!("cannot read logs of pod {ns}/{pod} container {container}: {}", short_error(&e))),
+            Err(e) => warn(format!(
+                "cannot read logs of pod {ns}/{pod} container {container}: {}",
+                short_error(&e)
+            )),
         }
     }
 }

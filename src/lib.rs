@@ -4,12 +4,12 @@
 //! [`report::Report`]; [`cluster`] reads snapshots from a live cluster, [`snapshot`] from offline
 //! dumps, and [`render`] prints reports.
 
-pub mod engine;
-pub mod model;
-pub mod report;
-pub mod snapshot;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod engine;
+pub mod model;
 pub mod render;
+pub mod report;
+pub mod snapshot;
 pub mod terminal;

@@ -4,8 +4,6 @@
 //! the fields the engine reads and tolerate unknown ones, so a newer Flux release (for example the
 //! arbitrary-kind `dependsOn` planned for v2.10) still parses.
 
-use std::collections::HashMap;
-
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
@@ -22,7 +20,12 @@ pub const OWNER_NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
 pub const RECONCILE_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
 
 /// The source kinds a Kustomization's `spec.sourceRef.kind` may name (KC api/v1/reference_types.go).
-pub const SOURCE_KINDS: [&str; 4] = ["GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"];
+pub const SOURCE_KINDS: [&str; 4] = [
+    "GitRepository",
+    "OCIRepository",
+    "Bucket",
+    "ExternalArtifact",
+];
 
 /// A `metav1.Condition` as Flux writes it.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -159,11 +162,20 @@ impl Kustomization {
         format!("{}/{}", self.namespace(), self.name())
     }
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
-        self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
+        self.status
+            .as_ref()?
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
     }
     /// The namespace the source lives in: `sourceRef.namespace`, defaulting to the Kustomization's.
     pub fn source_namespace(&self) -> &str {
-        self.spec.source_ref.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace())
+        self.spec
+            .source_ref
+            .namespace
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(self.namespace())
     }
     /// `ns/name` of each dependency, with the namespace defaulted the way kustomize-controller does
     /// (`checkDependencies` in KC internal/controller/kustomization_controller.go).
@@ -172,7 +184,11 @@ impl Kustomization {
             .depends_on
             .iter()
             .map(|d| {
-                let ns = d.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace());
+                let ns = d
+                    .namespace
+                    .as_deref()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(self.namespace());
                 format!("{ns}/{}", d.name)
             })
             .collect()
@@ -228,10 +244,18 @@ impl Source {
         self.metadata.name.as_deref().unwrap_or_default()
     }
     pub fn artifact_revision(&self) -> Option<&str> {
-        self.status.as_ref()?.artifact.as_ref().map(|a| a.revision.as_str())
+        self.status
+            .as_ref()?
+            .artifact
+            .as_ref()
+            .map(|a| a.revision.as_str())
     }
     pub fn ready(&self) -> Option<&Condition> {
-        self.status.as_ref()?.conditions.iter().find(|c| c.type_ == "Ready")
+        self.status
+            .as_ref()?
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
     }
 }
 
@@ -244,13 +268,16 @@ pub struct Snapshot {
     pub pods: Vec<Pod>,
     pub events: Vec<Event>,
     pub deployments: Vec<Deployment>,
-    /// Log tails of root-cause containers, keyed by (namespace, pod, container).
-    pub logs: HashMap<(String, String, String), String>,
-    /// The time the snapshot was taken, for ages and elapsed health checks.
+    /// The time the snapshot was taken, for ages and elapsed health checks: now for a live cluster,
+    /// the newest timestamp in the file for a dump (so a dump reads the same on any day).
     pub now: Option<Timestamp>,
 }
 
 /// `namespace/name` of an object's metadata.
 pub fn meta_id(meta: &ObjectMeta) -> String {
-    format!("{}/{}", meta.namespace.as_deref().unwrap_or_default(), meta.name.as_deref().unwrap_or_default())
+    format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
 }

@@ -7,7 +7,9 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use super::workload::{deployment_cause, job_cause, job_report, job_state, split_image};
 use super::{Graph, Index};
 use crate::model::{Condition, DependencyReference, Kustomization};
-use crate::report::{JobReport, JobState, ReadyCondition, Report, RootCause, StageReport, StageState};
+use crate::report::{
+    JobReport, JobState, ReadyCondition, Report, RootCause, StageReport, StageState,
+};
 
 /// Why a stage is not Ready: the stage ids from it to the stage at fault, and the object at fault.
 #[derive(Clone, Debug)]
@@ -18,18 +20,28 @@ struct Resolution {
 }
 
 pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<String>]) -> Report {
-    let mut resolver = Resolver { index, graph, memo: HashMap::new() };
+    let mut resolver = Resolver {
+        index,
+        graph,
+        memo: HashMap::new(),
+    };
     let mut stages = Vec::new();
     let mut warnings = Vec::new();
     for pipeline in pipelines {
         for id in pipeline {
-            let ks = index.kustomization(id).expect("pipelines hold snapshot stages");
+            let ks = index
+                .kustomization(id)
+                .expect("pipelines hold snapshot stages");
             let resolution = resolver.resolve(id, &mut Vec::new());
             stages.push(stage_report(index, ks, resolution));
         }
         warnings.extend(pipeline_warnings(index, pipeline, &stages));
     }
-    Report { pipelines: pipelines.to_vec(), stages, warnings }
+    Report {
+        pipelines: pipelines.to_vec(),
+        stages,
+        warnings,
+    }
 }
 
 fn stage_report(index: &Index, ks: &Kustomization, resolution: Option<Resolution>) -> StageReport {
@@ -61,7 +73,10 @@ fn stage_report(index: &Index, ks: &Kustomization, resolution: Option<Resolution
         state: own_state(index, ks),
         depends_on: ks.dependency_ids(),
         suspended: ks.spec.suspend,
-        revision: ks.status.as_ref().and_then(|s| s.last_applied_revision.clone()),
+        revision: ks
+            .status
+            .as_ref()
+            .and_then(|s| s.last_applied_revision.clone()),
         source: format!("{}/{}/{}", source.kind, ks.source_namespace(), source.name),
         source_revision,
         ready: ks.condition("Ready").map(|c| ReadyCondition {
@@ -74,7 +89,11 @@ fn stage_report(index: &Index, ks: &Kustomization, resolution: Option<Resolution
         root_cause,
         path,
         hint,
-        created: ks.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()),
+        created: ks
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0.to_string()),
     }
 }
 
@@ -83,7 +102,9 @@ pub fn own_state(index: &Index, ks: &Kustomization) -> StageState {
     if ks.spec.suspend {
         return StageState::Suspended;
     }
-    let Some(ready) = ks.condition("Ready") else { return StageState::Unknown };
+    let Some(ready) = ks.condition("Ready") else {
+        return StageState::Unknown;
+    };
     // KC overwrites Ready with False/DependencyNotReady whenever a dependency check fails, even on a
     // stage that was Ready before (checkDependencies, KC ctrl.go).
     if ready.reason == "DependencyNotReady" {
@@ -94,7 +115,9 @@ pub fn own_state(index: &Index, ks: &Kustomization) -> StageState {
         // status.observedGeneration only moves when a reconcile succeeds (finalizeStatus, KC ctrl.go):
         // Ready=True for an older generation means the new spec has not been applied yet.
         "True" | "Unknown" => StageState::Progressing,
-        _ if ready.reason == "ArtifactFailed" && source_problem(index, ks).is_some() => StageState::Blocked,
+        _ if ready.reason == "ArtifactFailed" && source_problem(index, ks).is_some() => {
+            StageState::Blocked
+        }
         _ if ready.reason == "HealthCheckCanceled" => StageState::Progressing,
         _ => StageState::Failed,
     }
@@ -115,7 +138,10 @@ enum DependencyCheck {
     NotFound,
     ReadyExprUnmet(String),
     NotReady,
-    RevisionNotUpToDate { applied: Option<String>, wanted: String },
+    RevisionNotUpToDate {
+        applied: Option<String>,
+        wanted: String,
+    },
 }
 
 struct Resolver<'i, 'a> {
@@ -147,8 +173,16 @@ impl Resolver<'_, '_> {
             StageState::Ready => None,
             StageState::Suspended => Some(Resolution {
                 path: vec![id.to_string()],
-                cause: stage_cause(ks, "Suspended", "reconciliation is suspended (spec.suspend: true)".into()),
-                hint: format!("flux resume kustomization {} -n {}", ks.name(), ks.namespace()),
+                cause: stage_cause(
+                    ks,
+                    "Suspended",
+                    "reconciliation is suspended (spec.suspend: true)".into(),
+                ),
+                hint: format!(
+                    "flux resume kustomization {} -n {}",
+                    ks.name(),
+                    ks.namespace()
+                ),
             }),
             StageState::Blocked => {
                 visiting.push(id.to_string());
@@ -166,7 +200,11 @@ impl Resolver<'_, '_> {
         let ready = ks.condition("Ready").cloned().unwrap_or_default();
         if ready.reason == "ArtifactFailed" {
             if let Some((cause, hint)) = source_problem(self.index, ks) {
-                return Resolution { path: vec![id], cause, hint };
+                return Resolution {
+                    path: vec![id],
+                    cause,
+                    hint,
+                };
             }
         }
         // KC reports only the first failing dependency, in spec order; do the same walk but name the
@@ -191,7 +229,9 @@ impl Resolver<'_, '_> {
                             events: vec![],
                             logs: None,
                         },
-                        hint: format!("create Kustomization {dep_id}, or remove it from spec.dependsOn of {id}"),
+                        hint: format!(
+                            "create Kustomization {dep_id}, or remove it from spec.dependsOn of {id}"
+                        ),
                     };
                 }
                 DependencyCheck::ReadyExprUnmet(expr) => {
@@ -201,12 +241,17 @@ impl Resolver<'_, '_> {
                         cause: stage_cause(
                             dep,
                             "ReadyExprNotMet",
-                            format!("dependency '{dep_id}' is not ready according to readyExpr eval: {expr}"),
+                            format!(
+                                "dependency '{dep_id}' is not ready according to readyExpr eval: {expr}"
+                            ),
                         ),
-                        hint: format!("the readyExpr of {id}'s dependency on {dep_id} is false; check it against {dep_id}'s status"),
+                        hint: format!(
+                            "the readyExpr of {id}'s dependency on {dep_id} is false; check it against {dep_id}'s status"
+                        ),
                     };
                 }
-                check @ (DependencyCheck::NotReady | DependencyCheck::RevisionNotUpToDate { .. }) => {
+                check @ (DependencyCheck::NotReady
+                | DependencyCheck::RevisionNotUpToDate { .. }) => {
                     if visiting.contains(&dep_id) {
                         continue; // a cycle; reported on the stages in it
                     }
@@ -255,13 +300,21 @@ impl Resolver<'_, '_> {
                     ready.message
                 ),
             ),
-            hint: format!("flux reconcile kustomization {} -n {}", ks.name(), ks.namespace()),
+            hint: format!(
+                "flux reconcile kustomization {} -n {}",
+                ks.name(),
+                ks.namespace()
+            ),
         }
     }
 }
 
 fn dependency_id(ks: &Kustomization, dep: &DependencyReference) -> String {
-    let ns = dep.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(ks.namespace());
+    let ns = dep
+        .namespace
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(ks.namespace());
     format!("{ns}/{}", dep.name)
 }
 
@@ -273,7 +326,9 @@ fn check_dependency(
     dep_id: &str,
     ready: &Condition,
 ) -> DependencyCheck {
-    let Some(dep) = index.kustomization(dep_id) else { return DependencyCheck::NotFound };
+    let Some(dep) = index.kustomization(dep_id) else {
+        return DependencyCheck::NotFound;
+    };
     if let Some(expr) = &dep_ref.ready_expr {
         // readyExpr replaces the built-in check (unless the AdditiveCELDependencyCheck gate is on).
         // CEL is not evaluated here; the controller's own verdict in the Ready message is used.
@@ -294,11 +349,19 @@ fn check_dependency(
         && dep.source_namespace() == ks.source_namespace();
     if same_source {
         let src = &ks.spec.source_ref;
-        if let Some(wanted) = index.source(&src.kind, ks.source_namespace(), &src.name).and_then(|s| s.artifact_revision())
+        if let Some(wanted) = index
+            .source(&src.kind, ks.source_namespace(), &src.name)
+            .and_then(|s| s.artifact_revision())
         {
-            let applied = dep.status.as_ref().and_then(|s| s.last_applied_revision.clone());
+            let applied = dep
+                .status
+                .as_ref()
+                .and_then(|s| s.last_applied_revision.clone());
             if applied.as_deref() != Some(wanted) {
-                return DependencyCheck::RevisionNotUpToDate { applied, wanted: wanted.to_string() };
+                return DependencyCheck::RevisionNotUpToDate {
+                    applied,
+                    wanted: wanted.to_string(),
+                };
             }
         }
     }
@@ -338,7 +401,13 @@ fn source_problem(index: &Index, ks: &Kustomization) -> Option<(RootCause, Strin
     };
     let hint = format!("flux get sources all -n {ns}; the source must be Ready with an artifact");
     let Some(source) = index.source(&r.kind, ns, &r.name) else {
-        return Some((cause("SourceNotFound", format!("{} '{ns}/{}' not found", r.kind, r.name)), hint));
+        return Some((
+            cause(
+                "SourceNotFound",
+                format!("{} '{ns}/{}' not found", r.kind, r.name),
+            ),
+            hint,
+        ));
     };
     let ready = source.ready();
     if source.artifact_revision().is_none() {
@@ -358,23 +427,38 @@ fn source_problem(index: &Index, ks: &Kustomization) -> Option<(RootCause, Strin
 /// The cause of a stage that is itself Failed, Progressing or Unknown.
 fn own_cause(index: &Index, ks: &Kustomization, state: StageState) -> Resolution {
     let id = ks.id();
-    let at = |cause: RootCause, hint: String| Resolution { path: vec![id.clone()], cause, hint };
+    let at = |cause: RootCause, hint: String| Resolution {
+        path: vec![id.clone()],
+        cause,
+        hint,
+    };
     let ready = ks.condition("Ready").cloned().unwrap_or_default();
     if state == StageState::Unknown {
-        let age = ks.metadata.creation_timestamp.as_ref().map(|t| human(index.now.duration_since(t.0)));
+        let age = ks
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| human(index.now.duration_since(t.0)));
         let message = match age {
             Some(age) => format!("never reconciled: no status conditions {age} after creation"),
             None => "never reconciled: no status conditions".to_string(),
         };
         return at(
             stage_cause(ks, "NotReconciled", message),
-            format!("check that kustomize-controller is running and watches namespace {} (flux check; flux logs --kind Kustomization)", ks.namespace()),
+            format!(
+                "check that kustomize-controller is running and watches namespace {} (flux check; flux logs --kind Kustomization)",
+                ks.namespace()
+            ),
         );
     }
     if state == StageState::Progressing {
         if ready.status == "True" {
             let generation = ks.metadata.generation.unwrap_or_default();
-            let observed = ks.status.as_ref().and_then(|s| s.observed_generation).unwrap_or_default();
+            let observed = ks
+                .status
+                .as_ref()
+                .and_then(|s| s.observed_generation)
+                .unwrap_or_default();
             return at(
                 stage_cause(
                     ks,
@@ -401,14 +485,20 @@ fn own_cause(index: &Index, ks: &Kustomization, state: StageState) -> Resolution
             .into_iter()
             .find(|j| matches!(job_state(j).0, JobState::Running | JobState::Pending));
         if let Some(job) = running {
-            let (ns, name) = (job.metadata.namespace.clone().unwrap_or_default(), job.metadata.name.clone().unwrap_or_default());
+            let (ns, name) = (
+                job.metadata.namespace.clone().unwrap_or_default(),
+                job.metadata.name.clone().unwrap_or_default(),
+            );
             return at(
                 RootCause {
                     kind: "Job".into(),
                     namespace: ns.clone(),
                     name: name.clone(),
                     reason: "JobRunning".into(),
-                    message: format!("the Job has not finished yet; {}", clock.unwrap_or_default()),
+                    message: format!(
+                        "the Job has not finished yet; {}",
+                        clock.unwrap_or_default()
+                    ),
                     exit_code: None,
                     container: None,
                     via: vec![],
@@ -418,7 +508,10 @@ fn own_cause(index: &Index, ks: &Kustomization, state: StageState) -> Resolution
                 "wait for the Job; the stage becomes Ready when it completes".into(),
             );
         }
-        return at(stage_cause(ks, "Progressing", message), "wait for kustomize-controller to finish".into());
+        return at(
+            stage_cause(ks, "Progressing", message),
+            "wait for kustomize-controller to finish".into(),
+        );
     }
     // Failed.
     match ready.reason.as_str() {
@@ -428,7 +521,10 @@ fn own_cause(index: &Index, ks: &Kustomization, state: StageState) -> Resolution
             }
             at(
                 stage_cause(ks, "ArtifactFailed", ready.message.clone()),
-                format!("check spec.path ({}) exists in the source revision", ks.spec.path.as_deref().unwrap_or("./")),
+                format!(
+                    "check spec.path ({}) exists in the source revision",
+                    ks.spec.path.as_deref().unwrap_or("./")
+                ),
             )
         }
         "HealthCheckFailed" => {
@@ -436,7 +532,10 @@ fn own_cause(index: &Index, ks: &Kustomization, state: StageState) -> Resolution
             if let Some(r) = workload_problem(index, ks, &id, Some(&refs)) {
                 return r;
             }
-            at(stage_cause(ks, "HealthCheckFailed", ready.message.clone()), "see the objects the health check names".into())
+            at(
+                stage_cause(ks, "HealthCheckFailed", ready.message.clone()),
+                "see the objects the health check names".into(),
+            )
         }
         "ReconciliationFailed" => {
             if let Some(r) = immutable_field(ks, &ready.message) {
@@ -444,16 +543,29 @@ fn own_cause(index: &Index, ks: &Kustomization, state: StageState) -> Resolution
             }
             at(
                 stage_cause(ks, "ReconciliationFailed", first_line(&ready.message)),
-                format!("fix the manifests applied by {id}; flux build kustomization {} -n {} shows what is applied", ks.name(), ks.namespace()),
+                format!(
+                    "fix the manifests applied by {id}; flux build kustomization {} -n {} shows what is applied",
+                    ks.name(),
+                    ks.namespace()
+                ),
             )
         }
         "BuildFailed" => at(
             stage_cause(ks, "BuildFailed", first_line(&ready.message)),
-            format!("fix the kustomization at {} in the source; `flux build kustomization {} -n {}` reproduces it", ks.spec.path.as_deref().unwrap_or("./"), ks.name(), ks.namespace()),
+            format!(
+                "fix the kustomization at {} in the source; `flux build kustomization {} -n {}` reproduces it",
+                ks.spec.path.as_deref().unwrap_or("./"),
+                ks.name(),
+                ks.namespace()
+            ),
         ),
         reason => at(
             stage_cause(ks, reason, first_line(&ready.message)),
-            format!("flux events --for Kustomization/{} -n {}", ks.name(), ks.namespace()),
+            format!(
+                "flux events --for Kustomization/{} -n {}",
+                ks.name(),
+                ks.namespace()
+            ),
         ),
     }
 }
@@ -479,9 +591,18 @@ pub fn stage_timeout(ks: &Kustomization) -> SignedDuration {
     if let Some(t) = ks.spec.timeout.as_deref().and_then(parse_go_duration) {
         return t;
     }
-    let interval = ks.spec.interval.as_deref().and_then(parse_go_duration).unwrap_or(SignedDuration::from_mins(5));
+    let interval = ks
+        .spec
+        .interval
+        .as_deref()
+        .and_then(parse_go_duration)
+        .unwrap_or(SignedDuration::from_mins(5));
     let t = interval - SignedDuration::from_secs(30);
-    if t < SignedDuration::from_secs(30) { SignedDuration::from_secs(30) } else { t }
+    if t < SignedDuration::from_secs(30) {
+        SignedDuration::from_secs(30)
+    } else {
+        t
+    }
 }
 
 /// Parses Go `time.Duration` strings such as `5m`, `1h30m`, `1.5s`, `500ms`.
@@ -495,7 +616,9 @@ pub fn parse_go_duration(s: &str) -> Option<SignedDuration> {
         let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let value: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let factor = match &rest[..unit_len] {
             "h" => 3600.0,
             "m" => 60.0,
@@ -535,8 +658,13 @@ fn first_line(s: &str) -> String {
 /// `... [Job/apps/db-migration status: 'Failed', Deployment/apps/app status: 'InProgress']`
 /// (fluxcd/pkg ssa/manager_wait.go).
 pub fn health_check_refs(message: &str) -> Vec<(String, String)> {
-    let Some(start) = message.find('[') else { return vec![] };
-    let end = message[start..].find(']').map(|e| start + e).unwrap_or(message.len());
+    let Some(start) = message.find('[') else {
+        return vec![];
+    };
+    let end = message[start..]
+        .find(']')
+        .map(|e| start + e)
+        .unwrap_or(message.len());
     message[start + 1..end]
         .split(", ")
         .filter_map(|item| {
@@ -550,18 +678,33 @@ pub fn health_check_refs(message: &str) -> Vec<(String, String)> {
 
 /// The workload at fault in a stage: among `refs` (from a health-check message) when given, else
 /// among all its Jobs and Deployments.
-fn workload_problem(index: &Index, ks: &Kustomization, id: &str, refs: Option<&[(String, String)]>) -> Option<Resolution> {
+fn workload_problem(
+    index: &Index,
+    ks: &Kustomization,
+    id: &str,
+    refs: Option<&[(String, String)]>,
+) -> Option<Resolution> {
     let (jobs, missing) = index.stage_jobs(ks);
     let deployments = index.stage_deployments(ks);
     let wanted = |kind: &str, ns: &str, name: &str| {
-        refs.is_none_or(|refs| refs.iter().any(|(r, _)| r == &format!("{kind}/{ns}/{name}")))
+        refs.is_none_or(|refs| {
+            refs.iter()
+                .any(|(r, _)| r == &format!("{kind}/{ns}/{name}"))
+        })
     };
     let with_path = |cause: RootCause| {
         let hint = cause_hint(ks, &cause);
-        Resolution { path: vec![id.to_string()], cause, hint }
+        Resolution {
+            path: vec![id.to_string()],
+            cause,
+            hint,
+        }
     };
     for job in &jobs {
-        let (ns, name) = (job.metadata.namespace.as_deref().unwrap_or(""), job.metadata.name.as_deref().unwrap_or(""));
+        let (ns, name) = (
+            job.metadata.namespace.as_deref().unwrap_or(""),
+            job.metadata.name.as_deref().unwrap_or(""),
+        );
         if wanted("Job", ns, name) {
             if let Some(cause) = job_cause(index, job) {
                 return Some(with_path(cause));
@@ -569,7 +712,10 @@ fn workload_problem(index: &Index, ks: &Kustomization, id: &str, refs: Option<&[
         }
     }
     // Jobs the health check still waits for although they are gone.
-    let missing_refs = refs.into_iter().flatten().filter(|(r, status)| r.starts_with("Job/") && status == "NotFound");
+    let missing_refs = refs
+        .into_iter()
+        .flatten()
+        .filter(|(r, status)| r.starts_with("Job/") && status == "NotFound");
     for (reference, _) in missing_refs {
         let mut parts = reference.splitn(3, '/').skip(1);
         let (ns, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
@@ -581,7 +727,10 @@ fn workload_problem(index: &Index, ks: &Kustomization, id: &str, refs: Option<&[
         }
     }
     for deploy in deployments {
-        let (ns, name) = (deploy.metadata.namespace.as_deref().unwrap_or(""), deploy.metadata.name.as_deref().unwrap_or(""));
+        let (ns, name) = (
+            deploy.metadata.namespace.as_deref().unwrap_or(""),
+            deploy.metadata.name.as_deref().unwrap_or(""),
+        );
         if wanted("Deployment", ns, name) {
             if let Some(cause) = deployment_cause(index, deploy) {
                 return Some(with_path(cause));
@@ -623,7 +772,9 @@ fn missing_job_cause(index: &Index, ns: &str, name: &str, health_check_waits: bo
 /// An immutable-field apply failure: `Job/apps/db-migration dry-run failed (Invalid): ... field is immutable`
 /// (fluxcd/pkg ssa/errors DryRunErr). With `force` kustomize-controller would have recreated it.
 fn immutable_field(ks: &Kustomization, message: &str) -> Option<Resolution> {
-    let line = message.lines().find(|l| l.contains("dry-run failed") && l.contains("immutable"))?;
+    let line = message
+        .lines()
+        .find(|l| l.contains("dry-run failed") && l.contains("immutable"))?;
     let reference = line.split(" dry-run failed").next()?;
     let mut parts = reference.splitn(3, '/');
     let (kind, ns, name) = (parts.next()?, parts.next()?, parts.next()?);
@@ -643,7 +794,7 @@ fn immutable_field(ks: &Kustomization, message: &str) -> Option<Resolution> {
             namespace: ns.into(),
             name: name.into(),
             reason: "ImmutableField".into(),
-            message: line.trim().to_string(),
+            message: abbreviate_invalid_values(line.trim()),
             exit_code: None,
             container: None,
             via: vec![],
@@ -654,35 +805,113 @@ fn immutable_field(ks: &Kustomization, message: &str) -> Option<Resolution> {
     })
 }
 
+/// The API server's validation errors print the whole rejected value (`spec.template: Invalid
+/// value: {"labels":...}: field is immutable`, k8s.io/apimachinery field.Invalid); a structured
+/// value is shortened to `{…}` so the message fits a terminal. The stage's Ready message keeps it all.
+fn abbreviate_invalid_values(message: &str) -> String {
+    const MARK: &str = "Invalid value: ";
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(at) = rest.find(MARK) {
+        let start = at + MARK.len();
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let Some(open @ ('{' | '[')) = rest.chars().next() else {
+            continue;
+        };
+        let close = if open == '{' { '}' } else { ']' };
+        let (mut depth, mut in_string, mut escaped, mut end) = (0usize, false, false, None);
+        for (i, c) in rest.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if in_string => escaped = true,
+                '"' => in_string = !in_string,
+                '{' | '[' if !in_string => depth += 1,
+                '}' | ']' if !in_string => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i + c.len_utf8());
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        match end {
+            Some(end) => {
+                out.push(open);
+                out.push('…');
+                out.push(close);
+                rest = &rest[end..];
+            }
+            None => break,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// One actionable next step for a workload cause.
 fn cause_hint(ks: &Kustomization, cause: &RootCause) -> String {
-    let rerun = match cause.via.first().or(Some(&format!("{}/{}/{}", cause.kind, cause.namespace, cause.name))) {
+    let rerun = match cause.via.first().or(Some(&format!(
+        "{}/{}/{}",
+        cause.kind, cause.namespace, cause.name
+    ))) {
         Some(r) if r.starts_with("Job/") => {
             let mut p = r.splitn(3, '/').skip(1);
             let (ns, name) = (p.next().unwrap_or(""), p.next().unwrap_or(""));
             format!("kubectl fluxjobs rerun job/{name} -n {ns}")
         }
-        _ => format!("flux reconcile kustomization {} -n {}", ks.name(), ks.namespace()),
+        _ => format!(
+            "flux reconcile kustomization {} -n {}",
+            ks.name(),
+            ks.namespace()
+        ),
     };
     match cause.reason.as_str() {
-        "Unschedulable" => format!("lower the pod's resource requests or add capacity, then {rerun}"),
-        "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull" | "RegistryUnavailable" => {
+        "Unschedulable" => {
+            format!("lower the pod's resource requests or add capacity, then {rerun}")
+        }
+        "ErrImagePull"
+        | "ImagePullBackOff"
+        | "InvalidImageName"
+        | "ErrImageNeverPull"
+        | "RegistryUnavailable" => {
             format!("check the image name and tag in the source and the pull secret, then {rerun}")
         }
         "CreateContainerConfigError" | "CreateContainerError" => {
-            format!("create the Secret or ConfigMap the message names (or fix the reference), then {rerun}")
+            format!(
+                "create the Secret or ConfigMap the message names (or fix the reference), then {rerun}"
+            )
         }
         "OOMKilled" => format!("raise the container's memory limit, then {rerun}"),
-        "CrashLoopBackOff" => "read the container's logs; with restartPolicy OnFailure it restarts until backoffLimit".into(),
+        "CrashLoopBackOff" => {
+            "read the container's logs; with restartPolicy OnFailure it restarts until backoffLimit"
+                .into()
+        }
         "Evicted" => format!("the node ran out of a resource; {rerun}"),
-        "DeadlineExceeded" => format!("raise spec.activeDeadlineSeconds or make the Job faster, then {rerun}"),
-        "JobSuspended" => format!("kubectl patch job {} -n {} --type=merge -p '{{\"spec\":{{\"suspend\":false}}}}'", cause.name, cause.namespace),
-        "JobDeleted" => format!("flux reconcile kustomization {} -n {} (kustomize-controller recreates the Job)", ks.name(), ks.namespace()),
+        "DeadlineExceeded" => {
+            format!("raise spec.activeDeadlineSeconds or make the Job faster, then {rerun}")
+        }
+        "JobSuspended" => format!(
+            "kubectl patch job {} -n {} --type=merge -p '{{\"spec\":{{\"suspend\":false}}}}'",
+            cause.name, cause.namespace
+        ),
+        "JobDeleted" => format!(
+            "flux reconcile kustomization {} -n {} (kustomize-controller recreates the Job)",
+            ks.name(),
+            ks.namespace()
+        ),
         "JobRunning" => "wait for the Job; the stage becomes Ready when it completes".into(),
         "ProgressDeadlineExceeded" | "ReplicasUnavailable" | "MinimumReplicasUnavailable" => {
-            format!("kubectl rollout status deployment/{} -n {}", cause.name, cause.namespace)
+            format!(
+                "kubectl rollout status deployment/{} -n {}",
+                cause.name, cause.namespace
+            )
         }
-        _ if cause.exit_code.is_some() => format!("fix what made the container fail (see its logs), then {rerun}"),
+        _ if cause.exit_code.is_some() => {
+            format!("fix what made the container fail (see its logs), then {rerun}")
+        }
         _ => rerun,
     }
 }
@@ -690,16 +919,27 @@ fn cause_hint(ks: &Kustomization, cause: &RootCause) -> String {
 /// Pattern checks over one pipeline's shown stages.
 fn pipeline_warnings(index: &Index, pipeline: &[String], stages: &[StageReport]) -> Vec<String> {
     let mut warnings = Vec::new();
-    let in_pipeline: Vec<&StageReport> = stages.iter().filter(|s| pipeline.contains(&s.id())).collect();
+    let in_pipeline: Vec<&StageReport> = stages
+        .iter()
+        .filter(|s| pipeline.contains(&s.id()))
+        .collect();
     // Deployment images by repository.
     let mut deployed: Vec<(String, String, String)> = Vec::new(); // (repo, tag, Deployment ref)
     for id in pipeline {
         let ks = index.kustomization(id).expect("shown");
         for d in index.stage_deployments(ks) {
-            let containers = d.spec.as_ref().and_then(|s| s.template.spec.as_ref()).map(|p| &p.containers);
+            let containers = d
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.spec.as_ref())
+                .map(|p| &p.containers);
             for c in containers.into_iter().flatten() {
                 if let (repo, Some(tag)) = split_image(c.image.as_deref().unwrap_or_default()) {
-                    let r = format!("Deployment {}/{}", d.metadata.namespace.as_deref().unwrap_or(""), d.metadata.name.as_deref().unwrap_or(""));
+                    let r = format!(
+                        "Deployment {}/{}",
+                        d.metadata.namespace.as_deref().unwrap_or(""),
+                        d.metadata.name.as_deref().unwrap_or("")
+                    );
                     deployed.push((repo.to_string(), tag.to_string(), r));
                 }
             }
@@ -709,9 +949,12 @@ fn pipeline_warnings(index: &Index, pipeline: &[String], stages: &[StageReport])
     for stage in &in_pipeline {
         for job in &stage.jobs {
             for image in &job.images {
-                let (repo, Some(tag)) = split_image(image) else { continue };
+                let (repo, Some(tag)) = split_image(image) else {
+                    continue;
+                };
                 for (drepo, dtag, dref) in &deployed {
-                    if drepo == repo && dtag != tag && seen.insert((job.name.clone(), dref.clone())) {
+                    if drepo == repo && dtag != tag && seen.insert((job.name.clone(), dref.clone()))
+                    {
                         warnings.push(format!(
                             "Job {}/{} (stage {}) runs {repo}:{tag} but {dref} runs {repo}:{dtag}; the pre/post-deploy pattern relies on both using the same tag",
                             job.namespace, job.name, stage.id()
@@ -725,7 +968,10 @@ fn pipeline_warnings(index: &Index, pipeline: &[String], stages: &[StageReport])
                     job.namespace, job.name, stage.id()
                 ));
             }
-            if job.state == JobState::Missing && stage.state == StageState::Ready && index.job_completed_before(&job.namespace, &job.name) {
+            if job.state == JobState::Missing
+                && stage.state == StageState::Ready
+                && index.job_completed_before(&job.namespace, &job.name)
+            {
                 warnings.push(format!(
                     "Job {}/{} of stage {} was removed by its ttlSecondsAfterFinished; kustomize-controller creates it again, and so runs it again, at the stage's next reconcile",
                     job.namespace, job.name, stage.id()
@@ -751,11 +997,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn abbreviates_rejected_values_in_api_errors() {
+        let message = r#"Job/shop/db-migration dry-run failed (Invalid): Job.batch "db-migration" is invalid: spec.template: Invalid value: {"labels":{"a":"b}"},"Spec":{"Containers":[{"Image":"x"}]}}: field is immutable"#;
+        assert_eq!(
+            abbreviate_invalid_values(message),
+            r#"Job/shop/db-migration dry-run failed (Invalid): Job.batch "db-migration" is invalid: spec.template: Invalid value: {…}: field is immutable"#
+        );
+        let scalar = r#"spec.completions: Invalid value: 2: field is immutable"#;
+        assert_eq!(abbreviate_invalid_values(scalar), scalar);
+    }
+
+    #[test]
     fn parses_go_durations() {
         assert_eq!(parse_go_duration("5m"), Some(SignedDuration::from_mins(5)));
-        assert_eq!(parse_go_duration("1h30m"), Some(SignedDuration::from_mins(90)));
-        assert_eq!(parse_go_duration("1.5s"), Some(SignedDuration::from_millis(1500)));
-        assert_eq!(parse_go_duration("500ms"), Some(SignedDuration::from_millis(500)));
+        assert_eq!(
+            parse_go_duration("1h30m"),
+            Some(SignedDuration::from_mins(90))
+        );
+        assert_eq!(
+            parse_go_duration("1.5s"),
+            Some(SignedDuration::from_millis(1500))
+        );
+        assert_eq!(
+            parse_go_duration("500ms"),
+            Some(SignedDuration::from_millis(500))
+        );
         assert_eq!(parse_go_duration("5 minutes"), None);
         assert_eq!(parse_go_duration(""), None);
     }
@@ -791,6 +1057,9 @@ mod tests {
             ]
         );
         let m = "timeout waiting for: [Job/ns/x status: 'NotFound': Resource not found]";
-        assert_eq!(health_check_refs(m), vec![("Job/ns/x".to_string(), "NotFound".to_string())]);
+        assert_eq!(
+            health_check_refs(m),
+            vec![("Job/ns/x".to_string(), "NotFound".to_string())]
+        );
     }
 }

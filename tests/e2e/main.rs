@@ -56,14 +56,24 @@ impl Ctx {
     pub fn status(&self, ns: &str) -> Result<Value> {
         let out = self.plugin(&["status", "-n", ns, "-o", "json"])?;
         if out.code != 0 {
-            return Err(format!("status -n {ns} exited {}: {}", out.code, out.stderr));
+            return Err(format!(
+                "status -n {ns} exited {}: {}",
+                out.code, out.stderr
+            ));
         }
-        serde_json::from_str(&out.stdout).map_err(|e| format!("status printed invalid JSON ({e}): {}", out.stdout))
+        serde_json::from_str(&out.stdout)
+            .map_err(|e| format!("status printed invalid JSON ({e}): {}", out.stdout))
     }
 
     /// Polls `status -n NS -o json` until `done` holds; on timeout the error shows the last report
     /// and kustomize-controller's last log lines.
-    pub fn wait_status(&self, ns: &str, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Result<Value> {
+    pub fn wait_status(
+        &self,
+        ns: &str,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
         let mut last = Value::Null;
         let waited = harness::wait_until(what, timeout, || {
             if let Some(exited) = self.plane.exited_process() {
@@ -83,6 +93,28 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// With `FLUXJOBS_CAPTURE_EXAMPLES=DIR`, dumps namespace `ns` the way README tells users to
+    /// capture a snapshot, into `DIR/<name>.yaml`, with the namespace renamed to `shop`: that is how
+    /// the offline examples under `examples/` are made, from the real controllers' output.
+    pub fn capture_example(&self, ns: &str, name: &str) -> Result<()> {
+        let Some(dir) = std::env::var_os("FLUXJOBS_CAPTURE_EXAMPLES") else {
+            return Ok(());
+        };
+        let dump = self.plane.kubectl(&[
+            "get",
+            "kustomizations,gitrepositories,ocirepositories,buckets,jobs,pods,events,deployments",
+            "-n",
+            ns,
+            "-o",
+            "yaml",
+        ])?;
+        let path = PathBuf::from(dir).join(format!("{name}.yaml"));
+        std::fs::write(&path, dump.replace(ns, "shop"))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+}
+
 /// The stage named `name` of a status report.
 pub fn stage<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["stages"]
@@ -92,7 +124,10 @@ pub fn stage<'a>(report: &'a Value, name: &str) -> &'a Value {
 }
 
 pub fn state_of(report: &Value, name: &str) -> String {
-    stage(report, name)["state"].as_str().unwrap_or("<absent>").to_string()
+    stage(report, name)["state"]
+        .as_str()
+        .unwrap_or("<absent>")
+        .to_string()
 }
 
 pub fn check(condition: bool, what: impl FnOnce() -> String) -> Result<()> {
@@ -107,12 +142,12 @@ fn main() {
         args.test_threads = Some(8);
     }
     let scenarios = scenarios::all();
-    let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
+    let needs_cluster =
+        enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
     let ctx = if needs_cluster {
         let namespaces: Vec<&str> = scenarios::LOG_NAMESPACES.to_vec();
-        let started = harness::Tools::build().and_then(|tools| {
-            ControlPlane::start(tools, &std::env::temp_dir(), &namespaces)
-        });
+        let started = harness::Tools::build()
+            .and_then(|tools| ControlPlane::start(tools, &std::env::temp_dir(), &namespaces));
         match started {
             Ok(plane) => Some(Arc::new(Ctx { plane })),
             Err(e) => {
