@@ -388,3 +388,6 @@ mod tests {
         assert_eq!(parse_inventory_id("garbage"), None);
     }
 }
+
+#[cfg(test)]
+mod rule_tests;

@@ -1,0 +1,1007 @@
+//! Engine rules over object fixtures: one test per recognised cause. Objects are written the way the
+//! controllers write them (reasons and messages from kustomize-controller v1.9, the Job controller,
+//! the scheduler and the kubelet); the end-to-end suite checks the same rules on real objects.
+
+use serde_json::{Value, json};
+
+use super::{Filter, diagnose};
+use crate::report::{Report, StageReport, StageState};
+use crate::snapshot::parse_snapshot;
+
+const NS: &str = "shop";
+const REV: &str = "main@sha1:1111111111111111111111111111111111111111";
+const NEW_REV: &str = "main@sha1:2222222222222222222222222222222222222222";
+const T0: &str = "2026-11-24T10:00:00Z";
+/// The snapshot time: the newest timestamp in every fixture.
+const NOW: &str = "2026-11-24T10:05:00Z";
+
+fn condition(type_: &str, status: &str, reason: &str, message: &str) -> Value {
+    json!({"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": T0})
+}
+
+/// A Kustomization of the seed pipeline, Ready at REV.
+fn ks(name: &str, depends_on: &[&str]) -> Value {
+    json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": name, "namespace": NS, "generation": 1, "creationTimestamp": T0},
+        "spec": {
+            "dependsOn": depends_on.iter().map(|d| json!({"name": d})).collect::<Vec<_>>(),
+            "sourceRef": {"kind": "GitRepository", "name": "app"},
+            "path": format!("./{name}"), "interval": "60m", "timeout": "5m",
+            "prune": true, "wait": true, "force": true,
+        },
+        "status": {
+            "observedGeneration": 1,
+            "lastAppliedRevision": REV,
+            "conditions": [condition("Ready", "True", "ReconciliationSucceeded", &format!("Applied revision: {REV}"))],
+            "inventory": {"entries": []},
+        },
+    })
+}
+
+fn set_ready(k: &mut Value, status: &str, reason: &str, message: &str) {
+    k["status"]["conditions"] = json!([condition("Ready", status, reason, message)]);
+}
+
+fn blocked_on(k: &mut Value, dep: &str) {
+    set_ready(
+        k,
+        "False",
+        "DependencyNotReady",
+        &format!("dependency '{NS}/{dep}' is not ready"),
+    );
+}
+
+fn with_jobs(k: &mut Value, jobs: &[&str]) {
+    k["status"]["inventory"]["entries"] = jobs
+        .iter()
+        .map(|j| json!({"id": format!("{NS}_{j}_batch_Job"), "v": "v1"}))
+        .collect();
+}
+
+fn git_repository(revision: Option<&str>) -> Value {
+    let mut repo = json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "app", "namespace": NS},
+        "spec": {"url": "https://git.example.invalid/app.git", "interval": "1m"},
+        "status": {"conditions": [condition("Ready", "True", "Succeeded", "stored artifact")]},
+    });
+    if let Some(rev) = revision {
+        repo["status"]["artifact"] = json!({"revision": rev, "digest": "sha256:00", "path": "x", "url": "http://x", "lastUpdateTime": T0});
+    }
+    repo
+}
+
+fn job(name: &str, conditions: Value) -> Value {
+    json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": NS, "uid": format!("uid-{name}"), "creationTimestamp": T0,
+                     "labels": {"kustomize.toolkit.fluxcd.io/name": "app-pre-deploy", "kustomize.toolkit.fluxcd.io/namespace": NS}},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+                 "containers": [{"name": "migration", "image": "registry.example.invalid/app:1.0.0"}]}}},
+        "status": {"startTime": T0, "conditions": conditions},
+    })
+}
+
+fn failed_job(name: &str, reason: &str, message: &str) -> Value {
+    job(
+        name,
+        json!([
+            {"type": "FailureTarget", "status": "True", "reason": reason, "message": message},
+            {"type": "Failed", "status": "True", "reason": reason, "message": message},
+        ]),
+    )
+}
+
+fn pod_of(job_name: &str, pod: &str, status: Value) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod, "namespace": NS, "creationTimestamp": T0,
+                     "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": job_name,
+                                          "uid": format!("uid-{job_name}"), "controller": true}]},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "migration", "image": "registry.example.invalid/app:1.0.0"}]},
+        "status": status,
+    })
+}
+
+fn terminated(exit_code: i32, reason: &str) -> Value {
+    json!({"phase": "Failed", "containerStatuses": [{
+        "name": "migration", "image": "registry.example.invalid/app:1.0.0", "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"terminated": {"exitCode": exit_code, "reason": reason, "startedAt": T0, "finishedAt": T0}}}]})
+}
+
+fn waiting(reason: &str, message: &str) -> Value {
+    json!({"phase": "Pending", "containerStatuses": [{
+        "name": "migration", "image": "registry.example.invalid/app:1.0.0", "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"waiting": {"reason": reason, "message": message}}}]})
+}
+
+fn event(kind: &str, name: &str, type_: &str, reason: &str, message: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": format!("{name}.{reason}"), "namespace": NS},
+        "involvedObject": {"kind": kind, "name": name, "namespace": NS},
+        "type": type_, "reason": reason, "message": message, "count": 1, "lastTimestamp": NOW,
+    })
+}
+
+/// The seed pipeline with a given pre-deploy stage, its Jobs and Pods: app-deploy and
+/// app-post-deploy blocked on it, as kustomize-controller writes them.
+fn blocked_pipeline(pre: Value, extra: Vec<Value>) -> Vec<Value> {
+    let mut deploy = ks("app-deploy", &["app-pre-deploy"]);
+    blocked_on(&mut deploy, "app-pre-deploy");
+    let mut post = ks("app-post-deploy", &["app-deploy"]);
+    blocked_on(&mut post, "app-deploy");
+    let mut objects = vec![git_repository(Some(REV)), pre, deploy, post];
+    objects.extend(extra);
+    objects
+}
+
+fn failed_pre_deploy(message: &str) -> Value {
+    let mut pre = ks("app-pre-deploy", &[]);
+    set_ready(&mut pre, "False", "HealthCheckFailed", message);
+    with_jobs(&mut pre, &["db-migration"]);
+    pre
+}
+
+const HEALTH_FAILED: &str = "health check failed after 5.0s: failed early due to stalled resources: [Job/shop/db-migration status: 'Failed']";
+
+fn run(objects: Vec<Value>) -> Report {
+    run_filtered(objects, Filter::default())
+}
+
+fn run_filtered(mut objects: Vec<Value>, filter: Filter) -> Report {
+    // An event at NOW fixes the snapshot time (the newest timestamp) for every fixture.
+    objects.push(event(
+        "Namespace",
+        NS,
+        "Normal",
+        "Clock",
+        "fixes the snapshot time",
+    ));
+    let text = json!({"apiVersion": "v1", "kind": "List", "items": objects}).to_string();
+    let snapshot = parse_snapshot(&text, "fixture").expect("fixture parses");
+    diagnose(&snapshot, &filter).expect("diagnosis")
+}
+
+fn stage<'a>(report: &'a Report, name: &str) -> &'a StageReport {
+    report
+        .stages
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no stage {name}"))
+}
+
+fn ids(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| format!("{NS}/{n}")).collect()
+}
+
+/// Asserts the root cause of a stage: state, cause kind/name/reason, and path.
+fn assert_cause(
+    report: &Report,
+    stage_name: &str,
+    state: StageState,
+    kind: &str,
+    name: &str,
+    reason: &str,
+    path: &[&str],
+) {
+    let s = stage(report, stage_name);
+    assert_eq!(s.state, state, "{stage_name} state; report: {s:#?}");
+    let cause = s
+        .root_cause
+        .as_ref()
+        .unwrap_or_else(|| panic!("{stage_name} has no root cause: {s:#?}"));
+    assert_eq!(
+        (
+            cause.kind.as_str(),
+            cause.name.as_str(),
+            cause.reason.as_str()
+        ),
+        (kind, name, reason),
+        "{cause:#?}"
+    );
+    assert_eq!(s.path, ids(path), "{stage_name} path");
+    assert!(
+        s.hint.as_deref().is_some_and(|h| !h.is_empty()),
+        "{stage_name} has no hint"
+    );
+}
+
+#[test]
+fn a_ready_pipeline_has_no_causes_and_is_in_dependency_order() {
+    let report = run(vec![
+        ks("app-post-deploy", &["app-deploy"]),
+        ks("app-deploy", &["app-pre-deploy"]),
+        ks("app-pre-deploy", &[]),
+        git_repository(Some(REV)),
+    ]);
+    let names: Vec<&str> = report.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["app-pre-deploy", "app-deploy", "app-post-deploy"]);
+    assert!(
+        report
+            .stages
+            .iter()
+            .all(|s| s.state == StageState::Ready && s.root_cause.is_none() && s.path.is_empty())
+    );
+    assert_eq!(report.pipelines.len(), 1);
+}
+
+#[test]
+fn dependency_not_ready_is_followed_through_any_depth_to_the_pod() {
+    let report = run(blocked_pipeline(
+        failed_pre_deploy(HEALTH_FAILED),
+        vec![
+            failed_job(
+                "db-migration",
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+            ),
+            pod_of("db-migration", "db-migration-b2m8s", terminated(3, "Error")),
+            event(
+                "Job",
+                "db-migration",
+                "Warning",
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+            ),
+        ],
+    ));
+    assert_cause(
+        &report,
+        "app-pre-deploy",
+        StageState::Failed,
+        "Pod",
+        "db-migration-b2m8s",
+        "Error",
+        &["app-pre-deploy"],
+    );
+    assert_cause(
+        &report,
+        "app-post-deploy",
+        StageState::Blocked,
+        "Pod",
+        "db-migration-b2m8s",
+        "Error",
+        &["app-post-deploy", "app-deploy", "app-pre-deploy"],
+    );
+    let cause = stage(&report, "app-post-deploy")
+        .root_cause
+        .clone()
+        .unwrap();
+    assert_eq!(cause.exit_code, Some(3));
+    assert_eq!(cause.container.as_deref(), Some("migration"));
+    assert_eq!(cause.via, ["Job/shop/db-migration"]);
+    assert_eq!(
+        cause.events,
+        ["BackoffLimitExceeded: Job has reached the specified backoff limit"]
+    );
+    assert_eq!(
+        stage(&report, "app-pre-deploy").jobs[0].pods[0].exit_code,
+        Some(3)
+    );
+}
+
+#[test]
+fn exit_reasons_of_containers_are_kept() {
+    for (code, reason) in [
+        (137, "OOMKilled"),
+        (128, "ContainerCannotRun"),
+        (1, "Error"),
+    ] {
+        let report = run(blocked_pipeline(
+            failed_pre_deploy(HEALTH_FAILED),
+            vec![
+                failed_job(
+                    "db-migration",
+                    "BackoffLimitExceeded",
+                    "Job has reached the specified backoff limit",
+                ),
+                pod_of("db-migration", "db-migration-x", terminated(code, reason)),
+            ],
+        ));
+        let cause = stage(&report, "app-deploy").root_cause.clone().unwrap();
+        assert_eq!(
+            (cause.reason.as_str(), cause.exit_code),
+            (reason, Some(code))
+        );
+        assert!(
+            cause.message.contains(&format!("exited with code {code}")),
+            "{}",
+            cause.message
+        );
+    }
+}
+
+#[test]
+fn job_failure_reasons_without_a_pod_to_blame_name_the_job() {
+    for reason in [
+        "BackoffLimitExceeded",
+        "DeadlineExceeded",
+        "PodFailurePolicy",
+        "MaxFailedIndexesExceeded",
+    ] {
+        let report = run(blocked_pipeline(
+            failed_pre_deploy(HEALTH_FAILED),
+            vec![failed_job(
+                "db-migration",
+                reason,
+                "the Job controller's message",
+            )],
+        ));
+        assert_cause(
+            &report,
+            "app-deploy",
+            StageState::Blocked,
+            "Job",
+            "db-migration",
+            reason,
+            &["app-deploy", "app-pre-deploy"],
+        );
+        assert_eq!(
+            stage(&report, "app-pre-deploy").jobs[0].reason.as_deref(),
+            Some(reason)
+        );
+    }
+}
+
+#[test]
+fn pod_problems_are_named_with_the_kubelet_and_scheduler_reasons() {
+    let unschedulable = json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+        "message": "0/3 nodes are available: 3 Insufficient cpu."}]});
+    let evicted = json!({"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."});
+    let crashloop = json!({"phase": "Running", "containerStatuses": [{
+        "name": "migration", "image": "registry.example.invalid/app:1.0.0", "imageID": "", "ready": false, "restartCount": 4,
+        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 1m20s restarting failed container"}},
+        "lastState": {"terminated": {"exitCode": 2, "reason": "Error", "startedAt": T0, "finishedAt": T0}}}]});
+    let cases = [
+        (unschedulable, "Unschedulable", "Insufficient cpu"),
+        (
+            waiting("ErrImagePull", "rpc error: not found"),
+            "ErrImagePull",
+            "not found",
+        ),
+        (
+            waiting("ImagePullBackOff", "Back-off pulling image \"x\""),
+            "ImagePullBackOff",
+            "Back-off",
+        ),
+        (
+            waiting(
+                "CreateContainerConfigError",
+                "secret \"db-credentials\" not found",
+            ),
+            "CreateContainerConfigError",
+            "db-credentials",
+        ),
+        (crashloop, "CrashLoopBackOff", "exit code 2"),
+        (evicted, "Evicted", "low on resource"),
+    ];
+    for (status, reason, message_part) in cases {
+        let mut pre = ks("app-pre-deploy", &[]);
+        set_ready(
+            &mut pre,
+            "Unknown",
+            "Progressing",
+            "Reconciliation in progress",
+        );
+        pre["status"]["conditions"]
+            .as_array_mut()
+            .unwrap()
+            .push(condition(
+                "Reconciling",
+                "True",
+                "Progressing",
+                "Running health checks for revision X with a timeout of 5m0s",
+            ));
+        with_jobs(&mut pre, &["db-migration"]);
+        let report = run(blocked_pipeline(
+            pre,
+            vec![
+                job("db-migration", json!([])),
+                pod_of("db-migration", "db-migration-p", status),
+            ],
+        ));
+        assert_cause(
+            &report,
+            "app-pre-deploy",
+            StageState::Progressing,
+            "Pod",
+            "db-migration-p",
+            reason,
+            &["app-pre-deploy"],
+        );
+        let cause = stage(&report, "app-post-deploy")
+            .root_cause
+            .clone()
+            .unwrap();
+        assert!(
+            cause.message.contains(message_part),
+            "{reason}: {}",
+            cause.message
+        );
+        // The health check clock: Reconciling since T0, snapshot at NOW, timeout 5m.
+        assert!(
+            cause
+                .message
+                .contains("health check running for 5m of its 5m timeout"),
+            "{}",
+            cause.message
+        );
+    }
+}
+
+#[test]
+fn a_running_health_check_names_the_unfinished_job() {
+    let mut pre = ks("app-pre-deploy", &[]);
+    set_ready(
+        &mut pre,
+        "Unknown",
+        "Progressing",
+        "Reconciliation in progress",
+    );
+    with_jobs(&mut pre, &["db-migration"]);
+    let running = json!({"phase": "Running", "containerStatuses": [{"name": "migration", "image": "i", "imageID": "", "ready": true,
+        "restartCount": 0, "state": {"running": {"startedAt": T0}}}]});
+    let report = run(blocked_pipeline(
+        pre,
+        vec![
+            job("db-migration", json!([])),
+            pod_of("db-migration", "db-migration-r", running),
+        ],
+    ));
+    assert_cause(
+        &report,
+        "app-deploy",
+        StageState::Blocked,
+        "Job",
+        "db-migration",
+        "JobRunning",
+        &["app-deploy", "app-pre-deploy"],
+    );
+    assert_eq!(
+        stage(&report, "app-pre-deploy").state,
+        StageState::Progressing
+    );
+}
+
+#[test]
+fn a_suspended_job_is_named() {
+    let mut suspended = job(
+        "db-migration",
+        json!([{"type": "Suspended", "status": "True", "reason": "JobSuspended", "message": "Job suspended"}]),
+    );
+    suspended["spec"]["suspend"] = json!(true);
+    let mut pre = ks("app-pre-deploy", &[]);
+    set_ready(
+        &mut pre,
+        "Unknown",
+        "Progressing",
+        "Reconciliation in progress",
+    );
+    with_jobs(&mut pre, &["db-migration"]);
+    let report = run(blocked_pipeline(pre, vec![suspended]));
+    assert_cause(
+        &report,
+        "app-pre-deploy",
+        StageState::Progressing,
+        "Job",
+        "db-migration",
+        "JobSuspended",
+        &["app-pre-deploy"],
+    );
+    assert!(
+        stage(&report, "app-pre-deploy")
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("suspend")
+    );
+}
+
+#[test]
+fn a_job_gone_from_the_cluster_tells_ttl_cleanup_from_deletion() {
+    for (completed_before, expected) in [(true, "ttlSecondsAfterFinished"), (false, "deleted")] {
+        let mut pre = ks("app-pre-deploy", &[]);
+        set_ready(
+            &mut pre,
+            "Unknown",
+            "Progressing",
+            "Reconciliation in progress",
+        );
+        with_jobs(&mut pre, &["db-migration"]);
+        let mut extra = vec![];
+        if completed_before {
+            extra.push(event(
+                "Job",
+                "db-migration",
+                "Normal",
+                "Completed",
+                "Job completed",
+            ));
+        }
+        let report = run(blocked_pipeline(pre, extra));
+        let pre = stage(&report, "app-pre-deploy");
+        assert_eq!(pre.jobs[0].state, crate::report::JobState::Missing);
+        let cause = pre.root_cause.as_ref().unwrap();
+        assert_eq!(
+            (cause.kind.as_str(), cause.reason.as_str()),
+            ("Job", "JobDeleted")
+        );
+        assert!(cause.message.contains(expected), "{}", cause.message);
+    }
+}
+
+#[test]
+fn dependency_not_found() {
+    let mut deploy = ks("app-deploy", &["app-pre-deploy", "app-database"]);
+    set_ready(
+        &mut deploy,
+        "False",
+        "DependencyNotReady",
+        "dependency 'shop/app-database' not found",
+    );
+    let report = run(vec![
+        git_repository(Some(REV)),
+        ks("app-pre-deploy", &[]),
+        deploy,
+    ]);
+    assert_cause(
+        &report,
+        "app-deploy",
+        StageState::Blocked,
+        "Kustomization",
+        "app-database",
+        "DependencyNotFound",
+        &["app-deploy", "app-database"],
+    );
+}
+
+#[test]
+fn cross_namespace_dependencies_default_and_resolve() {
+    let mut infra = ks("infra", &[]);
+    infra["metadata"]["namespace"] = json!("platform");
+    set_ready(
+        &mut infra,
+        "False",
+        "BuildFailed",
+        "kustomize build failed: accumulating resources",
+    );
+    let mut deploy = ks("app-deploy", &[]);
+    deploy["spec"]["dependsOn"] = json!([{"name": "infra", "namespace": "platform"}]);
+    set_ready(
+        &mut deploy,
+        "False",
+        "DependencyNotReady",
+        "dependency 'platform/infra' is not ready",
+    );
+    let report = run_filtered(
+        vec![git_repository(Some(REV)), infra, deploy],
+        Filter {
+            namespace: Some(NS.into()),
+            ..Filter::default()
+        },
+    );
+    // The dependency in another namespace is shown because a shown stage needs it.
+    assert_eq!(report.stages.len(), 2);
+    let s = stage(&report, "app-deploy");
+    assert_eq!(s.depends_on, ["platform/infra"]);
+    assert_eq!(s.path, ["shop/app-deploy", "platform/infra"]);
+    assert_eq!(s.root_cause.as_ref().unwrap().reason, "BuildFailed");
+}
+
+#[test]
+fn dependency_cycles_are_named() {
+    let mut a = ks("a", &["b"]);
+    blocked_on(&mut a, "b");
+    let mut b = ks("b", &["a"]);
+    blocked_on(&mut b, "a");
+    let report = run(vec![git_repository(Some(REV)), a, b]);
+    for name in ["a", "b"] {
+        let s = stage(&report, name);
+        let cause = s.root_cause.as_ref().unwrap();
+        assert_eq!(cause.reason, "DependencyCycle");
+        assert!(
+            cause.message.contains("shop/a -> shop/b -> shop/a")
+                || cause.message.contains("shop/b -> shop/a -> shop/b")
+        );
+    }
+}
+
+#[test]
+fn revision_not_up_to_date_names_the_lagging_dependency() {
+    let mut deploy = ks("app-deploy", &["app-pre-deploy"]);
+    set_ready(
+        &mut deploy,
+        "False",
+        "DependencyNotReady",
+        "dependency 'shop/app-pre-deploy' revision is not up to date",
+    );
+    let report = run(vec![
+        git_repository(Some(NEW_REV)),
+        ks("app-pre-deploy", &[]),
+        deploy,
+    ]);
+    assert_cause(
+        &report,
+        "app-deploy",
+        StageState::Blocked,
+        "Kustomization",
+        "app-pre-deploy",
+        "RevisionNotUpToDate",
+        &["app-deploy", "app-pre-deploy"],
+    );
+    assert!(
+        stage(&report, "app-deploy")
+            .root_cause
+            .as_ref()
+            .unwrap()
+            .message
+            .contains(NEW_REV)
+    );
+}
+
+#[test]
+fn suspended_stage_and_suspended_upstream_with_a_new_revision() {
+    let mut pre = ks("app-pre-deploy", &[]);
+    pre["spec"]["suspend"] = json!(true);
+    let mut deploy = ks("app-deploy", &["app-pre-deploy"]);
+    set_ready(
+        &mut deploy,
+        "False",
+        "DependencyNotReady",
+        "dependency 'shop/app-pre-deploy' revision is not up to date",
+    );
+    let report = run(vec![git_repository(Some(NEW_REV)), pre, deploy]);
+    assert_eq!(
+        stage(&report, "app-pre-deploy").state,
+        StageState::Suspended
+    );
+    assert_cause(
+        &report,
+        "app-deploy",
+        StageState::Blocked,
+        "Kustomization",
+        "app-pre-deploy",
+        "Suspended",
+        &["app-deploy", "app-pre-deploy"],
+    );
+    let cause = stage(&report, "app-deploy").root_cause.clone().unwrap();
+    assert!(
+        cause.message.contains("revision is not up to date"),
+        "{}",
+        cause.message
+    );
+    assert!(
+        stage(&report, "app-deploy")
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("flux resume kustomization app-pre-deploy")
+    );
+}
+
+#[test]
+fn ready_expr_unmet_uses_the_controllers_verdict() {
+    let mut deploy = ks("app-deploy", &[]);
+    deploy["spec"]["dependsOn"] = json!([{"name": "app-pre-deploy", "readyExpr": "dep.status.lastAppliedRevision == self.status.lastAppliedRevision"}]);
+    set_ready(
+        &mut deploy,
+        "False",
+        "DependencyNotReady",
+        "dependency 'shop/app-pre-deploy' is not ready according to readyExpr eval",
+    );
+    let report = run(vec![
+        git_repository(Some(REV)),
+        ks("app-pre-deploy", &[]),
+        deploy,
+    ]);
+    assert_cause(
+        &report,
+        "app-deploy",
+        StageState::Blocked,
+        "Kustomization",
+        "app-pre-deploy",
+        "ReadyExprNotMet",
+        &["app-deploy", "app-pre-deploy"],
+    );
+    assert!(
+        stage(&report, "app-deploy")
+            .root_cause
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("dep.status.lastAppliedRevision")
+    );
+}
+
+#[test]
+fn a_stage_never_reconciled_points_at_the_controller() {
+    let mut pre = ks("app-pre-deploy", &[]);
+    pre["status"] = json!({});
+    let report = run(vec![git_repository(Some(REV)), pre]);
+    assert_cause(
+        &report,
+        "app-pre-deploy",
+        StageState::Unknown,
+        "Kustomization",
+        "app-pre-deploy",
+        "NotReconciled",
+        &["app-pre-deploy"],
+    );
+    assert!(
+        stage(&report, "app-pre-deploy")
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("kustomize-controller")
+    );
+}
+
+#[test]
+fn a_new_generation_not_yet_applied_is_progressing() {
+    let mut pre = ks("app-pre-deploy", &[]);
+    pre["metadata"]["generation"] = json!(2);
+    let report = run(vec![git_repository(Some(REV)), pre]);
+    assert_cause(
+        &report,
+        "app-pre-deploy",
+        StageState::Progressing,
+        "Kustomization",
+        "app-pre-deploy",
+        "GenerationNotObserved",
+        &["app-pre-deploy"],
+    );
+}
+
+#[test]
+fn source_not_ready_or_without_artifact_blocks_the_stage() {
+    let mut pre = ks("app-pre-deploy", &[]);
+    set_ready(
+        &mut pre,
+        "False",
+        "ArtifactFailed",
+        "Source artifact not found, retrying in 30s",
+    );
+    let mut no_artifact = git_repository(None);
+    no_artifact["status"]["conditions"] = json!([condition(
+        "Ready",
+        "False",
+        "GitOperationFailed",
+        "failed to checkout and determine revision: authentication required"
+    )]);
+    let report = run(vec![pre.clone(), no_artifact]);
+    assert_cause(
+        &report,
+        "app-pre-deploy",
+        StageState::Blocked,
+        "GitRepository",
+        "app",
+        "ArtifactMissing",
+        &["app-pre-deploy"],
+    );
+    assert!(
+        stage(&report, "app-pre-deploy")
+            .root_cause
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("authentication required")
+    );
+    let report = run(vec![pre]);
+    assert_cause(
+        &report,
+        "app-pre-deploy",
+        StageState::Blocked,
+        "GitRepository",
+        "app",
+        "SourceNotFound",
+        &["app-pre-deploy"],
+    );
+}
+
+#[test]
+fn build_and_apply_failures_are_the_stages_own() {
+    let mut build = ks("app-pre-deploy", &[]);
+    set_ready(
+        &mut build,
+        "False",
+        "BuildFailed",
+        "kustomize build failed: map[string]interface {}(nil): yaml: unmarshal errors:\n  line 3",
+    );
+    let report = run(vec![git_repository(Some(REV)), build]);
+    assert_cause(
+        &report,
+        "app-pre-deploy",
+        StageState::Failed,
+        "Kustomization",
+        "app-pre-deploy",
+        "BuildFailed",
+        &["app-pre-deploy"],
+    );
+    assert!(
+        !stage(&report, "app-pre-deploy")
+            .root_cause
+            .as_ref()
+            .unwrap()
+            .message
+            .contains('\n')
+    );
+
+    let mut apply = ks("app-pre-deploy", &[]);
+    set_ready(
+        &mut apply,
+        "False",
+        "ReconciliationFailed",
+        "Job/shop/db-migration dry-run failed: admission webhook denied the request",
+    );
+    let report = run(vec![git_repository(Some(REV)), apply]);
+    assert_cause(
+        &report,
+        "app-pre-deploy",
+        StageState::Failed,
+        "Kustomization",
+        "app-pre-deploy",
+        "ReconciliationFailed",
+        &["app-pre-deploy"],
+    );
+}
+
+#[test]
+fn immutable_job_without_force_names_the_job_and_suggests_force() {
+    let mut pre = ks("app-pre-deploy", &[]);
+    pre["spec"]["force"] = json!(false);
+    set_ready(
+        &mut pre,
+        "False",
+        "ReconciliationFailed",
+        "Job/shop/db-migration dry-run failed (Invalid): Job.batch \"db-migration\" is invalid: spec.template: Invalid value: {\"labels\":{}}: field is immutable\n",
+    );
+    let report = run(blocked_pipeline(pre, vec![]));
+    assert_cause(
+        &report,
+        "app-post-deploy",
+        StageState::Blocked,
+        "Job",
+        "db-migration",
+        "ImmutableField",
+        &["app-post-deploy", "app-deploy", "app-pre-deploy"],
+    );
+    let s = stage(&report, "app-pre-deploy");
+    assert!(s.hint.as_deref().unwrap().contains("spec.force: true"));
+    assert!(
+        s.root_cause
+            .as_ref()
+            .unwrap()
+            .message
+            .ends_with("Invalid value: {…}: field is immutable")
+    );
+}
+
+#[test]
+fn a_deployment_past_its_progress_deadline_keeps_the_stage_unhealthy() {
+    let mut deploy = ks("app-deploy", &[]);
+    set_ready(
+        &mut deploy,
+        "False",
+        "HealthCheckFailed",
+        "health check failed after 5m0s: timeout waiting for: [Deployment/shop/app status: 'InProgress']",
+    );
+    deploy["status"]["inventory"]["entries"] =
+        json!([{"id": "shop_app_apps_Deployment", "v": "v1"}]);
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "app", "namespace": NS, "generation": 2},
+        "spec": {"selector": {"matchLabels": {"app": "app"}}, "template": {"metadata": {"labels": {"app": "app"}},
+                 "spec": {"containers": [{"name": "app", "image": "registry.example.invalid/app:1.0.0"}]}}},
+        "status": {"observedGeneration": 2, "replicas": 1, "unavailableReplicas": 1, "conditions": [
+            {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."},
+            {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"app-5d9c\" has timed out progressing."}]},
+    });
+    let report = run(vec![git_repository(Some(REV)), deploy, deployment]);
+    let s = stage(&report, "app-deploy");
+    assert_eq!(s.state, StageState::Failed);
+    let cause = s.root_cause.as_ref().unwrap();
+    assert_eq!(
+        (
+            cause.kind.as_str(),
+            cause.name.as_str(),
+            cause.reason.as_str()
+        ),
+        ("Deployment", "app", "ProgressDeadlineExceeded")
+    );
+}
+
+#[test]
+fn warning_events_of_the_job_and_pod_are_attached() {
+    let report = run(blocked_pipeline(
+        failed_pre_deploy(HEALTH_FAILED),
+        vec![
+            failed_job(
+                "db-migration",
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+            ),
+            pod_of("db-migration", "db-migration-e", terminated(1, "Error")),
+            event(
+                "Pod",
+                "db-migration-e",
+                "Warning",
+                "FailedMount",
+                "MountVolume.SetUp failed for volume \"config\"",
+            ),
+            event(
+                "Pod",
+                "db-migration-e",
+                "Normal",
+                "Pulled",
+                "Successfully pulled image",
+            ),
+        ],
+    ));
+    let cause = stage(&report, "app-pre-deploy").root_cause.clone().unwrap();
+    assert_eq!(
+        cause.events,
+        ["FailedMount: MountVolume.SetUp failed for volume \"config\""]
+    );
+}
+
+#[test]
+fn a_job_image_tag_other_than_the_deployments_is_a_warning() {
+    let mut pre = ks("app-pre-deploy", &[]);
+    with_jobs(&mut pre, &["db-migration"]);
+    let mut deploy = ks("app-deploy", &["app-pre-deploy"]);
+    deploy["status"]["inventory"]["entries"] =
+        json!([{"id": "shop_app_apps_Deployment", "v": "v1"}]);
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app", "namespace": NS},
+        "spec": {"selector": {"matchLabels": {"app": "app"}}, "template": {"metadata": {"labels": {"app": "app"}},
+                 "spec": {"containers": [{"name": "app", "image": "registry.example.invalid/app:2.0.0"}]}}},
+        "status": {"availableReplicas": 1, "replicas": 1},
+    });
+    let complete = job(
+        "db-migration",
+        json!([{"type": "Complete", "status": "True", "reason": "CompletionsReached"}]),
+    );
+    let report = run(vec![
+        git_repository(Some(REV)),
+        pre,
+        deploy,
+        deployment,
+        complete,
+    ]);
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert!(
+        report.warnings[0].contains("1.0.0") && report.warnings[0].contains("2.0.0"),
+        "{}",
+        report.warnings[0]
+    );
+}
+
+#[test]
+fn stage_filter_shows_the_stage_and_its_upstream_and_rejects_unknown_names() {
+    let objects = blocked_pipeline(failed_pre_deploy(HEALTH_FAILED), vec![]);
+    let report = run_filtered(
+        objects.clone(),
+        Filter {
+            stage: Some("app-deploy".into()),
+            ..Filter::default()
+        },
+    );
+    let names: Vec<&str> = report.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["app-pre-deploy", "app-deploy"]);
+    let text = json!({"kind": "List", "items": objects}).to_string();
+    let snapshot = parse_snapshot(&text, "fixture").unwrap();
+    let err = diagnose(
+        &snapshot,
+        &Filter {
+            stage: Some("nope".into()),
+            ..Filter::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().starts_with("stage \"nope\" not found"),
+        "{err}"
+    );
+}
