@@ -27,9 +27,7 @@ fn run() -> harness::Result<()> {
         fixtures::Pipeline::seed("shop").install(&plane)?;
     }
     println!("export KUBECONFIG={}", plane.kubeconfig.display());
-    eprintln!(
-        "Control plane running. Try: kubectl fluxjobs status -n shop   (press Enter or Ctrl-C to stop)"
-    );
+    eprintln!("Control plane running. Try: kubectl fluxjobs status -n shop   (press Enter or Ctrl-C to stop)");
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
     Ok(())

@@ -29,21 +29,13 @@ pub enum ClusterError {
     #[error("the API server at {server} rejected the credentials (401 Unauthorized): {message}")]
     Unauthorized { server: String, message: String },
     #[error("forbidden: cannot list {resource} in {scope}: {message}")]
-    Forbidden {
-        resource: String,
-        scope: String,
-        message: String,
-    },
+    Forbidden { resource: String, scope: String, message: String },
     #[error(
         "Flux is not installed on {server}: the API server does not serve kustomizations.kustomize.toolkit.fluxcd.io/v1 (Flux >= 2.0 is needed; `flux check` tells more)"
     )]
     FluxMissing { server: String },
     #[error("cannot list {resource} in {scope}: {message}")]
-    Api {
-        resource: String,
-        scope: String,
-        message: String,
-    },
+    Api { resource: String, scope: String, message: String },
 }
 
 /// The kubeconfig selection flags, as kubectl has them.
@@ -87,52 +79,32 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, ClusterErro
     };
     let mut config = match &options.kubeconfig {
         Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
-                ClusterError::Kubeconfig(format!("{}: {}", path.display(), error_chain(&e)))
-            })?;
-            Config::from_custom_kubeconfig(kubeconfig, &kube_options)
-                .await
-                .map_err(kubeconfig_error)?
+            let kubeconfig = Kubeconfig::read_from(path)
+                .map_err(|e| ClusterError::Kubeconfig(format!("{}: {}", path.display(), error_chain(&e))))?;
+            Config::from_custom_kubeconfig(kubeconfig, &kube_options).await.map_err(kubeconfig_error)?
         }
         // No overrides: kube-rs's inference reads $KUBECONFIG (merged) or ~/.kube/config, then in-cluster.
-        None if options.context.is_none()
-            && options.cluster.is_none()
-            && options.user.is_none() =>
-        {
+        None if options.context.is_none() && options.cluster.is_none() && options.user.is_none() => {
             Config::infer().await.map_err(|e| {
-                let home_config =
-                    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".kube/config"));
-                if std::env::var_os("KUBECONFIG").is_none()
-                    && !home_config.is_some_and(|p| p.exists())
-                {
+                let home_config = std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".kube/config"));
+                if std::env::var_os("KUBECONFIG").is_none() && !home_config.is_some_and(|p| p.exists()) {
                     ClusterError::Kubeconfig(
-                        "none found: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config"
-                            .into(),
+                        "none found: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config".into(),
                     )
                 } else {
                     kubeconfig_error(e)
                 }
             })?
         }
-        None => Config::from_kubeconfig(&kube_options)
-            .await
-            .map_err(kubeconfig_error)?,
+        None => Config::from_kubeconfig(&kube_options).await.map_err(kubeconfig_error)?,
     };
     config.connect_timeout = options.request_timeout.or(Some(Duration::from_secs(30)));
     config.read_timeout = options.request_timeout;
     config.write_timeout = options.request_timeout;
-    let server = config
-        .cluster_url
-        .to_string()
-        .trim_end_matches('/')
-        .to_string();
+    let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let default_namespace = config.default_namespace.clone();
     let client = Client::try_from(config).map_err(|e| ClusterError::Kubeconfig(error_chain(&e)))?;
-    Ok(Connection {
-        client,
-        server,
-        default_namespace,
-    })
+    Ok(Connection { client, server, default_namespace })
 }
 
 fn kubeconfig_error(e: impl std::error::Error + 'static) -> ClusterError {
@@ -141,14 +113,7 @@ fn kubeconfig_error(e: impl std::error::Error + 'static) -> ClusterError {
 
 /// `error: cause: cause` on one line (parsers' multi-line snippets keep their first line).
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let first_line = |e: &dyn std::error::Error| {
-        e.to_string()
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    };
+    let first_line = |e: &dyn std::error::Error| e.to_string().lines().next().unwrap_or_default().trim().to_string();
     let mut out = first_line(e);
     let mut source = e.source();
     while let Some(s) = source {
@@ -169,34 +134,15 @@ fn scope_text(namespace: Option<&str>) -> String {
     }
 }
 
-fn classify(
-    conn: &Connection,
-    resource: &str,
-    namespace: Option<&str>,
-    e: kube::Error,
-) -> ClusterError {
+fn classify(conn: &Connection, resource: &str, namespace: Option<&str>, e: kube::Error) -> ClusterError {
     let scope = scope_text(namespace);
     match e {
         kube::Error::Api(status) => match status.code {
-            401 => ClusterError::Unauthorized {
-                server: conn.server.clone(),
-                message: status.message.clone(),
-            },
-            403 => ClusterError::Forbidden {
-                resource: resource.into(),
-                scope,
-                message: status.message.clone(),
-            },
-            _ => ClusterError::Api {
-                resource: resource.into(),
-                scope,
-                message: status.message.clone(),
-            },
+            401 => ClusterError::Unauthorized { server: conn.server.clone(), message: status.message.clone() },
+            403 => ClusterError::Forbidden { resource: resource.into(), scope, message: status.message.clone() },
+            _ => ClusterError::Api { resource: resource.into(), scope, message: status.message.clone() },
         },
-        other => ClusterError::Unreachable {
-            server: conn.server.clone(),
-            reason: error_chain(&other),
-        },
+        other => ClusterError::Unreachable { server: conn.server.clone(), reason: error_chain(&other) },
     }
 }
 
@@ -267,8 +213,7 @@ pub async fn read_snapshot(
             if wanted.is_empty() {
                 break;
             }
-            let extra =
-                join_all(wanted.iter().map(|ns| read_namespace(conn, Some(ns), None))).await;
+            let extra = join_all(wanted.iter().map(|ns| read_namespace(conn, Some(ns), None))).await;
             for (ns, result) in wanted.iter().zip(extra) {
                 seen.insert(ns.clone());
                 match result {
@@ -276,10 +221,27 @@ pub async fn read_snapshot(
                         merge(&mut snapshot, more);
                         warnings.into_iter().for_each(&mut *warn);
                     }
-                    Err(e) => warn(format!(
-                        "cannot follow dependencies into namespace {ns:?}: {e}"
-                    )),
+                    Err(e) => warn(format!("cannot follow dependencies into namespace {ns:?}: {e}")),
                 }
+            }
+        }
+    }
+    // Workloads in namespaces other than the ones read: only their Jobs, Pods, Events, Deployments.
+    if namespace.is_some() {
+        let read: BTreeSet<String> = namespace
+            .into_iter()
+            .map(String::from)
+            .chain(snapshot.kustomizations.iter().map(|k| k.namespace().to_string()))
+            .collect();
+        let extra: Vec<String> = workload_namespaces(&snapshot).into_iter().filter(|ns| !read.contains(ns)).collect();
+        let results = join_all(extra.iter().map(|ns| read_workloads(conn, Some(ns)))).await;
+        for (ns, result) in extra.iter().zip(results) {
+            match result {
+                Ok((more, warnings)) => {
+                    merge(&mut snapshot, more);
+                    warnings.into_iter().for_each(&mut *warn);
+                }
+                Err(e) => warn(format!("cannot read the workloads in namespace {ns:?}: {e}")),
             }
         }
     }
@@ -307,44 +269,18 @@ async fn read_namespace(
         let objects = list_all(source_api(client, namespace, kind), None).await;
         (*kind, objects)
     }));
-    let jobs = list_all(api::<Job>(client, namespace), None);
-    let pods = list_all(api::<Pod>(client, namespace), None);
-    let events = list_all(api::<Event>(client, namespace), None);
-    let deployments = list_all(api::<Deployment>(client, namespace), None);
-    let (kustomizations, sources, jobs, pods, events, deployments) =
-        futures::join!(kustomizations, sources, jobs, pods, events, deployments);
+    let workloads = read_workloads(conn, namespace);
+    let (kustomizations, sources, workloads) = futures::join!(kustomizations, sources, workloads);
 
     let kustomizations = match kustomizations {
         Ok(k) => k,
         Err(kube::Error::Api(status)) if status.code == 404 => {
-            return Err(ClusterError::FluxMissing {
-                server: conn.server.clone(),
-            });
+            return Err(ClusterError::FluxMissing { server: conn.server.clone() });
         }
-        Err(e) => {
-            return Err(classify(
-                conn,
-                "kustomizations.kustomize.toolkit.fluxcd.io",
-                namespace,
-                e,
-            ));
-        }
+        Err(e) => return Err(classify(conn, "kustomizations.kustomize.toolkit.fluxcd.io", namespace, e)),
     };
-    let mut warnings = Vec::new();
-    let mut snapshot = Snapshot {
-        kustomizations,
-        jobs: optional(conn, namespace, "jobs.batch", jobs, &mut warnings)?,
-        pods: optional(conn, namespace, "pods", pods, &mut warnings)?,
-        events: optional(conn, namespace, "events", events, &mut warnings)?,
-        deployments: optional(
-            conn,
-            namespace,
-            "deployments.apps",
-            deployments,
-            &mut warnings,
-        )?,
-        ..Snapshot::default()
-    };
+    let (mut snapshot, mut warnings) = workloads?;
+    snapshot.kustomizations = kustomizations;
     for (kind, result) in sources {
         let resource = format!("{}s.{SOURCE_GROUP}", kind.to_lowercase());
         let objects = match result {
@@ -357,14 +293,46 @@ async fn read_namespace(
             value["kind"] = serde_json::Value::String(kind.to_string());
             match serde_json::from_value::<Source>(value) {
                 Ok(source) => snapshot.sources.push(source),
-                Err(e) => warnings.push(format!(
-                    "skipping malformed {kind} {}: {e}",
-                    crate::model::meta_id(&object.metadata)
-                )),
+                Err(e) => {
+                    warnings.push(format!("skipping malformed {kind} {}: {e}", crate::model::meta_id(&object.metadata)))
+                }
             }
         }
     }
     Ok((snapshot, warnings))
+}
+
+/// Jobs, Pods, Events and Deployments of one namespace (or all), one LIST each, concurrently.
+async fn read_workloads(conn: &Connection, namespace: Option<&str>) -> Result<(Snapshot, Vec<String>), ClusterError> {
+    let client = &conn.client;
+    let (jobs, pods, events, deployments) = futures::join!(
+        list_all(api::<Job>(client, namespace), None),
+        list_all(api::<Pod>(client, namespace), None),
+        list_all(api::<Event>(client, namespace), None),
+        list_all(api::<Deployment>(client, namespace), None),
+    );
+    let mut warnings = Vec::new();
+    let snapshot = Snapshot {
+        jobs: optional(conn, namespace, "jobs.batch", jobs, &mut warnings)?,
+        pods: optional(conn, namespace, "pods", pods, &mut warnings)?,
+        events: optional(conn, namespace, "events", events, &mut warnings)?,
+        deployments: optional(conn, namespace, "deployments.apps", deployments, &mut warnings)?,
+        ..Snapshot::default()
+    };
+    Ok((snapshot, warnings))
+}
+
+/// Namespaces a stage applies workloads into (`spec.targetNamespace`, and the namespaces of its
+/// inventory Jobs and Deployments): Kustomizations usually live in flux-system and deploy elsewhere.
+fn workload_namespaces(snapshot: &Snapshot) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for ks in &snapshot.kustomizations {
+        out.extend(ks.spec.target_namespace.iter().filter(|ns| !ns.is_empty()).cloned());
+        for (group, kind) in [("batch", "Job"), ("apps", "Deployment")] {
+            out.extend(crate::engine::inventory_objects(ks, group, kind).into_iter().map(|(ns, _)| ns));
+        }
+    }
+    out
 }
 
 /// A kind the plugin can do without: a 403 becomes a warning, other errors stay errors.
@@ -389,44 +357,30 @@ fn optional<T>(
 
 /// Fetches the last `lines` log lines of every root-cause container in the report (the only
 /// per-object requests the plugin makes), concurrently, and attaches them.
-pub async fn attach_logs(
-    conn: &Connection,
-    report: &mut Report,
-    lines: u32,
-    warn: &mut dyn FnMut(String),
-) {
+pub async fn attach_logs(conn: &Connection, report: &mut Report, lines: u32, warn: &mut dyn FnMut(String)) {
     let mut wanted: Vec<(String, String, String, bool)> = Vec::new();
     for stage in &report.stages {
         if let Some(c) = &stage.root_cause {
             if let (true, Some(container)) = (c.kind == "Pod", &c.container) {
                 // Waiting containers (image pull, config errors) have never run: no logs.
                 let ran = c.exit_code.is_some();
-                let key = (
-                    c.namespace.clone(),
-                    c.name.clone(),
-                    container.clone(),
-                    c.reason == "CrashLoopBackOff",
-                );
+                let key = (c.namespace.clone(), c.name.clone(), container.clone(), c.reason == "CrashLoopBackOff");
                 if ran && !wanted.contains(&key) {
                     wanted.push(key);
                 }
             }
         }
     }
-    let fetched = join_all(
-        wanted
-            .iter()
-            .map(|(ns, pod, container, previous)| async move {
-                let api: Api<Pod> = Api::namespaced(conn.client.clone(), ns);
-                let params = LogParams {
-                    container: Some(container.clone()),
-                    tail_lines: Some(lines as i64),
-                    previous: *previous,
-                    ..LogParams::default()
-                };
-                api.logs(pod, &params).await
-            }),
-    )
+    let fetched = join_all(wanted.iter().map(|(ns, pod, container, previous)| async move {
+        let api: Api<Pod> = Api::namespaced(conn.client.clone(), ns);
+        let params = LogParams {
+            container: Some(container.clone()),
+            tail_lines: Some(lines as i64),
+            previous: *previous,
+            ..LogParams::default()
+        };
+        api.logs(pod, &params).await
+    }))
     .await;
     for ((ns, pod, container, _), result) in wanted.iter().zip(fetched) {
         match result {
@@ -434,19 +388,13 @@ pub async fn attach_logs(
                 let lines: Vec<String> = text.lines().map(str::to_string).collect();
                 for stage in &mut report.stages {
                     if let Some(c) = stage.root_cause.as_mut() {
-                        if &c.namespace == ns
-                            && &c.name == pod
-                            && c.container.as_ref() == Some(container)
-                        {
+                        if &c.namespace == ns && &c.name == pod && c.container.as_ref() == Some(container) {
                             c.logs = Some(lines.clone());
                         }
                     }
                 }
             }
-            Err(e) => warn(format!(
-                "cannot read logs of pod {ns}/{pod} container {container}: {}",
-                short_error(&e)
-            )),
+            Err(e) => warn(format!("cannot read logs of pod {ns}/{pod} container {container}: {}", short_error(&e))),
         }
     }
 }

@@ -20,12 +20,7 @@ pub const OWNER_NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
 pub const RECONCILE_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
 
 /// The source kinds a Kustomization's `spec.sourceRef.kind` may name (KC api/v1/reference_types.go).
-pub const SOURCE_KINDS: [&str; 4] = [
-    "GitRepository",
-    "OCIRepository",
-    "Bucket",
-    "ExternalArtifact",
-];
+pub const SOURCE_KINDS: [&str; 4] = ["GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"];
 
 /// A `metav1.Condition` as Flux writes it.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -85,6 +80,9 @@ pub struct KustomizationSpec {
     pub wait: bool,
     #[serde(default)]
     pub force: bool,
+    /// Where the stage applies namespaced objects that do not set their own namespace.
+    #[serde(default)]
+    pub target_namespace: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -162,20 +160,11 @@ impl Kustomization {
         format!("{}/{}", self.namespace(), self.name())
     }
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
-        self.status
-            .as_ref()?
-            .conditions
-            .iter()
-            .find(|c| c.type_ == type_)
+        self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
     }
     /// The namespace the source lives in: `sourceRef.namespace`, defaulting to the Kustomization's.
     pub fn source_namespace(&self) -> &str {
-        self.spec
-            .source_ref
-            .namespace
-            .as_deref()
-            .filter(|n| !n.is_empty())
-            .unwrap_or(self.namespace())
+        self.spec.source_ref.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace())
     }
     /// `ns/name` of each dependency, with the namespace defaulted the way kustomize-controller does
     /// (`checkDependencies` in KC internal/controller/kustomization_controller.go).
@@ -184,11 +173,7 @@ impl Kustomization {
             .depends_on
             .iter()
             .map(|d| {
-                let ns = d
-                    .namespace
-                    .as_deref()
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or(self.namespace());
+                let ns = d.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace());
                 format!("{ns}/{}", d.name)
             })
             .collect()
@@ -244,18 +229,10 @@ impl Source {
         self.metadata.name.as_deref().unwrap_or_default()
     }
     pub fn artifact_revision(&self) -> Option<&str> {
-        self.status
-            .as_ref()?
-            .artifact
-            .as_ref()
-            .map(|a| a.revision.as_str())
+        self.status.as_ref()?.artifact.as_ref().map(|a| a.revision.as_str())
     }
     pub fn ready(&self) -> Option<&Condition> {
-        self.status
-            .as_ref()?
-            .conditions
-            .iter()
-            .find(|c| c.type_ == "Ready")
+        self.status.as_ref()?.conditions.iter().find(|c| c.type_ == "Ready")
     }
 }
 
@@ -275,9 +252,5 @@ pub struct Snapshot {
 
 /// `namespace/name` of an object's metadata.
 pub fn meta_id(meta: &ObjectMeta) -> String {
-    format!(
-        "{}/{}",
-        meta.namespace.as_deref().unwrap_or_default(),
-        meta.name.as_deref().unwrap_or_default()
-    )
+    format!("{}/{}", meta.namespace.as_deref().unwrap_or_default(), meta.name.as_deref().unwrap_or_default())
 }

@@ -87,11 +87,7 @@ fn render_table(report: &Report, o: &RenderOptions) -> String {
     }
     out.push_str(&render_causes(report, o));
     for w in &report.warnings {
-        let label = if o.color {
-            "warning:".yellow().to_string()
-        } else {
-            "warning:".to_string()
-        };
+        let label = if o.color { "warning:".yellow().to_string() } else { "warning:".to_string() };
         out.push_str(&format!("\n{label} {w}\n"));
     }
     out
@@ -119,26 +115,12 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool) -> Vec<Cell> {
         .and_then(|c| c.parse::<Timestamp>().ok())
         .map(|t| age(o.now, t))
         .unwrap_or_else(|| "<unknown>".into());
-    let message = stage
-        .ready
-        .as_ref()
-        .map(|r| r.message.lines().next().unwrap_or_default())
-        .unwrap_or_default();
-    let message = if stage.ready.is_none() && !stage.suspended {
-        "waiting to be reconciled"
-    } else {
-        message
-    };
+    let message = stage.ready.as_ref().map(|r| r.message.lines().next().unwrap_or_default()).unwrap_or_default();
+    let message = if stage.ready.is_none() && !stage.suspended { "waiting to be reconciled" } else { message };
     row.push(Cell::new(&stage.name));
     row.push(Cell::new(stage.state.as_str()).fg(state_color(stage.state)));
     row.push(Cell::new(age));
-    row.push(Cell::new(
-        stage
-            .revision
-            .as_deref()
-            .map(short_revision)
-            .unwrap_or_default(),
-    ));
+    row.push(Cell::new(stage.revision.as_deref().map(short_revision).unwrap_or_default()));
     row.push(Cell::new(jobs_summary(stage)));
     if wide {
         row.push(Cell::new(if stage.suspended { "True" } else { "False" }));
@@ -167,20 +149,10 @@ fn jobs_summary(stage: &StageReport) -> String {
         return "-".into();
     }
     let total = stage.jobs.len();
-    let complete = stage
-        .jobs
-        .iter()
-        .filter(|j| j.state == JobState::Complete)
-        .count();
-    let worst = [
-        JobState::Failed,
-        JobState::Missing,
-        JobState::Suspended,
-        JobState::Pending,
-        JobState::Running,
-    ]
-    .into_iter()
-    .find(|s| stage.jobs.iter().any(|j| j.state == *s));
+    let complete = stage.jobs.iter().filter(|j| j.state == JobState::Complete).count();
+    let worst = [JobState::Failed, JobState::Missing, JobState::Suspended, JobState::Pending, JobState::Running]
+        .into_iter()
+        .find(|s| stage.jobs.iter().any(|j| j.state == *s));
     let word = match worst {
         None => "ok",
         Some(JobState::Failed) => "failed",
@@ -210,10 +182,7 @@ fn render_causes(report: &Report, o: &RenderOptions) -> String {
         let Some(cause) = &stage.root_cause else {
             continue;
         };
-        let key = format!(
-            "{}/{}/{}/{}",
-            cause.kind, cause.namespace, cause.name, cause.reason
-        );
+        let key = format!("{}/{}/{}/{}", cause.kind, cause.namespace, cause.name, cause.reason);
         if !shown.insert(key) {
             continue;
         }
@@ -237,11 +206,7 @@ fn render_causes(report: &Report, o: &RenderOptions) -> String {
             }
         }
         if let Some(hint) = &stage.hint {
-            let label = if o.color {
-                "hint:".bold().to_string()
-            } else {
-                "hint:".to_string()
-            };
+            let label = if o.color { "hint:".bold().to_string() } else { "hint:".to_string() };
             out.push_str(&format!("  {label} {hint}\n"));
         }
     }
@@ -257,25 +222,13 @@ fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions) -> Stri
     let mut parts: Vec<String> = stage.path.iter().map(|id| short(id)).collect();
     for v in &cause.via {
         let mut p = v.splitn(3, '/');
-        let (kind, ns, name) = (
-            p.next().unwrap_or(""),
-            p.next().unwrap_or(""),
-            p.next().unwrap_or(""),
-        );
-        parts.push(if ns == home {
-            format!("{kind}/{name}")
-        } else {
-            format!("{kind}/{ns}/{name}")
-        });
+        let (kind, ns, name) = (p.next().unwrap_or(""), p.next().unwrap_or(""), p.next().unwrap_or(""));
+        parts.push(if ns == home { format!("{kind}/{name}") } else { format!("{kind}/{ns}/{name}") });
     }
     let last_stage = stage.path.last().map(String::as_str).unwrap_or_default();
     let cause_id = format!("{}/{}", cause.namespace, cause.name);
     if !(cause.kind == "Kustomization" && cause_id == last_stage) {
-        let ns = if &cause.namespace == home {
-            String::new()
-        } else {
-            format!("{}/", cause.namespace)
-        };
+        let ns = if &cause.namespace == home { String::new() } else { format!("{}/", cause.namespace) };
         parts.push(format!("{}/{ns}{}", cause.kind, cause.name));
     }
     let summary = match cause.exit_code {
@@ -288,10 +241,7 @@ fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions) -> Stri
         _ => ("✗", owo_colors::AnsiColors::Red),
     };
     let (marker, summary) = if o.color {
-        (
-            marker.color(color).to_string(),
-            summary.color(color).bold().to_string(),
-        )
+        (marker.color(color).to_string(), summary.color(color).bold().to_string())
     } else {
         (marker.to_string(), summary)
     };
@@ -300,10 +250,7 @@ fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions) -> Stri
 
 /// For `--exit-code`: whether any shown stage is Blocked or Failed.
 pub fn has_blocked_or_failed(report: &Report) -> bool {
-    report
-        .stages
-        .iter()
-        .any(|s| matches!(s.state, StageState::Blocked | StageState::Failed))
+    report.stages.iter().any(|s| matches!(s.state, StageState::Blocked | StageState::Failed))
 }
 
 #[cfg(test)]
@@ -312,10 +259,7 @@ mod tests {
 
     #[test]
     fn shortens_revisions_like_flux() {
-        assert_eq!(
-            short_revision("main@sha1:1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b"),
-            "main@sha1:1a2b3c4d"
-        );
+        assert_eq!(short_revision("main@sha1:1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b"), "main@sha1:1a2b3c4d");
         assert_eq!(short_revision("v1.2.3"), "v1.2.3");
         assert_eq!(short_revision("latest@sha256:abc"), "latest@sha256:abc");
     }

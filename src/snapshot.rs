@@ -12,26 +12,13 @@ use crate::model::{KUSTOMIZE_GROUP, SOURCE_GROUP, SOURCE_KINDS, Snapshot};
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     #[error("cannot read snapshot {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("{path}:{line}:{column}: not valid JSON: {message}")]
-    Json {
-        path: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Json { path: String, line: usize, column: usize, message: String },
     #[error("{path}: not valid YAML: {message}")]
     Yaml { path: String, message: String },
     #[error("{path}: item {index} ({what}) is malformed: {message}")]
-    Object {
-        path: String,
-        index: usize,
-        what: String,
-        message: String,
-    },
+    Object { path: String, index: usize, what: String, message: String },
     #[error(
         "{path}: expected Kubernetes objects or a v1 List (as printed by `kubectl get ... -o yaml`), found {found}"
     )]
@@ -42,21 +29,12 @@ pub enum SnapshotError {
 pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
     let name = path.display().to_string();
     let text = if name == "-" {
-        std::io::read_to_string(std::io::stdin()).map_err(|source| SnapshotError::Io {
-            path: "<stdin>".into(),
-            source,
-        })?
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|source| SnapshotError::Io { path: "<stdin>".into(), source })?
     } else {
-        std::fs::read_to_string(path).map_err(|source| SnapshotError::Io {
-            path: name.clone(),
-            source,
-        })?
+        std::fs::read_to_string(path).map_err(|source| SnapshotError::Io { path: name.clone(), source })?
     };
-    let label = if name == "-" {
-        "<stdin>".to_string()
-    } else {
-        name
-    };
+    let label = if name == "-" { "<stdin>".to_string() } else { name };
     parse_snapshot(&text, &label)
 }
 
@@ -80,12 +58,8 @@ pub fn parse_snapshot(text: &str, label: &str) -> Result<Snapshot, SnapshotError
         let mut options = serde_saphyr::Options::default();
         options.strict_booleans = true;
         options.budget = None;
-        serde_saphyr::from_multiple_with_options::<Value>(text, options).map_err(|e| {
-            SnapshotError::Yaml {
-                path: label.to_string(),
-                message: e.to_string(),
-            }
-        })?
+        serde_saphyr::from_multiple_with_options::<Value>(text, options)
+            .map_err(|e| SnapshotError::Yaml { path: label.to_string(), message: e.to_string() })?
     };
     let mut snapshot = Snapshot::default();
     let mut index = 0;
@@ -115,11 +89,7 @@ fn newest_timestamp(value: &Value, newest: &mut Option<Timestamp>) {
 
 fn looks_like_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
-    (20..=35).contains(&b.len())
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b'T'
-        && b[0].is_ascii_digit()
+    (20..=35).contains(&b.len()) && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[0].is_ascii_digit()
 }
 
 fn strip_serde_position(message: &str) -> String {
@@ -129,12 +99,7 @@ fn strip_serde_position(message: &str) -> String {
     }
 }
 
-fn collect(
-    doc: Value,
-    label: &str,
-    index: &mut usize,
-    snapshot: &mut Snapshot,
-) -> Result<(), SnapshotError> {
+fn collect(doc: Value, label: &str, index: &mut usize, snapshot: &mut Snapshot) -> Result<(), SnapshotError> {
     let obj = match doc {
         Value::Null => return Ok(()), // an empty YAML document
         Value::Object(obj) => obj,
@@ -145,21 +110,12 @@ fn collect(
             return Ok(());
         }
         other => {
-            return Err(SnapshotError::NotObjects {
-                path: label.to_string(),
-                found: describe(&other),
-            });
+            return Err(SnapshotError::NotObjects { path: label.to_string(), found: describe(&other) });
         }
     };
-    let kind = obj
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
     if let Some(Value::Array(_)) = obj.get("items") {
-        if let Some(Value::Array(items)) =
-            obj.into_iter().find(|(k, _)| k == "items").map(|(_, v)| v)
-        {
+        if let Some(Value::Array(items)) = obj.into_iter().find(|(k, _)| k == "items").map(|(_, v)| v) {
             for item in items {
                 collect(item, label, index, snapshot)?;
             }
@@ -167,26 +123,15 @@ fn collect(
         return Ok(());
     }
     if kind.is_empty() {
-        return Err(SnapshotError::NotObjects {
-            path: label.to_string(),
-            found: "an object without `kind`".into(),
-        });
+        return Err(SnapshotError::NotObjects { path: label.to_string(), found: "an object without `kind`".into() });
     }
     *index += 1;
-    let api_version = obj
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
     let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
     let what = format!(
         "{kind} {}",
         obj.get("metadata")
-            .and_then(|m| Some(format!(
-                "{}/{}",
-                m.get("namespace")?.as_str()?,
-                m.get("name")?.as_str()?
-            )))
+            .and_then(|m| Some(format!("{}/{}", m.get("namespace")?.as_str()?, m.get("name")?.as_str()?)))
             .unwrap_or_else(|| "<unnamed>".into())
     );
     let value = Value::Object(obj);
@@ -197,12 +142,8 @@ fn collect(
         message: e.to_string(),
     };
     match (group, kind.as_str()) {
-        (KUSTOMIZE_GROUP, "Kustomization") => {
-            snapshot.kustomizations.push(typed(value).map_err(err)?)
-        }
-        (SOURCE_GROUP, k) if SOURCE_KINDS.contains(&k) => {
-            snapshot.sources.push(typed(value).map_err(err)?)
-        }
+        (KUSTOMIZE_GROUP, "Kustomization") => snapshot.kustomizations.push(typed(value).map_err(err)?),
+        (SOURCE_GROUP, k) if SOURCE_KINDS.contains(&k) => snapshot.sources.push(typed(value).map_err(err)?),
         ("batch", "Job") => snapshot.jobs.push(typed(value).map_err(err)?),
         ("", "Pod") => snapshot.pods.push(typed(value).map_err(err)?),
         ("", "Event") => snapshot.events.push(typed(value).map_err(err)?),
@@ -264,8 +205,7 @@ items:
 
     #[test]
     fn json_errors_name_file_line_and_column() {
-        let err =
-            parse_snapshot("{\n  \"kind\": \"List\",\n  \"items\": [\n}", "dump.json").unwrap_err();
+        let err = parse_snapshot("{\n  \"kind\": \"List\",\n  \"items\": [\n}", "dump.json").unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("dump.json:4:1: not valid JSON"), "{text}");
     }
@@ -297,9 +237,7 @@ items:
 
     #[test]
     fn scalars_are_not_snapshots() {
-        let err = parse_snapshot("just some text", "d.txt")
-            .unwrap_err()
-            .to_string();
+        let err = parse_snapshot("just some text", "d.txt").unwrap_err().to_string();
         assert!(err.contains("expected Kubernetes objects"), "{err}");
     }
 }

@@ -14,10 +14,7 @@ fn run(args: &[&str]) -> Output {
 
 fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"));
-    cmd.args(args)
-        .current_dir(root())
-        .env_remove("NO_COLOR")
-        .env_remove("KUBECONFIG");
+    cmd.args(args).current_dir(root()).env_remove("NO_COLOR").env_remove("KUBECONFIG");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -36,15 +33,8 @@ fn example(name: &str) -> String {
     format!("examples/{name}.yaml")
 }
 
-const EXAMPLES: [&str; 7] = [
-    "ready",
-    "failed-migration",
-    "image-pull",
-    "unschedulable",
-    "immutable-job",
-    "missing-dependency",
-    "suspended",
-];
+const EXAMPLES: [&str; 7] =
+    ["ready", "failed-migration", "image-pull", "unschedulable", "immutable-job", "missing-dependency", "suspended"];
 
 fn golden(name: &str, actual: &str) {
     let path = root().join("tests/golden").join(name);
@@ -53,12 +43,8 @@ fn golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
-            path.display()
-        )
-    });
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1 to create it)", path.display()));
     if expected != actual {
         panic!(
             "output differs from {} (UPDATE_GOLDEN=1 rewrites it)\n--- expected\n{expected}\n--- actual\n{actual}",
@@ -77,25 +63,13 @@ fn every_example_matches_its_golden_table_and_json() {
         assert!(json.status.success(), "{name}: {}", stderr(&json));
         golden(&format!("{name}.json"), &stdout(&json));
     }
-    let wide = run(&[
-        "status",
-        "--snapshot",
-        &example("immutable-job"),
-        "-o",
-        "wide",
-    ]);
+    let wide = run(&["status", "--snapshot", &example("immutable-job"), "-o", "wide"]);
     golden("immutable-job.wide.txt", &stdout(&wide));
 }
 
 #[test]
 fn json_schema_has_the_documented_fields() {
-    let out = run(&[
-        "status",
-        "--snapshot",
-        &example("failed-migration"),
-        "-o",
-        "json",
-    ]);
+    let out = run(&["status", "--snapshot", &example("failed-migration"), "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let stage = &v["stages"][2];
     for field in [
@@ -117,14 +91,7 @@ fn json_schema_has_the_documented_fields() {
         assert!(stage.get(field).is_some(), "stage lacks {field}: {stage}");
     }
     assert_eq!(stage["state"], "Blocked");
-    assert_eq!(
-        stage["path"],
-        serde_json::json!([
-            "shop/app-post-deploy",
-            "shop/app-deploy",
-            "shop/app-pre-deploy"
-        ])
-    );
+    assert_eq!(stage["path"], serde_json::json!(["shop/app-post-deploy", "shop/app-deploy", "shop/app-pre-deploy"]));
     assert_eq!(stage["rootCause"]["exitCode"], 3);
     let job = &v["stages"][0]["jobs"][0];
     for field in ["namespace", "name", "state", "reason", "message", "pods"] {
@@ -134,20 +101,8 @@ fn json_schema_has_the_documented_fields() {
 
 #[test]
 fn yaml_output_is_the_same_report() {
-    let json = run(&[
-        "status",
-        "--snapshot",
-        &example("failed-migration"),
-        "-o",
-        "json",
-    ]);
-    let yaml = run(&[
-        "status",
-        "--snapshot",
-        &example("failed-migration"),
-        "-o",
-        "yaml",
-    ]);
+    let json = run(&["status", "--snapshot", &example("failed-migration"), "-o", "json"]);
+    let yaml = run(&["status", "--snapshot", &example("failed-migration"), "-o", "yaml"]);
     let from_json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     let from_yaml: serde_json::Value = serde_saphyr::from_str(&stdout(&yaml)).unwrap();
     assert_eq!(from_json, from_yaml);
@@ -155,12 +110,7 @@ fn yaml_output_is_the_same_report() {
 
 #[test]
 fn exit_code_flag_reports_blocked_pipelines_with_3() {
-    let failed = run(&[
-        "status",
-        "--snapshot",
-        &example("failed-migration"),
-        "--exit-code",
-    ]);
+    let failed = run(&["status", "--snapshot", &example("failed-migration"), "--exit-code"]);
     assert_eq!(failed.status.code(), Some(3));
     let ready = run(&["status", "--snapshot", &example("ready"), "--exit-code"]);
     assert_eq!(ready.status.code(), Some(0), "{}", stderr(&ready));
@@ -171,30 +121,11 @@ fn exit_code_flag_reports_blocked_pipelines_with_3() {
 
 #[test]
 fn stage_argument_shows_the_stage_and_its_upstream_only() {
-    let out = run(&[
-        "status",
-        "app-deploy",
-        "--snapshot",
-        &example("failed-migration"),
-        "-o",
-        "json",
-    ]);
+    let out = run(&["status", "app-deploy", "--snapshot", &example("failed-migration"), "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = v["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = v["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["app-pre-deploy", "app-deploy"]);
-    let qualified = run(&[
-        "status",
-        "shop/app-deploy",
-        "--snapshot",
-        &example("failed-migration"),
-        "-o",
-        "json",
-    ]);
+    let qualified = run(&["status", "shop/app-deploy", "--snapshot", &example("failed-migration"), "-o", "json"]);
     assert_eq!(out.stdout, qualified.stdout);
 }
 
@@ -203,37 +134,18 @@ fn unknown_stage_is_a_one_line_error() {
     let out = run(&["status", "app-typo", "--snapshot", &example("ready")]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(
-        err.starts_with("error: stage \"app-typo\" not found"),
-        "{err}"
-    );
+    assert!(err.starts_with("error: stage \"app-typo\" not found"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(out.stdout.is_empty());
 }
 
 #[test]
 fn namespace_and_selector_filter_a_snapshot() {
-    let other = run(&[
-        "status",
-        "--snapshot",
-        &example("ready"),
-        "-n",
-        "other",
-        "-o",
-        "json",
-    ]);
+    let other = run(&["status", "--snapshot", &example("ready"), "-n", "other", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&other.stdout).unwrap();
     assert_eq!(v["stages"], serde_json::json!([]));
     assert!(stderr(&other).contains("no Flux Kustomizations found in namespace \"other\""));
-    let selected = run(&[
-        "status",
-        "--snapshot",
-        &example("ready"),
-        "-l",
-        "team=none",
-        "-o",
-        "json",
-    ]);
+    let selected = run(&["status", "--snapshot", &example("ready"), "-l", "team=none", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&selected.stdout).unwrap();
     assert_eq!(v["stages"], serde_json::json!([]));
 }
@@ -263,59 +175,23 @@ fn unparsable_snapshots_name_file_and_line() {
     let out = run(&["status", "--snapshot", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(
-        err.contains("bad.json:3:") && err.contains("not valid JSON"),
-        "{err}"
-    );
-    let missing = run(&[
-        "status",
-        "--snapshot",
-        dir.join("absent.yaml").to_str().unwrap(),
-    ]);
-    assert!(
-        stderr(&missing).contains("cannot read snapshot")
-            && stderr(&missing).contains("absent.yaml")
-    );
+    assert!(err.contains("bad.json:3:") && err.contains("not valid JSON"), "{err}");
+    let missing = run(&["status", "--snapshot", dir.join("absent.yaml").to_str().unwrap()]);
+    assert!(stderr(&missing).contains("cannot read snapshot") && stderr(&missing).contains("absent.yaml"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn colours_follow_the_flag_and_no_color() {
-    let always = run(&[
-        "status",
-        "--snapshot",
-        &example("failed-migration"),
-        "--color",
-        "always",
-    ]);
-    assert!(
-        stdout(&always).contains("\u{1b}["),
-        "no ANSI escapes with --color always"
-    );
+    let always = run(&["status", "--snapshot", &example("failed-migration"), "--color", "always"]);
+    assert!(stdout(&always).contains("\u{1b}["), "no ANSI escapes with --color always");
     // Piped output (not a terminal) has no colour by default.
     let auto = run(&["status", "--snapshot", &example("failed-migration")]);
     assert!(!stdout(&auto).contains("\u{1b}["));
-    let never = run(&[
-        "status",
-        "--snapshot",
-        &example("failed-migration"),
-        "--color",
-        "never",
-    ]);
+    let never = run(&["status", "--snapshot", &example("failed-migration"), "--color", "never"]);
     assert!(!stdout(&never).contains("\u{1b}["));
     // JSON is data: never coloured.
-    let json = run_env(
-        &[
-            "status",
-            "--snapshot",
-            &example("failed-migration"),
-            "-o",
-            "json",
-            "--color",
-            "always",
-        ],
-        &[],
-    );
+    let json = run_env(&["status", "--snapshot", &example("failed-migration"), "-o", "json", "--color", "always"], &[]);
     assert!(!stdout(&json).contains("\u{1b}["));
 }
 
@@ -336,58 +212,28 @@ fn broken_kubeconfig_is_a_clear_error() {
     let out = run(&["status", "--kubeconfig", broken.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(
-        err.starts_with("error: ") && err.contains("kubeconfig") && err.contains("line 3"),
-        "{err}"
-    );
+    assert!(err.starts_with("error: ") && err.contains("kubeconfig") && err.contains("line 3"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     let none = run_env(&["status"], &[("HOME", dir.to_str().unwrap())]);
-    assert!(
-        stderr(&none).contains("pass --kubeconfig, set KUBECONFIG"),
-        "{}",
-        stderr(&none)
-    );
-    let absent = run(&[
-        "status",
-        "--kubeconfig",
-        dir.join("absent").to_str().unwrap(),
-    ]);
+    assert!(stderr(&none).contains("pass --kubeconfig, set KUBECONFIG"), "{}", stderr(&none));
+    let absent = run(&["status", "--kubeconfig", dir.join("absent").to_str().unwrap()]);
     assert_eq!(absent.status.code(), Some(1));
     assert!(stderr(&absent).contains("absent"), "{}", stderr(&absent));
-    let bad_context = run(&[
-        "status",
-        "--kubeconfig",
-        "tests/fixtures/kubeconfig.yaml",
-        "--context",
-        "nope",
-    ]);
+    let bad_context = run(&["status", "--kubeconfig", "tests/fixtures/kubeconfig.yaml", "--context", "nope"]);
     assert_eq!(bad_context.status.code(), Some(1));
-    assert!(
-        stderr(&bad_context).contains("nope"),
-        "{}",
-        stderr(&bad_context)
-    );
+    assert!(stderr(&bad_context).contains("nope"), "{}", stderr(&bad_context));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn help_and_version() {
     let version = run(&["--version"]);
-    assert_eq!(
-        stdout(&version).trim(),
-        format!("kubectl fluxjobs {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(stdout(&version).trim(), format!("kubectl fluxjobs {}", env!("CARGO_PKG_VERSION")));
     let help = run(&["status", "--help"]);
     let text = stdout(&help);
-    for flag in [
-        "--kubeconfig",
-        "--context",
-        "--namespace",
-        "--all-namespaces",
-        "--output",
-        "--selector",
-        "--request-timeout",
-    ] {
+    for flag in
+        ["--kubeconfig", "--context", "--namespace", "--all-namespaces", "--output", "--selector", "--request-timeout"]
+    {
         assert!(text.contains(flag), "status --help lacks {flag}");
     }
     assert!(text.contains("Examples:"));

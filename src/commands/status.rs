@@ -21,11 +21,7 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitC
         Some(path) => {
             let snapshot = snapshot::read_snapshot(path)?;
             // A dump has no current context: all its namespaces unless -n narrows them.
-            let namespace = if global.all_namespaces {
-                None
-            } else {
-                global.namespace.clone()
-            };
+            let namespace = if global.all_namespaces { None } else { global.namespace.clone() };
             (snapshot, namespace, None)
         }
         None => {
@@ -34,20 +30,13 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitC
             let namespace = if global.all_namespaces {
                 None
             } else {
-                Some(
-                    global
-                        .namespace
-                        .clone()
-                        .unwrap_or_else(|| conn.default_namespace.clone()),
-                )
+                Some(global.namespace.clone().unwrap_or_else(|| conn.default_namespace.clone()))
             };
-            let mut snapshot = cluster::read_snapshot(
-                &conn,
-                namespace.as_deref(),
-                args.selector.as_deref(),
-                &mut |w| terminal::warn(&w),
-            )
-            .await?;
+            let mut snapshot =
+                cluster::read_snapshot(&conn, namespace.as_deref(), args.selector.as_deref(), &mut |w| {
+                    terminal::warn(&w)
+                })
+                .await?;
             snapshot.now = Some(Timestamp::now());
             (snapshot, namespace, Some(conn))
         }
@@ -56,11 +45,7 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitC
         namespace: namespace.clone(),
         stage: args.stage.clone(),
         // A live LIST already applied the selector on the server.
-        selector: if live.is_some() {
-            None
-        } else {
-            args.selector.clone()
-        },
+        selector: if live.is_some() { None } else { args.selector.clone() },
     };
     let mut report = engine::diagnose(&snapshot, &filter)?;
     if let (Some(conn), true) = (&live, args.logs > 0) {
@@ -93,7 +78,6 @@ pub fn connect_options(global: &GlobalArgs) -> anyhow::Result<ConnectOptions> {
         context: global.context.clone(),
         cluster: global.cluster.clone(),
         user: global.user.clone(),
-        request_timeout: cluster::parse_request_timeout(&global.request_timeout)
-            .map_err(anyhow::Error::msg)?,
+        request_timeout: cluster::parse_request_timeout(&global.request_timeout).map_err(anyhow::Error::msg)?,
     })
 }

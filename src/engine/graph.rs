@@ -15,10 +15,7 @@ pub struct Graph {
 
 impl Graph {
     pub fn new(kustomizations: &[Kustomization]) -> Self {
-        let deps: BTreeMap<String, Vec<String>> = kustomizations
-            .iter()
-            .map(|k| (k.id(), k.dependency_ids()))
-            .collect();
+        let deps: BTreeMap<String, Vec<String>> = kustomizations.iter().map(|k| (k.id(), k.dependency_ids())).collect();
         let cycles = find_cycles(&deps);
         Graph { deps, cycles }
     }
@@ -60,10 +57,7 @@ impl Graph {
                     Some(_) => *id == stage,
                     None => {
                         id.rsplit_once('/').map(|(_, n)| n) == Some(stage.as_str())
-                            && filter
-                                .namespace
-                                .as_ref()
-                                .is_none_or(|ns| id.starts_with(&format!("{ns}/")))
+                            && filter.namespace.as_ref().is_none_or(|ns| id.starts_with(&format!("{ns}/")))
                     }
                 })
                 .collect();
@@ -77,32 +71,18 @@ impl Graph {
                 }
                 1 => roots.push(matches[0].clone()),
                 _ => {
-                    let names = matches
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ");
+                    let names = matches.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
                     return Err(EngineError::UnknownStage(
                         stage.clone(),
-                        format!(
-                            " uniquely: it is in several namespaces ({names}); use NAMESPACE/NAME"
-                        ),
+                        format!(" uniquely: it is in several namespaces ({names}); use NAMESPACE/NAME"),
                     ));
                 }
             }
         } else {
             for (id, _) in &self.deps {
-                let ks = index
-                    .kustomization(id)
-                    .expect("graph nodes come from the snapshot");
-                let in_ns = filter
-                    .namespace
-                    .as_ref()
-                    .is_none_or(|ns| ks.namespace() == ns);
-                let labelled = filter
-                    .selector
-                    .as_ref()
-                    .is_none_or(|sel| matches_selector(ks, sel));
+                let ks = index.kustomization(id).expect("graph nodes come from the snapshot");
+                let in_ns = filter.namespace.as_ref().is_none_or(|ns| ks.namespace() == ns);
+                let labelled = filter.selector.as_ref().is_none_or(|sel| matches_selector(ks, sel));
                 if in_ns && labelled {
                     roots.push(id.clone());
                 }
@@ -119,11 +99,7 @@ impl Graph {
     fn pipelines(&self, shown: &BTreeSet<String>) -> Vec<Vec<String>> {
         // Union-find over dependsOn edges inside `shown`.
         let ids: Vec<&String> = shown.iter().collect();
-        let pos: HashMap<&str, usize> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i))
-            .collect();
+        let pos: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
         let mut parent: Vec<usize> = (0..ids.len()).collect();
         fn find(parent: &mut [usize], mut i: usize) -> usize {
             while parent[i] != i {
@@ -156,22 +132,14 @@ impl Graph {
         let mut pending: BTreeMap<&str, usize> = BTreeMap::new();
         let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
         for id in &members {
-            let inside: Vec<&str> = self
-                .dependencies(id)
-                .iter()
-                .map(String::as_str)
-                .filter(|d| members.contains(d))
-                .collect();
+            let inside: Vec<&str> =
+                self.dependencies(id).iter().map(String::as_str).filter(|d| members.contains(d)).collect();
             pending.insert(id, inside.len());
             for d in inside {
                 dependents.entry(d).or_default().push(id);
             }
         }
-        let mut ready: BTreeSet<&str> = pending
-            .iter()
-            .filter(|(_, n)| **n == 0)
-            .map(|(id, _)| *id)
-            .collect();
+        let mut ready: BTreeSet<&str> = pending.iter().filter(|(_, n)| **n == 0).map(|(id, _)| *id).collect();
         let mut out = Vec::new();
         while let Some(id) = ready.pop_first() {
             out.push(id.to_string());
@@ -262,11 +230,7 @@ fn find_cycles(deps: &BTreeMap<String, Vec<String>>) -> HashMap<String, String> 
 }
 
 /// A cycle through `start` inside one strongly connected component: `a -> b -> a`.
-fn cycle_path(
-    deps: &BTreeMap<String, Vec<String>>,
-    start: &str,
-    members: &BTreeSet<&str>,
-) -> String {
+fn cycle_path(deps: &BTreeMap<String, Vec<String>>, start: &str, members: &BTreeSet<&str>) -> String {
     // Breadth-first search back to `start`, so the shortest cycle is shown.
     let mut prev: HashMap<&str, &str> = HashMap::new();
     let mut queue = std::collections::VecDeque::from([start]);
@@ -298,19 +262,15 @@ fn cycle_path(
 pub fn matches_selector(ks: &Kustomization, selector: &str) -> bool {
     let empty = BTreeMap::new();
     let labels = ks.metadata.labels.as_ref().unwrap_or(&empty);
-    selector
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .all(|term| {
-            if let Some((k, v)) = term.split_once("!=") {
-                labels.get(k.trim()).map(String::as_str) != Some(v.trim())
-            } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
-                labels.get(k.trim()).map(String::as_str) == Some(v.trim())
-            } else if let Some(k) = term.strip_prefix('!') {
-                !labels.contains_key(k.trim())
-            } else {
-                labels.contains_key(term)
-            }
-        })
+    selector.split(',').map(str::trim).filter(|t| !t.is_empty()).all(|term| {
+        if let Some((k, v)) = term.split_once("!=") {
+            labels.get(k.trim()).map(String::as_str) != Some(v.trim())
+        } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            labels.get(k.trim()).map(String::as_str) == Some(v.trim())
+        } else if let Some(k) = term.strip_prefix('!') {
+            !labels.contains_key(k.trim())
+        } else {
+            labels.contains_key(term)
+        }
+    })
 }

@@ -57,11 +57,7 @@ pub struct Index<'a> {
 
 fn owner_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<String> {
     let labels = meta.labels.as_ref()?;
-    Some(format!(
-        "{}/{}",
-        labels.get(OWNER_NAMESPACE_LABEL)?,
-        labels.get(OWNER_NAME_LABEL)?
-    ))
+    Some(format!("{}/{}", labels.get(OWNER_NAMESPACE_LABEL)?, labels.get(OWNER_NAME_LABEL)?))
 }
 
 impl<'a> Index<'a> {
@@ -70,16 +66,8 @@ impl<'a> Index<'a> {
         let mut index = Index {
             snapshot,
             now: snapshot.now.unwrap_or_else(Timestamp::now),
-            kustomizations: snapshot
-                .kustomizations
-                .iter()
-                .map(|k| (k.id(), k))
-                .collect(),
-            sources: snapshot
-                .sources
-                .iter()
-                .map(|s| ((s.kind.as_str(), s.namespace(), s.name()), s))
-                .collect(),
+            kustomizations: snapshot.kustomizations.iter().map(|k| (k.id(), k)).collect(),
+            sources: snapshot.sources.iter().map(|s| ((s.kind.as_str(), s.namespace(), s.name()), s)).collect(),
             jobs: snapshot
                 .jobs
                 .iter()
@@ -98,17 +86,8 @@ impl<'a> Index<'a> {
         };
         for pod in &snapshot.pods {
             for owner in pod.metadata.owner_references.iter().flatten() {
-                index
-                    .pods_by_owner_uid
-                    .entry(owner.uid.as_str())
-                    .or_default()
-                    .push(pod);
-                let key = format!(
-                    "{}/{}/{}",
-                    str_of(&pod.metadata.namespace),
-                    owner.kind,
-                    owner.name
-                );
+                index.pods_by_owner_uid.entry(owner.uid.as_str()).or_default().push(pod);
+                let key = format!("{}/{}/{}", str_of(&pod.metadata.namespace), owner.kind, owner.name);
                 index.pods_by_owner.entry(key).or_default().push(pod);
             }
         }
@@ -117,10 +96,7 @@ impl<'a> Index<'a> {
             let key = format!(
                 "{}/{}/{}",
                 o.kind.as_deref().unwrap_or_default(),
-                o.namespace
-                    .as_deref()
-                    .or(event.metadata.namespace.as_deref())
-                    .unwrap_or_default(),
+                o.namespace.as_deref().or(event.metadata.namespace.as_deref()).unwrap_or_default(),
                 o.name.as_deref().unwrap_or_default()
             );
             index.events.entry(key).or_default().push(event);
@@ -132,11 +108,7 @@ impl<'a> Index<'a> {
         }
         for deploy in &snapshot.deployments {
             if let Some(owner) = owner_of(&deploy.metadata) {
-                index
-                    .labelled_deployments
-                    .entry(owner)
-                    .or_default()
-                    .push(deploy);
+                index.labelled_deployments.entry(owner).or_default().push(deploy);
             }
         }
         index
@@ -182,22 +154,11 @@ impl<'a> Index<'a> {
             if pod.metadata.namespace.as_deref() != Some(ns) {
                 continue;
             }
-            let Some(hash) = pod
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("pod-template-hash"))
-            else {
+            let Some(hash) = pod.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash")) else {
                 continue;
             };
             let rs = format!("{name}-{hash}");
-            if pod
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.kind == "ReplicaSet" && o.name == rs)
-            {
+            if pod.metadata.owner_references.iter().flatten().any(|o| o.kind == "ReplicaSet" && o.name == rs) {
                 pods.push(pod);
             }
         }
@@ -209,12 +170,7 @@ impl<'a> Index<'a> {
         let mut events: Vec<&Event> = self
             .events
             .get(&format!("{kind}/{ns}/{name}"))
-            .map(|v| {
-                v.iter()
-                    .copied()
-                    .filter(|e| e.type_.as_deref() == Some("Warning"))
-                    .collect()
-            })
+            .map(|v| v.iter().copied().filter(|e| e.type_.as_deref() == Some("Warning")).collect())
             .unwrap_or_default();
         events.sort_by_key(|e| event_time(e));
         let start = events.len().saturating_sub(5);
@@ -222,11 +178,7 @@ impl<'a> Index<'a> {
             .iter()
             .map(|e| {
                 let count = e.count.unwrap_or(1);
-                let times = if count > 1 {
-                    format!(" (x{count})")
-                } else {
-                    String::new()
-                };
+                let times = if count > 1 { format!(" (x{count})") } else { String::new() };
                 format!(
                     "{}: {}{times}",
                     e.reason.as_deref().unwrap_or_default(),
@@ -269,10 +221,8 @@ impl<'a> Index<'a> {
             }
         }
         for job in self.labelled_jobs.get(&ks.id()).into_iter().flatten() {
-            let key = (
-                job.metadata.namespace.clone().unwrap_or_default(),
-                job.metadata.name.clone().unwrap_or_default(),
-            );
+            let key =
+                (job.metadata.namespace.clone().unwrap_or_default(), job.metadata.name.clone().unwrap_or_default());
             if seen.insert(key) {
                 live.push(job);
             }
@@ -291,16 +241,8 @@ impl<'a> Index<'a> {
                 }
             }
         }
-        for d in self
-            .labelled_deployments
-            .get(&ks.id())
-            .into_iter()
-            .flatten()
-        {
-            let key = (
-                d.metadata.namespace.clone().unwrap_or_default(),
-                d.metadata.name.clone().unwrap_or_default(),
-            );
+        for d in self.labelled_deployments.get(&ks.id()).into_iter().flatten() {
+            let key = (d.metadata.namespace.clone().unwrap_or_default(), d.metadata.name.clone().unwrap_or_default());
             if seen.insert(key) {
                 out.push(d);
             }
@@ -341,12 +283,7 @@ pub fn parse_inventory_id(id: &str) -> Option<(String, String, String, String)> 
     if name.is_empty() || kind.is_empty() {
         return None;
     }
-    Some((
-        ns.to_string(),
-        name.to_string(),
-        group.to_string(),
-        kind.to_string(),
-    ))
+    Some((ns.to_string(), name.to_string(), group.to_string(), kind.to_string()))
 }
 
 /// Runs the diagnosis.
@@ -365,21 +302,11 @@ mod tests {
     fn parses_inventory_ids() {
         assert_eq!(
             parse_inventory_id("apps_db-migration_batch_Job"),
-            Some((
-                "apps".into(),
-                "db-migration".into(),
-                "batch".into(),
-                "Job".into()
-            ))
+            Some(("apps".into(), "db-migration".into(), "batch".into(), "Job".into()))
         );
         assert_eq!(
             parse_inventory_id("default_podinfo__Service"),
-            Some((
-                "default".into(),
-                "podinfo".into(),
-                "".into(),
-                "Service".into()
-            ))
+            Some(("default".into(), "podinfo".into(), "".into(), "Service".into()))
         );
         assert_eq!(
             parse_inventory_id("apps_my_job_batch_Job"),

@@ -44,19 +44,12 @@ fn set_ready(k: &mut Value, status: &str, reason: &str, message: &str) {
 }
 
 fn blocked_on(k: &mut Value, dep: &str) {
-    set_ready(
-        k,
-        "False",
-        "DependencyNotReady",
-        &format!("dependency '{NS}/{dep}' is not ready"),
-    );
+    set_ready(k, "False", "DependencyNotReady", &format!("dependency '{NS}/{dep}' is not ready"));
 }
 
 fn with_jobs(k: &mut Value, jobs: &[&str]) {
-    k["status"]["inventory"]["entries"] = jobs
-        .iter()
-        .map(|j| json!({"id": format!("{NS}_{j}_batch_Job"), "v": "v1"}))
-        .collect();
+    k["status"]["inventory"]["entries"] =
+        jobs.iter().map(|j| json!({"id": format!("{NS}_{j}_batch_Job"), "v": "v1"})).collect();
 }
 
 fn git_repository(revision: Option<&str>) -> Value {
@@ -67,7 +60,8 @@ fn git_repository(revision: Option<&str>) -> Value {
         "status": {"conditions": [condition("Ready", "True", "Succeeded", "stored artifact")]},
     });
     if let Some(rev) = revision {
-        repo["status"]["artifact"] = json!({"revision": rev, "digest": "sha256:00", "path": "x", "url": "http://x", "lastUpdateTime": T0});
+        repo["status"]["artifact"] =
+            json!({"revision": rev, "digest": "sha256:00", "path": "x", "url": "http://x", "lastUpdateTime": T0});
     }
     repo
 }
@@ -144,7 +138,8 @@ fn failed_pre_deploy(message: &str) -> Value {
     pre
 }
 
-const HEALTH_FAILED: &str = "health check failed after 5.0s: failed early due to stalled resources: [Job/shop/db-migration status: 'Failed']";
+const HEALTH_FAILED: &str =
+    "health check failed after 5.0s: failed early due to stalled resources: [Job/shop/db-migration status: 'Failed']";
 
 fn run(objects: Vec<Value>) -> Report {
     run_filtered(objects, Filter::default())
@@ -152,24 +147,14 @@ fn run(objects: Vec<Value>) -> Report {
 
 fn run_filtered(mut objects: Vec<Value>, filter: Filter) -> Report {
     // An event at NOW fixes the snapshot time (the newest timestamp) for every fixture.
-    objects.push(event(
-        "Namespace",
-        NS,
-        "Normal",
-        "Clock",
-        "fixes the snapshot time",
-    ));
+    objects.push(event("Namespace", NS, "Normal", "Clock", "fixes the snapshot time"));
     let text = json!({"apiVersion": "v1", "kind": "List", "items": objects}).to_string();
     let snapshot = parse_snapshot(&text, "fixture").expect("fixture parses");
     diagnose(&snapshot, &filter).expect("diagnosis")
 }
 
 fn stage<'a>(report: &'a Report, name: &str) -> &'a StageReport {
-    report
-        .stages
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no stage {name}"))
+    report.stages.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no stage {name}"))
 }
 
 fn ids(names: &[&str]) -> Vec<String> {
@@ -188,24 +173,10 @@ fn assert_cause(
 ) {
     let s = stage(report, stage_name);
     assert_eq!(s.state, state, "{stage_name} state; report: {s:#?}");
-    let cause = s
-        .root_cause
-        .as_ref()
-        .unwrap_or_else(|| panic!("{stage_name} has no root cause: {s:#?}"));
-    assert_eq!(
-        (
-            cause.kind.as_str(),
-            cause.name.as_str(),
-            cause.reason.as_str()
-        ),
-        (kind, name, reason),
-        "{cause:#?}"
-    );
+    let cause = s.root_cause.as_ref().unwrap_or_else(|| panic!("{stage_name} has no root cause: {s:#?}"));
+    assert_eq!((cause.kind.as_str(), cause.name.as_str(), cause.reason.as_str()), (kind, name, reason), "{cause:#?}");
     assert_eq!(s.path, ids(path), "{stage_name} path");
-    assert!(
-        s.hint.as_deref().is_some_and(|h| !h.is_empty()),
-        "{stage_name} has no hint"
-    );
+    assert!(s.hint.as_deref().is_some_and(|h| !h.is_empty()), "{stage_name} has no hint");
 }
 
 #[test]
@@ -218,12 +189,7 @@ fn a_ready_pipeline_has_no_causes_and_is_in_dependency_order() {
     ]);
     let names: Vec<&str> = report.stages.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["app-pre-deploy", "app-deploy", "app-post-deploy"]);
-    assert!(
-        report
-            .stages
-            .iter()
-            .all(|s| s.state == StageState::Ready && s.root_cause.is_none() && s.path.is_empty())
-    );
+    assert!(report.stages.iter().all(|s| s.state == StageState::Ready && s.root_cause.is_none() && s.path.is_empty()));
     assert_eq!(report.pipelines.len(), 1);
 }
 
@@ -232,11 +198,7 @@ fn dependency_not_ready_is_followed_through_any_depth_to_the_pod() {
     let report = run(blocked_pipeline(
         failed_pre_deploy(HEALTH_FAILED),
         vec![
-            failed_job(
-                "db-migration",
-                "BackoffLimitExceeded",
-                "Job has reached the specified backoff limit",
-            ),
+            failed_job("db-migration", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
             pod_of("db-migration", "db-migration-b2m8s", terminated(3, "Error")),
             event(
                 "Job",
@@ -265,69 +227,36 @@ fn dependency_not_ready_is_followed_through_any_depth_to_the_pod() {
         "Error",
         &["app-post-deploy", "app-deploy", "app-pre-deploy"],
     );
-    let cause = stage(&report, "app-post-deploy")
-        .root_cause
-        .clone()
-        .unwrap();
+    let cause = stage(&report, "app-post-deploy").root_cause.clone().unwrap();
     assert_eq!(cause.exit_code, Some(3));
     assert_eq!(cause.container.as_deref(), Some("migration"));
     assert_eq!(cause.via, ["Job/shop/db-migration"]);
-    assert_eq!(
-        cause.events,
-        ["BackoffLimitExceeded: Job has reached the specified backoff limit"]
-    );
-    assert_eq!(
-        stage(&report, "app-pre-deploy").jobs[0].pods[0].exit_code,
-        Some(3)
-    );
+    assert_eq!(cause.events, ["BackoffLimitExceeded: Job has reached the specified backoff limit"]);
+    assert_eq!(stage(&report, "app-pre-deploy").jobs[0].pods[0].exit_code, Some(3));
 }
 
 #[test]
 fn exit_reasons_of_containers_are_kept() {
-    for (code, reason) in [
-        (137, "OOMKilled"),
-        (128, "ContainerCannotRun"),
-        (1, "Error"),
-    ] {
+    for (code, reason) in [(137, "OOMKilled"), (128, "ContainerCannotRun"), (1, "Error")] {
         let report = run(blocked_pipeline(
             failed_pre_deploy(HEALTH_FAILED),
             vec![
-                failed_job(
-                    "db-migration",
-                    "BackoffLimitExceeded",
-                    "Job has reached the specified backoff limit",
-                ),
+                failed_job("db-migration", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
                 pod_of("db-migration", "db-migration-x", terminated(code, reason)),
             ],
         ));
         let cause = stage(&report, "app-deploy").root_cause.clone().unwrap();
-        assert_eq!(
-            (cause.reason.as_str(), cause.exit_code),
-            (reason, Some(code))
-        );
-        assert!(
-            cause.message.contains(&format!("exited with code {code}")),
-            "{}",
-            cause.message
-        );
+        assert_eq!((cause.reason.as_str(), cause.exit_code), (reason, Some(code)));
+        assert!(cause.message.contains(&format!("exited with code {code}")), "{}", cause.message);
     }
 }
 
 #[test]
 fn job_failure_reasons_without_a_pod_to_blame_name_the_job() {
-    for reason in [
-        "BackoffLimitExceeded",
-        "DeadlineExceeded",
-        "PodFailurePolicy",
-        "MaxFailedIndexesExceeded",
-    ] {
+    for reason in ["BackoffLimitExceeded", "DeadlineExceeded", "PodFailurePolicy", "MaxFailedIndexesExceeded"] {
         let report = run(blocked_pipeline(
             failed_pre_deploy(HEALTH_FAILED),
-            vec![failed_job(
-                "db-migration",
-                reason,
-                "the Job controller's message",
-            )],
+            vec![failed_job("db-migration", reason, "the Job controller's message")],
         ));
         assert_cause(
             &report,
@@ -338,10 +267,7 @@ fn job_failure_reasons_without_a_pod_to_blame_name_the_job() {
             reason,
             &["app-deploy", "app-pre-deploy"],
         );
-        assert_eq!(
-            stage(&report, "app-pre-deploy").jobs[0].reason.as_deref(),
-            Some(reason)
-        );
+        assert_eq!(stage(&report, "app-pre-deploy").jobs[0].reason.as_deref(), Some(reason));
     }
 }
 
@@ -356,21 +282,10 @@ fn pod_problems_are_named_with_the_kubelet_and_scheduler_reasons() {
         "lastState": {"terminated": {"exitCode": 2, "reason": "Error", "startedAt": T0, "finishedAt": T0}}}]});
     let cases = [
         (unschedulable, "Unschedulable", "Insufficient cpu"),
+        (waiting("ErrImagePull", "rpc error: not found"), "ErrImagePull", "not found"),
+        (waiting("ImagePullBackOff", "Back-off pulling image \"x\""), "ImagePullBackOff", "Back-off"),
         (
-            waiting("ErrImagePull", "rpc error: not found"),
-            "ErrImagePull",
-            "not found",
-        ),
-        (
-            waiting("ImagePullBackOff", "Back-off pulling image \"x\""),
-            "ImagePullBackOff",
-            "Back-off",
-        ),
-        (
-            waiting(
-                "CreateContainerConfigError",
-                "secret \"db-credentials\" not found",
-            ),
+            waiting("CreateContainerConfigError", "secret \"db-credentials\" not found"),
             "CreateContainerConfigError",
             "db-credentials",
         ),
@@ -379,28 +294,17 @@ fn pod_problems_are_named_with_the_kubelet_and_scheduler_reasons() {
     ];
     for (status, reason, message_part) in cases {
         let mut pre = ks("app-pre-deploy", &[]);
-        set_ready(
-            &mut pre,
-            "Unknown",
+        set_ready(&mut pre, "Unknown", "Progressing", "Reconciliation in progress");
+        pre["status"]["conditions"].as_array_mut().unwrap().push(condition(
+            "Reconciling",
+            "True",
             "Progressing",
-            "Reconciliation in progress",
-        );
-        pre["status"]["conditions"]
-            .as_array_mut()
-            .unwrap()
-            .push(condition(
-                "Reconciling",
-                "True",
-                "Progressing",
-                "Running health checks for revision X with a timeout of 5m0s",
-            ));
+            "Running health checks for revision X with a timeout of 5m0s",
+        ));
         with_jobs(&mut pre, &["db-migration"]);
         let report = run(blocked_pipeline(
             pre,
-            vec![
-                job("db-migration", json!([])),
-                pod_of("db-migration", "db-migration-p", status),
-            ],
+            vec![job("db-migration", json!([])), pod_of("db-migration", "db-migration-p", status)],
         ));
         assert_cause(
             &report,
@@ -411,44 +315,23 @@ fn pod_problems_are_named_with_the_kubelet_and_scheduler_reasons() {
             reason,
             &["app-pre-deploy"],
         );
-        let cause = stage(&report, "app-post-deploy")
-            .root_cause
-            .clone()
-            .unwrap();
-        assert!(
-            cause.message.contains(message_part),
-            "{reason}: {}",
-            cause.message
-        );
+        let cause = stage(&report, "app-post-deploy").root_cause.clone().unwrap();
+        assert!(cause.message.contains(message_part), "{reason}: {}", cause.message);
         // The health check clock: Reconciling since T0, snapshot at NOW, timeout 5m.
-        assert!(
-            cause
-                .message
-                .contains("health check running for 5m of its 5m timeout"),
-            "{}",
-            cause.message
-        );
+        assert!(cause.message.contains("health check running for 5m of its 5m timeout"), "{}", cause.message);
     }
 }
 
 #[test]
 fn a_running_health_check_names_the_unfinished_job() {
     let mut pre = ks("app-pre-deploy", &[]);
-    set_ready(
-        &mut pre,
-        "Unknown",
-        "Progressing",
-        "Reconciliation in progress",
-    );
+    set_ready(&mut pre, "Unknown", "Progressing", "Reconciliation in progress");
     with_jobs(&mut pre, &["db-migration"]);
     let running = json!({"phase": "Running", "containerStatuses": [{"name": "migration", "image": "i", "imageID": "", "ready": true,
         "restartCount": 0, "state": {"running": {"startedAt": T0}}}]});
     let report = run(blocked_pipeline(
         pre,
-        vec![
-            job("db-migration", json!([])),
-            pod_of("db-migration", "db-migration-r", running),
-        ],
+        vec![job("db-migration", json!([])), pod_of("db-migration", "db-migration-r", running)],
     ));
     assert_cause(
         &report,
@@ -459,10 +342,7 @@ fn a_running_health_check_names_the_unfinished_job() {
         "JobRunning",
         &["app-deploy", "app-pre-deploy"],
     );
-    assert_eq!(
-        stage(&report, "app-pre-deploy").state,
-        StageState::Progressing
-    );
+    assert_eq!(stage(&report, "app-pre-deploy").state, StageState::Progressing);
 }
 
 #[test]
@@ -473,12 +353,7 @@ fn a_suspended_job_is_named() {
     );
     suspended["spec"]["suspend"] = json!(true);
     let mut pre = ks("app-pre-deploy", &[]);
-    set_ready(
-        &mut pre,
-        "Unknown",
-        "Progressing",
-        "Reconciliation in progress",
-    );
+    set_ready(&mut pre, "Unknown", "Progressing", "Reconciliation in progress");
     with_jobs(&mut pre, &["db-migration"]);
     let report = run(blocked_pipeline(pre, vec![suspended]));
     assert_cause(
@@ -490,44 +365,24 @@ fn a_suspended_job_is_named() {
         "JobSuspended",
         &["app-pre-deploy"],
     );
-    assert!(
-        stage(&report, "app-pre-deploy")
-            .hint
-            .as_deref()
-            .unwrap()
-            .contains("suspend")
-    );
+    assert!(stage(&report, "app-pre-deploy").hint.as_deref().unwrap().contains("suspend"));
 }
 
 #[test]
 fn a_job_gone_from_the_cluster_tells_ttl_cleanup_from_deletion() {
     for (completed_before, expected) in [(true, "ttlSecondsAfterFinished"), (false, "deleted")] {
         let mut pre = ks("app-pre-deploy", &[]);
-        set_ready(
-            &mut pre,
-            "Unknown",
-            "Progressing",
-            "Reconciliation in progress",
-        );
+        set_ready(&mut pre, "Unknown", "Progressing", "Reconciliation in progress");
         with_jobs(&mut pre, &["db-migration"]);
         let mut extra = vec![];
         if completed_before {
-            extra.push(event(
-                "Job",
-                "db-migration",
-                "Normal",
-                "Completed",
-                "Job completed",
-            ));
+            extra.push(event("Job", "db-migration", "Normal", "Completed", "Job completed"));
         }
         let report = run(blocked_pipeline(pre, extra));
         let pre = stage(&report, "app-pre-deploy");
         assert_eq!(pre.jobs[0].state, crate::report::JobState::Missing);
         let cause = pre.root_cause.as_ref().unwrap();
-        assert_eq!(
-            (cause.kind.as_str(), cause.reason.as_str()),
-            ("Job", "JobDeleted")
-        );
+        assert_eq!((cause.kind.as_str(), cause.reason.as_str()), ("Job", "JobDeleted"));
         assert!(cause.message.contains(expected), "{}", cause.message);
     }
 }
@@ -535,17 +390,8 @@ fn a_job_gone_from_the_cluster_tells_ttl_cleanup_from_deletion() {
 #[test]
 fn dependency_not_found() {
     let mut deploy = ks("app-deploy", &["app-pre-deploy", "app-database"]);
-    set_ready(
-        &mut deploy,
-        "False",
-        "DependencyNotReady",
-        "dependency 'shop/app-database' not found",
-    );
-    let report = run(vec![
-        git_repository(Some(REV)),
-        ks("app-pre-deploy", &[]),
-        deploy,
-    ]);
+    set_ready(&mut deploy, "False", "DependencyNotReady", "dependency 'shop/app-database' not found");
+    let report = run(vec![git_repository(Some(REV)), ks("app-pre-deploy", &[]), deploy]);
     assert_cause(
         &report,
         "app-deploy",
@@ -561,26 +407,13 @@ fn dependency_not_found() {
 fn cross_namespace_dependencies_default_and_resolve() {
     let mut infra = ks("infra", &[]);
     infra["metadata"]["namespace"] = json!("platform");
-    set_ready(
-        &mut infra,
-        "False",
-        "BuildFailed",
-        "kustomize build failed: accumulating resources",
-    );
+    set_ready(&mut infra, "False", "BuildFailed", "kustomize build failed: accumulating resources");
     let mut deploy = ks("app-deploy", &[]);
     deploy["spec"]["dependsOn"] = json!([{"name": "infra", "namespace": "platform"}]);
-    set_ready(
-        &mut deploy,
-        "False",
-        "DependencyNotReady",
-        "dependency 'platform/infra' is not ready",
-    );
+    set_ready(&mut deploy, "False", "DependencyNotReady", "dependency 'platform/infra' is not ready");
     let report = run_filtered(
         vec![git_repository(Some(REV)), infra, deploy],
-        Filter {
-            namespace: Some(NS.into()),
-            ..Filter::default()
-        },
+        Filter { namespace: Some(NS.into()), ..Filter::default() },
     );
     // The dependency in another namespace is shown because a shown stage needs it.
     assert_eq!(report.stages.len(), 2);
@@ -617,11 +450,7 @@ fn revision_not_up_to_date_names_the_lagging_dependency() {
         "DependencyNotReady",
         "dependency 'shop/app-pre-deploy' revision is not up to date",
     );
-    let report = run(vec![
-        git_repository(Some(NEW_REV)),
-        ks("app-pre-deploy", &[]),
-        deploy,
-    ]);
+    let report = run(vec![git_repository(Some(NEW_REV)), ks("app-pre-deploy", &[]), deploy]);
     assert_cause(
         &report,
         "app-deploy",
@@ -631,14 +460,7 @@ fn revision_not_up_to_date_names_the_lagging_dependency() {
         "RevisionNotUpToDate",
         &["app-deploy", "app-pre-deploy"],
     );
-    assert!(
-        stage(&report, "app-deploy")
-            .root_cause
-            .as_ref()
-            .unwrap()
-            .message
-            .contains(NEW_REV)
-    );
+    assert!(stage(&report, "app-deploy").root_cause.as_ref().unwrap().message.contains(NEW_REV));
 }
 
 #[test]
@@ -653,10 +475,7 @@ fn suspended_stage_and_suspended_upstream_with_a_new_revision() {
         "dependency 'shop/app-pre-deploy' revision is not up to date",
     );
     let report = run(vec![git_repository(Some(NEW_REV)), pre, deploy]);
-    assert_eq!(
-        stage(&report, "app-pre-deploy").state,
-        StageState::Suspended
-    );
+    assert_eq!(stage(&report, "app-pre-deploy").state, StageState::Suspended);
     assert_cause(
         &report,
         "app-deploy",
@@ -667,18 +486,8 @@ fn suspended_stage_and_suspended_upstream_with_a_new_revision() {
         &["app-deploy", "app-pre-deploy"],
     );
     let cause = stage(&report, "app-deploy").root_cause.clone().unwrap();
-    assert!(
-        cause.message.contains("revision is not up to date"),
-        "{}",
-        cause.message
-    );
-    assert!(
-        stage(&report, "app-deploy")
-            .hint
-            .as_deref()
-            .unwrap()
-            .contains("flux resume kustomization app-pre-deploy")
-    );
+    assert!(cause.message.contains("revision is not up to date"), "{}", cause.message);
+    assert!(stage(&report, "app-deploy").hint.as_deref().unwrap().contains("flux resume kustomization app-pre-deploy"));
 }
 
 #[test]
@@ -691,11 +500,7 @@ fn ready_expr_unmet_uses_the_controllers_verdict() {
         "DependencyNotReady",
         "dependency 'shop/app-pre-deploy' is not ready according to readyExpr eval",
     );
-    let report = run(vec![
-        git_repository(Some(REV)),
-        ks("app-pre-deploy", &[]),
-        deploy,
-    ]);
+    let report = run(vec![git_repository(Some(REV)), ks("app-pre-deploy", &[]), deploy]);
     assert_cause(
         &report,
         "app-deploy",
@@ -706,12 +511,7 @@ fn ready_expr_unmet_uses_the_controllers_verdict() {
         &["app-deploy", "app-pre-deploy"],
     );
     assert!(
-        stage(&report, "app-deploy")
-            .root_cause
-            .as_ref()
-            .unwrap()
-            .message
-            .contains("dep.status.lastAppliedRevision")
+        stage(&report, "app-deploy").root_cause.as_ref().unwrap().message.contains("dep.status.lastAppliedRevision")
     );
 }
 
@@ -729,13 +529,7 @@ fn a_stage_never_reconciled_points_at_the_controller() {
         "NotReconciled",
         &["app-pre-deploy"],
     );
-    assert!(
-        stage(&report, "app-pre-deploy")
-            .hint
-            .as_deref()
-            .unwrap()
-            .contains("kustomize-controller")
-    );
+    assert!(stage(&report, "app-pre-deploy").hint.as_deref().unwrap().contains("kustomize-controller"));
 }
 
 #[test]
@@ -757,12 +551,7 @@ fn a_new_generation_not_yet_applied_is_progressing() {
 #[test]
 fn source_not_ready_or_without_artifact_blocks_the_stage() {
     let mut pre = ks("app-pre-deploy", &[]);
-    set_ready(
-        &mut pre,
-        "False",
-        "ArtifactFailed",
-        "Source artifact not found, retrying in 30s",
-    );
+    set_ready(&mut pre, "False", "ArtifactFailed", "Source artifact not found, retrying in 30s");
     let mut no_artifact = git_repository(None);
     no_artifact["status"]["conditions"] = json!([condition(
         "Ready",
@@ -780,14 +569,7 @@ fn source_not_ready_or_without_artifact_blocks_the_stage() {
         "ArtifactMissing",
         &["app-pre-deploy"],
     );
-    assert!(
-        stage(&report, "app-pre-deploy")
-            .root_cause
-            .as_ref()
-            .unwrap()
-            .message
-            .contains("authentication required")
-    );
+    assert!(stage(&report, "app-pre-deploy").root_cause.as_ref().unwrap().message.contains("authentication required"));
     let report = run(vec![pre]);
     assert_cause(
         &report,
@@ -819,14 +601,7 @@ fn build_and_apply_failures_are_the_stages_own() {
         "BuildFailed",
         &["app-pre-deploy"],
     );
-    assert!(
-        !stage(&report, "app-pre-deploy")
-            .root_cause
-            .as_ref()
-            .unwrap()
-            .message
-            .contains('\n')
-    );
+    assert!(!stage(&report, "app-pre-deploy").root_cause.as_ref().unwrap().message.contains('\n'));
 
     let mut apply = ks("app-pre-deploy", &[]);
     set_ready(
@@ -869,13 +644,7 @@ fn immutable_job_without_force_names_the_job_and_suggests_force() {
     );
     let s = stage(&report, "app-pre-deploy");
     assert!(s.hint.as_deref().unwrap().contains("spec.force: true"));
-    assert!(
-        s.root_cause
-            .as_ref()
-            .unwrap()
-            .message
-            .ends_with("Invalid value: {…}: field is immutable")
-    );
+    assert!(s.root_cause.as_ref().unwrap().message.ends_with("Invalid value: {…}: field is immutable"));
 }
 
 #[test]
@@ -887,8 +656,7 @@ fn a_deployment_past_its_progress_deadline_keeps_the_stage_unhealthy() {
         "HealthCheckFailed",
         "health check failed after 5m0s: timeout waiting for: [Deployment/shop/app status: 'InProgress']",
     );
-    deploy["status"]["inventory"]["entries"] =
-        json!([{"id": "shop_app_apps_Deployment", "v": "v1"}]);
+    deploy["status"]["inventory"]["entries"] = json!([{"id": "shop_app_apps_Deployment", "v": "v1"}]);
     let deployment = json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "app", "namespace": NS, "generation": 2},
@@ -903,11 +671,7 @@ fn a_deployment_past_its_progress_deadline_keeps_the_stage_unhealthy() {
     assert_eq!(s.state, StageState::Failed);
     let cause = s.root_cause.as_ref().unwrap();
     assert_eq!(
-        (
-            cause.kind.as_str(),
-            cause.name.as_str(),
-            cause.reason.as_str()
-        ),
+        (cause.kind.as_str(), cause.name.as_str(), cause.reason.as_str()),
         ("Deployment", "app", "ProgressDeadlineExceeded")
     );
 }
@@ -917,33 +681,14 @@ fn warning_events_of_the_job_and_pod_are_attached() {
     let report = run(blocked_pipeline(
         failed_pre_deploy(HEALTH_FAILED),
         vec![
-            failed_job(
-                "db-migration",
-                "BackoffLimitExceeded",
-                "Job has reached the specified backoff limit",
-            ),
+            failed_job("db-migration", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
             pod_of("db-migration", "db-migration-e", terminated(1, "Error")),
-            event(
-                "Pod",
-                "db-migration-e",
-                "Warning",
-                "FailedMount",
-                "MountVolume.SetUp failed for volume \"config\"",
-            ),
-            event(
-                "Pod",
-                "db-migration-e",
-                "Normal",
-                "Pulled",
-                "Successfully pulled image",
-            ),
+            event("Pod", "db-migration-e", "Warning", "FailedMount", "MountVolume.SetUp failed for volume \"config\""),
+            event("Pod", "db-migration-e", "Normal", "Pulled", "Successfully pulled image"),
         ],
     ));
     let cause = stage(&report, "app-pre-deploy").root_cause.clone().unwrap();
-    assert_eq!(
-        cause.events,
-        ["FailedMount: MountVolume.SetUp failed for volume \"config\""]
-    );
+    assert_eq!(cause.events, ["FailedMount: MountVolume.SetUp failed for volume \"config\""]);
 }
 
 #[test]
@@ -951,57 +696,27 @@ fn a_job_image_tag_other_than_the_deployments_is_a_warning() {
     let mut pre = ks("app-pre-deploy", &[]);
     with_jobs(&mut pre, &["db-migration"]);
     let mut deploy = ks("app-deploy", &["app-pre-deploy"]);
-    deploy["status"]["inventory"]["entries"] =
-        json!([{"id": "shop_app_apps_Deployment", "v": "v1"}]);
+    deploy["status"]["inventory"]["entries"] = json!([{"id": "shop_app_apps_Deployment", "v": "v1"}]);
     let deployment = json!({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app", "namespace": NS},
         "spec": {"selector": {"matchLabels": {"app": "app"}}, "template": {"metadata": {"labels": {"app": "app"}},
                  "spec": {"containers": [{"name": "app", "image": "registry.example.invalid/app:2.0.0"}]}}},
         "status": {"availableReplicas": 1, "replicas": 1},
     });
-    let complete = job(
-        "db-migration",
-        json!([{"type": "Complete", "status": "True", "reason": "CompletionsReached"}]),
-    );
-    let report = run(vec![
-        git_repository(Some(REV)),
-        pre,
-        deploy,
-        deployment,
-        complete,
-    ]);
+    let complete = job("db-migration", json!([{"type": "Complete", "status": "True", "reason": "CompletionsReached"}]));
+    let report = run(vec![git_repository(Some(REV)), pre, deploy, deployment, complete]);
     assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
-    assert!(
-        report.warnings[0].contains("1.0.0") && report.warnings[0].contains("2.0.0"),
-        "{}",
-        report.warnings[0]
-    );
+    assert!(report.warnings[0].contains("1.0.0") && report.warnings[0].contains("2.0.0"), "{}", report.warnings[0]);
 }
 
 #[test]
 fn stage_filter_shows_the_stage_and_its_upstream_and_rejects_unknown_names() {
     let objects = blocked_pipeline(failed_pre_deploy(HEALTH_FAILED), vec![]);
-    let report = run_filtered(
-        objects.clone(),
-        Filter {
-            stage: Some("app-deploy".into()),
-            ..Filter::default()
-        },
-    );
+    let report = run_filtered(objects.clone(), Filter { stage: Some("app-deploy".into()), ..Filter::default() });
     let names: Vec<&str> = report.stages.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["app-pre-deploy", "app-deploy"]);
     let text = json!({"kind": "List", "items": objects}).to_string();
     let snapshot = parse_snapshot(&text, "fixture").unwrap();
-    let err = diagnose(
-        &snapshot,
-        &Filter {
-            stage: Some("nope".into()),
-            ..Filter::default()
-        },
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string().starts_with("stage \"nope\" not found"),
-        "{err}"
-    );
+    let err = diagnose(&snapshot, &Filter { stage: Some("nope".into()), ..Filter::default() }).unwrap_err();
+    assert!(err.to_string().starts_with("stage \"nope\" not found"), "{err}");
 }

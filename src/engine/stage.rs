@@ -7,9 +7,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use super::workload::{deployment_cause, job_cause, job_report, job_state, split_image};
 use super::{Graph, Index};
 use crate::model::{Condition, DependencyReference, Kustomization};
-use crate::report::{
-    JobReport, JobState, ReadyCondition, Report, RootCause, StageReport, StageState,
-};
+use crate::report::{JobReport, JobState, ReadyCondition, Report, RootCause, StageReport, StageState};
 
 /// Why a stage is not Ready: the stage ids from it to the stage at fault, and the object at fault.
 #[derive(Clone, Debug)]
@@ -20,28 +18,18 @@ struct Resolution {
 }
 
 pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<String>]) -> Report {
-    let mut resolver = Resolver {
-        index,
-        graph,
-        memo: HashMap::new(),
-    };
+    let mut resolver = Resolver { index, graph, memo: HashMap::new() };
     let mut stages = Vec::new();
     let mut warnings = Vec::new();
     for pipeline in pipelines {
         for id in pipeline {
-            let ks = index
-                .kustomization(id)
-                .expect("pipelines hold snapshot stages");
+            let ks = index.kustomization(id).expect("pipelines hold snapshot stages");
             let resolution = resolver.resolve(id, &mut Vec::new());
             stages.push(stage_report(index, ks, resolution));
         }
         warnings.extend(pipeline_warnings(index, pipeline, &stages));
     }
-    Report {
-        pipelines: pipelines.to_vec(),
-        stages,
-        warnings,
-    }
+    Report { pipelines: pipelines.to_vec(), stages, warnings }
 }
 
 fn stage_report(index: &Index, ks: &Kustomization, resolution: Option<Resolution>) -> StageReport {
@@ -73,10 +61,7 @@ fn stage_report(index: &Index, ks: &Kustomization, resolution: Option<Resolution
         state: own_state(index, ks),
         depends_on: ks.dependency_ids(),
         suspended: ks.spec.suspend,
-        revision: ks
-            .status
-            .as_ref()
-            .and_then(|s| s.last_applied_revision.clone()),
+        revision: ks.status.as_ref().and_then(|s| s.last_applied_revision.clone()),
         source: format!("{}/{}/{}", source.kind, ks.source_namespace(), source.name),
         source_revision,
         ready: ks.condition("Ready").map(|c| ReadyCondition {
@@ -89,11 +74,7 @@ fn stage_report(index: &Index, ks: &Kustomization, resolution: Option<Resolution
         root_cause,
         path,
         hint,
-        created: ks
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map(|t| t.0.to_string()),
+        created: ks.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()),
     }
 }
 
@@ -115,9 +96,7 @@ pub fn own_state(index: &Index, ks: &Kustomization) -> StageState {
         // status.observedGeneration only moves when a reconcile succeeds (finalizeStatus, KC ctrl.go):
         // Ready=True for an older generation means the new spec has not been applied yet.
         "True" | "Unknown" => StageState::Progressing,
-        _ if ready.reason == "ArtifactFailed" && source_problem(index, ks).is_some() => {
-            StageState::Blocked
-        }
+        _ if ready.reason == "ArtifactFailed" && source_problem(index, ks).is_some() => StageState::Blocked,
         _ if ready.reason == "HealthCheckCanceled" => StageState::Progressing,
         _ => StageState::Failed,
     }
@@ -138,10 +117,7 @@ enum DependencyCheck {
     NotFound,
     ReadyExprUnmet(String),
     NotReady,
-    RevisionNotUpToDate {
-        applied: Option<String>,
-        wanted: String,
-    },
+    RevisionNotUpToDate { applied: Option<String>, wanted: String },
 }
 
 struct Resolver<'i, 'a> {
@@ -173,16 +149,8 @@ impl Resolver<'_, '_> {
             StageState::Ready => None,
             StageState::Suspended => Some(Resolution {
                 path: vec![id.to_string()],
-                cause: stage_cause(
-                    ks,
-                    "Suspended",
-                    "reconciliation is suspended (spec.suspend: true)".into(),
-                ),
-                hint: format!(
-                    "flux resume kustomization {} -n {}",
-                    ks.name(),
-                    ks.namespace()
-                ),
+                cause: stage_cause(ks, "Suspended", "reconciliation is suspended (spec.suspend: true)".into()),
+                hint: format!("flux resume kustomization {} -n {}", ks.name(), ks.namespace()),
             }),
             StageState::Blocked => {
                 visiting.push(id.to_string());
@@ -200,11 +168,7 @@ impl Resolver<'_, '_> {
         let ready = ks.condition("Ready").cloned().unwrap_or_default();
         if ready.reason == "ArtifactFailed" {
             if let Some((cause, hint)) = source_problem(self.index, ks) {
-                return Resolution {
-                    path: vec![id],
-                    cause,
-                    hint,
-                };
+                return Resolution { path: vec![id], cause, hint };
             }
         }
         // KC reports only the first failing dependency, in spec order; do the same walk but name the
@@ -229,9 +193,7 @@ impl Resolver<'_, '_> {
                             events: vec![],
                             logs: None,
                         },
-                        hint: format!(
-                            "create Kustomization {dep_id}, or remove it from spec.dependsOn of {id}"
-                        ),
+                        hint: format!("create Kustomization {dep_id}, or remove it from spec.dependsOn of {id}"),
                     };
                 }
                 DependencyCheck::ReadyExprUnmet(expr) => {
@@ -241,17 +203,14 @@ impl Resolver<'_, '_> {
                         cause: stage_cause(
                             dep,
                             "ReadyExprNotMet",
-                            format!(
-                                "dependency '{dep_id}' is not ready according to readyExpr eval: {expr}"
-                            ),
+                            format!("dependency '{dep_id}' is not ready according to readyExpr eval: {expr}"),
                         ),
                         hint: format!(
                             "the readyExpr of {id}'s dependency on {dep_id} is false; check it against {dep_id}'s status"
                         ),
                     };
                 }
-                check @ (DependencyCheck::NotReady
-                | DependencyCheck::RevisionNotUpToDate { .. }) => {
+                check @ (DependencyCheck::NotReady | DependencyCheck::RevisionNotUpToDate { .. }) => {
                     if visiting.contains(&dep_id) {
                         continue; // a cycle; reported on the stages in it
                     }
@@ -272,7 +231,11 @@ impl Resolver<'_, '_> {
                         },
                         _ => Resolution {
                             path: vec![dep_id.clone()],
-                            cause: stage_cause(dep, "DependencyNotReady", format!("dependency '{dep_id}' is not ready")),
+                            cause: stage_cause(
+                                dep,
+                                "DependencyNotReady",
+                                format!("dependency '{dep_id}' is not ready"),
+                            ),
                             hint: format!("flux reconcile kustomization {} -n {}", dep.name(), dep.namespace()),
                         },
                     });
@@ -300,21 +263,13 @@ impl Resolver<'_, '_> {
                     ready.message
                 ),
             ),
-            hint: format!(
-                "flux reconcile kustomization {} -n {}",
-                ks.name(),
-                ks.namespace()
-            ),
+            hint: format!("flux reconcile kustomization {} -n {}", ks.name(), ks.namespace()),
         }
     }
 }
 
 fn dependency_id(ks: &Kustomization, dep: &DependencyReference) -> String {
-    let ns = dep
-        .namespace
-        .as_deref()
-        .filter(|n| !n.is_empty())
-        .unwrap_or(ks.namespace());
+    let ns = dep.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(ks.namespace());
     format!("{ns}/{}", dep.name)
 }
 
@@ -349,19 +304,12 @@ fn check_dependency(
         && dep.source_namespace() == ks.source_namespace();
     if same_source {
         let src = &ks.spec.source_ref;
-        if let Some(wanted) = index
-            .source(&src.kind, ks.source_namespace(), &src.name)
-            .and_then(|s| s.artifact_revision())
+        if let Some(wanted) =
+            index.source(&src.kind, ks.source_namespace(), &src.name).and_then(|s| s.artifact_revision())
         {
-            let applied = dep
-                .status
-                .as_ref()
-                .and_then(|s| s.last_applied_revision.clone());
+            let applied = dep.status.as_ref().and_then(|s| s.last_applied_revision.clone());
             if applied.as_deref() != Some(wanted) {
-                return DependencyCheck::RevisionNotUpToDate {
-                    applied,
-                    wanted: wanted.to_string(),
-                };
+                return DependencyCheck::RevisionNotUpToDate { applied, wanted: wanted.to_string() };
             }
         }
     }
@@ -401,13 +349,7 @@ fn source_problem(index: &Index, ks: &Kustomization) -> Option<(RootCause, Strin
     };
     let hint = format!("flux get sources all -n {ns}; the source must be Ready with an artifact");
     let Some(source) = index.source(&r.kind, ns, &r.name) else {
-        return Some((
-            cause(
-                "SourceNotFound",
-                format!("{} '{ns}/{}' not found", r.kind, r.name),
-            ),
-            hint,
-        ));
+        return Some((cause("SourceNotFound", format!("{} '{ns}/{}' not found", r.kind, r.name)), hint));
     };
     let ready = source.ready();
     if source.artifact_revision().is_none() {
@@ -427,18 +369,10 @@ fn source_problem(index: &Index, ks: &Kustomization) -> Option<(RootCause, Strin
 /// The cause of a stage that is itself Failed, Progressing or Unknown.
 fn own_cause(index: &Index, ks: &Kustomization, state: StageState) -> Resolution {
     let id = ks.id();
-    let at = |cause: RootCause, hint: String| Resolution {
-        path: vec![id.clone()],
-        cause,
-        hint,
-    };
+    let at = |cause: RootCause, hint: String| Resolution { path: vec![id.clone()], cause, hint };
     let ready = ks.condition("Ready").cloned().unwrap_or_default();
     if state == StageState::Unknown {
-        let age = ks
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map(|t| human(index.now.duration_since(t.0)));
+        let age = ks.metadata.creation_timestamp.as_ref().map(|t| human(index.now.duration_since(t.0)));
         let message = match age {
             Some(age) => format!("never reconciled: no status conditions {age} after creation"),
             None => "never reconciled: no status conditions".to_string(),
@@ -454,18 +388,15 @@ fn own_cause(index: &Index, ks: &Kustomization, state: StageState) -> Resolution
     if state == StageState::Progressing {
         if ready.status == "True" {
             let generation = ks.metadata.generation.unwrap_or_default();
-            let observed = ks
-                .status
-                .as_ref()
-                .and_then(|s| s.observed_generation)
-                .unwrap_or_default();
+            let observed = ks.status.as_ref().and_then(|s| s.observed_generation).unwrap_or_default();
             return at(
                 stage_cause(
                     ks,
                     "GenerationNotObserved",
                     format!("spec generation {generation} is not applied yet (last applied generation {observed})"),
                 ),
-                "kustomize-controller picks spec changes up at once; if this persists, check the controller is running".into(),
+                "kustomize-controller picks spec changes up at once; if this persists, check the controller is running"
+                    .into(),
             );
         }
         let clock = health_clock(index, ks);
@@ -485,20 +416,15 @@ fn own_cause(index: &Index, ks: &Kustomization, state: StageState) -> Resolution
             .into_iter()
             .find(|j| matches!(job_state(j).0, JobState::Running | JobState::Pending));
         if let Some(job) = running {
-            let (ns, name) = (
-                job.metadata.namespace.clone().unwrap_or_default(),
-                job.metadata.name.clone().unwrap_or_default(),
-            );
+            let (ns, name) =
+                (job.metadata.namespace.clone().unwrap_or_default(), job.metadata.name.clone().unwrap_or_default());
             return at(
                 RootCause {
                     kind: "Job".into(),
                     namespace: ns.clone(),
                     name: name.clone(),
                     reason: "JobRunning".into(),
-                    message: format!(
-                        "the Job has not finished yet; {}",
-                        clock.unwrap_or_default()
-                    ),
+                    message: format!("the Job has not finished yet; {}", clock.unwrap_or_default()),
                     exit_code: None,
                     container: None,
                     via: vec![],
@@ -508,10 +434,7 @@ fn own_cause(index: &Index, ks: &Kustomization, state: StageState) -> Resolution
                 "wait for the Job; the stage becomes Ready when it completes".into(),
             );
         }
-        return at(
-            stage_cause(ks, "Progressing", message),
-            "wait for kustomize-controller to finish".into(),
-        );
+        return at(stage_cause(ks, "Progressing", message), "wait for kustomize-controller to finish".into());
     }
     // Failed.
     match ready.reason.as_str() {
@@ -521,10 +444,7 @@ fn own_cause(index: &Index, ks: &Kustomization, state: StageState) -> Resolution
             }
             at(
                 stage_cause(ks, "ArtifactFailed", ready.message.clone()),
-                format!(
-                    "check spec.path ({}) exists in the source revision",
-                    ks.spec.path.as_deref().unwrap_or("./")
-                ),
+                format!("check spec.path ({}) exists in the source revision", ks.spec.path.as_deref().unwrap_or("./")),
             )
         }
         "HealthCheckFailed" => {
@@ -561,11 +481,7 @@ fn own_cause(index: &Index, ks: &Kustomization, state: StageState) -> Resolution
         ),
         reason => at(
             stage_cause(ks, reason, first_line(&ready.message)),
-            format!(
-                "flux events --for Kustomization/{} -n {}",
-                ks.name(),
-                ks.namespace()
-            ),
+            format!("flux events --for Kustomization/{} -n {}", ks.name(), ks.namespace()),
         ),
     }
 }
@@ -591,18 +507,9 @@ pub fn stage_timeout(ks: &Kustomization) -> SignedDuration {
     if let Some(t) = ks.spec.timeout.as_deref().and_then(parse_go_duration) {
         return t;
     }
-    let interval = ks
-        .spec
-        .interval
-        .as_deref()
-        .and_then(parse_go_duration)
-        .unwrap_or(SignedDuration::from_mins(5));
+    let interval = ks.spec.interval.as_deref().and_then(parse_go_duration).unwrap_or(SignedDuration::from_mins(5));
     let t = interval - SignedDuration::from_secs(30);
-    if t < SignedDuration::from_secs(30) {
-        SignedDuration::from_secs(30)
-    } else {
-        t
-    }
+    if t < SignedDuration::from_secs(30) { SignedDuration::from_secs(30) } else { t }
 }
 
 /// Parses Go `time.Duration` strings such as `5m`, `1h30m`, `1.5s`, `500ms`.
@@ -616,9 +523,7 @@ pub fn parse_go_duration(s: &str) -> Option<SignedDuration> {
         let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let value: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let factor = match &rest[..unit_len] {
             "h" => 3600.0,
             "m" => 60.0,
@@ -661,10 +566,7 @@ pub fn health_check_refs(message: &str) -> Vec<(String, String)> {
     let Some(start) = message.find('[') else {
         return vec![];
     };
-    let end = message[start..]
-        .find(']')
-        .map(|e| start + e)
-        .unwrap_or(message.len());
+    let end = message[start..].find(']').map(|e| start + e).unwrap_or(message.len());
     message[start + 1..end]
         .split(", ")
         .filter_map(|item| {
@@ -687,24 +589,14 @@ fn workload_problem(
     let (jobs, missing) = index.stage_jobs(ks);
     let deployments = index.stage_deployments(ks);
     let wanted = |kind: &str, ns: &str, name: &str| {
-        refs.is_none_or(|refs| {
-            refs.iter()
-                .any(|(r, _)| r == &format!("{kind}/{ns}/{name}"))
-        })
+        refs.is_none_or(|refs| refs.iter().any(|(r, _)| r == &format!("{kind}/{ns}/{name}")))
     };
     let with_path = |cause: RootCause| {
         let hint = cause_hint(ks, &cause);
-        Resolution {
-            path: vec![id.to_string()],
-            cause,
-            hint,
-        }
+        Resolution { path: vec![id.to_string()], cause, hint }
     };
     for job in &jobs {
-        let (ns, name) = (
-            job.metadata.namespace.as_deref().unwrap_or(""),
-            job.metadata.name.as_deref().unwrap_or(""),
-        );
+        let (ns, name) = (job.metadata.namespace.as_deref().unwrap_or(""), job.metadata.name.as_deref().unwrap_or(""));
         if wanted("Job", ns, name) {
             if let Some(cause) = job_cause(index, job) {
                 return Some(with_path(cause));
@@ -712,10 +604,7 @@ fn workload_problem(
         }
     }
     // Jobs the health check still waits for although they are gone.
-    let missing_refs = refs
-        .into_iter()
-        .flatten()
-        .filter(|(r, status)| r.starts_with("Job/") && status == "NotFound");
+    let missing_refs = refs.into_iter().flatten().filter(|(r, status)| r.starts_with("Job/") && status == "NotFound");
     for (reference, _) in missing_refs {
         let mut parts = reference.splitn(3, '/').skip(1);
         let (ns, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
@@ -727,10 +616,8 @@ fn workload_problem(
         }
     }
     for deploy in deployments {
-        let (ns, name) = (
-            deploy.metadata.namespace.as_deref().unwrap_or(""),
-            deploy.metadata.name.as_deref().unwrap_or(""),
-        );
+        let (ns, name) =
+            (deploy.metadata.namespace.as_deref().unwrap_or(""), deploy.metadata.name.as_deref().unwrap_or(""));
         if wanted("Deployment", ns, name) {
             if let Some(cause) = deployment_cause(index, deploy) {
                 return Some(with_path(cause));
@@ -742,7 +629,8 @@ fn workload_problem(
 
 fn missing_job_message(index: &Index, ns: &str, name: &str) -> String {
     if index.job_completed_before(ns, name) {
-        "in the inventory but gone from the cluster: deleted after it completed (ttlSecondsAfterFinished cleanup)".into()
+        "in the inventory but gone from the cluster: deleted after it completed (ttlSecondsAfterFinished cleanup)"
+            .into()
     } else {
         "in the inventory but gone from the cluster: deleted before it completed (not by the TTL controller)".into()
     }
@@ -753,7 +641,9 @@ fn missing_job_cause(index: &Index, ns: &str, name: &str, health_check_waits: bo
     if health_check_waits {
         // Only Jobs whose manifest sets ttlSecondsAfterFinished count as healthy when NotFound
         // (fluxcd/pkg ssa ExtractJobsWithTTL, KC#1578); others are waited for until the timeout.
-        message.push_str("; the health check waits for it until the timeout because its manifest has no ttlSecondsAfterFinished");
+        message.push_str(
+            "; the health check waits for it until the timeout because its manifest has no ttlSecondsAfterFinished",
+        );
     }
     RootCause {
         kind: "Job".into(),
@@ -772,9 +662,7 @@ fn missing_job_cause(index: &Index, ns: &str, name: &str, health_check_waits: bo
 /// An immutable-field apply failure: `Job/apps/db-migration dry-run failed (Invalid): ... field is immutable`
 /// (fluxcd/pkg ssa/errors DryRunErr). With `force` kustomize-controller would have recreated it.
 fn immutable_field(ks: &Kustomization, message: &str) -> Option<Resolution> {
-    let line = message
-        .lines()
-        .find(|l| l.contains("dry-run failed") && l.contains("immutable"))?;
+    let line = message.lines().find(|l| l.contains("dry-run failed") && l.contains("immutable"))?;
     let reference = line.split(" dry-run failed").next()?;
     let mut parts = reference.splitn(3, '/');
     let (kind, ns, name) = (parts.next()?, parts.next()?, parts.next()?);
@@ -853,41 +741,27 @@ fn abbreviate_invalid_values(message: &str) -> String {
 
 /// One actionable next step for a workload cause.
 fn cause_hint(ks: &Kustomization, cause: &RootCause) -> String {
-    let rerun = match cause.via.first().or(Some(&format!(
-        "{}/{}/{}",
-        cause.kind, cause.namespace, cause.name
-    ))) {
+    let rerun = match cause.via.first().or(Some(&format!("{}/{}/{}", cause.kind, cause.namespace, cause.name))) {
         Some(r) if r.starts_with("Job/") => {
             let mut p = r.splitn(3, '/').skip(1);
             let (ns, name) = (p.next().unwrap_or(""), p.next().unwrap_or(""));
             format!("kubectl fluxjobs rerun job/{name} -n {ns}")
         }
-        _ => format!(
-            "flux reconcile kustomization {} -n {}",
-            ks.name(),
-            ks.namespace()
-        ),
+        _ => format!("flux reconcile kustomization {} -n {}", ks.name(), ks.namespace()),
     };
     match cause.reason.as_str() {
         "Unschedulable" => {
             format!("lower the pod's resource requests or add capacity, then {rerun}")
         }
-        "ErrImagePull"
-        | "ImagePullBackOff"
-        | "InvalidImageName"
-        | "ErrImageNeverPull"
-        | "RegistryUnavailable" => {
+        "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull" | "RegistryUnavailable" => {
             format!("check the image name and tag in the source and the pull secret, then {rerun}")
         }
         "CreateContainerConfigError" | "CreateContainerError" => {
-            format!(
-                "create the Secret or ConfigMap the message names (or fix the reference), then {rerun}"
-            )
+            format!("create the Secret or ConfigMap the message names (or fix the reference), then {rerun}")
         }
         "OOMKilled" => format!("raise the container's memory limit, then {rerun}"),
         "CrashLoopBackOff" => {
-            "read the container's logs; with restartPolicy OnFailure it restarts until backoffLimit"
-                .into()
+            "read the container's logs; with restartPolicy OnFailure it restarts until backoffLimit".into()
         }
         "Evicted" => format!("the node ran out of a resource; {rerun}"),
         "DeadlineExceeded" => {
@@ -904,10 +778,7 @@ fn cause_hint(ks: &Kustomization, cause: &RootCause) -> String {
         ),
         "JobRunning" => "wait for the Job; the stage becomes Ready when it completes".into(),
         "ProgressDeadlineExceeded" | "ReplicasUnavailable" | "MinimumReplicasUnavailable" => {
-            format!(
-                "kubectl rollout status deployment/{} -n {}",
-                cause.name, cause.namespace
-            )
+            format!("kubectl rollout status deployment/{} -n {}", cause.name, cause.namespace)
         }
         _ if cause.exit_code.is_some() => {
             format!("fix what made the container fail (see its logs), then {rerun}")
@@ -919,20 +790,13 @@ fn cause_hint(ks: &Kustomization, cause: &RootCause) -> String {
 /// Pattern checks over one pipeline's shown stages.
 fn pipeline_warnings(index: &Index, pipeline: &[String], stages: &[StageReport]) -> Vec<String> {
     let mut warnings = Vec::new();
-    let in_pipeline: Vec<&StageReport> = stages
-        .iter()
-        .filter(|s| pipeline.contains(&s.id()))
-        .collect();
+    let in_pipeline: Vec<&StageReport> = stages.iter().filter(|s| pipeline.contains(&s.id())).collect();
     // Deployment images by repository.
     let mut deployed: Vec<(String, String, String)> = Vec::new(); // (repo, tag, Deployment ref)
     for id in pipeline {
         let ks = index.kustomization(id).expect("shown");
         for d in index.stage_deployments(ks) {
-            let containers = d
-                .spec
-                .as_ref()
-                .and_then(|s| s.template.spec.as_ref())
-                .map(|p| &p.containers);
+            let containers = d.spec.as_ref().and_then(|s| s.template.spec.as_ref()).map(|p| &p.containers);
             for c in containers.into_iter().flatten() {
                 if let (repo, Some(tag)) = split_image(c.image.as_deref().unwrap_or_default()) {
                     let r = format!(
@@ -953,8 +817,7 @@ fn pipeline_warnings(index: &Index, pipeline: &[String], stages: &[StageReport])
                     continue;
                 };
                 for (drepo, dtag, dref) in &deployed {
-                    if drepo == repo && dtag != tag && seen.insert((job.name.clone(), dref.clone()))
-                    {
+                    if drepo == repo && dtag != tag && seen.insert((job.name.clone(), dref.clone())) {
                         warnings.push(format!(
                             "Job {}/{} (stage {}) runs {repo}:{tag} but {dref} runs {repo}:{dtag}; the pre/post-deploy pattern relies on both using the same tag",
                             job.namespace, job.name, stage.id()
@@ -1010,18 +873,9 @@ mod tests {
     #[test]
     fn parses_go_durations() {
         assert_eq!(parse_go_duration("5m"), Some(SignedDuration::from_mins(5)));
-        assert_eq!(
-            parse_go_duration("1h30m"),
-            Some(SignedDuration::from_mins(90))
-        );
-        assert_eq!(
-            parse_go_duration("1.5s"),
-            Some(SignedDuration::from_millis(1500))
-        );
-        assert_eq!(
-            parse_go_duration("500ms"),
-            Some(SignedDuration::from_millis(500))
-        );
+        assert_eq!(parse_go_duration("1h30m"), Some(SignedDuration::from_mins(90)));
+        assert_eq!(parse_go_duration("1.5s"), Some(SignedDuration::from_millis(1500)));
+        assert_eq!(parse_go_duration("500ms"), Some(SignedDuration::from_millis(500)));
         assert_eq!(parse_go_duration("5 minutes"), None);
         assert_eq!(parse_go_duration(""), None);
     }
@@ -1057,9 +911,6 @@ mod tests {
             ]
         );
         let m = "timeout waiting for: [Job/ns/x status: 'NotFound': Resource not found]";
-        assert_eq!(
-            health_check_refs(m),
-            vec![("Job/ns/x".to_string(), "NotFound".to_string())]
-        );
+        assert_eq!(health_check_refs(m), vec![("Job/ns/x".to_string(), "NotFound".to_string())]);
     }
 }

@@ -22,9 +22,7 @@ fn ns_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> S
 pub fn job_state(job: &Job) -> (JobState, Option<String>, Option<String>) {
     let status = job.status.as_ref();
     let cond = |t: &str| {
-        status
-            .and_then(|s| s.conditions.as_ref())
-            .and_then(|cs| cs.iter().find(|c| c.type_ == t && c.status == "True"))
+        status.and_then(|s| s.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == t && c.status == "True"))
     };
     if let Some(c) = cond("Failed").or_else(|| cond("FailureTarget")) {
         return (JobState::Failed, c.reason.clone(), c.message.clone());
@@ -36,14 +34,8 @@ pub fn job_state(job: &Job) -> (JobState, Option<String>, Option<String>) {
         let c = cond("Suspended");
         return (
             JobState::Suspended,
-            Some(
-                c.and_then(|c| c.reason.clone())
-                    .unwrap_or_else(|| "JobSuspended".into()),
-            ),
-            Some(
-                c.and_then(|c| c.message.clone())
-                    .unwrap_or_else(|| "Job suspended".into()),
-            ),
+            Some(c.and_then(|c| c.reason.clone()).unwrap_or_else(|| "JobSuspended".into())),
+            Some(c.and_then(|c| c.message.clone()).unwrap_or_else(|| "Job suspended".into())),
         );
     }
     match status.and_then(|s| s.start_time.as_ref()) {
@@ -70,12 +62,7 @@ pub fn job_images(job: &Job) -> Vec<String> {
     job.spec
         .as_ref()
         .and_then(|s| s.template.spec.as_ref())
-        .map(|p| {
-            p.containers
-                .iter()
-                .filter_map(|c| c.image.clone())
-                .collect()
-        })
+        .map(|p| p.containers.iter().filter_map(|c| c.image.clone()).collect())
         .unwrap_or_default()
 }
 
@@ -84,9 +71,7 @@ fn pod_report(pod: &Pod) -> PodReport {
     let status = pod.status.as_ref();
     PodReport {
         name: name_of(&pod.metadata),
-        phase: status
-            .and_then(|s| s.phase.clone())
-            .unwrap_or_else(|| "Unknown".into()),
+        phase: status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Unknown".into()),
         reason: problem.as_ref().map(|p| p.reason.clone()),
         message: problem.as_ref().map(|p| p.message.clone()),
         exit_code: problem.and_then(|p| p.exit_code),
@@ -104,13 +89,8 @@ pub struct PodProblem {
 
 /// Waiting reasons the kubelet sets when it cannot pull an image
 /// (kubernetes pkg/kubelet/images/types.go: ErrImagePull, ImagePullBackOff, InvalidImageName, ...).
-const IMAGE_PULL_REASONS: [&str; 5] = [
-    "ErrImagePull",
-    "ImagePullBackOff",
-    "InvalidImageName",
-    "ErrImageNeverPull",
-    "RegistryUnavailable",
-];
+const IMAGE_PULL_REASONS: [&str; 5] =
+    ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"];
 
 /// Looks at a Pod the way an operator would, most specific first: eviction, scheduling, a
 /// container that cannot start, a container that exited non-zero.
@@ -119,19 +99,16 @@ pub fn pod_problem(pod: &Pod) -> Option<PodProblem> {
     if status.reason.as_deref() == Some("Evicted") {
         return Some(PodProblem {
             reason: "Evicted".into(),
-            message: status
-                .message
-                .clone()
-                .unwrap_or_else(|| "the pod was evicted".into()),
+            message: status.message.clone().unwrap_or_else(|| "the pod was evicted".into()),
             exit_code: None,
             container: None,
         });
     }
-    let unschedulable = status.conditions.iter().flatten().find(|c| {
-        c.type_ == "PodScheduled"
-            && c.status == "False"
-            && c.reason.as_deref() == Some("Unschedulable")
-    });
+    let unschedulable = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"));
     if let Some(c) = unschedulable {
         return Some(PodProblem {
             reason: "Unschedulable".into(),
@@ -140,12 +117,8 @@ pub fn pod_problem(pod: &Pod) -> Option<PodProblem> {
             container: None,
         });
     }
-    let containers: Vec<&ContainerStatus> = status
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .chain(status.container_statuses.iter().flatten())
-        .collect();
+    let containers: Vec<&ContainerStatus> =
+        status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten()).collect();
     for cs in &containers {
         let Some(waiting) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
             continue;
@@ -153,25 +126,11 @@ pub fn pod_problem(pod: &Pod) -> Option<PodProblem> {
         let reason = waiting.reason.clone().unwrap_or_default();
         let message = waiting.message.clone().unwrap_or_default();
         if IMAGE_PULL_REASONS.contains(&reason.as_str()) {
-            let message = if message.is_empty() {
-                format!("cannot pull image {}", cs.image)
-            } else {
-                message
-            };
-            return Some(PodProblem {
-                reason,
-                message,
-                exit_code: None,
-                container: Some(cs.name.clone()),
-            });
+            let message = if message.is_empty() { format!("cannot pull image {}", cs.image) } else { message };
+            return Some(PodProblem { reason, message, exit_code: None, container: Some(cs.name.clone()) });
         }
         if reason == "CreateContainerConfigError" || reason == "CreateContainerError" {
-            return Some(PodProblem {
-                reason,
-                message,
-                exit_code: None,
-                container: Some(cs.name.clone()),
-            });
+            return Some(PodProblem { reason, message, exit_code: None, container: Some(cs.name.clone()) });
         }
         if reason == "CrashLoopBackOff" {
             let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
@@ -184,27 +143,16 @@ pub fn pod_problem(pod: &Pod) -> Option<PodProblem> {
                     t.exit_code,
                     t.reason.as_deref().unwrap_or("Error")
                 ),
-                None => format!(
-                    "container {} keeps crashing (restarts: {})",
-                    cs.name, cs.restart_count
-                ),
+                None => format!("container {} keeps crashing (restarts: {})", cs.name, cs.restart_count),
             };
-            return Some(PodProblem {
-                reason,
-                message: detail,
-                exit_code,
-                container: Some(cs.name.clone()),
-            });
+            return Some(PodProblem { reason, message: detail, exit_code, container: Some(cs.name.clone()) });
         }
     }
     for cs in &containers {
         let terminated = cs.state.as_ref().and_then(|s| s.terminated.as_ref());
         if let Some(t) = terminated.filter(|t| t.exit_code != 0) {
             let reason = t.reason.clone().unwrap_or_else(|| "Error".into());
-            let mut message = format!(
-                "container {} exited with code {} ({reason})",
-                cs.name, t.exit_code
-            );
+            let mut message = format!("container {} exited with code {} ({reason})", cs.name, t.exit_code);
             if let Some(m) = t.message.as_deref().filter(|m| !m.is_empty()) {
                 message.push_str(": ");
                 message.push_str(m);
@@ -220,10 +168,7 @@ pub fn pod_problem(pod: &Pod) -> Option<PodProblem> {
     if status.phase.as_deref() == Some("Failed") {
         return Some(PodProblem {
             reason: status.reason.clone().unwrap_or_else(|| "Failed".into()),
-            message: status
-                .message
-                .clone()
-                .unwrap_or_else(|| "the pod failed".into()),
+            message: status.message.clone().unwrap_or_else(|| "the pod failed".into()),
             exit_code: None,
             container: None,
         });
@@ -258,8 +203,7 @@ fn cause_from_pod(index: &Index, pod: &Pod, problem: PodProblem, via: Vec<String
 fn newest_first(mut pods: Vec<&Pod>) -> Vec<&Pod> {
     pods.sort_by(|a, b| {
         let t = |p: &Pod| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
-        t(b).cmp(&t(a))
-            .then_with(|| b.metadata.name.cmp(&a.metadata.name))
+        t(b).cmp(&t(a)).then_with(|| b.metadata.name.cmp(&a.metadata.name))
     });
     pods
 }
@@ -280,14 +224,10 @@ pub fn job_cause(index: &Index, job: &Job) -> Option<RootCause> {
         }
     }
     let (reason, message) = match state {
-        JobState::Failed => (
-            reason.unwrap_or_else(|| "Failed".into()),
-            message.unwrap_or_else(|| "the Job failed".into()),
-        ),
-        JobState::Suspended => (
-            "JobSuspended".into(),
-            "the Job is suspended (spec.suspend: true)".into(),
-        ),
+        JobState::Failed => {
+            (reason.unwrap_or_else(|| "Failed".into()), message.unwrap_or_else(|| "the Job failed".into()))
+        }
+        JobState::Suspended => ("JobSuspended".into(), "the Job is suspended (spec.suspend: true)".into()),
         _ => return None,
     };
     Some(RootCause {
@@ -314,11 +254,7 @@ pub fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<RootCause>
     let stuck = conds
         .iter()
         .find(|c| c.type_ == "Progressing" && c.status == "False")
-        .or_else(|| {
-            conds
-                .iter()
-                .find(|c| c.type_ == "Available" && c.status == "False")
-        });
+        .or_else(|| conds.iter().find(|c| c.type_ == "Available" && c.status == "False"));
     let unavailable = status.unavailable_replicas.unwrap_or(0);
     if stuck.is_none() && unavailable == 0 {
         return None;
@@ -330,10 +266,7 @@ pub fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<RootCause>
         }
     }
     let (reason, message) = match stuck {
-        Some(c) => (
-            c.reason.clone().unwrap_or_else(|| c.type_.clone()),
-            c.message.clone().unwrap_or_default(),
-        ),
+        Some(c) => (c.reason.clone().unwrap_or_else(|| c.type_.clone()), c.message.clone().unwrap_or_default()),
         None => (
             "ReplicasUnavailable".into(),
             format!(
@@ -361,10 +294,7 @@ pub fn split_image(image: &str) -> (&str, Option<&str>) {
     let without_digest = image.split('@').next().unwrap_or(image);
     let last_slash = without_digest.rfind('/').map(|i| i + 1).unwrap_or(0);
     match without_digest[last_slash..].rfind(':') {
-        Some(i) => (
-            &without_digest[..last_slash + i],
-            Some(&without_digest[last_slash + i + 1..]),
-        ),
+        Some(i) => (&without_digest[..last_slash + i], Some(&without_digest[last_slash + i + 1..])),
         None => (without_digest, None),
     }
 }
@@ -375,18 +305,9 @@ mod tests {
 
     #[test]
     fn splits_image_references() {
-        assert_eq!(
-            split_image("ghcr.io/org/app:v1.2"),
-            ("ghcr.io/org/app", Some("v1.2"))
-        );
-        assert_eq!(
-            split_image("registry:5000/app"),
-            ("registry:5000/app", None)
-        );
-        assert_eq!(
-            split_image("registry:5000/app:v2@sha256:ab"),
-            ("registry:5000/app", Some("v2"))
-        );
+        assert_eq!(split_image("ghcr.io/org/app:v1.2"), ("ghcr.io/org/app", Some("v1.2")));
+        assert_eq!(split_image("registry:5000/app"), ("registry:5000/app", None));
+        assert_eq!(split_image("registry:5000/app:v2@sha256:ab"), ("registry:5000/app", Some("v2")));
         assert_eq!(split_image("busybox"), ("busybox", None));
     }
 }

@@ -24,6 +24,8 @@ pub struct Pipeline {
     pub extra_dependency: Option<String>,
     /// `spec.timeout` of every stage.
     pub timeout: String,
+    /// `spec.targetNamespace` when the workloads live apart from the Kustomizations (default: the same).
+    pub target_namespace: Option<String>,
 }
 
 impl Pipeline {
@@ -37,6 +39,7 @@ impl Pipeline {
             pre_deploy_suspended: false,
             extra_dependency: None,
             timeout: "2m".into(),
+            target_namespace: None,
         }
     }
 
@@ -44,17 +47,8 @@ impl Pipeline {
         format!("registry.example.invalid/shop/app:{}", self.tag)
     }
 
-    fn job(
-        &self,
-        name: &str,
-        container: &str,
-        labels: &[(String, String)],
-        cpu: Option<&str>,
-    ) -> String {
-        let labels: String = labels
-            .iter()
-            .map(|(k, v)| format!("        {k}: \"{v}\"\n"))
-            .collect();
+    fn job(&self, name: &str, container: &str, labels: &[(String, String)], cpu: Option<&str>) -> String {
+        let labels: String = labels.iter().map(|(k, v)| format!("        {k}: \"{v}\"\n")).collect();
         let resources = cpu
             .map(|c| format!("        resources:\n          requests:\n            cpu: \"{c}\"\n"))
             .unwrap_or_default();
@@ -66,12 +60,7 @@ impl Pipeline {
 
     /// The files of the app repository, as kustomize-controller will see them.
     pub fn files(&self) -> Vec<(String, String)> {
-        let migration = self.job(
-            "db-migration",
-            "migration",
-            &self.migration_labels,
-            self.migration_cpu.as_deref(),
-        );
+        let migration = self.job("db-migration", "migration", &self.migration_labels, self.migration_cpu.as_deref());
         let cache = self.job("cache-refresh", "cache", &[], None);
         let deployment = format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: app\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: app\n    spec:\n      containers:\n      - name: app\n        image: {}\n        ports:\n        - containerPort: 8080\n",
@@ -86,26 +75,13 @@ impl Pipeline {
         ]
     }
 
-    fn kustomization(
-        &self,
-        name: &str,
-        path: &str,
-        depends_on: &[&str],
-        force: bool,
-        suspend: bool,
-    ) -> String {
-        let deps: String = depends_on
-            .iter()
-            .map(|d| format!("  - name: {d}\n"))
-            .collect();
-        let deps = if deps.is_empty() {
-            String::new()
-        } else {
-            format!("  dependsOn:\n{deps}")
-        };
+    fn kustomization(&self, name: &str, path: &str, depends_on: &[&str], force: bool, suspend: bool) -> String {
+        let deps: String = depends_on.iter().map(|d| format!("  - name: {d}\n")).collect();
+        let deps = if deps.is_empty() { String::new() } else { format!("  dependsOn:\n{deps}") };
         format!(
-            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{deps}  sourceRef:\n    kind: GitRepository\n    name: app\n  path: {path}\n  targetNamespace: {ns}\n  interval: 60m\n  retryInterval: 20s\n  timeout: {timeout}\n  prune: true\n  wait: true\n  force: {force}\n  suspend: {suspend}\n",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{deps}  sourceRef:\n    kind: GitRepository\n    name: app\n  path: {path}\n  targetNamespace: {target}\n  interval: 60m\n  retryInterval: 20s\n  timeout: {timeout}\n  prune: true\n  wait: true\n  force: {force}\n  suspend: {suspend}\n",
             ns = self.namespace,
+            target = self.target_namespace.as_deref().unwrap_or(&self.namespace),
             timeout = self.timeout,
         )
     }
@@ -117,21 +93,9 @@ impl Pipeline {
             deploy_deps.push(extra);
         }
         [
-            self.kustomization(
-                "app-pre-deploy",
-                "./pre-deploy",
-                &[],
-                self.force,
-                self.pre_deploy_suspended,
-            ),
+            self.kustomization("app-pre-deploy", "./pre-deploy", &[], self.force, self.pre_deploy_suspended),
             self.kustomization("app-deploy", "./deploy", &deploy_deps, false, false),
-            self.kustomization(
-                "app-post-deploy",
-                "./post-deploy",
-                &["app-deploy"],
-                self.force,
-                false,
-            ),
+            self.kustomization("app-post-deploy", "./post-deploy", &["app-deploy"], self.force, false),
         ]
         .join("---\n")
     }
@@ -139,19 +103,15 @@ impl Pipeline {
     /// Publishes the repository as a new revision of GitRepository `app`; returns the revision.
     pub fn publish(&self, plane: &ControlPlane) -> Result<String> {
         let files = self.files();
-        let files: Vec<(&str, &str)> = files
-            .iter()
-            .map(|(p, t)| (p.as_str(), t.as_str()))
-            .collect();
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
         plane.publish(&self.namespace, "app", &files)
     }
 
     /// Creates the namespace, publishes the source and applies the Kustomizations.
     pub fn install(&self, plane: &ControlPlane) -> Result<String> {
-        plane.apply(&format!(
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {}\n",
-            self.namespace
-        ))?;
+        for ns in std::iter::once(&self.namespace).chain(&self.target_namespace) {
+            plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+        }
         let revision = self.publish(plane)?;
         plane.apply(&self.kustomizations())?;
         Ok(revision)

@@ -47,25 +47,16 @@ impl Tools {
             .output()
             .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
         if !out.status.success() {
-            return Err(format!(
-                "{} failed ({}); see its output above",
-                script.display(),
-                out.status
-            ));
+            return Err(format!("{} failed ({}); see its output above", script.display(), out.status));
         }
         let text = String::from_utf8_lossy(&out.stdout);
-        let map = text
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), PathBuf::from(v)))
-            .collect();
+        let map =
+            text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), PathBuf::from(v))).collect();
         Ok(Tools(map))
     }
 
     pub fn get(&self, name: &str) -> &Path {
-        self.0
-            .get(name)
-            .unwrap_or_else(|| panic!("build-tools.sh printed no {name}="))
+        self.0.get(name).unwrap_or_else(|| panic!("build-tools.sh printed no {name}="))
     }
 }
 
@@ -94,9 +85,7 @@ fn free_port() -> Result<u16> {
 }
 
 fn run(cmd: &mut Command) -> Result<String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     if !out.status.success() {
         return Err(format!(
             "{cmd:?} failed ({}): {}{}",
@@ -109,11 +98,7 @@ fn run(cmd: &mut Command) -> Result<String> {
 }
 
 /// Polls `check` every 200 ms until it returns `Ok(true)` or `timeout` passes.
-pub fn wait_until(
-    what: &str,
-    timeout: Duration,
-    mut check: impl FnMut() -> Result<bool>,
-) -> Result<()> {
+pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<()> {
     let start = Instant::now();
     let mut last_error = String::new();
     loop {
@@ -123,14 +108,8 @@ pub fn wait_until(
             Err(e) => last_error = e,
         }
         if start.elapsed() > timeout {
-            let detail = if last_error.is_empty() {
-                String::new()
-            } else {
-                format!(": {last_error}")
-            };
-            return Err(format!(
-                "timed out after {timeout:?} waiting for {what}{detail}"
-            ));
+            let detail = if last_error.is_empty() { String::new() } else { format!(": {last_error}") };
+            return Err(format!("timed out after {timeout:?} waiting for {what}{detail}"));
         }
         thread::sleep(Duration::from_millis(200));
     }
@@ -159,13 +138,9 @@ impl ControlPlane {
     /// Starts the whole control plane in a new directory under `parent`, ready for tests: the node
     /// is Ready and the Flux CRDs are Established before kustomize-controller starts.
     pub fn start(tools: Tools, parent: &Path, log_namespaces: &[&str]) -> Result<ControlPlane> {
-        let stamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
+        let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
         let dir = parent.join(format!("fluxjobs-e2e-{}-{stamp}", std::process::id()));
-        fs::create_dir_all(dir.join("logs"))
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        fs::create_dir_all(dir.join("logs")).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let mut plane = ControlPlane {
             kubeconfig: dir.join("kubeconfig"),
             dir,
@@ -178,10 +153,7 @@ impl ControlPlane {
         };
         if let Err(e) = plane.boot() {
             plane.keep();
-            return Err(format!(
-                "{e}\n(control-plane logs kept in {})",
-                plane.dir.join("logs").display()
-            ));
+            return Err(format!("{e}\n(control-plane logs kept in {})", plane.dir.join("logs").display()));
         }
         Ok(plane)
     }
@@ -209,9 +181,7 @@ impl ControlPlane {
                 "--log-level=warn".into(),
             ]),
         )?;
-        self.wait_process("etcd /health", Duration::from_secs(30), || {
-            Ok(http_get_ok(etcd_port, "/health"))
-        })?;
+        self.wait_process("etcd /health", Duration::from_secs(30), || Ok(http_get_ok(etcd_port, "/health")))?;
 
         let api_port = free_port()?;
         self.api_server = format!("https://127.0.0.1:{api_port}");
@@ -246,10 +216,7 @@ impl ControlPlane {
         )?;
         self.write_kubeconfig(&self.kubeconfig, "e2e-admin", "admin")?;
         self.wait_process("kube-apiserver /readyz", Duration::from_secs(90), || {
-            Ok(self
-                .kubectl(&["get", "--raw", "/readyz"])
-                .map(|o| o.trim() == "ok")
-                .unwrap_or(false))
+            Ok(self.kubectl(&["get", "--raw", "/readyz"]).map(|o| o.trim() == "ok").unwrap_or(false))
         })?;
 
         let kubeconfig = self.kubeconfig.display().to_string();
@@ -313,20 +280,11 @@ impl ControlPlane {
 
         // kustomize-controller watches every source kind, so all source CRDs must be Established
         // before it starts (kustomize-controller internal/controller/kustomization_manager.go).
-        let crd_dirs = [
-            self.tools.get("KUSTOMIZATION_CRDS"),
-            self.tools.get("SOURCE_CRDS"),
-        ];
+        let crd_dirs = [self.tools.get("KUSTOMIZATION_CRDS"), self.tools.get("SOURCE_CRDS")];
         for dir in crd_dirs {
             self.kubectl(&["apply", "--server-side", "-f", &dir.display().to_string()])?;
         }
-        self.kubectl(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd",
-            "--all",
-        ])?;
+        self.kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"])?;
         self.kubectl(&["create", "namespace", "flux-system"])?;
 
         self.artifact_port = serve_artifacts(self.dir.join("artifacts"))?;
@@ -457,16 +415,12 @@ impl ControlPlane {
             "pod/fast/pod-delete.yaml",
         ] {
             let path = stages.join(file);
-            let text = fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             config.push_str(&text);
             config.push_str("\n---\n");
         }
         let ours = repo_root().join("tests/e2e/kwok-stages.yaml");
-        config.push_str(
-            &fs::read_to_string(&ours)
-                .map_err(|e| format!("cannot read {}: {e}", ours.display()))?,
-        );
+        config.push_str(&fs::read_to_string(&ours).map_err(|e| format!("cannot read {}: {e}", ours.display()))?);
         for ns in &self.log_namespaces {
             let log = self.pod_log_file(ns);
             fs::write(&log, "").map_err(|e| e.to_string())?;
@@ -492,10 +446,7 @@ impl ControlPlane {
     /// log format kwok parses like a kubelet does (`<RFC 3339> <stream> F <line>`).
     pub fn write_pod_log(&self, namespace: &str, lines: &[&str]) -> Result<()> {
         let now = rfc3339_now();
-        let text: String = lines
-            .iter()
-            .map(|l| format!("{now} stdout F {l}\n"))
-            .collect();
+        let text: String = lines.iter().map(|l| format!("{now} stdout F {l}\n")).collect();
         fs::write(self.pod_log_file(namespace), text).map_err(|e| e.to_string())
     }
 
@@ -509,20 +460,12 @@ impl ControlPlane {
             .stderr(err)
             .spawn()
             .map_err(|e| format!("cannot start {name}: {e}"))?;
-        self.processes
-            .lock()
-            .unwrap()
-            .push(Process { name, child, log });
+        self.processes.lock().unwrap().push(Process { name, child, log });
         Ok(())
     }
 
     /// Like [`wait_until`], and fails at once (with its log) when a started process exits.
-    fn wait_process(
-        &self,
-        what: &str,
-        timeout: Duration,
-        mut check: impl FnMut() -> Result<bool>,
-    ) -> Result<()> {
+    fn wait_process(&self, what: &str, timeout: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<()> {
         wait_until(what, timeout, || {
             if let Some(exited) = self.exited_process() {
                 return Err(exited);
@@ -531,10 +474,8 @@ impl ControlPlane {
         })
         .map_err(|e| {
             let processes = self.processes.lock().unwrap();
-            let logs: String = processes
-                .iter()
-                .map(|p| format!("\n--- {} (last lines)\n{}", p.name, tail(&p.log, 8)))
-                .collect();
+            let logs: String =
+                processes.iter().map(|p| format!("\n--- {} (last lines)\n{}", p.name, tail(&p.log, 8))).collect();
             format!("{e}{logs}")
         })
     }
@@ -543,11 +484,7 @@ impl ControlPlane {
     pub fn exited_process(&self) -> Option<String> {
         let mut processes = self.processes.lock().unwrap();
         processes.iter_mut().find_map(|p| match p.child.try_wait() {
-            Ok(Some(status)) => Some(format!(
-                "{} exited ({status}):\n{}",
-                p.name,
-                tail(&p.log, 20)
-            )),
+            Ok(Some(status)) => Some(format!("{} exited ({status}):\n{}", p.name, tail(&p.log, 20))),
             _ => None,
         })
     }
@@ -563,10 +500,7 @@ impl ControlPlane {
     }
 
     pub fn kubectl(&self, args: &[&str]) -> Result<String> {
-        run(Command::new(self.tools.get("KUBECTL"))
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args))
+        run(Command::new(self.tools.get("KUBECTL")).arg("--kubeconfig").arg(&self.kubeconfig).args(args))
     }
 
     pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Result<String> {
@@ -579,18 +513,10 @@ impl ControlPlane {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot run kubectl: {e}"))?;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .map_err(|e| e.to_string())?;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).map_err(|e| e.to_string())?;
         let out = child.wait_with_output().map_err(|e| e.to_string())?;
         if !out.status.success() {
-            return Err(format!(
-                "kubectl {args:?} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
+            return Err(format!("kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
@@ -617,23 +543,13 @@ impl ControlPlane {
         }
         let staging = self.dir.join("sources").join(format!("{ns}-{name}.tar.gz"));
         run(Command::new("tar")
-            .args([
-                "--sort=name",
-                "--mtime=@0",
-                "--owner=0",
-                "--group=0",
-                "-czf",
-            ])
+            .args(["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-czf"])
             .arg(&staging)
             .arg("-C")
             .arg(&content_dir)
             .arg("."))?;
         let sha256 = run(Command::new("sha256sum").arg(&staging))?;
-        let sha256 = sha256
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        let sha256 = sha256.split_whitespace().next().unwrap_or_default().to_string();
         let commit = &sha256[..40];
         let artifact_path = format!("gitrepository/{ns}/{name}/{commit}.tar.gz");
         let served = self.dir.join("artifacts").join(&artifact_path);
@@ -685,10 +601,7 @@ impl Drop for ControlPlane {
     fn drop(&mut self) {
         // Stop in reverse start order, each by its own pid: SIGTERM, then SIGKILL after 10 s.
         for p in self.processes.get_mut().unwrap().iter_mut().rev() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(p.child.id().to_string())
-                .status();
+            let _ = Command::new("kill").arg("-TERM").arg(p.child.id().to_string()).status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = p.child.try_wait() {
@@ -700,10 +613,7 @@ impl Drop for ControlPlane {
             let _ = p.child.wait();
         }
         if self.keep.load(Ordering::Relaxed) {
-            eprintln!(
-                "e2e: control-plane work directory and logs kept in {}",
-                self.dir.display()
-            );
+            eprintln!("e2e: control-plane work directory and logs kept in {}", self.dir.display());
         } else {
             let _ = fs::remove_dir_all(&self.dir);
         }
@@ -738,13 +648,8 @@ status:
 ";
 
 fn rfc3339_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    k8s_openapi::jiff::Timestamp::from_second(secs as i64)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    k8s_openapi::jiff::Timestamp::from_second(secs as i64).map(|t| t.to_string()).unwrap_or_default()
 }
 
 /// Serves files under `root` over plain HTTP/1.0 on a free loopback port, one thread per request:
@@ -773,24 +678,12 @@ fn serve_one(mut stream: TcpStream, root: &Path) {
     }
     // Drain the request headers.
     let mut header = String::new();
-    while reader
-        .read_line(&mut header)
-        .map(|n| n > 2)
-        .unwrap_or(false)
-    {
+    while reader.read_line(&mut header).map(|n| n > 2).unwrap_or(false) {
         header.clear();
     }
-    let path = line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .trim_start_matches('/');
+    let path = line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/');
     let file = root.join(path);
-    let body = if path.split('/').any(|part| part == "..") {
-        None
-    } else {
-        fs::read(&file).ok()
-    };
+    let body = if path.split('/').any(|part| part == "..") { None } else { fs::read(&file).ok() };
     let _ = match body {
         Some(body) => stream
             .write_all(

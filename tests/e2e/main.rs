@@ -56,24 +56,14 @@ impl Ctx {
     pub fn status(&self, ns: &str) -> Result<Value> {
         let out = self.plugin(&["status", "-n", ns, "-o", "json"])?;
         if out.code != 0 {
-            return Err(format!(
-                "status -n {ns} exited {}: {}",
-                out.code, out.stderr
-            ));
+            return Err(format!("status -n {ns} exited {}: {}", out.code, out.stderr));
         }
-        serde_json::from_str(&out.stdout)
-            .map_err(|e| format!("status printed invalid JSON ({e}): {}", out.stdout))
+        serde_json::from_str(&out.stdout).map_err(|e| format!("status printed invalid JSON ({e}): {}", out.stdout))
     }
 
     /// Polls `status -n NS -o json` until `done` holds; on timeout the error shows the last report
     /// and kustomize-controller's last log lines.
-    pub fn wait_status(
-        &self,
-        ns: &str,
-        what: &str,
-        timeout: Duration,
-        done: impl Fn(&Value) -> bool,
-    ) -> Result<Value> {
+    pub fn wait_status(&self, ns: &str, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Result<Value> {
         let mut last = Value::Null;
         let waited = harness::wait_until(what, timeout, || {
             if let Some(exited) = self.plane.exited_process() {
@@ -110,24 +100,17 @@ impl Ctx {
             "yaml",
         ])?;
         let path = PathBuf::from(dir).join(format!("{name}.yaml"));
-        std::fs::write(&path, dump.replace(ns, "shop"))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        std::fs::write(&path, dump.replace(ns, "shop")).map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 }
 
 /// The stage named `name` of a status report.
 pub fn stage<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["stages"]
-        .as_array()
-        .and_then(|stages| stages.iter().find(|s| s["name"] == name))
-        .unwrap_or(&Value::Null)
+    report["stages"].as_array().and_then(|stages| stages.iter().find(|s| s["name"] == name)).unwrap_or(&Value::Null)
 }
 
 pub fn state_of(report: &Value, name: &str) -> String {
-    stage(report, name)["state"]
-        .as_str()
-        .unwrap_or("<absent>")
-        .to_string()
+    stage(report, name)["state"].as_str().unwrap_or("<absent>").to_string()
 }
 
 pub fn check(condition: bool, what: impl FnOnce() -> String) -> Result<()> {
@@ -142,12 +125,11 @@ fn main() {
         args.test_threads = Some(8);
     }
     let scenarios = scenarios::all();
-    let needs_cluster =
-        enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
+    let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
     let ctx = if needs_cluster {
         let namespaces: Vec<&str> = scenarios::LOG_NAMESPACES.to_vec();
-        let started = harness::Tools::build()
-            .and_then(|tools| ControlPlane::start(tools, &std::env::temp_dir(), &namespaces));
+        let started =
+            harness::Tools::build().and_then(|tools| ControlPlane::start(tools, &std::env::temp_dir(), &namespaces));
         match started {
             Ok(plane) => Some(Arc::new(Ctx { plane })),
             Err(e) => {

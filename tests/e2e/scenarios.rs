@@ -16,35 +16,15 @@ pub const LOG_NAMESPACES: &[&str] = &["e2e-failed-migration"];
 pub fn all() -> Vec<(&'static str, Scenario)> {
     vec![
         ("seed_pipeline_reaches_ready", seed_pipeline_reaches_ready),
-        (
-            "failed_migration_blocks_the_chain",
-            failed_migration_blocks_the_chain,
-        ),
-        (
-            "new_tag_with_force_recreates_the_job",
-            new_tag_with_force_recreates_the_job,
-        ),
-        (
-            "new_tag_without_force_reports_the_immutable_job",
-            new_tag_without_force_reports_the_immutable_job,
-        ),
+        ("failed_migration_blocks_the_chain", failed_migration_blocks_the_chain),
+        ("new_tag_with_force_recreates_the_job", new_tag_with_force_recreates_the_job),
+        ("new_tag_without_force_reports_the_immutable_job", new_tag_without_force_reports_the_immutable_job),
         ("missing_dependency_is_named", missing_dependency_is_named),
-        (
-            "suspended_pre_deploy_blocks_downstream",
-            suspended_pre_deploy_blocks_downstream,
-        ),
-        (
-            "image_pull_failure_is_the_root_cause",
-            image_pull_failure_is_the_root_cause,
-        ),
-        (
-            "unschedulable_pod_is_the_root_cause",
-            unschedulable_pod_is_the_root_cause,
-        ),
-        (
-            "forbidden_user_gets_a_clear_error",
-            forbidden_user_gets_a_clear_error,
-        ),
+        ("suspended_pre_deploy_blocks_downstream", suspended_pre_deploy_blocks_downstream),
+        ("image_pull_failure_is_the_root_cause", image_pull_failure_is_the_root_cause),
+        ("unschedulable_pod_is_the_root_cause", unschedulable_pod_is_the_root_cause),
+        ("stages_deploying_into_another_namespace", stages_deploying_into_another_namespace),
+        ("forbidden_user_gets_a_clear_error", forbidden_user_gets_a_clear_error),
         ("unreachable_server_is_named", unreachable_server_is_named),
     ]
 }
@@ -70,49 +50,23 @@ fn job<'a>(report: &'a Value, stage_name: &str, job: &str) -> &'a Value {
 fn seed_pipeline_reaches_ready(ctx: &Ctx) -> Result<()> {
     let pipeline = Pipeline::seed("e2e-seed");
     let revision = pipeline.install(&ctx.plane)?;
-    let report = ctx.wait_status("e2e-seed", "every stage Ready", SETTLE, |r| {
-        all_ready_at(r, &revision)
-    })?;
-    let order: Vec<&str> = report["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|s| s["name"].as_str())
-        .collect();
-    check(order == STAGES, || {
-        format!("stages not in dependency order: {order:?}")
-    })?;
-    for (stage_name, job_name) in [
-        ("app-pre-deploy", "db-migration"),
-        ("app-post-deploy", "cache-refresh"),
-    ] {
+    let report = ctx.wait_status("e2e-seed", "every stage Ready", SETTLE, |r| all_ready_at(r, &revision))?;
+    let order: Vec<&str> = report["stages"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
+    check(order == STAGES, || format!("stages not in dependency order: {order:?}"))?;
+    for (stage_name, job_name) in [("app-pre-deploy", "db-migration"), ("app-post-deploy", "cache-refresh")] {
         let j = job(&report, stage_name, job_name);
-        check(j["state"] == "Complete", || {
-            format!("{stage_name}: job {job_name} is not Complete: {j}")
-        })?;
+        check(j["state"] == "Complete", || format!("{stage_name}: job {job_name} is not Complete: {j}"))?;
     }
-    check(
-        stage(&report, "app-deploy")["dependsOn"] == serde_json::json!(["e2e-seed/app-pre-deploy"]),
-        || {
-            format!(
-                "dependsOn of app-deploy: {}",
-                stage(&report, "app-deploy")["dependsOn"]
-            )
-        },
-    )?;
+    check(stage(&report, "app-deploy")["dependsOn"] == serde_json::json!(["e2e-seed/app-pre-deploy"]), || {
+        format!("dependsOn of app-deploy: {}", stage(&report, "app-deploy")["dependsOn"])
+    })?;
     ctx.capture_example("e2e-seed", "ready")?;
     // The table says the same, and --exit-code passes.
     let table = ctx.plugin(&["status", "-n", "e2e-seed", "--exit-code"])?;
-    check(table.code == 0, || {
-        format!(
-            "--exit-code on a Ready pipeline exited {}: {}",
-            table.code, table.stderr
-        )
-    })?;
-    check(
-        table.stdout.contains("app-post-deploy") && table.stdout.contains("1/1"),
-        || format!("table output:\n{}", table.stdout),
-    )
+    check(table.code == 0, || format!("--exit-code on a Ready pipeline exited {}: {}", table.code, table.stderr))?;
+    check(table.stdout.contains("app-post-deploy") && table.stdout.contains("1/1"), || {
+        format!("table output:\n{}", table.stdout)
+    })
 }
 
 fn failed_migration_blocks_the_chain(ctx: &Ctx) -> Result<()> {
@@ -136,63 +90,30 @@ fn failed_migration_blocks_the_chain(ctx: &Ctx) -> Result<()> {
     })?;
     let post = stage(&report, "app-post-deploy");
     let cause = &post["rootCause"];
-    check(
-        cause["kind"] == "Pod"
-            && cause["name"]
-                .as_str()
-                .unwrap_or("")
-                .starts_with("db-migration-"),
-        || format!("root cause of app-post-deploy should be the migration pod: {cause}"),
-    )?;
-    check(cause["exitCode"] == 3, || {
-        format!("exit code missing: {cause}")
+    check(cause["kind"] == "Pod" && cause["name"].as_str().unwrap_or("").starts_with("db-migration-"), || {
+        format!("root cause of app-post-deploy should be the migration pod: {cause}")
     })?;
-    let path: Vec<&str> = post["path"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p.as_str())
-        .collect();
+    check(cause["exitCode"] == 3, || format!("exit code missing: {cause}"))?;
+    let path: Vec<&str> = post["path"].as_array().unwrap().iter().filter_map(|p| p.as_str()).collect();
     check(
-        path == [
-            format!("{ns}/app-post-deploy"),
-            format!("{ns}/app-deploy"),
-            format!("{ns}/app-pre-deploy"),
-        ],
+        path == [format!("{ns}/app-post-deploy"), format!("{ns}/app-deploy"), format!("{ns}/app-pre-deploy")],
         || format!("path: {path:?}"),
     )?;
-    check(
-        cause["via"] == serde_json::json!([format!("Job/{ns}/db-migration")]),
-        || format!("via: {}", cause["via"]),
-    )?;
+    check(cause["via"] == serde_json::json!([format!("Job/{ns}/db-migration")]), || format!("via: {}", cause["via"]))?;
     let logs = cause["logs"].as_array().cloned().unwrap_or_default();
-    check(logs.iter().any(|l| l == "migration failed"), || {
-        format!("log tail missing from the root cause: {cause}")
-    })?;
+    check(logs.iter().any(|l| l == "migration failed"), || format!("log tail missing from the root cause: {cause}"))?;
     let j = job(&report, "app-pre-deploy", "db-migration");
-    check(
-        j["state"] == "Failed" && j["reason"] == "BackoffLimitExceeded",
-        || format!("migration job: {j}"),
-    )?;
-    check(
-        stage(&report, "app-pre-deploy")["ready"]["reason"] == "HealthCheckFailed",
-        || {
-            format!(
-                "pre-deploy Ready condition: {}",
-                stage(&report, "app-pre-deploy")["ready"]
-            )
-        },
-    )?;
+    check(j["state"] == "Failed" && j["reason"] == "BackoffLimitExceeded", || format!("migration job: {j}"))?;
+    check(stage(&report, "app-pre-deploy")["ready"]["reason"] == "HealthCheckFailed", || {
+        format!("pre-deploy Ready condition: {}", stage(&report, "app-pre-deploy")["ready"])
+    })?;
     ctx.capture_example(ns, "failed-migration")?;
     // --exit-code turns the block into exit status 3, and the table names the pod and its logs.
     let table = ctx.plugin(&["status", "app-post-deploy", "-n", ns, "--exit-code"])?;
-    check(table.code == 3, || {
-        format!("--exit-code exited {} instead of 3", table.code)
-    })?;
-    check(
-        table.stdout.contains("exit code 3") && table.stdout.contains("migration failed"),
-        || format!("table output:\n{}", table.stdout),
-    )
+    check(table.code == 3, || format!("--exit-code exited {} instead of 3", table.code))?;
+    check(table.stdout.contains("exit code 3") && table.stdout.contains("migration failed"), || {
+        format!("table output:\n{}", table.stdout)
+    })
 }
 
 fn new_tag_with_force_recreates_the_job(ctx: &Ctx) -> Result<()> {
@@ -200,37 +121,16 @@ fn new_tag_with_force_recreates_the_job(ctx: &Ctx) -> Result<()> {
     let mut pipeline = Pipeline::seed(ns);
     let first = pipeline.install(&ctx.plane)?;
     ctx.wait_status(ns, "every stage Ready", SETTLE, |r| all_ready_at(r, &first))?;
-    let uid_before = ctx.plane.kubectl(&[
-        "-n",
-        ns,
-        "get",
-        "job",
-        "db-migration",
-        "-o",
-        "jsonpath={.metadata.uid}",
-    ])?;
+    let uid_before = ctx.plane.kubectl(&["-n", ns, "get", "job", "db-migration", "-o", "jsonpath={.metadata.uid}"])?;
     pipeline.tag = "2.0.0".into();
     let second = pipeline.publish(&ctx.plane)?;
-    let report = ctx.wait_status(ns, "every stage Ready at the new revision", SETTLE, |r| {
-        all_ready_at(r, &second)
-    })?;
-    let uid_after = ctx.plane.kubectl(&[
-        "-n",
-        ns,
-        "get",
-        "job",
-        "db-migration",
-        "-o",
-        "jsonpath={.metadata.uid}",
-    ])?;
-    check(uid_before != uid_after, || {
-        "kustomize-controller did not recreate the Job".into()
-    })?;
+    let report = ctx.wait_status(ns, "every stage Ready at the new revision", SETTLE, |r| all_ready_at(r, &second))?;
+    let uid_after = ctx.plane.kubectl(&["-n", ns, "get", "job", "db-migration", "-o", "jsonpath={.metadata.uid}"])?;
+    check(uid_before != uid_after, || "kustomize-controller did not recreate the Job".into())?;
     let j = job(&report, "app-pre-deploy", "db-migration");
-    check(
-        j["images"] == serde_json::json!([pipeline.image()]) && j["state"] == "Complete",
-        || format!("recreated Job: {j}"),
-    )
+    check(j["images"] == serde_json::json!([pipeline.image()]) && j["state"] == "Complete", || {
+        format!("recreated Job: {j}")
+    })
 }
 
 fn new_tag_without_force_reports_the_immutable_job(ctx: &Ctx) -> Result<()> {
@@ -246,19 +146,12 @@ fn new_tag_without_force_reports_the_immutable_job(ctx: &Ctx) -> Result<()> {
     })?;
     let pre = stage(&report, "app-pre-deploy");
     let cause = &pre["rootCause"];
-    check(
-        cause["kind"] == "Job"
-            && cause["name"] == "db-migration"
-            && cause["reason"] == "ImmutableField",
-        || format!("root cause: {cause}"),
-    )?;
-    ctx.capture_example(ns, "immutable-job")?;
-    check(pre["ready"]["reason"] == "ReconciliationFailed", || {
-        format!("Ready: {}", pre["ready"])
+    check(cause["kind"] == "Job" && cause["name"] == "db-migration" && cause["reason"] == "ImmutableField", || {
+        format!("root cause: {cause}")
     })?;
-    check(pre["hint"].as_str().unwrap_or("").contains("force"), || {
-        format!("hint: {}", pre["hint"])
-    })
+    ctx.capture_example(ns, "immutable-job")?;
+    check(pre["ready"]["reason"] == "ReconciliationFailed", || format!("Ready: {}", pre["ready"]))?;
+    check(pre["hint"].as_str().unwrap_or("").contains("force"), || format!("hint: {}", pre["hint"]))
 }
 
 fn missing_dependency_is_named(ctx: &Ctx) -> Result<()> {
@@ -266,25 +159,17 @@ fn missing_dependency_is_named(ctx: &Ctx) -> Result<()> {
     let mut pipeline = Pipeline::seed(ns);
     pipeline.extra_dependency = Some("app-database".into());
     pipeline.install(&ctx.plane)?;
-    let report = ctx.wait_status(
-        ns,
-        "app-deploy Blocked on a missing dependency",
-        SETTLE,
-        |r| {
-            state_of(r, "app-pre-deploy") == "Ready"
-                && stage(r, "app-deploy")["rootCause"]["reason"] == "DependencyNotFound"
-                && state_of(r, "app-post-deploy") == "Blocked"
-        },
-    )?;
+    let report = ctx.wait_status(ns, "app-deploy Blocked on a missing dependency", SETTLE, |r| {
+        state_of(r, "app-pre-deploy") == "Ready"
+            && stage(r, "app-deploy")["rootCause"]["reason"] == "DependencyNotFound"
+            && state_of(r, "app-post-deploy") == "Blocked"
+    })?;
     ctx.capture_example(ns, "missing-dependency")?;
     let deploy = stage(&report, "app-deploy");
-    check(
-        deploy["state"] == "Blocked" && deploy["rootCause"]["name"] == "app-database",
-        || format!("app-deploy: {deploy}"),
-    )?;
-    check(deploy["ready"]["reason"] == "DependencyNotReady", || {
-        format!("Ready: {}", deploy["ready"])
-    })
+    check(deploy["state"] == "Blocked" && deploy["rootCause"]["name"] == "app-database", || {
+        format!("app-deploy: {deploy}")
+    })?;
+    check(deploy["ready"]["reason"] == "DependencyNotReady", || format!("Ready: {}", deploy["ready"]))
 }
 
 fn suspended_pre_deploy_blocks_downstream(ctx: &Ctx) -> Result<()> {
@@ -292,23 +177,16 @@ fn suspended_pre_deploy_blocks_downstream(ctx: &Ctx) -> Result<()> {
     let mut pipeline = Pipeline::seed(ns);
     pipeline.pre_deploy_suspended = true;
     pipeline.install(&ctx.plane)?;
-    let report = ctx.wait_status(
-        ns,
-        "downstream Blocked by the suspended stage",
-        SETTLE,
-        |r| {
-            state_of(r, "app-pre-deploy") == "Suspended"
-                && state_of(r, "app-deploy") == "Blocked"
-                && stage(r, "app-deploy")["ready"]["reason"] == "DependencyNotReady"
-        },
-    )?;
+    let report = ctx.wait_status(ns, "downstream Blocked by the suspended stage", SETTLE, |r| {
+        state_of(r, "app-pre-deploy") == "Suspended"
+            && state_of(r, "app-deploy") == "Blocked"
+            && stage(r, "app-deploy")["ready"]["reason"] == "DependencyNotReady"
+    })?;
     ctx.capture_example(ns, "suspended")?;
     for s in ["app-deploy", "app-post-deploy"] {
         let cause = &stage(&report, s)["rootCause"];
         check(
-            cause["kind"] == "Kustomization"
-                && cause["name"] == "app-pre-deploy"
-                && cause["reason"] == "Suspended",
+            cause["kind"] == "Kustomization" && cause["name"] == "app-pre-deploy" && cause["reason"] == "Suspended",
             || format!("{s} root cause: {cause}"),
         )?;
     }
@@ -325,21 +203,10 @@ fn image_pull_failure_is_the_root_cause(ctx: &Ctx) -> Result<()> {
     })?;
     ctx.capture_example(ns, "image-pull")?;
     let pre = stage(&report, "app-pre-deploy");
-    check(pre["state"] == "Progressing", || {
-        format!("pre-deploy should still be running its health check: {pre}")
-    })?;
+    check(pre["state"] == "Progressing", || format!("pre-deploy should still be running its health check: {pre}"))?;
     let cause = &pre["rootCause"];
-    check(
-        cause["kind"] == "Pod" && cause["container"] == "migration",
-        || format!("root cause: {cause}"),
-    )?;
-    check(
-        cause["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains(&pipeline.image()),
-        || format!("message: {cause}"),
-    )
+    check(cause["kind"] == "Pod" && cause["container"] == "migration", || format!("root cause: {cause}"))?;
+    check(cause["message"].as_str().unwrap_or("").contains(&pipeline.image()), || format!("message: {cause}"))
 }
 
 fn unschedulable_pod_is_the_root_cause(ctx: &Ctx) -> Result<()> {
@@ -353,27 +220,16 @@ fn unschedulable_pod_is_the_root_cause(ctx: &Ctx) -> Result<()> {
     ctx.capture_example(ns, "unschedulable")?;
     let cause = &stage(&report, "app-pre-deploy")["rootCause"];
     // The scheduler's own message, e.g. "0/1 nodes are available: 1 Insufficient cpu. ..."
-    check(
-        cause["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("Insufficient cpu"),
-        || format!("root cause: {cause}"),
-    )?;
-    check(state_of(&report, "app-deploy") == "Blocked", || {
-        format!("app-deploy: {}", stage(&report, "app-deploy"))
-    })
+    check(cause["message"].as_str().unwrap_or("").contains("Insufficient cpu"), || format!("root cause: {cause}"))?;
+    check(state_of(&report, "app-deploy") == "Blocked", || format!("app-deploy: {}", stage(&report, "app-deploy")))
 }
 
 fn forbidden_user_gets_a_clear_error(ctx: &Ctx) -> Result<()> {
     // A user with a valid certificate and no RBAC permissions at all.
     let kubeconfig = crate::kubeconfig_path(ctx, "viewer.kubeconfig");
-    ctx.plane
-        .write_kubeconfig(&kubeconfig, "fluxjobs-e2e-viewer", "viewer")?;
+    ctx.plane.write_kubeconfig(&kubeconfig, "fluxjobs-e2e-viewer", "viewer")?;
     let out = ctx.plugin_with(&kubeconfig, &["status", "-n", "e2e-seed"])?;
-    check(out.code == 1 && out.stdout.is_empty(), || {
-        format!("exit {} stdout {:?}", out.code, out.stdout)
-    })?;
+    check(out.code == 1 && out.stdout.is_empty(), || format!("exit {} stdout {:?}", out.code, out.stdout))?;
     check(
         out.stderr.contains("forbidden")
             && out.stderr.contains("list")
@@ -388,16 +244,26 @@ fn unreachable_server_is_named(ctx: &Ctx) -> Result<()> {
     let kubeconfig = crate::kubeconfig_path(ctx, "unreachable.kubeconfig");
     let text = std::fs::read_to_string(&ctx.plane.kubeconfig).map_err(|e| e.to_string())?;
     // Port 9 (discard) on loopback: nothing listens there.
-    std::fs::write(
-        &kubeconfig,
-        text.replace(&ctx.plane.api_server, "https://127.0.0.1:9"),
-    )
-    .map_err(|e| e.to_string())?;
+    std::fs::write(&kubeconfig, text.replace(&ctx.plane.api_server, "https://127.0.0.1:9"))
+        .map_err(|e| e.to_string())?;
     let out = ctx.plugin_with(&kubeconfig, &["status", "--request-timeout", "5s"])?;
-    check(
-        out.code == 1
-            && out.stderr.contains("https://127.0.0.1:9")
-            && out.stderr.lines().count() == 1,
-        || format!("exit {} stderr: {}", out.code, out.stderr),
-    )
+    check(out.code == 1 && out.stderr.contains("https://127.0.0.1:9") && out.stderr.lines().count() == 1, || {
+        format!("exit {} stderr: {}", out.code, out.stderr)
+    })
+}
+
+/// The common Flux layout: Kustomizations in one namespace (flux-system), workloads in another.
+fn stages_deploying_into_another_namespace(ctx: &Ctx) -> Result<()> {
+    let (ns, apps) = ("e2e-fleet", "e2e-fleet-apps");
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.target_namespace = Some(apps.into());
+    pipeline.migration_labels = vec![("fluxjobs.test/exit-code".into(), "4".into())];
+    pipeline.install(&ctx.plane)?;
+    let report = ctx.wait_status(ns, "pre-deploy Failed", SETTLE, |r| state_of(r, "app-pre-deploy") == "Failed")?;
+    let cause = &stage(&report, "app-pre-deploy")["rootCause"];
+    check(cause["kind"] == "Pod" && cause["namespace"] == apps && cause["exitCode"] == 4, || {
+        format!("root cause should be the pod in {apps}: {cause}")
+    })?;
+    let j = job(&report, "app-pre-deploy", "db-migration");
+    check(j["namespace"] == apps && j["state"] == "Failed", || format!("job: {j}"))
 }
