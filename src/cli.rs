@@ -88,6 +88,40 @@ kubectl fluxjobs status -A -o json --exit-code\n  \
 kubectl get kustomizations,gitrepositories,ocirepositories,buckets,jobs,pods,events,deployments -A -o yaml > dump.yaml\n  \
 kubectl fluxjobs status --snapshot dump.yaml -A")]
     Status(StatusArgs),
+    /// Delete a finished or stuck Job safely and let Flux recreate it, then follow it.
+    #[command(
+        long_about = "Delete a finished or stuck Job safely and let Flux recreate it from Git.\n\n\
+Kubernetes cannot restart a Job, and Flux re-runs one only when its spec changes. rerun saves the Job's \
+manifest to a backup file, deletes the Job (Background propagation, with a uid precondition so a Job \
+recreated meanwhile is never deleted), waits until it is gone, and asks kustomize-controller to reconcile \
+the owning Kustomization (reconcile.fluxcd.io/requestedAt), which recreates the Job from Git.\n\n\
+When kustomize-controller is in the middle of a health check of the stage, it would wait for the deleted \
+Job until its timeout (unless the Job sets ttlSecondsAfterFinished); rerun then recreates the Job itself \
+from the saved spec, so the running health check follows the new Job.",
+        after_help = "Examples:\n  \
+# Rerun a failed migration after fixing what broke it, and follow it to the end of the pipeline\n  \
+kubectl fluxjobs rerun job/db-migration -n shop --wait\n\n  \
+# Every Job of a stage, without asking\n  \
+kubectl fluxjobs rerun ks/app-pre-deploy -n shop --yes\n\n  \
+# Show what would happen, change nothing\n  \
+kubectl fluxjobs rerun db-migration -n shop --dry-run\n\n  \
+# A Job Flux does not manage: recreate it from its live spec\n  \
+kubectl fluxjobs rerun job/backfill -n shop --recreate"
+    )]
+    Rerun(RerunArgs),
+    /// Reconcile a stage and everything upstream of it, in dependency order, waiting for each.
+    #[command(
+        long_about = "Reconcile a stage and everything upstream of it, in dependency order, waiting for each.\n\n\
+Each stage is asked to reconcile (reconcile.fluxcd.io/requestedAt) only after the previous one handled \
+its request (status.lastHandledReconcileAt) and became Ready, so no hop waits out kustomize-controller's \
+dependency requeue (--requeue-dependency, 30s by default). Stops at the first failure and prints its \
+root cause. Suspended stages are refused (or skipped with --skip-suspended).",
+        after_help = "Examples:\n  \
+kubectl fluxjobs reconcile app-post-deploy -n shop\n  \
+kubectl fluxjobs reconcile app-pre-deploy -n shop --downstream --with-source\n  \
+kubectl fluxjobs reconcile app-post-deploy -n shop --dry-run"
+    )]
+    Reconcile(ReconcileArgs),
 }
 
 #[derive(Debug, Args)]
@@ -113,4 +147,61 @@ pub struct StatusArgs {
     /// Exit with status 3 when a shown stage is Blocked or Failed.
     #[arg(long)]
     pub exit_code: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RerunArgs {
+    /// `job/NAME` (or a bare Job name), or `ks/STAGE` for every Job of a stage.
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Delete the Job even while it is still running.
+    #[arg(long)]
+    pub force: bool,
+    /// Recreate the Job from its saved live spec (server-set fields stripped) instead of letting
+    /// Flux recreate it from Git; needed for Jobs Flux does not manage.
+    #[arg(long)]
+    pub recreate: bool,
+    /// Follow the new Job and then its stage until Ready, and print the root cause on failure.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long to wait for each step with --wait.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub timeout: String,
+    /// Print every step and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation on a terminal.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Where to save the Job manifests before deleting them
+    /// (default: $XDG_STATE_HOME/kubectl-fluxjobs/backups, else ~/.local/state/kubectl-fluxjobs/backups).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Last log lines to show of a failing container with --wait; 0 turns log fetching off.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub logs: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// The stage (NAME or NAMESPACE/NAME) to reconcile after everything upstream of it.
+    pub stage: String,
+    /// Also reconcile the stages that depend on STAGE, after it.
+    #[arg(long)]
+    pub downstream: bool,
+    /// First ask the stages' sources to fetch (GitRepository, OCIRepository, Bucket).
+    #[arg(long)]
+    pub with_source: bool,
+    /// Skip suspended stages instead of refusing to start.
+    #[arg(long)]
+    pub skip_suspended: bool,
+    /// How long to wait for each stage.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub timeout: String,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Last log lines to show of a failing container; 0 turns log fetching off.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub logs: u32,
 }

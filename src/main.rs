@@ -16,6 +16,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Status(args) => commands::status::run(&cli.global, args).await,
+            Command::Rerun(args) => commands::rerun::run(&cli.global, args).await,
+            Command::Reconcile(args) => commands::reconcile::run(&cli.global, args).await,
         }
     });
     match result {

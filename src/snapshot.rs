@@ -75,10 +75,10 @@ pub fn parse_snapshot(text: &str, label: &str) -> Result<Snapshot, SnapshotError
 fn newest_timestamp(value: &Value, newest: &mut Option<Timestamp>) {
     match value {
         Value::String(s) if looks_like_timestamp(s) => {
-            if let Ok(t) = s.parse::<Timestamp>() {
-                if newest.is_none_or(|n| t > n) {
-                    *newest = Some(t);
-                }
+            if let Ok(t) = s.parse::<Timestamp>()
+                && newest.is_none_or(|n| t > n)
+            {
+                *newest = Some(t);
             }
         }
         Value::Array(items) => items.iter().for_each(|v| newest_timestamp(v, newest)),

@@ -40,3 +40,40 @@ pub fn print_data(text: &str) -> std::io::Result<()> {
         other => other,
     }
 }
+
+/// One progress step on stderr, with flux's glyphs: `►` action, `✔` success, `◎` waiting, `✗` failure.
+pub fn step(glyph: &str, message: &str) {
+    let glyph = if auto_color() && std::io::stderr().is_terminal() {
+        match glyph {
+            "✔" => glyph.green().to_string(),
+            "✗" => glyph.red().to_string(),
+            "◎" => glyph.yellow().to_string(),
+            _ => glyph.cyan().to_string(),
+        }
+    } else {
+        glyph.to_string()
+    };
+    let _ = writeln!(std::io::stderr(), "{glyph} {message}");
+}
+
+/// Asks a yes/no question on the terminal; `false` unless the answer starts with y.
+pub fn confirm(question: &str) -> bool {
+    let _ = write!(std::io::stderr(), "{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && answer.trim_start().to_lowercase().starts_with('y')
+}
+
+/// Whether a human can answer a question: stdin and stderr are both terminals.
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Colour on stderr, for reports printed there (`rerun --wait` failures).
+pub fn stderr_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => auto_color() && std::io::stderr().is_terminal(),
+    }
+}

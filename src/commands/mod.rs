@@ -1,3 +1,6 @@
 //! One module per verb, as flux2's cmd/flux does.
 
+pub mod follow;
+pub mod reconcile;
+pub mod rerun;
 pub mod status;

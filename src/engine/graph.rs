@@ -46,40 +46,63 @@ impl Graph {
         }
     }
 
+    /// The id of the stage a user named (`name`, looked up in `namespace` when given, or `ns/name`).
+    pub fn resolve_stage(&self, stage: &str, namespace: Option<&str>) -> Result<String, EngineError> {
+        let matches: Vec<&String> = self
+            .deps
+            .keys()
+            .filter(|id| match stage.split_once('/') {
+                Some(_) => *id == stage,
+                None => {
+                    id.rsplit_once('/').map(|(_, n)| n) == Some(stage)
+                        && namespace.is_none_or(|ns| id.starts_with(&format!("{ns}/")))
+                }
+            })
+            .collect();
+        match matches.len() {
+            0 => {
+                let scope = match namespace {
+                    Some(ns) if !stage.contains('/') => format!(" in namespace {ns:?}"),
+                    _ => String::new(),
+                };
+                Err(EngineError::UnknownStage(stage.to_string(), scope))
+            }
+            1 => Ok(matches[0].clone()),
+            _ => {
+                let names = matches.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                Err(EngineError::UnknownStage(
+                    stage.to_string(),
+                    format!(" uniquely: it is in several namespaces ({names}); use NAMESPACE/NAME"),
+                ))
+            }
+        }
+    }
+
+    /// What `reconcile` walks: the stage and everything upstream of it (with `downstream`, also every
+    /// stage that depends on it, directly or not), in dependency order.
+    pub fn plan(&self, id: &str, downstream: bool) -> Vec<String> {
+        let mut set = BTreeSet::new();
+        self.upstream(id, &mut set);
+        if downstream {
+            let mut frontier = vec![id.to_string()];
+            while let Some(current) = frontier.pop() {
+                for (other, deps) in &self.deps {
+                    if deps.contains(&current) && set.insert(other.clone()) {
+                        frontier.push(other.clone());
+                    }
+                }
+            }
+        }
+        self.order(set.into_iter().collect())
+    }
+
     /// The stages to show, grouped in pipelines, each in dependency order.
     pub fn select(&self, index: &Index, filter: &Filter) -> Result<Vec<Vec<String>>, EngineError> {
         let mut roots: Vec<String> = Vec::new();
         if let Some(stage) = &filter.stage {
-            let matches: Vec<&String> = self
-                .deps
-                .keys()
-                .filter(|id| match stage.split_once('/') {
-                    Some(_) => *id == stage,
-                    None => {
-                        id.rsplit_once('/').map(|(_, n)| n) == Some(stage.as_str())
-                            && filter.namespace.as_ref().is_none_or(|ns| id.starts_with(&format!("{ns}/")))
-                    }
-                })
-                .collect();
-            match matches.len() {
-                0 => {
-                    let scope = match &filter.namespace {
-                        Some(ns) if !stage.contains('/') => format!(" in namespace {ns:?}"),
-                        _ => String::new(),
-                    };
-                    return Err(EngineError::UnknownStage(stage.clone(), scope));
-                }
-                1 => roots.push(matches[0].clone()),
-                _ => {
-                    let names = matches.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
-                    return Err(EngineError::UnknownStage(
-                        stage.clone(),
-                        format!(" uniquely: it is in several namespaces ({names}); use NAMESPACE/NAME"),
-                    ));
-                }
-            }
+            roots.push(self.resolve_stage(stage, filter.namespace.as_deref())?);
         } else {
-            for (id, _) in &self.deps {
+            for id in self.deps.keys() {
                 let ks = index.kustomization(id).expect("graph nodes come from the snapshot");
                 let in_ns = filter.namespace.as_ref().is_none_or(|ns| ks.namespace() == ns);
                 let labelled = filter.selector.as_ref().is_none_or(|sel| matches_selector(ks, sel));
@@ -117,9 +140,9 @@ impl Graph {
             }
         }
         let mut groups: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-        for i in 0..ids.len() {
+        for (i, id) in ids.iter().enumerate() {
             let root = find(&mut parent, i);
-            groups.entry(root).or_default().push(ids[i].clone());
+            groups.entry(root).or_default().push((*id).clone());
         }
         let mut pipelines: Vec<Vec<String>> = groups.into_values().map(|g| self.order(g)).collect();
         pipelines.sort();

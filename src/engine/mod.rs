@@ -235,10 +235,10 @@ impl<'a> Index<'a> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
         for (ns, name) in inventory_objects(ks, "apps", "Deployment") {
-            if let Some(d) = self.deployment(&ns, &name) {
-                if seen.insert((ns, name)) {
-                    out.push(d);
-                }
+            if let Some(d) = self.deployment(&ns, &name)
+                && seen.insert((ns, name))
+            {
+                out.push(d);
             }
         }
         for d in self.labelled_deployments.get(&ks.id()).into_iter().flatten() {

@@ -166,10 +166,10 @@ impl Resolver<'_, '_> {
     fn blocked(&mut self, ks: &Kustomization, visiting: &mut Vec<String>) -> Resolution {
         let id = ks.id();
         let ready = ks.condition("Ready").cloned().unwrap_or_default();
-        if ready.reason == "ArtifactFailed" {
-            if let Some((cause, hint)) = source_problem(self.index, ks) {
-                return Resolution { path: vec![id], cause, hint };
-            }
+        if ready.reason == "ArtifactFailed"
+            && let Some((cause, hint)) = source_problem(self.index, ks)
+        {
+            return Resolution { path: vec![id], cause, hint };
         }
         // KC reports only the first failing dependency, in spec order; do the same walk but name the
         // object at the end of the chain.
@@ -239,13 +239,14 @@ impl Resolver<'_, '_> {
                             hint: format!("flux reconcile kustomization {} -n {}", dep.name(), dep.namespace()),
                         },
                     });
-                    if let DependencyCheck::RevisionNotUpToDate { wanted, .. } = &check {
-                        if r.cause.reason == "Suspended" && r.path.len() == 1 {
-                            r.cause.message = format!(
-                                "{}; a new revision ({wanted}) arrived, so its dependents wait for it (\"revision is not up to date\")",
-                                r.cause.message
-                            );
-                        }
+                    if let DependencyCheck::RevisionNotUpToDate { wanted, .. } = &check
+                        && r.cause.reason == "Suspended"
+                        && r.path.len() == 1
+                    {
+                        r.cause.message = format!(
+                            "{}; a new revision ({wanted}) arrived, so its dependents wait for it (\"revision is not up to date\")",
+                            r.cause.message
+                        );
                     }
                     r.path.insert(0, id.clone());
                     return r;
@@ -597,31 +598,32 @@ fn workload_problem(
     };
     for job in &jobs {
         let (ns, name) = (job.metadata.namespace.as_deref().unwrap_or(""), job.metadata.name.as_deref().unwrap_or(""));
-        if wanted("Job", ns, name) {
-            if let Some(cause) = job_cause(index, job) {
-                return Some(with_path(cause));
-            }
+        if wanted("Job", ns, name)
+            && let Some(cause) = job_cause(index, job)
+        {
+            return Some(with_path(cause));
         }
     }
     // Jobs the health check still waits for although they are gone.
-    let missing_refs = refs.into_iter().flatten().filter(|(r, status)| r.starts_with("Job/") && status == "NotFound");
-    for (reference, _) in missing_refs {
+    let mut missing_refs =
+        refs.into_iter().flatten().filter(|(r, status)| r.starts_with("Job/") && status == "NotFound");
+    if let Some((reference, _)) = missing_refs.next() {
         let mut parts = reference.splitn(3, '/').skip(1);
         let (ns, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         return Some(with_path(missing_job_cause(index, ns, name, true)));
     }
-    if refs.is_none() {
-        if let Some((ns, name)) = missing.first() {
-            return Some(with_path(missing_job_cause(index, ns, name, false)));
-        }
+    if refs.is_none()
+        && let Some((ns, name)) = missing.first()
+    {
+        return Some(with_path(missing_job_cause(index, ns, name, false)));
     }
     for deploy in deployments {
         let (ns, name) =
             (deploy.metadata.namespace.as_deref().unwrap_or(""), deploy.metadata.name.as_deref().unwrap_or(""));
-        if wanted("Deployment", ns, name) {
-            if let Some(cause) = deployment_cause(index, deploy) {
-                return Some(with_path(cause));
-            }
+        if wanted("Deployment", ns, name)
+            && let Some(cause) = deployment_cause(index, deploy)
+        {
+            return Some(with_path(cause));
         }
     }
     None

@@ -14,6 +14,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde::de::DeserializeOwned;
 
+pub mod write;
+
 use crate::model::{Kustomization, SOURCE_GROUP, SOURCE_KINDS, Snapshot, Source};
 use crate::report::Report;
 
@@ -134,7 +136,7 @@ fn scope_text(namespace: Option<&str>) -> String {
     }
 }
 
-fn classify(conn: &Connection, resource: &str, namespace: Option<&str>, e: kube::Error) -> ClusterError {
+pub(crate) fn classify(conn: &Connection, resource: &str, namespace: Option<&str>, e: kube::Error) -> ClusterError {
     let scope = scope_text(namespace);
     match e {
         kube::Error::Api(status) => match status.code {
@@ -176,7 +178,7 @@ where
     }
 }
 
-fn source_api(client: &Client, namespace: Option<&str>, kind: &str) -> Api<DynamicObject> {
+pub(crate) fn dynamic_source_api(client: &Client, namespace: Option<&str>, kind: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk(SOURCE_GROUP, "v1", kind);
     let plural = format!("{}s", kind.to_lowercase());
     let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
@@ -266,7 +268,7 @@ async fn read_namespace(
     let client = &conn.client;
     let kustomizations = list_all(api::<Kustomization>(client, namespace), selector);
     let sources = join_all(SOURCE_KINDS.iter().map(|kind| async move {
-        let objects = list_all(source_api(client, namespace, kind), None).await;
+        let objects = list_all(dynamic_source_api(client, namespace, kind), None).await;
         (*kind, objects)
     }));
     let workloads = read_workloads(conn, namespace);
@@ -360,14 +362,14 @@ fn optional<T>(
 pub async fn attach_logs(conn: &Connection, report: &mut Report, lines: u32, warn: &mut dyn FnMut(String)) {
     let mut wanted: Vec<(String, String, String, bool)> = Vec::new();
     for stage in &report.stages {
-        if let Some(c) = &stage.root_cause {
-            if let (true, Some(container)) = (c.kind == "Pod", &c.container) {
-                // Waiting containers (image pull, config errors) have never run: no logs.
-                let ran = c.exit_code.is_some();
-                let key = (c.namespace.clone(), c.name.clone(), container.clone(), c.reason == "CrashLoopBackOff");
-                if ran && !wanted.contains(&key) {
-                    wanted.push(key);
-                }
+        if let Some(c) = &stage.root_cause
+            && let (true, Some(container)) = (c.kind == "Pod", &c.container)
+        {
+            // Waiting containers (image pull, config errors) have never run: no logs.
+            let ran = c.exit_code.is_some();
+            let key = (c.namespace.clone(), c.name.clone(), container.clone(), c.reason == "CrashLoopBackOff");
+            if ran && !wanted.contains(&key) {
+                wanted.push(key);
             }
         }
     }
@@ -387,10 +389,12 @@ pub async fn attach_logs(conn: &Connection, report: &mut Report, lines: u32, war
             Ok(text) => {
                 let lines: Vec<String> = text.lines().map(str::to_string).collect();
                 for stage in &mut report.stages {
-                    if let Some(c) = stage.root_cause.as_mut() {
-                        if &c.namespace == ns && &c.name == pod && c.container.as_ref() == Some(container) {
-                            c.logs = Some(lines.clone());
-                        }
+                    if let Some(c) = stage.root_cause.as_mut()
+                        && &c.namespace == ns
+                        && &c.name == pod
+                        && c.container.as_ref() == Some(container)
+                    {
+                        c.logs = Some(lines.clone());
                     }
                 }
             }
