@@ -16,6 +16,8 @@ pub struct Pipeline {
     pub migration_labels: Vec<(String, String)>,
     /// CPU request of the migration container, e.g. "64" (more than the fake node has).
     pub migration_cpu: Option<String>,
+    /// Node pool (label `fluxjobs.test/pool`) the migration must run in.
+    pub migration_pool: Option<String>,
     /// `spec.force` of the Job stages.
     pub force: bool,
     /// `spec.suspend` of the pre-deploy stage.
@@ -35,6 +37,7 @@ impl Pipeline {
             tag: "1.0.0".into(),
             migration_labels: vec![],
             migration_cpu: None,
+            migration_pool: None,
             force: true,
             pre_deploy_suspended: false,
             extra_dependency: None,
@@ -47,21 +50,35 @@ impl Pipeline {
         format!("registry.example.invalid/shop/app:{}", self.tag)
     }
 
-    fn job(&self, name: &str, container: &str, labels: &[(String, String)], cpu: Option<&str>) -> String {
+    fn job(&self, name: &str, container: &str, labels: &[(String, String)], cpu: Option<&str>, pool: Option<&str>) -> String {
         let labels: String = labels.iter().map(|(k, v)| format!("        {k}: \"{v}\"\n")).collect();
+        // Runs only on nodes of the pool, the flaky node included (it is tainted for everyone else).
+        let placement = pool
+            .map(|p| {
+                format!(
+                    "      nodeSelector:\n        fluxjobs.test/pool: {p}\n      tolerations:\n      - key: fluxjobs.test/flaky\n        operator: Exists\n        effect: NoSchedule\n"
+                )
+            })
+            .unwrap_or_default();
         let resources = cpu
             .map(|c| format!("        resources:\n          requests:\n            cpu: \"{c}\"\n"))
             .unwrap_or_default();
         format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: {name}\n{labels}    spec:\n      restartPolicy: Never\n      containers:\n      - name: {container}\n        image: {image}\n        command: [sh, -c, \"echo running {name}\"]\n{resources}",
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: {name}\n{labels}    spec:\n{placement}      restartPolicy: Never\n      containers:\n      - name: {container}\n        image: {image}\n        command: [sh, -c, \"echo running {name}\"]\n{resources}",
             image = self.image()
         )
     }
 
     /// The files of the app repository, as kustomize-controller will see them.
     pub fn files(&self) -> Vec<(String, String)> {
-        let migration = self.job("db-migration", "migration", &self.migration_labels, self.migration_cpu.as_deref());
-        let cache = self.job("cache-refresh", "cache", &[], None);
+        let migration = self.job(
+            "db-migration",
+            "migration",
+            &self.migration_labels,
+            self.migration_cpu.as_deref(),
+            self.migration_pool.as_deref(),
+        );
+        let cache = self.job("cache-refresh", "cache", &[], None, None);
         let deployment = format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: app\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: app\n    spec:\n      containers:\n      - name: app\n        image: {}\n        ports:\n        - containerPort: 8080\n",
             self.image()

@@ -24,6 +24,10 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("image_pull_failure_is_the_root_cause", image_pull_failure_is_the_root_cause),
         ("unschedulable_pod_is_the_root_cause", unschedulable_pod_is_the_root_cause),
         ("stages_deploying_into_another_namespace", stages_deploying_into_another_namespace),
+        ("rerun_after_fixing_a_failed_migration", rerun_after_fixing_a_failed_migration),
+        ("rerun_refuses_an_active_job_and_a_suspended_stage", rerun_refuses_an_active_job_and_a_suspended_stage),
+        ("dry_runs_change_nothing", dry_runs_change_nothing),
+        ("the_uid_precondition_protects_a_recreated_job", the_uid_precondition_protects_a_recreated_job),
         ("forbidden_user_gets_a_clear_error", forbidden_user_gets_a_clear_error),
         ("unreachable_server_is_named", unreachable_server_is_named),
     ]
@@ -266,4 +270,179 @@ fn stages_deploying_into_another_namespace(ctx: &Ctx) -> Result<()> {
     })?;
     let j = job(&report, "app-pre-deploy", "db-migration");
     check(j["namespace"] == apps && j["state"] == "Failed", || format!("job: {j}"))
+}
+
+/// A node whose Job pods all exit with code 3 (kwok stage `pod-on-flaky-node-fails`), in the
+/// migration's node pool and tainted so that no other test's pods land on it.
+const FLAKY_NODE: &str = "apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-flaky
+  annotations:
+    kwok.x-k8s.io/node: fake
+  labels:
+    kubernetes.io/hostname: kwok-node-flaky
+    kubernetes.io/os: linux
+    fluxjobs.test/pool: e2e-rerun
+spec:
+  taints:
+  - key: fluxjobs.test/flaky
+    value: \"true\"
+    effect: NoSchedule
+status:
+  allocatable: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
+  capacity: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
+";
+
+fn uid_of_job(ctx: &Ctx, ns: &str, name: &str) -> Result<String> {
+    ctx.plane.kubectl(&["-n", ns, "get", "job", name, "-o", "jsonpath={.metadata.uid}"])
+}
+
+/// Failed migration -> fix outside the Job's spec -> `rerun --wait` -> `reconcile` -> all Ready.
+fn rerun_after_fixing_a_failed_migration(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-rerun";
+    ctx.plane.apply(FLAKY_NODE)?;
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_pool = Some(ns.into());
+    pipeline.install(&ctx.plane)?;
+    ctx.wait_status(ns, "the migration to fail on the flaky node", SETTLE, |r| {
+        state_of(r, "app-pre-deploy") == "Failed" && state_of(r, "app-deploy") == "Blocked"
+    })?;
+    // The fix: take the flaky node out of service and give the pool a healthy node.
+    ctx.plane.kubectl(&["cordon", "kwok-node-flaky"])?;
+    ctx.plane.kubectl(&["label", "node", "kwok-node-0", &format!("fluxjobs.test/pool={ns}")])?;
+    let old_uid = uid_of_job(ctx, ns, "db-migration")?;
+    let backups = ctx.plane.dir.join("backups-rerun");
+    let out = ctx.plugin(&[
+        "rerun",
+        "job/db-migration",
+        "-n",
+        ns,
+        "--yes",
+        "--wait",
+        "--timeout",
+        "2m",
+        "--backup-dir",
+        backups.to_str().unwrap(),
+    ])?;
+    check(out.code == 0, || format!("rerun exited {}:\n{}", out.code, out.stderr))?;
+    for expected in ["saved e2e-rerun/db-migration", "is gone", "requested a reconcile", "Complete", "stage e2e-rerun/app-pre-deploy Ready"]
+    {
+        check(out.stderr.contains(expected), || format!("rerun output lacks {expected:?}:\n{}", out.stderr))?;
+    }
+    check(out.stdout.is_empty(), || format!("rerun printed data on stdout: {}", out.stdout))?;
+    let new_uid = uid_of_job(ctx, ns, "db-migration")?;
+    check(new_uid != old_uid, || "the Job was not recreated".into())?;
+    let saved: Vec<_> = std::fs::read_dir(&backups).map_err(|e| e.to_string())?.flatten().collect();
+    check(saved.len() == 1, || format!("expected one backup, found {}", saved.len()))?;
+    let backup = std::fs::read_to_string(saved[0].path()).map_err(|e| e.to_string())?;
+    check(backup.contains("kind: Job") && backup.contains("name: db-migration"), || format!("backup:\n{backup}"))?;
+    // The Job's stage is Ready; the dependents would wait for their dependency requeue. Reconcile
+    // the chain now instead, and measure it.
+    let start = std::time::Instant::now();
+    let out = ctx.plugin(&["reconcile", "app-post-deploy", "-n", ns, "--timeout", "2m"])?;
+    let took = start.elapsed();
+    check(out.code == 0, || format!("reconcile exited {}:\n{}", out.code, out.stderr))?;
+    check(out.stderr.contains("e2e-rerun/app-pre-deploy -> e2e-rerun/app-deploy -> e2e-rerun/app-post-deploy"), || {
+        format!("reconcile order:\n{}", out.stderr)
+    })?;
+    eprintln!("e2e: chain reconcile of 3 stages took {:.1}s (kustomize-controller --requeue-dependency=5s)", took.as_secs_f64());
+    // Two dependent hops; waiting out the requeue would cost up to 5s each.
+    check(took < std::time::Duration::from_secs(10), || format!("chain reconcile took {took:?}:\n{}", out.stderr))?;
+    let report = ctx.status(ns)?;
+    check(STAGES.iter().all(|s| state_of(&report, s) == "Ready"), || format!("after reconcile: {report}"))
+}
+
+fn rerun_refuses_an_active_job_and_a_suspended_stage(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-rerun-refused";
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_labels = vec![("fluxjobs.test/run-forever".into(), "true".into())];
+    pipeline.install(&ctx.plane)?;
+    ctx.wait_status(ns, "the migration to run", SETTLE, |r| job(r, "app-pre-deploy", "db-migration")["state"] == "Running")?;
+    let uid = uid_of_job(ctx, ns, "db-migration")?;
+    let out = ctx.plugin(&["rerun", "db-migration", "-n", ns, "--yes"])?;
+    check(out.code == 1 && out.stderr.contains("still running") && out.stderr.contains("--force"), || {
+        format!("exit {}: {}", out.code, out.stderr)
+    })?;
+    ctx.plane.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "kustomization",
+        "app-pre-deploy",
+        "--type=merge",
+        "--field-manager=e2e",
+        "-p",
+        r#"{"spec":{"suspend":true}}"#,
+    ])?;
+    let out = ctx.plugin(&["rerun", "db-migration", "-n", ns, "--yes", "--force"])?;
+    check(out.code == 1 && out.stderr.contains("suspended") && out.stderr.contains("flux resume kustomization"), || {
+        format!("exit {}: {}", out.code, out.stderr)
+    })?;
+    check(uid_of_job(ctx, ns, "db-migration")? == uid, || "a refused rerun changed the Job".into())?;
+    let out = ctx.plugin(&["reconcile", "app-post-deploy", "-n", ns])?;
+    check(out.code == 1 && out.stderr.contains("suspended stage in the chain: e2e-rerun-refused/app-pre-deploy"), || {
+        format!("reconcile with a suspended stage: exit {}: {}", out.code, out.stderr)
+    })
+}
+
+fn dry_runs_change_nothing(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-dry-run";
+    let pipeline = Pipeline::seed(ns);
+    let revision = pipeline.install(&ctx.plane)?;
+    ctx.wait_status(ns, "every stage Ready", SETTLE, |r| all_ready_at(r, &revision))?;
+    let versions = || -> Result<String> {
+        Ok(format!(
+            "{} {}",
+            ctx.plane.kubectl(&["-n", ns, "get", "jobs", "-o", "jsonpath={.items[*].metadata.resourceVersion}"])?,
+            ctx.plane.kubectl(&["-n", ns, "get", "kustomizations", "-o", "jsonpath={.items[*].metadata.resourceVersion}"])?
+        ))
+    };
+    let before = versions()?;
+    let out = ctx.plugin(&["rerun", "ks/app-pre-deploy", "-n", ns, "--dry-run"])?;
+    check(out.code == 0 && out.stderr.contains("would delete Job e2e-dry-run/db-migration"), || {
+        format!("exit {}: {}", out.code, out.stderr)
+    })?;
+    let out = ctx.plugin(&["reconcile", "app-post-deploy", "-n", ns, "--dry-run", "--with-source"])?;
+    check(out.code == 0 && out.stderr.contains("nothing was changed"), || format!("exit {}: {}", out.code, out.stderr))?;
+    let after = versions()?;
+    check(before == after, || format!("resourceVersions changed: {before} -> {after}"))
+}
+
+/// The uid precondition: a Job recreated under the same name is never deleted by a stale rerun;
+/// and `--recreate` brings back a Job Flux does not manage, from its live spec.
+fn the_uid_precondition_protects_a_recreated_job(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-precondition";
+    let job = format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: backfill\n  namespace: {ns}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: backfill\n        image: registry.example.invalid/backfill:1\n"
+    );
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    ctx.plane.apply(&job)?;
+    let first = uid_of_job(ctx, ns, "backfill")?;
+    ctx.plane.kubectl(&["-n", ns, "delete", "job", "backfill", "--wait=true"])?;
+    ctx.plane.apply(&job)?;
+    let second = uid_of_job(ctx, ns, "backfill")?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let outcome = runtime.block_on(async {
+        let options = fluxjobs::cluster::ConnectOptions {
+            kubeconfig: Some(ctx.plane.kubeconfig.clone()),
+            request_timeout: Some(std::time::Duration::from_secs(10)),
+            ..Default::default()
+        };
+        let conn = fluxjobs::cluster::connect(&options).await.map_err(|e| e.to_string())?;
+        fluxjobs::cluster::write::delete_job(&conn, ns, "backfill", &first).await.map_err(|e| e.to_string())
+    })?;
+    check(matches!(outcome, fluxjobs::cluster::write::Deleted::Replaced), || "a stale uid deleted the Job".into())?;
+    check(uid_of_job(ctx, ns, "backfill")? == second, || "the recreated Job is gone".into())?;
+    ctx.plane.kubectl(&["-n", ns, "wait", "--for=condition=Complete", "--timeout=60s", "job/backfill"])?;
+    // Not managed by Flux: refused without --recreate, recreated with it.
+    let out = ctx.plugin(&["rerun", "job/backfill", "-n", ns, "--yes"])?;
+    check(out.code == 1 && out.stderr.contains("not managed by Flux"), || format!("exit {}: {}", out.code, out.stderr))?;
+    let backups = ctx.plane.dir.join("backups-precondition");
+    let out = ctx.plugin(&["rerun", "job/backfill", "-n", ns, "--yes", "--recreate", "--backup-dir", backups.to_str().unwrap()])?;
+    check(out.code == 0 && out.stderr.contains("recreated Job e2e-precondition/backfill from its live spec"), || {
+        format!("exit {}: {}", out.code, out.stderr)
+    })?;
+    let third = uid_of_job(ctx, ns, "backfill")?;
+    check(third != second && !third.is_empty(), || "--recreate did not create a new Job".into())
 }
