@@ -50,7 +50,14 @@ impl Pipeline {
         format!("registry.example.invalid/shop/app:{}", self.tag)
     }
 
-    fn job(&self, name: &str, container: &str, labels: &[(String, String)], cpu: Option<&str>, pool: Option<&str>) -> String {
+    fn job(
+        &self,
+        name: &str,
+        container: &str,
+        labels: &[(String, String)],
+        cpu: Option<&str>,
+        pool: Option<&str>,
+    ) -> String {
         let labels: String = labels.iter().map(|(k, v)| format!("        {k}: \"{v}\"\n")).collect();
         // Runs only on nodes of the pool, the flaky node included (it is tainted for everyone else).
         let placement = pool

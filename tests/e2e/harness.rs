@@ -98,7 +98,17 @@ fn run(cmd: &mut Command) -> Result<String> {
 }
 
 /// Polls `check` every 200 ms until it returns `Ok(true)` or `timeout` passes.
-pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<()> {
+pub fn wait_until(what: &str, timeout: Duration, check: impl FnMut() -> Result<bool>) -> Result<()> {
+    poll_until(what, timeout, Duration::from_millis(200), check)
+}
+
+/// Polls `check` every `every` until it returns `Ok(true)` or `timeout` passes.
+pub fn poll_until(
+    what: &str,
+    timeout: Duration,
+    every: Duration,
+    mut check: impl FnMut() -> Result<bool>,
+) -> Result<()> {
     let start = Instant::now();
     let mut last_error = String::new();
     loop {
@@ -111,7 +121,7 @@ pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> Resu
             let detail = if last_error.is_empty() { String::new() } else { format!(": {last_error}") };
             return Err(format!("timed out after {timeout:?} waiting for {what}{detail}"));
         }
-        thread::sleep(Duration::from_millis(200));
+        thread::sleep(every);
     }
 }
 
@@ -301,8 +311,8 @@ impl ControlPlane {
                     "--log-encoding=console",
                     "--no-remote-bases=true",
                     "--concurrent=10",
-                    // Short enough for a test suite, and still the real dependency requeue path.
-                    "--requeue-dependency=5s",
+                    // --requeue-dependency stays at its default (30s), as in production: the chain
+                    // reconcile test measures what `reconcile` saves against it.
                 ]),
         )?;
         eprintln!(

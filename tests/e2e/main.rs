@@ -65,7 +65,8 @@ impl Ctx {
     /// and kustomize-controller's last log lines.
     pub fn wait_status(&self, ns: &str, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Result<Value> {
         let mut last = Value::Null;
-        let waited = harness::wait_until(what, timeout, || {
+        // Once a second: each status run makes about ten LISTs, and many tests poll at once.
+        let waited = harness::poll_until(what, timeout, Duration::from_secs(1), || {
             if let Some(exited) = self.plane.exited_process() {
                 return Err(exited);
             }
