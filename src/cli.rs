@@ -85,6 +85,7 @@ kubectl fluxjobs status\n  \
 kubectl fluxjobs status app-post-deploy -n shop\n  \
 kubectl fluxjobs status -A -o wide\n  \
 kubectl fluxjobs status -A -o json --exit-code\n  \
+kubectl fluxjobs status -n shop --watch\n  \
 kubectl get kustomizations,gitrepositories,ocirepositories,buckets,jobs,pods,events,deployments -A -o yaml > dump.yaml\n  \
 kubectl fluxjobs status --snapshot dump.yaml -A")]
     Status(StatusArgs),
@@ -147,6 +148,10 @@ pub struct StatusArgs {
     /// Exit with status 3 when a shown stage is Blocked or Failed.
     #[arg(long)]
     pub exit_code: bool,
+    /// Keep watching and print the view again whenever it changes (redrawn in place on a
+    /// terminal; one document per change with -o json|yaml). Uses watches, not repeated LISTs.
+    #[arg(short = 'w', long, conflicts_with_all = ["snapshot", "exit_code"])]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]

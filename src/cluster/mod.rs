@@ -14,6 +14,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde::de::DeserializeOwned;
 
+pub mod watch;
 pub mod write;
 
 use crate::model::{Kustomization, SOURCE_GROUP, SOURCE_KINDS, Snapshot, Source};
@@ -291,17 +292,21 @@ async fn read_namespace(
             other => optional(conn, namespace, &resource, other, &mut warnings)?,
         };
         for object in objects {
-            let mut value = serde_json::to_value(&object).expect("a listed object serializes");
-            value["kind"] = serde_json::Value::String(kind.to_string());
-            match serde_json::from_value::<Source>(value) {
+            match source_from_dynamic(kind, &object) {
                 Ok(source) => snapshot.sources.push(source),
-                Err(e) => {
-                    warnings.push(format!("skipping malformed {kind} {}: {e}", crate::model::meta_id(&object.metadata)))
-                }
+                Err(warning) => warnings.push(warning),
             }
         }
     }
     Ok((snapshot, warnings))
+}
+
+/// A source object read through the dynamic API, typed; a malformed one becomes a warning.
+pub(crate) fn source_from_dynamic(kind: &str, object: &DynamicObject) -> Result<Source, String> {
+    let mut value = serde_json::to_value(object).map_err(|e| e.to_string())?;
+    value["kind"] = serde_json::Value::String(kind.to_string());
+    serde_json::from_value::<Source>(value)
+        .map_err(|e| format!("skipping malformed {kind} {}: {e}", crate::model::meta_id(&object.metadata)))
 }
 
 /// Jobs, Pods, Events and Deployments of one namespace (or all), one LIST each, concurrently.
@@ -326,7 +331,7 @@ async fn read_workloads(conn: &Connection, namespace: Option<&str>) -> Result<(S
 
 /// Namespaces a stage applies workloads into (`spec.targetNamespace`, and the namespaces of its
 /// inventory Jobs and Deployments): Kustomizations usually live in flux-system and deploy elsewhere.
-fn workload_namespaces(snapshot: &Snapshot) -> BTreeSet<String> {
+pub fn workload_namespaces(snapshot: &Snapshot) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for ks in &snapshot.kustomizations {
         out.extend(ks.spec.target_namespace.iter().filter(|ns| !ns.is_empty()).cloned());

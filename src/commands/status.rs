@@ -65,11 +65,59 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitC
         namespace_column: namespace.is_none(),
         now: snapshot.now.unwrap_or_else(Timestamp::now),
     };
-    terminal::print_data(&render::render(&report, &options)?).context("cannot write to stdout")?;
+    let first = render::render(&report, &options)?;
+    terminal::print_data(&first).context("cannot write to stdout")?;
+    if let (true, Some(conn)) = (args.watch, &live) {
+        watch(conn, &snapshot, namespace.as_deref(), filter, args, options, first).await;
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.exit_code && render::has_blocked_or_failed(&report) {
         return Ok(ExitCode::from(EXIT_BLOCKED));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--watch`: the same view, printed again whenever the watched objects change.
+async fn watch(
+    conn: &cluster::Connection,
+    first: &crate::model::Snapshot,
+    namespace: Option<&str>,
+    filter: Filter,
+    args: &StatusArgs,
+    options: RenderOptions,
+    mut last: String,
+) {
+    // The namespaces the first picture needed: the stages', their dependencies', their workloads'.
+    let namespaces = namespace.map(|ns| {
+        let mut set = std::collections::BTreeSet::from([ns.to_string()]);
+        set.extend(first.kustomizations.iter().map(|k| k.namespace().to_string()));
+        set.extend(cluster::workload_namespaces(first));
+        set
+    });
+    // Watches carry every object; the label selector applies here.
+    let filter = Filter { selector: args.selector.clone(), ..filter };
+    let redraw = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && matches!(args.output, crate::cli::OutputFormat::Table | crate::cli::OutputFormat::Wide);
+    cluster::watch::watch(conn, namespaces, &mut |w| terminal::warn(&w), &mut |snapshot| {
+        let report = match engine::diagnose(&snapshot, &filter) {
+            Ok(report) => report,
+            Err(e) => return terminal::warn(&e.to_string()),
+        };
+        let options = RenderOptions { now: snapshot.now.unwrap_or_else(Timestamp::now), ..options };
+        let Ok(text) = render::render(&report, &options) else { return };
+        if text != last {
+            let separator = if redraw {
+                "\x1b[H\x1b[2J"
+            } else if options.format == crate::cli::OutputFormat::Yaml {
+                "---\n"
+            } else {
+                "\n"
+            };
+            let _ = terminal::print_data(&format!("{separator}{text}"));
+            last = text;
+        }
+    })
+    .await;
 }
 
 pub fn connect_options(global: &GlobalArgs) -> anyhow::Result<ConnectOptions> {

@@ -28,6 +28,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("rerun_refuses_an_active_job_and_a_suspended_stage", rerun_refuses_an_active_job_and_a_suspended_stage),
         ("dry_runs_change_nothing", dry_runs_change_nothing),
         ("the_uid_precondition_protects_a_recreated_job", the_uid_precondition_protects_a_recreated_job),
+        ("watch_follows_the_pipeline_to_ready", watch_follows_the_pipeline_to_ready),
         ("forbidden_user_gets_a_clear_error", forbidden_user_gets_a_clear_error),
         ("unreachable_server_is_named", unreachable_server_is_named),
     ]
@@ -485,4 +486,54 @@ fn the_uid_precondition_protects_a_recreated_job(ctx: &Ctx) -> Result<()> {
     })?;
     let third = uid_of_job(ctx, ns, "backfill")?;
     check(third != second && !third.is_empty(), || "--recreate did not create a new Job".into())
+}
+
+/// `status --watch -o json`: one document per change, from watches, until the pipeline is Ready.
+fn watch_follows_the_pipeline_to_ready(ctx: &Ctx) -> Result<()> {
+    use std::io::BufReader;
+    use std::sync::mpsc;
+    let ns = "e2e-watch";
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
+        .arg("--kubeconfig")
+        .arg(&ctx.plane.kubeconfig)
+        .args(["status", "-n", ns, "--watch", "-o", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for doc in serde_json::Deserializer::from_reader(BufReader::new(stdout)).into_iter::<Value>() {
+            match doc {
+                Ok(doc) => {
+                    if tx.send(doc).is_err() {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    let result = (|| {
+        let first = rx.recv_timeout(Duration::from_secs(30)).map_err(|e| format!("no first document: {e}"))?;
+        check(first["stages"] == serde_json::json!([]), || format!("first document: {first}"))?;
+        let revision = Pipeline::seed(ns).install(&ctx.plane)?;
+        let deadline = std::time::Instant::now() + SETTLE;
+        let mut documents = 1;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let doc =
+                rx.recv_timeout(left).map_err(|e| format!("no Ready document after {documents} documents: {e}"))?;
+            documents += 1;
+            if all_ready_at(&doc, &revision) {
+                // Intermediate states were printed on the way (Progressing, Blocked, ...).
+                return check(documents > 2, || format!("only {documents} documents"));
+            }
+        }
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
 }
