@@ -123,6 +123,30 @@ kubectl fluxjobs reconcile app-pre-deploy -n shop --downstream --with-source\n  
 kubectl fluxjobs reconcile app-post-deploy -n shop --dry-run"
     )]
     Reconcile(ReconcileArgs),
+    /// Print a shell completion script, or the kubectl plugin-completion shim.
+    #[command(after_help = "Examples:\n  \
+# Complete `kubectl fluxjobs ...` (kubectl >= 1.26 asks kubectl_complete-fluxjobs on PATH)\n  \
+kubectl fluxjobs completion kubectl-plugin > ~/.local/bin/kubectl_complete-fluxjobs && chmod +x ~/.local/bin/kubectl_complete-fluxjobs\n\n  \
+# Complete the kubectl-fluxjobs binary itself\n  \
+source <(kubectl-fluxjobs completion bash)\n  \
+kubectl-fluxjobs completion zsh > \"${fpath[1]}/_kubectl-fluxjobs\"\n  \
+kubectl-fluxjobs completion fish > ~/.config/fish/completions/kubectl-fluxjobs.fish")]
+    Completion(CompletionArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    /// The `kubectl_complete-fluxjobs` executable kubectl (>= 1.26) runs to complete plugin arguments.
+    KubectlPlugin,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,10 @@ use fluxjobs::cli::{Cli, Command};
 use fluxjobs::commands;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // kubectl's plugin-completion protocol, before clap: the words to complete may look like flags.
+    let args: Vec<String> = std::env::args().collect();
+    let completing = args.get(1).is_some_and(|a| a == "__complete");
+    let cli = if completing { None } else { Some(Cli::parse()) };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -13,11 +16,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let Some(cli) = cli else { return runtime.block_on(commands::complete::protocol(&args[2..])) };
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Status(args) => commands::status::run(&cli.global, args).await,
             Command::Rerun(args) => commands::rerun::run(&cli.global, args).await,
             Command::Reconcile(args) => commands::reconcile::run(&cli.global, args).await,
+            Command::Completion(args) => commands::complete::script(args),
         }
     });
     match result {

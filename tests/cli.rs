@@ -238,3 +238,47 @@ fn help_and_version() {
     }
     assert!(text.contains("Examples:"));
 }
+
+#[test]
+fn completion_scripts_and_the_kubectl_plugin_shim() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(&["completion", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        assert!(stdout(&out).contains("kubectl-fluxjobs"), "{shell} script does not name the binary");
+    }
+    let shim = run(&["completion", "kubectl-plugin"]);
+    let text = stdout(&shim);
+    assert!(text.starts_with("#!/bin/sh") && text.contains("exec kubectl-fluxjobs __complete \"$@\""), "{text}");
+}
+
+#[test]
+fn the_plugin_completion_protocol_answers_in_cobras_format() {
+    let out = run(&["__complete", ""]);
+    let text = stdout(&out);
+    assert!(text.lines().any(|l| l.starts_with("status\t")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("rerun\t")), "{text}");
+    assert_eq!(text.lines().last(), Some(":4"), "{text}");
+    let flags = stdout(&run(&["__complete", "status", "--o"]));
+    assert!(flags.lines().any(|l| l.starts_with("--output")), "{flags}");
+    let outputs = stdout(&run(&["__complete", "status", "-o", "j"]));
+    assert_eq!(outputs, "json\n:4\n");
+    // No cluster reachable: no candidates, never an error.
+    let stages = run_env(&["__complete", "status", "--kubeconfig", "tests/fixtures/kubeconfig.yaml", ""], &[]);
+    assert!(stages.status.success());
+    assert_eq!(stdout(&stages), ":4\n");
+}
+
+#[test]
+fn rerun_and_reconcile_have_help_with_examples_and_check_their_arguments() {
+    for command in ["rerun", "reconcile", "completion"] {
+        let help = stdout(&run(&[command, "--help"]));
+        assert!(help.contains("Examples:"), "{command} --help has no examples");
+    }
+    let bad = run(&["rerun", "deployment/app", "--kubeconfig", "tests/fixtures/kubeconfig.yaml"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("name a Job (job/NAME or NAME) or a stage (ks/NAME)"), "{}", stderr(&bad));
+    let timeout = run(&["reconcile", "app", "--timeout", "soon", "--kubeconfig", "tests/fixtures/kubeconfig.yaml"]);
+    assert!(stderr(&timeout).contains("invalid --timeout"), "{}", stderr(&timeout));
+    let watch = run(&["status", "--watch", "--snapshot", "examples/ready.yaml"]);
+    assert_eq!(watch.status.code(), Some(2), "--watch with --snapshot must be a usage error");
+}

@@ -138,11 +138,10 @@ pub async fn watch(
                     };
                     for (kind, store) in &sources {
                         for object in store.state() {
-                            if keep(&namespaces, &object.metadata) {
-                                if let Ok(source) = source_from_dynamic(kind, &object) {
+                            if keep(&namespaces, &object.metadata)
+                                && let Ok(source) = source_from_dynamic(kind, &object) {
                                     snapshot.sources.push(source);
                                 }
-                            }
                         }
                     }
                     on_change(snapshot);

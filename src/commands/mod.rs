@@ -1,5 +1,6 @@
 //! One module per verb, as flux2's cmd/flux does.
 
+pub mod complete;
 pub mod follow;
 pub mod reconcile;
 pub mod rerun;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real control-plane programs the end-to-end tests run (etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubectl, kwok, kustomize-controller) from the Go module
-# proxy, using the wrapper go.mod files under tests/e2e/tools/.
+# proxy, using the wrapper go.mod files under tests/e2e/tools/; and krew with its manifest validator.
 #
 # Binaries are cached outside the repository, one directory per component keyed by its version and
 # a digest of its wrapper go.mod/go.sum, so a second run builds nothing:
@@ -126,14 +126,23 @@ build_kustomize_controller() {
   echo "SOURCE_CRDS=$(cd "$tools/flux-crds" && go list -m -f '{{.Dir}}' github.com/fluxcd/source-controller)/config/crd/bases"
 }
 
+build_krew() {
+  local v
+  v=$(module_version "$tools/krew" sigs.k8s.io/krew)
+  # krew and its manifest validator, to install the plugin the way users do (issue: krew packaging).
+  build krew "$tools/krew" "$v" "-s -w -X sigs.k8s.io/krew/internal/version.gitTag=$v" \
+    "krew validate-krew-manifest" sigs.k8s.io/krew/cmd/krew sigs.k8s.io/krew/cmd/validate-krew-manifest
+}
+
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(etcd k8s kwok kustomize-controller)
+[ ${#components[@]} -gt 0 ] || components=(etcd k8s kwok kustomize-controller krew)
 for c in "${components[@]}"; do
   case "$c" in
     etcd) build_etcd ;;
     k8s) build_k8s ;;
     kwok) build_kwok ;;
     kustomize-controller) build_kustomize_controller ;;
-    *) echo "build-tools: unknown component '$c' (etcd, k8s, kwok, kustomize-controller)" >&2; exit 2 ;;
+    krew) build_krew ;;
+    *) echo "build-tools: unknown component '$c' (etcd, k8s, kwok, kustomize-controller, krew)" >&2; exit 2 ;;
   esac
 done

@@ -535,8 +535,9 @@ impl ControlPlane {
         self.kubectl_stdin(&["apply", "-f", "-"], yaml)
     }
 
-    pub fn kubectl_path(&self) -> &Path {
-        self.tools.get("KUBECTL")
+    /// A program built by build-tools.sh, by its `NAME=` key.
+    pub fn tool(&self, name: &str) -> &Path {
+        self.tools.get(name)
     }
 
     /// Publishes `files` (path, content) as a new revision of GitRepository `ns/name`, the way

@@ -29,6 +29,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("dry_runs_change_nothing", dry_runs_change_nothing),
         ("the_uid_precondition_protects_a_recreated_job", the_uid_precondition_protects_a_recreated_job),
         ("watch_follows_the_pipeline_to_ready", watch_follows_the_pipeline_to_ready),
+        ("krew_installs_the_plugin_and_kubectl_runs_it", krew_installs_the_plugin_and_kubectl_runs_it),
         ("forbidden_user_gets_a_clear_error", forbidden_user_gets_a_clear_error),
         ("unreachable_server_is_named", unreachable_server_is_named),
     ]
@@ -536,4 +537,95 @@ fn watch_follows_the_pipeline_to_ready(ctx: &Ctx) -> Result<()> {
     let _ = child.kill();
     let _ = child.wait();
     result
+}
+
+/// The release archive made by scripts/package.sh, validated by krew's own validator, installed
+/// with `kubectl krew install --manifest --archive` into a temporary KREW_ROOT, and run through
+/// kubectl's plugin mechanism (and its plugin-completion protocol) against the live cluster.
+fn krew_installs_the_plugin_and_kubectl_runs_it(ctx: &Ctx) -> Result<()> {
+    use std::process::Command;
+    let ns = "e2e-krew";
+    let work = ctx.plane.dir.join("krew");
+    let (bin, root, dist) = (work.join("bin"), work.join("root"), work.join("dist"));
+    std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+    let run = |cmd: &mut Command| -> Result<String> {
+        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            Ok(text)
+        } else {
+            Err(format!("{cmd:?} failed: {}{text}", String::from_utf8_lossy(&out.stderr)))
+        }
+    };
+    let repo = crate::harness::repo_root();
+    let packaged = run(Command::new("bash").arg(repo.join("scripts/package.sh")).args([
+        "--binary",
+        env!("CARGO_BIN_EXE_kubectl-fluxjobs"),
+        "--out",
+        dist.to_str().unwrap(),
+    ]))?;
+    let mut lines = packaged.lines();
+    let (archive, manifest) =
+        (lines.next().unwrap_or_default().to_string(), lines.next().unwrap_or_default().to_string());
+    let text = std::fs::read_to_string(&manifest).map_err(|e| e.to_string())?;
+    let version = format!("version: v{}", env!("CARGO_PKG_VERSION"));
+    check(
+        text.contains(&version) && text.contains(&format!("kubectl-fluxjobs-{}-", env!("CARGO_PKG_VERSION"))),
+        || format!("manifest version or asset name is off:\n{text}"),
+    )?;
+    run(Command::new(ctx.plane.tool("VALIDATE_KREW_MANIFEST")).args(["-manifest", &manifest, "-skip-install"]))?;
+    // The release renders all five platforms at once (--render-only over every archive).
+    let all = work.join("all-platforms");
+    std::fs::create_dir_all(&all).map_err(|e| e.to_string())?;
+    for platform in
+        ["linux-amd64.tar.gz", "linux-arm64.tar.gz", "darwin-amd64.tar.gz", "darwin-arm64.tar.gz", "windows-amd64.zip"]
+    {
+        let file = all.join(format!("kubectl-fluxjobs-{}-{platform}", env!("CARGO_PKG_VERSION")));
+        std::fs::write(file, platform).map_err(|e| e.to_string())?;
+    }
+    let rendered = run(Command::new("bash").arg(repo.join("scripts/package.sh")).args([
+        "--render-only",
+        "--out",
+        all.to_str().unwrap(),
+    ]))?;
+    let rendered = rendered.trim();
+    run(Command::new(ctx.plane.tool("VALIDATE_KREW_MANIFEST")).args(["-manifest", rendered, "-skip-install"]))?;
+    let text = std::fs::read_to_string(rendered).map_err(|e| e.to_string())?;
+    check(text.matches("sha256: ").count() == 5 && text.contains("bin: kubectl-fluxjobs.exe"), || {
+        format!("five-platform manifest:\n{text}")
+    })?;
+
+    // kubectl and kubectl-krew on a PATH that has no other kubectl-fluxjobs.
+    for (name, target) in [("kubectl", ctx.plane.tool("KUBECTL")), ("kubectl-krew", ctx.plane.tool("KREW"))] {
+        std::os::unix::fs::symlink(target, bin.join(name)).map_err(|e| e.to_string())?;
+    }
+    let path = format!("{}:{}:/usr/bin:/bin", root.join("bin").display(), bin.display());
+    let kubectl = |args: &[&str]| {
+        let mut cmd = Command::new(bin.join("kubectl"));
+        cmd.args(args).env("PATH", &path).env("KREW_ROOT", &root).env("KUBECONFIG", &ctx.plane.kubeconfig);
+        cmd
+    };
+    run(&mut kubectl(&["krew", "install", &format!("--manifest={manifest}"), &format!("--archive={archive}")]))?;
+    let license = root.join(format!("store/fluxjobs/v{}/LICENSE", env!("CARGO_PKG_VERSION")));
+    check(license.exists(), || format!("krew did not extract LICENSE to {}", license.display()))?;
+    // (`krew list` needs the krew-index git clone, which is not reachable here; the receipt is what it reads.)
+    check(root.join("receipts/fluxjobs.yaml").exists(), || "krew wrote no install receipt".into())?;
+    check(run(&mut kubectl(&["plugin", "list"]))?.contains("kubectl-fluxjobs"), || {
+        "kubectl plugin list lacks it".into()
+    })?;
+
+    Pipeline::seed(ns).install(&ctx.plane)?;
+    let out = run(&mut kubectl(&["fluxjobs", "status", "-n", ns, "-o", "json"]))?;
+    let report: Value = serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))?;
+    check(report["stages"].as_array().map(Vec::len) == Some(3), || format!("kubectl fluxjobs status: {report}"))?;
+
+    // Plugin completion (kubectl >= 1.26 runs kubectl_complete-fluxjobs from PATH).
+    let shim = run(&mut kubectl(&["fluxjobs", "completion", "kubectl-plugin"]))?;
+    let shim_path = bin.join("kubectl_complete-fluxjobs");
+    std::fs::write(&shim_path, shim).map_err(|e| e.to_string())?;
+    run(Command::new("chmod").arg("755").arg(&shim_path))?;
+    let completions = run(&mut kubectl(&["__complete", "fluxjobs", "status", "-n", ns, "app-"]))?;
+    check(completions.lines().any(|l| l.starts_with("app-pre-deploy")), || format!("completions: {completions}"))?;
+    let completions = run(&mut kubectl(&["__complete", "fluxjobs", "rerun", "-n", ns, "ks/"]))?;
+    check(completions.lines().any(|l| l.starts_with("ks/app-post-deploy")), || format!("completions: {completions}"))
 }

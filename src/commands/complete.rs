@@ -1,0 +1,257 @@
+//! Shell completion: `completion bash|zsh|fish` scripts (clap_complete), and the hidden
+//! `__complete` command that implements kubectl's plugin-completion protocol (kubectl >= 1.26 runs
+//! `kubectl_complete-fluxjobs __complete <words...> <partial>` and reads cobra's format: one
+//! candidate per line, `value\tdescription`, then `:<directive>`).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::CommandFactory;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams};
+
+use crate::cli::{Cli, CompletionArgs, CompletionShell};
+use crate::cluster::{self, ConnectOptions};
+use crate::model::Kustomization;
+
+/// Cobra's ShellCompDirectiveDefault: let the shell complete file names.
+const FILES: u8 = 0;
+/// Cobra's ShellCompDirectiveNoFileComp.
+const NO_FILES: u8 = 4;
+
+/// The shim kubectl runs for `kubectl fluxjobs <TAB>`; krew cannot install it (krew#812).
+pub const KUBECTL_PLUGIN_SHIM: &str = "#!/bin/sh\n# kubectl (>= 1.26) runs this to complete `kubectl fluxjobs ...`.\nexec kubectl-fluxjobs __complete \"$@\"\n";
+
+pub fn script(args: &CompletionArgs) -> anyhow::Result<ExitCode> {
+    let mut out = Vec::new();
+    match args.shell {
+        CompletionShell::KubectlPlugin => out.extend_from_slice(KUBECTL_PLUGIN_SHIM.as_bytes()),
+        shell => {
+            let shell = match shell {
+                CompletionShell::Bash => clap_complete::Shell::Bash,
+                CompletionShell::Zsh => clap_complete::Shell::Zsh,
+                _ => clap_complete::Shell::Fish,
+            };
+            clap_complete::generate(shell, &mut Cli::command(), "kubectl-fluxjobs", &mut out);
+        }
+    }
+    crate::terminal::print_data(&String::from_utf8_lossy(&out))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Flags that take a value, so that their value is not mistaken for the subcommand or a target.
+const VALUE_FLAGS: [&str; 13] = [
+    "--kubeconfig",
+    "--context",
+    "--cluster",
+    "--user",
+    "-n",
+    "--namespace",
+    "--request-timeout",
+    "--color",
+    "-o",
+    "--output",
+    "-l",
+    "--selector",
+    "--snapshot",
+];
+
+/// What the words typed so far say.
+#[derive(Debug, Default, PartialEq)]
+pub struct Typed {
+    pub subcommand: Option<String>,
+    pub namespace: Option<String>,
+    pub kubeconfig: Option<String>,
+    pub context: Option<String>,
+    pub positionals: usize,
+}
+
+pub fn parse_typed(words: &[String]) -> Typed {
+    let mut typed = Typed::default();
+    let mut i = 0;
+    while i < words.len() {
+        let word = &words[i];
+        let (flag, inline) = match word.split_once('=') {
+            Some((f, v)) if f.starts_with('-') => (f, Some(v.to_string())),
+            _ => (word.as_str(), None),
+        };
+        if flag.starts_with('-') {
+            let takes_value = VALUE_FLAGS.contains(&flag) || ["--timeout", "--backup-dir", "--logs"].contains(&flag);
+            let value = if takes_value && inline.is_none() {
+                i += 1;
+                words.get(i).cloned()
+            } else {
+                inline
+            };
+            match flag {
+                "-n" | "--namespace" => typed.namespace = value,
+                "--kubeconfig" => typed.kubeconfig = value,
+                "--context" => typed.context = value,
+                _ => {}
+            }
+        } else if typed.subcommand.is_none() {
+            typed.subcommand = Some(word.clone());
+        } else {
+            typed.positionals += 1;
+        }
+        i += 1;
+    }
+    typed
+}
+
+/// Runs the protocol: `words` are the arguments after `__complete`; the last one is the word being
+/// completed (possibly empty).
+pub async fn protocol(words: &[String]) -> ExitCode {
+    let (partial, before) = match words.split_last() {
+        Some((last, rest)) => (last.as_str(), rest),
+        None => ("", &[][..]),
+    };
+    let (candidates, directive) = candidates(before, partial).await;
+    let mut out = String::new();
+    for (value, description) in candidates.into_iter().filter(|(v, _)| v.starts_with(partial)) {
+        out.push_str(&value);
+        if !description.is_empty() {
+            out.push('\t');
+            out.push_str(&description);
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(":{directive}\n"));
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    ExitCode::SUCCESS
+}
+
+async fn candidates(before: &[String], partial: &str) -> (Vec<(String, String)>, u8) {
+    let typed = parse_typed(before);
+    let fixed = |values: &[&str]| values.iter().map(|v| (v.to_string(), String::new())).collect();
+    match before.last().map(String::as_str) {
+        Some("-o" | "--output") => return (fixed(&["table", "wide", "json", "yaml"]), NO_FILES),
+        Some("--color") => return (fixed(&["auto", "always", "never"]), NO_FILES),
+        Some("-n" | "--namespace") => return (namespaces(&typed).await, NO_FILES),
+        Some("--kubeconfig" | "--snapshot" | "--backup-dir") => return (vec![], FILES),
+        Some(flag) if VALUE_FLAGS.contains(&flag) || ["--timeout", "--logs"].contains(&flag) => {
+            return (vec![], NO_FILES);
+        }
+        _ => {}
+    }
+    let command = Cli::command();
+    let sub = typed.subcommand.as_deref().and_then(|name| command.find_subcommand(name));
+    if partial.starts_with('-') {
+        let mut flags: Vec<(String, String)> = Vec::new();
+        let args = command.get_arguments().chain(sub.into_iter().flat_map(|s| s.get_arguments()));
+        for arg in args {
+            if let Some(long) = arg.get_long() {
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                flags.push((format!("--{long}"), help.lines().next().unwrap_or_default().to_string()));
+            }
+        }
+        return (flags, NO_FILES);
+    }
+    let Some(sub) = sub else {
+        let subcommands = command
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .map(|s| (s.get_name().to_string(), s.get_about().map(|a| a.to_string()).unwrap_or_default()))
+            .collect();
+        return (subcommands, NO_FILES);
+    };
+    match (sub.get_name(), typed.positionals) {
+        ("status" | "reconcile", 0) => (stages(&typed, "").await, NO_FILES),
+        ("rerun", _) => {
+            let mut out = stages(&typed, "ks/").await;
+            out.extend(jobs(&typed).await);
+            (out, NO_FILES)
+        }
+        ("completion", 0) => (fixed(&["bash", "zsh", "fish", "kubectl-plugin"]), NO_FILES),
+        _ => (vec![], NO_FILES),
+    }
+}
+
+async fn connection(typed: &Typed) -> Option<(cluster::Connection, String)> {
+    let options = ConnectOptions {
+        kubeconfig: typed.kubeconfig.clone().map(Into::into),
+        context: typed.context.clone(),
+        request_timeout: Some(Duration::from_secs(5)),
+        ..ConnectOptions::default()
+    };
+    let conn = cluster::connect(&options).await.ok()?;
+    let ns = typed.namespace.clone().unwrap_or_else(|| conn.default_namespace.clone());
+    Some((conn, ns))
+}
+
+async fn namespaces(typed: &Typed) -> Vec<(String, String)> {
+    let Some((conn, _)) = connection(typed).await else { return vec![] };
+    let api: Api<Namespace> = Api::all(conn.client.clone());
+    match api.list_metadata(&ListParams::default()).await {
+        Ok(list) => list.items.into_iter().filter_map(|n| n.metadata.name).map(|n| (n, String::new())).collect(),
+        Err(_) => vec![],
+    }
+}
+
+async fn stages(typed: &Typed, prefix: &str) -> Vec<(String, String)> {
+    let Some((conn, ns)) = connection(typed).await else { return vec![] };
+    let api: Api<Kustomization> = Api::namespaced(conn.client.clone(), &ns);
+    match api.list(&ListParams::default()).await {
+        Ok(list) => list
+            .items
+            .iter()
+            .map(|k| {
+                let ready = k.condition("Ready").map(|c| c.reason.clone()).unwrap_or_default();
+                (format!("{prefix}{}", k.name()), format!("Kustomization, {ready}"))
+            })
+            .collect(),
+        Err(_) => vec![],
+    }
+}
+
+async fn jobs(typed: &Typed) -> Vec<(String, String)> {
+    let Some((conn, ns)) = connection(typed).await else { return vec![] };
+    let api: Api<Job> = Api::namespaced(conn.client.clone(), &ns);
+    match api.list(&ListParams::default()).await {
+        Ok(list) => list
+            .items
+            .iter()
+            .filter_map(|j| j.metadata.name.clone())
+            .map(|name| (format!("job/{name}"), "Job".to_string()))
+            .collect(),
+        Err(_) => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn reads_the_subcommand_namespace_and_positionals() {
+        let t = parse_typed(&words("-n shop rerun --context=prod job/a"));
+        assert_eq!(t.subcommand.as_deref(), Some("rerun"));
+        assert_eq!(t.namespace.as_deref(), Some("shop"));
+        assert_eq!(t.context.as_deref(), Some("prod"));
+        assert_eq!(t.positionals, 1);
+        let t = parse_typed(&words("status -o json --namespace=apps"));
+        assert_eq!((t.subcommand.as_deref(), t.namespace.as_deref(), t.positionals), (Some("status"), Some("apps"), 0));
+    }
+
+    #[tokio::test]
+    async fn completes_subcommands_flags_and_values_without_a_cluster() {
+        let (subs, d) = candidates(&[], "").await;
+        let names: Vec<&str> = subs.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["status", "rerun", "reconcile", "completion"]);
+        assert_eq!(d, NO_FILES);
+        let (flags, _) = candidates(&words("status"), "--").await;
+        for flag in ["--output", "--selector", "--watch", "--namespace", "--kubeconfig"] {
+            assert!(flags.iter().any(|(f, _)| f == flag), "{flag} missing");
+        }
+        let (outputs, _) = candidates(&words("status -o"), "").await;
+        assert_eq!(outputs.len(), 4);
+        let (_, d) = candidates(&words("status --snapshot"), "").await;
+        assert_eq!(d, FILES);
+    }
+}
