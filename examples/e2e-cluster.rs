@@ -22,7 +22,8 @@ fn main() {
 fn run() -> harness::Result<()> {
     let seed = std::env::args().any(|a| a == "--seed");
     let tools = harness::Tools::build()?;
-    let plane = harness::ControlPlane::start(tools, &std::env::temp_dir(), &["shop"])?;
+    let options = harness::Options { log_namespaces: vec!["shop".into()], ..harness::Options::default() };
+    let plane = harness::ControlPlane::start(tools, &std::env::temp_dir(), &options)?;
     if seed {
         fixtures::Pipeline::seed("shop").install(&plane)?;
     }

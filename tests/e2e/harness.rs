@@ -38,11 +38,17 @@ pub fn repo_root() -> PathBuf {
 pub struct Tools(HashMap<String, PathBuf>);
 
 impl Tools {
-    /// Builds (or finds cached) every program. Build progress goes to stderr.
+    /// Builds (or finds cached) every program the tests use. Build progress goes to stderr.
     pub fn build() -> Result<Tools> {
+        Tools::build_components(&[])
+    }
+
+    /// Builds (or finds cached) the named components of build-tools.sh (all test tools when empty).
+    pub fn build_components(components: &[&str]) -> Result<Tools> {
         let script = repo_root().join("tests/e2e/build-tools.sh");
         let out = Command::new("bash")
             .arg(&script)
+            .args(components)
             .stderr(Stdio::inherit())
             .output()
             .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
@@ -55,6 +61,10 @@ impl Tools {
         Ok(Tools(map))
     }
 
+    pub fn merge(&mut self, other: &Tools) {
+        self.0.extend(other.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+
     pub fn get(&self, name: &str) -> &Path {
         self.0.get(name).unwrap_or_else(|| panic!("build-tools.sh printed no {name}="))
     }
@@ -65,6 +75,24 @@ struct Process {
     child: Child,
     log: PathBuf,
 }
+
+/// What to start besides the Kubernetes control plane.
+pub struct Options {
+    /// Namespaces whose containers get logs from kwok (`*` for every namespace).
+    pub log_namespaces: Vec<String>,
+    /// Start Flux kustomize-controller (the benchmark writes Kustomization statuses itself).
+    pub kustomize_controller: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { log_namespaces: vec![], kustomize_controller: true }
+    }
+}
+
+/// The user of `bench.crt`; only its requests are written to the API server's audit log, which is
+/// how the benchmark counts the requests each tool makes.
+pub const BENCH_USER: &str = "fluxjobs-bench";
 
 pub struct ControlPlane {
     pub dir: PathBuf,
@@ -147,7 +175,7 @@ fn tail(path: &Path, lines: usize) -> String {
 impl ControlPlane {
     /// Starts the whole control plane in a new directory under `parent`, ready for tests: the node
     /// is Ready and the Flux CRDs are Established before kustomize-controller starts.
-    pub fn start(tools: Tools, parent: &Path, log_namespaces: &[&str]) -> Result<ControlPlane> {
+    pub fn start(tools: Tools, parent: &Path, options: &Options) -> Result<ControlPlane> {
         let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
         let dir = parent.join(format!("fluxjobs-e2e-{}-{stamp}", std::process::id()));
         fs::create_dir_all(dir.join("logs")).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -159,16 +187,16 @@ impl ControlPlane {
             processes: Mutex::new(Vec::new()),
             artifact_port: 0,
             keep: AtomicBool::new(false),
-            log_namespaces: log_namespaces.iter().map(|s| s.to_string()).collect(),
+            log_namespaces: options.log_namespaces.clone(),
         };
-        if let Err(e) = plane.boot() {
+        if let Err(e) = plane.boot(options.kustomize_controller) {
             plane.keep();
             return Err(format!("{e}\n(control-plane logs kept in {})", plane.dir.join("logs").display()));
         }
         Ok(plane)
     }
 
-    fn boot(&mut self) -> Result<()> {
+    fn boot(&mut self, kustomize_controller: bool) -> Result<()> {
         let started = Instant::now();
         self.make_pki()?;
         let pki = self.dir.join("pki");
@@ -193,6 +221,15 @@ impl ControlPlane {
         )?;
         self.wait_process("etcd /health", Duration::from_secs(30), || Ok(http_get_ok(etcd_port, "/health")))?;
 
+        let audit_policy = self.dir.join("audit-policy.yaml");
+        fs::write(
+            &audit_policy,
+            format!(
+                "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\n\
+                 rules:\n- level: Metadata\n  users: [{BENCH_USER}]\n- level: None\n"
+            ),
+        )
+        .map_err(|e| e.to_string())?;
         let api_port = free_port()?;
         self.api_server = format!("https://127.0.0.1:{api_port}");
         self.spawn(
@@ -221,6 +258,10 @@ impl ControlPlane {
                 format!("--kubelet-client-key={}", p("admin.key")),
                 "--kubelet-preferred-address-types=InternalIP".into(),
                 "--enable-priority-and-fairness=false".into(),
+                // One line per request of the benchmark user (see BENCH_USER); nobody else is logged.
+                format!("--audit-policy-file={}", audit_policy.display()),
+                format!("--audit-log-path={}", self.audit_log().display()),
+                "--audit-log-mode=blocking".into(),
                 "--v=1".into(),
             ]),
         )?;
@@ -298,6 +339,9 @@ impl ControlPlane {
         self.kubectl(&["create", "namespace", "flux-system"])?;
 
         self.artifact_port = serve_artifacts(self.dir.join("artifacts"))?;
+        if !kustomize_controller {
+            return Ok(());
+        }
         self.spawn(
             "kustomize-controller",
             Command::new(self.tools.get("KUSTOMIZE_CONTROLLER"))
@@ -392,6 +436,7 @@ impl ControlPlane {
         )?;
         leaf("admin", "/O=system:masters/CN=fluxjobs-e2e-admin", client)?;
         leaf("viewer", "/CN=fluxjobs-e2e-viewer", client)?;
+        leaf("bench", &format!("/O=system:masters/CN={BENCH_USER}"), client)?;
         openssl(&["genrsa", "-out", "sa.key", "2048"])?;
         openssl(&["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"])?;
         Ok(())
@@ -434,10 +479,14 @@ impl ControlPlane {
         for ns in &self.log_namespaces {
             let log = self.pod_log_file(ns);
             fs::write(&log, "").map_err(|e| e.to_string())?;
+            let (name, selector) = match ns.as_str() {
+                "*" => ("all".to_string(), String::new()),
+                ns => (ns.to_string(), format!("  selector:\n    matchNamespaces: [{ns}]\n")),
+            };
             write!(
                 config,
-                "\n---\napiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata:\n  name: logs-{ns}\n\
-                 spec:\n  selector:\n    matchNamespaces: [{ns}]\n  logs:\n  - logsFile: {}\n",
+                "\n---\napiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata:\n  name: logs-{name}\n\
+                 spec:\n{selector}  logs:\n  - logsFile: {}\n",
                 log.display()
             )
             .unwrap();
@@ -445,6 +494,11 @@ impl ControlPlane {
         let path = self.dir.join("kwok.yaml");
         fs::write(&path, config).map_err(|e| e.to_string())?;
         Ok(path)
+    }
+
+    /// The API server's audit log: one JSON line per request of [`BENCH_USER`].
+    pub fn audit_log(&self) -> PathBuf {
+        self.dir.join("logs").join("audit.log")
     }
 
     /// The file kwok serves as the log of every container in `namespace`.
@@ -533,6 +587,11 @@ impl ControlPlane {
 
     pub fn apply(&self, yaml: &str) -> Result<String> {
         self.kubectl_stdin(&["apply", "-f", "-"], yaml)
+    }
+
+    /// A program built by build-tools.sh, if it was built.
+    pub fn try_tool(&self, name: &str) -> Option<&Path> {
+        self.tools.0.get(name).map(PathBuf::as_path)
     }
 
     /// A program built by build-tools.sh, by its `NAME=` key.

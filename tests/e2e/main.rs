@@ -128,9 +128,12 @@ fn main() {
     let scenarios = scenarios::all();
     let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
     let ctx = if needs_cluster {
-        let namespaces: Vec<&str> = scenarios::LOG_NAMESPACES.to_vec();
+        let options = harness::Options {
+            log_namespaces: scenarios::LOG_NAMESPACES.iter().map(|s| s.to_string()).collect(),
+            ..harness::Options::default()
+        };
         let started =
-            harness::Tools::build().and_then(|tools| ControlPlane::start(tools, &std::env::temp_dir(), &namespaces));
+            harness::Tools::build().and_then(|tools| ControlPlane::start(tools, &std::env::temp_dir(), &options));
         match started {
             Ok(plane) => Some(Arc::new(Ctx { plane })),
             Err(e) => {

@@ -1,0 +1,583 @@
+//! Fleet benchmark: `kubectl-fluxjobs status -A` against its peers on the real control plane, and
+//! the offline engine against snapshot size.
+//!
+//!     cargo bench --bench fleet                         # N = 300 namespaces, 5 runs each
+//!     cargo bench --bench fleet -- --namespaces 1000 --runs 3
+//!
+//! It starts the end-to-end control plane (tests/e2e/harness.rs) without kustomize-controller,
+//! fills it with N copies of the seed pipeline (Kustomization and GitRepository statuses written
+//! through the status subresource; Jobs, Deployments and their Pods run for real by the Job
+//! controller, the scheduler and kwok: a mix of Complete, Failed, Running and Pending), then runs,
+//! interleaved and repeated: (a) `kubectl-fluxjobs status -A -o json`, (b) the same as a table,
+//! (c) `kubectl get` of the same kinds `-o json` (the raw transfer, the floor), (d) `flux get
+//! kustomizations -A` (what the flux CLI shows). Wall time and peak RSS come from GNU time; API
+//! requests from the API server's audit log, where only the benchmark user is logged.
+//! Results go to stdout and to `target/bench/fleet.md`.
+
+#[path = "../tests/e2e/harness.rs"]
+mod harness;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde_json::{Value, json};
+
+use harness::{ControlPlane, Options, Tools};
+
+const REV: &str = "main@sha1:5e0f7a1c2d3b4a59687766554433221100ffeedd";
+const BIN: &str = env!("CARGO_BIN_EXE_kubectl-fluxjobs");
+/// The kinds `status` reads, for the `kubectl get` floor.
+const KINDS: &str = "kustomizations.kustomize.toolkit.fluxcd.io,gitrepositories.source.toolkit.fluxcd.io,ocirepositories.source.toolkit.fluxcd.io,buckets.source.toolkit.fluxcd.io,externalartifacts.source.toolkit.fluxcd.io,jobs,pods,events,deployments";
+
+struct Args {
+    namespaces: usize,
+    runs: usize,
+    sizes_mb: Vec<usize>,
+}
+
+fn args() -> Args {
+    let mut a = Args { namespaces: 300, runs: 5, sizes_mb: vec![5, 50, 200] };
+    let argv: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < argv.len() {
+        let value = argv.get(i + 1).cloned().unwrap_or_default();
+        match argv[i].as_str() {
+            "--namespaces" => a.namespaces = value.parse().expect("--namespaces N"),
+            "--runs" => a.runs = value.parse().expect("--runs N"),
+            "--sizes-mb" => a.sizes_mb = value.split(',').map(|s| s.parse().expect("--sizes-mb 5,50")).collect(),
+            "--bench" => {
+                i += 1;
+                continue;
+            }
+            other => panic!("unknown argument {other}; see the header of benches/fleet.rs"),
+        }
+        i += 2;
+    }
+    a
+}
+
+fn main() {
+    let args = args();
+    let mut tools = Tools::build().expect("control-plane programs");
+    let flux = Tools::build_components(&["flux"]).ok();
+    if let Some(flux) = &flux {
+        tools.merge(flux);
+    }
+    let options = Options { log_namespaces: vec!["*".into()], kustomize_controller: false };
+    let plane = ControlPlane::start(tools, &std::env::temp_dir(), &options).expect("control plane");
+    let bench_kubeconfig = plane.dir.join("bench.kubeconfig");
+    plane.write_kubeconfig(&bench_kubeconfig, harness::BENCH_USER, "bench").unwrap();
+    plane
+        .write_pod_log("*", &["running migration", "ERROR: relation \"orders\" already exists", "migration failed"])
+        .unwrap();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let start = Instant::now();
+    let counts = runtime.block_on(fill(&plane, args.namespaces));
+    eprintln!(
+        "bench: fleet of {} namespaces ready in {:.0}s: {counts:?}",
+        args.namespaces,
+        start.elapsed().as_secs_f64()
+    );
+
+    let mut report = String::new();
+    writeln!(report, "# Fleet benchmark\n").unwrap();
+    writeln!(
+        report,
+        "N = {} namespaces: {} Kustomizations, {} Jobs, {} Pods, {} Events, {} Deployments; {} runs each, interleaved; medians.\n",
+        args.namespaces, counts["kustomizations"], counts["jobs"], counts["pods"], counts["events"], counts["deployments"], args.runs
+    )
+    .unwrap();
+    live(&plane, &bench_kubeconfig, args.runs, &mut report);
+    offline(&plane, &args, &mut report);
+    startup(&mut report);
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("fleet.md"), &report).unwrap();
+    println!("{report}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fleet
+
+fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+}
+
+fn condition(type_: &str, status: &str, reason: &str, message: &str) -> Value {
+    json!({"type": type_, "status": status, "reason": reason, "message": message,
+           "lastTransitionTime": "2026-11-24T10:00:00Z", "observedGeneration": 1})
+}
+
+/// What namespace `i` runs into: most pipelines are healthy; some have a failed, running or
+/// unschedulable migration.
+#[derive(Clone, Copy, PartialEq)]
+enum Outcome {
+    Ready,
+    Failed,
+    Running,
+    Pending,
+}
+
+fn outcome(i: usize) -> Outcome {
+    match i % 10 {
+        0..=5 => Outcome::Ready,
+        6 | 7 => Outcome::Failed,
+        8 => Outcome::Running,
+        _ => Outcome::Pending,
+    }
+}
+
+fn job(ns: &str, name: &str, stage: &str, labels: Value, cpu: Option<&str>) -> Value {
+    let mut container = json!({"name": "main", "image": "registry.example.invalid/shop/app:1.0.0"});
+    if let Some(cpu) = cpu {
+        container["resources"] = json!({"requests": {"cpu": cpu}});
+    }
+    json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": ns,
+                     "labels": {"kustomize.toolkit.fluxcd.io/name": stage, "kustomize.toolkit.fluxcd.io/namespace": ns}},
+        "spec": {"backoffLimit": 1, "template": {"metadata": {"labels": labels},
+                 "spec": {"restartPolicy": "Never", "containers": [container]}}},
+    })
+}
+
+fn kustomization(ns: &str, name: &str, deps: &[&str], ready: Value, inventory: &[String]) -> (Value, Value) {
+    let object = json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"dependsOn": deps.iter().map(|d| json!({"name": d})).collect::<Vec<_>>(),
+                 "sourceRef": {"kind": "GitRepository", "name": "app"}, "path": format!("./{name}"),
+                 "interval": "60m", "timeout": "5m", "prune": true, "wait": true, "force": true},
+    });
+    let ready_true = ready["status"] == "True";
+    let status = json!({"status": {
+        "observedGeneration": 1,
+        "lastAppliedRevision": if ready_true { Value::from(REV) } else { Value::Null },
+        "lastAttemptedRevision": REV,
+        "conditions": [ready],
+        "inventory": {"entries": inventory.iter().map(|id| json!({"id": id, "v": "v1"})).collect::<Vec<_>>()},
+    }});
+    (object, status)
+}
+
+fn event(ns: &str, name: &str, kind: &str, object: &str, type_: &str, reason: &str, message: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": name, "namespace": ns},
+        "involvedObject": {"kind": kind, "name": object, "namespace": ns,
+                           "apiVersion": if kind == "Kustomization" { "kustomize.toolkit.fluxcd.io/v1" } else { "batch/v1" }},
+        "type": type_, "reason": reason, "message": message, "count": 1,
+        "firstTimestamp": "2026-11-24T10:00:00Z", "lastTimestamp": "2026-11-24T10:00:00Z",
+        "source": {"component": "kustomize-controller"},
+    })
+}
+
+/// (object, status patch) pairs of one namespace, in creation order.
+fn namespace_objects(i: usize) -> Vec<(Value, Option<Value>)> {
+    let ns = format!("fleet-{i:04}");
+    let ns = ns.as_str();
+    let o = outcome(i);
+    let mut out: Vec<(Value, Option<Value>)> = Vec::new();
+    out.push((json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}), None));
+    out.push((
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository", "metadata": {"name": "app", "namespace": ns},
+               "spec": {"url": "https://git.example.invalid/shop/app.git", "interval": "5m", "ref": {"branch": "main"}}}),
+        Some(json!({"status": {"observedGeneration": 1,
+            "artifact": {"revision": REV, "digest": "sha256:0f", "path": "gitrepository/x.tar.gz", "url": "http://source-controller/x.tar.gz",
+                         "lastUpdateTime": "2026-11-24T10:00:00Z", "size": 1024},
+            "conditions": [condition("Ready", "True", "Succeeded", &format!("stored artifact for revision '{REV}'"))]}})),
+    ));
+    let migration_labels = match o {
+        Outcome::Failed => json!({"fluxjobs.test/exit-code": "3"}),
+        Outcome::Running => json!({"fluxjobs.test/run-forever": "true"}),
+        _ => json!({}),
+    };
+    let cpu = (o == Outcome::Pending).then_some("64");
+    out.push((job(ns, "db-migration", "app-pre-deploy", migration_labels, cpu), None));
+    let mut pre_inventory = vec![format!("{ns}_db-migration_batch_Job")];
+    if i % 2 == 0 {
+        out.push((job(ns, "seed-data", "app-pre-deploy", json!({}), None), None));
+        pre_inventory.push(format!("{ns}_seed-data_batch_Job"));
+    }
+    let pre_ready = match o {
+        Outcome::Ready => condition("Ready", "True", "ReconciliationSucceeded", &format!("Applied revision: {REV}")),
+        Outcome::Failed => condition(
+            "Ready",
+            "False",
+            "HealthCheckFailed",
+            &format!(
+                "health check failed after 30.01s: failed early due to stalled resources: [Job/{ns}/db-migration status: 'Failed']"
+            ),
+        ),
+        _ => condition("Ready", "Unknown", "Progressing", "Reconciliation in progress"),
+    };
+    let (k, s) = kustomization(ns, "app-pre-deploy", &[], pre_ready, &pre_inventory);
+    out.push((k, Some(s)));
+    let blocked =
+        |dep: &str| condition("Ready", "False", "DependencyNotReady", &format!("dependency '{ns}/{dep}' is not ready"));
+    let deploy_ready = if o == Outcome::Ready {
+        condition("Ready", "True", "ReconciliationSucceeded", &format!("Applied revision: {REV}"))
+    } else {
+        blocked("app-pre-deploy")
+    };
+    if o == Outcome::Ready {
+        out.push((
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "app", "namespace": ns,
+                                "labels": {"kustomize.toolkit.fluxcd.io/name": "app-deploy", "kustomize.toolkit.fluxcd.io/namespace": ns}},
+                   "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "app"}},
+                            "template": {"metadata": {"labels": {"app": "app"}},
+                                         "spec": {"containers": [{"name": "app", "image": "registry.example.invalid/shop/app:1.0.0"}]}}}}),
+            None,
+        ));
+    }
+    let deploy_inventory = if o == Outcome::Ready { vec![format!("{ns}_app_apps_Deployment")] } else { vec![] };
+    let (k, s) = kustomization(ns, "app-deploy", &["app-pre-deploy"], deploy_ready.clone(), &deploy_inventory);
+    out.push((k, Some(s)));
+    let post_ready = if o == Outcome::Ready { deploy_ready } else { blocked("app-deploy") };
+    let mut post_inventory = vec![];
+    if o == Outcome::Ready {
+        out.push((job(ns, "cache-refresh", "app-post-deploy", json!({}), None), None));
+        post_inventory.push(format!("{ns}_cache-refresh_batch_Job"));
+    }
+    let (k, s) = kustomization(ns, "app-post-deploy", &["app-deploy"], post_ready, &post_inventory);
+    out.push((k, Some(s)));
+    // What kustomize-controller records (the Job controller, scheduler and ReplicaSet controller add theirs).
+    for stage in ["app-pre-deploy", "app-deploy", "app-post-deploy"] {
+        for (n, reason, message) in [
+            (1, "Progressing", "Job/db-migration configured"),
+            (2, "ReconciliationSucceeded", "Reconciliation finished in 1.2s, next run in 60m0s"),
+            (3, "Progressing", "Health check passed in 5.0s"),
+        ] {
+            out.push((event(ns, &format!("{stage}.{n}"), "Kustomization", stage, "Normal", reason, message), None));
+        }
+    }
+    if o == Outcome::Failed {
+        out.push((
+            event(
+                ns,
+                "app-pre-deploy.w",
+                "Kustomization",
+                "app-pre-deploy",
+                "Warning",
+                "HealthCheckFailed",
+                "health check failed",
+            ),
+            None,
+        ));
+    }
+    out
+}
+
+async fn create(client: &kube::Client, object: &Value, status: Option<&Value>) -> Result<(), String> {
+    let api_version = object["apiVersion"].as_str().unwrap();
+    let kind = object["kind"].as_str().unwrap();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let plural = match kind {
+        "GitRepository" => "gitrepositories".to_string(),
+        k => format!("{}s", k.to_lowercase()),
+    };
+    let ar = resource(group, version, kind, &plural);
+    let name = object["metadata"]["name"].as_str().unwrap();
+    let api: Api<DynamicObject> = match object["metadata"]["namespace"].as_str() {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    };
+    let typed: DynamicObject = serde_json::from_value(object.clone()).map_err(|e| e.to_string())?;
+    match api.create(&PostParams::default(), &typed).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => return Err(format!("create {kind} {name}: {e}")),
+    }
+    if let Some(status) = status {
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(status))
+            .await
+            .map_err(|e| format!("status of {kind} {name}: {e}"))?;
+    }
+    Ok(())
+}
+
+async fn fill(plane: &ControlPlane, namespaces: usize) -> BTreeMap<&'static str, usize> {
+    let config = kube::Config::from_custom_kubeconfig(
+        Kubeconfig::read_from(&plane.kubeconfig).unwrap(),
+        &KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    // Room for every pod: kwok nodes of 110 pods each (the harness starts one).
+    let pods_expected = namespaces * 5;
+    for n in 1..=pods_expected / 100 {
+        let node = json!({"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": format!("kwok-bench-{n}"), "annotations": {"kwok.x-k8s.io/node": "fake"},
+                         "labels": {"kubernetes.io/hostname": format!("kwok-bench-{n}"), "type": "kwok"}},
+            "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+                       "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}}});
+        create(&client, &node, None).await.unwrap();
+    }
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    futures::stream::iter(0..namespaces)
+        .map(|i| {
+            let client = client.clone();
+            let done = &done;
+            async move {
+                for (object, status) in namespace_objects(i) {
+                    create(&client, &object, status.as_ref()).await.unwrap_or_else(|e| panic!("{e}"));
+                }
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if n % 50 == 0 {
+                    eprintln!("bench: {n}/{namespaces} namespaces created");
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+    // Wait until the Job controller and kwok have settled every Job that can finish.
+    let expected_finished: usize = (0..namespaces)
+        .map(|i| match outcome(i) {
+            Outcome::Ready => 2 + usize::from(i % 2 == 0),
+            Outcome::Failed => 1 + usize::from(i % 2 == 0),
+            _ => usize::from(i % 2 == 0),
+        })
+        .sum();
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::all(client.clone());
+    let deadline = Instant::now() + Duration::from_secs(1200);
+    loop {
+        let list = jobs.list(&Default::default()).await.unwrap();
+        let finished = list
+            .items
+            .iter()
+            .filter(|j| {
+                j.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
+                    cs.iter().any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+                })
+            })
+            .count();
+        eprintln!("bench: {finished}/{expected_finished} Jobs finished");
+        if finished >= expected_finished || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+    let mut counts = BTreeMap::new();
+    for (key, resource) in [
+        ("kustomizations", "kustomizations.kustomize.toolkit.fluxcd.io"),
+        ("jobs", "jobs"),
+        ("pods", "pods"),
+        ("events", "events"),
+        ("deployments", "deployments"),
+    ] {
+        let out = plane.kubectl(&["get", resource, "-A", "--no-headers", "-o", "name"]).unwrap();
+        counts.insert(key, out.lines().count());
+    }
+    counts
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring
+
+struct Measure {
+    wall: Duration,
+    rss_kb: u64,
+    requests: BTreeMap<String, usize>,
+    stdout_bytes: u64,
+}
+
+/// Runs `cmd` under GNU time; requests are the audit-log lines it added.
+fn measure(plane: Option<&ControlPlane>, program: &Path, args: &[&str], env: &[(&str, &Path)]) -> Measure {
+    let audit_before = plane.map(|p| std::fs::read_to_string(p.audit_log()).unwrap_or_default().len()).unwrap_or(0);
+    let time_out = std::env::temp_dir().join(format!("fluxjobs-bench-time-{}", std::process::id()));
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.arg("-f").arg("%e %M").arg("-o").arg(&time_out).arg(program).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let start = Instant::now();
+    let out = cmd.stderr(Stdio::piped()).output().expect("run under /usr/bin/time");
+    let wall = start.elapsed();
+    assert!(out.status.success(), "{program:?} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let timing = std::fs::read_to_string(&time_out).unwrap();
+    let rss_kb = timing.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut requests = BTreeMap::new();
+    if let Some(p) = plane {
+        let log = std::fs::read_to_string(p.audit_log()).unwrap_or_default();
+        for line in log[audit_before..].lines() {
+            let entry: Value = serde_json::from_str(line).unwrap_or_default();
+            let verb = entry["verb"].as_str().unwrap_or("?");
+            let sub = entry["objectRef"]["subresource"].as_str().map(|s| format!("/{s}")).unwrap_or_default();
+            *requests.entry(format!("{verb}{sub}")).or_default() += 1;
+        }
+    }
+    Measure { wall, rss_kb, requests, stdout_bytes: out.stdout.len() as u64 }
+}
+
+fn median<T: Copy + Ord>(mut v: Vec<T>) -> T {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn live(plane: &ControlPlane, kubeconfig: &Path, runs: usize, report: &mut String) {
+    let kc = kubeconfig.to_str().unwrap();
+    let kubectl = plane.tool("KUBECTL").to_path_buf();
+    let mut peers: Vec<(&str, PathBuf, Vec<&str>)> = vec![
+        (
+            "(a) kubectl-fluxjobs status -A -o json",
+            PathBuf::from(BIN),
+            vec!["--kubeconfig", kc, "status", "-A", "-o", "json"],
+        ),
+        (
+            "(b) kubectl-fluxjobs status -A",
+            PathBuf::from(BIN),
+            vec!["--kubeconfig", kc, "status", "-A", "--color", "never"],
+        ),
+        (
+            "(c) kubectl get <same kinds> -A -o json",
+            kubectl,
+            vec!["--kubeconfig", kc, "get", KINDS, "-A", "-o", "json"],
+        ),
+    ];
+    if let Some(flux) = plane.try_tool("FLUX") {
+        peers.push((
+            "(d) flux get kustomizations -A",
+            flux.to_path_buf(),
+            vec!["--kubeconfig", kc, "get", "kustomizations", "-A"],
+        ));
+    }
+    let mut results: Vec<Vec<Measure>> = peers.iter().map(|_| Vec::new()).collect();
+    for run in 0..runs {
+        for (i, (name, program, args)) in peers.iter().enumerate() {
+            let m = measure(Some(plane), program, args, &[]);
+            eprintln!(
+                "bench: run {run}: {name}: {:.3}s, {} MB, {:?}",
+                m.wall.as_secs_f64(),
+                m.rss_kb / 1024,
+                m.requests
+            );
+            results[i].push(m);
+        }
+    }
+    let floor = median(results[2].iter().map(|m| m.wall).collect());
+    writeln!(report, "## Live cluster, all namespaces\n").unwrap();
+    writeln!(report, "| command | wall (median) | vs (c) | peak RSS | API requests | output |").unwrap();
+    writeln!(report, "|---|---|---|---|---|---|").unwrap();
+    for ((name, _, _), ms) in peers.iter().zip(&results) {
+        let wall = median(ms.iter().map(|m| m.wall).collect());
+        let rss = median(ms.iter().map(|m| m.rss_kb).collect());
+        let requests = ms
+            .last()
+            .map(|m| m.requests.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        let bytes = ms.last().map(|m| m.stdout_bytes).unwrap_or(0);
+        writeln!(
+            report,
+            "| `{name}` | {:.3}s | {:.2}x | {} MB | {requests} | {} KB |",
+            wall.as_secs_f64(),
+            wall.as_secs_f64() / floor.as_secs_f64(),
+            rss / 1024,
+            bytes / 1024
+        )
+        .unwrap();
+    }
+    writeln!(report).unwrap();
+}
+
+/// Grows the live dump to `target` bytes by repeating it with renamed namespaces (the copies are
+/// real objects: the ones the controllers wrote), as one v1 List.
+fn grown_dump(base: &Value, target: usize) -> String {
+    let items = base["items"].as_array().unwrap();
+    let texts: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+    let base_len: usize = texts.iter().map(|t| t.len() + 1).sum();
+    let copies = target.div_ceil(base_len).max(1);
+    let mut out = String::with_capacity(copies * base_len + 64);
+    out.push_str("{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[");
+    let mut first = true;
+    for c in 0..copies {
+        for t in &texts {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            if c == 0 {
+                out.push_str(t);
+            } else {
+                out.push_str(&t.replace("fleet-", &format!("c{c}-fleet-")));
+            }
+            if out.len() >= target {
+                break;
+            }
+        }
+        if out.len() >= target {
+            break;
+        }
+    }
+    out.push_str("]}");
+    out
+}
+
+fn offline(plane: &ControlPlane, args: &Args, report: &mut String) {
+    let dump = plane.kubectl(&["get", KINDS, "-A", "-o", "json"]).unwrap();
+    let base: Value = serde_json::from_str(&dump).unwrap();
+    let dir = plane.dir.join("dumps");
+    std::fs::create_dir_all(&dir).unwrap();
+    writeln!(report, "## Offline snapshots (`status --snapshot FILE -A -o json`)\n").unwrap();
+    writeln!(report, "| file | wall (median) | per MB | peak RSS | RSS / file |").unwrap();
+    writeln!(report, "|---|---|---|---|---|").unwrap();
+    for mb in &args.sizes_mb {
+        let text = grown_dump(&base, mb * 1024 * 1024);
+        let path = dir.join(format!("fleet-{mb}mb.json"));
+        std::fs::write(&path, &text).unwrap();
+        let size = text.len() as f64 / (1024.0 * 1024.0);
+        drop(text);
+        let ms: Vec<Measure> = (0..args.runs)
+            .map(|_| {
+                measure(
+                    None,
+                    Path::new(BIN),
+                    &["status", "--snapshot", path.to_str().unwrap(), "-A", "-o", "json"],
+                    &[],
+                )
+            })
+            .collect();
+        let wall = median(ms.iter().map(|m| m.wall).collect());
+        let rss = median(ms.iter().map(|m| m.rss_kb).collect()) as f64 / 1024.0;
+        writeln!(
+            report,
+            "| {size:.0} MB | {:.3}s | {:.1} ms | {rss:.0} MB | {:.2}x |",
+            wall.as_secs_f64(),
+            wall.as_secs_f64() * 1000.0 / size,
+            rss / size
+        )
+        .unwrap();
+        eprintln!("bench: offline {size:.0} MB: {:.3}s, {rss:.0} MB", wall.as_secs_f64());
+        let _ = std::fs::remove_file(&path);
+    }
+    writeln!(report).unwrap();
+}
+
+fn startup(report: &mut String) {
+    let runs: Vec<Duration> = (0..21)
+        .map(|_| {
+            let start = Instant::now();
+            let out = Command::new(BIN).arg("--version").output().unwrap();
+            assert!(out.status.success());
+            start.elapsed()
+        })
+        .collect();
+    let size = std::fs::metadata(BIN).map(|m| m.len()).unwrap_or(0);
+    writeln!(report, "## Start-up and size\n").unwrap();
+    writeln!(
+        report,
+        "`kubectl-fluxjobs --version`: {:.1} ms (median of 21); binary {:.1} MB (release profile, stripped).",
+        median(runs).as_secs_f64() * 1000.0,
+        size as f64 / (1024.0 * 1024.0)
+    )
+    .unwrap();
+}

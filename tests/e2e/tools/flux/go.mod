@@ -1,0 +1,9 @@
+// The flux CLI, built only for the benchmark's side-by-side comparison (`flux get kustomizations`).
+// build-tools.sh copies this module's source out of the module cache and builds it there, because
+// flux2's go.mod has a replace directive and its cmd/flux embeds release manifests that are not in
+// the module zip (they are only used by `flux install`/`bootstrap`).
+module example.invalid/fluxjobs-bench-flux
+
+go 1.26.0
+
+require github.com/fluxcd/flux2/v2 v2.9.5
