@@ -131,11 +131,29 @@ fn blocked_pipeline(pre: Value, extra: Vec<Value>) -> Vec<Value> {
     objects
 }
 
+/// A pre-deploy stage whose health check waits for its Job db-migration.
+fn checking_pre_deploy() -> Value {
+    let mut pre = ks("app-pre-deploy", &[]);
+    set_ready(&mut pre, "Unknown", "Progressing", "Reconciliation in progress");
+    with_jobs(&mut pre, &["db-migration"]);
+    pre
+}
+
 fn failed_pre_deploy(message: &str) -> Value {
     let mut pre = ks("app-pre-deploy", &[]);
     set_ready(&mut pre, "False", "HealthCheckFailed", message);
     with_jobs(&mut pre, &["db-migration"]);
     pre
+}
+
+const BACKOFF_MESSAGE: &str = "Job has reached the specified backoff limit";
+
+/// The seed pipeline blocked on a migration Job that failed because its pod ended with `status`.
+fn failed_migration(pod: &str, status: Value, extra: Vec<Value>) -> Vec<Value> {
+    let mut objects =
+        vec![failed_job("db-migration", "BackoffLimitExceeded", BACKOFF_MESSAGE), pod_of("db-migration", pod, status)];
+    objects.extend(extra);
+    blocked_pipeline(failed_pre_deploy(HEALTH_FAILED), objects)
 }
 
 const HEALTH_FAILED: &str =
@@ -195,19 +213,16 @@ fn a_ready_pipeline_has_no_causes_and_is_in_dependency_order() {
 
 #[test]
 fn dependency_not_ready_is_followed_through_any_depth_to_the_pod() {
-    let report = run(blocked_pipeline(
-        failed_pre_deploy(HEALTH_FAILED),
-        vec![
-            failed_job("db-migration", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
-            pod_of("db-migration", "db-migration-b2m8s", terminated(3, "Error")),
-            event(
-                "Job",
-                "db-migration",
-                "Warning",
-                "BackoffLimitExceeded",
-                "Job has reached the specified backoff limit",
-            ),
-        ],
+    let report = run(failed_migration(
+        "db-migration-b2m8s",
+        terminated(3, "Error"),
+        vec![event(
+            "Job",
+            "db-migration",
+            "Warning",
+            "BackoffLimitExceeded",
+            "Job has reached the specified backoff limit",
+        )],
     ));
     assert_cause(
         &report,
@@ -238,13 +253,7 @@ fn dependency_not_ready_is_followed_through_any_depth_to_the_pod() {
 #[test]
 fn exit_reasons_of_containers_are_kept() {
     for (code, reason) in [(137, "OOMKilled"), (128, "ContainerCannotRun"), (1, "Error")] {
-        let report = run(blocked_pipeline(
-            failed_pre_deploy(HEALTH_FAILED),
-            vec![
-                failed_job("db-migration", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
-                pod_of("db-migration", "db-migration-x", terminated(code, reason)),
-            ],
-        ));
+        let report = run(failed_migration("db-migration-x", terminated(code, reason), vec![]));
         let cause = stage(&report, "app-deploy").root_cause.clone().unwrap();
         assert_eq!((cause.reason.as_str(), cause.exit_code), (reason, Some(code)));
         assert!(cause.message.contains(&format!("exited with code {code}")), "{}", cause.message);
@@ -293,15 +302,13 @@ fn pod_problems_are_named_with_the_kubelet_and_scheduler_reasons() {
         (evicted, "Evicted", "low on resource"),
     ];
     for (status, reason, message_part) in cases {
-        let mut pre = ks("app-pre-deploy", &[]);
-        set_ready(&mut pre, "Unknown", "Progressing", "Reconciliation in progress");
+        let mut pre = checking_pre_deploy();
         pre["status"]["conditions"].as_array_mut().unwrap().push(condition(
             "Reconciling",
             "True",
             "Progressing",
             "Running health checks for revision X with a timeout of 5m0s",
         ));
-        with_jobs(&mut pre, &["db-migration"]);
         let report = run(blocked_pipeline(
             pre,
             vec![job("db-migration", json!([])), pod_of("db-migration", "db-migration-p", status)],
@@ -324,9 +331,7 @@ fn pod_problems_are_named_with_the_kubelet_and_scheduler_reasons() {
 
 #[test]
 fn a_running_health_check_names_the_unfinished_job() {
-    let mut pre = ks("app-pre-deploy", &[]);
-    set_ready(&mut pre, "Unknown", "Progressing", "Reconciliation in progress");
-    with_jobs(&mut pre, &["db-migration"]);
+    let pre = checking_pre_deploy();
     let running = json!({"phase": "Running", "containerStatuses": [{"name": "migration", "image": "i", "imageID": "", "ready": true,
         "restartCount": 0, "state": {"running": {"startedAt": T0}}}]});
     let report = run(blocked_pipeline(
@@ -352,9 +357,7 @@ fn a_suspended_job_is_named() {
         json!([{"type": "Suspended", "status": "True", "reason": "JobSuspended", "message": "Job suspended"}]),
     );
     suspended["spec"]["suspend"] = json!(true);
-    let mut pre = ks("app-pre-deploy", &[]);
-    set_ready(&mut pre, "Unknown", "Progressing", "Reconciliation in progress");
-    with_jobs(&mut pre, &["db-migration"]);
+    let pre = checking_pre_deploy();
     let report = run(blocked_pipeline(pre, vec![suspended]));
     assert_cause(
         &report,
@@ -371,9 +374,7 @@ fn a_suspended_job_is_named() {
 #[test]
 fn a_job_gone_from_the_cluster_tells_ttl_cleanup_from_deletion() {
     for (completed_before, expected) in [(true, "ttlSecondsAfterFinished"), (false, "deleted")] {
-        let mut pre = ks("app-pre-deploy", &[]);
-        set_ready(&mut pre, "Unknown", "Progressing", "Reconciliation in progress");
-        with_jobs(&mut pre, &["db-migration"]);
+        let pre = checking_pre_deploy();
         let mut extra = vec![];
         if completed_before {
             extra.push(event("Job", "db-migration", "Normal", "Completed", "Job completed"));
@@ -678,11 +679,10 @@ fn a_deployment_past_its_progress_deadline_keeps_the_stage_unhealthy() {
 
 #[test]
 fn warning_events_of_the_job_and_pod_are_attached() {
-    let report = run(blocked_pipeline(
-        failed_pre_deploy(HEALTH_FAILED),
+    let report = run(failed_migration(
+        "db-migration-e",
+        terminated(1, "Error"),
         vec![
-            failed_job("db-migration", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
-            pod_of("db-migration", "db-migration-e", terminated(1, "Error")),
             event("Pod", "db-migration-e", "Warning", "FailedMount", "MountVolume.SetUp failed for volume \"config\""),
             event("Pod", "db-migration-e", "Normal", "Pulled", "Successfully pulled image"),
         ],
