@@ -3,6 +3,7 @@
 //!
 //!     cargo bench --bench fleet                         # N = 300 namespaces, 5 runs each
 //!     cargo bench --bench fleet -- --namespaces 1000 --runs 3
+//!     cargo bench --bench fleet -- --offline-from target/bench/fleet-300.json   # offline part only
 //!
 //! It starts the end-to-end control plane (tests/e2e/harness.rs) without kustomize-controller,
 //! fills it with N copies of the seed pipeline (Kustomization and GitRepository statuses written
@@ -39,10 +40,12 @@ struct Args {
     namespaces: usize,
     runs: usize,
     sizes_mb: Vec<usize>,
+    /// A dump saved by an earlier run: skip the cluster, measure the offline engine only.
+    offline_from: Option<PathBuf>,
 }
 
 fn args() -> Args {
-    let mut a = Args { namespaces: 300, runs: 5, sizes_mb: vec![5, 50, 200] };
+    let mut a = Args { namespaces: 300, runs: 5, sizes_mb: vec![5, 50, 200], offline_from: None };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < argv.len() {
@@ -50,6 +53,7 @@ fn args() -> Args {
         match argv[i].as_str() {
             "--namespaces" => a.namespaces = value.parse().expect("--namespaces N"),
             "--runs" => a.runs = value.parse().expect("--runs N"),
+            "--offline-from" => a.offline_from = Some(PathBuf::from(value)),
             "--sizes-mb" => a.sizes_mb = value.split(',').map(|s| s.parse().expect("--sizes-mb 5,50")).collect(),
             "--bench" => {
                 i += 1;
@@ -64,6 +68,16 @@ fn args() -> Args {
 
 fn main() {
     let args = args();
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    std::fs::create_dir_all(&out).unwrap();
+    if let Some(dump) = &args.offline_from {
+        let mut report = String::new();
+        let base: Value = serde_json::from_str(&std::fs::read_to_string(dump).unwrap()).unwrap();
+        offline(&base, &std::env::temp_dir(), &args, &mut report);
+        startup(&mut report);
+        println!("{report}");
+        return;
+    }
     let mut tools = Tools::build().expect("control-plane programs");
     let flux = Tools::build_components(&["flux"]).ok();
     if let Some(flux) = &flux {
@@ -95,10 +109,10 @@ fn main() {
     )
     .unwrap();
     live(&plane, &bench_kubeconfig, args.runs, &mut report);
-    offline(&plane, &args, &mut report);
+    let dump = plane.kubectl(&["get", KINDS, "-A", "-o", "json"]).unwrap();
+    std::fs::write(out.join(format!("fleet-{}.json", args.namespaces)), &dump).unwrap();
+    offline(&serde_json::from_str(&dump).unwrap(), &plane.dir, &args, &mut report);
     startup(&mut report);
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
-    std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("fleet.md"), &report).unwrap();
     println!("{report}");
 }
@@ -522,16 +536,14 @@ fn grown_dump(base: &Value, target: usize) -> String {
     out
 }
 
-fn offline(plane: &ControlPlane, args: &Args, report: &mut String) {
-    let dump = plane.kubectl(&["get", KINDS, "-A", "-o", "json"]).unwrap();
-    let base: Value = serde_json::from_str(&dump).unwrap();
-    let dir = plane.dir.join("dumps");
+fn offline(base: &Value, work: &Path, args: &Args, report: &mut String) {
+    let dir = work.join("fluxjobs-bench-dumps");
     std::fs::create_dir_all(&dir).unwrap();
     writeln!(report, "## Offline snapshots (`status --snapshot FILE -A -o json`)\n").unwrap();
     writeln!(report, "| file | wall (median) | per MB | peak RSS | RSS / file |").unwrap();
     writeln!(report, "|---|---|---|---|---|").unwrap();
     for mb in &args.sizes_mb {
-        let text = grown_dump(&base, mb * 1024 * 1024);
+        let text = grown_dump(base, mb * 1024 * 1024);
         let path = dir.join(format!("fleet-{mb}mb.json"));
         std::fs::write(&path, &text).unwrap();
         let size = text.len() as f64 / (1024.0 * 1024.0);

@@ -6,6 +6,7 @@ use std::path::Path;
 use k8s_openapi::jiff::Timestamp;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::model::{KUSTOMIZE_GROUP, SOURCE_GROUP, SOURCE_KINDS, Snapshot};
 
@@ -40,32 +41,34 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
 
 /// Parses snapshot text; `label` names the input in error messages.
 pub fn parse_snapshot(text: &str, label: &str) -> Result<Snapshot, SnapshotError> {
-    let documents: Vec<Value> = if text.trim_start().starts_with(['{', '[']) {
-        // JSON: kubectl prints one object or List; tolerate several concatenated documents.
-        let mut docs = Vec::new();
-        for doc in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
-            docs.push(doc.map_err(|e| SnapshotError::Json {
-                path: label.to_string(),
-                line: e.line(),
-                column: e.column(),
-                message: strip_serde_position(&e.to_string()),
-            })?);
+    let mut snapshot = Snapshot::default();
+    let mut index = 0;
+    if text.trim_start().starts_with(['{', '[']) {
+        // JSON, the fast path for big dumps: each item is decoded straight from the text into its
+        // type (no intermediate tree of values); kubectl prints one object or List, and several
+        // concatenated documents are accepted.
+        let json_error = |e: serde_json::Error| SnapshotError::Json {
+            path: label.to_string(),
+            line: e.line(),
+            column: e.column(),
+            message: strip_serde_position(&e.to_string()),
+        };
+        for doc in serde_json::Deserializer::from_str(text).into_iter::<&RawValue>() {
+            collect_raw(doc.map_err(json_error)?, label, &mut index, &mut snapshot)?;
         }
-        docs
+        newest_in_text(text, &mut snapshot.now);
     } else {
         // YAML 1.2 booleans: `n` or `on` stay strings. Kubernetes tooling quotes such values anyway, and
         // the budget is off because dumps of large clusters are legitimately big.
         let mut options = serde_saphyr::Options::default();
         options.strict_booleans = true;
         options.budget = None;
-        serde_saphyr::from_multiple_with_options::<Value>(text, options)
-            .map_err(|e| SnapshotError::Yaml { path: label.to_string(), message: e.to_string() })?
-    };
-    let mut snapshot = Snapshot::default();
-    let mut index = 0;
-    for doc in documents {
-        newest_timestamp(&doc, &mut snapshot.now);
-        collect(doc, label, &mut index, &mut snapshot)?;
+        let documents = serde_saphyr::from_multiple_with_options::<Value>(text, options)
+            .map_err(|e| SnapshotError::Yaml { path: label.to_string(), message: e.to_string() })?;
+        for doc in documents {
+            newest_timestamp(&doc, &mut snapshot.now);
+            collect(doc, label, &mut index, &mut snapshot)?;
+        }
     }
     Ok(snapshot)
 }
@@ -74,16 +77,36 @@ pub fn parse_snapshot(text: &str, label: &str) -> Result<Snapshot, SnapshotError
 /// times, container start and finish times): the best estimate of when a dump was taken.
 fn newest_timestamp(value: &Value, newest: &mut Option<Timestamp>) {
     match value {
-        Value::String(s) if looks_like_timestamp(s) => {
-            if let Ok(t) = s.parse::<Timestamp>()
-                && newest.is_none_or(|n| t > n)
-            {
-                *newest = Some(t);
-            }
-        }
+        Value::String(s) => consider(s, newest),
         Value::Array(items) => items.iter().for_each(|v| newest_timestamp(v, newest)),
         Value::Object(map) => map.values().for_each(|v| newest_timestamp(v, newest)),
         _ => {}
+    }
+}
+
+/// [`newest_timestamp`] over JSON text: every string that looks like a timestamp.
+fn newest_in_text(text: &str, newest: &mut Option<Timestamp>) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(at) = bytes[i..].iter().position(|&b| b == b'"') {
+        let start = i + at + 1;
+        if start + 20 <= bytes.len() && bytes[start].is_ascii_digit() && bytes[start + 4] == b'-' {
+            if let Some(len) = bytes[start..bytes.len().min(start + 36)].iter().position(|&b| b == b'"') {
+                if let Some(candidate) = text.get(start..start + len) {
+                    consider(candidate, newest);
+                }
+            }
+        }
+        i = start;
+    }
+}
+
+fn consider(s: &str, newest: &mut Option<Timestamp>) {
+    if looks_like_timestamp(s)
+        && let Ok(t) = s.parse::<Timestamp>()
+        && newest.is_none_or(|n| t > n)
+    {
+        *newest = Some(t);
     }
 }
 
@@ -97,6 +120,94 @@ fn strip_serde_position(message: &str) -> String {
         Some(at) => message[..at].to_string(),
         None => message.to_string(),
     }
+}
+
+/// Decoding one object into its type, from a parsed YAML value or from raw JSON text.
+trait Decode {
+    fn decode<T: DeserializeOwned>(self) -> Result<T, serde_json::Error>;
+}
+
+impl Decode for Value {
+    fn decode<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        serde_json::from_value(self)
+    }
+}
+
+impl Decode for &RawValue {
+    fn decode<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.get())
+    }
+}
+
+/// Adds one object to the snapshot if its kind is one the engine reads.
+fn add(snapshot: &mut Snapshot, api_version: &str, kind: &str, object: impl Decode) -> Result<(), serde_json::Error> {
+    let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+    match (group, kind) {
+        (KUSTOMIZE_GROUP, "Kustomization") => snapshot.kustomizations.push(object.decode()?),
+        (SOURCE_GROUP, k) if SOURCE_KINDS.contains(&k) => snapshot.sources.push(object.decode()?),
+        ("batch", "Job") => snapshot.jobs.push(object.decode()?),
+        ("", "Pod") => snapshot.pods.push(object.decode()?),
+        ("", "Event") => snapshot.events.push(object.decode()?),
+        ("apps", "Deployment") => snapshot.deployments.push(object.decode()?),
+        _ => {} // other kinds are not part of the diagnosis
+    }
+    Ok(())
+}
+
+fn malformed(label: &str, index: usize, kind: &str, id: Option<String>, e: serde_json::Error) -> SnapshotError {
+    SnapshotError::Object {
+        path: label.to_string(),
+        index,
+        what: format!("{kind} {}", id.unwrap_or_else(|| "<unnamed>".into())),
+        message: e.to_string(),
+    }
+}
+
+/// The fields every object starts with, read without decoding the rest.
+#[derive(serde::Deserialize)]
+struct Head<'a> {
+    #[serde(default, rename = "apiVersion")]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    metadata: Option<HeadMeta>,
+    #[serde(default, borrow)]
+    items: Option<Vec<&'a RawValue>>,
+}
+
+#[derive(serde::Deserialize)]
+struct HeadMeta {
+    name: Option<String>,
+    namespace: Option<String>,
+}
+
+impl HeadMeta {
+    fn id(&self) -> Option<String> {
+        Some(format!("{}/{}", self.namespace.as_deref()?, self.name.as_deref()?))
+    }
+}
+
+fn collect_raw(doc: &RawValue, label: &str, index: &mut usize, snapshot: &mut Snapshot) -> Result<(), SnapshotError> {
+    let text = doc.get();
+    if text.starts_with('[') {
+        let items: Vec<&RawValue> = serde_json::from_str(text).expect("valid JSON, checked by the parser");
+        return items.into_iter().try_for_each(|item| collect_raw(item, label, index, snapshot));
+    }
+    if !text.starts_with('{') {
+        let value: Value = serde_json::from_str(text).expect("valid JSON, checked by the parser");
+        return Err(SnapshotError::NotObjects { path: label.to_string(), found: describe(&value) });
+    }
+    let head: Head = serde_json::from_str(text).map_err(|e| malformed(label, *index + 1, "object", None, e))?;
+    if let Some(items) = head.items {
+        return items.into_iter().try_for_each(|item| collect_raw(item, label, index, snapshot));
+    }
+    if head.kind.is_empty() {
+        return Err(SnapshotError::NotObjects { path: label.to_string(), found: "an object without `kind`".into() });
+    }
+    *index += 1;
+    add(snapshot, &head.api_version, &head.kind, doc)
+        .map_err(|e| malformed(label, *index, &head.kind, head.metadata.as_ref().and_then(HeadMeta::id), e))
 }
 
 fn collect(doc: Value, label: &str, index: &mut usize, snapshot: &mut Snapshot) -> Result<(), SnapshotError> {
@@ -127,34 +238,10 @@ fn collect(doc: Value, label: &str, index: &mut usize, snapshot: &mut Snapshot) 
     }
     *index += 1;
     let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
-    let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
-    let what = format!(
-        "{kind} {}",
-        obj.get("metadata")
-            .and_then(|m| Some(format!("{}/{}", m.get("namespace")?.as_str()?, m.get("name")?.as_str()?)))
-            .unwrap_or_else(|| "<unnamed>".into())
-    );
-    let value = Value::Object(obj);
-    let err = |e: serde_json::Error| SnapshotError::Object {
-        path: label.to_string(),
-        index: *index,
-        what: what.clone(),
-        message: e.to_string(),
-    };
-    match (group, kind.as_str()) {
-        (KUSTOMIZE_GROUP, "Kustomization") => snapshot.kustomizations.push(typed(value).map_err(err)?),
-        (SOURCE_GROUP, k) if SOURCE_KINDS.contains(&k) => snapshot.sources.push(typed(value).map_err(err)?),
-        ("batch", "Job") => snapshot.jobs.push(typed(value).map_err(err)?),
-        ("", "Pod") => snapshot.pods.push(typed(value).map_err(err)?),
-        ("", "Event") => snapshot.events.push(typed(value).map_err(err)?),
-        ("apps", "Deployment") => snapshot.deployments.push(typed(value).map_err(err)?),
-        _ => {} // other kinds are not part of the diagnosis
-    }
-    Ok(())
-}
-
-fn typed<T: DeserializeOwned>(value: Value) -> Result<T, serde_json::Error> {
-    serde_json::from_value(value)
+    let id = obj
+        .get("metadata")
+        .and_then(|m| Some(format!("{}/{}", m.get("namespace")?.as_str()?, m.get("name")?.as_str()?)));
+    add(snapshot, &api_version, &kind, Value::Object(obj)).map_err(|e| malformed(label, *index, &kind, id, e))
 }
 
 fn describe(value: &Value) -> String {

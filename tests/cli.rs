@@ -282,3 +282,21 @@ fn rerun_and_reconcile_have_help_with_examples_and_check_their_arguments() {
     let watch = run(&["status", "--watch", "--snapshot", "examples/ready.yaml"]);
     assert_eq!(watch.status.code(), Some(2), "--watch with --snapshot must be a usage error");
 }
+
+#[test]
+fn json_and_yaml_dumps_give_the_same_report() {
+    // JSON dumps take the fast path (typed decoding straight from the text); YAML goes through values.
+    let dir = std::env::temp_dir().join(format!("fluxjobs-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["failed-migration", "immutable-job"] {
+        let yaml = std::fs::read_to_string(root().join(example(name))).unwrap();
+        let value: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
+        let json_path = dir.join(format!("{name}.json"));
+        std::fs::write(&json_path, serde_json::to_string(&value).unwrap()).unwrap();
+        let from_yaml = run(&["status", "--snapshot", &example(name), "-o", "json"]);
+        let from_json = run(&["status", "--snapshot", json_path.to_str().unwrap(), "-o", "json"]);
+        assert!(from_json.status.success(), "{}", stderr(&from_json));
+        assert_eq!(stdout(&from_yaml), stdout(&from_json), "{name}: JSON and YAML disagree");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -49,6 +49,8 @@ pub struct Index<'a> {
     /// Pods by the uid, and by `ns/Kind/name`, of their controller owner.
     pods_by_owner_uid: HashMap<&'a str, Vec<&'a Pod>>,
     pods_by_owner: HashMap<String, Vec<&'a Pod>>,
+    /// Pods of Deployments, by `ns/deployment`: owned by ReplicaSet `<deployment>-<pod-template-hash>`.
+    pods_by_deployment: HashMap<String, Vec<&'a Pod>>,
     events: HashMap<String, Vec<&'a Event>>,
     /// Objects carrying the kustomize-controller owner labels, by owning stage id.
     labelled_jobs: HashMap<String, Vec<&'a Job>>,
@@ -80,15 +82,24 @@ impl<'a> Index<'a> {
                 .collect(),
             pods_by_owner_uid: HashMap::new(),
             pods_by_owner: HashMap::new(),
+            pods_by_deployment: HashMap::new(),
             events: HashMap::new(),
             labelled_jobs: HashMap::new(),
             labelled_deployments: HashMap::new(),
         };
         for pod in &snapshot.pods {
+            let hash = pod.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash"));
             for owner in pod.metadata.owner_references.iter().flatten() {
                 index.pods_by_owner_uid.entry(owner.uid.as_str()).or_default().push(pod);
                 let key = format!("{}/{}/{}", str_of(&pod.metadata.namespace), owner.kind, owner.name);
                 index.pods_by_owner.entry(key).or_default().push(pod);
+                // No ReplicaSet LIST needed: the ReplicaSet's name is the Deployment's plus the hash.
+                if let (Some(hash), "ReplicaSet") = (hash, owner.kind.as_str())
+                    && let Some(deployment) = owner.name.strip_suffix(hash.as_str()).and_then(|n| n.strip_suffix('-'))
+                {
+                    let key = format!("{}/{deployment}", str_of(&pod.metadata.namespace));
+                    index.pods_by_deployment.entry(key).or_default().push(pod);
+                }
             }
         }
         for event in &snapshot.events {
@@ -146,23 +157,9 @@ impl<'a> Index<'a> {
         }
     }
 
-    /// The Pods of a Deployment: owned by a ReplicaSet named `<deployment>-<pod-template-hash>`, so no
-    /// ReplicaSet LIST is needed.
+    /// The Pods of a Deployment (see `pods_by_deployment`).
     pub fn pods_of_deployment(&self, ns: &str, name: &str) -> Vec<&'a Pod> {
-        let mut pods = Vec::new();
-        for pod in &self.snapshot.pods {
-            if pod.metadata.namespace.as_deref() != Some(ns) {
-                continue;
-            }
-            let Some(hash) = pod.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash")) else {
-                continue;
-            };
-            let rs = format!("{name}-{hash}");
-            if pod.metadata.owner_references.iter().flatten().any(|o| o.kind == "ReplicaSet" && o.name == rs) {
-                pods.push(pod);
-            }
-        }
-        pods
+        self.pods_by_deployment.get(&format!("{ns}/{name}")).cloned().unwrap_or_default()
     }
 
     /// Warning events of one object, oldest first, as `Reason: message (xN)`; at most the last five.

@@ -667,7 +667,7 @@ fn a_deployment_past_its_progress_deadline_keeps_the_stage_unhealthy() {
             {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."},
             {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"app-5d9c\" has timed out progressing."}]},
     });
-    let report = run(vec![git_repository(Some(REV)), deploy, deployment]);
+    let report = run(vec![git_repository(Some(REV)), deploy.clone(), deployment.clone()]);
     let s = stage(&report, "app-deploy");
     assert_eq!(s.state, StageState::Failed);
     let cause = s.root_cause.as_ref().unwrap();
@@ -675,6 +675,15 @@ fn a_deployment_past_its_progress_deadline_keeps_the_stage_unhealthy() {
         (cause.kind.as_str(), cause.name.as_str(), cause.reason.as_str()),
         ("Deployment", "app", "ProgressDeadlineExceeded")
     );
+    // With its Pod in the snapshot (found through ReplicaSet app-5d9c, no ReplicaSet needed), the
+    // Pod that cannot start is the cause.
+    let mut pod = pod_of("unused", "app-5d9c-x7k2p", waiting("ImagePullBackOff", "Back-off pulling image \"app:1.0.0\""));
+    pod["metadata"]["labels"] = json!({"app": "app", "pod-template-hash": "5d9c"});
+    pod["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "app-5d9c", "uid": "rs-1", "controller": true}]);
+    let report = run(vec![git_repository(Some(REV)), deploy, deployment, pod]);
+    let cause = stage(&report, "app-deploy").root_cause.clone().unwrap();
+    assert_eq!((cause.kind.as_str(), cause.name.as_str(), cause.reason.as_str()), ("Pod", "app-5d9c-x7k2p", "ImagePullBackOff"));
+    assert_eq!(cause.via, ["Deployment/shop/app"]);
 }
 
 #[test]

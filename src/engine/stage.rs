@@ -22,12 +22,13 @@ pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<String>]) ->
     let mut stages = Vec::new();
     let mut warnings = Vec::new();
     for pipeline in pipelines {
+        let first = stages.len();
         for id in pipeline {
             let ks = index.kustomization(id).expect("pipelines hold snapshot stages");
             let resolution = resolver.resolve(id, &mut Vec::new());
             stages.push(stage_report(index, ks, resolution));
         }
-        warnings.extend(pipeline_warnings(index, pipeline, &stages));
+        warnings.extend(pipeline_warnings(index, pipeline, &stages[first..]));
     }
     Report { pipelines: pipelines.to_vec(), stages, warnings }
 }
@@ -789,10 +790,9 @@ fn cause_hint(ks: &Kustomization, cause: &RootCause) -> String {
     }
 }
 
-/// Pattern checks over one pipeline's shown stages.
+/// Pattern checks over one pipeline's shown stages (`stages` are that pipeline's, in order).
 fn pipeline_warnings(index: &Index, pipeline: &[String], stages: &[StageReport]) -> Vec<String> {
     let mut warnings = Vec::new();
-    let in_pipeline: Vec<&StageReport> = stages.iter().filter(|s| pipeline.contains(&s.id())).collect();
     // Deployment images by repository.
     let mut deployed: Vec<(String, String, String)> = Vec::new(); // (repo, tag, Deployment ref)
     for id in pipeline {
@@ -812,7 +812,7 @@ fn pipeline_warnings(index: &Index, pipeline: &[String], stages: &[StageReport])
         }
     }
     let mut seen = HashSet::new();
-    for stage in &in_pipeline {
+    for stage in stages {
         for job in &stage.jobs {
             for image in &job.images {
                 let (repo, Some(tag)) = split_image(image) else {
