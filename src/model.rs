@@ -250,6 +250,72 @@ pub struct Snapshot {
     pub now: Option<Timestamp>,
 }
 
+/// Whether the engine reads this Event: Warnings (they are shown with causes) and the Job
+/// controller's `Completed` (it tells a TTL cleanup from an unexpected deletion). Other events are
+/// dropped when a snapshot is read, which keeps memory low on big clusters.
+pub fn event_is_relevant(event: &Event) -> bool {
+    event.type_.as_deref() == Some("Warning") || event.reason.as_deref() == Some("Completed")
+}
+
+/// The part of a Pod the engine reads: metadata (without managedFields and annotations) and status.
+pub fn slim_pod(mut pod: Pod) -> Pod {
+    pod.spec = None;
+    pod.metadata.managed_fields = None;
+    pod.metadata.annotations = None;
+    pod
+}
+
+/// The part of a pod template the engine reads: each container's name and image.
+fn slim_template(template: &mut k8s_openapi::api::core::v1::PodTemplateSpec) {
+    template.metadata = None;
+    if let Some(pod) = template.spec.as_mut() {
+        let containers = std::mem::take(&mut pod.containers);
+        *pod = k8s_openapi::api::core::v1::PodSpec {
+            containers: containers
+                .into_iter()
+                .map(|c| k8s_openapi::api::core::v1::Container { name: c.name, image: c.image, ..Default::default() })
+                .collect(),
+            ..Default::default()
+        };
+    }
+}
+
+/// The part of a Job the engine reads: metadata without managedFields and annotations, the spec
+/// fields that decide its state, its containers' images, and its status.
+pub fn slim_job(mut job: Job) -> Job {
+    job.metadata.managed_fields = None;
+    job.metadata.annotations = None;
+    if let Some(spec) = job.spec.as_mut() {
+        slim_template(&mut spec.template);
+    }
+    job
+}
+
+/// The part of a Deployment the engine reads (see [`slim_job`]).
+pub fn slim_deployment(mut deployment: Deployment) -> Deployment {
+    deployment.metadata.managed_fields = None;
+    deployment.metadata.annotations = None;
+    if let Some(spec) = deployment.spec.as_mut() {
+        slim_template(&mut spec.template);
+    }
+    deployment
+}
+
+/// A Pod as decoded from a dump: the spec is skipped by the decoder instead of being built and
+/// dropped (see [`slim_pod`]).
+#[derive(Deserialize)]
+pub struct SlimPod {
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub status: Option<k8s_openapi::api::core::v1::PodStatus>,
+}
+
+impl From<SlimPod> for Pod {
+    fn from(p: SlimPod) -> Pod {
+        slim_pod(Pod { metadata: p.metadata, spec: None, status: p.status })
+    }
+}
+
 /// `namespace/name` of an object's metadata.
 pub fn meta_id(meta: &ObjectMeta) -> String {
     format!("{}/{}", meta.namespace.as_deref().unwrap_or_default(), meta.name.as_deref().unwrap_or_default())

@@ -27,14 +27,27 @@ pub enum RenderError {
     Json(#[from] serde_json::Error),
     #[error("cannot encode the report as YAML: {0}")]
     Yaml(#[from] serde_saphyr::SerializeError),
+    #[error("cannot write the report: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 pub fn render(report: &Report, options: &RenderOptions) -> Result<String, RenderError> {
-    Ok(match options.format {
-        OutputFormat::Json => serde_json::to_string_pretty(report)? + "\n",
-        OutputFormat::Yaml => serde_saphyr::to_string(report)?,
-        OutputFormat::Table | OutputFormat::Wide => render_table(report, options),
-    })
+    let mut out = Vec::new();
+    write(report, options, &mut out)?;
+    Ok(String::from_utf8(out).expect("rendered as UTF-8"))
+}
+
+/// Writes the report to `out`; JSON and YAML are streamed, so a big report is never held twice.
+pub fn write(report: &Report, options: &RenderOptions, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
+    match options.format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, report)?;
+            out.write_all(b"\n")?;
+        }
+        OutputFormat::Yaml => serde_saphyr::to_io_writer(&mut &mut *out, report)?,
+        OutputFormat::Table | OutputFormat::Wide => out.write_all(render_table(report, options).as_bytes())?,
+    }
+    Ok(())
 }
 
 /// Messages in the table are cut to this many characters (the full text is in the cause block,
@@ -66,14 +79,12 @@ fn render_table(report: &Report, o: &RenderOptions) -> String {
     if !o.no_headers {
         table.set_header(header.clone());
     }
+    let by_id: std::collections::HashMap<String, &StageReport> = report.stages.iter().map(|s| (s.id(), s)).collect();
     for (i, pipeline) in report.pipelines.iter().enumerate() {
         if i > 0 {
             table.add_row(vec![Cell::new(""); header.len()]);
         }
-        for id in pipeline {
-            let Some(stage) = report.stages.iter().find(|s| &s.id() == id) else {
-                continue;
-            };
+        for stage in pipeline.iter().filter_map(|id| by_id.get(id)) {
             table.add_row(stage_row(stage, o, wide));
         }
     }

@@ -1,6 +1,7 @@
 //! Offline snapshots: what `kubectl get kustomizations,gitrepositories,... -A -o yaml|json` prints
 //! (a v1 `List`, a single object, or multi-document YAML), read into a [`Snapshot`].
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use k8s_openapi::jiff::Timestamp;
@@ -8,7 +9,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::model::{KUSTOMIZE_GROUP, SOURCE_GROUP, SOURCE_KINDS, Snapshot};
+use crate::model::{
+    KUSTOMIZE_GROUP, SOURCE_GROUP, SOURCE_KINDS, SlimPod, Snapshot, event_is_relevant, slim_deployment, slim_job,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -26,51 +29,242 @@ pub enum SnapshotError {
     NotObjects { path: String, found: String },
 }
 
-/// Reads a snapshot file, or standard input when `path` is `-`.
+/// Reads a snapshot file, or standard input when `path` is `-`. JSON is streamed item by item (the
+/// file is never held in memory whole); YAML is read whole.
 pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
     let name = path.display().to_string();
-    let text = if name == "-" {
-        std::io::read_to_string(std::io::stdin())
-            .map_err(|source| SnapshotError::Io { path: "<stdin>".into(), source })?
+    let label = if name == "-" { "<stdin>".to_string() } else { name.clone() };
+    let io_error = |source| SnapshotError::Io { path: label.clone(), source };
+    let input: Box<dyn Read> = if name == "-" {
+        Box::new(std::io::stdin().lock())
     } else {
-        std::fs::read_to_string(path).map_err(|source| SnapshotError::Io { path: name.clone(), source })?
+        Box::new(std::fs::File::open(path).map_err(io_error)?)
     };
-    let label = if name == "-" { "<stdin>".to_string() } else { name };
+    let mut reader = BufReader::with_capacity(1 << 16, input);
+    let first = loop {
+        let buf = reader.fill_buf().map_err(io_error)?;
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(at) => break Some(buf[at]),
+            None if buf.is_empty() => break None,
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    };
+    if matches!(first, Some(b'{' | b'[')) {
+        return read_json(serde_json::Deserializer::from_reader(reader), &label);
+    }
+    let text = std::io::read_to_string(reader).map_err(io_error)?;
     parse_snapshot(&text, &label)
 }
 
 /// Parses snapshot text; `label` names the input in error messages.
 pub fn parse_snapshot(text: &str, label: &str) -> Result<Snapshot, SnapshotError> {
-    let mut snapshot = Snapshot::default();
-    let mut index = 0;
     if text.trim_start().starts_with(['{', '[']) {
-        // JSON, the fast path for big dumps: each item is decoded straight from the text into its
-        // type (no intermediate tree of values); kubectl prints one object or List, and several
-        // concatenated documents are accepted.
-        let json_error = |e: serde_json::Error| SnapshotError::Json {
-            path: label.to_string(),
-            line: e.line(),
-            column: e.column(),
-            message: strip_serde_position(&e.to_string()),
-        };
-        for doc in serde_json::Deserializer::from_str(text).into_iter::<&RawValue>() {
-            collect_raw(doc.map_err(json_error)?, label, &mut index, &mut snapshot)?;
+        return read_json(serde_json::Deserializer::from_str(text), label);
+    }
+    // YAML 1.2 booleans: `n` or `on` stay strings. Kubernetes tooling quotes such values anyway, and
+    // the budget is off because dumps of large clusters are legitimately big.
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    options.budget = None;
+    let documents = serde_saphyr::from_multiple_with_options::<Value>(text, options)
+        .map_err(|e| SnapshotError::Yaml { path: label.to_string(), message: e.to_string() })?;
+    let mut sink = Sink { snapshot: Snapshot::default(), index: 0, label, failure: None };
+    for doc in documents {
+        newest_timestamp(&doc, &mut sink.snapshot.now);
+        sink.value(doc)?;
+    }
+    Ok(sink.snapshot)
+}
+
+/// JSON, as kubectl prints it (one object or List; several concatenated documents are accepted):
+/// every item is decoded on its own, straight from its text into its type, so memory holds the
+/// decoded objects and one item's text, never the whole input or a tree of values.
+fn read_json<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    label: &str,
+) -> Result<Snapshot, SnapshotError> {
+    let mut sink = Sink { snapshot: Snapshot::default(), index: 0, label, failure: None };
+    let json_error = |e: serde_json::Error| SnapshotError::Json {
+        path: label.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: strip_serde_position(&e.to_string()),
+    };
+    loop {
+        let parsed = serde::de::DeserializeSeed::deserialize(Document(&mut sink), &mut de);
+        if let Some(failure) = sink.failure.take() {
+            return Err(failure);
         }
-        newest_in_text(text, &mut snapshot.now);
-    } else {
-        // YAML 1.2 booleans: `n` or `on` stay strings. Kubernetes tooling quotes such values anyway, and
-        // the budget is off because dumps of large clusters are legitimately big.
-        let mut options = serde_saphyr::Options::default();
-        options.strict_booleans = true;
-        options.budget = None;
-        let documents = serde_saphyr::from_multiple_with_options::<Value>(text, options)
-            .map_err(|e| SnapshotError::Yaml { path: label.to_string(), message: e.to_string() })?;
-        for doc in documents {
-            newest_timestamp(&doc, &mut snapshot.now);
-            collect(doc, label, &mut index, &mut snapshot)?;
+        parsed.map_err(json_error)?;
+        // Another document follows unless only whitespace is left.
+        if de.end().is_ok() {
+            return Ok(sink.snapshot);
         }
     }
-    Ok(snapshot)
+}
+
+/// Where decoded objects go; a failure that is not JSON syntax is kept here while serde unwinds.
+struct Sink<'l> {
+    snapshot: Snapshot,
+    index: usize,
+    label: &'l str,
+    failure: Option<SnapshotError>,
+}
+
+impl Sink<'_> {
+    /// One item from its JSON text.
+    fn raw(&mut self, raw: &RawValue) -> Result<(), SnapshotError> {
+        let text = raw.get();
+        newest_in_text(text, &mut self.snapshot.now);
+        if !text.starts_with('{') {
+            let value: Value = serde_json::from_str(text).expect("valid JSON, checked by the parser");
+            return self.value(value);
+        }
+        let head: Head =
+            serde_json::from_str(text).map_err(|e| malformed(self.label, self.index + 1, "object", None, e))?;
+        if head.kind.is_empty() {
+            return Err(self.not_objects("an object without `kind`".into()));
+        }
+        if head.kind.ends_with("List") {
+            // A List inside a List: rare enough to take the slow path.
+            return self.value(serde_json::from_str(text).expect("valid JSON, checked by the parser"));
+        }
+        self.index += 1;
+        add(&mut self.snapshot, &head.api_version, &head.kind, raw).map_err(|e| {
+            malformed(self.label, self.index, &head.kind, head.metadata.as_ref().and_then(HeadMeta::id), e)
+        })
+    }
+
+    /// One document or item as a value (YAML, or a single JSON object).
+    fn value(&mut self, doc: Value) -> Result<(), SnapshotError> {
+        let obj = match doc {
+            Value::Null => return Ok(()), // an empty YAML document
+            Value::Object(obj) => obj,
+            Value::Array(items) => return items.into_iter().try_for_each(|item| self.value(item)),
+            other => return Err(self.not_objects(describe(&other))),
+        };
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+        if let Some(Value::Array(_)) = obj.get("items") {
+            if let Some(Value::Array(items)) = obj.into_iter().find(|(k, _)| k == "items").map(|(_, v)| v) {
+                return items.into_iter().try_for_each(|item| self.value(item));
+            }
+            return Ok(());
+        }
+        if kind.is_empty() {
+            return Err(self.not_objects("an object without `kind`".into()));
+        }
+        self.index += 1;
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
+        let id = obj
+            .get("metadata")
+            .and_then(|m| Some(format!("{}/{}", m.get("namespace")?.as_str()?, m.get("name")?.as_str()?)));
+        add(&mut self.snapshot, &api_version, &kind, Value::Object(obj))
+            .map_err(|e| malformed(self.label, self.index, &kind, id, e))
+    }
+
+    fn not_objects(&self, found: String) -> SnapshotError {
+        SnapshotError::NotObjects { path: self.label.to_string(), found }
+    }
+
+    /// Records a failure and returns the serde error that stops the parser.
+    fn fail<E: serde::de::Error>(&mut self, failure: SnapshotError) -> E {
+        self.failure = Some(failure);
+        E::custom("stopped")
+    }
+}
+
+/// One top-level JSON document: a List (its items streamed), an array, or a single object.
+struct Document<'s, 'l>(&'s mut Sink<'l>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Document<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Document<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("Kubernetes objects or a v1 List")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut rest = serde_json::Map::new();
+        let mut listed = false;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                map.next_value_seed(Items(&mut *self.0))?;
+                listed = true;
+            } else {
+                rest.insert(key, map.next_value()?);
+            }
+        }
+        if listed {
+            return Ok(());
+        }
+        let object = Value::Object(rest);
+        newest_timestamp(&object, &mut self.0.snapshot.now);
+        self.0.value(object).map_err(|e| self.0.fail(e))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        Items(self.0).visit_seq(seq)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        let found = describe(&Value::String(v.to_string()));
+        Err(self.0.fail(self.0.not_objects(found)))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
+        Err(self.0.fail(self.0.not_objects(describe(&Value::from(v)))))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
+        Err(self.0.fail(self.0.not_objects(describe(&Value::from(v)))))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        Err(self.0.fail(self.0.not_objects(describe(&Value::from(v)))))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
+        Err(self.0.fail(self.0.not_objects(describe(&Value::from(v)))))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// A JSON array of objects, each decoded as it is read.
+struct Items<'s, 'l>(&'s mut Sink<'l>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Items<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Items<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of Kubernetes objects")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+            self.0.raw(&raw).map_err(|e| self.0.fail(e))?;
+        }
+        Ok(())
+    }
 }
 
 /// The newest RFC 3339 timestamp anywhere in `value` (creation times, condition transitions, event
@@ -145,10 +339,15 @@ fn add(snapshot: &mut Snapshot, api_version: &str, kind: &str, object: impl Deco
     match (group, kind) {
         (KUSTOMIZE_GROUP, "Kustomization") => snapshot.kustomizations.push(object.decode()?),
         (SOURCE_GROUP, k) if SOURCE_KINDS.contains(&k) => snapshot.sources.push(object.decode()?),
-        ("batch", "Job") => snapshot.jobs.push(object.decode()?),
-        ("", "Pod") => snapshot.pods.push(object.decode()?),
-        ("", "Event") => snapshot.events.push(object.decode()?),
-        ("apps", "Deployment") => snapshot.deployments.push(object.decode()?),
+        ("batch", "Job") => snapshot.jobs.push(slim_job(object.decode()?)),
+        ("", "Pod") => snapshot.pods.push(object.decode::<SlimPod>()?.into()),
+        ("", "Event") => {
+            let event = object.decode()?;
+            if event_is_relevant(&event) {
+                snapshot.events.push(event);
+            }
+        }
+        ("apps", "Deployment") => snapshot.deployments.push(slim_deployment(object.decode()?)),
         _ => {} // other kinds are not part of the diagnosis
     }
     Ok(())
@@ -165,15 +364,13 @@ fn malformed(label: &str, index: usize, kind: &str, id: Option<String>, e: serde
 
 /// The fields every object starts with, read without decoding the rest.
 #[derive(serde::Deserialize)]
-struct Head<'a> {
+struct Head {
     #[serde(default, rename = "apiVersion")]
     api_version: String,
     #[serde(default)]
     kind: String,
     #[serde(default)]
     metadata: Option<HeadMeta>,
-    #[serde(default, borrow)]
-    items: Option<Vec<&'a RawValue>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -186,62 +383,6 @@ impl HeadMeta {
     fn id(&self) -> Option<String> {
         Some(format!("{}/{}", self.namespace.as_deref()?, self.name.as_deref()?))
     }
-}
-
-fn collect_raw(doc: &RawValue, label: &str, index: &mut usize, snapshot: &mut Snapshot) -> Result<(), SnapshotError> {
-    let text = doc.get();
-    if text.starts_with('[') {
-        let items: Vec<&RawValue> = serde_json::from_str(text).expect("valid JSON, checked by the parser");
-        return items.into_iter().try_for_each(|item| collect_raw(item, label, index, snapshot));
-    }
-    if !text.starts_with('{') {
-        let value: Value = serde_json::from_str(text).expect("valid JSON, checked by the parser");
-        return Err(SnapshotError::NotObjects { path: label.to_string(), found: describe(&value) });
-    }
-    let head: Head = serde_json::from_str(text).map_err(|e| malformed(label, *index + 1, "object", None, e))?;
-    if let Some(items) = head.items {
-        return items.into_iter().try_for_each(|item| collect_raw(item, label, index, snapshot));
-    }
-    if head.kind.is_empty() {
-        return Err(SnapshotError::NotObjects { path: label.to_string(), found: "an object without `kind`".into() });
-    }
-    *index += 1;
-    add(snapshot, &head.api_version, &head.kind, doc)
-        .map_err(|e| malformed(label, *index, &head.kind, head.metadata.as_ref().and_then(HeadMeta::id), e))
-}
-
-fn collect(doc: Value, label: &str, index: &mut usize, snapshot: &mut Snapshot) -> Result<(), SnapshotError> {
-    let obj = match doc {
-        Value::Null => return Ok(()), // an empty YAML document
-        Value::Object(obj) => obj,
-        Value::Array(items) => {
-            for item in items {
-                collect(item, label, index, snapshot)?;
-            }
-            return Ok(());
-        }
-        other => {
-            return Err(SnapshotError::NotObjects { path: label.to_string(), found: describe(&other) });
-        }
-    };
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
-    if let Some(Value::Array(_)) = obj.get("items") {
-        if let Some(Value::Array(items)) = obj.into_iter().find(|(k, _)| k == "items").map(|(_, v)| v) {
-            for item in items {
-                collect(item, label, index, snapshot)?;
-            }
-        }
-        return Ok(());
-    }
-    if kind.is_empty() {
-        return Err(SnapshotError::NotObjects { path: label.to_string(), found: "an object without `kind`".into() });
-    }
-    *index += 1;
-    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
-    let id = obj
-        .get("metadata")
-        .and_then(|m| Some(format!("{}/{}", m.get("namespace")?.as_str()?, m.get("name")?.as_str()?)));
-    add(snapshot, &api_version, &kind, Value::Object(obj)).map_err(|e| malformed(label, *index, &kind, id, e))
 }
 
 fn describe(value: &Value) -> String {

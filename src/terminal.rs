@@ -34,10 +34,43 @@ pub fn warn(message: &str) {
 
 /// Writes data to stdout; a closed pipe (`| head`) is not an error.
 pub fn print_data(text: &str) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    match write_data(|out| out.write_all(text.as_bytes())) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
+    }
+}
+
+/// Streams data to stdout through a buffer; a closed pipe (`| head`) is not an error.
+pub fn write_data<E>(write: impl FnOnce(&mut dyn Write) -> Result<(), E>) -> Result<(), E>
+where
+    E: From<std::io::Error> + BrokenPipe,
+{
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let result = write(&mut out).and_then(|()| out.flush().map_err(E::from));
+    match result {
+        Err(e) if e.is_broken_pipe() => Ok(()),
+        other => other,
+    }
+}
+
+/// Errors that may be a closed stdout pipe.
+pub trait BrokenPipe {
+    fn is_broken_pipe(&self) -> bool;
+}
+
+impl BrokenPipe for std::io::Error {
+    fn is_broken_pipe(&self) -> bool {
+        self.kind() == std::io::ErrorKind::BrokenPipe
+    }
+}
+
+impl BrokenPipe for crate::render::RenderError {
+    fn is_broken_pipe(&self) -> bool {
+        match self {
+            crate::render::RenderError::Io(e) => e.is_broken_pipe(),
+            crate::render::RenderError::Json(e) => e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe),
+            crate::render::RenderError::Yaml(_) => false,
+        }
     }
 }
 

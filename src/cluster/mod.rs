@@ -17,7 +17,9 @@ use serde::de::DeserializeOwned;
 pub mod watch;
 pub mod write;
 
-use crate::model::{Kustomization, SOURCE_GROUP, SOURCE_KINDS, Snapshot, Source};
+use crate::model::{
+    Kustomization, SOURCE_GROUP, SOURCE_KINDS, Snapshot, Source, event_is_relevant, slim_deployment, slim_job, slim_pod,
+};
 use crate::report::Report;
 
 /// Page size of every LIST, as kubectl uses (`--chunk-size` default 500).
@@ -320,10 +322,16 @@ async fn read_workloads(conn: &Connection, namespace: Option<&str>) -> Result<(S
     );
     let mut warnings = Vec::new();
     let snapshot = Snapshot {
-        jobs: optional(conn, namespace, "jobs.batch", jobs, &mut warnings)?,
-        pods: optional(conn, namespace, "pods", pods, &mut warnings)?,
-        events: optional(conn, namespace, "events", events, &mut warnings)?,
-        deployments: optional(conn, namespace, "deployments.apps", deployments, &mut warnings)?,
+        jobs: optional(conn, namespace, "jobs.batch", jobs, &mut warnings)?.into_iter().map(slim_job).collect(),
+        pods: optional(conn, namespace, "pods", pods, &mut warnings)?.into_iter().map(slim_pod).collect(),
+        events: optional(conn, namespace, "events", events, &mut warnings)?
+            .into_iter()
+            .filter(event_is_relevant)
+            .collect(),
+        deployments: optional(conn, namespace, "deployments.apps", deployments, &mut warnings)?
+            .into_iter()
+            .map(slim_deployment)
+            .collect(),
         ..Snapshot::default()
     };
     Ok((snapshot, warnings))

@@ -65,12 +65,14 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitC
         namespace_column: namespace.is_none(),
         now: snapshot.now.unwrap_or_else(Timestamp::now),
     };
-    let first = render::render(&report, &options)?;
-    terminal::print_data(&first).context("cannot write to stdout")?;
     if let (true, Some(conn)) = (args.watch, &live) {
+        let first = render::render(&report, &options)?;
+        terminal::print_data(&first).context("cannot write to stdout")?;
         watch(conn, &snapshot, namespace.as_deref(), filter, args, options, first).await;
         return Ok(ExitCode::SUCCESS);
     }
+    drop(snapshot);
+    terminal::write_data(|out| render::write(&report, &options, out)).context("cannot write to stdout")?;
     if args.exit_code && render::has_blocked_or_failed(&report) {
         return Ok(ExitCode::from(EXIT_BLOCKED));
     }

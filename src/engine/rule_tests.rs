@@ -677,12 +677,17 @@ fn a_deployment_past_its_progress_deadline_keeps_the_stage_unhealthy() {
     );
     // With its Pod in the snapshot (found through ReplicaSet app-5d9c, no ReplicaSet needed), the
     // Pod that cannot start is the cause.
-    let mut pod = pod_of("unused", "app-5d9c-x7k2p", waiting("ImagePullBackOff", "Back-off pulling image \"app:1.0.0\""));
+    let mut pod =
+        pod_of("unused", "app-5d9c-x7k2p", waiting("ImagePullBackOff", "Back-off pulling image \"app:1.0.0\""));
     pod["metadata"]["labels"] = json!({"app": "app", "pod-template-hash": "5d9c"});
-    pod["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "app-5d9c", "uid": "rs-1", "controller": true}]);
+    pod["metadata"]["ownerReferences"] =
+        json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "app-5d9c", "uid": "rs-1", "controller": true}]);
     let report = run(vec![git_repository(Some(REV)), deploy, deployment, pod]);
     let cause = stage(&report, "app-deploy").root_cause.clone().unwrap();
-    assert_eq!((cause.kind.as_str(), cause.name.as_str(), cause.reason.as_str()), ("Pod", "app-5d9c-x7k2p", "ImagePullBackOff"));
+    assert_eq!(
+        (cause.kind.as_str(), cause.name.as_str(), cause.reason.as_str()),
+        ("Pod", "app-5d9c-x7k2p", "ImagePullBackOff")
+    );
     assert_eq!(cause.via, ["Deployment/shop/app"]);
 }
 
