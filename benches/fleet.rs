@@ -216,7 +216,7 @@ fn namespace_objects(i: usize) -> Vec<(Value, Option<Value>)> {
     let cpu = (o == Outcome::Pending).then_some("64");
     out.push((job(ns, "db-migration", "app-pre-deploy", migration_labels, cpu), None));
     let mut pre_inventory = vec![format!("{ns}_db-migration_batch_Job")];
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         out.push((job(ns, "seed-data", "app-pre-deploy", json!({}), None), None));
         pre_inventory.push(format!("{ns}_seed-data_batch_Job"));
     }
@@ -346,7 +346,7 @@ async fn fill(plane: &ControlPlane, namespaces: usize) -> BTreeMap<&'static str,
                     create(&client, &object, status.as_ref()).await.unwrap_or_else(|e| panic!("{e}"));
                 }
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                if n % 50 == 0 {
+                if n.is_multiple_of(50) {
                     eprintln!("bench: {n}/{namespaces} namespaces created");
                 }
             }
@@ -357,9 +357,9 @@ async fn fill(plane: &ControlPlane, namespaces: usize) -> BTreeMap<&'static str,
     // Wait until the Job controller and kwok have settled every Job that can finish.
     let expected_finished: usize = (0..namespaces)
         .map(|i| match outcome(i) {
-            Outcome::Ready => 2 + usize::from(i % 2 == 0),
-            Outcome::Failed => 1 + usize::from(i % 2 == 0),
-            _ => usize::from(i % 2 == 0),
+            Outcome::Ready => 2 + usize::from(i.is_multiple_of(2)),
+            Outcome::Failed => 1 + usize::from(i.is_multiple_of(2)),
+            _ => usize::from(i.is_multiple_of(2)),
         })
         .sum();
     let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::all(client.clone());

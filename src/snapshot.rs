@@ -284,12 +284,13 @@ fn newest_in_text(text: &str, newest: &mut Option<Timestamp>) {
     let mut i = 0;
     while let Some(at) = bytes[i..].iter().position(|&b| b == b'"') {
         let start = i + at + 1;
-        if start + 20 <= bytes.len() && bytes[start].is_ascii_digit() && bytes[start + 4] == b'-' {
-            if let Some(len) = bytes[start..bytes.len().min(start + 36)].iter().position(|&b| b == b'"') {
-                if let Some(candidate) = text.get(start..start + len) {
-                    consider(candidate, newest);
-                }
-            }
+        if start + 20 <= bytes.len()
+            && bytes[start].is_ascii_digit()
+            && bytes[start + 4] == b'-'
+            && let Some(len) = bytes[start..bytes.len().min(start + 36)].iter().position(|&b| b == b'"')
+            && let Some(candidate) = text.get(start..start + len)
+        {
+            consider(candidate, newest);
         }
         i = start;
     }
