@@ -67,6 +67,12 @@ fn args() -> Args {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs bench targets too, without `--bench`: a fleet is minutes of
+    // work, so only `cargo bench` runs it.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("fleet benchmark: skipped (run it with `cargo bench --bench fleet`)");
+        return;
+    }
     let args = args();
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     std::fs::create_dir_all(&out).unwrap();
