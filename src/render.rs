@@ -19,6 +19,9 @@ pub struct RenderOptions {
     /// Show a NAMESPACE column (with `-A`), as kubectl does.
     pub namespace_column: bool,
     pub now: Timestamp,
+    /// The terminal's width when printing to one: the MESSAGE column shrinks so that a row fits
+    /// (80 columns included). `None` (piped) keeps messages at 60 characters.
+    pub width: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,13 +82,17 @@ fn render_table(report: &Report, o: &RenderOptions) -> String {
     if !o.no_headers {
         table.set_header(header.clone());
     }
+    let message_width = match o.width {
+        Some(width) if !wide => width.saturating_sub(fixed_width(report, o, &header)).clamp(20, MESSAGE_WIDTH),
+        _ => MESSAGE_WIDTH,
+    };
     let by_id: std::collections::HashMap<String, &StageReport> = report.stages.iter().map(|s| (s.id(), s)).collect();
     for (i, pipeline) in report.pipelines.iter().enumerate() {
         if i > 0 {
             table.add_row(vec![Cell::new(""); header.len()]);
         }
         for stage in pipeline.iter().filter_map(|id| by_id.get(id)) {
-            table.add_row(stage_row(stage, o, wide));
+            table.add_row(stage_row(stage, o, wide, message_width));
         }
     }
     let last = header.len() - 1;
@@ -115,7 +122,18 @@ fn state_color(state: StageState) -> Color {
     }
 }
 
-fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool) -> Vec<Cell> {
+/// The width of every column before MESSAGE, with the 3-space gaps.
+fn fixed_width(report: &Report, o: &RenderOptions, header: &[&str]) -> usize {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for stage in &report.stages {
+        for (i, cell) in stage_row(stage, o, false, 0).iter().enumerate() {
+            widths[i] = widths[i].max(cell.content().chars().count());
+        }
+    }
+    widths[..widths.len() - 1].iter().map(|w| w + 3).sum()
+}
+
+fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: usize) -> Vec<Cell> {
     let mut row = vec![];
     if o.namespace_column {
         row.push(Cell::new(&stage.namespace));
@@ -139,7 +157,7 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool) -> Vec<Cell> {
         row.push(Cell::new(stage.depends_on.join(",")));
         row.push(Cell::new(message));
     } else {
-        row.push(Cell::new(truncate(message, MESSAGE_WIDTH)));
+        row.push(Cell::new(truncate(message, message_width)));
     }
     row
 }
@@ -178,6 +196,8 @@ fn jobs_summary(stage: &StageReport) -> String {
 fn truncate(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         s.to_string()
+    } else if width <= 3 {
+        s.chars().take(width).collect()
     } else {
         format!("{}...", s.chars().take(width - 3).collect::<String>())
     }
@@ -279,5 +299,28 @@ mod tests {
     fn truncates_long_messages() {
         assert_eq!(truncate("short", 10), "short");
         assert_eq!(truncate("a long message here", 10), "a long ...");
+        assert_eq!(truncate("abc", 0), "");
+    }
+
+    #[test]
+    fn a_terminal_of_80_columns_gets_rows_of_at_most_80() {
+        let snapshot =
+            crate::snapshot::parse_snapshot(include_str!("../examples/failed-migration.yaml"), "example").unwrap();
+        let report = crate::engine::diagnose(&snapshot, &crate::engine::Filter::default()).unwrap();
+        let options = |width| RenderOptions {
+            format: OutputFormat::Table,
+            color: false,
+            no_headers: false,
+            namespace_column: false,
+            now: snapshot.now.unwrap(),
+            width,
+        };
+        let table = render(&report, &options(Some(80))).unwrap();
+        let rows: Vec<&str> = table.lines().take_while(|l| !l.is_empty()).collect();
+        assert_eq!(rows.len(), 4, "{table}");
+        assert!(rows.iter().all(|l| l.chars().count() <= 80), "{table}");
+        // Piped: messages keep 60 characters, as in the golden files.
+        let piped = render(&report, &options(None)).unwrap();
+        assert!(piped.lines().any(|l| l.chars().count() > 80), "{piped}");
     }
 }

@@ -110,3 +110,14 @@ pub fn stderr_color(choice: ColorChoice) -> bool {
         ColorChoice::Auto => auto_color() && std::io::stderr().is_terminal(),
     }
 }
+
+/// The terminal's width when stdout is one (`COLUMNS` wins, as for kubectl's own table printer).
+pub fn stdout_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return Some(columns);
+    }
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| w.0 as usize)
+}

@@ -92,6 +92,7 @@ pub async fn explain(conn: &Connection, global: &GlobalArgs, stage_id: &str, log
         no_headers: false,
         namespace_column: false,
         now: snapshot.now.unwrap_or_else(Timestamp::now),
+        width: None,
     };
     if let Ok(text) = render::render(&report, &options) {
         eprint!("\n{text}");

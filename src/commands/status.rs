@@ -64,6 +64,7 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitC
         no_headers: args.no_headers,
         namespace_column: namespace.is_none(),
         now: snapshot.now.unwrap_or_else(Timestamp::now),
+        width: terminal::stdout_width(),
     };
     if let (true, Some(conn)) = (args.watch, &live) {
         let first = render::render(&report, &options)?;
