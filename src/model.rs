@@ -280,24 +280,23 @@ fn slim_template(template: &mut k8s_openapi::api::core::v1::PodTemplateSpec) {
     }
 }
 
+/// What the engine reads of a workload's metadata and pod template (see [`slim_template`]).
+fn slim_workload(meta: &mut ObjectMeta, template: Option<&mut k8s_openapi::api::core::v1::PodTemplateSpec>) {
+    meta.managed_fields = None;
+    meta.annotations = None;
+    template.into_iter().for_each(slim_template);
+}
+
 /// The part of a Job the engine reads: metadata without managedFields and annotations, the spec
 /// fields that decide its state, its containers' images, and its status.
 pub fn slim_job(mut job: Job) -> Job {
-    job.metadata.managed_fields = None;
-    job.metadata.annotations = None;
-    if let Some(spec) = job.spec.as_mut() {
-        slim_template(&mut spec.template);
-    }
+    slim_workload(&mut job.metadata, job.spec.as_mut().map(|s| &mut s.template));
     job
 }
 
 /// The part of a Deployment the engine reads (see [`slim_job`]).
 pub fn slim_deployment(mut deployment: Deployment) -> Deployment {
-    deployment.metadata.managed_fields = None;
-    deployment.metadata.annotations = None;
-    if let Some(spec) = deployment.spec.as_mut() {
-        slim_template(&mut spec.template);
-    }
+    slim_workload(&mut deployment.metadata, deployment.spec.as_mut().map(|s| &mut s.template));
     deployment
 }
 

@@ -223,6 +223,8 @@ pub async fn run(global: &GlobalArgs, args: &RerunArgs) -> anyhow::Result<ExitCo
 
     // Every check first: one refused target refuses the whole command, before any write.
     let mut plans = Vec::new();
+    // Owning Kustomizations, read once each however many of their Jobs are named.
+    let mut owners: std::collections::HashMap<(String, String), Option<Kustomization>> = Default::default();
     for target in &targets {
         let jobs = match target {
             Target::Job(name) => {
@@ -242,7 +244,14 @@ pub async fn run(global: &GlobalArgs, args: &RerunArgs) -> anyhow::Result<ExitCo
         for job in jobs {
             let owner_id = owner_id(&job);
             let owner = match &owner_id {
-                Some((ons, oname)) => write::get_kustomization(&conn, ons, oname).await?,
+                Some(key) => match owners.get(key) {
+                    Some(cached) => cached.clone(),
+                    None => {
+                        let owner = write::get_kustomization(&conn, &key.0, &key.1).await?;
+                        owners.insert(key.clone(), owner.clone());
+                        owner
+                    }
+                },
                 None => None,
             };
             let label = owner_id.as_ref().map(|(ns, n)| format!("{ns}/{n}"));
