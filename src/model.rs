@@ -22,6 +22,20 @@ pub const RECONCILE_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt"
 /// The source kinds a Kustomization's `spec.sourceRef.kind` may name (KC api/v1/reference_types.go).
 pub const SOURCE_KINDS: [&str; 4] = ["GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"];
 
+/// The resource (plural) name a source kind is served under, as its CRD declares it
+/// (source-controller config/crd/bases/source.toolkit.fluxcd.io_gitrepositories.yaml and
+/// siblings): English plurals, so not always the kind plus "s".
+pub fn source_plural(kind: &str) -> String {
+    match kind {
+        "GitRepository" => "gitrepositories".into(),
+        "OCIRepository" => "ocirepositories".into(),
+        "Bucket" => "buckets".into(),
+        "ExternalArtifact" => "externalartifacts".into(),
+        // A kind from a newer Flux: the usual rule for CRDs.
+        other => format!("{}s", other.to_lowercase()),
+    }
+}
+
 /// A `metav1.Condition` as Flux writes it.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -18,7 +18,8 @@ pub mod watch;
 pub mod write;
 
 use crate::model::{
-    Kustomization, SOURCE_GROUP, SOURCE_KINDS, Snapshot, Source, event_is_relevant, slim_deployment, slim_job, slim_pod,
+    Kustomization, SOURCE_GROUP, SOURCE_KINDS, Snapshot, Source, event_is_relevant, slim_deployment, slim_job,
+    slim_pod, source_plural,
 };
 use crate::report::Report;
 
@@ -33,14 +34,16 @@ pub enum ClusterError {
     Unreachable { server: String, reason: String },
     #[error("the API server at {server} rejected the credentials (401 Unauthorized): {message}")]
     Unauthorized { server: String, message: String },
-    #[error("forbidden: cannot list {resource} in {scope}: {message}")]
-    Forbidden { resource: String, scope: String, message: String },
+    #[error("forbidden: cannot {verb} {resource} in {scope}: {message}")]
+    Forbidden { verb: &'static str, resource: String, scope: String, message: String },
     #[error(
         "Flux is not installed on {server}: the API server does not serve kustomizations.kustomize.toolkit.fluxcd.io/v1 (Flux >= 2.0 is needed; `flux check` tells more)"
     )]
     FluxMissing { server: String },
-    #[error("cannot list {resource} in {scope}: {message}")]
-    Api { resource: String, scope: String, message: String },
+    #[error("the API server at {server} does not serve {resource}: its CRD is not installed")]
+    NotServed { server: String, resource: String },
+    #[error("cannot {verb} {resource} in {scope}: {message}")]
+    Api { verb: &'static str, resource: String, scope: String, message: String },
 }
 
 /// The kubeconfig selection flags, as kubectl has them.
@@ -139,13 +142,30 @@ fn scope_text(namespace: Option<&str>) -> String {
     }
 }
 
-pub(crate) fn classify(conn: &Connection, resource: &str, namespace: Option<&str>, e: kube::Error) -> ClusterError {
+/// An API error as one clear line, naming the verb, the resource and the scope.
+pub(crate) fn classify(
+    conn: &Connection,
+    verb: &'static str,
+    resource: &str,
+    namespace: Option<&str>,
+    e: kube::Error,
+) -> ClusterError {
     let scope = scope_text(namespace);
     match e {
         kube::Error::Api(status) => match status.code {
             401 => ClusterError::Unauthorized { server: conn.server.clone(), message: status.message.clone() },
-            403 => ClusterError::Forbidden { resource: resource.into(), scope, message: status.message.clone() },
-            _ => ClusterError::Api { resource: resource.into(), scope, message: status.message.clone() },
+            403 => ClusterError::Forbidden { verb, resource: resource.into(), scope, message: status.message.clone() },
+            // A missing object is a `Status` with reason NotFound; a resource type the server does
+            // not serve (its CRD is not installed) is a bare "404 page not found", which kube-client
+            // turns into reason "Failed to parse error data".
+            404 if status.reason != "NotFound" => {
+                if resource.to_lowercase().starts_with("kustomization") {
+                    ClusterError::FluxMissing { server: conn.server.clone() }
+                } else {
+                    ClusterError::NotServed { server: conn.server.clone(), resource: resource.into() }
+                }
+            }
+            _ => ClusterError::Api { verb, resource: resource.into(), scope, message: status.message.clone() },
         },
         other => ClusterError::Unreachable { server: conn.server.clone(), reason: error_chain(&other) },
     }
@@ -183,8 +203,7 @@ where
 
 pub(crate) fn dynamic_source_api(client: &Client, namespace: Option<&str>, kind: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk(SOURCE_GROUP, "v1", kind);
-    let plural = format!("{}s", kind.to_lowercase());
-    let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
+    let resource = ApiResource::from_gvk_with_plural(&gvk, &source_plural(kind));
     match namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         None => Api::all_with(client.clone(), &resource),
@@ -282,12 +301,12 @@ async fn read_namespace(
         Err(kube::Error::Api(status)) if status.code == 404 => {
             return Err(ClusterError::FluxMissing { server: conn.server.clone() });
         }
-        Err(e) => return Err(classify(conn, "kustomizations.kustomize.toolkit.fluxcd.io", namespace, e)),
+        Err(e) => return Err(classify(conn, "list", "kustomizations.kustomize.toolkit.fluxcd.io", namespace, e)),
     };
     let (mut snapshot, mut warnings) = workloads?;
     snapshot.kustomizations = kustomizations;
     for (kind, result) in sources {
-        let resource = format!("{}s.{SOURCE_GROUP}", kind.to_lowercase());
+        let resource = format!("{}.{SOURCE_GROUP}", source_plural(kind));
         let objects = match result {
             // A source kind whose CRD is not installed (ExternalArtifact needs Flux 2.7+).
             Err(kube::Error::Api(status)) if status.code == 404 => continue,
@@ -360,7 +379,7 @@ fn optional<T>(
 ) -> Result<Vec<T>, ClusterError> {
     match result {
         Ok(items) => Ok(items),
-        Err(e) => match classify(conn, resource, namespace, e) {
+        Err(e) => match classify(conn, "list", resource, namespace, e) {
             e @ ClusterError::Forbidden { .. } => {
                 warnings.push(format!("{e}; continuing without them"));
                 Ok(vec![])

@@ -16,7 +16,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 
 use super::{Connection, api, source_from_dynamic};
-use crate::model::{Kustomization, SOURCE_GROUP, SOURCE_KINDS, Snapshot};
+use crate::model::{Kustomization, SOURCE_GROUP, SOURCE_KINDS, Snapshot, source_plural};
 
 /// What a watch stream reports: its kind finished its initial listing, something changed, or an
 /// error (the watcher retries with backoff by itself).
@@ -90,10 +90,8 @@ pub async fn watch(
     let deployments = reflect("deployments", api::<Deployment>(client, scope), &mut streams);
     let mut sources = Vec::new();
     for kind in SOURCE_KINDS {
-        let resource = ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk(SOURCE_GROUP, "v1", kind),
-            &format!("{}s", kind.to_lowercase()),
-        );
+        let resource =
+            ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(SOURCE_GROUP, "v1", kind), &source_plural(kind));
         let api: Api<DynamicObject> = match scope {
             Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
             None => Api::all_with(client.clone(), &resource),

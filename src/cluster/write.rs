@@ -8,7 +8,10 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, P
 use serde::de::DeserializeOwned;
 
 use super::{ClusterError, Connection, classify, dynamic_source_api};
-use crate::model::{Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, RECONCILE_REQUEST_ANNOTATION};
+use crate::model::{
+    KUSTOMIZE_GROUP, Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, RECONCILE_REQUEST_ANNOTATION,
+    SOURCE_GROUP, source_plural,
+};
 
 /// The field manager of every write. It must not start with `kubectl`: kustomize-controller takes
 /// over fields of managers with that prefix, which would revert our edits on Kustomizations that a
@@ -28,7 +31,7 @@ where
 {
     match api.get_opt(name).await {
         Ok(object) => Ok(object),
-        Err(e) => Err(classify(conn, &format!("{resource} {name:?}"), Some(ns), e)),
+        Err(e) => Err(classify(conn, "get", &format!("{resource} {name:?}"), Some(ns), e)),
     }
 }
 
@@ -37,8 +40,7 @@ pub async fn get_job(conn: &Connection, ns: &str, name: &str) -> Result<Option<J
 }
 
 pub async fn get_kustomization(conn: &Connection, ns: &str, name: &str) -> Result<Option<Kustomization>, ClusterError> {
-    get_opt(conn, Api::namespaced(conn.client.clone(), ns), "kustomizations.kustomize.toolkit.fluxcd.io", ns, name)
-        .await
+    get_opt(conn, Api::namespaced(conn.client.clone(), ns), &resource_name("Kustomization"), ns, name).await
 }
 
 /// The Jobs a stage applied, found by kustomize-controller's owner labels: one LIST per namespace
@@ -57,7 +59,7 @@ pub async fn stage_jobs(
     .await;
     let mut jobs = Vec::new();
     for (ns, list) in lists {
-        jobs.extend(list.map_err(|e| classify(conn, "jobs.batch", Some(ns), e))?.items);
+        jobs.extend(list.map_err(|e| classify(conn, "list", "jobs.batch", Some(ns), e))?.items);
     }
     Ok(jobs)
 }
@@ -85,7 +87,7 @@ pub async fn delete_job(conn: &Connection, ns: &str, name: &str, uid: &str) -> R
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(Deleted::Gone),
         // A failed uid precondition is a 409 Conflict.
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(Deleted::Replaced),
-        Err(e) => Err(classify(conn, &format!("jobs.batch {name:?} (delete)"), Some(ns), e)),
+        Err(e) => Err(classify(conn, "delete", &format!("jobs.batch {name:?}"), Some(ns), e)),
     }
 }
 
@@ -125,7 +127,15 @@ pub async fn create_job(conn: &Connection, job: &Job) -> Result<Created, Cluster
     match api.create(&params, job).await {
         Ok(job) => Ok(Created::Created(Box::new(job))),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(Created::Exists),
-        Err(e) => Err(classify(conn, "jobs.batch (create)", Some(ns), e)),
+        Err(e) => Err(classify(conn, "create", "jobs.batch", Some(ns), e)),
+    }
+}
+
+/// The `resource.group` name of a Kustomization or source kind, for messages.
+fn resource_name(kind: &str) -> String {
+    match kind {
+        "Kustomization" => format!("kustomizations.{KUSTOMIZE_GROUP}"),
+        source => format!("{}.{SOURCE_GROUP}", source_plural(source)),
     }
 }
 
@@ -160,7 +170,7 @@ pub async fn request_reconcile(
         match result {
             Ok(()) => return Ok(()),
             Err(kube::Error::Api(s)) if s.code == 409 && attempt < 5 => attempt += 1,
-            Err(e) => return Err(classify(conn, &format!("{kind} {name:?} (patch)"), Some(ns), e)),
+            Err(e) => return Err(classify(conn, "patch", &format!("{} {name:?}", resource_name(kind)), Some(ns), e)),
         }
     }
 }
@@ -173,6 +183,7 @@ pub async fn source_handled(
     ns: &str,
     name: &str,
 ) -> Result<Option<String>, ClusterError> {
-    let object = get_opt(conn, dynamic_source_api(&conn.client, Some(ns), kind), kind, ns, name).await?;
+    let resource = resource_name(kind);
+    let object = get_opt(conn, dynamic_source_api(&conn.client, Some(ns), kind), &resource, ns, name).await?;
     Ok(object.and_then(|o| o.data["status"]["lastHandledReconcileAt"].as_str().map(String::from)))
 }

@@ -6,6 +6,7 @@
 //! backup before the delete, a uid precondition on the delete, and on any error after the delete
 //! the command says how to restore the Job from the backup.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -298,15 +299,31 @@ pub async fn run(global: &GlobalArgs, args: &RerunArgs) -> anyhow::Result<ExitCo
         }
     }
 
+    // From here on an interrupt must not leave a deleted Job unexplained: Ctrl-C is caught (after
+    // the confirmation, where it still just aborts) and answered with the way to restore.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     let mut failed = false;
     for plan in &plans {
         let backup = save_backup(&backup_dir, &plan.job)?;
         terminal::step("✔", &format!("saved {} to {}", plan.id(), backup.display()));
-        let requested = execute(&conn, plan, &backup, timeout).await.map_err(|e| {
-            anyhow::anyhow!("{e:#}\nThe Job was deleted; restore it with: kubectl create -f {}", backup.display())
-        })?;
-        if args.wait && !follow_rerun(&conn, global, args, plan, requested.as_deref(), timeout).await {
-            failed = true;
+        let progress = Cell::new(Progress::NothingDeleted);
+        let requested = tokio::select! {
+            result = execute(&conn, plan, &backup, timeout, &progress) => result
+                .map_err(|e| anyhow::anyhow!("{e:#}\n{}", progress.get().advice(plan, &backup)))?,
+            _ = &mut interrupted => {
+                eprintln!("error: interrupted\n{}", progress.get().advice(plan, &backup));
+                return Ok(ExitCode::from(INTERRUPTED));
+            }
+        };
+        if args.wait {
+            tokio::select! {
+                ok = follow_rerun(&conn, global, args, plan, requested.as_deref(), timeout) => failed |= !ok,
+                _ = &mut interrupted => {
+                    eprintln!("error: interrupted while following Job {}\n{}", plan.id(), Progress::Restored.advice(plan, &backup));
+                    return Ok(ExitCode::from(INTERRUPTED));
+                }
+            }
         }
     }
     if failed {
@@ -343,11 +360,58 @@ fn save_backup(dir: &Path, job: &Job) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// Delete, wait until gone, recreate when asked, request the reconcile. Returns the reconcile
-/// request token, if one was sent.
-async fn execute(conn: &Connection, plan: &Plan, backup: &Path, timeout: Duration) -> anyhow::Result<Option<String>> {
+/// The exit code of a command stopped by Ctrl-C, as shells report it (128 + SIGINT).
+const INTERRUPTED: u8 = 130;
+
+/// How far `execute` got, so that an error or an interrupt tells the user exactly what to do.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Progress {
+    /// The delete was not confirmed by the API server (it may still have been applied).
+    NothingDeleted,
+    /// The Job was deleted and nothing has brought it back yet.
+    Deleted,
+    /// The Job exists again, or kustomize-controller was asked to recreate it.
+    Restored,
+}
+
+impl Progress {
+    fn advice(self, plan: &Plan, backup: &Path) -> String {
+        let (ns, name) = (plan.namespace(), plan.name());
+        let restore = format!("kubectl create -f {}", backup.display());
+        let flux = plan.owner.as_ref().map(|ks| {
+            format!(" or let Flux recreate it: flux reconcile kustomization {} -n {}", ks.name(), ks.namespace())
+        });
+        match self {
+            Progress::NothingDeleted => format!(
+                "The Job may not have been deleted; if `kubectl get job {name} -n {ns}` does not find it, restore it with: {restore}"
+            ),
+            Progress::Deleted => {
+                format!("The Job was deleted; restore it with: {restore}{}", flux.unwrap_or_default())
+            }
+            Progress::Restored => format!(
+                "Nothing to restore: the Job was recreated or kustomize-controller was asked to; the backup stays at {}",
+                backup.display()
+            ),
+        }
+    }
+}
+
+/// Delete, wait until gone, recreate when asked, request the reconcile, recording each step in
+/// `progress`. Returns the reconcile request token, if one was sent.
+async fn execute(
+    conn: &Connection,
+    plan: &Plan,
+    backup: &Path,
+    timeout: Duration,
+    progress: &Cell<Progress>,
+) -> anyhow::Result<Option<String>> {
     let (ns, name, uid) = (plan.namespace(), plan.name(), plan.uid());
-    match write::delete_job(conn, ns, name, uid).await? {
+    let deleted = write::delete_job(conn, ns, name, uid).await?;
+    progress.set(match deleted {
+        Deleted::Replaced => Progress::Restored,
+        Deleted::Deleted | Deleted::Gone => Progress::Deleted,
+    });
+    match deleted {
         Deleted::Deleted => {
             terminal::step("►", &format!("deleted Job {ns}/{name} (uid {uid}); waiting until it is gone"));
             write::wait_job_gone(conn, ns, name, uid, timeout).await.map_err(anyhow::Error::msg)?;
@@ -370,10 +434,12 @@ async fn execute(conn: &Connection, plan: &Plan, backup: &Path, timeout: Duratio
                 terminal::step("✔", &format!("Job {ns}/{name} exists again (kustomize-controller was first)"))
             }
         }
+        progress.set(Progress::Restored);
     }
     let Some(ks) = &plan.owner else { return Ok(None) };
     let token = write::request_token();
     write::request_reconcile(conn, "Kustomization", ks.namespace(), ks.name(), &token).await?;
+    progress.set(Progress::Restored);
     terminal::step("✔", &format!("requested a reconcile of Kustomization {} (requestedAt {token})", ks.id()));
     Ok(Some(token))
 }
@@ -531,6 +597,23 @@ mod tests {
     }
 
     const OWNER: Option<&str> = Some("shop/app-pre-deploy");
+
+    #[test]
+    fn an_interrupt_or_error_says_what_to_restore_at_each_step() {
+        let plan = Plan { job: job(json!({})), owner: Some(ks(json!({}))), mode: Mode::FluxRecreates };
+        let backup = Path::new("/backups/shop.db-migration.yaml");
+        let before = Progress::NothingDeleted.advice(&plan, backup);
+        assert!(
+            before.contains("may not have been deleted") && before.contains("kubectl get job db-migration -n shop")
+        );
+        assert!(before.contains("kubectl create -f /backups/shop.db-migration.yaml"));
+        let deleted = Progress::Deleted.advice(&plan, backup);
+        assert!(deleted.starts_with("The Job was deleted; restore it with: kubectl create -f /backups/"));
+        assert!(deleted.ends_with("or let Flux recreate it: flux reconcile kustomization app-pre-deploy -n shop"));
+        let unowned = Plan { owner: None, ..plan };
+        assert!(!Progress::Deleted.advice(&unowned, backup).contains("flux reconcile"));
+        assert!(Progress::Restored.advice(&unowned, backup).starts_with("Nothing to restore"));
+    }
 
     #[test]
     fn parses_targets_like_kubectl() {

@@ -98,6 +98,7 @@ pub struct ControlPlane {
     pub dir: PathBuf,
     pub kubeconfig: PathBuf,
     pub api_server: String,
+    etcd_url: String,
     tools: Tools,
     processes: Mutex<Vec<Process>>,
     artifact_port: u16,
@@ -183,6 +184,7 @@ impl ControlPlane {
             kubeconfig: dir.join("kubeconfig"),
             dir,
             api_server: String::new(),
+            etcd_url: String::new(),
             tools,
             processes: Mutex::new(Vec::new()),
             artifact_port: 0,
@@ -232,37 +234,14 @@ impl ControlPlane {
         .map_err(|e| e.to_string())?;
         let api_port = free_port()?;
         self.api_server = format!("https://127.0.0.1:{api_port}");
+        self.etcd_url = etcd(etcd_port);
         self.spawn(
             "kube-apiserver",
-            Command::new(self.tools.get("KUBE_APISERVER")).args([
-                format!("--etcd-servers={}", etcd(etcd_port)),
-                "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={api_port}"),
-                format!("--cert-dir={}", self.dir.join("apiserver").display()),
-                format!("--tls-cert-file={}", p("serving.crt")),
-                format!("--tls-private-key-file={}", p("serving.key")),
-                format!("--client-ca-file={}", p("ca.crt")),
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-                format!("--service-account-key-file={}", p("sa.pub")),
-                format!("--service-account-signing-key-file={}", p("sa.key")),
-                "--service-cluster-ip-range=10.0.0.0/24".into(),
-                "--authorization-mode=RBAC".into(),
-                "--allow-privileged=true".into(),
-                // Loopback is not a valid advertise address for the endpoints reconciler.
-                "--endpoint-reconciler-type=none".into(),
-                // No ServiceAccount controller race for pods in brand-new namespaces; kwok pods need no token.
-                "--disable-admission-plugins=ServiceAccount".into(),
-                // Lets the API server verify kwok's kubelet endpoint when it proxies `pods/log`.
-                format!("--kubelet-certificate-authority={}", p("ca.crt")),
-                format!("--kubelet-client-certificate={}", p("admin.crt")),
-                format!("--kubelet-client-key={}", p("admin.key")),
-                "--kubelet-preferred-address-types=InternalIP".into(),
-                "--enable-priority-and-fairness=false".into(),
+            self.api_server_command(api_port, "/registry").args([
                 // One line per request of the benchmark user (see BENCH_USER); nobody else is logged.
                 format!("--audit-policy-file={}", audit_policy.display()),
                 format!("--audit-log-path={}", self.audit_log().display()),
                 "--audit-log-mode=blocking".into(),
-                "--v=1".into(),
             ]),
         )?;
         self.write_kubeconfig(&self.kubeconfig, "e2e-admin", "admin")?;
@@ -368,6 +347,59 @@ impl ControlPlane {
         Ok(())
     }
 
+    /// A kube-apiserver on `port` over this plane's etcd, keeping its objects under `etcd_prefix`.
+    fn api_server_command(&self, port: u16, etcd_prefix: &str) -> Command {
+        let pki = self.dir.join("pki");
+        let p = |f: &str| pki.join(f).display().to_string();
+        let mut cmd = Command::new(self.tools.get("KUBE_APISERVER"));
+        cmd.args([
+            format!("--etcd-servers={}", self.etcd_url),
+            format!("--etcd-prefix={etcd_prefix}"),
+            "--bind-address=127.0.0.1".into(),
+            format!("--secure-port={port}"),
+            format!("--cert-dir={}", self.dir.join(format!("apiserver-{port}")).display()),
+            format!("--tls-cert-file={}", p("serving.crt")),
+            format!("--tls-private-key-file={}", p("serving.key")),
+            format!("--client-ca-file={}", p("ca.crt")),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+            format!("--service-account-key-file={}", p("sa.pub")),
+            format!("--service-account-signing-key-file={}", p("sa.key")),
+            "--service-cluster-ip-range=10.0.0.0/24".into(),
+            "--authorization-mode=RBAC".into(),
+            "--allow-privileged=true".into(),
+            // Loopback is not a valid advertise address for the endpoints reconciler.
+            "--endpoint-reconciler-type=none".into(),
+            // No ServiceAccount controller race for pods in brand-new namespaces; kwok pods need no token.
+            "--disable-admission-plugins=ServiceAccount".into(),
+            // Lets the API server verify kwok's kubelet endpoint when it proxies `pods/log`.
+            format!("--kubelet-certificate-authority={}", p("ca.crt")),
+            format!("--kubelet-client-certificate={}", p("admin.crt")),
+            format!("--kubelet-client-key={}", p("admin.key")),
+            "--kubelet-preferred-address-types=InternalIP".into(),
+            "--enable-priority-and-fairness=false".into(),
+            "--v=1".into(),
+        ]);
+        cmd
+    }
+
+    /// A second API server over the same etcd under another prefix: an empty cluster without the
+    /// Flux CRDs, as users meet it before installing Flux. Returns an admin kubeconfig for it.
+    pub fn start_bare_api_server(&self) -> Result<PathBuf> {
+        let port = free_port()?;
+        self.spawn("kube-apiserver-bare", &mut self.api_server_command(port, "/bare-registry"))?;
+        let kubeconfig = self.dir.join("kubeconfig-bare");
+        self.write_kubeconfig_for(&format!("https://127.0.0.1:{port}"), &kubeconfig, "e2e-admin", "admin")?;
+        let ready = || -> Result<bool> {
+            let out = run(Command::new(self.tools.get("KUBECTL"))
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(["get", "--raw", "/readyz"]));
+            Ok(out.is_ok_and(|o| o.trim() == "ok"))
+        };
+        self.wait_process("the bare kube-apiserver /readyz", Duration::from_secs(90), ready)?;
+        Ok(kubeconfig)
+    }
+
     /// One CA signs everything: the serving certificate (API server and kwok's kubelet endpoint),
     /// the admin client certificate (group system:masters) and a restricted user's certificate.
     fn make_pki(&self) -> Result<()> {
@@ -444,6 +476,10 @@ impl ControlPlane {
 
     /// Writes a kubeconfig for one of the certificates made by `make_pki`.
     pub fn write_kubeconfig(&self, path: &Path, user: &str, cert: &str) -> Result<()> {
+        self.write_kubeconfig_for(&self.api_server, path, user, cert)
+    }
+
+    fn write_kubeconfig_for(&self, server: &str, path: &Path, user: &str, cert: &str) -> Result<()> {
         let pki = self.dir.join("pki");
         let text = format!(
             "apiVersion: v1\nkind: Config\n\
@@ -451,7 +487,6 @@ impl ControlPlane {
              users:\n- name: {user}\n  user:\n    client-certificate: {crt}\n    client-key: {key}\n\
              contexts:\n- name: fluxjobs-e2e\n  context:\n    cluster: fluxjobs-e2e\n    user: {user}\n    namespace: default\n\
              current-context: fluxjobs-e2e\n",
-            server = self.api_server,
             ca = pki.join("ca.crt").display(),
             crt = pki.join(format!("{cert}.crt")).display(),
             key = pki.join(format!("{cert}.key")).display(),

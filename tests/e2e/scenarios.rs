@@ -21,17 +21,21 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("new_tag_without_force_reports_the_immutable_job", new_tag_without_force_reports_the_immutable_job),
         ("missing_dependency_is_named", missing_dependency_is_named),
         ("suspended_pre_deploy_blocks_downstream", suspended_pre_deploy_blocks_downstream),
+        ("new_revision_waits_behind_a_suspended_stage", new_revision_waits_behind_a_suspended_stage),
         ("image_pull_failure_is_the_root_cause", image_pull_failure_is_the_root_cause),
         ("unschedulable_pod_is_the_root_cause", unschedulable_pod_is_the_root_cause),
         ("stages_deploying_into_another_namespace", stages_deploying_into_another_namespace),
         ("rerun_after_fixing_a_failed_migration", rerun_after_fixing_a_failed_migration),
         ("rerun_refuses_an_active_job_and_a_suspended_stage", rerun_refuses_an_active_job_and_a_suspended_stage),
         ("dry_runs_change_nothing", dry_runs_change_nothing),
+        ("reconcile_with_source_waits_for_the_fetch", reconcile_with_source_waits_for_the_fetch),
         ("the_uid_precondition_protects_a_recreated_job", the_uid_precondition_protects_a_recreated_job),
+        ("an_interrupted_rerun_says_how_to_restore", an_interrupted_rerun_says_how_to_restore),
         ("watch_follows_the_pipeline_to_ready", watch_follows_the_pipeline_to_ready),
         ("krew_installs_the_plugin_and_kubectl_runs_it", krew_installs_the_plugin_and_kubectl_runs_it),
         ("forbidden_user_gets_a_clear_error", forbidden_user_gets_a_clear_error),
         ("unreachable_server_is_named", unreachable_server_is_named),
+        ("flux_not_installed_is_one_clear_line", flux_not_installed_is_one_clear_line),
     ]
 }
 
@@ -43,7 +47,10 @@ const SETTLE: Duration = Duration::from_secs(300);
 fn all_ready_at(report: &Value, revision: &str) -> bool {
     STAGES.iter().all(|s| {
         let st = stage(report, s);
-        st["state"] == "Ready" && st["revision"] == revision && st["rootCause"].is_null()
+        st["state"] == "Ready"
+            && st["revision"] == revision
+            && st["sourceRevision"] == revision
+            && st["rootCause"].is_null()
     })
 }
 
@@ -188,9 +195,11 @@ fn suspended_pre_deploy_blocks_downstream(ctx: &Ctx) -> Result<()> {
     pipeline.pre_deploy_suspended = true;
     pipeline.install(&ctx.plane)?;
     let report = ctx.wait_status(ns, "downstream Blocked by the suspended stage", SETTLE, |r| {
+        // Both dependents must have been reconciled once: a stage not yet picked up is Unknown.
         state_of(r, "app-pre-deploy") == "Suspended"
-            && state_of(r, "app-deploy") == "Blocked"
-            && stage(r, "app-deploy")["ready"]["reason"] == "DependencyNotReady"
+            && ["app-deploy", "app-post-deploy"]
+                .iter()
+                .all(|s| state_of(r, s) == "Blocked" && stage(r, s)["ready"]["reason"] == "DependencyNotReady")
     })?;
     ctx.capture_example(ns, "suspended")?;
     for s in ["app-deploy", "app-post-deploy"] {
@@ -201,6 +210,46 @@ fn suspended_pre_deploy_blocks_downstream(ctx: &Ctx) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// A stage suspended after it applied revision 1, then revision 2 arrives: the dependents wait
+/// with "revision is not up to date" (the source's artifact revision is read live), and the root
+/// cause is the suspended stage.
+fn new_revision_waits_behind_a_suspended_stage(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-suspended-new-revision";
+    let mut pipeline = Pipeline::seed(ns);
+    let first = pipeline.install(&ctx.plane)?;
+    ctx.wait_status(ns, "every stage Ready", SETTLE, |r| all_ready_at(r, &first))?;
+    ctx.plane.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "kustomization",
+        "app-pre-deploy",
+        "--type=merge",
+        "--field-manager=e2e",
+        "-p",
+        r#"{"spec":{"suspend":true}}"#,
+    ])?;
+    pipeline.tag = "2.0.0".into();
+    let second = pipeline.publish(&ctx.plane)?;
+    let report = ctx.wait_status(ns, "app-deploy waiting for the new revision", SETTLE, |r| {
+        let deploy = stage(r, "app-deploy");
+        deploy["state"] == "Blocked"
+            && deploy["ready"]["message"].as_str().is_some_and(|m| m.contains("revision is not up to date"))
+    })?;
+    let deploy = stage(&report, "app-deploy");
+    let cause = &deploy["rootCause"];
+    check(
+        cause["name"] == "app-pre-deploy"
+            && cause["reason"] == "Suspended"
+            && cause["message"].as_str().is_some_and(|m| m.contains(&second)),
+        || format!("app-deploy root cause: {cause}"),
+    )?;
+    check(deploy["sourceRevision"] == second && deploy["revision"] == first, || format!("app-deploy: {deploy}"))?;
+    check(deploy["hint"].as_str().is_some_and(|h| h.contains("flux resume kustomization app-pre-deploy")), || {
+        format!("hint: {}", deploy["hint"])
+    })
 }
 
 fn image_pull_failure_is_the_root_cause(ctx: &Ctx) -> Result<()> {
@@ -225,13 +274,15 @@ fn unschedulable_pod_is_the_root_cause(ctx: &Ctx) -> Result<()> {
     pipeline.migration_cpu = Some("64".into());
     pipeline.install(&ctx.plane)?;
     let report = ctx.wait_status(ns, "the unschedulable pod as root cause", SETTLE, |r| {
-        stage(r, "app-pre-deploy")["rootCause"]["reason"] == "Unschedulable"
+        stage(r, "app-pre-deploy")["rootCause"]["reason"] == "Unschedulable" && state_of(r, "app-deploy") == "Blocked"
     })?;
     ctx.capture_example(ns, "unschedulable")?;
     let cause = &stage(&report, "app-pre-deploy")["rootCause"];
     // The scheduler's own message, e.g. "0/1 nodes are available: 1 Insufficient cpu. ..."
     check(cause["message"].as_str().unwrap_or("").contains("Insufficient cpu"), || format!("root cause: {cause}"))?;
-    check(state_of(&report, "app-deploy") == "Blocked", || format!("app-deploy: {}", stage(&report, "app-deploy")))
+    check(stage(&report, "app-deploy")["rootCause"]["reason"] == "Unschedulable", || {
+        format!("app-deploy: {}", stage(&report, "app-deploy"))
+    })
 }
 
 fn forbidden_user_gets_a_clear_error(ctx: &Ctx) -> Result<()> {
@@ -263,6 +314,29 @@ fn unreachable_server_is_named(ctx: &Ctx) -> Result<()> {
 }
 
 /// The common Flux layout: Kustomizations in one namespace (flux-system), workloads in another.
+/// A cluster without the Flux CRDs (a second API server over an empty etcd prefix): every command
+/// says so in one line, exits 1 and prints no data.
+fn flux_not_installed_is_one_clear_line(ctx: &Ctx) -> Result<()> {
+    let kubeconfig = ctx.plane.start_bare_api_server()?;
+    let commands: [&[&str]; 4] = [
+        &["status", "-A"],
+        &["status", "-n", "default", "--watch", "-o", "json"],
+        &["reconcile", "app-post-deploy", "-n", "default"],
+        &["rerun", "ks/app-pre-deploy", "-n", "default", "--yes"],
+    ];
+    for args in commands {
+        let out = ctx.plugin_with(&kubeconfig, args)?;
+        check(
+            out.code == 1
+                && out.stdout.is_empty()
+                && out.stderr.lines().count() == 1
+                && out.stderr.starts_with("error: Flux is not installed on https://127.0.0.1:"),
+            || format!("{args:?} exited {}:\nstdout: {}\nstderr: {}", out.code, out.stdout, out.stderr),
+        )?;
+    }
+    Ok(())
+}
+
 fn stages_deploying_into_another_namespace(ctx: &Ctx) -> Result<()> {
     let (ns, apps) = ("e2e-fleet", "e2e-fleet-apps");
     let mut pipeline = Pipeline::seed(ns);
@@ -440,6 +514,83 @@ fn dry_runs_change_nothing(ctx: &Ctx) -> Result<()> {
     check(before == after, || format!("resourceVersions changed: {before} -> {after}"))
 }
 
+/// `reconcile --with-source`: the GitRepository is asked first and the stages wait until it was
+/// handled. With nobody to answer the command fails naming source-controller, before touching a
+/// stage; then the test answers as source-controller does (`status.lastHandledReconcileAt` set to
+/// the requested token, fluxcd/pkg runtime/reconcile) and the chain goes on.
+fn reconcile_with_source_waits_for_the_fetch(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-with-source";
+    let revision = Pipeline::seed(ns).install(&ctx.plane)?;
+    ctx.wait_status(ns, "every stage Ready", SETTLE, |r| all_ready_at(r, &revision))?;
+    let requested = || {
+        ctx.plane.kubectl(&[
+            "-n",
+            ns,
+            "get",
+            "gitrepository",
+            "app",
+            "-o",
+            "jsonpath={.metadata.annotations.reconcile\\.fluxcd\\.io/requestedAt}",
+        ])
+    };
+    let out = ctx.plugin(&["reconcile", "app-pre-deploy", "-n", ns, "--with-source", "--timeout", "3s"])?;
+    check(
+        out.code == 1
+            && out.stderr.contains("GitRepository e2e-with-source/app did not handle the reconcile request within")
+            && out.stderr.contains("is source-controller running?")
+            && !out.stderr.contains("app-pre-deploy: reconcile requested"),
+        || format!("with nobody fetching: exit {}: {}", out.code, out.stderr),
+    )?;
+    let unanswered = requested()?;
+    check(!unanswered.is_empty(), || "no requestedAt on the GitRepository".into())?;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
+        .arg("--kubeconfig")
+        .arg(&ctx.plane.kubeconfig)
+        .args(["reconcile", "app-post-deploy", "-n", ns, "--with-source", "--timeout", "2m"])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run kubectl-fluxjobs: {e}"))?;
+    let answered = (|| {
+        let mut token = String::new();
+        crate::harness::poll_until(
+            "a new reconcile request on the GitRepository",
+            Duration::from_secs(30),
+            Duration::from_millis(200),
+            || {
+                token = requested()?;
+                Ok(!token.is_empty() && token != unanswered)
+            },
+        )?;
+        let handled = serde_json::json!({"status": {"lastHandledReconcileAt": token}}).to_string();
+        ctx.plane.kubectl(&[
+            "-n",
+            ns,
+            "patch",
+            "gitrepository",
+            "app",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &handled,
+        ])
+    })();
+    if let Err(e) = answered {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    check(out.status.success(), || format!("reconcile --with-source exited {:?}:\n{stderr}", out.status.code()))?;
+    let fetched = stderr.find("GitRepository e2e-with-source/app: fetched");
+    let first_stage = stderr.find("e2e-with-source/app-pre-deploy: reconcile requested");
+    check(matches!((fetched, first_stage), (Some(f), Some(s)) if f < s), || {
+        format!("the source was not handled before the first stage:\n{stderr}")
+    })
+}
+
 /// The uid precondition: a Job recreated under the same name is never deleted by a stale rerun;
 /// and `--recreate` brings back a Job Flux does not manage, from its live spec.
 fn the_uid_precondition_protects_a_recreated_job(ctx: &Ctx) -> Result<()> {
@@ -454,16 +605,23 @@ fn the_uid_precondition_protects_a_recreated_job(ctx: &Ctx) -> Result<()> {
     ctx.plane.apply(&job)?;
     let second = uid_of_job(ctx, ns, "backfill")?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let outcome = runtime.block_on(async {
+    let (deleted, created) = runtime.block_on(async {
+        use fluxjobs::cluster::write;
         let options = fluxjobs::cluster::ConnectOptions {
             kubeconfig: Some(ctx.plane.kubeconfig.clone()),
             request_timeout: Some(std::time::Duration::from_secs(10)),
             ..Default::default()
         };
         let conn = fluxjobs::cluster::connect(&options).await.map_err(|e| e.to_string())?;
-        fluxjobs::cluster::write::delete_job(&conn, ns, "backfill", &first).await.map_err(|e| e.to_string())
+        let deleted = write::delete_job(&conn, ns, "backfill", &first).await.map_err(|e| e.to_string())?;
+        // The other race: recreating from a backup after someone else (kustomize-controller) did.
+        let live = write::get_job(&conn, ns, "backfill").await.map_err(|e| e.to_string())?.ok_or("no Job")?;
+        let manifest = fluxjobs::commands::rerun::restorable(&live);
+        let created = write::create_job(&conn, &manifest).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((deleted, created))
     })?;
-    check(matches!(outcome, fluxjobs::cluster::write::Deleted::Replaced), || "a stale uid deleted the Job".into())?;
+    check(matches!(deleted, fluxjobs::cluster::write::Deleted::Replaced), || "a stale uid deleted the Job".into())?;
+    check(matches!(created, fluxjobs::cluster::write::Created::Exists), || "a second create was not Exists".into())?;
     check(uid_of_job(ctx, ns, "backfill")? == second, || "the recreated Job is gone".into())?;
     ctx.plane.kubectl(&["-n", ns, "wait", "--for=condition=Complete", "--timeout=60s", "job/backfill"])?;
     // Not managed by Flux: refused without --recreate, recreated with it.
@@ -487,6 +645,72 @@ fn the_uid_precondition_protects_a_recreated_job(ctx: &Ctx) -> Result<()> {
     })?;
     let third = uid_of_job(ctx, ns, "backfill")?;
     check(third != second && !third.is_empty(), || "--recreate did not create a new Job".into())
+}
+
+/// Ctrl-C between the delete and the recreate: a finalizer holds the deleted Job in Terminating
+/// while `rerun --recreate` waits for it to go; SIGINT then gets exit 130 and the restore command,
+/// and that very command brings the Job back.
+fn an_interrupted_rerun_says_how_to_restore(ctx: &Ctx) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    let ns = "e2e-interrupt";
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    ctx.plane.apply(&format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: report\n  namespace: {ns}\n  finalizers: [fluxjobs.test/hold]\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: report\n        image: registry.example.invalid/report:1\n"
+    ))?;
+    ctx.plane.kubectl(&["-n", ns, "wait", "--for=condition=Complete", "--timeout=60s", "job/report"])?;
+    let old_uid = uid_of_job(ctx, ns, "report")?;
+    let backups = ctx.plane.dir.join("backups-interrupt");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
+        .arg("--kubeconfig")
+        .arg(&ctx.plane.kubeconfig)
+        .args(["rerun", "job/report", "-n", ns, "--yes", "--recreate", "--timeout", "2m", "--backup-dir"])
+        .arg(&backups)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run kubectl-fluxjobs: {e}"))?;
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+            let _ = child.wait();
+            return Err(format!("rerun ended before waiting for the deleted Job:\n{seen}"));
+        }
+        seen.push_str(&line);
+        if line.contains("waiting until it is gone") {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill").args(["-INT", &pid]).status().map_err(|e| e.to_string())?;
+    check(killed.success(), || "kill -INT failed".into())?;
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).map_err(|e| e.to_string())?;
+    seen.push_str(&rest);
+    let code = child.wait().map_err(|e| e.to_string())?.code();
+    check(code == Some(130), || format!("interrupted rerun exited {code:?}:\n{seen}"))?;
+    let restore = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("The Job was deleted; restore it with: kubectl create -f "))
+        .ok_or_else(|| format!("no restore command after the interrupt:\n{seen}"))?
+        .to_string();
+    // Let the held delete finish, then restore exactly as told.
+    ctx.plane.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "job",
+        "report",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+    ])?;
+    ctx.plane.kubectl(&["-n", ns, "wait", "--for=delete", "--timeout=60s", "job/report"])?;
+    ctx.plane.kubectl(&["create", "-f", &restore])?;
+    ctx.plane.kubectl(&["-n", ns, "wait", "--for=condition=Complete", "--timeout=60s", "job/report"])?;
+    check(uid_of_job(ctx, ns, "report")? != old_uid, || "the restored Job has the old uid".into())
 }
 
 /// `status --watch -o json`: one document per change, from watches, until the pipeline is Ready.
