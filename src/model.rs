@@ -4,6 +4,8 @@
 //! the fields the engine reads and tolerate unknown ones, so a newer Flux release (for example the
 //! arbitrary-kind `dependsOn` planned for v2.10) still parses.
 
+use std::sync::Arc;
+
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
@@ -129,14 +131,39 @@ pub struct KustomizationStatus {
     pub inventory: Option<Inventory>,
 }
 
-/// A Flux `Kustomization` (kustomize.toolkit.fluxcd.io/v1), partially typed.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+/// A Flux `Kustomization` (kustomize.toolkit.fluxcd.io/v1), partially typed, plus the whole object
+/// as read: `readyExpr` is CEL over whole objects (`self` and `dep`), so it may name any field.
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Kustomization {
     pub metadata: ObjectMeta,
-    #[serde(default)]
     pub spec: KustomizationSpec,
-    #[serde(default)]
     pub status: Option<KustomizationStatus>,
+    /// The object as the API server (or the dump) gave it.
+    #[serde(skip)]
+    pub object: Arc<serde_json::Value>,
+}
+
+/// The typed part of a [`Kustomization`].
+#[derive(Deserialize)]
+struct KustomizationFields {
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: KustomizationSpec,
+    #[serde(default)]
+    status: Option<KustomizationStatus>,
+}
+
+impl<'de> Deserialize<'de> for Kustomization {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let object = serde_json::Value::deserialize(deserializer)?;
+        let fields = KustomizationFields::deserialize(&object).map_err(serde::de::Error::custom)?;
+        Ok(Kustomization {
+            metadata: fields.metadata,
+            spec: fields.spec,
+            status: fields.status,
+            object: Arc::new(object),
+        })
+    }
 }
 
 impl kube::Resource for Kustomization {

@@ -154,12 +154,25 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: 
     if wide {
         row.push(Cell::new(if stage.suspended { "True" } else { "False" }));
         row.push(Cell::new(&stage.source));
-        row.push(Cell::new(stage.depends_on.join(",")));
+        row.push(Cell::new(depends_on_column(stage)));
         row.push(Cell::new(message));
     } else {
         row.push(Cell::new(truncate(message, message_width)));
     }
     row
+}
+
+/// `ns/name`, or `ns/name@readyExpr (VALUE)` (Flux writes a dependency as `[ns/]name[@readyExpr]`,
+/// fluxcd/pkg apis/meta DependencyReference.String()); VALUE is true, false or `not evaluated`.
+fn depends_on_column(stage: &StageReport) -> String {
+    let entry = |id: &String| match stage.ready_exprs.iter().find(|e| &e.dependency == id) {
+        Some(e) => {
+            let value = e.value.map(|v| v.to_string()).unwrap_or_else(|| "not evaluated".into());
+            format!("{id}@{} ({value})", e.expression)
+        }
+        None => id.clone(),
+    };
+    stage.depends_on.iter().map(entry).collect::<Vec<_>>().join(",")
 }
 
 /// `main@sha1:1a2b3c4d...` -> `main@sha1:1a2b3c4d`: hex digests cut to 8 like flux CLI's TruncateHex.

@@ -96,6 +96,22 @@ pub struct StageReport {
     pub hint: Option<String>,
     /// `metadata.creationTimestamp`, RFC 3339.
     pub created: Option<String>,
+    /// The `dependsOn` entries with a `readyExpr`, each evaluated on the snapshot; omitted when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ready_exprs: Vec<ReadyExprReport>,
+}
+
+/// One `dependsOn[].readyExpr` and its value on the snapshot's objects.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadyExprReport {
+    /// `ns/name` of the dependency.
+    pub dependency: String,
+    pub expression: String,
+    /// The expression's value; null when it could not be evaluated here (see `error`) or the
+    /// dependency does not exist.
+    pub value: Option<bool>,
+    pub error: Option<String>,
 }
 
 impl StageReport {

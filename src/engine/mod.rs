@@ -5,6 +5,7 @@
 //! KC = fluxcd/kustomize-controller `internal/controller/kustomization_controller.go`.
 
 mod graph;
+mod ready_expr;
 pub use stage::{age, human, parse_go_duration};
 mod stage;
 pub mod workload;

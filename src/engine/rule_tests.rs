@@ -491,17 +491,26 @@ fn suspended_stage_and_suspended_upstream_with_a_new_revision() {
     assert!(stage(&report, "app-deploy").hint.as_deref().unwrap().contains("flux resume kustomization app-pre-deploy"));
 }
 
-#[test]
-fn ready_expr_unmet_uses_the_controllers_verdict() {
+/// app-deploy depends on app-pre-deploy through `expr`, and kustomize-controller last found it false.
+fn ready_expr_pipeline(expr: &str, pre_deploy_revision: &str) -> Report {
     let mut deploy = ks("app-deploy", &[]);
-    deploy["spec"]["dependsOn"] = json!([{"name": "app-pre-deploy", "readyExpr": "dep.status.lastAppliedRevision == self.status.lastAppliedRevision"}]);
+    deploy["spec"]["dependsOn"] = json!([{"name": "app-pre-deploy", "readyExpr": expr}]);
     set_ready(
         &mut deploy,
         "False",
         "DependencyNotReady",
         "dependency 'shop/app-pre-deploy' is not ready according to readyExpr eval",
     );
-    let report = run(vec![git_repository(Some(REV)), ks("app-pre-deploy", &[]), deploy]);
+    let mut pre = ks("app-pre-deploy", &[]);
+    pre["status"]["lastAppliedRevision"] = json!(pre_deploy_revision);
+    run(vec![git_repository(Some(REV)), pre, deploy])
+}
+
+const SAME_REVISION: &str = "dep.status.lastAppliedRevision == self.status.lastAppliedRevision";
+
+#[test]
+fn ready_expr_unmet_is_the_controllers_verdict_evaluated_again() {
+    let report = ready_expr_pipeline(SAME_REVISION, NEW_REV);
     assert_cause(
         &report,
         "app-deploy",
@@ -511,9 +520,33 @@ fn ready_expr_unmet_uses_the_controllers_verdict() {
         "ReadyExprNotMet",
         &["app-deploy", "app-pre-deploy"],
     );
-    assert!(
-        stage(&report, "app-deploy").root_cause.as_ref().unwrap().message.contains("dep.status.lastAppliedRevision")
-    );
+    let deploy = stage(&report, "app-deploy");
+    let message = &deploy.root_cause.as_ref().unwrap().message;
+    assert!(message.ends_with(&format!("readyExpr eval: {SAME_REVISION} (false here too)")), "{message}");
+    let evaluated = &deploy.ready_exprs[0];
+    assert_eq!((evaluated.dependency.as_str(), evaluated.value), ("shop/app-pre-deploy", Some(false)));
+    assert!(report.warnings.iter().all(|w| !w.contains("readyExpr")), "{:?}", report.warnings);
+}
+
+#[test]
+fn ready_expr_that_holds_now_says_the_stage_will_proceed() {
+    let report = ready_expr_pipeline(SAME_REVISION, REV);
+    let deploy = stage(&report, "app-deploy");
+    let cause = deploy.root_cause.as_ref().unwrap();
+    assert!(cause.message.ends_with("(true on these objects now)"), "{}", cause.message);
+    assert!(deploy.hint.as_deref().unwrap().ends_with("kubectl fluxjobs reconcile app-deploy -n shop"));
+    assert_eq!(deploy.ready_exprs[0].value, Some(true));
+}
+
+#[test]
+fn ready_expr_not_evaluable_here_keeps_the_controllers_verdict_and_warns() {
+    let report = ready_expr_pipeline("dep.status.phase == 'Running'", REV);
+    let deploy = stage(&report, "app-deploy");
+    let cause = deploy.root_cause.as_ref().unwrap();
+    assert_eq!(cause.reason, "ReadyExprNotMet");
+    assert!(cause.message.contains("(not evaluated here: "), "{}", cause.message);
+    assert_eq!(deploy.ready_exprs[0].value, None);
+    assert!(report.warnings.iter().any(|w| w.contains("could not be evaluated here")), "{:?}", report.warnings);
 }
 
 #[test]

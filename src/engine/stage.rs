@@ -5,9 +5,9 @@ use std::collections::{HashMap, HashSet};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use super::workload::{deployment_cause, job_cause, job_report, job_state, split_image};
-use super::{Graph, Index};
+use super::{Graph, Index, ready_expr};
 use crate::model::{Condition, DependencyReference, Kustomization};
-use crate::report::{JobReport, JobState, ReadyCondition, Report, RootCause, StageReport, StageState};
+use crate::report::{JobReport, JobState, ReadyCondition, ReadyExprReport, Report, RootCause, StageReport, StageState};
 
 /// Why a stage is not Ready: the stage ids from it to the stage at fault, and the object at fault.
 #[derive(Clone, Debug)]
@@ -76,7 +76,26 @@ fn stage_report(index: &Index, ks: &Kustomization, resolution: Option<Resolution
         path,
         hint,
         created: ks.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()),
+        ready_exprs: ready_exprs(index, ks),
     }
+}
+
+/// Every `readyExpr` of the stage, evaluated on the snapshot.
+fn ready_exprs(index: &Index, ks: &Kustomization) -> Vec<ReadyExprReport> {
+    let with_expr = ks.spec.depends_on.iter().filter_map(|d| d.ready_expr.as_ref().map(|e| (d, e)));
+    with_expr
+        .map(|(dep_ref, expr)| {
+            let dependency = dependency_id(ks, dep_ref);
+            let (value, error) = match index.kustomization(&dependency) {
+                Some(dep) => match ready_expr::evaluate(expr, &ks.object, &dep.object) {
+                    Ok(value) => (Some(value), None),
+                    Err(e) => (None, Some(e)),
+                },
+                None => (None, None),
+            };
+            ReadyExprReport { dependency, expression: expr.clone(), value, error }
+        })
+        .collect()
 }
 
 /// A stage's own state, judged from its spec and status the way kustomize-controller writes them.
@@ -199,16 +218,30 @@ impl Resolver<'_, '_> {
                 }
                 DependencyCheck::ReadyExprUnmet(expr) => {
                     let dep = self.index.kustomization(&dep_id).expect("checked");
+                    let unmet_hint = format!(
+                        "the readyExpr of {id}'s dependency on {dep_id} is false; check it against {dep_id}'s status"
+                    );
+                    // The controller's verdict is from its last attempt; the snapshot may be newer.
+                    let (now, hint) = match ready_expr::evaluate(&expr, &ks.object, &dep.object) {
+                        Ok(false) => ("false here too".to_string(), unmet_hint),
+                        Ok(true) => (
+                            "true on these objects now".to_string(),
+                            format!(
+                                "kustomize-controller retries {id} after its dependency requeue (30s by default); to go on at once: kubectl fluxjobs reconcile {} -n {}",
+                                ks.name(),
+                                ks.namespace()
+                            ),
+                        ),
+                        Err(e) => (format!("not evaluated here: {e}"), unmet_hint),
+                    };
                     return Resolution {
                         path: vec![id.clone(), dep_id.clone()],
                         cause: stage_cause(
                             dep,
                             "ReadyExprNotMet",
-                            format!("dependency '{dep_id}' is not ready according to readyExpr eval: {expr}"),
+                            format!("dependency '{dep_id}' is not ready according to readyExpr eval: {expr} ({now})"),
                         ),
-                        hint: format!(
-                            "the readyExpr of {id}'s dependency on {dep_id} is false; check it against {dep_id}'s status"
-                        ),
+                        hint,
                     };
                 }
                 check @ (DependencyCheck::NotReady | DependencyCheck::RevisionNotUpToDate { .. }) => {
@@ -843,13 +876,13 @@ fn pipeline_warnings(index: &Index, pipeline: &[String], stages: &[StageReport])
                 ));
             }
         }
-        let ks = index.kustomization(&stage.id()).expect("shown");
-        for dep in &ks.spec.depends_on {
-            if let Some(expr) = &dep.ready_expr {
+        for expr in &stage.ready_exprs {
+            if let Some(error) = &expr.error {
                 warnings.push(format!(
-                    "stage {} depends on {} with readyExpr `{expr}`; fluxjobs shows the controller's verdict and does not evaluate CEL itself",
+                    "the readyExpr of stage {} on {} could not be evaluated here ({error}); kustomize-controller's verdict is shown: `{}`",
                     stage.id(),
-                    dependency_id(ks, dep)
+                    expr.dependency,
+                    expr.expression
                 ));
             }
         }

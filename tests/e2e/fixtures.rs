@@ -24,6 +24,8 @@ pub struct Pipeline {
     pub pre_deploy_suspended: bool,
     /// An extra `dependsOn` entry of the deploy stage (e.g. a Kustomization that does not exist).
     pub extra_dependency: Option<String>,
+    /// `readyExpr` of the deploy stage's dependency on the pre-deploy stage.
+    pub deploy_ready_expr: Option<String>,
     /// `spec.timeout` of every stage.
     pub timeout: String,
     /// `spec.targetNamespace` when the workloads live apart from the Kustomizations (default: the same).
@@ -41,6 +43,7 @@ impl Pipeline {
             force: true,
             pre_deploy_suspended: false,
             extra_dependency: None,
+            deploy_ready_expr: None,
             timeout: "2m".into(),
             target_namespace: None,
         }
@@ -99,8 +102,21 @@ impl Pipeline {
         ]
     }
 
-    fn kustomization(&self, name: &str, path: &str, depends_on: &[&str], force: bool, suspend: bool) -> String {
-        let deps: String = depends_on.iter().map(|d| format!("  - name: {d}\n")).collect();
+    fn kustomization(
+        &self,
+        name: &str,
+        path: &str,
+        depends_on: &[(&str, Option<&str>)],
+        force: bool,
+        suspend: bool,
+    ) -> String {
+        let deps: String = depends_on
+            .iter()
+            .map(|(d, expr)| match expr {
+                Some(expr) => format!("  - name: {d}\n    readyExpr: {expr:?}\n"),
+                None => format!("  - name: {d}\n"),
+            })
+            .collect();
         let deps = if deps.is_empty() { String::new() } else { format!("  dependsOn:\n{deps}") };
         format!(
             "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{deps}  sourceRef:\n    kind: GitRepository\n    name: app\n  path: {path}\n  targetNamespace: {target}\n  interval: 60m\n  retryInterval: 20s\n  timeout: {timeout}\n  prune: true\n  wait: true\n  force: {force}\n  suspend: {suspend}\n",
@@ -112,14 +128,14 @@ impl Pipeline {
 
     /// The three Kustomizations.
     pub fn kustomizations(&self) -> String {
-        let mut deploy_deps = vec!["app-pre-deploy"];
+        let mut deploy_deps = vec![("app-pre-deploy", self.deploy_ready_expr.as_deref())];
         if let Some(extra) = &self.extra_dependency {
-            deploy_deps.push(extra);
+            deploy_deps.push((extra, None));
         }
         [
             self.kustomization("app-pre-deploy", "./pre-deploy", &[], self.force, self.pre_deploy_suspended),
             self.kustomization("app-deploy", "./deploy", &deploy_deps, false, false),
-            self.kustomization("app-post-deploy", "./post-deploy", &["app-deploy"], self.force, false),
+            self.kustomization("app-post-deploy", "./post-deploy", &[("app-deploy", None)], self.force, false),
         ]
         .join("---\n")
     }

@@ -20,6 +20,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("new_tag_with_force_recreates_the_job", new_tag_with_force_recreates_the_job),
         ("new_tag_without_force_reports_the_immutable_job", new_tag_without_force_reports_the_immutable_job),
         ("missing_dependency_is_named", missing_dependency_is_named),
+        ("ready_expr_is_evaluated_on_the_live_objects", ready_expr_is_evaluated_on_the_live_objects),
         ("suspended_pre_deploy_blocks_downstream", suspended_pre_deploy_blocks_downstream),
         ("new_revision_waits_behind_a_suspended_stage", new_revision_waits_behind_a_suspended_stage),
         ("image_pull_failure_is_the_root_cause", image_pull_failure_is_the_root_cause),
@@ -210,6 +211,40 @@ fn suspended_pre_deploy_blocks_downstream(ctx: &Ctx) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// A `readyExpr` that kustomize-controller finds false: status names it, evaluates it on the live
+/// objects, and shows it in the wide table; once it holds, `reconcile` takes the chain through.
+fn ready_expr_is_evaluated_on_the_live_objects(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-ready-expr";
+    let expr = "has(dep.metadata.labels) && 'fluxjobs.test/go' in dep.metadata.labels";
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.deploy_ready_expr = Some(expr.into());
+    pipeline.install(&ctx.plane)?;
+    let report = ctx.wait_status(ns, "app-deploy Blocked on its readyExpr", SETTLE, |r| {
+        stage(r, "app-deploy")["rootCause"]["reason"] == "ReadyExprNotMet"
+    })?;
+    let deploy = stage(&report, "app-deploy");
+    check(
+        deploy["state"] == "Blocked"
+            && deploy["rootCause"]["message"].as_str().is_some_and(|m| m.ends_with("(false here too)"))
+            && deploy["readyExprs"]
+                == serde_json::json!([{"dependency": format!("{ns}/app-pre-deploy"), "expression": expr, "value": false, "error": null}]),
+        || format!("app-deploy: {deploy}"),
+    )?;
+    let wide = ctx.plugin(&["status", "-n", ns, "-o", "wide"])?;
+    check(wide.stdout.contains(&format!("{ns}/app-pre-deploy@{expr} (false)")), || {
+        format!("wide table:\n{}", wide.stdout)
+    })?;
+    ctx.plane.kubectl(&["-n", ns, "label", "kustomization", "app-pre-deploy", "fluxjobs.test/go=yes"])?;
+    let out = ctx.plugin(&["reconcile", "app-post-deploy", "-n", ns, "--timeout", "2m"])?;
+    check(out.code == 0, || format!("reconcile exited {}:\n{}", out.code, out.stderr))?;
+    let report = ctx.status(ns)?;
+    check(
+        STAGES.iter().all(|s| state_of(&report, s) == "Ready")
+            && stage(&report, "app-deploy")["readyExprs"][0]["value"] == true,
+        || format!("after the label: {report}"),
+    )
 }
 
 /// A stage suspended after it applied revision 1, then revision 2 arrives: the dependents wait

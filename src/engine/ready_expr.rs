@@ -1,0 +1,84 @@
+//! `dependsOn[].readyExpr`: a CEL expression over the dependent Kustomization (`self`) and its
+//! dependency (`dep`), both whole unstructured objects (KC ctrl.go checkDependencies,
+//! `evalReadyExpr`). kustomize-controller evaluates it with cel-go; here the `cel` crate evaluates it
+//! on the same objects, so `status` can say whether an unmet expression holds now. cel-go stays the
+//! authority: an expression this evaluator cannot handle is reported as not evaluated.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cel::objects::{Key, Map};
+
+/// The value of `expr` with `self` and `dep` bound, or why it could not be evaluated.
+pub fn evaluate(expr: &str, this: &serde_json::Value, dep: &serde_json::Value) -> Result<bool, String> {
+    let program =
+        cel::Program::compile(expr).map_err(|e| format!("does not compile: {}", first_line(&e.to_string())))?;
+    let mut context = cel::Context::default();
+    context.add_variable_from_value("self", to_cel(this));
+    context.add_variable_from_value("dep", to_cel(dep));
+    match program.execute(&context) {
+        Ok(cel::Value::Bool(value)) => Ok(value),
+        Ok(other) => Err(format!("gives {other:?}, not a bool")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+/// JSON as cel-go sees unstructured objects: whole numbers are `int` (int64), so that
+/// `dep.metadata.generation == 2` compares int with int. (serde would make them `uint`.)
+fn to_cel(value: &serde_json::Value) -> cel::Value {
+    use serde_json::Value as Json;
+    match value {
+        Json::Null => cel::Value::Null,
+        Json::Bool(b) => cel::Value::Bool(*b),
+        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => cel::Value::Int(i),
+            (None, Some(u)) => cel::Value::UInt(u),
+            _ => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => cel::Value::String(Arc::new(s.clone())),
+        Json::Array(items) => cel::Value::List(Arc::new(items.iter().map(to_cel).collect())),
+        Json::Object(fields) => {
+            let map: HashMap<Key, cel::Value> =
+                fields.iter().map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v))).collect();
+            cel::Value::Map(Map { map: Arc::new(map) })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn objects() -> (serde_json::Value, serde_json::Value) {
+        let this = json!({"metadata": {"name": "app-deploy", "generation": 1},
+                          "status": {"lastAttemptedRevision": "main@sha1:2"}});
+        let dep = json!({"metadata": {"name": "app-pre-deploy", "generation": 3},
+                         "status": {"observedGeneration": 3, "lastAppliedRevision": "main@sha1:1",
+                                    "conditions": [{"type": "Ready", "status": "True"}]}});
+        (this, dep)
+    }
+
+    #[test]
+    fn evaluates_over_both_objects_like_the_controller() {
+        let (this, dep) = objects();
+        let ready = "dep.status.conditions.filter(c, c.type == 'Ready').all(c, c.status == 'True') && dep.metadata.generation == dep.status.observedGeneration";
+        assert_eq!(evaluate(ready, &this, &dep), Ok(true));
+        assert_eq!(evaluate("dep.metadata.generation == 3", &this, &dep), Ok(true));
+        let same_revision = "dep.status.lastAppliedRevision == self.status.lastAttemptedRevision";
+        assert_eq!(evaluate(same_revision, &this, &dep), Ok(false));
+        assert_eq!(evaluate("has(dep.status.history)", &this, &dep), Ok(false));
+    }
+
+    #[test]
+    fn says_why_it_cannot_evaluate() {
+        let (this, dep) = objects();
+        assert!(evaluate("dep.status.phase == 'Running'", &this, &dep).unwrap_err().contains("phase"));
+        assert!(evaluate("dep.metadata.name +", &this, &dep).unwrap_err().starts_with("does not compile"));
+        assert!(evaluate("dep.metadata.name", &this, &dep).unwrap_err().contains("not a bool"));
+    }
+}
