@@ -138,9 +138,10 @@ pub struct Kustomization {
     pub metadata: ObjectMeta,
     pub spec: KustomizationSpec,
     pub status: Option<KustomizationStatus>,
-    /// The object as the API server (or the dump) gave it.
+    /// The object as the API server (or the dump) gave it, as compact JSON: text is a fraction of
+    /// the memory of a value tree, and is parsed only for a readyExpr.
     #[serde(skip)]
-    pub object: Arc<serde_json::Value>,
+    pub object: Arc<str>,
 }
 
 /// The typed part of a [`Kustomization`].
@@ -161,7 +162,7 @@ impl<'de> Deserialize<'de> for Kustomization {
             metadata: fields.metadata,
             spec: fields.spec,
             status: fields.status,
-            object: Arc::new(object),
+            object: object.to_string().into(),
         })
     }
 }

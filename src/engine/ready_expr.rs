@@ -9,13 +9,15 @@ use std::sync::Arc;
 
 use cel::objects::{Key, Map};
 
-/// The value of `expr` with `self` and `dep` bound, or why it could not be evaluated.
-pub fn evaluate(expr: &str, this: &serde_json::Value, dep: &serde_json::Value) -> Result<bool, String> {
+/// The value of `expr` with `self` and `dep` (objects as JSON text) bound, or why it could not be
+/// evaluated.
+pub fn evaluate(expr: &str, this: &str, dep: &str) -> Result<bool, String> {
     let program =
         cel::Program::compile(expr).map_err(|e| format!("does not compile: {}", first_line(&e.to_string())))?;
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).map_err(|e| e.to_string());
     let mut context = cel::Context::default();
-    context.add_variable_from_value("self", to_cel(this));
-    context.add_variable_from_value("dep", to_cel(dep));
+    context.add_variable_from_value("self", to_cel(&parse(this)?));
+    context.add_variable_from_value("dep", to_cel(&parse(dep)?));
     match program.execute(&context) {
         Ok(cel::Value::Bool(value)) => Ok(value),
         Ok(other) => Err(format!("gives {other:?}, not a bool")),
@@ -54,13 +56,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn objects() -> (serde_json::Value, serde_json::Value) {
+    fn objects() -> (String, String) {
         let this = json!({"metadata": {"name": "app-deploy", "generation": 1},
                           "status": {"lastAttemptedRevision": "main@sha1:2"}});
         let dep = json!({"metadata": {"name": "app-pre-deploy", "generation": 3},
                          "status": {"observedGeneration": 3, "lastAppliedRevision": "main@sha1:1",
                                     "conditions": [{"type": "Ready", "status": "True"}]}});
-        (this, dep)
+        (this.to_string(), dep.to_string())
     }
 
     #[test]

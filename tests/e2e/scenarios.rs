@@ -255,17 +255,7 @@ fn new_revision_waits_behind_a_suspended_stage(ctx: &Ctx) -> Result<()> {
     let mut pipeline = Pipeline::seed(ns);
     let first = pipeline.install(&ctx.plane)?;
     ctx.wait_status(ns, "every stage Ready", SETTLE, |r| all_ready_at(r, &first))?;
-    ctx.plane.kubectl(&[
-        "-n",
-        ns,
-        "patch",
-        "kustomization",
-        "app-pre-deploy",
-        "--type=merge",
-        "--field-manager=e2e",
-        "-p",
-        r#"{"spec":{"suspend":true}}"#,
-    ])?;
+    suspend_stage(ctx, ns, "app-pre-deploy")?;
     pipeline.tag = "2.0.0".into();
     let second = pipeline.publish(&ctx.plane)?;
     let report = ctx.wait_status(ns, "app-deploy waiting for the new revision", SETTLE, |r| {
@@ -409,6 +399,12 @@ status:
   capacity: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
 ";
 
+/// `spec.suspend: true`, as `flux suspend kustomization` sets it.
+fn suspend_stage(ctx: &Ctx, ns: &str, name: &str) -> Result<String> {
+    let patch = r#"{"spec":{"suspend":true}}"#;
+    ctx.plane.kubectl(&["-n", ns, "patch", "kustomization", name, "--type=merge", "--field-manager=e2e", "-p", patch])
+}
+
 fn uid_of_job(ctx: &Ctx, ns: &str, name: &str) -> Result<String> {
     ctx.plane.kubectl(&["-n", ns, "get", "job", name, "-o", "jsonpath={.metadata.uid}"])
 }
@@ -493,17 +489,7 @@ fn rerun_refuses_an_active_job_and_a_suspended_stage(ctx: &Ctx) -> Result<()> {
     check(out.code == 1 && out.stderr.contains("still running") && out.stderr.contains("--force"), || {
         format!("exit {}: {}", out.code, out.stderr)
     })?;
-    ctx.plane.kubectl(&[
-        "-n",
-        ns,
-        "patch",
-        "kustomization",
-        "app-pre-deploy",
-        "--type=merge",
-        "--field-manager=e2e",
-        "-p",
-        r#"{"spec":{"suspend":true}}"#,
-    ])?;
+    suspend_stage(ctx, ns, "app-pre-deploy")?;
     let out = ctx.plugin(&["rerun", "db-migration", "-n", ns, "--yes", "--force"])?;
     check(
         out.code == 1 && out.stderr.contains("suspended") && out.stderr.contains("flux resume kustomization"),
