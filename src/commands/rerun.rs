@@ -3,8 +3,8 @@
 //! Kubernetes cannot restart a Job, and kustomize-controller re-creates one only when it is gone
 //! or its spec changed with `force` (flux-facts §3.3): a failed migration stays failed until it is
 //! deleted. The order of steps is what makes it safe: every check before any write, a restorable
-//! backup before the delete, a uid precondition on the delete, and on any error after the delete
-//! the command says how to restore the Job from the backup.
+//! backup before the delete, a uid precondition on the delete, and on any error or Ctrl-C after the
+//! backup the command says whether the Job was deleted and how to restore it from the backup.
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
