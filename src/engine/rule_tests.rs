@@ -550,6 +550,24 @@ fn ready_expr_not_evaluable_here_keeps_the_controllers_verdict_and_warns() {
 }
 
 #[test]
+fn a_stage_created_seconds_ago_is_only_waiting_its_turn() {
+    let mut pre = ks("app-pre-deploy", &[]);
+    pre["status"] = json!({});
+    pre["metadata"]["creationTimestamp"] = json!("2026-11-24T10:04:58Z");
+    let report = run(vec![git_repository(Some(REV)), pre]);
+    let stage = stage(&report, "app-pre-deploy");
+    assert_eq!(stage.state, StageState::Unknown);
+    let cause = stage.root_cause.as_ref().unwrap();
+    assert_eq!(
+        (cause.reason.as_str(), cause.message.as_str()),
+        ("NotReconciled", "not reconciled yet: created 2s ago")
+    );
+    assert!(
+        stage.hint.as_deref().unwrap().starts_with("kustomize-controller picks new Kustomizations up within seconds")
+    );
+}
+
+#[test]
 fn a_stage_never_reconciled_points_at_the_controller() {
     let mut pre = ks("app-pre-deploy", &[]);
     pre["status"] = json!({});

@@ -122,6 +122,9 @@ pub fn own_state(index: &Index, ks: &Kustomization) -> StageState {
     }
 }
 
+/// How long a new Kustomization may go without conditions before that points at the controller.
+const NEW_STAGE_GRACE: SignedDuration = SignedDuration::from_secs(30);
+
 fn generation_observed(ks: &Kustomization) -> bool {
     let observed = ks.status.as_ref().and_then(|s| s.observed_generation);
     match (ks.metadata.generation, observed) {
@@ -407,18 +410,26 @@ fn own_cause(index: &Index, ks: &Kustomization, state: StageState) -> Resolution
     let at = |cause: RootCause, hint: String| Resolution { path: vec![id.clone()], cause, hint };
     let ready = ks.condition("Ready").cloned().unwrap_or_default();
     if state == StageState::Unknown {
-        let age = ks.metadata.creation_timestamp.as_ref().map(|t| human(index.now.duration_since(t.0)));
-        let message = match age {
-            Some(age) => format!("never reconciled: no status conditions {age} after creation"),
-            None => "never reconciled: no status conditions".to_string(),
-        };
-        return at(
-            stage_cause(ks, "NotReconciled", message),
-            format!(
-                "check that kustomize-controller is running and watches namespace {} (flux check; flux logs --kind Kustomization)",
-                ks.namespace()
-            ),
+        let check_controller = format!(
+            "check that kustomize-controller is running and watches namespace {} (flux check; flux logs --kind Kustomization)",
+            ks.namespace()
         );
+        let age = ks.metadata.creation_timestamp.as_ref().map(|t| index.now.duration_since(t.0));
+        let (message, hint) = match age {
+            // kustomize-controller writes its first condition (Reconciling) within seconds of
+            // creation; a fresh object without one is only waiting its turn.
+            Some(age) if age < NEW_STAGE_GRACE => (
+                format!("not reconciled yet: created {} ago", human(age)),
+                format!(
+                    "kustomize-controller picks new Kustomizations up within seconds; if this lasts, {check_controller}"
+                ),
+            ),
+            Some(age) => {
+                (format!("never reconciled: no status conditions {} after creation", human(age)), check_controller)
+            }
+            None => ("never reconciled: no status conditions".to_string(), check_controller),
+        };
+        return at(stage_cause(ks, "NotReconciled", message), hint);
     }
     if state == StageState::Progressing {
         if ready.status == "True" {

@@ -323,7 +323,33 @@ fn forbidden_user_gets_a_clear_error(ctx: &Ctx) -> Result<()> {
             && out.stderr.contains("e2e-seed")
             && out.stderr.lines().count() == 1,
         || format!("stderr: {}", out.stderr),
-    )
+    )?;
+    // Allowed the Flux kinds, Jobs and Pods of one namespace but not its Events and Deployments:
+    // the diagnosis goes on without them and says so on stderr.
+    let ns = "e2e-partial-rbac";
+    Pipeline::seed(ns).install(&ctx.plane)?;
+    ctx.plane.apply(&format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: fluxjobs-partial\n  namespace: {ns}\nrules:\n\
+         - apiGroups: [kustomize.toolkit.fluxcd.io]\n  resources: [kustomizations]\n  verbs: [get, list, watch]\n\
+         - apiGroups: [source.toolkit.fluxcd.io]\n  resources: [gitrepositories, ocirepositories, buckets, externalartifacts]\n  verbs: [get, list, watch]\n\
+         - apiGroups: [batch]\n  resources: [jobs]\n  verbs: [get, list, watch]\n\
+         - apiGroups: ['']\n  resources: [pods]\n  verbs: [get, list, watch]\n\
+         ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: fluxjobs-partial\n  namespace: {ns}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: fluxjobs-partial}}\n\
+         subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: fluxjobs-e2e-viewer}}]\n"
+    ))?;
+    let out = ctx.plugin_with(&kubeconfig, &["status", "-n", ns, "-o", "json"])?;
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    check(out.code == 0 && report["stages"].as_array().is_some_and(|s| s.len() == 3), || {
+        format!("partial access: exit {}\nstdout: {}\nstderr: {}", out.code, out.stdout, out.stderr)
+    })?;
+    for kind in ["events", "deployments.apps"] {
+        let warning = format!("warning: forbidden: cannot list {kind} in namespace \"{ns}\"");
+        check(out.stderr.contains(&warning) && out.stderr.contains("continuing without them"), || {
+            format!("no warning about {kind}:\n{}", out.stderr)
+        })?;
+    }
+    Ok(())
 }
 
 fn unreachable_server_is_named(ctx: &Ctx) -> Result<()> {
