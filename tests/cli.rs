@@ -33,8 +33,16 @@ fn example(name: &str) -> String {
     format!("examples/{name}.yaml")
 }
 
-const EXAMPLES: [&str; 7] =
-    ["ready", "failed-migration", "image-pull", "unschedulable", "immutable-job", "missing-dependency", "suspended"];
+const EXAMPLES: [&str; 8] = [
+    "ready",
+    "failed-migration",
+    "image-pull",
+    "unschedulable",
+    "immutable-job",
+    "missing-dependency",
+    "suspended",
+    "ready-expr",
+];
 
 fn golden(name: &str, actual: &str) {
     let path = root().join("tests/golden").join(name);
@@ -63,8 +71,10 @@ fn every_example_matches_its_golden_table_and_json() {
         assert!(json.status.success(), "{name}: {}", stderr(&json));
         golden(&format!("{name}.json"), &stdout(&json));
     }
-    let wide = run(&["status", "--snapshot", &example("immutable-job"), "-o", "wide"]);
-    golden("immutable-job.wide.txt", &stdout(&wide));
+    for name in ["immutable-job", "ready-expr"] {
+        let wide = run(&["status", "--snapshot", &example(name), "-o", "wide"]);
+        golden(&format!("{name}.wide.txt"), &stdout(&wide));
+    }
 }
 
 #[test]

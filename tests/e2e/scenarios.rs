@@ -224,6 +224,7 @@ fn ready_expr_is_evaluated_on_the_live_objects(ctx: &Ctx) -> Result<()> {
     let report = ctx.wait_status(ns, "app-deploy Blocked on its readyExpr", SETTLE, |r| {
         stage(r, "app-deploy")["rootCause"]["reason"] == "ReadyExprNotMet"
     })?;
+    ctx.capture_example(ns, "ready-expr")?;
     let deploy = stage(&report, "app-deploy");
     check(
         deploy["state"] == "Blocked"
