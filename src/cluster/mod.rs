@@ -171,8 +171,13 @@ pub(crate) fn classify(
     }
 }
 
-/// Every object of one kind in scope, following `continue` tokens.
-async fn list_all<K>(api: Api<K>, selector: Option<&str>) -> Result<Vec<K>, kube::Error>
+/// Every object of one kind in scope, following `continue` tokens, each passed through `keep` as
+/// soon as its page arrives: only what the engine reads is held, never every full object of a kind.
+async fn list_all<K, T>(
+    api: Api<K>,
+    selector: Option<&str>,
+    keep: impl Fn(K) -> Option<T>,
+) -> Result<Vec<T>, kube::Error>
 where
     K: Clone + DeserializeOwned + Debug,
 {
@@ -183,7 +188,7 @@ where
     let mut items = Vec::new();
     loop {
         let page = api.list(&params).await?;
-        items.extend(page.items);
+        items.extend(page.items.into_iter().filter_map(&keep));
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => params = params.continue_token(&token),
             _ => return Ok(items),
@@ -288,9 +293,9 @@ async fn read_namespace(
     selector: Option<&str>,
 ) -> Result<(Snapshot, Vec<String>), ClusterError> {
     let client = &conn.client;
-    let kustomizations = list_all(api::<Kustomization>(client, namespace), selector);
+    let kustomizations = list_all(api::<Kustomization>(client, namespace), selector, Some);
     let sources = join_all(SOURCE_KINDS.iter().map(|kind| async move {
-        let objects = list_all(dynamic_source_api(client, namespace, kind), None).await;
+        let objects = list_all(dynamic_source_api(client, namespace, kind), None, Some).await;
         (*kind, objects)
     }));
     let workloads = read_workloads(conn, namespace);
@@ -334,23 +339,17 @@ pub(crate) fn source_from_dynamic(kind: &str, object: &DynamicObject) -> Result<
 async fn read_workloads(conn: &Connection, namespace: Option<&str>) -> Result<(Snapshot, Vec<String>), ClusterError> {
     let client = &conn.client;
     let (jobs, pods, events, deployments) = futures::join!(
-        list_all(api::<Job>(client, namespace), None),
-        list_all(api::<Pod>(client, namespace), None),
-        list_all(api::<Event>(client, namespace), None),
-        list_all(api::<Deployment>(client, namespace), None),
+        list_all(api::<Job>(client, namespace), None, |job| Some(slim_job(job))),
+        list_all(api::<Pod>(client, namespace), None, |pod| Some(slim_pod(pod))),
+        list_all(api::<Event>(client, namespace), None, |event| event_is_relevant(&event).then_some(event)),
+        list_all(api::<Deployment>(client, namespace), None, |d| Some(slim_deployment(d))),
     );
     let mut warnings = Vec::new();
     let snapshot = Snapshot {
-        jobs: optional(conn, namespace, "jobs.batch", jobs, &mut warnings)?.into_iter().map(slim_job).collect(),
-        pods: optional(conn, namespace, "pods", pods, &mut warnings)?.into_iter().map(slim_pod).collect(),
-        events: optional(conn, namespace, "events", events, &mut warnings)?
-            .into_iter()
-            .filter(event_is_relevant)
-            .collect(),
-        deployments: optional(conn, namespace, "deployments.apps", deployments, &mut warnings)?
-            .into_iter()
-            .map(slim_deployment)
-            .collect(),
+        jobs: optional(conn, namespace, "jobs.batch", jobs, &mut warnings)?,
+        pods: optional(conn, namespace, "pods", pods, &mut warnings)?,
+        events: optional(conn, namespace, "events", events, &mut warnings)?,
+        deployments: optional(conn, namespace, "deployments.apps", deployments, &mut warnings)?,
         ..Snapshot::default()
     };
     Ok((snapshot, warnings))
