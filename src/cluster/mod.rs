@@ -18,8 +18,8 @@ pub mod watch;
 pub mod write;
 
 use crate::model::{
-    Kustomization, SOURCE_GROUP, SOURCE_KINDS, Snapshot, Source, event_is_relevant, slim_deployment, slim_job,
-    slim_pod, source_plural,
+    KUSTOMIZE_GROUP, Kustomization, SOURCE_GROUP, SOURCE_KINDS, Snapshot, Source, event_is_relevant, slim_deployment,
+    slim_job, slim_pod, source_plural,
 };
 use crate::report::Report;
 
@@ -142,6 +142,14 @@ fn scope_text(namespace: Option<&str>) -> String {
     }
 }
 
+/// The `resource.group` name of a Kustomization or source kind, as errors name it.
+pub(crate) fn resource_name(kind: &str) -> String {
+    match kind {
+        "Kustomization" => format!("kustomizations.{KUSTOMIZE_GROUP}"),
+        source => format!("{}.{SOURCE_GROUP}", source_plural(source)),
+    }
+}
+
 /// An API error as one clear line, naming the verb, the resource and the scope.
 pub(crate) fn classify(
     conn: &Connection,
@@ -159,7 +167,7 @@ pub(crate) fn classify(
             // not serve (its CRD is not installed) is a bare "404 page not found", which kube-client
             // turns into reason "Failed to parse error data".
             404 if status.reason != "NotFound" => {
-                if resource.to_lowercase().starts_with("kustomization") {
+                if resource.starts_with(&resource_name("Kustomization")) {
                     ClusterError::FluxMissing { server: conn.server.clone() }
                 } else {
                     ClusterError::NotServed { server: conn.server.clone(), resource: resource.into() }
@@ -206,9 +214,13 @@ where
     }
 }
 
+/// The API resource of a source kind (source.toolkit.fluxcd.io/v1, under its CRD's plural).
+pub(crate) fn source_api_resource(kind: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(SOURCE_GROUP, "v1", kind), &source_plural(kind))
+}
+
 pub(crate) fn dynamic_source_api(client: &Client, namespace: Option<&str>, kind: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk(SOURCE_GROUP, "v1", kind);
-    let resource = ApiResource::from_gvk_with_plural(&gvk, &source_plural(kind));
+    let resource = source_api_resource(kind);
     match namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         None => Api::all_with(client.clone(), &resource),
@@ -301,17 +313,12 @@ async fn read_namespace(
     let workloads = read_workloads(conn, namespace);
     let (kustomizations, sources, workloads) = futures::join!(kustomizations, sources, workloads);
 
-    let kustomizations = match kustomizations {
-        Ok(k) => k,
-        Err(kube::Error::Api(status)) if status.code == 404 => {
-            return Err(ClusterError::FluxMissing { server: conn.server.clone() });
-        }
-        Err(e) => return Err(classify(conn, "list", "kustomizations.kustomize.toolkit.fluxcd.io", namespace, e)),
-    };
+    let kustomizations =
+        kustomizations.map_err(|e| classify(conn, "list", &resource_name("Kustomization"), namespace, e))?;
     let (mut snapshot, mut warnings) = workloads?;
     snapshot.kustomizations = kustomizations;
     for (kind, result) in sources {
-        let resource = format!("{}.{SOURCE_GROUP}", source_plural(kind));
+        let resource = resource_name(kind);
         let objects = match result {
             // A source kind whose CRD is not installed (ExternalArtifact needs Flux 2.7+).
             Err(kube::Error::Api(status)) if status.code == 404 => continue,

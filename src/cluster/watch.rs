@@ -10,13 +10,13 @@ use futures::stream::{BoxStream, SelectAll};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+use kube::api::Api;
 use kube::runtime::reflector::{self, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 
-use super::{Connection, api, source_from_dynamic};
-use crate::model::{Kustomization, SOURCE_GROUP, SOURCE_KINDS, Snapshot, source_plural};
+use super::{Connection, api, dynamic_source_api, source_api_resource, source_from_dynamic};
+use crate::model::{Kustomization, SOURCE_KINDS, Snapshot};
 
 /// What a watch stream reports: its kind finished its initial listing, something changed, or an
 /// error (the watcher retries with backoff by itself).
@@ -90,13 +90,8 @@ pub async fn watch(
     let deployments = reflect("deployments", api::<Deployment>(client, scope), &mut streams);
     let mut sources = Vec::new();
     for kind in SOURCE_KINDS {
-        let resource =
-            ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(SOURCE_GROUP, "v1", kind), &source_plural(kind));
-        let api: Api<DynamicObject> = match scope {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-            None => Api::all_with(client.clone(), &resource),
-        };
-        let writer = Writer::new(resource.clone());
+        let api = dynamic_source_api(client, scope, kind);
+        let writer = Writer::new(source_api_resource(kind));
         let reader = writer.as_reader();
         let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
         streams.push(signals(kind, stream));

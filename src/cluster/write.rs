@@ -7,11 +7,8 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy};
 use serde::de::DeserializeOwned;
 
-use super::{ClusterError, Connection, classify, dynamic_source_api};
-use crate::model::{
-    KUSTOMIZE_GROUP, Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, RECONCILE_REQUEST_ANNOTATION,
-    SOURCE_GROUP, source_plural,
-};
+use super::{ClusterError, Connection, classify, dynamic_source_api, resource_name};
+use crate::model::{Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, RECONCILE_REQUEST_ANNOTATION};
 
 /// The field manager of every write. It must not start with `kubectl`: kustomize-controller takes
 /// over fields of managers with that prefix, which would revert our edits on Kustomizations that a
@@ -128,14 +125,6 @@ pub async fn create_job(conn: &Connection, job: &Job) -> Result<Created, Cluster
         Ok(job) => Ok(Created::Created(Box::new(job))),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(Created::Exists),
         Err(e) => Err(classify(conn, "create", "jobs.batch", Some(ns), e)),
-    }
-}
-
-/// The `resource.group` name of a Kustomization or source kind, for messages.
-fn resource_name(kind: &str) -> String {
-    match kind {
-        "Kustomization" => format!("kustomizations.{KUSTOMIZE_GROUP}"),
-        source => format!("{}.{SOURCE_GROUP}", source_plural(source)),
     }
 }
 

@@ -18,7 +18,7 @@ struct Resolution {
 }
 
 pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<String>]) -> Report {
-    let mut resolver = Resolver { index, graph, memo: HashMap::new() };
+    let mut resolver = Resolver { index, graph, memo: HashMap::new(), ready_exprs: HashMap::new() };
     let mut stages = Vec::new();
     let mut warnings = Vec::new();
     for pipeline in pipelines {
@@ -26,14 +26,20 @@ pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<String>]) ->
         for id in pipeline {
             let ks = index.kustomization(id).expect("pipelines hold snapshot stages");
             let resolution = resolver.resolve(id, &mut Vec::new());
-            stages.push(stage_report(index, ks, resolution));
+            let ready_exprs = resolver.ready_exprs(ks).to_vec();
+            stages.push(stage_report(index, ks, resolution, ready_exprs));
         }
         warnings.extend(pipeline_warnings(index, pipeline, &stages[first..]));
     }
     Report { pipelines: pipelines.to_vec(), stages, warnings }
 }
 
-fn stage_report(index: &Index, ks: &Kustomization, resolution: Option<Resolution>) -> StageReport {
+fn stage_report(
+    index: &Index,
+    ks: &Kustomization,
+    resolution: Option<Resolution>,
+    ready_exprs: Vec<ReadyExprReport>,
+) -> StageReport {
     let (live, missing) = index.stage_jobs(ks);
     let mut jobs: Vec<JobReport> = live.into_iter().map(|j| job_report(index, j)).collect();
     for (ns, name) in missing {
@@ -76,26 +82,8 @@ fn stage_report(index: &Index, ks: &Kustomization, resolution: Option<Resolution
         path,
         hint,
         created: ks.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()),
-        ready_exprs: ready_exprs(index, ks),
+        ready_exprs,
     }
-}
-
-/// Every `readyExpr` of the stage, evaluated on the snapshot.
-fn ready_exprs(index: &Index, ks: &Kustomization) -> Vec<ReadyExprReport> {
-    let with_expr = ks.spec.depends_on.iter().filter_map(|d| d.ready_expr.as_ref().map(|e| (d, e)));
-    with_expr
-        .map(|(dep_ref, expr)| {
-            let dependency = dependency_id(ks, dep_ref);
-            let (value, error) = match index.kustomization(&dependency) {
-                Some(dep) => match ready_expr::evaluate(expr, &ks.object, &dep.object) {
-                    Ok(value) => (Some(value), None),
-                    Err(e) => (None, Some(e)),
-                },
-                None => (None, None),
-            };
-            ReadyExprReport { dependency, expression: expr.clone(), value, error }
-        })
-        .collect()
 }
 
 /// A stage's own state, judged from its spec and status the way kustomize-controller writes them.
@@ -147,9 +135,33 @@ struct Resolver<'i, 'a> {
     index: &'i Index<'a>,
     graph: &'i Graph,
     memo: HashMap<String, Option<Resolution>>,
+    /// Each stage's readyExprs, evaluated once (CEL compile and both objects parsed) for the
+    /// root cause and the report alike.
+    ready_exprs: HashMap<String, Vec<ReadyExprReport>>,
 }
 
 impl Resolver<'_, '_> {
+    /// Every `readyExpr` of the stage, evaluated on the snapshot (once per stage).
+    fn ready_exprs(&mut self, ks: &Kustomization) -> &[ReadyExprReport] {
+        let index = self.index;
+        self.ready_exprs.entry(ks.id()).or_insert_with(|| {
+            let with_expr = ks.spec.depends_on.iter().filter_map(|d| d.ready_expr.as_ref().map(|e| (d, e)));
+            with_expr
+                .map(|(dep_ref, expr)| {
+                    let dependency = dependency_id(ks, dep_ref);
+                    let (value, error) = match index.kustomization(&dependency) {
+                        Some(dep) => match ready_expr::evaluate(expr, &ks.object, &dep.object) {
+                            Ok(value) => (Some(value), None),
+                            Err(e) => (None, Some(e)),
+                        },
+                        None => (None, None),
+                    };
+                    ReadyExprReport { dependency, expression: expr.clone(), value, error }
+                })
+                .collect()
+        })
+    }
+
     fn resolve(&mut self, id: &str, visiting: &mut Vec<String>) -> Option<Resolution> {
         if let Some(done) = self.memo.get(id) {
             return done.clone();
@@ -225,9 +237,11 @@ impl Resolver<'_, '_> {
                         "the readyExpr of {id}'s dependency on {dep_id} is false; check it against {dep_id}'s status"
                     );
                     // The controller's verdict is from its last attempt; the snapshot may be newer.
-                    let (now, hint) = match ready_expr::evaluate(&expr, &ks.object, &dep.object) {
-                        Ok(false) => ("false here too".to_string(), unmet_hint),
-                        Ok(true) => (
+                    let evaluated = self.ready_exprs(ks).iter().find(|e| e.dependency == dep_id);
+                    let (value, error) = evaluated.map(|e| (e.value, e.error.clone())).unwrap_or_default();
+                    let (now, hint) = match (value, error) {
+                        (Some(false), _) => ("false here too".to_string(), unmet_hint),
+                        (Some(true), _) => (
                             "true on these objects now".to_string(),
                             format!(
                                 "kustomize-controller retries {id} after its dependency requeue (30s by default); to go on at once: kubectl fluxjobs reconcile {} -n {}",
@@ -235,7 +249,7 @@ impl Resolver<'_, '_> {
                                 ks.namespace()
                             ),
                         ),
-                        Err(e) => (format!("not evaluated here: {e}"), unmet_hint),
+                        (None, e) => (format!("not evaluated here: {}", e.unwrap_or_default()), unmet_hint),
                     };
                     return Resolution {
                         path: vec![id.clone(), dep_id.clone()],
