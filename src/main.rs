@@ -3,6 +3,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use fluxjobs::cli::{Cli, Command};
 use fluxjobs::commands;
+use fluxjobs::context::Context;
+use fluxjobs::error::{Error, for_user};
 
 fn main() -> ExitCode {
     // kubectl's plugin-completion protocol, before clap: the words to complete may look like flags.
@@ -12,23 +14,24 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            eprintln!("error: {}", for_user(&Error::Runtime(e)));
             return ExitCode::FAILURE;
         }
     };
     let Some(cli) = cli else { return runtime.block_on(commands::complete::protocol(&args[2..])) };
     let result = runtime.block_on(async {
+        let ctx = Context::from_flags(&cli.global)?;
         match &cli.command {
-            Command::Status(args) => commands::status::run(&cli.global, args).await,
-            Command::Rerun(args) => commands::rerun::run(&cli.global, args).await,
-            Command::Reconcile(args) => commands::reconcile::run(&cli.global, args).await,
+            Command::Status(args) => commands::status::run(&ctx, args).await,
+            Command::Rerun(args) => commands::rerun::run(&ctx, args).await,
+            Command::Reconcile(args) => commands::reconcile::run(&ctx, args).await,
             Command::Completion(args) => commands::complete::script(args),
         }
     });
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", for_user(&e));
             ExitCode::FAILURE
         }
     }

@@ -13,6 +13,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::refs::{MetaNames, ObjectRef, StageId};
+
 pub const KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
 pub const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 /// Owner labels kustomize-controller stamps on every applied object (fluxcd/pkg ssa `SetOwnerLabels`).
@@ -21,7 +23,7 @@ pub const OWNER_NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
 /// The reconcile request annotation (fluxcd/pkg apis/meta/annotations.go).
 pub const RECONCILE_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
 
-/// The source kinds a Kustomization's `spec.sourceRef.kind` may name (KC api/v1/reference_types.go).
+/// The source kinds a Kustomization's `spec.sourceRef.kind` may name (fluxcd/kustomize-controller api/v1/reference_types.go).
 pub const SOURCE_KINDS: [&str; 4] = ["GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"];
 
 /// The resource (plural) name a source kind is served under, as its CRD declares it
@@ -193,13 +195,13 @@ impl kube::Resource for Kustomization {
 
 impl Kustomization {
     pub fn namespace(&self) -> &str {
-        self.metadata.namespace.as_deref().unwrap_or_default()
+        self.metadata.namespace_str()
     }
     pub fn name(&self) -> &str {
-        self.metadata.name.as_deref().unwrap_or_default()
+        self.metadata.name_str()
     }
-    pub fn id(&self) -> String {
-        format!("{}/{}", self.namespace(), self.name())
+    pub fn id(&self) -> StageId {
+        StageId::of(&self.metadata)
     }
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
         self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
@@ -208,17 +210,20 @@ impl Kustomization {
     pub fn source_namespace(&self) -> &str {
         self.spec.source_ref.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace())
     }
-    /// `ns/name` of each dependency, with the namespace defaulted the way kustomize-controller does
-    /// (`checkDependencies` in KC internal/controller/kustomization_controller.go).
-    pub fn dependency_ids(&self) -> Vec<String> {
-        self.spec
-            .depends_on
-            .iter()
-            .map(|d| {
-                let ns = d.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace());
-                format!("{ns}/{}", d.name)
-            })
-            .collect()
+    /// `Kind/ns/name` of `spec.sourceRef`.
+    pub fn source(&self) -> ObjectRef {
+        ObjectRef::new(&self.spec.source_ref.kind, self.source_namespace(), &self.spec.source_ref.name)
+    }
+    /// The stage a `dependsOn` entry names, its namespace defaulted to this stage's the way
+    /// kustomize-controller does (`checkDependencies` in fluxcd/kustomize-controller
+    /// internal/controller/kustomization_controller.go).
+    pub fn dependency_id(&self, dependency: &DependencyReference) -> StageId {
+        let ns = dependency.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace());
+        StageId::new(ns, &dependency.name)
+    }
+    /// Every `dependsOn` entry's stage, in spec order.
+    pub fn dependency_ids(&self) -> Vec<StageId> {
+        self.spec.depends_on.iter().map(|d| self.dependency_id(d)).collect()
     }
 }
 
@@ -265,10 +270,10 @@ pub struct Source {
 
 impl Source {
     pub fn namespace(&self) -> &str {
-        self.metadata.namespace.as_deref().unwrap_or_default()
+        self.metadata.namespace_str()
     }
     pub fn name(&self) -> &str {
-        self.metadata.name.as_deref().unwrap_or_default()
+        self.metadata.name_str()
     }
     pub fn artifact_revision(&self) -> Option<&str> {
         self.status.as_ref()?.artifact.as_ref().map(|a| a.revision.as_str())
@@ -355,9 +360,4 @@ impl From<SlimPod> for Pod {
     fn from(p: SlimPod) -> Pod {
         slim_pod(Pod { metadata: p.metadata, spec: None, status: p.status })
     }
-}
-
-/// `namespace/name` of an object's metadata.
-pub fn meta_id(meta: &ObjectMeta) -> String {
-    format!("{}/{}", meta.namespace.as_deref().unwrap_or_default(), meta.name.as_deref().unwrap_or_default())
 }

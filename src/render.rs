@@ -8,7 +8,8 @@ use k8s_openapi::jiff::Timestamp;
 use owo_colors::OwoColorize;
 
 use crate::cli::OutputFormat;
-use crate::engine::age;
+use crate::duration::age;
+use crate::refs::{ObjectRef, StageId};
 use crate::report::{JobState, Report, RootCause, StageReport, StageState};
 
 #[derive(Clone, Copy, Debug)]
@@ -26,11 +27,11 @@ pub struct RenderOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("cannot encode the report as JSON: {0}")]
+    #[error("cannot encode the report as JSON")]
     Json(#[from] serde_json::Error),
-    #[error("cannot encode the report as YAML: {0}")]
+    #[error("cannot encode the report as YAML")]
     Yaml(#[from] serde_saphyr::SerializeError),
-    #[error("cannot write the report: {0}")]
+    #[error("cannot write the report")]
     Io(#[from] std::io::Error),
 }
 
@@ -86,7 +87,7 @@ fn render_table(report: &Report, o: &RenderOptions) -> String {
         Some(width) if !wide => width.saturating_sub(fixed_width(report, o, &header)).clamp(20, MESSAGE_WIDTH),
         _ => MESSAGE_WIDTH,
     };
-    let by_id: std::collections::HashMap<String, &StageReport> = report.stages.iter().map(|s| (s.id(), s)).collect();
+    let by_id: std::collections::HashMap<StageId, &StageReport> = report.stages.iter().map(|s| (s.id(), s)).collect();
     for (i, pipeline) in report.pipelines.iter().enumerate() {
         if i > 0 {
             table.add_row(vec![Cell::new(""); header.len()]);
@@ -153,7 +154,7 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: 
     row.push(Cell::new(jobs_summary(stage)));
     if wide {
         row.push(Cell::new(if stage.suspended { "True" } else { "False" }));
-        row.push(Cell::new(&stage.source));
+        row.push(Cell::new(stage.source.to_string()));
         row.push(Cell::new(depends_on_column(stage)));
         row.push(Cell::new(message));
     } else {
@@ -165,12 +166,12 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: 
 /// `ns/name`, or `ns/name@readyExpr (VALUE)` (Flux writes a dependency as `[ns/]name[@readyExpr]`,
 /// fluxcd/pkg apis/meta DependencyReference.String()); VALUE is true, false or `not evaluated`.
 fn depends_on_column(stage: &StageReport) -> String {
-    let entry = |id: &String| match stage.ready_exprs.iter().find(|e| &e.dependency == id) {
+    let entry = |id: &StageId| match stage.ready_exprs.iter().find(|e| &e.dependency == id) {
         Some(e) => {
             let value = e.value.map(|v| v.to_string()).unwrap_or_else(|| "not evaluated".into());
             format!("{id}@{} ({value})", e.expression)
         }
-        None => id.clone(),
+        None => id.to_string(),
     };
     stage.depends_on.iter().map(entry).collect::<Vec<_>>().join(",")
 }
@@ -220,14 +221,13 @@ fn truncate(s: &str, width: usize) -> String {
 /// `app-post-deploy <- app-deploy <- app-pre-deploy <- Job/db-migration <- Pod/db-migration-b2m8s: exit code 3 (Error)`.
 fn render_causes(report: &Report, o: &RenderOptions) -> String {
     let mut out = String::new();
-    let mut shown: HashSet<String> = HashSet::new();
+    let mut shown: HashSet<(ObjectRef, &str)> = HashSet::new();
     // Downstream stages come last in each pipeline, so walk backwards: the longest chain first.
     for stage in report.stages.iter().rev() {
         let Some(cause) = &stage.root_cause else {
             continue;
         };
-        let key = format!("{}/{}/{}/{}", cause.kind, cause.namespace, cause.name, cause.reason);
-        if !shown.insert(key) {
+        if !shown.insert((cause.object(), cause.reason.as_str())) {
             continue;
         }
         out.push('\n');
@@ -259,25 +259,18 @@ fn render_causes(report: &Report, o: &RenderOptions) -> String {
 
 fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions) -> String {
     let home = &stage.namespace;
-    let short = |id: &str| match id.split_once('/') {
-        Some((ns, name)) if ns == home => name.to_string(),
-        _ => id.to_string(),
-    };
-    let mut parts: Vec<String> = stage.path.iter().map(|id| short(id)).collect();
-    for v in &cause.via {
-        let mut p = v.splitn(3, '/');
-        let (kind, ns, name) = (p.next().unwrap_or(""), p.next().unwrap_or(""), p.next().unwrap_or(""));
-        parts.push(if ns == home { format!("{kind}/{name}") } else { format!("{kind}/{ns}/{name}") });
-    }
-    let last_stage = stage.path.last().map(String::as_str).unwrap_or_default();
-    let cause_id = format!("{}/{}", cause.namespace, cause.name);
-    if !(cause.kind == "Kustomization" && cause_id == last_stage) {
-        let ns = if &cause.namespace == home { String::new() } else { format!("{}/", cause.namespace) };
-        parts.push(format!("{}/{ns}{}", cause.kind, cause.name));
+    let short = |id: &StageId| if &id.namespace == home { id.name.clone() } else { id.to_string() };
+    let mut parts: Vec<String> = stage.path.iter().map(short).collect();
+    parts.extend(cause.via.iter().map(|v| v.short(home)));
+    let object = cause.object();
+    // A cause that is the last stage of the path itself is not named twice.
+    let is_last_stage = object.kind == "Kustomization" && stage.path.last() == Some(&object.id());
+    if !is_last_stage {
+        parts.push(object.short(home));
     }
     let summary = match cause.exit_code {
         Some(code) => format!("exit code {code} ({})", cause.reason),
-        None => cause.reason.clone(),
+        None => cause.reason.to_string(),
     };
     // A stage still working towards Ready is not a failure yet.
     let (marker, color) = match stage.state {

@@ -1,7 +1,9 @@
 //! The diagnosis result: what `status` prints, and the stable JSON/YAML schema documented in
 //! README ("JSON schema"). Field names are camelCase, as in Kubernetes objects.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+use crate::refs::{ObjectRef, StageId};
 
 /// The state of one stage (one Kustomization).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -57,7 +59,7 @@ impl JobState {
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// Connected groups of stages, each in dependency order (upstream first), as `ns/name`.
-    pub pipelines: Vec<Vec<String>>,
+    pub pipelines: Vec<Vec<StageId>>,
     /// Every shown stage, pipeline by pipeline, in dependency order.
     pub stages: Vec<StageReport>,
     /// Findings that do not block anything but break the pattern's assumptions.
@@ -80,19 +82,19 @@ pub struct StageReport {
     pub namespace: String,
     pub name: String,
     pub state: StageState,
-    pub depends_on: Vec<String>,
+    pub depends_on: Vec<StageId>,
     pub suspended: bool,
     /// `status.lastAppliedRevision`.
     pub revision: Option<String>,
     /// `Kind/ns/name` of `spec.sourceRef`.
-    pub source: String,
+    pub source: ObjectRef,
     /// The artifact revision the source offers now, when known.
     pub source_revision: Option<String>,
     pub ready: Option<ReadyCondition>,
     pub jobs: Vec<JobReport>,
     pub root_cause: Option<RootCause>,
     /// Stage ids (`ns/name`) from this stage to the stage at fault; empty when Ready.
-    pub path: Vec<String>,
+    pub path: Vec<StageId>,
     pub hint: Option<String>,
     /// `metadata.creationTimestamp`, RFC 3339.
     pub created: Option<String>,
@@ -106,7 +108,7 @@ pub struct StageReport {
 #[serde(rename_all = "camelCase")]
 pub struct ReadyExprReport {
     /// `ns/name` of the dependency.
-    pub dependency: String,
+    pub dependency: StageId,
     pub expression: String,
     /// The expression's value; null when it could not be evaluated here (see `error`) or the
     /// dependency does not exist.
@@ -115,8 +117,8 @@ pub struct ReadyExprReport {
 }
 
 impl StageReport {
-    pub fn id(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
+    pub fn id(&self) -> StageId {
+        StageId::new(&self.namespace, &self.name)
     }
 }
 
@@ -149,7 +151,7 @@ pub struct RootCause {
     pub kind: String,
     pub namespace: String,
     pub name: String,
-    pub reason: String,
+    pub reason: Reason,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
@@ -157,7 +159,7 @@ pub struct RootCause {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
     /// Objects between the last stage of `path` and this one, e.g. `["Job/shop/db-migration"]`.
-    pub via: Vec<String>,
+    pub via: Vec<ObjectRef>,
     /// Warning events of this object and of the objects in `via`, oldest first.
     pub events: Vec<String>,
     /// The container's last log lines, when fetched.
@@ -166,7 +168,120 @@ pub struct RootCause {
 }
 
 impl RootCause {
-    pub fn reference(&self) -> String {
-        format!("{}/{}", self.kind, self.name)
+    /// `object` is at fault for `reason`; no events, no logs, nothing in between.
+    pub fn new(object: ObjectRef, reason: Reason, message: impl Into<String>) -> Self {
+        RootCause {
+            kind: object.kind,
+            namespace: object.namespace,
+            name: object.name,
+            reason,
+            message: message.into(),
+            exit_code: None,
+            container: None,
+            via: vec![],
+            events: vec![],
+            logs: None,
+        }
+    }
+
+    pub fn with_events(mut self, events: Vec<String>) -> Self {
+        self.events = events;
+        self
+    }
+
+    pub fn object(&self) -> ObjectRef {
+        ObjectRef::new(&self.kind, &self.namespace, &self.name)
+    }
+}
+
+/// Why an object is at fault. Reasons the controllers write (the kubelet's `ErrImagePull`, the Job
+/// controller's `BackoffLimitExceeded`, kustomize-controller's `HealthCheckFailed`) are kept as
+/// written; the ones this plugin names itself are variants. Serialized as the reason's name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The stage is in a `dependsOn` cycle.
+    DependencyCycle,
+    /// A `dependsOn` entry names a Kustomization that does not exist.
+    DependencyNotFound,
+    /// A dependency is not Ready (kustomize-controller's own reason for the dependent).
+    DependencyNotReady,
+    /// A `dependsOn[].readyExpr` is false.
+    ReadyExprNotMet,
+    /// A dependency on the same source has not applied the source's current revision.
+    RevisionNotUpToDate,
+    /// `spec.suspend: true`.
+    Suspended,
+    /// No status conditions yet.
+    NotReconciled,
+    /// Ready for an older generation.
+    GenerationNotObserved,
+    /// kustomize-controller is still working on the stage.
+    Progressing,
+    /// The stage's source object does not exist.
+    SourceNotFound,
+    /// The stage's source has no artifact.
+    ArtifactMissing,
+    /// An apply failed on an immutable field.
+    ImmutableField,
+    /// A Job the health check waits for has not finished.
+    JobRunning,
+    /// A Job of the stage's inventory is gone from the cluster.
+    JobDeleted,
+    /// A Job with `spec.suspend: true`.
+    JobSuspended,
+    /// A reason as a controller wrote it.
+    Observed(String),
+}
+
+impl Reason {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Reason::DependencyCycle => "DependencyCycle",
+            Reason::DependencyNotFound => "DependencyNotFound",
+            Reason::DependencyNotReady => "DependencyNotReady",
+            Reason::ReadyExprNotMet => "ReadyExprNotMet",
+            Reason::RevisionNotUpToDate => "RevisionNotUpToDate",
+            Reason::Suspended => "Suspended",
+            Reason::NotReconciled => "NotReconciled",
+            Reason::GenerationNotObserved => "GenerationNotObserved",
+            Reason::Progressing => "Progressing",
+            Reason::SourceNotFound => "SourceNotFound",
+            Reason::ArtifactMissing => "ArtifactMissing",
+            Reason::ImmutableField => "ImmutableField",
+            Reason::JobRunning => "JobRunning",
+            Reason::JobDeleted => "JobDeleted",
+            Reason::JobSuspended => "JobSuspended",
+            Reason::Observed(reason) => reason,
+        }
+    }
+}
+
+impl From<&str> for Reason {
+    fn from(observed: &str) -> Self {
+        Reason::Observed(observed.to_string())
+    }
+}
+
+impl From<String> for Reason {
+    fn from(observed: String) -> Self {
+        Reason::Observed(observed)
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Reason {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }

@@ -15,7 +15,7 @@ use crate::model::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
-    #[error("cannot read snapshot {path}: {source}")]
+    #[error("cannot read snapshot {path}")]
     Io { path: String, source: std::io::Error },
     #[error("{path}:{line}:{column}: not valid JSON: {message}")]
     Json { path: String, line: usize, column: usize, message: String },

@@ -15,7 +15,8 @@ use kube::runtime::reflector::{self, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 
-use super::{Connection, api, dynamic_source_api, source_api_resource, source_from_dynamic};
+use super::read::source_from_dynamic;
+use super::{Connection, api, dynamic_source_api, source_api_resource};
 use crate::model::{Kustomization, SOURCE_KINDS, Snapshot};
 
 /// What a watch stream reports: its kind finished its initial listing, something changed, or an

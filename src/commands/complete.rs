@@ -14,6 +14,7 @@ use kube::api::{Api, ListParams};
 
 use crate::cli::{Cli, CompletionArgs, CompletionShell};
 use crate::cluster::{self, ConnectOptions};
+use crate::error::Error;
 use crate::model::Kustomization;
 
 /// Cobra's ShellCompDirectiveDefault: let the shell complete file names.
@@ -24,7 +25,7 @@ const NO_FILES: u8 = 4;
 /// The shim kubectl runs for `kubectl fluxjobs <TAB>`; krew cannot install it (krew#812).
 pub const KUBECTL_PLUGIN_SHIM: &str = "#!/bin/sh\n# kubectl (>= 1.26) runs this to complete `kubectl fluxjobs ...`.\nexec kubectl-fluxjobs __complete \"$@\"\n";
 
-pub fn script(args: &CompletionArgs) -> anyhow::Result<ExitCode> {
+pub fn script(args: &CompletionArgs) -> Result<ExitCode, Error> {
     let mut out = Vec::new();
     match args.shell {
         CompletionShell::KubectlPlugin => out.extend_from_slice(KUBECTL_PLUGIN_SHIM.as_bytes()),
@@ -37,7 +38,7 @@ pub fn script(args: &CompletionArgs) -> anyhow::Result<ExitCode> {
             clap_complete::generate(shell, &mut Cli::command(), "kubectl-fluxjobs", &mut out);
         }
     }
-    crate::terminal::print_data(&String::from_utf8_lossy(&out))?;
+    crate::terminal::print_data(&String::from_utf8_lossy(&out)).map_err(|e| Error::Stdout(e.into()))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,84 +1,73 @@
-//! Waiting for a stage after a reconcile request, and explaining a failure with the status engine;
-//! shared by `rerun --wait` and `reconcile`.
+//! What `rerun --wait` and `reconcile` share, as flux2's cmd/flux/reconcile.go serves its verbs:
+//! waiting for a stage after a reconcile request and saying how it ended, and explaining a failure
+//! with the status engine.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::cli::{GlobalArgs, OutputFormat};
-use crate::cluster::{self, Connection, write};
+use crate::cli::OutputFormat;
+use crate::cluster::wait::{StageOutcome, stage_settled};
+use crate::cluster::{self, Connection};
+use crate::context::Context;
+use crate::duration::took;
+use crate::engine::state::RequestOutcome;
 use crate::engine::{self, Filter};
-use crate::model::Kustomization;
+use crate::error::one_line;
+use crate::refs::StageId;
 use crate::render::{self, RenderOptions};
 use crate::terminal;
 
-/// How a stage ended after a reconcile request.
-pub enum StageOutcome {
-    /// Ready at this revision.
-    Ready(Option<String>),
-    /// kustomize-controller handled the request and the stage is not Ready: reason, message.
-    Failed(String, String),
-    TimedOut(String),
+/// How a stage ended after a reconcile request, in one word for a timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Settled {
+    Ready,
+    /// The Ready reason kustomize-controller gave, or `timed out`.
+    NotReady(String),
 }
 
-/// Polls the Kustomization (one GET per second, as `flux reconcile` polls every 2s) until
-/// kustomize-controller has handled `token` (`status.lastHandledReconcileAt`) and the stage is
-/// Ready for its current generation, or it failed. Ready=False with `DependencyNotReady` or
-/// `Progressing` is not final: the controller retries those by itself.
-pub async fn wait_stage(conn: &Connection, ns: &str, name: &str, token: &str, timeout: Duration) -> StageOutcome {
-    let start = Instant::now();
-    let mut last = String::from("no status yet");
-    loop {
-        match write::get_kustomization(conn, ns, name).await {
-            Ok(Some(ks)) => {
-                if let Some(outcome) = judge(&ks, token) {
-                    return outcome;
-                }
-                if let Some(ready) = ks.condition("Ready") {
-                    last = format!("{}: {}", ready.reason, ready.message);
-                }
-            }
-            Ok(None) => {
-                return StageOutcome::Failed("NotFound".into(), format!("Kustomization {ns}/{name} was deleted"));
-            }
-            Err(e) => last = e.to_string(),
+impl Settled {
+    pub fn word(&self) -> &str {
+        match self {
+            Settled::Ready => "Ready",
+            Settled::NotReady(why) => why,
         }
-        if start.elapsed() > timeout {
-            return StageOutcome::TimedOut(last);
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
-/// The outcome once `token` was handled; `None` while waiting.
-pub fn judge(ks: &Kustomization, token: &str) -> Option<StageOutcome> {
-    let status = ks.status.as_ref()?;
-    if status.last_handled_reconcile_at.as_deref() != Some(token) {
-        return None;
-    }
-    let ready = ks.condition("Ready")?;
-    let current = ks.metadata.generation.is_none() || status.observed_generation == ks.metadata.generation;
-    match ready.status.as_str() {
-        "True" if current => Some(StageOutcome::Ready(status.last_applied_revision.clone())),
-        "False" if !matches!(ready.reason.as_str(), "DependencyNotReady" | "Progressing" | "HealthCheckCanceled") => {
-            Some(StageOutcome::Failed(ready.reason.clone(), ready.message.clone()))
+/// Waits until kustomize-controller handled `token` on `stage` and prints how it ended, as
+/// `{label} Ready at REV (took)`, `{label} REASON: message` or `{label} not Ready after T (last)`.
+pub async fn settle(conn: &Connection, stage: &StageId, label: &str, token: &str, timeout: Duration) -> Settled {
+    let start = tokio::time::Instant::now();
+    match stage_settled(conn, stage, token, timeout).await {
+        StageOutcome::Handled(RequestOutcome::Ready(revision)) => {
+            let at = revision.map(|r| format!(" at {r}")).unwrap_or_default();
+            terminal::step("✔", &format!("{label} Ready{at} ({})", took(start.elapsed())));
+            Settled::Ready
         }
-        _ => None,
+        StageOutcome::Handled(RequestOutcome::Failed { reason, message }) => {
+            terminal::step("✗", &format!("{label} {reason}: {message}"));
+            Settled::NotReady(reason)
+        }
+        StageOutcome::TimedOut(last) => {
+            terminal::step("✗", &format!("{label} not Ready after {} ({last})", took(timeout)));
+            Settled::NotReady("timed out".into())
+        }
     }
 }
 
 /// Prints, on stderr, what `status STAGE` would print for a stage: the chain to its root cause
 /// (with log lines), read fresh from the cluster.
-pub async fn explain(conn: &Connection, global: &GlobalArgs, stage_id: &str, logs: u32) {
-    let ns = stage_id.split_once('/').map(|(ns, _)| ns).unwrap_or_default();
+pub async fn explain(conn: &Connection, ctx: &Context, stage: &StageId, logs: u32) {
+    let ns = stage.namespace.as_str();
     let snapshot = match cluster::read_snapshot(conn, Some(ns), None, &mut |w| terminal::warn(&w)).await {
         Ok(mut s) => {
             s.now = Some(Timestamp::now());
             s
         }
-        Err(e) => return terminal::warn(&format!("cannot read the cluster to explain the failure: {e}")),
+        Err(e) => return terminal::warn(&format!("cannot read the cluster to explain the failure: {}", one_line(&e))),
     };
-    let filter = Filter { namespace: Some(ns.to_string()), stage: Some(stage_id.to_string()), selector: None };
+    let filter = Filter { namespace: Some(ns.to_string()), stage: Some(stage.to_string()), selector: None };
     let mut report = match engine::diagnose(&snapshot, &filter) {
         Ok(r) => r,
         Err(e) => return terminal::warn(&e.to_string()),
@@ -88,7 +77,7 @@ pub async fn explain(conn: &Connection, global: &GlobalArgs, stage_id: &str, log
     }
     let options = RenderOptions {
         format: OutputFormat::Table,
-        color: terminal::stderr_color(global.color),
+        color: terminal::stderr_color(ctx.color),
         no_headers: false,
         namespace_column: false,
         now: snapshot.now.unwrap_or_else(Timestamp::now),
@@ -97,21 +86,4 @@ pub async fn explain(conn: &Connection, global: &GlobalArgs, stage_id: &str, log
     if let Ok(text) = render::render(&report, &options) {
         eprint!("\n{text}");
     }
-}
-
-/// `1.2s`, `45s`, `2m3s`.
-pub fn took(d: Duration) -> String {
-    if d.as_secs() < 10 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        engine::human(k8s_openapi::jiff::SignedDuration::from_secs(d.as_secs() as i64))
-    }
-}
-
-/// Parses `--timeout`.
-pub fn parse_timeout(s: &str) -> anyhow::Result<Duration> {
-    engine::parse_go_duration(s)
-        .and_then(|d| Duration::try_from(d).ok())
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| anyhow::anyhow!("invalid --timeout {s:?}: use a duration such as 90s or 5m"))
 }

@@ -2,64 +2,63 @@
 //! dependency order, each only after the previous one is Ready.
 //!
 //! kustomize-controller never wakes a dependent when its dependency becomes Ready: the dependent
-//! retries on its own after `--requeue-dependency` (30s by default) per hop (flux-facts §2.6).
-//! Requesting each stage's reconcile right after its dependency is Ready removes that wait.
+//! retries on its own after `--requeue-dependency` (30s by default) per hop (fluxcd/kustomize-controller
+//! internal/controller/kustomization_controller.go, the DependencyNotReady requeue). Requesting each
+//! stage's reconcile right after its dependency is Ready removes that wait.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::bail;
+use tokio::time::Instant;
 
-use super::follow::{self, StageOutcome};
-use super::status::connect_options;
-use crate::cli::{GlobalArgs, ReconcileArgs};
-use crate::cluster::{self, write};
+use super::follow;
+use crate::cli::ReconcileArgs;
+use crate::cluster::{self, Connection, wait, write};
+use crate::context::Context;
+use crate::duration::{parse_timeout_flag, took};
 use crate::engine::Graph;
+use crate::error::Error;
 use crate::model::Kustomization;
+use crate::refs::{ObjectRef, StageId};
 use crate::terminal;
 
 /// What happened to one stage, for the timeline.
 struct Step {
-    id: String,
+    id: StageId,
     result: String,
     took: Option<Duration>,
 }
 
-pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
-    let timeout = follow::parse_timeout(&args.timeout)?;
-    let conn = cluster::connect(&connect_options(global)?).await?;
-    let ns = match args.stage.split_once('/') {
-        Some((ns, _)) => ns.to_string(),
-        None => global.namespace.clone().unwrap_or_else(|| conn.default_namespace.clone()),
+pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error> {
+    let timeout = parse_timeout_flag("--timeout", &args.timeout)?;
+    let conn = ctx.connect().await?;
+    let ns = match args.stage.parse::<StageId>() {
+        Ok(id) => id.namespace,
+        Err(_) => ctx.namespace(&conn),
     };
     let snapshot = cluster::read_snapshot(&conn, Some(&ns), None, &mut |w| terminal::warn(&w)).await?;
     let graph = Graph::new(&snapshot.kustomizations);
     let target = graph.resolve_stage(&args.stage, Some(&ns))?;
     if let Some(cycle) = graph.cycle(&target) {
-        bail!("stage {target} is in a dependency cycle ({cycle}); kustomize-controller can never reconcile it");
+        return Err(Error::Cycle { stage: target.clone(), cycle: cycle.to_string() });
     }
     let plan = graph.plan(&target, args.downstream);
     let stages: Vec<&Kustomization> =
         plan.iter().filter_map(|id| snapshot.kustomizations.iter().find(|k| &k.id() == id)).collect();
-    let missing: Vec<&String> = plan.iter().filter(|id| !stages.iter().any(|k| &&k.id() == id)).collect();
-    if let Some(id) = missing.first() {
-        bail!("stage {target} depends on {id}, which does not exist; create it or remove it from dependsOn");
+    if let Some(missing) = plan.iter().find(|id| !stages.iter().any(|k| &&k.id() == id)) {
+        return Err(Error::MissingDependency { stage: target, dependency: missing.clone() });
     }
-    let suspended: Vec<String> = stages.iter().filter(|k| k.spec.suspend).map(|k| k.id()).collect();
+    let suspended: Vec<StageId> = stages.iter().filter(|k| k.spec.suspend).map(|k| k.id()).collect();
     if !suspended.is_empty() && !args.skip_suspended {
-        bail!(
-            "suspended stage{} in the chain: {} (resume with flux resume kustomization, or pass --skip-suspended)",
-            if suspended.len() == 1 { "" } else { "s" },
-            suspended.join(", ")
-        );
+        return Err(Error::SuspendedInChain(suspended));
     }
 
-    let order: Vec<String> = stages.iter().map(|k| k.id()).collect();
+    let order: Vec<String> = stages.iter().map(|k| k.id().to_string()).collect();
     terminal::step("►", &format!("reconciling in order: {}", order.join(" -> ")));
     if args.dry_run {
         if args.with_source {
-            for (kind, sns, name) in sources(&stages) {
-                terminal::step("◎", &format!("dry run: would request a reconcile of {kind} {sns}/{name}"));
+            for source in sources(&stages) {
+                terminal::step("◎", &format!("dry run: would request a reconcile of {} {}", source.kind, source.id()));
             }
         }
         for ks in &stages {
@@ -72,8 +71,8 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> anyhow::Result<Ex
 
     let start = Instant::now();
     if args.with_source {
-        for (kind, sns, name) in sources(&stages) {
-            reconcile_source(&conn, &kind, &sns, &name, timeout).await?;
+        for source in sources(&stages) {
+            reconcile_source(&conn, &source, timeout).await?;
         }
     }
     let mut timeline = Vec::new();
@@ -87,46 +86,30 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> anyhow::Result<Ex
         }
         let step_start = Instant::now();
         let token = write::request_token();
-        write::request_reconcile(&conn, "Kustomization", ks.namespace(), ks.name(), &token).await?;
+        write::request_reconcile(&conn, &ObjectRef::stage(&id), &token).await?;
         terminal::step("►", &format!("{id}: reconcile requested"));
-        let outcome = follow::wait_stage(&conn, ks.namespace(), ks.name(), &token, timeout).await;
-        let took = step_start.elapsed();
-        match outcome {
-            StageOutcome::Ready(revision) => {
-                let at = revision.map(|r| format!(" at {r}")).unwrap_or_default();
-                terminal::step("✔", &format!("{id}: Ready{at} ({})", follow::took(took)));
-                timeline.push(Step { id, result: "Ready".into(), took: Some(took) });
-            }
-            StageOutcome::Failed(reason, message) => {
-                terminal::step("✗", &format!("{id}: {reason}: {message}"));
-                timeline.push(Step { id: id.clone(), result: reason, took: Some(took) });
-                failure = Some(id);
-                break;
-            }
-            StageOutcome::TimedOut(last) => {
-                terminal::step("✗", &format!("{id}: not Ready after {} ({last})", follow::took(timeout)));
-                timeline.push(Step { id: id.clone(), result: "timed out".into(), took: Some(took) });
-                failure = Some(id);
-                break;
-            }
+        let settled = follow::settle(&conn, &id, &format!("{id}:"), &token, timeout).await;
+        timeline.push(Step { id: id.clone(), result: settled.word().to_string(), took: Some(step_start.elapsed()) });
+        if settled != follow::Settled::Ready {
+            failure = Some(id);
+            break;
         }
     }
     print_timeline(&timeline, start.elapsed());
     if let Some(id) = failure {
-        follow::explain(&conn, global, &id, args.logs).await;
-        bail!("stage {id} did not become Ready; the stages after it were not reconciled");
+        follow::explain(&conn, ctx, &id, args.logs).await;
+        return Err(Error::StageNotReady(id));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The distinct sources of the stages, as (kind, namespace, name).
-fn sources(stages: &[&Kustomization]) -> Vec<(String, String, String)> {
-    let mut out: Vec<(String, String, String)> = Vec::new();
+/// The distinct sources of the stages.
+fn sources(stages: &[&Kustomization]) -> Vec<ObjectRef> {
+    let mut out: Vec<ObjectRef> = Vec::new();
     for ks in stages {
-        let r = &ks.spec.source_ref;
-        let key = (r.kind.clone(), ks.source_namespace().to_string(), r.name.clone());
-        if !out.contains(&key) {
-            out.push(key);
+        let source = ks.source();
+        if !out.contains(&source) {
+            out.push(source);
         }
     }
     out
@@ -134,45 +117,33 @@ fn sources(stages: &[&Kustomization]) -> Vec<(String, String, String)> {
 
 /// Asks the source to fetch and waits until source-controller handled the request, like
 /// `flux reconcile --with-source`. ExternalArtifacts are produced by other controllers and cannot
-/// be asked (flux2 cmd/flux/reconcile_with_source.go).
-async fn reconcile_source(
-    conn: &cluster::Connection,
-    kind: &str,
-    ns: &str,
-    name: &str,
-    timeout: Duration,
-) -> anyhow::Result<()> {
-    if !matches!(kind, "GitRepository" | "OCIRepository" | "Bucket") {
+/// be asked (fluxcd/flux2 cmd/flux/reconcile_with_source.go).
+async fn reconcile_source(conn: &Connection, source: &ObjectRef, timeout: Duration) -> Result<(), Error> {
+    let (kind, id) = (&source.kind, source.id());
+    if !matches!(kind.as_str(), "GitRepository" | "OCIRepository" | "Bucket") {
         terminal::warn(&format!(
-            "cannot reconcile source {kind} {ns}/{name}: only GitRepository, OCIRepository and Bucket can be asked to fetch"
+            "cannot reconcile source {kind} {id}: only GitRepository, OCIRepository and Bucket can be asked to fetch"
         ));
         return Ok(());
     }
     let token = write::request_token();
     let start = Instant::now();
-    write::request_reconcile(conn, kind, ns, name, &token).await?;
-    terminal::step("►", &format!("{kind} {ns}/{name}: reconcile requested"));
-    loop {
-        if write::source_handled(conn, kind, ns, name).await?.as_deref() == Some(token.as_str()) {
-            terminal::step("✔", &format!("{kind} {ns}/{name}: fetched ({})", follow::took(start.elapsed())));
-            return Ok(());
-        }
-        if start.elapsed() > timeout {
-            bail!(
-                "{kind} {ns}/{name} did not handle the reconcile request within {} (is source-controller running?)",
-                follow::took(timeout)
-            );
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+    write::request_reconcile(conn, source, &token).await?;
+    terminal::step("►", &format!("{kind} {id}: reconcile requested"));
+    if !wait::source_fetched(conn, source, &token, timeout).await? {
+        return Err(Error::SourceNotHandled { kind: kind.clone(), source_id: id, timeout });
     }
+    terminal::step("✔", &format!("{kind} {id}: fetched ({})", took(start.elapsed())));
+    Ok(())
 }
 
 fn print_timeline(steps: &[Step], total: Duration) {
-    let width = steps.iter().map(|s| s.id.len()).max().unwrap_or(5).max(5);
+    let ids: Vec<String> = steps.iter().map(|s| s.id.to_string()).collect();
+    let width = ids.iter().map(String::len).max().unwrap_or(5).max(5);
     eprintln!("\n{:width$}  {:20}  TOOK", "STAGE", "RESULT");
-    for s in steps {
-        let took = s.took.map(follow::took).unwrap_or_else(|| "-".into());
-        eprintln!("{:width$}  {:20}  {took}", s.id, s.result);
+    for (s, id) in steps.iter().zip(&ids) {
+        let took = s.took.map(took).unwrap_or_else(|| "-".into());
+        eprintln!("{id:width$}  {:20}  {took}", s.result);
     }
-    eprintln!("total {}", follow::took(total));
+    eprintln!("total {}", took(total));
 }

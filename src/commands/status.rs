@@ -3,12 +3,13 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::cli::{GlobalArgs, StatusArgs};
-use crate::cluster::{self, ConnectOptions};
+use crate::cli::StatusArgs;
+use crate::cluster;
+use crate::context::Context;
 use crate::engine::{self, Filter};
+use crate::error::Error;
 use crate::render::{self, RenderOptions};
 use crate::snapshot;
 use crate::terminal;
@@ -16,22 +17,12 @@ use crate::terminal;
 /// Exit status of `--exit-code` when a shown stage is Blocked or Failed.
 pub const EXIT_BLOCKED: u8 = 3;
 
-pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode, Error> {
     let (snapshot, namespace, live) = match &args.snapshot {
-        Some(path) => {
-            let snapshot = snapshot::read_snapshot(path)?;
-            // A dump has no current context: all its namespaces unless -n narrows them.
-            let namespace = if global.all_namespaces { None } else { global.namespace.clone() };
-            (snapshot, namespace, None)
-        }
+        Some(path) => (snapshot::read_snapshot(path)?, ctx.offline_scope(), None),
         None => {
-            let options = connect_options(global)?;
-            let conn = cluster::connect(&options).await?;
-            let namespace = if global.all_namespaces {
-                None
-            } else {
-                Some(global.namespace.clone().unwrap_or_else(|| conn.default_namespace.clone()))
-            };
+            let conn = ctx.connect().await?;
+            let namespace = ctx.scope(&conn);
             let mut snapshot =
                 cluster::read_snapshot(&conn, namespace.as_deref(), args.selector.as_deref(), &mut |w| {
                     terminal::warn(&w)
@@ -60,20 +51,20 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitC
     }
     let options = RenderOptions {
         format: args.output,
-        color: terminal::stdout_color(global.color),
+        color: terminal::stdout_color(ctx.color),
         no_headers: args.no_headers,
         namespace_column: namespace.is_none(),
         now: snapshot.now.unwrap_or_else(Timestamp::now),
         width: terminal::stdout_width(),
     };
     if let (true, Some(conn)) = (args.watch, &live) {
-        let first = render::render(&report, &options)?;
-        terminal::print_data(&first).context("cannot write to stdout")?;
+        let first = render::render(&report, &options).map_err(Error::Stdout)?;
+        terminal::print_data(&first).map_err(|e| Error::Stdout(e.into()))?;
         watch(conn, &snapshot, namespace.as_deref(), filter, args, options, first).await;
         return Ok(ExitCode::SUCCESS);
     }
     drop(snapshot);
-    terminal::write_data(|out| render::write(&report, &options, out)).context("cannot write to stdout")?;
+    terminal::write_data(|out| render::write(&report, &options, out)).map_err(Error::Stdout)?;
     if args.exit_code && render::has_blocked_or_failed(&report) {
         return Ok(ExitCode::from(EXIT_BLOCKED));
     }
@@ -104,7 +95,7 @@ async fn watch(
     cluster::watch::watch(conn, namespaces, &mut |w| terminal::warn(&w), &mut |snapshot| {
         let report = match engine::diagnose(&snapshot, &filter) {
             Ok(report) => report,
-            Err(e) => return terminal::warn(&e.to_string()),
+            Err(e) => return terminal::warn(&crate::error::one_line(&e)),
         };
         let options = RenderOptions { now: snapshot.now.unwrap_or_else(Timestamp::now), ..options };
         let Ok(text) = render::render(&report, &options) else { return };
@@ -121,14 +112,4 @@ async fn watch(
         }
     })
     .await;
-}
-
-pub fn connect_options(global: &GlobalArgs) -> anyhow::Result<ConnectOptions> {
-    Ok(ConnectOptions {
-        kubeconfig: global.kubeconfig.clone(),
-        context: global.context.clone(),
-        cluster: global.cluster.clone(),
-        user: global.user.clone(),
-        request_timeout: cluster::parse_request_timeout(&global.request_timeout).map_err(anyhow::Error::msg)?,
-    })
 }

@@ -5,38 +5,40 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{EngineError, Filter, Index};
 use crate::model::Kustomization;
+use crate::refs::StageId;
 
 pub struct Graph {
-    /// Stage id -> the ids it depends on, in `spec.dependsOn` order (namespaces defaulted).
-    deps: BTreeMap<String, Vec<String>>,
-    /// Stage id -> the cycle it is part of, as `a -> b -> a`.
-    cycles: HashMap<String, String>,
+    /// Stage -> the stages it depends on, in `spec.dependsOn` order (namespaces defaulted).
+    deps: BTreeMap<StageId, Vec<StageId>>,
+    /// Stage -> the cycle it is part of, as `a -> b -> a`.
+    cycles: HashMap<StageId, String>,
 }
 
 impl Graph {
     pub fn new(kustomizations: &[Kustomization]) -> Self {
-        let deps: BTreeMap<String, Vec<String>> = kustomizations.iter().map(|k| (k.id(), k.dependency_ids())).collect();
+        let deps: BTreeMap<StageId, Vec<StageId>> =
+            kustomizations.iter().map(|k| (k.id(), k.dependency_ids())).collect();
         let cycles = find_cycles(&deps);
         Graph { deps, cycles }
     }
 
-    pub fn dependencies(&self, id: &str) -> &[String] {
+    pub fn dependencies(&self, id: &StageId) -> &[StageId] {
         self.deps.get(id).map(Vec::as_slice).unwrap_or_default()
     }
 
-    pub fn contains(&self, id: &str) -> bool {
+    pub fn contains(&self, id: &StageId) -> bool {
         self.deps.contains_key(id)
     }
 
     /// The cycle `id` is part of, formatted like fluxcd/pkg runtime/dependency/sort.go's
     /// `circular dependency detected: a -> b -> a` (without that prefix).
-    pub fn cycle(&self, id: &str) -> Option<&str> {
+    pub fn cycle(&self, id: &StageId) -> Option<&str> {
         self.cycles.get(id).map(String::as_str)
     }
 
     /// `id` and every stage upstream of it.
-    fn upstream(&self, id: &str, out: &mut BTreeSet<String>) {
-        if !out.insert(id.to_string()) {
+    fn upstream(&self, id: &StageId, out: &mut BTreeSet<StageId>) {
+        if !out.insert(id.clone()) {
             return;
         }
         for dep in self.dependencies(id) {
@@ -47,16 +49,14 @@ impl Graph {
     }
 
     /// The id of the stage a user named (`name`, looked up in `namespace` when given, or `ns/name`).
-    pub fn resolve_stage(&self, stage: &str, namespace: Option<&str>) -> Result<String, EngineError> {
-        let matches: Vec<&String> = self
+    pub fn resolve_stage(&self, stage: &str, namespace: Option<&str>) -> Result<StageId, EngineError> {
+        let named: Option<StageId> = stage.parse().ok();
+        let matches: Vec<&StageId> = self
             .deps
             .keys()
-            .filter(|id| match stage.split_once('/') {
-                Some(_) => *id == stage,
-                None => {
-                    id.rsplit_once('/').map(|(_, n)| n) == Some(stage)
-                        && namespace.is_none_or(|ns| id.starts_with(&format!("{ns}/")))
-                }
+            .filter(|id| match &named {
+                Some(named) => *id == named,
+                None => id.name == stage && namespace.is_none_or(|ns| id.namespace == ns),
             })
             .collect();
         match matches.len() {
@@ -69,7 +69,7 @@ impl Graph {
             }
             1 => Ok(matches[0].clone()),
             _ => {
-                let names = matches.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                let names = matches.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ");
                 Err(EngineError::UnknownStage(
                     stage.to_string(),
                     format!(" uniquely: it is in several namespaces ({names}); use NAMESPACE/NAME"),
@@ -80,11 +80,11 @@ impl Graph {
 
     /// What `reconcile` walks: the stage and everything upstream of it (with `downstream`, also every
     /// stage that depends on it, directly or not), in dependency order.
-    pub fn plan(&self, id: &str, downstream: bool) -> Vec<String> {
+    pub fn plan(&self, id: &StageId, downstream: bool) -> Vec<StageId> {
         let mut set = BTreeSet::new();
         self.upstream(id, &mut set);
         if downstream {
-            let mut frontier = vec![id.to_string()];
+            let mut frontier = vec![id.clone()];
             while let Some(current) = frontier.pop() {
                 for (other, deps) in &self.deps {
                     if deps.contains(&current) && set.insert(other.clone()) {
@@ -97,8 +97,8 @@ impl Graph {
     }
 
     /// The stages to show, grouped in pipelines, each in dependency order.
-    pub fn select(&self, index: &Index, filter: &Filter) -> Result<Vec<Vec<String>>, EngineError> {
-        let mut roots: Vec<String> = Vec::new();
+    pub fn select(&self, index: &Index, filter: &Filter) -> Result<Vec<Vec<StageId>>, EngineError> {
+        let mut roots: Vec<StageId> = Vec::new();
         if let Some(stage) = &filter.stage {
             roots.push(self.resolve_stage(stage, filter.namespace.as_deref())?);
         } else {
@@ -119,10 +119,10 @@ impl Graph {
     }
 
     /// Connected groups of `shown`, each in dependency order (ties by id), groups by their first id.
-    fn pipelines(&self, shown: &BTreeSet<String>) -> Vec<Vec<String>> {
+    fn pipelines(&self, shown: &BTreeSet<StageId>) -> Vec<Vec<StageId>> {
         // Union-find over dependsOn edges inside `shown`.
-        let ids: Vec<&String> = shown.iter().collect();
-        let pos: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+        let ids: Vec<&StageId> = shown.iter().collect();
+        let pos: HashMap<&StageId, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         let mut parent: Vec<usize> = (0..ids.len()).collect();
         fn find(parent: &mut [usize], mut i: usize) -> usize {
             while parent[i] != i {
@@ -133,39 +133,38 @@ impl Graph {
         }
         for (i, id) in ids.iter().enumerate() {
             for dep in self.dependencies(id) {
-                if let Some(&j) = pos.get(dep.as_str()) {
+                if let Some(&j) = pos.get(dep) {
                     let (a, b) = (find(&mut parent, i), find(&mut parent, j));
                     parent[a] = b;
                 }
             }
         }
-        let mut groups: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        let mut groups: BTreeMap<usize, Vec<StageId>> = BTreeMap::new();
         for (i, id) in ids.iter().enumerate() {
             let root = find(&mut parent, i);
             groups.entry(root).or_default().push((*id).clone());
         }
-        let mut pipelines: Vec<Vec<String>> = groups.into_values().map(|g| self.order(g)).collect();
+        let mut pipelines: Vec<Vec<StageId>> = groups.into_values().map(|g| self.order(g)).collect();
         pipelines.sort();
         pipelines
     }
 
     /// Kahn's algorithm with a sorted frontier, so the order is stable; stages in a cycle come last.
-    fn order(&self, group: Vec<String>) -> Vec<String> {
-        let members: BTreeSet<&str> = group.iter().map(String::as_str).collect();
-        let mut pending: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
+    fn order(&self, group: Vec<StageId>) -> Vec<StageId> {
+        let members: BTreeSet<&StageId> = group.iter().collect();
+        let mut pending: BTreeMap<&StageId, usize> = BTreeMap::new();
+        let mut dependents: HashMap<&StageId, Vec<&StageId>> = HashMap::new();
         for id in &members {
-            let inside: Vec<&str> =
-                self.dependencies(id).iter().map(String::as_str).filter(|d| members.contains(d)).collect();
+            let inside: Vec<&StageId> = self.dependencies(id).iter().filter(|d| members.contains(d)).collect();
             pending.insert(id, inside.len());
             for d in inside {
                 dependents.entry(d).or_default().push(id);
             }
         }
-        let mut ready: BTreeSet<&str> = pending.iter().filter(|(_, n)| **n == 0).map(|(id, _)| *id).collect();
+        let mut ready: BTreeSet<&StageId> = pending.iter().filter(|(_, n)| **n == 0).map(|(id, _)| *id).collect();
         let mut out = Vec::new();
         while let Some(id) = ready.pop_first() {
-            out.push(id.to_string());
+            out.push(id.clone());
             for d in dependents.get(id).into_iter().flatten() {
                 let n = pending.get_mut(d).expect("member");
                 *n -= 1;
@@ -175,8 +174,8 @@ impl Graph {
             }
         }
         for id in members {
-            if !out.iter().any(|o| o == id) {
-                out.push(id.to_string());
+            if !out.contains(id) {
+                out.push(id.clone());
             }
         }
         out
@@ -185,17 +184,17 @@ impl Graph {
 
 /// Tarjan's strongly connected components; every stage in a component of two or more (or with a
 /// self edge) is in a cycle.
-fn find_cycles(deps: &BTreeMap<String, Vec<String>>) -> HashMap<String, String> {
+fn find_cycles(deps: &BTreeMap<StageId, Vec<StageId>>) -> HashMap<StageId, String> {
     struct State<'a> {
-        deps: &'a BTreeMap<String, Vec<String>>,
-        index: HashMap<&'a str, usize>,
-        low: HashMap<&'a str, usize>,
-        stack: Vec<&'a str>,
-        on_stack: BTreeSet<&'a str>,
+        deps: &'a BTreeMap<StageId, Vec<StageId>>,
+        index: HashMap<&'a StageId, usize>,
+        low: HashMap<&'a StageId, usize>,
+        stack: Vec<&'a StageId>,
+        on_stack: BTreeSet<&'a StageId>,
         next: usize,
-        out: HashMap<String, String>,
+        out: HashMap<StageId, String>,
     }
-    fn visit<'a>(s: &mut State<'a>, v: &'a str) {
+    fn visit<'a>(s: &mut State<'a>, v: &'a StageId) {
         s.index.insert(v, s.next);
         s.low.insert(v, s.next);
         s.next += 1;
@@ -205,7 +204,7 @@ fn find_cycles(deps: &BTreeMap<String, Vec<String>>) -> HashMap<String, String> 
             if !s.deps.contains_key(w) {
                 continue;
             }
-            let w = s.deps.get_key_value(w).expect("checked").0.as_str();
+            let w = s.deps.get_key_value(w).expect("checked").0;
             if !s.index.contains_key(w) {
                 visit(s, w);
                 let lw = s.low[w];
@@ -228,9 +227,9 @@ fn find_cycles(deps: &BTreeMap<String, Vec<String>>) -> HashMap<String, String> 
             }
             let self_loop = s.deps.get(v).is_some_and(|d| d.iter().any(|x| x == v));
             if component.len() > 1 || self_loop {
-                let members: BTreeSet<&str> = component.iter().copied().collect();
+                let members: BTreeSet<&StageId> = component.iter().copied().collect();
                 for m in &members {
-                    s.out.insert(m.to_string(), cycle_path(s.deps, m, &members));
+                    s.out.insert((*m).clone(), cycle_path(s.deps, m, &members));
                 }
             }
         }
@@ -245,7 +244,7 @@ fn find_cycles(deps: &BTreeMap<String, Vec<String>>) -> HashMap<String, String> 
         out: HashMap::new(),
     };
     for v in deps.keys() {
-        if !s.index.contains_key(v.as_str()) {
+        if !s.index.contains_key(v) {
             visit(&mut s, v);
         }
     }
@@ -253,12 +252,12 @@ fn find_cycles(deps: &BTreeMap<String, Vec<String>>) -> HashMap<String, String> 
 }
 
 /// A cycle through `start` inside one strongly connected component: `a -> b -> a`.
-fn cycle_path(deps: &BTreeMap<String, Vec<String>>, start: &str, members: &BTreeSet<&str>) -> String {
+fn cycle_path(deps: &BTreeMap<StageId, Vec<StageId>>, start: &StageId, members: &BTreeSet<&StageId>) -> String {
     // Breadth-first search back to `start`, so the shortest cycle is shown.
-    let mut prev: HashMap<&str, &str> = HashMap::new();
+    let mut prev: HashMap<&StageId, &StageId> = HashMap::new();
     let mut queue = std::collections::VecDeque::from([start]);
     while let Some(v) = queue.pop_front() {
-        for w in deps.get(v).into_iter().flatten().map(String::as_str) {
+        for w in deps.get(v).into_iter().flatten() {
             if w == start {
                 let mut path = vec![start.to_string()];
                 let mut cur = v;

@@ -1,13 +1,24 @@
 //! The diagnosis engine: a pure function from a [`Snapshot`] to a [`Report`]. Live clusters and
 //! offline dumps go through the same code.
 //!
-//! The rules follow what the controllers really do; the subtle ones cite their source:
-//! KC = fluxcd/kustomize-controller `internal/controller/kustomization_controller.go`.
+//! The rules follow what the controllers really do, and cite their sources. The rooms:
+//! - [`state`]: each stage's own state, judged from its spec and status;
+//! - `resolve`: the walk from a stage that is not Ready, through `dependsOn`, to the stage at fault;
+//! - `causes`: the object at fault inside that stage (one function per state);
+//! - [`messages`]: parsers of the messages the controllers write;
+//! - `hints`: the one next step for each cause; `warnings`: pipeline-wide pattern checks;
+//! - [`workload`]: Jobs, Pods and Deployments; [`graph`]: the `dependsOn` graph;
+//! - `stage`: assembling the [`Report`].
 
+mod causes;
 mod graph;
+mod hints;
+pub mod messages;
 mod ready_expr;
-pub use stage::{age, human, parse_go_duration};
+mod resolve;
 mod stage;
+pub mod state;
+mod warnings;
 pub mod workload;
 
 use std::collections::{BTreeSet, HashMap};
@@ -15,9 +26,11 @@ use std::collections::{BTreeSet, HashMap};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::model::{Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, Snapshot, Source};
+use crate::refs::{MetaNames, NamespacedName, ObjectRef, StageId};
 use crate::report::Report;
 
 pub use graph::Graph;
@@ -43,44 +56,37 @@ pub struct Filter {
 pub struct Index<'a> {
     pub snapshot: &'a Snapshot,
     pub now: Timestamp,
-    kustomizations: HashMap<String, &'a Kustomization>,
+    kustomizations: HashMap<StageId, &'a Kustomization>,
     sources: HashMap<(&'a str, &'a str, &'a str), &'a Source>,
     jobs: HashMap<(&'a str, &'a str), &'a Job>,
     deployments: HashMap<(&'a str, &'a str), &'a Deployment>,
-    /// Pods by the uid, and by `ns/Kind/name`, of their controller owner.
+    /// Pods by the uid, and by the reference, of their controller owner.
     pods_by_owner_uid: HashMap<&'a str, Vec<&'a Pod>>,
-    pods_by_owner: HashMap<String, Vec<&'a Pod>>,
-    /// Pods of Deployments, by `ns/deployment`: owned by ReplicaSet `<deployment>-<pod-template-hash>`.
-    pods_by_deployment: HashMap<String, Vec<&'a Pod>>,
-    events: HashMap<String, Vec<&'a Event>>,
-    /// Objects carrying the kustomize-controller owner labels, by owning stage id.
-    labelled_jobs: HashMap<String, Vec<&'a Job>>,
-    labelled_deployments: HashMap<String, Vec<&'a Deployment>>,
+    pods_by_owner: HashMap<ObjectRef, Vec<&'a Pod>>,
+    /// Pods of Deployments: owned by ReplicaSet `<deployment>-<pod-template-hash>`.
+    pods_by_deployment: HashMap<NamespacedName, Vec<&'a Pod>>,
+    events: HashMap<ObjectRef, Vec<&'a Event>>,
+    /// Objects carrying the kustomize-controller owner labels, by owning stage.
+    labelled_jobs: HashMap<StageId, Vec<&'a Job>>,
+    labelled_deployments: HashMap<StageId, Vec<&'a Deployment>>,
 }
 
-fn owner_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<String> {
+/// The stage that applied an object, from the owner labels kustomize-controller stamps on it.
+pub fn owner_of(meta: &ObjectMeta) -> Option<StageId> {
     let labels = meta.labels.as_ref()?;
-    Some(format!("{}/{}", labels.get(OWNER_NAMESPACE_LABEL)?, labels.get(OWNER_NAME_LABEL)?))
+    Some(StageId::new(labels.get(OWNER_NAMESPACE_LABEL)?, labels.get(OWNER_NAME_LABEL)?))
 }
 
 impl<'a> Index<'a> {
     pub fn new(snapshot: &'a Snapshot) -> Self {
-        let str_of = |s: &'a Option<String>| s.as_deref().unwrap_or_default();
+        let names = |meta: &'a ObjectMeta| (meta.namespace_str(), meta.name_str());
         let mut index = Index {
             snapshot,
             now: snapshot.now.unwrap_or_else(Timestamp::now),
             kustomizations: snapshot.kustomizations.iter().map(|k| (k.id(), k)).collect(),
             sources: snapshot.sources.iter().map(|s| ((s.kind.as_str(), s.namespace(), s.name()), s)).collect(),
-            jobs: snapshot
-                .jobs
-                .iter()
-                .map(|j| ((str_of(&j.metadata.namespace), str_of(&j.metadata.name)), j))
-                .collect(),
-            deployments: snapshot
-                .deployments
-                .iter()
-                .map(|d| ((str_of(&d.metadata.namespace), str_of(&d.metadata.name)), d))
-                .collect(),
+            jobs: snapshot.jobs.iter().map(|j| (names(&j.metadata), j)).collect(),
+            deployments: snapshot.deployments.iter().map(|d| (names(&d.metadata), d)).collect(),
             pods_by_owner_uid: HashMap::new(),
             pods_by_owner: HashMap::new(),
             pods_by_deployment: HashMap::new(),
@@ -90,26 +96,24 @@ impl<'a> Index<'a> {
         };
         for pod in &snapshot.pods {
             let hash = pod.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash"));
+            let ns = pod.metadata.namespace_str();
             for owner in pod.metadata.owner_references.iter().flatten() {
                 index.pods_by_owner_uid.entry(owner.uid.as_str()).or_default().push(pod);
-                let key = format!("{}/{}/{}", str_of(&pod.metadata.namespace), owner.kind, owner.name);
-                index.pods_by_owner.entry(key).or_default().push(pod);
+                index.pods_by_owner.entry(ObjectRef::new(&owner.kind, ns, &owner.name)).or_default().push(pod);
                 // No ReplicaSet LIST needed: the ReplicaSet's name is the Deployment's plus the hash.
                 if let (Some(hash), "ReplicaSet") = (hash, owner.kind.as_str())
                     && let Some(deployment) = owner.name.strip_suffix(hash.as_str()).and_then(|n| n.strip_suffix('-'))
                 {
-                    let key = format!("{}/{deployment}", str_of(&pod.metadata.namespace));
-                    index.pods_by_deployment.entry(key).or_default().push(pod);
+                    index.pods_by_deployment.entry(NamespacedName::new(ns, deployment)).or_default().push(pod);
                 }
             }
         }
         for event in &snapshot.events {
             let o = &event.involved_object;
-            let key = format!(
-                "{}/{}/{}",
+            let key = ObjectRef::new(
                 o.kind.as_deref().unwrap_or_default(),
                 o.namespace.as_deref().or(event.metadata.namespace.as_deref()).unwrap_or_default(),
-                o.name.as_deref().unwrap_or_default()
+                o.name.as_deref().unwrap_or_default(),
             );
             index.events.entry(key).or_default().push(event);
         }
@@ -126,12 +130,12 @@ impl<'a> Index<'a> {
         index
     }
 
-    pub fn kustomization(&self, id: &str) -> Option<&'a Kustomization> {
+    pub fn kustomization(&self, id: &StageId) -> Option<&'a Kustomization> {
         self.kustomizations.get(id).copied()
     }
 
-    pub fn source(&self, kind: &str, ns: &str, name: &str) -> Option<&'a Source> {
-        self.sources.get(&(kind, ns, name)).copied()
+    pub fn source(&self, source: &ObjectRef) -> Option<&'a Source> {
+        self.sources.get(&(source.kind.as_str(), source.namespace.as_str(), source.name.as_str())).copied()
     }
 
     pub fn job(&self, ns: &str, name: &str) -> Option<&'a Job> {
@@ -145,29 +149,23 @@ impl<'a> Index<'a> {
     /// The Pods a Job owns: by owner uid (a recreated Job of the same name owns new Pods), or by
     /// owner name when the Job has no uid (hand-written fixtures).
     pub fn pods_of_job(&self, job: &Job) -> Vec<&'a Pod> {
-        match job.metadata.uid.as_deref() {
-            Some(uid) => self.pods_by_owner_uid.get(uid).cloned().unwrap_or_default(),
-            None => {
-                let key = format!(
-                    "{}/Job/{}",
-                    job.metadata.namespace.as_deref().unwrap_or_default(),
-                    job.metadata.name.as_deref().unwrap_or_default()
-                );
-                self.pods_by_owner.get(&key).cloned().unwrap_or_default()
-            }
-        }
+        let pods = match job.metadata.uid.as_deref() {
+            Some(uid) => self.pods_by_owner_uid.get(uid),
+            None => self.pods_by_owner.get(&ObjectRef::of("Job", &job.metadata)),
+        };
+        pods.cloned().unwrap_or_default()
     }
 
     /// The Pods of a Deployment (see `pods_by_deployment`).
-    pub fn pods_of_deployment(&self, ns: &str, name: &str) -> Vec<&'a Pod> {
-        self.pods_by_deployment.get(&format!("{ns}/{name}")).cloned().unwrap_or_default()
+    pub fn pods_of_deployment(&self, deployment: &NamespacedName) -> Vec<&'a Pod> {
+        self.pods_by_deployment.get(deployment).cloned().unwrap_or_default()
     }
 
     /// Warning events of one object, oldest first, as `Reason: message (xN)`; at most the last five.
-    pub fn warning_events(&self, ns: &str, kind: &str, name: &str) -> Vec<String> {
+    pub fn warning_events(&self, object: &ObjectRef) -> Vec<String> {
         let mut events: Vec<&Event> = self
             .events
-            .get(&format!("{kind}/{ns}/{name}"))
+            .get(object)
             .map(|v| v.iter().copied().filter(|e| e.type_.as_deref() == Some("Warning")).collect())
             .unwrap_or_default();
         events.sort_by_key(|e| event_time(e));
@@ -186,42 +184,31 @@ impl<'a> Index<'a> {
             .collect()
     }
 
-    /// Same as [`Index::warning_events`], for a `Kind/ns/name` reference.
-    pub fn warning_events_by_ref(&self, reference: &str) -> Vec<String> {
-        let mut parts = reference.splitn(3, '/');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(kind), Some(ns), Some(name)) => self.warning_events(ns, kind, name),
-            _ => vec![],
-        }
-    }
-
     /// Whether any event says the Job completed (the Job controller records `Completed`), used to
     /// tell a TTL cleanup from an unexpected deletion once the Job is gone.
-    pub fn job_completed_before(&self, ns: &str, name: &str) -> bool {
+    pub fn job_completed_before(&self, job: &NamespacedName) -> bool {
         self.events
-            .get(&format!("Job/{ns}/{name}"))
+            .get(&ObjectRef::new("Job", &job.namespace, &job.name))
             .is_some_and(|v| v.iter().any(|e| e.reason.as_deref() == Some("Completed")))
     }
 
     /// Jobs of a stage: inventory ids first (`<ns>_<name>_batch_Job`), then owner labels.
-    /// Returns the live Jobs and the names of inventory Jobs that are gone.
-    pub fn stage_jobs(&self, ks: &Kustomization) -> (Vec<&'a Job>, Vec<(String, String)>) {
+    /// Returns the live Jobs and the inventory Jobs that are gone.
+    pub fn stage_jobs(&self, ks: &Kustomization) -> (Vec<&'a Job>, Vec<NamespacedName>) {
         let mut seen = BTreeSet::new();
         let mut live = Vec::new();
         let mut missing = Vec::new();
-        for (ns, name) in inventory_objects(ks, "batch", "Job") {
-            if !seen.insert((ns.clone(), name.clone())) {
+        for id in inventory_objects(ks, "batch", "Job") {
+            if !seen.insert(id.clone()) {
                 continue;
             }
-            match self.job(&ns, &name) {
+            match self.job(&id.namespace, &id.name) {
                 Some(job) => live.push(job),
-                None => missing.push((ns, name)),
+                None => missing.push(id),
             }
         }
         for job in self.labelled_jobs.get(&ks.id()).into_iter().flatten() {
-            let key =
-                (job.metadata.namespace.clone().unwrap_or_default(), job.metadata.name.clone().unwrap_or_default());
-            if seen.insert(key) {
+            if seen.insert(NamespacedName::of(&job.metadata)) {
                 live.push(job);
             }
         }
@@ -232,16 +219,15 @@ impl<'a> Index<'a> {
     pub fn stage_deployments(&self, ks: &Kustomization) -> Vec<&'a Deployment> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
-        for (ns, name) in inventory_objects(ks, "apps", "Deployment") {
-            if let Some(d) = self.deployment(&ns, &name)
-                && seen.insert((ns, name))
+        for id in inventory_objects(ks, "apps", "Deployment") {
+            if let Some(d) = self.deployment(&id.namespace, &id.name)
+                && seen.insert(id)
             {
                 out.push(d);
             }
         }
         for d in self.labelled_deployments.get(&ks.id()).into_iter().flatten() {
-            let key = (d.metadata.namespace.clone().unwrap_or_default(), d.metadata.name.clone().unwrap_or_default());
-            if seen.insert(key) {
+            if seen.insert(NamespacedName::of(&d.metadata)) {
                 out.push(d);
             }
         }
@@ -257,11 +243,11 @@ fn event_time(e: &Event) -> Option<Timestamp> {
         .or_else(|| e.first_timestamp.as_ref().map(|t| t.0))
 }
 
-/// `(namespace, name)` of inventory entries of one group and kind.
+/// The objects of one group and kind in a stage's inventory.
 ///
 /// Inventory ids are `<namespace>_<name>_<group>_<kind>`; names may contain `_`, so namespace is
 /// the first field and group and kind the last two (fluxcd/cli-utils `ParseObjMetadata`).
-pub fn inventory_objects(ks: &Kustomization, group: &str, kind: &str) -> Vec<(String, String)> {
+pub fn inventory_objects(ks: &Kustomization, group: &str, kind: &str) -> Vec<NamespacedName> {
     let Some(inventory) = ks.status.as_ref().and_then(|s| s.inventory.as_ref()) else {
         return vec![];
     };
@@ -270,7 +256,7 @@ pub fn inventory_objects(ks: &Kustomization, group: &str, kind: &str) -> Vec<(St
         .iter()
         .filter_map(|e| parse_inventory_id(&e.id))
         .filter(|(_, _, g, k)| g == group && k == kind)
-        .map(|(ns, name, _, _)| (ns, name))
+        .map(|(ns, name, _, _)| NamespacedName::new(ns, name))
         .collect()
 }
 

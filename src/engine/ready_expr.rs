@@ -1,5 +1,6 @@
 //! `dependsOn[].readyExpr`: a CEL expression over the dependent Kustomization (`self`) and its
-//! dependency (`dep`), both whole unstructured objects (KC ctrl.go checkDependencies,
+//! dependency (`dep`), both whole unstructured objects (fluxcd/kustomize-controller
+//! internal/controller/kustomization_controller.go checkDependencies,
 //! `evalReadyExpr`). kustomize-controller evaluates it with cel-go; here the `cel` crate evaluates it
 //! on the same objects, so `status` can say whether an unmet expression holds now. cel-go stays the
 //! authority: an expression this evaluator cannot handle is reported as not evaluated.
@@ -9,19 +10,31 @@ use std::sync::Arc;
 
 use cel::objects::{Key, Map};
 
+/// Why a readyExpr could not be evaluated here; the text goes into the report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadyExprError {
+    #[error("does not compile: {0}")]
+    Compile(String),
+    #[error(transparent)]
+    Object(#[from] serde_json::Error),
+    #[error("gives {0}, not a bool")]
+    NotBool(String),
+    #[error(transparent)]
+    Execution(#[from] cel::ExecutionError),
+}
+
 /// The value of `expr` with `self` and `dep` (objects as JSON text) bound, or why it could not be
 /// evaluated.
-pub fn evaluate(expr: &str, this: &str, dep: &str) -> Result<bool, String> {
+pub fn evaluate(expr: &str, this: &str, dep: &str) -> Result<bool, ReadyExprError> {
     let program =
-        cel::Program::compile(expr).map_err(|e| format!("does not compile: {}", first_line(&e.to_string())))?;
-    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).map_err(|e| e.to_string());
+        cel::Program::compile(expr).map_err(|e| ReadyExprError::Compile(first_line(&e.to_string()).to_string()))?;
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text);
     let mut context = cel::Context::default();
     context.add_variable_from_value("self", to_cel(&parse(this)?));
     context.add_variable_from_value("dep", to_cel(&parse(dep)?));
-    match program.execute(&context) {
-        Ok(cel::Value::Bool(value)) => Ok(value),
-        Ok(other) => Err(format!("gives {other:?}, not a bool")),
-        Err(e) => Err(e.to_string()),
+    match program.execute(&context)? {
+        cel::Value::Bool(value) => Ok(value),
+        other => Err(ReadyExprError::NotBool(format!("{other:?}"))),
     }
 }
 
@@ -69,18 +82,18 @@ mod tests {
     fn evaluates_over_both_objects_like_the_controller() {
         let (this, dep) = objects();
         let ready = "dep.status.conditions.filter(c, c.type == 'Ready').all(c, c.status == 'True') && dep.metadata.generation == dep.status.observedGeneration";
-        assert_eq!(evaluate(ready, &this, &dep), Ok(true));
-        assert_eq!(evaluate("dep.metadata.generation == 3", &this, &dep), Ok(true));
+        assert_eq!(evaluate(ready, &this, &dep).ok(), Some(true));
+        assert_eq!(evaluate("dep.metadata.generation == 3", &this, &dep).ok(), Some(true));
         let same_revision = "dep.status.lastAppliedRevision == self.status.lastAttemptedRevision";
-        assert_eq!(evaluate(same_revision, &this, &dep), Ok(false));
-        assert_eq!(evaluate("has(dep.status.history)", &this, &dep), Ok(false));
+        assert_eq!(evaluate(same_revision, &this, &dep).ok(), Some(false));
+        assert_eq!(evaluate("has(dep.status.history)", &this, &dep).ok(), Some(false));
     }
 
     #[test]
     fn says_why_it_cannot_evaluate() {
         let (this, dep) = objects();
-        assert!(evaluate("dep.status.phase == 'Running'", &this, &dep).unwrap_err().contains("phase"));
-        assert!(evaluate("dep.metadata.name +", &this, &dep).unwrap_err().starts_with("does not compile"));
-        assert!(evaluate("dep.metadata.name", &this, &dep).unwrap_err().contains("not a bool"));
+        assert!(evaluate("dep.status.phase == 'Running'", &this, &dep).unwrap_err().to_string().contains("phase"));
+        assert!(evaluate("dep.metadata.name +", &this, &dep).unwrap_err().to_string().starts_with("does not compile"));
+        assert!(evaluate("dep.metadata.name", &this, &dep).unwrap_err().to_string().contains("not a bool"));
     }
 }

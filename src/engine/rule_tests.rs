@@ -524,7 +524,7 @@ fn ready_expr_unmet_is_the_controllers_verdict_evaluated_again() {
     let message = &deploy.root_cause.as_ref().unwrap().message;
     assert!(message.ends_with(&format!("readyExpr eval: {SAME_REVISION} (false here too)")), "{message}");
     let evaluated = &deploy.ready_exprs[0];
-    assert_eq!((evaluated.dependency.as_str(), evaluated.value), ("shop/app-pre-deploy", Some(false)));
+    assert_eq!((evaluated.dependency.to_string().as_str(), evaluated.value), ("shop/app-pre-deploy", Some(false)));
     assert!(report.warnings.iter().all(|w| !w.contains("readyExpr")), "{:?}", report.warnings);
 }
 

@@ -6,14 +6,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
 use super::Index;
-use crate::report::{JobReport, JobState, PodReport, RootCause};
-
-fn name_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
-    meta.name.clone().unwrap_or_default()
-}
-fn ns_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
-    meta.namespace.clone().unwrap_or_default()
-}
+use crate::refs::{MetaNames, NamespacedName, ObjectRef};
+use crate::report::{JobReport, JobState, PodReport, Reason, RootCause};
 
 /// A Job's state and the reason of the condition that decided it.
 ///
@@ -48,8 +42,8 @@ pub fn job_report(index: &Index, job: &Job) -> JobReport {
     let (state, reason, message) = job_state(job);
     let pods = index.pods_of_job(job).into_iter().map(pod_report).collect();
     JobReport {
-        namespace: ns_of(&job.metadata),
-        name: name_of(&job.metadata),
+        namespace: job.metadata.namespace_str().to_string(),
+        name: job.metadata.name_str().to_string(),
         state,
         reason,
         message,
@@ -70,7 +64,7 @@ fn pod_report(pod: &Pod) -> PodReport {
     let problem = pod_problem(pod);
     let status = pod.status.as_ref();
     PodReport {
-        name: name_of(&pod.metadata),
+        name: pod.metadata.name_str().to_string(),
         phase: status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Unknown".into()),
         reason: problem.as_ref().map(|p| p.reason.clone()),
         message: problem.as_ref().map(|p| p.message.clone()),
@@ -89,7 +83,7 @@ pub struct PodProblem {
 
 /// Waiting reasons the kubelet sets when it cannot pull an image
 /// (kubernetes pkg/kubelet/images/types.go: ErrImagePull, ImagePullBackOff, InvalidImageName, ...).
-const IMAGE_PULL_REASONS: [&str; 5] =
+pub const IMAGE_PULL_REASONS: [&str; 5] =
     ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"];
 
 /// Looks at a Pod the way an operator would, most specific first: eviction, scheduling, a
@@ -176,27 +170,17 @@ pub fn pod_problem(pod: &Pod) -> Option<PodProblem> {
     None
 }
 
-fn cause_from_pod(index: &Index, pod: &Pod, problem: PodProblem, via: Vec<String>) -> RootCause {
-    let mut events = Vec::new();
-    for v in &via {
-        events.extend(index.warning_events_by_ref(v));
-    }
-    let ns = ns_of(&pod.metadata);
-    let name = name_of(&pod.metadata);
-    events.extend(index.warning_events(&ns, "Pod", &name));
+fn cause_from_pod(index: &Index, pod: &Pod, problem: PodProblem, via: Vec<ObjectRef>) -> RootCause {
+    let object = ObjectRef::of("Pod", &pod.metadata);
+    let mut events: Vec<String> = via.iter().flat_map(|v| index.warning_events(v)).collect();
+    events.extend(index.warning_events(&object));
     // The scheduler's FailedScheduling event repeats the PodScheduled message word for word.
     events.retain(|e| !e.ends_with(problem.message.as_str()));
     RootCause {
-        kind: "Pod".into(),
-        namespace: ns,
-        name,
-        reason: problem.reason,
-        message: problem.message,
         exit_code: problem.exit_code,
         container: problem.container,
         via,
-        events,
-        logs: None,
+        ..RootCause::new(object, Reason::from(problem.reason), problem.message).with_events(events)
     }
 }
 
@@ -211,44 +195,31 @@ fn newest_first(mut pods: Vec<&Pod>) -> Vec<&Pod> {
 /// The object at fault for a Job that is not Complete, if one can be named: the newest Pod with a
 /// problem, else the Job itself when it failed or is suspended.
 pub fn job_cause(index: &Index, job: &Job) -> Option<RootCause> {
-    let ns = ns_of(&job.metadata);
-    let name = name_of(&job.metadata);
-    let job_ref = format!("Job/{ns}/{name}");
+    let object = ObjectRef::of("Job", &job.metadata);
     let (state, reason, message) = job_state(job);
     if state == JobState::Complete {
         return None;
     }
     for pod in newest_first(index.pods_of_job(job)) {
         if let Some(problem) = pod_problem(pod) {
-            return Some(cause_from_pod(index, pod, problem, vec![job_ref]));
+            return Some(cause_from_pod(index, pod, problem, vec![object]));
         }
     }
     let (reason, message) = match state {
-        JobState::Failed => {
-            (reason.unwrap_or_else(|| "Failed".into()), message.unwrap_or_else(|| "the Job failed".into()))
-        }
-        JobState::Suspended => ("JobSuspended".into(), "the Job is suspended (spec.suspend: true)".into()),
+        JobState::Failed => (
+            Reason::from(reason.unwrap_or_else(|| "Failed".into())),
+            message.unwrap_or_else(|| "the Job failed".into()),
+        ),
+        JobState::Suspended => (Reason::JobSuspended, "the Job is suspended (spec.suspend: true)".into()),
         _ => return None,
     };
-    Some(RootCause {
-        kind: "Job".into(),
-        namespace: ns.clone(),
-        name: name.clone(),
-        reason,
-        message,
-        exit_code: None,
-        container: None,
-        via: vec![],
-        events: index.warning_events(&ns, "Job", &name),
-        logs: None,
-    })
+    let events = index.warning_events(&object);
+    Some(RootCause::new(object, reason, message).with_events(events))
 }
 
 /// The object at fault for a Deployment that is not available or not progressing: one of its Pods
 /// with a problem, else the Deployment with the condition that says so.
 pub fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<RootCause> {
-    let ns = ns_of(&deploy.metadata);
-    let name = name_of(&deploy.metadata);
     let status = deploy.status.as_ref()?;
     let conds = status.conditions.as_deref().unwrap_or_default();
     let stuck = conds
@@ -259,10 +230,10 @@ pub fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<RootCause>
     if stuck.is_none() && unavailable == 0 {
         return None;
     }
-    let deploy_ref = format!("Deployment/{ns}/{name}");
-    for pod in newest_first(index.pods_of_deployment(&ns, &name)) {
+    let object = ObjectRef::of("Deployment", &deploy.metadata);
+    for pod in newest_first(index.pods_of_deployment(&NamespacedName::of(&deploy.metadata))) {
         if let Some(problem) = pod_problem(pod) {
-            return Some(cause_from_pod(index, pod, problem, vec![deploy_ref]));
+            return Some(cause_from_pod(index, pod, problem, vec![object]));
         }
     }
     let (reason, message) = match stuck {
@@ -275,18 +246,8 @@ pub fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<RootCause>
             ),
         ),
     };
-    Some(RootCause {
-        kind: "Deployment".into(),
-        namespace: ns.clone(),
-        name: name.clone(),
-        reason,
-        message,
-        exit_code: None,
-        container: None,
-        via: vec![],
-        events: index.warning_events(&ns, "Deployment", &name),
-        logs: None,
-    })
+    let events = index.warning_events(&object);
+    Some(RootCause::new(object, Reason::from(reason), message).with_events(events))
 }
 
 /// `repository` and `tag` of an image reference (`registry:5000/org/app:v1@sha256:...`).

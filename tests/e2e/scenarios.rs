@@ -654,16 +654,18 @@ fn the_uid_precondition_protects_a_recreated_job(ctx: &Ctx) -> Result<()> {
     let second = uid_of_job(ctx, ns, "backfill")?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     let (deleted, created) = runtime.block_on(async {
-        use fluxjobs::cluster::write;
+        use fluxjobs::cluster::{read, write};
+        use fluxjobs::refs::NamespacedName;
         let options = fluxjobs::cluster::ConnectOptions {
             kubeconfig: Some(ctx.plane.kubeconfig.clone()),
             request_timeout: Some(std::time::Duration::from_secs(10)),
             ..Default::default()
         };
         let conn = fluxjobs::cluster::connect(&options).await.map_err(|e| e.to_string())?;
-        let deleted = write::delete_job(&conn, ns, "backfill", &first).await.map_err(|e| e.to_string())?;
+        let backfill = NamespacedName::new(ns, "backfill");
+        let deleted = write::delete_job(&conn, &backfill, &first).await.map_err(|e| e.to_string())?;
         // The other race: recreating from a backup after someone else (kustomize-controller) did.
-        let live = write::get_job(&conn, ns, "backfill").await.map_err(|e| e.to_string())?.ok_or("no Job")?;
+        let live = read::get_job(&conn, &backfill).await.map_err(|e| e.to_string())?.ok_or("no Job")?;
         let manifest = fluxjobs::commands::rerun::restorable(&live);
         let created = write::create_job(&conn, &manifest).await.map_err(|e| e.to_string())?;
         Ok::<_, String>((deleted, created))

@@ -1,0 +1,105 @@
+//! Waiting on the cluster: one polling helper with a condition function, as flux2's
+//! `wait.PollImmediate(interval, timeout, condition)` (fluxcd/flux2 cmd/flux/reconcile.go), and the
+//! conditions the commands wait for. What counts as Ready is the engine's to say
+//! ([`crate::engine::state`]); these only read and ask it.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::read::{get_job, get_kustomization, source_handled};
+use super::{ClusterError, Connection};
+use crate::engine::state::{RequestOutcome, request_outcome};
+use crate::error::one_line;
+use crate::refs::{NamespacedName, ObjectRef, StageId};
+
+/// How often a condition is checked: one GET a second, about as `flux reconcile` polls.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Checks `condition` at once and then every `interval`, until it gives a value (`Ok(Some)`), fails,
+/// or `timeout` has passed (`Ok(None)`).
+pub async fn poll<T, E>(
+    interval: Duration,
+    timeout: Duration,
+    mut condition: impl AsyncFnMut() -> Result<Option<T>, E>,
+) -> Result<Option<T>, E> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = condition().await? {
+            return Ok(Some(value));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// Whether the Job with `uid` is gone within `timeout` (a Job of the same name with another uid
+/// counts as gone), as kube-rs `await_condition(api, name, is_deleted(uid))`.
+pub async fn job_gone(
+    conn: &Connection,
+    job: &NamespacedName,
+    uid: &str,
+    timeout: Duration,
+) -> Result<bool, ClusterError> {
+    let gone = poll(POLL_INTERVAL, timeout, async || {
+        let live = get_job(conn, job).await?;
+        Ok::<_, ClusterError>(live.is_none_or(|j| j.metadata.uid.as_deref() != Some(uid)).then_some(()))
+    })
+    .await?;
+    Ok(gone.is_some())
+}
+
+/// How a stage ended after a reconcile request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StageOutcome {
+    /// kustomize-controller handled the request, with this outcome (or the stage was deleted).
+    Handled(RequestOutcome),
+    /// Not handled within the timeout; the last Ready condition (or read error) seen.
+    TimedOut(String),
+}
+
+/// Follows a stage until kustomize-controller has handled the reconcile request `token` and the
+/// engine calls the outcome final. Read errors are retried until the timeout.
+pub async fn stage_settled(conn: &Connection, stage: &StageId, token: &str, timeout: Duration) -> StageOutcome {
+    let mut last = String::from("no status yet");
+    let settled = poll(POLL_INTERVAL, timeout, async || {
+        match get_kustomization(conn, stage).await {
+            Ok(Some(ks)) => {
+                if let Some(outcome) = request_outcome(&ks, token) {
+                    return Ok(Some(StageOutcome::Handled(outcome)));
+                }
+                if let Some(ready) = ks.condition("Ready") {
+                    last = format!("{}: {}", ready.reason, ready.message);
+                }
+            }
+            Ok(None) => {
+                let message = format!("Kustomization {stage} was deleted");
+                return Ok(Some(StageOutcome::Handled(RequestOutcome::Failed { reason: "NotFound".into(), message })));
+            }
+            Err(e) => last = one_line(&e),
+        }
+        Ok::<_, std::convert::Infallible>(None)
+    })
+    .await;
+    match settled {
+        Ok(Some(outcome)) => outcome,
+        Ok(None) => StageOutcome::TimedOut(last),
+        Err(never) => match never {},
+    }
+}
+
+/// Whether source-controller handled the reconcile request `token` on `source` within `timeout`.
+pub async fn source_fetched(
+    conn: &Connection,
+    source: &ObjectRef,
+    token: &str,
+    timeout: Duration,
+) -> Result<bool, ClusterError> {
+    let handled = poll(POLL_INTERVAL, timeout, async || {
+        Ok::<_, ClusterError>(source_handled(conn, source).await?.filter(|handled| handled == token).map(|_| ()))
+    })
+    .await?;
+    Ok(handled.is_some())
+}

@@ -1,0 +1,307 @@
+//! `kubectl fluxjobs rerun`: delete a finished or stuck Job safely and let Flux recreate it.
+//!
+//! Kubernetes cannot restart a Job, and kustomize-controller re-creates one only when it is gone or
+//! its spec changed with `force` (fluxcd/pkg ssa ResourceManager, recreate on immutable fields): a
+//! failed migration stays failed until it is deleted. The order of steps is what makes it safe:
+//! every check before any write ([`plan`]), a restorable backup before the delete ([`backup`]), a
+//! uid precondition on the delete, and on any error or Ctrl-C after the backup the command says
+//! whether the Job was deleted and how to restore it.
+
+mod backup;
+mod plan;
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use tokio::time::Instant;
+
+use self::backup::Progress;
+use self::plan::{Mode, Plan, Target, decide, parse_target, stage_namespaces};
+pub use self::plan::{Refusal, restorable};
+use super::follow;
+use crate::cli::RerunArgs;
+use crate::cluster::write::{self, Created, Deleted};
+use crate::cluster::{ClusterError, Connection, read, wait};
+use crate::context::Context;
+use crate::duration::{parse_timeout_flag, took};
+use crate::engine::owner_of;
+use crate::engine::workload::{job_state, pod_problem};
+use crate::error::{Error, one_line};
+use crate::model::Kustomization;
+use crate::refs::{NamespacedName, ObjectRef, StageId};
+use crate::report::JobState;
+use crate::terminal;
+
+/// The exit code of a command stopped by Ctrl-C, as shells report it (128 + SIGINT).
+const INTERRUPTED: u8 = 130;
+
+pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
+    let targets = args.targets.iter().map(|t| parse_target(t)).collect::<Result<Vec<_>, _>>()?;
+    let timeout = parse_timeout_flag("--timeout", &args.timeout)?;
+    let conn = ctx.connect().await?;
+    let ns = ctx.namespace(&conn);
+    let plans = plan_all(&conn, &ns, &targets, args).await?;
+
+    let backup_dir = match &args.backup_dir {
+        Some(dir) => dir.clone(),
+        None => backup::default_dir()?,
+    };
+    for plan in &plans {
+        terminal::step("►", &plan.describe());
+    }
+    if args.dry_run {
+        for plan in &plans {
+            terminal::step("◎", &format!("dry run: would save {} to {}", plan.id, backup_dir.display()));
+            terminal::step(
+                "◎",
+                &format!(
+                    "dry run: would delete Job {} (propagation Background, precondition uid {})",
+                    plan.id,
+                    plan.uid()
+                ),
+            );
+            if let Some(ks) = &plan.owner {
+                terminal::step(
+                    "◎",
+                    &format!("dry run: would set reconcile.fluxcd.io/requestedAt on Kustomization {}", ks.id()),
+                );
+            }
+        }
+        terminal::step("✔", "dry run: nothing was changed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.yes && terminal::interactive() {
+        let question = format!("Delete {} Job{} as above?", plans.len(), if plans.len() == 1 { "" } else { "s" });
+        if !terminal::confirm(&question) {
+            return Err(Error::Aborted);
+        }
+    }
+
+    // From here on an interrupt must not leave a deleted Job unexplained: Ctrl-C is caught (after
+    // the confirmation, where it still just aborts) and answered with the way to restore.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    let mut failed = false;
+    for plan in &plans {
+        let backup = backup::save(&backup_dir, &plan.job)?;
+        terminal::step("✔", &format!("saved {} to {}", plan.id, backup.display()));
+        let progress = Cell::new(Progress::NothingDeleted);
+        let requested = tokio::select! {
+            result = execute(&conn, plan, &backup, timeout, &progress) => result.map_err(|e| Error::AfterBackup {
+                source: Box::new(e),
+                advice: progress.get().advice(plan, &backup),
+            })?,
+            _ = &mut interrupted => {
+                eprintln!("error: interrupted\n{}", progress.get().advice(plan, &backup));
+                return Ok(ExitCode::from(INTERRUPTED));
+            }
+        };
+        if args.wait {
+            tokio::select! {
+                ok = follow_rerun(&conn, ctx, args, plan, requested.as_deref(), timeout) => failed |= !ok,
+                _ = &mut interrupted => {
+                    eprintln!("error: interrupted while following Job {}\n{}", plan.id, Progress::Restored.advice(plan, &backup));
+                    return Ok(ExitCode::from(INTERRUPTED));
+                }
+            }
+        }
+    }
+    if failed {
+        return Err(Error::RerunFailed);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every check first: one refused target refuses the whole command, before any write. Owning
+/// Kustomizations are read once each however many of their Jobs are named.
+async fn plan_all(conn: &Connection, ns: &str, targets: &[Target], args: &RerunArgs) -> Result<Vec<Plan>, Error> {
+    let mut plans: Vec<Plan> = Vec::new();
+    let mut owners: HashMap<StageId, Option<Kustomization>> = HashMap::new();
+    for target in targets {
+        let jobs = match target {
+            Target::Job(name) => {
+                let id = NamespacedName::new(ns, name);
+                vec![read::get_job(conn, &id).await?.ok_or(Error::JobNotFound(id))?]
+            }
+            Target::Stage(name) => {
+                let id = StageId::new(ns, name);
+                let ks = read::get_kustomization(conn, &id).await?.ok_or_else(|| Error::StageNotFound(id.clone()))?;
+                let jobs = read::stage_jobs(conn, &ks, &stage_namespaces(&ks)).await?;
+                if jobs.is_empty() {
+                    return Err(Error::StageHasNoJobs(id));
+                }
+                jobs
+            }
+        };
+        for job in jobs {
+            let owner_id = owner_of(&job.metadata);
+            let owner = match &owner_id {
+                Some(id) => match owners.get(id) {
+                    Some(cached) => cached.clone(),
+                    None => {
+                        let owner = read::get_kustomization(conn, id).await?;
+                        owners.insert(id.clone(), owner.clone());
+                        owner
+                    }
+                },
+                None => None,
+            };
+            let mode = decide(&job, owner.as_ref(), owner_id.as_ref(), args.force, args.recreate)?;
+            if !plans.iter().any(|p| p.job.metadata.uid == job.metadata.uid) {
+                plans.push(Plan::new(job, owner, mode));
+            }
+        }
+    }
+    Ok(plans)
+}
+
+/// Delete, wait until gone, recreate when asked, request the reconcile, recording each step in
+/// `progress`. Returns the reconcile request token, if one was sent.
+async fn execute(
+    conn: &Connection,
+    plan: &Plan,
+    backup: &Path,
+    timeout: Duration,
+    progress: &Cell<Progress>,
+) -> Result<Option<String>, Error> {
+    let (id, uid) = (&plan.id, plan.uid());
+    let deleted = write::delete_job(conn, id, uid).await?;
+    progress.set(match deleted {
+        Deleted::Replaced => Progress::Restored,
+        Deleted::Deleted | Deleted::Gone => Progress::Deleted,
+    });
+    match deleted {
+        Deleted::Deleted => {
+            terminal::step("►", &format!("deleted Job {id} (uid {uid}); waiting until it is gone"));
+            if !wait::job_gone(conn, id, uid, timeout).await? {
+                return Err(Error::NotDeleted { job: id.clone(), timeout });
+            }
+            terminal::step("✔", &format!("Job {id} is gone"));
+        }
+        Deleted::Gone => terminal::step("✔", &format!("Job {id} was already gone")),
+        Deleted::Replaced => {
+            terminal::step("✔", &format!("Job {id} was recreated meanwhile (another uid); it was left alone"))
+        }
+    }
+    if let Mode::FromLiveSpec(_) = plan.mode {
+        let manifest: Job = backup::load(backup)?;
+        match write::create_job(conn, &manifest).await? {
+            Created::Created(job) => terminal::step(
+                "✔",
+                &format!("recreated Job {id} from its live spec (uid {})", job.metadata.uid.unwrap_or_default()),
+            ),
+            Created::Exists => terminal::step("✔", &format!("Job {id} exists again (kustomize-controller was first)")),
+        }
+        progress.set(Progress::Restored);
+    }
+    let Some(ks) = &plan.owner else { return Ok(None) };
+    let token = write::request_token();
+    write::request_reconcile(conn, &ObjectRef::stage(&ks.id()), &token).await?;
+    progress.set(Progress::Restored);
+    terminal::step("✔", &format!("requested a reconcile of Kustomization {} (requestedAt {token})", ks.id()));
+    Ok(Some(token))
+}
+
+/// `--wait`: the new Job from creation to Complete, then its stage to Ready. Prints the root cause
+/// and returns false on failure.
+async fn follow_rerun(
+    conn: &Connection,
+    ctx: &Context,
+    args: &RerunArgs,
+    plan: &Plan,
+    token: Option<&str>,
+    timeout: Duration,
+) -> bool {
+    let stage = plan.owner.as_ref().map(|k| k.id());
+    if !follow_job(conn, &plan.id, plan.uid(), timeout).await {
+        if let Some(stage) = &stage {
+            follow::explain(conn, ctx, stage, args.logs).await;
+        }
+        return false;
+    }
+    let (Some(stage), Some(token)) = (stage, token) else { return true };
+    terminal::step("◎", &format!("waiting for stage {stage} to be Ready"));
+    let settled = follow::settle(conn, &stage, &format!("stage {stage}"), token, timeout).await;
+    if settled != follow::Settled::Ready {
+        follow::explain(conn, ctx, &stage, args.logs).await;
+        return false;
+    }
+    true
+}
+
+/// Follows the Job that replaces `old_uid`: created, scheduled, running, Complete or Failed. One
+/// GET of the Job and one LIST of its Pods per poll.
+async fn follow_job(conn: &Connection, id: &NamespacedName, old_uid: &str, timeout: Duration) -> bool {
+    let start = Instant::now();
+    let mut seen: Vec<String> = Vec::new();
+    let mut say = |line: String, glyph: &str| {
+        if !seen.contains(&line) {
+            terminal::step(glyph, &line);
+            seen.push(line);
+        }
+    };
+    say(format!("waiting for the new Job {id}"), "◎");
+    let finished = wait::poll(wait::POLL_INTERVAL, timeout, async || {
+        let job = match read::get_job(conn, id).await? {
+            Some(job) if job.metadata.uid.as_deref() != Some(old_uid) => job,
+            _ => return Ok(None),
+        };
+        let uid = job.metadata.uid.clone().unwrap_or_default();
+        say(format!("Job {id} created (uid {uid})"), "✔");
+        match read::job_pods(conn, &id.namespace, &uid).await {
+            Ok(pods) => pods.iter().flat_map(pod_lines).for_each(|(line, glyph)| say(line, glyph)),
+            Err(e) => say(format!("cannot list the pods of Job {id}: {}", one_line(&e)), "✗"),
+        }
+        Ok::<_, ClusterError>(match job_state(&job) {
+            (JobState::Complete, _, _) => Some(Ok(())),
+            (JobState::Failed, reason, message) => {
+                Some(Err(format!("{}: {}", reason.unwrap_or_default(), message.unwrap_or_default())))
+            }
+            _ => None,
+        })
+    })
+    .await;
+    match finished {
+        Ok(Some(Ok(()))) => {
+            say(format!("Job {id} Complete ({})", took(start.elapsed())), "✔");
+            true
+        }
+        Ok(Some(Err(why))) => {
+            say(format!("Job {id} Failed: {why}"), "✗");
+            false
+        }
+        Ok(None) => {
+            say(format!("Job {id} did not finish within {}", took(timeout)), "✗");
+            false
+        }
+        Err(e) => {
+            say(format!("cannot read Job {id}: {}", one_line(&e)), "✗");
+            false
+        }
+    }
+}
+
+/// What a pod of the followed Job says now: scheduled where, its problem, or its phase.
+fn pod_lines(pod: &k8s_openapi::api::core::v1::Pod) -> Vec<(String, &'static str)> {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let status = pod.status.as_ref();
+    let mut lines = Vec::new();
+    let scheduled = status
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "PodScheduled" && c.status == "True"));
+    if scheduled {
+        let node = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+        lines.push((format!("Pod {name} scheduled on {node}"), "✔"));
+    }
+    if let Some(problem) = pod_problem(pod) {
+        let code = problem.exit_code.map(|c| format!(" (exit code {c})")).unwrap_or_default();
+        lines.push((format!("Pod {name}: {}{code}: {}", problem.reason, problem.message), "✗"));
+    } else if let Some(phase) = status.and_then(|s| s.phase.clone()) {
+        lines.push((format!("Pod {name} {phase}"), "◎"));
+    }
+    lines
+}

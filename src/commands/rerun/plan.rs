@@ -1,0 +1,336 @@
+//! What `rerun` will do, decided before any write and without touching the cluster: the targets
+//! the user named, the checks that refuse a Job (with the way out), how the Job comes back, and the
+//! manifest it can be created again from.
+
+use std::fmt;
+
+use k8s_openapi::api::batch::v1::Job;
+
+use crate::engine::state::health_check_running;
+use crate::engine::workload::job_state;
+use crate::error::Error;
+use crate::model::{Kustomization, OWNER_NAME_LABEL};
+use crate::refs::{NamespacedName, StageId};
+use crate::report::JobState;
+
+/// What the user named.
+#[derive(Debug, PartialEq)]
+pub enum Target {
+    Job(String),
+    Stage(String),
+}
+
+/// `job/NAME`, `NAME` or `ks/STAGE`, with kubectl's resource aliases.
+pub fn parse_target(s: &str) -> Result<Target, Error> {
+    let bad = || Error::BadTarget(s.to_string());
+    match s.split_once('/') {
+        None if !s.is_empty() => Ok(Target::Job(s.to_string())),
+        Some((kind, name)) if !name.is_empty() && !name.contains('/') => match kind.to_lowercase().as_str() {
+            "job" | "jobs" | "job.batch" | "jobs.batch" => Ok(Target::Job(name.to_string())),
+            "ks" | "kustomization" | "kustomizations" | "kustomization.kustomize.toolkit.fluxcd.io" => {
+                Ok(Target::Stage(name.to_string()))
+            }
+            _ => Err(bad()),
+        },
+        _ => Err(bad()),
+    }
+}
+
+/// Why rerun recreates the Job itself instead of leaving it to kustomize-controller.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RecreateReason {
+    /// `--recreate`, or nothing would recreate it (not Flux-managed).
+    Asked,
+    /// kustomize-controller is running a health check of this stage and would wait for the deleted
+    /// Job until its timeout.
+    HealthCheckRunning(StageId),
+}
+
+impl fmt::Display for RecreateReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecreateReason::Asked => f.write_str("--recreate"),
+            RecreateReason::HealthCheckRunning(stage) => write!(
+                f,
+                "kustomize-controller is running a health check of {stage} and would wait for the deleted Job until its timeout"
+            ),
+        }
+    }
+}
+
+/// How the Job comes back after the delete.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    /// kustomize-controller recreates it from Git on the requested reconcile.
+    FluxRecreates,
+    /// rerun recreates it from the saved live spec.
+    FromLiveSpec(RecreateReason),
+}
+
+/// A refusal, with the way out.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "Job {job} belongs to stage {stage} which is suspended: Flux would not recreate it. Resume it first: flux resume kustomization {} -n {}",
+        stage.name,
+        stage.namespace
+    )]
+    StageSuspended { job: NamespacedName, stage: StageId },
+    #[error(
+        "Job {job} is not managed by Flux (no {OWNER_NAME_LABEL} label), so nothing would recreate it. Pass --recreate to recreate it from its live spec"
+    )]
+    NotManaged { job: NamespacedName },
+    #[error(
+        "Job {job} belongs to Kustomization {owner}, which does not exist (any more). Pass --recreate to recreate it from its live spec"
+    )]
+    OwnerGone { job: NamespacedName, owner: StageId },
+    #[error("Job {job} is still running ({active} active pod{}); pass --force to delete it anyway", if *active == 1 { "" } else { "s" })]
+    Running { job: NamespacedName, active: i32 },
+}
+
+/// The checks before any write. `owner_id` is the stage the Job's owner labels name, `owner` that
+/// stage as read (`None` when it does not exist).
+pub fn decide(
+    job: &Job,
+    owner: Option<&Kustomization>,
+    owner_id: Option<&StageId>,
+    force: bool,
+    recreate: bool,
+) -> Result<Mode, Refusal> {
+    let id = NamespacedName::of(&job.metadata);
+    if let Some(ks) = owner
+        && ks.spec.suspend
+    {
+        return Err(Refusal::StageSuspended { job: id, stage: ks.id() });
+    }
+    match (owner_id, owner, recreate) {
+        (None, _, false) => return Err(Refusal::NotManaged { job: id }),
+        (Some(owner_id), None, false) => return Err(Refusal::OwnerGone { job: id, owner: owner_id.clone() }),
+        _ => {}
+    }
+    let (state, _, _) = job_state(job);
+    if matches!(state, JobState::Running | JobState::Pending) && !force {
+        let active = job.status.as_ref().and_then(|s| s.active).unwrap_or(0);
+        return Err(Refusal::Running { job: id, active });
+    }
+    let Some(ks) = owner.filter(|_| !recreate) else {
+        return Ok(Mode::FromLiveSpec(RecreateReason::Asked));
+    };
+    // kustomize-controller waits for a deleted Job until the health check's timeout, unless the
+    // Job's manifest sets ttlSecondsAfterFinished (fluxcd/pkg ssa ExtractJobsWithTTL); without the
+    // CancelHealthCheckOnNewRevision gate our reconcile request waits behind that check too.
+    let has_ttl = job.spec.as_ref().and_then(|s| s.ttl_seconds_after_finished).is_some();
+    if health_check_running(ks).is_some() && !has_ttl {
+        return Ok(Mode::FromLiveSpec(RecreateReason::HealthCheckRunning(ks.id())));
+    }
+    Ok(Mode::FluxRecreates)
+}
+
+/// The Job as it can be created again: server-set fields stripped (uid, resourceVersion,
+/// creationTimestamp, generation, managedFields, status), and the selector and labels the Job
+/// controller generates from the old uid (`controller-uid`, `job-name`), which the API server sets
+/// anew for the new Job.
+pub fn restorable(job: &Job) -> Job {
+    const GENERATED: [&str; 4] =
+        ["controller-uid", "batch.kubernetes.io/controller-uid", "job-name", "batch.kubernetes.io/job-name"];
+    let mut job = job.clone();
+    let meta = &mut job.metadata;
+    meta.uid = None;
+    meta.resource_version = None;
+    meta.creation_timestamp = None;
+    meta.generation = None;
+    meta.managed_fields = None;
+    meta.self_link = None;
+    meta.deletion_timestamp = None;
+    meta.deletion_grace_period_seconds = None;
+    meta.finalizers = None;
+    if let Some(labels) = meta.labels.as_mut() {
+        labels.retain(|k, _| !GENERATED.contains(&k.as_str()));
+    }
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("batch.kubernetes.io/job-tracking");
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+    job.status = None;
+    if let Some(spec) = job.spec.as_mut() {
+        if spec.manual_selector != Some(true) {
+            spec.selector = None;
+        }
+        if let Some(labels) = spec.template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
+            labels.retain(|k, _| !GENERATED.contains(&k.as_str()));
+        }
+    }
+    job
+}
+
+/// A Job to rerun, after the checks.
+pub struct Plan {
+    pub job: Job,
+    pub id: NamespacedName,
+    pub owner: Option<Kustomization>,
+    pub mode: Mode,
+}
+
+impl Plan {
+    pub fn new(job: Job, owner: Option<Kustomization>, mode: Mode) -> Self {
+        Plan { id: NamespacedName::of(&job.metadata), job, owner, mode }
+    }
+
+    pub fn uid(&self) -> &str {
+        self.job.metadata.uid.as_deref().unwrap_or_default()
+    }
+
+    pub fn describe(&self) -> String {
+        let (state, reason, _) = job_state(&self.job);
+        let state = match reason {
+            Some(r) => format!("{} ({r})", state.as_str()),
+            None => state.as_str().to_string(),
+        };
+        let how = match &self.mode {
+            Mode::FluxRecreates => format!(
+                "delete it, then ask kustomize-controller to reconcile {} so it recreates the Job from Git",
+                self.owner.as_ref().map(|k| k.id().to_string()).unwrap_or_default()
+            ),
+            Mode::FromLiveSpec(why) => {
+                let then = match &self.owner {
+                    Some(ks) => format!(", then ask kustomize-controller to reconcile {}", ks.id()),
+                    None => String::new(),
+                };
+                format!("delete it and recreate it from its live spec ({why}){then}")
+            }
+        };
+        format!("Job {} [{state}, uid {}]: {how}", self.id, self.uid())
+    }
+}
+
+/// Namespaces a stage deploys Jobs into: its inventory's, its targetNamespace, its own.
+pub fn stage_namespaces(ks: &Kustomization) -> Vec<String> {
+    let mut out: Vec<String> =
+        crate::engine::inventory_objects(ks, "batch", "Job").into_iter().map(|id| id.namespace).collect();
+    out.extend(ks.spec.target_namespace.clone().filter(|ns| !ns.is_empty()));
+    out.push(ks.namespace().to_string());
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub fn job(extra: serde_json::Value) -> Job {
+        let mut v = json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "db-migration", "namespace": "shop", "uid": "u-1", "resourceVersion": "42",
+                         "creationTimestamp": "2026-11-24T10:00:00Z", "generation": 1,
+                         "managedFields": [{"manager": "kustomize-controller", "operation": "Apply"}],
+                         "labels": {"kustomize.toolkit.fluxcd.io/name": "app-pre-deploy", "kustomize.toolkit.fluxcd.io/namespace": "shop",
+                                    "controller-uid": "u-1", "batch.kubernetes.io/controller-uid": "u-1", "job-name": "db-migration",
+                                    "batch.kubernetes.io/job-name": "db-migration"}},
+            "spec": {"backoffLimit": 0,
+                     "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "u-1"}},
+                     "template": {"metadata": {"labels": {"app": "migration", "controller-uid": "u-1",
+                                                           "batch.kubernetes.io/controller-uid": "u-1", "job-name": "db-migration",
+                                                           "batch.kubernetes.io/job-name": "db-migration"}},
+                                  "spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "app:1"}]}}},
+            "status": {"startTime": "2026-11-24T10:00:00Z", "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]},
+        });
+        json_patch(&mut v, extra);
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn json_patch(v: &mut serde_json::Value, patch: serde_json::Value) {
+        match (v, patch) {
+            (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+                for (k, pv) in b {
+                    json_patch(a.entry(k).or_insert(serde_json::Value::Null), pv);
+                }
+            }
+            (slot, p) => *slot = p,
+        }
+    }
+
+    pub fn ks(extra: serde_json::Value) -> Kustomization {
+        let mut v = json!({"metadata": {"name": "app-pre-deploy", "namespace": "shop"},
+                           "spec": {"sourceRef": {"kind": "GitRepository", "name": "app"}, "force": true, "wait": true}});
+        json_patch(&mut v, extra);
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn owner() -> StageId {
+        StageId::new("shop", "app-pre-deploy")
+    }
+
+    #[test]
+    fn parses_targets_like_kubectl() {
+        assert_eq!(parse_target("db-migration").unwrap(), Target::Job("db-migration".into()));
+        assert_eq!(parse_target("job/db-migration").unwrap(), Target::Job("db-migration".into()));
+        assert_eq!(parse_target("jobs.batch/x").unwrap(), Target::Job("x".into()));
+        assert_eq!(parse_target("ks/app-pre-deploy").unwrap(), Target::Stage("app-pre-deploy".into()));
+        assert_eq!(parse_target("kustomization/a").unwrap(), Target::Stage("a".into()));
+        assert!(parse_target("deployment/app").unwrap_err().to_string().contains("name a Job"));
+        assert!(parse_target("job/").is_err());
+    }
+
+    #[test]
+    fn a_finished_flux_job_is_left_to_flux() {
+        assert_eq!(
+            decide(&job(json!({})), Some(&ks(json!({}))), Some(&owner()), false, false),
+            Ok(Mode::FluxRecreates)
+        );
+    }
+
+    #[test]
+    fn refuses_a_suspended_stage_with_the_way_out() {
+        let suspended = ks(json!({"spec": {"suspend": true}}));
+        let err = decide(&job(json!({})), Some(&suspended), Some(&owner()), true, true).unwrap_err().to_string();
+        assert!(err.contains("suspended") && err.contains("flux resume kustomization app-pre-deploy -n shop"), "{err}");
+    }
+
+    #[test]
+    fn refuses_an_active_job_unless_forced() {
+        let running = job(json!({"status": {"conditions": [], "active": 1}}));
+        let err = decide(&running, Some(&ks(json!({}))), Some(&owner()), false, false).unwrap_err().to_string();
+        assert!(err.contains("still running (1 active pod)") && err.contains("--force"), "{err}");
+        assert_eq!(decide(&running, Some(&ks(json!({}))), Some(&owner()), true, false), Ok(Mode::FluxRecreates));
+    }
+
+    #[test]
+    fn refuses_a_job_flux_does_not_manage_unless_recreate() {
+        let mut plain = job(json!({}));
+        plain.metadata.labels = None;
+        let err = decide(&plain, None, None, false, false).unwrap_err().to_string();
+        assert!(err.contains("not managed by Flux") && err.contains("--recreate"), "{err}");
+        assert_eq!(decide(&plain, None, None, false, true), Ok(Mode::FromLiveSpec(RecreateReason::Asked)));
+        let err = decide(&job(json!({})), None, Some(&owner()), false, false).unwrap_err().to_string();
+        assert!(err.contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn recreates_itself_while_kustomize_controller_health_checks_a_job_without_ttl() {
+        let checking = ks(json!({"status": {"conditions": [
+            {"type": "Reconciling", "status": "True", "reason": "Progressing", "message": "Running health checks for revision 'main@sha1:1' with a timeout of 5m0s"}]}}));
+        let running = job(json!({"status": {"conditions": [], "active": 1}}));
+        let mode = decide(&running, Some(&checking), Some(&owner()), true, false).unwrap();
+        assert_eq!(mode, Mode::FromLiveSpec(RecreateReason::HealthCheckRunning(owner())));
+        assert!(RecreateReason::HealthCheckRunning(owner()).to_string().contains("health check"));
+        let with_ttl =
+            job(json!({"spec": {"ttlSecondsAfterFinished": 600}, "status": {"conditions": [], "active": 1}}));
+        assert_eq!(decide(&with_ttl, Some(&checking), Some(&owner()), true, false), Ok(Mode::FluxRecreates));
+    }
+
+    #[test]
+    fn restorable_manifests_drop_server_set_fields_and_the_old_uid() {
+        let r = restorable(&job(json!({})));
+        let v = serde_json::to_value(&r).unwrap();
+        let text = v.to_string();
+        assert!(!text.contains("u-1"), "the old uid survives: {text}");
+        for gone in ["resourceVersion", "creationTimestamp", "managedFields", "generation", "status", "selector"] {
+            assert!(!text.contains(&format!("\"{gone}\"")), "{gone} survives: {text}");
+        }
+        assert_eq!(v["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"], "app-pre-deploy");
+        assert_eq!(v["spec"]["template"]["metadata"]["labels"], json!({"app": "migration"}));
+        assert_eq!(v["spec"]["backoffLimit"], 0);
+    }
+}

@@ -1,0 +1,201 @@
+//! The object at fault inside one stage, one function per state of the stage: suspended, never
+//! reconciled, progressing, failed; and the stage's source when it cannot get an artifact.
+
+use super::resolve::{Resolution, stage_cause};
+use super::state::{NEW_STAGE_GRACE, health_check_running, stage_timeout};
+use super::workload::{deployment_cause, job_cause, job_state};
+use super::{Index, hints, messages};
+use crate::duration::human;
+use crate::model::Kustomization;
+use crate::refs::{NamespacedName, ObjectRef};
+use crate::report::{JobState, Reason, RootCause};
+
+/// `spec.suspend: true`.
+pub fn suspended(ks: &Kustomization) -> Resolution {
+    let cause = stage_cause(ks, Reason::Suspended, "reconciliation is suspended (spec.suspend: true)");
+    Resolution::at(&ks.id(), cause, hints::resume(ks))
+}
+
+/// No status conditions yet: kustomize-controller writes its first condition (Reconciling) within
+/// seconds of creation, so a fresh object without one is only waiting its turn.
+pub fn not_reconciled(index: &Index, ks: &Kustomization) -> Resolution {
+    let check_controller = hints::check_controller(ks);
+    let age = ks.metadata.creation_timestamp.as_ref().map(|t| index.now.duration_since(t.0));
+    let (message, hint) = match age {
+        Some(age) if age < NEW_STAGE_GRACE => (
+            format!("not reconciled yet: created {} ago", human(age)),
+            format!(
+                "kustomize-controller picks new Kustomizations up within seconds; if this lasts, {check_controller}"
+            ),
+        ),
+        Some(age) => {
+            (format!("never reconciled: no status conditions {} after creation", human(age)), check_controller)
+        }
+        None => ("never reconciled: no status conditions".to_string(), check_controller),
+    };
+    Resolution::at(&ks.id(), stage_cause(ks, Reason::NotReconciled, message), hint)
+}
+
+/// kustomize-controller is still working on the stage: a new generation not applied yet, or a
+/// health check waiting for a workload.
+pub fn progressing(index: &Index, ks: &Kustomization) -> Resolution {
+    let id = ks.id();
+    let ready = ks.condition("Ready").cloned().unwrap_or_default();
+    if ready.status == "True" {
+        let generation = ks.metadata.generation.unwrap_or_default();
+        let observed = ks.status.as_ref().and_then(|s| s.observed_generation).unwrap_or_default();
+        let message = format!("spec generation {generation} is not applied yet (last applied generation {observed})");
+        return Resolution::at(&id, stage_cause(ks, Reason::GenerationNotObserved, message), hints::generation());
+    }
+    let clock = health_clock(index, ks);
+    if let Some(mut r) = workload_problem(index, ks, None) {
+        if let Some(clock) = &clock {
+            r.cause.message = format!("{} ({clock})", r.cause.message);
+        }
+        return r;
+    }
+    let running =
+        index.stage_jobs(ks).0.into_iter().find(|j| matches!(job_state(j).0, JobState::Running | JobState::Pending));
+    if let Some(job) = running {
+        let object = ObjectRef::of("Job", &job.metadata);
+        let message = format!("the Job has not finished yet; {}", clock.unwrap_or_default());
+        let events = index.warning_events(&object);
+        let cause = RootCause::new(object, Reason::JobRunning, message).with_events(events);
+        return Resolution::at(&id, cause, hints::wait_for_job());
+    }
+    let message = match &clock {
+        Some(clock) => format!("{} ({clock})", ready.message),
+        None => ready.message.clone(),
+    };
+    Resolution::at(&id, stage_cause(ks, Reason::Progressing, message), hints::wait_for_controller())
+}
+
+/// The stage's own build, apply or health check failed (Ready=False with the controller's reason).
+pub fn failed(index: &Index, ks: &Kustomization) -> Resolution {
+    let id = ks.id();
+    let ready = ks.condition("Ready").cloned().unwrap_or_default();
+    let own = |reason: &str, message: String, hint: String| {
+        Resolution::at(&id, stage_cause(ks, Reason::from(reason), message), hint)
+    };
+    match ready.reason.as_str() {
+        "ArtifactFailed" => match source_problem(index, ks) {
+            Some((cause, hint)) => Resolution::at(&id, cause, hint),
+            None => own("ArtifactFailed", ready.message.clone(), hints::check_path(ks)),
+        },
+        "HealthCheckFailed" => {
+            let refs = messages::health_check_refs(&ready.message);
+            workload_problem(index, ks, Some(&refs))
+                .unwrap_or_else(|| own("HealthCheckFailed", ready.message.clone(), hints::see_health_check()))
+        }
+        "ReconciliationFailed" => immutable_field(ks, &ready.message).unwrap_or_else(|| {
+            own("ReconciliationFailed", messages::first_line(&ready.message), hints::fix_manifests(ks))
+        }),
+        "BuildFailed" => own("BuildFailed", messages::first_line(&ready.message), hints::fix_build(ks)),
+        reason => own(reason, messages::first_line(&ready.message), hints::stage_events(ks)),
+    }
+}
+
+/// `elapsed of timeout` for a running health check, from the Reconciling condition's transition
+/// time and the stage's timeout.
+fn health_clock(index: &Index, ks: &Kustomization) -> Option<String> {
+    let since = health_check_running(ks)?.last_transition_time?;
+    Some(format!(
+        "health check running for {} of its {} timeout",
+        human(index.now.duration_since(since)),
+        human(stage_timeout(ks))
+    ))
+}
+
+/// The source object at fault when a stage cannot get its artifact.
+pub fn source_problem(index: &Index, ks: &Kustomization) -> Option<(RootCause, String)> {
+    let object = ks.source();
+    let cause = |reason: Reason, message: String| {
+        RootCause::new(object.clone(), reason, message).with_events(index.warning_events(&object))
+    };
+    let hint = hints::sources(&object.namespace);
+    let Some(source) = index.source(&object) else {
+        let message = format!("{} '{}' not found", object.kind, object.id());
+        return Some((cause(Reason::SourceNotFound, message), hint));
+    };
+    let ready = source.ready();
+    if source.artifact_revision().is_none() {
+        let message = match ready.map(|c| c.message.as_str()).filter(|m| !m.is_empty()) {
+            Some(m) => format!("the source has no artifact: {m}"),
+            None => "the source has no artifact".to_string(),
+        };
+        return Some((cause(Reason::ArtifactMissing, message), hint));
+    }
+    match ready {
+        Some(c) if c.status == "False" => Some((cause(Reason::from(c.reason.as_str()), c.message.clone()), hint)),
+        _ => None,
+    }
+}
+
+/// The workload at fault in a stage: among `refs` (from a health-check message) when given, else
+/// among all its Jobs and Deployments.
+fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef, String)]>) -> Option<Resolution> {
+    let (jobs, missing) = index.stage_jobs(ks);
+    let wanted = |object: &ObjectRef| refs.is_none_or(|refs| refs.iter().any(|(r, _)| r == object));
+    let with_hint = |cause: RootCause| {
+        let hint = hints::for_cause(ks, &cause);
+        Resolution::at(&ks.id(), cause, hint)
+    };
+    for job in &jobs {
+        if wanted(&ObjectRef::of("Job", &job.metadata))
+            && let Some(cause) = job_cause(index, job)
+        {
+            return Some(with_hint(cause));
+        }
+    }
+    // Jobs the health check still waits for although they are gone.
+    let mut missing_refs = refs.into_iter().flatten().filter(|(r, status)| r.kind == "Job" && status == "NotFound");
+    if let Some((object, _)) = missing_refs.next() {
+        return Some(with_hint(missing_job_cause(index, &object.id(), true)));
+    }
+    if refs.is_none()
+        && let Some(job) = missing.first()
+    {
+        return Some(with_hint(missing_job_cause(index, job, false)));
+    }
+    for deploy in index.stage_deployments(ks) {
+        if wanted(&ObjectRef::of("Deployment", &deploy.metadata))
+            && let Some(cause) = deployment_cause(index, deploy)
+        {
+            return Some(with_hint(cause));
+        }
+    }
+    None
+}
+
+/// Why an inventory Job is gone from the cluster.
+pub fn missing_job_message(index: &Index, job: &NamespacedName) -> String {
+    if index.job_completed_before(job) {
+        "in the inventory but gone from the cluster: deleted after it completed (ttlSecondsAfterFinished cleanup)"
+            .into()
+    } else {
+        "in the inventory but gone from the cluster: deleted before it completed (not by the TTL controller)".into()
+    }
+}
+
+fn missing_job_cause(index: &Index, job: &NamespacedName, health_check_waits: bool) -> RootCause {
+    let mut message = missing_job_message(index, job);
+    if health_check_waits {
+        // Only Jobs whose manifest sets ttlSecondsAfterFinished count as healthy when NotFound
+        // (fluxcd/pkg ssa ExtractJobsWithTTL, kustomize-controller#1578); others are waited for
+        // until the timeout.
+        message.push_str(
+            "; the health check waits for it until the timeout because its manifest has no ttlSecondsAfterFinished",
+        );
+    }
+    let object = ObjectRef::new("Job", &job.namespace, &job.name);
+    let events = index.warning_events(&object);
+    RootCause::new(object, Reason::JobDeleted, message).with_events(events)
+}
+
+/// An immutable-field apply failure; with `force` kustomize-controller would have recreated it.
+fn immutable_field(ks: &Kustomization, message: &str) -> Option<Resolution> {
+    let (object, line) = messages::immutable_field(message)?;
+    let hint = hints::immutable(ks, &object);
+    let cause = RootCause::new(object, Reason::ImmutableField, messages::abbreviate_invalid_values(line));
+    Some(Resolution::at(&ks.id(), cause, hint))
+}

@@ -1,0 +1,158 @@
+//! The hint catalogue: one actionable next step for each cause, as a command the user can run.
+
+use super::workload::IMAGE_PULL_REASONS;
+use crate::model::Kustomization;
+use crate::refs::{ObjectRef, StageId};
+use crate::report::{Reason, RootCause};
+
+/// `flux reconcile kustomization NAME -n NS`.
+pub fn reconcile_stage(ks: &Kustomization) -> String {
+    format!("flux reconcile kustomization {} -n {}", ks.name(), ks.namespace())
+}
+
+pub fn resume(ks: &Kustomization) -> String {
+    format!("flux resume kustomization {} -n {}", ks.name(), ks.namespace())
+}
+
+pub fn break_cycle() -> String {
+    "remove one dependsOn entry of the cycle; kustomize-controller can never satisfy it".into()
+}
+
+pub fn create_dependency(dependency: &StageId, dependent: &StageId) -> String {
+    format!("create Kustomization {dependency}, or remove it from spec.dependsOn of {dependent}")
+}
+
+pub fn ready_expr_false(dependent: &StageId, dependency: &StageId) -> String {
+    format!(
+        "the readyExpr of {dependent}'s dependency on {dependency} is false; check it against {dependency}'s status"
+    )
+}
+
+pub fn ready_expr_holds_now(dependent: &Kustomization) -> String {
+    format!(
+        "kustomize-controller retries {} after its dependency requeue (30s by default); to go on at once: kubectl fluxjobs reconcile {} -n {}",
+        dependent.id(),
+        dependent.name(),
+        dependent.namespace()
+    )
+}
+
+pub fn wait_for_revision(dependency: &StageId, revision: &str) -> String {
+    format!("wait for {dependency} to apply {revision}, or reconcile it")
+}
+
+pub fn check_controller(ks: &Kustomization) -> String {
+    format!(
+        "check that kustomize-controller is running and watches namespace {} (flux check; flux logs --kind Kustomization)",
+        ks.namespace()
+    )
+}
+
+pub fn generation() -> String {
+    "kustomize-controller picks spec changes up at once; if this persists, check the controller is running".into()
+}
+
+pub fn wait_for_job() -> String {
+    "wait for the Job; the stage becomes Ready when it completes".into()
+}
+
+pub fn wait_for_controller() -> String {
+    "wait for kustomize-controller to finish".into()
+}
+
+pub fn see_health_check() -> String {
+    "see the objects the health check names".into()
+}
+
+fn path(ks: &Kustomization) -> &str {
+    ks.spec.path.as_deref().unwrap_or("./")
+}
+
+pub fn check_path(ks: &Kustomization) -> String {
+    format!("check spec.path ({}) exists in the source revision", path(ks))
+}
+
+pub fn fix_manifests(ks: &Kustomization) -> String {
+    format!(
+        "fix the manifests applied by {}; flux build kustomization {} -n {} shows what is applied",
+        ks.id(),
+        ks.name(),
+        ks.namespace()
+    )
+}
+
+pub fn fix_build(ks: &Kustomization) -> String {
+    format!(
+        "fix the kustomization at {} in the source; `flux build kustomization {} -n {}` reproduces it",
+        path(ks),
+        ks.name(),
+        ks.namespace()
+    )
+}
+
+pub fn stage_events(ks: &Kustomization) -> String {
+    format!("flux events --for Kustomization/{} -n {}", ks.name(), ks.namespace())
+}
+
+pub fn sources(namespace: &str) -> String {
+    format!("flux get sources all -n {namespace}; the source must be Ready with an artifact")
+}
+
+/// An object kustomize-controller could not update in place (an immutable field).
+pub fn immutable(ks: &Kustomization, object: &ObjectRef) -> String {
+    if ks.spec.force {
+        "force is on but the object could not be recreated; see the stage's events".to_string()
+    } else {
+        format!(
+            "set spec.force: true on Kustomization {} (or label the {} kustomize.toolkit.fluxcd.io/force: enabled) so Flux recreates it; or: kubectl fluxjobs rerun {}/{} -n {}",
+            ks.id(),
+            object.kind,
+            object.kind.to_lowercase(),
+            object.name,
+            object.namespace
+        )
+    }
+}
+
+/// One actionable next step for a workload cause of stage `ks`.
+pub fn for_cause(ks: &Kustomization, cause: &RootCause) -> String {
+    // The Job to rerun: the one the cause is about, or the Job its pod belongs to.
+    let job = cause.via.first().cloned().unwrap_or_else(|| cause.object());
+    let rerun = if job.kind == "Job" {
+        format!("kubectl fluxjobs rerun job/{} -n {}", job.name, job.namespace)
+    } else {
+        reconcile_stage(ks)
+    };
+    let observed = match &cause.reason {
+        Reason::JobSuspended => {
+            return format!(
+                "kubectl patch job {} -n {} --type=merge -p '{{\"spec\":{{\"suspend\":false}}}}'",
+                cause.name, cause.namespace
+            );
+        }
+        Reason::JobDeleted => return format!("{} (kustomize-controller recreates the Job)", reconcile_stage(ks)),
+        Reason::JobRunning => return wait_for_job(),
+        Reason::Observed(reason) => reason.as_str(),
+        _ => "",
+    };
+    match observed {
+        "Unschedulable" => format!("lower the pod's resource requests or add capacity, then {rerun}"),
+        r if IMAGE_PULL_REASONS.contains(&r) => {
+            format!("check the image name and tag in the source and the pull secret, then {rerun}")
+        }
+        "CreateContainerConfigError" | "CreateContainerError" => {
+            format!("create the Secret or ConfigMap the message names (or fix the reference), then {rerun}")
+        }
+        "OOMKilled" => format!("raise the container's memory limit, then {rerun}"),
+        "CrashLoopBackOff" => {
+            "read the container's logs; with restartPolicy OnFailure it restarts until backoffLimit".into()
+        }
+        "Evicted" => format!("the node ran out of a resource; {rerun}"),
+        "DeadlineExceeded" => format!("raise spec.activeDeadlineSeconds or make the Job faster, then {rerun}"),
+        "ProgressDeadlineExceeded" | "ReplicasUnavailable" | "MinimumReplicasUnavailable" => {
+            format!("kubectl rollout status deployment/{} -n {}", cause.name, cause.namespace)
+        }
+        _ if cause.exit_code.is_some() => format!("fix what made the container fail (see its logs), then {rerun}"),
+        _ => rerun,
+    }
+}

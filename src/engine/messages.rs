@@ -1,0 +1,156 @@
+//! The messages controllers write, parsed or written again exactly as they are: one function per
+//! message, each citing where the controller builds it.
+
+use crate::refs::{ObjectRef, StageId};
+
+/// The Reconciling message while health checks run: `Running health checks for revision %s with a
+/// timeout of %s` (fluxcd/kustomize-controller internal/controller/kustomization_controller.go,
+/// checkHealth).
+pub fn is_health_check_progress(message: &str) -> bool {
+    message.starts_with("Running health checks")
+}
+
+/// kustomize-controller's Ready message when a dependency does not exist (checkDependencies).
+pub fn dependency_not_found(dependency: &StageId) -> String {
+    format!("dependency '{dependency}' not found")
+}
+
+/// kustomize-controller's Ready message when a dependency is not Ready (checkDependencies).
+pub fn dependency_not_ready(dependency: &StageId) -> String {
+    format!("dependency '{dependency}' is not ready")
+}
+
+/// kustomize-controller's Ready message when a dependency's `readyExpr` is false
+/// (checkDependencies; the expression follows it).
+pub fn ready_expr_unmet(dependency: &StageId) -> String {
+    format!("dependency '{dependency}' is not ready according to readyExpr eval")
+}
+
+/// kustomize-controller's Ready message when a dependency on the same source has not applied the
+/// source's revision (checkDependencies: `dependency '%s' revision is not up to date`), followed
+/// here by what each side has.
+pub fn revision_not_up_to_date(dependency: &StageId, applied: Option<&str>, wanted: &str) -> String {
+    format!(
+        "dependency '{dependency}' revision is not up to date: applied {}, source has {wanted}",
+        applied.unwrap_or("nothing")
+    )
+}
+
+/// `Kind/ns/name` and kstatus status of each object a health-check message names:
+/// `... [Job/apps/db-migration status: 'Failed', Deployment/apps/app status: 'InProgress']`
+/// (fluxcd/pkg ssa/manager_wait.go).
+pub fn health_check_refs(message: &str) -> Vec<(ObjectRef, String)> {
+    let Some(start) = message.find('[') else {
+        return vec![];
+    };
+    let end = message[start..].find(']').map(|e| start + e).unwrap_or(message.len());
+    message[start + 1..end]
+        .split(", ")
+        .filter_map(|item| {
+            let (reference, status) = item.split_once(" status: ")?;
+            let status = status.trim_matches(|c| c == '\'' || c == ' ');
+            let status = status.split('\'').next().unwrap_or(status);
+            Some((reference.trim().parse().ok()?, status.to_string()))
+        })
+        .collect()
+}
+
+/// The object and line of an immutable-field apply failure:
+/// `Job/apps/db-migration dry-run failed (Invalid): ... field is immutable` (fluxcd/pkg ssa/errors.go
+/// DryRunErr).
+pub fn immutable_field(message: &str) -> Option<(ObjectRef, &str)> {
+    let line = message.lines().find(|l| l.contains("dry-run failed") && l.contains("immutable"))?;
+    let object = line.split(" dry-run failed").next()?.parse().ok()?;
+    Some((object, line.trim()))
+}
+
+/// The API server's validation errors print the whole rejected value (`spec.template: Invalid
+/// value: {"labels":...}: field is immutable`, k8s.io/apimachinery pkg/util/validation/field
+/// errors.go Invalid); a structured value is shortened to `{…}` so the message fits a terminal.
+/// The stage's Ready message keeps it all.
+pub fn abbreviate_invalid_values(message: &str) -> String {
+    const MARK: &str = "Invalid value: ";
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(at) = rest.find(MARK) {
+        let start = at + MARK.len();
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let Some(open @ ('{' | '[')) = rest.chars().next() else {
+            continue;
+        };
+        let close = if open == '{' { '}' } else { ']' };
+        let (mut depth, mut in_string, mut escaped, mut end) = (0usize, false, false, None);
+        for (i, c) in rest.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if in_string => escaped = true,
+                '"' => in_string = !in_string,
+                '{' | '[' if !in_string => depth += 1,
+                '}' | ']' if !in_string => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i + c.len_utf8());
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        match end {
+            Some(end) => {
+                out.push(open);
+                out.push('…');
+                out.push(close);
+                rest = &rest[end..];
+            }
+            None => break,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The first line of a multi-line controller message (build and apply errors carry whole outputs).
+pub fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abbreviates_rejected_values_in_api_errors() {
+        let message = r#"Job/shop/db-migration dry-run failed (Invalid): Job.batch "db-migration" is invalid: spec.template: Invalid value: {"labels":{"a":"b}"},"Spec":{"Containers":[{"Image":"x"}]}}: field is immutable"#;
+        assert_eq!(
+            abbreviate_invalid_values(message),
+            r#"Job/shop/db-migration dry-run failed (Invalid): Job.batch "db-migration" is invalid: spec.template: Invalid value: {…}: field is immutable"#
+        );
+        let scalar = r#"spec.completions: Invalid value: 2: field is immutable"#;
+        assert_eq!(abbreviate_invalid_values(scalar), scalar);
+    }
+
+    #[test]
+    fn parses_health_check_messages() {
+        let m = "health check failed after 30.01s: failed early due to stalled resources: [Job/apps/db-migration status: 'Failed', Deployment/apps/web status: 'InProgress']";
+        assert_eq!(
+            health_check_refs(m),
+            vec![
+                (ObjectRef::new("Job", "apps", "db-migration"), "Failed".to_string()),
+                (ObjectRef::new("Deployment", "apps", "web"), "InProgress".to_string())
+            ]
+        );
+        let m = "timeout waiting for: [Job/ns/x status: 'NotFound': Resource not found]";
+        assert_eq!(health_check_refs(m), vec![(ObjectRef::new("Job", "ns", "x"), "NotFound".to_string())]);
+    }
+
+    #[test]
+    fn finds_the_object_of_an_immutable_field_error() {
+        let m = "Job/shop/db-migration dry-run failed (Invalid): Job.batch \"db-migration\" is invalid: spec.template: Invalid value: 1: field is immutable\n";
+        let (object, line) = immutable_field(m).unwrap();
+        assert_eq!(object, ObjectRef::new("Job", "shop", "db-migration"));
+        assert!(line.ends_with("field is immutable"));
+        assert_eq!(immutable_field("Service/shop/x configured"), None);
+    }
+}

@@ -1,0 +1,131 @@
+//! The one error type of the commands. Each variant names what failed and where; a variant that
+//! wraps another error keeps it as its `#[source]`, and [`one_line`] prints the chain once, without
+//! repeating a cause that a message already contains.
+
+use std::path::PathBuf;
+
+use crate::cluster::ClusterError;
+use crate::duration::InvalidDuration;
+use crate::engine::EngineError;
+use crate::refs::{NamespacedName, StageId};
+use crate::render::RenderError;
+use crate::snapshot::SnapshotError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    InvalidDuration(#[from] InvalidDuration),
+    #[error("cannot write to stdout")]
+    Stdout(#[source] RenderError),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+
+    // rerun
+    #[error("cannot rerun {0:?}: name a Job (job/NAME or NAME) or a stage (ks/NAME)")]
+    BadTarget(String),
+    #[error("Job {0} not found")]
+    JobNotFound(NamespacedName),
+    #[error("Kustomization {0} not found")]
+    StageNotFound(StageId),
+    #[error("stage {0} has no Jobs in the cluster")]
+    StageHasNoJobs(StageId),
+    #[error("refusing to rerun: {0}")]
+    Refused(#[from] crate::commands::rerun::Refusal),
+    #[error("cannot choose a backup directory: set --backup-dir, XDG_STATE_HOME or HOME")]
+    NoBackupDir,
+    #[error("cannot {action} {}", path.display())]
+    Backup {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot encode the backup of Job {job}")]
+    BackupEncode {
+        job: NamespacedName,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("cannot read the backup {} back", path.display())]
+    BackupUnreadable {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("aborted; nothing was changed")]
+    Aborted,
+    #[error("Job {job} was not deleted within {} (finalizers?)", crate::duration::took(*.timeout))]
+    NotDeleted { job: NamespacedName, timeout: std::time::Duration },
+    /// An error after the backup was saved, with what to do about the Job.
+    #[error("{}\n{advice}", one_line(source))]
+    AfterBackup {
+        #[source]
+        source: Box<Error>,
+        advice: String,
+    },
+    #[error("the rerun did not succeed; see above")]
+    RerunFailed,
+
+    // reconcile
+    #[error("stage {stage} is in a dependency cycle ({cycle}); kustomize-controller can never reconcile it")]
+    Cycle { stage: StageId, cycle: String },
+    #[error("stage {stage} depends on {dependency}, which does not exist; create it or remove it from dependsOn")]
+    MissingDependency { stage: StageId, dependency: StageId },
+    #[error(
+        "suspended stage{} in the chain: {} (resume with flux resume kustomization, or pass --skip-suspended)",
+        if .0.len() == 1 { "" } else { "s" },
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    SuspendedInChain(Vec<StageId>),
+    #[error("{kind} {source_id} did not handle the reconcile request within {} (is source-controller running?)", crate::duration::took(*.timeout))]
+    SourceNotHandled { kind: String, source_id: NamespacedName, timeout: std::time::Duration },
+    #[error("stage {0} did not become Ready; the stages after it were not reconciled")]
+    StageNotReady(StageId),
+}
+
+/// An error and its causes on one line, `error: cause: cause`: each cause is added unless the text
+/// already says it, and each keeps only its first line (parsers append multi-line snippets).
+pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    with_sources(first_line(e), e)
+}
+
+/// What `main` prints after `error: `: the error's whole text (rerun's restore advice spans lines
+/// on purpose), then its causes as [`one_line`] adds them.
+pub fn for_user(e: &Error) -> String {
+    with_sources(e.to_string(), e)
+}
+
+fn first_line(e: &dyn std::error::Error) -> String {
+    e.to_string().lines().next().unwrap_or_default().trim().to_string()
+}
+
+fn with_sources(mut out: String, e: &(dyn std::error::Error + 'static)) -> String {
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = first_line(s);
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
+        let e = Error::Snapshot(SnapshotError::Io { path: "x.yaml".into(), source: io });
+        assert_eq!(for_user(&e), "cannot read snapshot x.yaml: No such file or directory (os error 2)");
+    }
+}
