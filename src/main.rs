@@ -5,6 +5,7 @@ use fluxjobs::cli::{Cli, Command};
 use fluxjobs::commands;
 use fluxjobs::context::Context;
 use fluxjobs::error::{Error, for_user};
+use fluxjobs::terminal::inert;
 
 fn main() -> ExitCode {
     // kubectl's plugin-completion protocol, before clap: the words to complete may look like flags.
@@ -31,7 +32,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", for_user(&e));
+            // API errors carry text from admission policies and webhooks: inert, line by line.
+            let text = for_user(&e);
+            let lines: Vec<_> = text.lines().map(inert).collect();
+            eprintln!("error: {}", lines.join("\n"));
             ExitCode::FAILURE
         }
     }

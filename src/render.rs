@@ -11,6 +11,7 @@ use crate::cli::OutputFormat;
 use crate::duration::age;
 use crate::refs::{ObjectRef, StageId};
 use crate::report::{JobState, Report, RootCause, StageReport, StageState};
+use crate::terminal::inert;
 
 #[derive(Clone, Copy, Debug)]
 pub struct RenderOptions {
@@ -107,7 +108,7 @@ fn render_table(report: &Report, o: &RenderOptions) -> String {
     out.push_str(&render_causes(report, o));
     for w in &report.warnings {
         let label = if o.color { "warning:".yellow().to_string() } else { "warning:".to_string() };
-        out.push_str(&format!("\n{label} {w}\n"));
+        out.push_str(&format!("\n{label} {}\n", inert(w)));
     }
     out
 }
@@ -147,6 +148,7 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: 
         .unwrap_or_else(|| "<unknown>".into());
     let message = stage.ready.as_ref().map(|r| r.message.lines().next().unwrap_or_default()).unwrap_or_default();
     let message = if stage.ready.is_none() && !stage.suspended { "waiting to be reconciled" } else { message };
+    let message = &*inert(message);
     row.push(Cell::new(&stage.name));
     row.push(Cell::new(stage.state.as_str()).fg(state_color(stage.state)));
     row.push(Cell::new(age));
@@ -154,8 +156,8 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: 
     row.push(Cell::new(jobs_summary(stage)));
     if wide {
         row.push(Cell::new(if stage.suspended { "True" } else { "False" }));
-        row.push(Cell::new(stage.source.to_string()));
-        row.push(Cell::new(depends_on_column(stage)));
+        row.push(Cell::new(inert(&stage.source.to_string())));
+        row.push(Cell::new(inert(&depends_on_column(stage))));
         row.push(Cell::new(message));
     } else {
         row.push(Cell::new(truncate(message, message_width)));
@@ -234,24 +236,24 @@ fn render_causes(report: &Report, o: &RenderOptions) -> String {
         out.push_str(&chain_line(stage, cause, o));
         out.push('\n');
         if !cause.message.is_empty() {
-            out.push_str(&format!("  {}\n", cause.message));
+            out.push_str(&format!("  {}\n", inert(&cause.message)));
         }
         if let Some(logs) = cause.logs.as_ref().filter(|l| !l.is_empty()) {
             let container = cause.container.as_deref().unwrap_or("container");
-            out.push_str(&format!("  last log lines of {container}:\n"));
+            out.push_str(&format!("  last log lines of {}:\n", inert(container)));
             for line in logs {
-                out.push_str(&format!("    | {line}\n"));
+                out.push_str(&format!("    | {}\n", inert(line)));
             }
         }
         if !cause.events.is_empty() {
             out.push_str("  events:\n");
             for e in &cause.events {
-                out.push_str(&format!("    {e}\n"));
+                out.push_str(&format!("    {}\n", inert(e)));
             }
         }
         if let Some(hint) = &stage.hint {
             let label = if o.color { "hint:".bold().to_string() } else { "hint:".to_string() };
-            out.push_str(&format!("  {label} {hint}\n"));
+            out.push_str(&format!("  {label} {}\n", inert(hint)));
         }
     }
     out
@@ -269,8 +271,8 @@ fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions) -> Stri
         parts.push(object.short(home));
     }
     let summary = match cause.exit_code {
-        Some(code) => format!("exit code {code} ({})", cause.reason),
-        None => cause.reason.to_string(),
+        Some(code) => format!("exit code {code} ({})", inert(cause.reason.as_str())),
+        None => inert(cause.reason.as_str()).into_owned(),
     };
     // A stage still working towards Ready is not a failure yet.
     let (marker, color) = match stage.state {
@@ -282,7 +284,7 @@ fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions) -> Stri
     } else {
         (marker.to_string(), summary)
     };
-    format!("{marker} {}: {summary}", parts.join(" <- "))
+    format!("{marker} {}: {summary}", inert(&parts.join(" <- ")))
 }
 
 /// For `--exit-code`: whether any shown stage is Blocked or Failed.
@@ -328,5 +330,46 @@ mod tests {
         // Piped: messages keep 60 characters, as in the golden files.
         let piped = render(&report, &options(None)).unwrap();
         assert!(piped.lines().any(|l| l.chars().count() > 80), "{piped}");
+    }
+
+    #[test]
+    fn every_field_with_cluster_text_is_printed_inert() {
+        let snapshot =
+            crate::snapshot::parse_snapshot(include_str!("../examples/failed-migration.yaml"), "example").unwrap();
+        let mut report = crate::engine::diagnose(&snapshot, &crate::engine::Filter::default()).unwrap();
+        const HOSTILE: &str = "\x1b[2J\x1b]0;t\x07\r\n";
+        let stage = report.stages.iter_mut().find(|s| s.root_cause.is_some()).unwrap();
+        stage.ready.as_mut().unwrap().message = format!("ready {HOSTILE}");
+        stage.ready_exprs.clear();
+        stage.depends_on = vec![StageId::new("shop", format!("dep{HOSTILE}"))];
+        stage.source = ObjectRef::new("GitRepository", "shop", format!("src{HOSTILE}"));
+        stage.hint = Some(format!("hint {HOSTILE}"));
+        let cause = stage.root_cause.as_mut().unwrap();
+        cause.message = format!("message {HOSTILE}");
+        cause.reason = crate::report::Reason::from(format!("Reason{HOSTILE}"));
+        cause.container = Some(format!("container{HOSTILE}"));
+        cause.logs = Some(vec![format!("log {HOSTILE}")]);
+        cause.events = vec![format!("Event: {HOSTILE}")];
+        report.warnings = vec![format!("warning {HOSTILE}")];
+        for format in [OutputFormat::Table, OutputFormat::Wide] {
+            let options = RenderOptions {
+                format,
+                color: false,
+                no_headers: false,
+                namespace_column: false,
+                now: snapshot.now.unwrap(),
+                width: None,
+            };
+            let text = render(&report, &options).unwrap();
+            assert!(!text.contains(['\x1b', '\x07', '\r']), "{text}");
+            // The table's MESSAGE is the condition's first line; the other fields are whole.
+            assert!(text.contains("ready ^[[2J^[]0;t^G\n"), "{text}");
+            for field in ["message ", "Reason", "container", "log ", "Event: ", "hint ", "warning "] {
+                assert!(text.contains(&format!("{field}^[[2J^[]0;t^G\\r\\n")), "{field} is not inert:\n{text}");
+            }
+            if format == OutputFormat::Wide {
+                assert!(text.contains("dep^[[2J") && text.contains("src^[[2J"), "{text}");
+            }
+        }
     }
 }

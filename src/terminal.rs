@@ -1,5 +1,8 @@
-//! Terminal conventions: when to colour, and where diagnostics go (stderr; stdout carries only data).
+//! Terminal conventions: when to colour, where diagnostics go (stderr; stdout carries only data),
+//! and text from the cluster made inert before it reaches a terminal.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 
 use owo_colors::OwoColorize;
@@ -22,6 +25,39 @@ fn auto_color() -> bool {
     !no_color && !dumb
 }
 
+/// Cluster text (event, condition and termination messages, log lines: written by whoever runs a
+/// workload or may create Events) in a visible, inert form, so that it cannot move the cursor,
+/// clear the screen, set the title or recolour what follows (the class of kubectl's
+/// CVE-2021-25743). As kubectl's `printers.EscapeTerminal` (k8s.io/cli-runtime pkg/printers/terminal.go)
+/// ESC becomes `^[` and CR `\r`; further, LF becomes `\n` (a message cannot forge the next line),
+/// other C0 controls and DEL caret notation (`^G`, `^?`), and C1 controls and bidirectional
+/// overrides `<U+XXXX>`. Tabs stay. JSON and YAML need none of this: their encoders escape.
+pub fn inert(text: &str) -> Cow<'_, str> {
+    let unsafe_char =
+        |c: char| (c.is_control() && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.contains(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push(c),
+            '\u{0}'..='\u{1f}' => {
+                out.push('^');
+                out.push(char::from(c as u8 + b'@'));
+            }
+            '\u{7f}' => out.push_str("^?"),
+            c if unsafe_char(c) => {
+                let _ = write!(out, "<U+{:04X}>", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// A warning on stderr.
 pub fn warn(message: &str) {
     let label = if auto_color() && std::io::stderr().is_terminal() {
@@ -29,7 +65,7 @@ pub fn warn(message: &str) {
     } else {
         "warning:".to_string()
     };
-    let _ = writeln!(std::io::stderr(), "{label} {message}");
+    let _ = writeln!(std::io::stderr(), "{label} {}", inert(message));
 }
 
 /// Writes data to stdout; a closed pipe (`| head`) is not an error.
@@ -86,7 +122,7 @@ pub fn step(glyph: &str, message: &str) {
     } else {
         glyph.to_string()
     };
-    let _ = writeln!(std::io::stderr(), "{glyph} {message}");
+    let _ = writeln!(std::io::stderr(), "{glyph} {}", inert(message));
 }
 
 /// Asks a yes/no question on the terminal; `false` unless the answer starts with y.
@@ -120,4 +156,21 @@ pub fn stdout_width() -> Option<usize> {
         return Some(columns);
     }
     terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| w.0 as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_text_cannot_drive_the_terminal() {
+        // Title, clear screen, colour: each escape sequence shows as text.
+        assert_eq!(inert("\x1b]0;title\x07\x1b[2J\x1b[31mred"), "^[]0;title^G^[[2J^[[31mred");
+        // Erase the line above, then forge one.
+        assert_eq!(inert("ok\x1b[1A\x1b[2K\r\nfake"), "ok^[[1A^[[2K\\r\\nfake");
+        // C1 CSI, DEL, a right-to-left override.
+        assert_eq!(inert("a\u{9b}2Jb\u{7f}\u{202e}c"), "a<U+009B>2Jb^?<U+202E>c");
+        // Ordinary text, tabs and non-ASCII letters are left alone, without a copy.
+        assert!(matches!(inert("exit code 3\tété ✗"), Cow::Borrowed(_)));
+    }
 }

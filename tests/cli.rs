@@ -33,7 +33,7 @@ fn example(name: &str) -> String {
     format!("examples/{name}.yaml")
 }
 
-const EXAMPLES: [&str; 8] = [
+const EXAMPLES: [&str; 9] = [
     "ready",
     "failed-migration",
     "image-pull",
@@ -42,6 +42,7 @@ const EXAMPLES: [&str; 8] = [
     "missing-dependency",
     "suspended",
     "ready-expr",
+    "hostile-text",
 ];
 
 fn golden(name: &str, actual: &str) {
