@@ -37,6 +37,13 @@ pub enum Error {
     StageHasNoJobs(StageId),
     #[error("refusing to rerun: {0}")]
     Refused(#[from] crate::commands::rerun::Refusal),
+    /// A planned write that authorization or admission would refuse, found before any write.
+    #[error("refusing to {command}, nothing was changed")]
+    Denied {
+        command: &'static str,
+        #[source]
+        source: ClusterError,
+    },
     #[error("cannot choose a backup directory: set --backup-dir, XDG_STATE_HOME or HOME")]
     NoBackupDir,
     #[error("cannot {action} {}", path.display())]
@@ -62,6 +69,11 @@ pub enum Error {
     Aborted,
     #[error("Job {job} was not deleted within {} (finalizers?)", crate::duration::took(*.timeout))]
     NotDeleted { job: NamespacedName, timeout: std::time::Duration },
+    #[error(
+        "kustomize-controller did not recreate Job {job} nor handle the reconcile request of {stage} within {} (is it running, and does it watch this stage?)",
+        crate::duration::took(*.timeout)
+    )]
+    NotRecreated { job: NamespacedName, stage: StageId, timeout: std::time::Duration },
     /// An error after the backup was saved, with what to do about the Job.
     #[error("{}\n{advice}", one_line(source))]
     AfterBackup {

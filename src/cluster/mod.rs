@@ -1,7 +1,7 @@
 //! All cluster I/O. This room: building a client from kubectl-style flags, and turning API errors
 //! into one clear line. The others: [`read`] (snapshots with one paginated LIST per kind, single
-//! GETs, log tails), [`write`] (every write the commands make), [`wait`] (polling until a condition
-//! holds), [`watch`] (`status --watch`).
+//! GETs, log tails), [`write`] (every write the commands make), [`preflight`] (checking every planned
+//! write before the first), [`wait`] (polling until a condition holds), [`watch`] (`status --watch`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 
+pub mod preflight;
 pub mod read;
 pub mod wait;
 pub mod watch;
@@ -69,6 +70,59 @@ pub struct Connection {
     pub client: Client,
     pub server: String,
     pub default_namespace: String,
+    /// How long one request may be retried on transient errors ([`retry`]): `--request-timeout`.
+    pub retry_budget: Duration,
+}
+
+/// The retry budget when `--request-timeout=0` (no limit per request) is given.
+const UNLIMITED_RETRY_BUDGET: Duration = Duration::from_secs(60);
+
+/// Whether an error is transient, and how long the server asks to wait: `None` when it is not
+/// worth retrying. Transient: no connection or a timeout (the API server restarting, a proxy
+/// resetting), 429 from API Priority and Fairness (with its Retry-After, sent as
+/// `details.retryAfterSeconds`: k8s.io/apiserver pkg/server/filters/priority-and-fairness.go and
+/// k8s.io/apimachinery pkg/api/errors NewTooManyRequests), 500, 502, 503 and 504.
+pub(crate) fn transient(e: &kube::Error) -> Option<Option<Duration>> {
+    match e {
+        kube::Error::Api(status) => match status.code {
+            429 | 500 | 502 | 503 | 504 => Some(
+                status
+                    .details
+                    .as_ref()
+                    .map(|d| d.retry_after_seconds)
+                    .filter(|s| *s > 0)
+                    .map(|s| Duration::from_secs(s.into())),
+            ),
+            _ => None,
+        },
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => Some(None),
+        _ => None,
+    }
+}
+
+/// Sends a request again while it fails transiently, with exponential backoff (200 ms doubling up
+/// to 5 s, or the server's Retry-After), for at most the connection's retry budget; the last error
+/// is returned. Only idempotent requests go through here: reads, the reconcile-request merge patch,
+/// a delete under a uid precondition, a create (a repeat finds it exists).
+pub(crate) async fn retry<T>(
+    conn: &Connection,
+    mut request: impl AsyncFnMut() -> Result<T, kube::Error>,
+) -> Result<T, kube::Error> {
+    let deadline = tokio::time::Instant::now() + conn.retry_budget;
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let error = match request().await {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        let Some(asked) = transient(&error) else { return Err(error) };
+        let pause = asked.unwrap_or(backoff);
+        if tokio::time::Instant::now() + pause > deadline {
+            return Err(error);
+        }
+        tokio::time::sleep(pause).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
 }
 
 pub async fn connect(options: &ConnectOptions) -> Result<Connection, ClusterError> {
@@ -102,7 +156,8 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, ClusterErro
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let default_namespace = config.default_namespace.clone();
     let client = Client::try_from(config).map_err(ClusterError::Client)?;
-    Ok(Connection { client, server, default_namespace })
+    let retry_budget = options.request_timeout.unwrap_or(UNLIMITED_RETRY_BUDGET);
+    Ok(Connection { client, server, default_namespace, retry_budget })
 }
 
 fn scope_text(namespace: Option<&str>) -> String {
@@ -169,5 +224,63 @@ pub(crate) fn dynamic_source_api(client: &Client, namespace: Option<&str>, kind:
     match namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         None => Api::all_with(client.clone(), &resource),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::{Status, response::StatusDetails};
+
+    fn api_error(code: u16, retry_after_seconds: u32) -> kube::Error {
+        let details: StatusDetails =
+            serde_json::from_value(serde_json::json!({"retryAfterSeconds": retry_after_seconds})).unwrap();
+        kube::Error::Api(Box::new(Status { code, details: Some(details), ..Status::default() }))
+    }
+
+    #[test]
+    fn only_transient_errors_are_retried_and_retry_after_is_honoured() {
+        assert_eq!(transient(&api_error(429, 3)), Some(Some(Duration::from_secs(3))));
+        assert_eq!(transient(&api_error(503, 0)), Some(None));
+        assert_eq!(transient(&api_error(500, 0)), Some(None));
+        for permanent in [400, 401, 403, 404, 409, 422] {
+            assert_eq!(transient(&api_error(permanent, 0)), None, "{permanent}");
+        }
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        assert_eq!(transient(&kube::Error::Service(Box::new(refused))), Some(None));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_end_with_the_budget_and_return_the_last_error() {
+        let client = Client::try_from(Config::new("https://127.0.0.1:9".parse().unwrap())).unwrap();
+        let conn = Connection {
+            client,
+            server: "https://127.0.0.1:9".into(),
+            default_namespace: "default".into(),
+            retry_budget: Duration::from_secs(10),
+        };
+        let mut attempts = 0;
+        let result: Result<(), kube::Error> = retry(&conn, async || {
+            attempts += 1;
+            Err(api_error(503, 0))
+        })
+        .await;
+        assert!(matches!(result, Err(kube::Error::Api(s)) if s.code == 503));
+        // 0.2 + 0.4 + 0.8 + 1.6 + 3.2 = 6.2 s of pauses fit in 10 s; the next (5 s) does not.
+        assert_eq!(attempts, 6);
+        let mut attempts = 0;
+        let result = retry(&conn, async || {
+            attempts += 1;
+            if attempts < 3 { Err(api_error(429, 1)) } else { Ok(attempts) }
+        })
+        .await;
+        assert_eq!(result.unwrap(), 3);
+        let mut attempts = 0;
+        let _ = retry(&conn, async || -> Result<(), kube::Error> {
+            attempts += 1;
+            Err(api_error(403, 0))
+        })
+        .await;
+        assert_eq!(attempts, 1, "a permanent error is not retried");
     }
 }

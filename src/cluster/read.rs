@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, DynamicObject, ListParams, LogParams};
 use serde::de::DeserializeOwned;
 
-use super::{ClusterError, Connection, api, classify, dynamic_source_api, resource_name};
+use super::{ClusterError, Connection, api, classify, dynamic_source_api, resource_name, retry};
 use crate::error::one_line;
 use crate::model::{
     Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, SOURCE_KINDS, Snapshot, Source, event_is_relevant,
@@ -26,6 +26,7 @@ const PAGE_SIZE: u32 = 500;
 /// Every object of one kind in scope, following `continue` tokens, each passed through `keep` as
 /// soon as its page arrives: only what the engine reads is held, never every full object of a kind.
 async fn list_all<K, T>(
+    conn: &Connection,
     api: Api<K>,
     selector: Option<&str>,
     keep: impl Fn(K) -> Option<T>,
@@ -39,7 +40,7 @@ where
     }
     let mut items = Vec::new();
     loop {
-        let page = api.list(&params).await?;
+        let page = retry(conn, async || api.list(&params).await).await?;
         items.extend(page.items.into_iter().filter_map(&keep));
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => params = params.continue_token(&token),
@@ -126,9 +127,9 @@ async fn read_namespace(
     selector: Option<&str>,
 ) -> Result<(Snapshot, Vec<String>), ClusterError> {
     let client = &conn.client;
-    let kustomizations = list_all(api::<Kustomization>(client, namespace), selector, Some);
+    let kustomizations = list_all(conn, api::<Kustomization>(client, namespace), selector, Some);
     let sources = join_all(SOURCE_KINDS.iter().map(|kind| async move {
-        let objects = list_all(dynamic_source_api(client, namespace, kind), None, Some).await;
+        let objects = list_all(conn, dynamic_source_api(client, namespace, kind), None, Some).await;
         (*kind, objects)
     }));
     let workloads = read_workloads(conn, namespace);
@@ -178,10 +179,10 @@ pub(crate) fn source_from_dynamic(kind: &str, object: &DynamicObject) -> Result<
 async fn read_workloads(conn: &Connection, namespace: Option<&str>) -> Result<(Snapshot, Vec<String>), ClusterError> {
     let client = &conn.client;
     let (jobs, pods, events, deployments) = futures::join!(
-        list_all(api::<Job>(client, namespace), None, |job| Some(slim_job(job))),
-        list_all(api::<Pod>(client, namespace), None, |pod| Some(slim_pod(pod))),
-        list_all(api::<Event>(client, namespace), None, |event| event_is_relevant(&event).then_some(event)),
-        list_all(api::<Deployment>(client, namespace), None, |d| Some(slim_deployment(d))),
+        list_all(conn, api::<Job>(client, namespace), None, |job| Some(slim_job(job))),
+        list_all(conn, api::<Pod>(client, namespace), None, |pod| Some(slim_pod(pod))),
+        list_all(conn, api::<Event>(client, namespace), None, |event| event_is_relevant(&event).then_some(event)),
+        list_all(conn, api::<Deployment>(client, namespace), None, |d| Some(slim_deployment(d))),
     );
     let mut warnings = Vec::new();
     let snapshot = Snapshot {
@@ -251,7 +252,7 @@ pub async fn attach_logs(conn: &Connection, report: &mut Report, lines: u32, war
             previous: *previous,
             ..LogParams::default()
         };
-        api.logs(pod, &params).await
+        retry(conn, async || api.logs(pod, &params).await).await
     }))
     .await;
     for ((ns, pod, container, _), result) in wanted.iter().zip(fetched) {
@@ -291,7 +292,9 @@ async fn get_opt<K>(
 where
     K: Clone + DeserializeOwned + Debug,
 {
-    api.get_opt(name).await.map_err(|e| classify(conn, "get", &format!("{resource} {name:?}"), Some(ns), e))
+    retry(conn, async || api.get_opt(name).await)
+        .await
+        .map_err(|e| classify(conn, "get", &format!("{resource} {name:?}"), Some(ns), e))
 }
 
 pub async fn get_job(conn: &Connection, job: &NamespacedName) -> Result<Option<Job>, ClusterError> {
@@ -315,7 +318,7 @@ pub async fn stage_jobs(
     let lists = join_all(namespaces.iter().map(|ns| {
         let api: Api<Job> = Api::namespaced(conn.client.clone(), ns);
         let params = ListParams::default().labels(&selector);
-        async move { (ns, api.list(&params).await) }
+        async move { (ns, retry(conn, async || api.list(&params).await).await) }
     }))
     .await;
     let mut jobs = Vec::new();
@@ -330,7 +333,8 @@ pub async fn stage_jobs(
 pub async fn job_pods(conn: &Connection, namespace: &str, uid: &str) -> Result<Vec<Pod>, ClusterError> {
     let api: Api<Pod> = Api::namespaced(conn.client.clone(), namespace);
     let params = ListParams::default().labels(&format!("batch.kubernetes.io/controller-uid={uid}"));
-    Ok(api.list(&params).await.map_err(|e| classify(conn, "list", "pods", Some(namespace), e))?.items)
+    let pods = retry(conn, async || api.list(&params).await);
+    Ok(pods.await.map_err(|e| classify(conn, "list", "pods", Some(namespace), e))?.items)
 }
 
 /// `status.lastHandledReconcileAt` of a source, which source-controller sets like

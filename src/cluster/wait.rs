@@ -103,3 +103,37 @@ pub async fn source_fetched(
     .await?;
     Ok(handled.is_some())
 }
+
+/// How a deleted Job came back after its stage's reconcile request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Back {
+    /// A Job of that name exists again, with this uid.
+    Recreated(String),
+    /// kustomize-controller handled the request (`status.lastHandledReconcileAt`) and no Job of
+    /// that name exists: the stage did not apply it.
+    HandledWithoutJob,
+}
+
+/// Waits until the Job is back or kustomize-controller handled the request `token` on `stage`.
+/// kustomize-controller writes `lastHandledReconcileAt` only when a reconcile ends (finalizeStatus
+/// in fluxcd/kustomize-controller internal/controller/kustomization_controller.go), after the health
+/// check of a `wait: true` stage, so the recreated Job usually shows first.
+pub async fn job_back(
+    conn: &Connection,
+    job: &NamespacedName,
+    old_uid: &str,
+    stage: &StageId,
+    token: &str,
+    timeout: Duration,
+) -> Result<Option<Back>, ClusterError> {
+    poll(POLL_INTERVAL, timeout, async || {
+        if let Some(live) = get_job(conn, job).await?
+            && live.metadata.uid.as_deref() != Some(old_uid)
+        {
+            return Ok(Some(Back::Recreated(live.metadata.uid.unwrap_or_default())));
+        }
+        let handled = get_kustomization(conn, stage).await?.and_then(|ks| ks.status?.last_handled_reconcile_at);
+        Ok::<_, ClusterError>((handled.as_deref() == Some(token)).then_some(Back::HandledWithoutJob))
+    })
+    .await
+}

@@ -20,11 +20,60 @@ use super::{Connection, api, dynamic_source_api, source_api_resource};
 use crate::model::{Kustomization, SOURCE_KINDS, Snapshot};
 
 /// What a watch stream reports: its kind finished its initial listing, something changed, or an
-/// error (the watcher retries with backoff by itself).
+/// error (the watcher retries with backoff by itself), transient or not.
 enum Signal {
     Listed(&'static str),
     Changed,
-    Failed(&'static str, String),
+    Failed { kind: &'static str, error: String, transient: bool },
+}
+
+/// Whether a watch error is the API server being away for a while (see [`super::transient`]).
+fn is_transient(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
+            super::transient(e).is_some()
+        }
+        watcher::Error::WatchError(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
+        watcher::Error::NoResourceVersion => false,
+    }
+}
+
+/// Says so once per outage of the API server, however many watches fail in it, and once per kind
+/// for errors that are not an outage (a CRD that is not installed fails forever).
+#[derive(Default)]
+struct Outages {
+    /// Whether the API server is away (watches fail transiently and none has worked since).
+    away: bool,
+    warned_kinds: HashSet<&'static str>,
+}
+
+impl Outages {
+    /// A failed watch: the line to print, if any.
+    fn failed(
+        &mut self,
+        server: &str,
+        kind: &'static str,
+        error: &str,
+        transient: bool,
+        required: bool,
+    ) -> Option<String> {
+        if transient {
+            if self.away {
+                return None;
+            }
+            self.away = true;
+            return Some(format!(
+                "lost the API server at {server} ({error}); the view stays as it was until it answers again"
+            ));
+        }
+        let not_installed = error.contains("404");
+        (self.warned_kinds.insert(kind) && (required || !not_installed)).then(|| format!("watching {kind}: {error}"))
+    }
+
+    /// A watch works again: the outage, if one was on, is over.
+    fn answered(&mut self) {
+        self.away = false;
+    }
 }
 
 fn signals<K>(
@@ -38,7 +87,7 @@ where
         .map(move |item| match item {
             Ok(watcher::Event::InitDone) => Signal::Listed(kind),
             Ok(_) => Signal::Changed,
-            Err(e) => Signal::Failed(kind, e.to_string()),
+            Err(e) => Signal::Failed { kind, transient: is_transient(&e), error: e.to_string() },
         })
         .boxed()
 }
@@ -102,18 +151,17 @@ pub async fn watch(
     // The first picture waits for the kinds the diagnosis cannot do without.
     let required: HashSet<&str> = ["kustomizations", "jobs", "pods", "events", "deployments"].into();
     let mut listed: HashSet<&str> = HashSet::new();
-    let mut warned: HashSet<&str> = HashSet::new();
+    let mut outages = Outages::default();
     let mut dirty = false;
     let mut ticker = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
             signal = streams.next() => match signal {
-                Some(Signal::Listed(kind)) => { listed.insert(kind); dirty = true; }
-                Some(Signal::Changed) => dirty = true,
-                Some(Signal::Failed(kind, e)) => {
-                    // A source kind whose CRD is not installed fails forever; say it once.
-                    if warned.insert(kind) && (required.contains(kind) || !e.contains("404")) {
-                        warn(format!("watching {kind}: {e}"));
+                Some(Signal::Listed(kind)) => { listed.insert(kind); outages.answered(); dirty = true; }
+                Some(Signal::Changed) => { outages.answered(); dirty = true; }
+                Some(Signal::Failed { kind, error, transient }) => {
+                    if let Some(line) = outages.failed(&conn.server, kind, &error, transient, required.contains(kind)) {
+                        warn(line);
                     }
                 }
                 None => return,
@@ -142,5 +190,27 @@ pub async fn watch(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_per_outage_and_one_per_kind_that_cannot_be_watched() {
+        let mut outages = Outages::default();
+        let kinds = ["kustomizations", "jobs", "pods", "events", "deployments", "GitRepository", "Bucket"];
+        let lines: Vec<String> =
+            kinds.iter().filter_map(|k| outages.failed("https://api", k, "connection refused", true, true)).collect();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with("lost the API server at https://api (connection refused)"), "{lines:?}");
+        assert_eq!(outages.failed("https://api", "jobs", "connection refused", true, true), None);
+        outages.answered();
+        assert!(outages.failed("https://api", "pods", "connection reset", true, true).is_some(), "a second outage");
+        // A CRD that is not installed: never for an optional kind, once for a required one.
+        assert_eq!(outages.failed("https://api", "ExternalArtifact", "404 page not found", false, false), None);
+        assert!(outages.failed("https://api", "kustomizations", "403 forbidden", false, true).is_some());
+        assert_eq!(outages.failed("https://api", "kustomizations", "403 forbidden", false, true), None);
     }
 }

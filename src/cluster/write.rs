@@ -1,10 +1,12 @@
 //! The writes `rerun` and `reconcile` make. Every write is a single request with an explicit field
-//! manager; nothing here loops over objects.
+//! manager; nothing here loops over objects. Each can be sent as a server-side dry run
+//! (`dryRun=All`: authorization and admission run, nothing is stored), which is how [`super::preflight`]
+//! checks a whole plan before its first write.
 
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy};
 
-use super::{ClusterError, Connection, classify, dynamic_source_api, resource_name};
+use super::{ClusterError, Connection, classify, dynamic_source_api, resource_name, retry};
 use crate::model::{Kustomization, RECONCILE_REQUEST_ANNOTATION};
 use crate::refs::{NamespacedName, ObjectRef};
 
@@ -23,17 +25,37 @@ pub enum Deleted {
     Replaced,
 }
 
+/// Whether a write is made, or only checked by the API server (`dryRun=All`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DryRun {
+    No,
+    All,
+}
+
+impl DryRun {
+    fn on(self) -> bool {
+        self == DryRun::All
+    }
+}
+
 /// Deletes one Job with Background propagation (as kustomize-controller's force does) and a uid
 /// precondition, so a Job recreated meanwhile under the same name is never deleted.
-pub async fn delete_job(conn: &Connection, job: &NamespacedName, uid: &str) -> Result<Deleted, ClusterError> {
+pub async fn delete_job(
+    conn: &Connection,
+    job: &NamespacedName,
+    uid: &str,
+    dry_run: DryRun,
+) -> Result<Deleted, ClusterError> {
     let (ns, name) = (job.namespace.as_str(), job.name.as_str());
     let api: Api<Job> = Api::namespaced(conn.client.clone(), ns);
     let params = DeleteParams {
+        dry_run: dry_run.on(),
         propagation_policy: Some(PropagationPolicy::Background),
         preconditions: Some(Preconditions { uid: Some(uid.to_string()), resource_version: None }),
         ..DeleteParams::default()
     };
-    match api.delete(name, &params).await {
+    // A repeat after a lost answer finds the Job gone (404) or replaced (409): never a second delete.
+    match retry(conn, async || api.delete(name, &params).await).await {
         Ok(_) => Ok(Deleted::Deleted),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(Deleted::Gone),
         // A failed uid precondition is a 409 Conflict.
@@ -48,11 +70,15 @@ pub enum Created {
     Exists,
 }
 
-pub async fn create_job(conn: &Connection, job: &Job) -> Result<Created, ClusterError> {
+/// Creates a Job; one that exists already (kustomize-controller was first) is [`Created::Exists`].
+/// The API server admits a create before it looks for an existing object, so a dry run that ends
+/// in `Exists` has passed admission.
+pub async fn create_job(conn: &Connection, job: &Job, dry_run: DryRun) -> Result<Created, ClusterError> {
     let ns = job.metadata.namespace.as_deref().unwrap_or("default");
     let api: Api<Job> = Api::namespaced(conn.client.clone(), ns);
-    let params = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
-    match api.create(&params, job).await {
+    let params =
+        PostParams { dry_run: dry_run.on(), field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
+    match retry(conn, async || api.create(&params, job).await).await {
         Ok(job) => Ok(Created::Created(Box::new(job))),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(Created::Exists),
         Err(e) => Err(classify(conn, "create", "jobs.batch", Some(ns), e)),
@@ -67,20 +93,24 @@ pub fn request_token() -> String {
 /// Sets `reconcile.fluxcd.io/requestedAt` on a Kustomization or source (merge patch, field manager
 /// [`FIELD_MANAGER`]). Merge patches carry no resourceVersion, so they do not conflict; a 409 from
 /// an admission race is retried.
-pub async fn request_reconcile(conn: &Connection, object: &ObjectRef, token: &str) -> Result<(), ClusterError> {
+pub async fn request_reconcile(
+    conn: &Connection,
+    object: &ObjectRef,
+    token: &str,
+    dry_run: DryRun,
+) -> Result<(), ClusterError> {
     let (kind, ns, name) = (object.kind.as_str(), object.namespace.as_str(), object.name.as_str());
     let patch = serde_json::json!({"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: token}}});
-    let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+    let params =
+        PatchParams { dry_run: dry_run.on(), field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
     let mut attempt = 0;
     loop {
         let result = if kind == "Kustomization" {
             let api: Api<Kustomization> = Api::namespaced(conn.client.clone(), ns);
-            api.patch(name, &params, &Patch::Merge(&patch)).await.map(|_| ())
+            retry(conn, async || api.patch(name, &params, &Patch::Merge(&patch)).await.map(drop)).await
         } else {
-            dynamic_source_api(&conn.client, Some(ns), kind)
-                .patch(name, &params, &Patch::Merge(&patch))
-                .await
-                .map(|_| ())
+            let api = dynamic_source_api(&conn.client, Some(ns), kind);
+            retry(conn, async || api.patch(name, &params, &Patch::Merge(&patch)).await.map(drop)).await
         };
         match result {
             Ok(()) => return Ok(()),

@@ -13,6 +13,8 @@ use tokio::time::Instant;
 
 use super::follow;
 use crate::cli::ReconcileArgs;
+use crate::cluster::preflight::{self, PlannedWrite};
+use crate::cluster::write::DryRun;
 use crate::cluster::{self, Connection, wait, write};
 use crate::context::Context;
 use crate::duration::{parse_timeout_flag, took};
@@ -55,6 +57,14 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
 
     let order: Vec<String> = stages.iter().map(|k| k.id().to_string()).collect();
     terminal::step("►", &format!("reconciling in order: {}", order.join(" -> ")));
+    // Every request this run may send, checked before the first.
+    let fetchable: Vec<ObjectRef> =
+        if args.with_source { sources(&stages).into_iter().filter(can_fetch).collect() } else { vec![] };
+    let requested: Vec<ObjectRef> =
+        stages.iter().filter(|k| !k.spec.suspend).map(|k| ObjectRef::stage(&k.id())).collect();
+    let writes: Vec<PlannedWrite> = fetchable.iter().chain(&requested).map(PlannedWrite::RequestReconcile).collect();
+    let checked =
+        preflight::check(&conn, &writes).await.map_err(|source| Error::Denied { command: "reconcile", source })?;
     if args.dry_run {
         if args.with_source {
             for source in sources(&stages) {
@@ -65,9 +75,10 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
             let what = if ks.spec.suspend { "skip (suspended)" } else { "request a reconcile and wait for Ready" };
             terminal::step("◎", &format!("dry run: {}: would {what}", ks.id()));
         }
-        terminal::step("✔", "dry run: nothing was changed");
+        terminal::step("✔", &format!("dry run: {}; nothing was changed", checked.describe()));
         return Ok(ExitCode::SUCCESS);
     }
+    terminal::step("✔", &checked.describe());
 
     let start = Instant::now();
     if args.with_source {
@@ -86,7 +97,7 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
         }
         let step_start = Instant::now();
         let token = write::request_token();
-        write::request_reconcile(&conn, &ObjectRef::stage(&id), &token).await?;
+        write::request_reconcile(&conn, &ObjectRef::stage(&id), &token, DryRun::No).await?;
         terminal::step("►", &format!("{id}: reconcile requested"));
         let settled = follow::settle(&conn, &id, &format!("{id}:"), &token, timeout).await;
         timeline.push(Step { id: id.clone(), result: settled.word().to_string(), took: Some(step_start.elapsed()) });
@@ -115,12 +126,17 @@ fn sources(stages: &[&Kustomization]) -> Vec<ObjectRef> {
     out
 }
 
+/// Whether source-controller fetches this source on request; ExternalArtifacts are produced by
+/// other controllers and cannot be asked (fluxcd/flux2 cmd/flux/reconcile_with_source.go).
+fn can_fetch(source: &ObjectRef) -> bool {
+    matches!(source.kind.as_str(), "GitRepository" | "OCIRepository" | "Bucket")
+}
+
 /// Asks the source to fetch and waits until source-controller handled the request, like
-/// `flux reconcile --with-source`. ExternalArtifacts are produced by other controllers and cannot
-/// be asked (fluxcd/flux2 cmd/flux/reconcile_with_source.go).
+/// `flux reconcile --with-source`.
 async fn reconcile_source(conn: &Connection, source: &ObjectRef, timeout: Duration) -> Result<(), Error> {
     let (kind, id) = (&source.kind, source.id());
-    if !matches!(kind.as_str(), "GitRepository" | "OCIRepository" | "Bucket") {
+    if !can_fetch(source) {
         terminal::warn(&format!(
             "cannot reconcile source {kind} {id}: only GitRepository, OCIRepository and Bucket can be asked to fetch"
         ));
@@ -128,7 +144,7 @@ async fn reconcile_source(conn: &Connection, source: &ObjectRef, timeout: Durati
     }
     let token = write::request_token();
     let start = Instant::now();
-    write::request_reconcile(conn, source, &token).await?;
+    write::request_reconcile(conn, source, &token, DryRun::No).await?;
     terminal::step("►", &format!("{kind} {id}: reconcile requested"));
     if !wait::source_fetched(conn, source, &token, timeout).await? {
         return Err(Error::SourceNotHandled { kind: kind.clone(), source_id: id, timeout });

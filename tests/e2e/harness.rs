@@ -334,6 +334,9 @@ impl ControlPlane {
                     "--log-encoding=console",
                     "--no-remote-bases=true",
                     "--concurrent=10",
+                    // Stages labelled fluxjobs.test/unwatched are invisible to it: what a stopped
+                    // controller looks like to one stage, without stopping it for the other tests.
+                    "--watch-label-selector=!fluxjobs.test/unwatched",
                     // --requeue-dependency stays at its default (30s), as in production: the chain
                     // reconcile test measures what `reconcile` saves against it.
                 ]),

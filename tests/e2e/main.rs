@@ -7,6 +7,7 @@
 
 mod fixtures;
 mod harness;
+mod safety;
 mod scenarios;
 
 use std::path::PathBuf;
@@ -125,7 +126,8 @@ fn main() {
         // The tests mostly wait on controllers; running them side by side keeps the suite short.
         args.test_threads = Some(8);
     }
-    let scenarios = scenarios::all();
+    let mut scenarios = scenarios::all();
+    scenarios.extend(safety::all());
     let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
     let ctx = if needs_cluster {
         let options = harness::Options {

@@ -8,7 +8,7 @@ use crate::fixtures::Pipeline;
 use crate::harness::Result;
 use crate::{Ctx, check, stage, state_of};
 
-type Scenario = fn(&Ctx) -> Result<()>;
+pub type Scenario = fn(&Ctx) -> Result<()>;
 
 /// Namespaces whose pods get container logs from kwok (see `ControlPlane::kwok_config`).
 pub const LOG_NAMESPACES: &[&str] = &["e2e-failed-migration"];
@@ -43,7 +43,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
 const STAGES: [&str; 3] = ["app-pre-deploy", "app-deploy", "app-post-deploy"];
 /// Long enough for a loaded 2-core machine: a three-stage chain settles in about a minute with
 /// kustomize-controller's default 30s dependency requeue.
-const SETTLE: Duration = Duration::from_secs(300);
+pub const SETTLE: Duration = Duration::from_secs(300);
 
 fn all_ready_at(report: &Value, revision: &str) -> bool {
     STAGES.iter().all(|s| {
@@ -432,7 +432,7 @@ fn suspend_stage(ctx: &Ctx, ns: &str, name: &str) -> Result<String> {
     ctx.plane.kubectl(&["-n", ns, "patch", "kustomization", name, "--type=merge", "--field-manager=e2e", "-p", patch])
 }
 
-fn uid_of_job(ctx: &Ctx, ns: &str, name: &str) -> Result<String> {
+pub fn uid_of_job(ctx: &Ctx, ns: &str, name: &str) -> Result<String> {
     ctx.plane.kubectl(&["-n", ns, "get", "job", name, "-o", "jsonpath={.metadata.uid}"])
 }
 
@@ -663,11 +663,12 @@ fn the_uid_precondition_protects_a_recreated_job(ctx: &Ctx) -> Result<()> {
         };
         let conn = fluxjobs::cluster::connect(&options).await.map_err(|e| e.to_string())?;
         let backfill = NamespacedName::new(ns, "backfill");
-        let deleted = write::delete_job(&conn, &backfill, &first).await.map_err(|e| e.to_string())?;
+        let deleted =
+            write::delete_job(&conn, &backfill, &first, write::DryRun::No).await.map_err(|e| e.to_string())?;
         // The other race: recreating from a backup after someone else (kustomize-controller) did.
         let live = read::get_job(&conn, &backfill).await.map_err(|e| e.to_string())?.ok_or("no Job")?;
         let manifest = fluxjobs::commands::rerun::restorable(&live);
-        let created = write::create_job(&conn, &manifest).await.map_err(|e| e.to_string())?;
+        let created = write::create_job(&conn, &manifest, write::DryRun::No).await.map_err(|e| e.to_string())?;
         Ok::<_, String>((deleted, created))
     })?;
     check(matches!(deleted, fluxjobs::cluster::write::Deleted::Replaced), || "a stale uid deleted the Job".into())?;

@@ -1,6 +1,7 @@
 //! The backup `rerun` saves before it deletes a Job, reads back to recreate it, and names in every
 //! message after the delete; and that advice, exact to how far the rerun got.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::batch::v1::Job;
@@ -19,28 +20,91 @@ pub fn default_dir() -> Result<PathBuf, Error> {
     Ok(state.join("kubectl-fluxjobs/backups"))
 }
 
-/// Writes the Job's restorable manifest to `dir` and returns its path.
+/// How many backups of one Job are kept; older ones go once a later rerun of the same Job has
+/// brought it back ([`prune`]).
+pub const KEPT_PER_JOB: usize = 10;
+
+/// Writes the Job's restorable manifest to `dir` and returns its path. Job specs often carry
+/// credentials in env values, so the file is readable by its owner only (0600) and a directory
+/// created for it is too (0700); an existing file is never overwritten.
 pub fn save(dir: &Path, job: &Job) -> Result<PathBuf, Error> {
     let io = |action, path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Backup { action, path, source }
     };
-    std::fs::create_dir_all(dir).map_err(io("create the backup directory", dir))?;
+    private_dir(dir).map_err(io("create the backup directory", dir))?;
     let id = NamespacedName::of(&job.metadata);
     let stamp = k8s_openapi::jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
     let uid = job.metadata.uid.as_deref().unwrap_or_default();
-    let path = dir.join(format!("{}.{}.{}.{stamp}.yaml", id.namespace, id.name, &uid[..uid.len().min(8)]));
     let encode = |source: Box<dyn std::error::Error + Send + Sync>| Error::BackupEncode { job: id.clone(), source };
     let mut value = serde_json::to_value(restorable(job)).map_err(|e| encode(e.into()))?;
     value["apiVersion"] = "batch/v1".into();
     value["kind"] = "Job".into();
     let manifest = serde_saphyr::to_string(&value).map_err(|e| encode(e.into()))?;
-    let text = format!(
-        "# Job {id} (uid {uid}) saved by kubectl-fluxjobs rerun before deleting it.\n# Restore: kubectl create -f {}\n{manifest}",
-        path.display(),
-    );
-    std::fs::write(&path, text).map_err(io("write the backup", &path))?;
-    Ok(path)
+    let base = format!("{}.{}.{}.{stamp}", id.namespace, id.name, &uid[..uid.len().min(8)]);
+    for attempt in 0.. {
+        let name = if attempt == 0 { format!("{base}.yaml") } else { format!("{base}.{attempt}.yaml") };
+        let path = dir.join(name);
+        let mut file = match private_file(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            other => other.map_err(io("write the backup", &path))?,
+        };
+        let text = format!(
+            "{HEADER}{id} (uid {uid}) saved by kubectl-fluxjobs rerun before deleting it.\n# Restore: kubectl create -f {}\n{manifest}",
+            path.display(),
+        );
+        file.write_all(text.as_bytes()).map_err(io("write the backup", &path))?;
+        return Ok(path);
+    }
+    unreachable!("some backup name is free")
+}
+
+/// Every backup starts so, naming the Job: `# Job ns/name (uid ...`.
+const HEADER: &str = "# Job ";
+
+#[cfg(unix)]
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+#[cfg(not(unix))]
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Removes all but the newest [`KEPT_PER_JOB`] backups of `job` in `dir`. Called only once `job`
+/// exists again, so the backup of a Job that is missing is never removed. Returns how many went.
+pub fn prune(dir: &Path, job: &NamespacedName) -> std::io::Result<usize> {
+    let header = format!("{HEADER}{job} (uid ");
+    let mut backups: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let mut first = String::new();
+        let opened = std::fs::File::open(&path).map(std::io::BufReader::new);
+        if opened.and_then(|mut r| std::io::BufRead::read_line(&mut r, &mut first)).is_ok()
+            && first.starts_with(&header)
+        {
+            backups.push((entry.metadata()?.modified()?, path));
+        }
+    }
+    backups.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
+    let old = backups.split_off(backups.len().min(KEPT_PER_JOB));
+    for (_, path) in &old {
+        std::fs::remove_file(path)?;
+    }
+    Ok(old.len())
 }
 
 /// The Job saved at `path`, to be created again.
@@ -60,6 +124,9 @@ pub enum Progress {
     NothingDeleted,
     /// The Job was deleted and nothing has brought it back yet.
     Deleted,
+    /// The Job was deleted and kustomize-controller was asked to recreate it, which it has not
+    /// done yet.
+    Requested,
     /// The Job exists again, or kustomize-controller was asked to recreate it.
     Restored,
 }
@@ -78,8 +145,11 @@ impl Progress {
             Progress::Deleted => {
                 format!("The Job was deleted; restore it with: {restore}{}", flux.unwrap_or_default())
             }
+            Progress::Requested => format!(
+                "The Job was deleted and kustomize-controller was asked to recreate it, but it is not back yet. If `kubectl get job {name} -n {ns}` does not find it, restore it with: {restore}"
+            ),
             Progress::Restored => format!(
-                "Nothing to restore: the Job was recreated or kustomize-controller was asked to; the backup stays at {}",
+                "Nothing to restore: the Job exists again or kustomize-controller recreates it; the backup stays at {}",
                 backup.display()
             ),
         }
@@ -105,20 +175,53 @@ mod tests {
         let deleted = Progress::Deleted.advice(&plan, backup);
         assert!(deleted.starts_with("The Job was deleted; restore it with: kubectl create -f /backups/"));
         assert!(deleted.ends_with("or let Flux recreate it: flux reconcile kustomization app-pre-deploy -n shop"));
+        let requested = Progress::Requested.advice(&plan, backup);
+        assert!(requested.contains("not back yet") && requested.contains("kubectl create -f /backups/"), "{requested}");
         let unowned = Plan { owner: None, ..plan };
         assert!(!Progress::Deleted.advice(&unowned, backup).contains("flux reconcile"));
         assert!(Progress::Restored.advice(&unowned, backup).starts_with("Nothing to restore"));
     }
 
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fluxjobs-backup-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join("backups")
+    }
+
     #[test]
     fn a_saved_backup_reads_back_as_the_restorable_job() {
-        let dir = std::env::temp_dir().join(format!("fluxjobs-backup-test-{}", std::process::id()));
+        let dir = scratch("read");
         let path = save(&dir, &job(json!({}))).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("# Job shop/db-migration (uid u-1) saved by kubectl-fluxjobs rerun"), "{text}");
         let back = load(&path).unwrap();
         assert_eq!(back.metadata.name.as_deref(), Some("db-migration"));
         assert_eq!(back.metadata.uid, None);
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn backups_are_private_and_never_overwritten() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("private");
+        let first = save(&dir, &job(json!({}))).unwrap();
+        let second = save(&dir, &job(json!({}))).unwrap();
+        assert_ne!(first, second, "a second backup in the same second must not replace the first");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&dir), mode(&first), mode(&second)), (0o700, 0o600, 0o600));
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_backups_of_that_job_only() {
+        let dir = scratch("prune");
+        let paths: Vec<PathBuf> = (0..KEPT_PER_JOB + 2).map(|_| save(&dir, &job(json!({}))).unwrap()).collect();
+        let other = save(&dir, &job(json!({"metadata": {"name": "db-migration-2"}}))).unwrap();
+        assert_eq!(prune(&dir, &NamespacedName::new("shop", "db-migration")).unwrap(), 2);
+        assert!(other.exists(), "another Job's backup was removed");
+        assert!(paths[KEPT_PER_JOB + 1].exists(), "the newest backup was removed");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), KEPT_PER_JOB + 1);
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 }

@@ -24,7 +24,9 @@ use self::plan::{Mode, Plan, Target, decide, parse_target, stage_namespaces};
 pub use self::plan::{Refusal, restorable};
 use super::follow;
 use crate::cli::RerunArgs;
-use crate::cluster::write::{self, Created, Deleted};
+use crate::cluster::preflight::{self, PlannedWrite};
+use crate::cluster::wait::Back;
+use crate::cluster::write::{self, Created, Deleted, DryRun};
 use crate::cluster::{ClusterError, Connection, read, wait};
 use crate::context::Context;
 use crate::duration::{parse_timeout_flag, took};
@@ -45,6 +47,10 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
     let conn = ctx.connect().await?;
     let ns = ctx.namespace(&conn);
     let plans = plan_all(&conn, &ns, &targets, args).await?;
+    let manifests: Vec<Job> = plans.iter().map(|p| restorable(&p.job)).collect();
+    let writes: Vec<PlannedWrite> = plans.iter().zip(&manifests).flat_map(|(p, m)| p.writes(m)).collect();
+    let checked =
+        preflight::check(&conn, &writes).await.map_err(|source| Error::Denied { command: "rerun", source })?;
 
     let backup_dir = match &args.backup_dir {
         Some(dir) => dir.clone(),
@@ -52,6 +58,9 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
     };
     for plan in &plans {
         terminal::step("►", &plan.describe());
+    }
+    if !args.dry_run {
+        terminal::step("✔", &checked.describe());
     }
     if args.dry_run {
         for plan in &plans {
@@ -71,7 +80,7 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
                 );
             }
         }
-        terminal::step("✔", "dry run: nothing was changed");
+        terminal::step("✔", &format!("dry run: {}; nothing was changed", checked.describe()));
         return Ok(ExitCode::SUCCESS);
     }
     if !args.yes && terminal::interactive() {
@@ -100,6 +109,20 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
                 return Ok(ExitCode::from(INTERRUPTED));
             }
         };
+        if progress.get() == Progress::Restored {
+            match backup::prune(&backup_dir, &plan.id) {
+                Ok(0) => {}
+                Ok(removed) => terminal::step(
+                    "✔",
+                    &format!(
+                        "removed {removed} older backup(s) of Job {} (the newest {} are kept)",
+                        plan.id,
+                        backup::KEPT_PER_JOB
+                    ),
+                ),
+                Err(e) => terminal::warn(&format!("cannot remove older backups in {}: {e}", backup_dir.display())),
+            }
+        }
         if args.wait {
             tokio::select! {
                 ok = follow_rerun(&conn, ctx, args, plan, requested.as_deref(), timeout) => failed |= !ok,
@@ -169,7 +192,7 @@ async fn execute(
     progress: &Cell<Progress>,
 ) -> Result<Option<String>, Error> {
     let (id, uid) = (&plan.id, plan.uid());
-    let deleted = write::delete_job(conn, id, uid).await?;
+    let deleted = write::delete_job(conn, id, uid, DryRun::No).await?;
     progress.set(match deleted {
         Deleted::Replaced => Progress::Restored,
         Deleted::Deleted | Deleted::Gone => Progress::Deleted,
@@ -189,7 +212,7 @@ async fn execute(
     }
     if let Mode::FromLiveSpec(_) = plan.mode {
         let manifest: Job = backup::load(backup)?;
-        match write::create_job(conn, &manifest).await? {
+        match write::create_job(conn, &manifest, DryRun::No).await? {
             Created::Created(job) => terminal::step(
                 "✔",
                 &format!("recreated Job {id} from its live spec (uid {})", job.metadata.uid.unwrap_or_default()),
@@ -199,10 +222,25 @@ async fn execute(
         progress.set(Progress::Restored);
     }
     let Some(ks) = &plan.owner else { return Ok(None) };
+    let stage = ks.id();
     let token = write::request_token();
-    write::request_reconcile(conn, &ObjectRef::stage(&ks.id()), &token).await?;
+    write::request_reconcile(conn, &ObjectRef::stage(&stage), &token, DryRun::No).await?;
+    terminal::step("✔", &format!("requested a reconcile of Kustomization {stage} (requestedAt {token})"));
+    if progress.get() == Progress::Restored {
+        return Ok(Some(token));
+    }
+    // Done only when the Job is back, or kustomize-controller has handled the request.
+    progress.set(Progress::Requested);
+    terminal::step("◎", &format!("waiting for kustomize-controller to recreate Job {id}"));
+    match wait::job_back(conn, id, uid, &stage, &token, timeout).await? {
+        Some(Back::Recreated(new_uid)) => terminal::step("✔", &format!("Job {id} exists again (uid {new_uid})")),
+        Some(Back::HandledWithoutJob) => terminal::warn(&format!(
+            "kustomize-controller handled the reconcile request of {stage} but did not recreate Job {id}; {}",
+            Progress::Deleted.advice(plan, backup)
+        )),
+        None => return Err(Error::NotRecreated { job: id.clone(), stage, timeout }),
+    }
     progress.set(Progress::Restored);
-    terminal::step("✔", &format!("requested a reconcile of Kustomization {} (requestedAt {token})", ks.id()));
     Ok(Some(token))
 }
 

@@ -6,11 +6,12 @@ use std::fmt;
 
 use k8s_openapi::api::batch::v1::Job;
 
+use crate::cluster::preflight::PlannedWrite;
 use crate::engine::state::health_check_running;
 use crate::engine::workload::job_state;
 use crate::error::Error;
 use crate::model::{Kustomization, OWNER_NAME_LABEL};
-use crate::refs::{NamespacedName, StageId};
+use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::JobState;
 
 /// What the user named.
@@ -168,16 +169,32 @@ pub struct Plan {
     pub job: Job,
     pub id: NamespacedName,
     pub owner: Option<Kustomization>,
+    /// `Kustomization/ns/name` of `owner`.
+    pub owner_ref: Option<ObjectRef>,
     pub mode: Mode,
 }
 
 impl Plan {
     pub fn new(job: Job, owner: Option<Kustomization>, mode: Mode) -> Self {
-        Plan { id: NamespacedName::of(&job.metadata), job, owner, mode }
+        let owner_ref = owner.as_ref().map(|ks| ObjectRef::stage(&ks.id()));
+        Plan { id: NamespacedName::of(&job.metadata), job, owner, owner_ref, mode }
     }
 
     pub fn uid(&self) -> &str {
         self.job.metadata.uid.as_deref().unwrap_or_default()
+    }
+
+    /// The writes this rerun will make, for the checks before the first: the delete, the create
+    /// from `manifest` when rerun recreates the Job, the owning stage's reconcile request.
+    pub fn writes<'a>(&'a self, manifest: &'a Job) -> Vec<PlannedWrite<'a>> {
+        let mut writes = vec![PlannedWrite::DeleteJob { job: &self.id, uid: self.uid() }];
+        if let Mode::FromLiveSpec(_) = self.mode {
+            writes.push(PlannedWrite::CreateJob(manifest));
+        }
+        if let Some(stage) = &self.owner_ref {
+            writes.push(PlannedWrite::RequestReconcile(stage));
+        }
+        writes
     }
 
     pub fn describe(&self) -> String {

@@ -1,0 +1,189 @@
+//! `rerun` when the cluster says no, or nobody answers: each scenario asserts what the user sees
+//! (the exact line, the exit code) and that the Job is never lost: it keeps its uid when refused,
+//! or the restore command printed brings it back.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::fixtures::Pipeline;
+use crate::harness::{self, Result};
+use crate::scenarios::{SETTLE, Scenario, uid_of_job};
+use crate::{Ctx, check, state_of};
+
+pub fn all() -> Vec<(&'static str, Scenario)> {
+    vec![
+        ("rerun_without_permission_to_patch_is_refused_before_any_write", refused_without_permission_to_patch),
+        ("rerun_denied_by_an_admission_policy_is_refused_before_any_write", refused_by_an_admission_policy),
+        ("rerun_nobody_recreates_prints_a_restore_that_works", nobody_recreates_the_job),
+        ("concurrent_reruns_delete_the_job_once", concurrent_reruns_delete_once),
+    ]
+}
+
+/// The seed pipeline in `ns`, its pre-deploy stage Ready (its migration Job Complete).
+fn pre_deploy_done(ctx: &Ctx, ns: &str) -> Result<()> {
+    Pipeline::seed(ns).install(&ctx.plane)?;
+    ctx.wait_status(ns, "the pre-deploy stage to be Ready", SETTLE, |r| state_of(r, "app-pre-deploy") == "Ready")?;
+    Ok(())
+}
+
+fn no_backup_in(dir: &Path) -> Result<()> {
+    let saved = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+    check(saved == 0, || format!("a backup was written to {} although nothing was to change", dir.display()))
+}
+
+/// A user who may delete Jobs but not patch Kustomizations: refused before the delete, in one line
+/// naming the verb, the resource and the namespace; `--dry-run` says the same.
+fn refused_without_permission_to_patch(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-safety-rbac";
+    pre_deploy_done(ctx, ns)?;
+    ctx.plane.apply(&format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: rerun-without-patch\n  namespace: {ns}\nrules:\n\
+         - apiGroups: [kustomize.toolkit.fluxcd.io]\n  resources: [kustomizations]\n  verbs: [get, list, watch]\n\
+         - apiGroups: [batch]\n  resources: [jobs]\n  verbs: [get, list, watch, delete]\n\
+         ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rerun-without-patch\n  namespace: {ns}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: rerun-without-patch}}\n\
+         subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: fluxjobs-e2e-viewer}}]\n"
+    ))?;
+    let kubeconfig = crate::kubeconfig_path(ctx, "rerun-without-patch.kubeconfig");
+    ctx.plane.write_kubeconfig(&kubeconfig, "fluxjobs-e2e-viewer", "viewer")?;
+    let uid = uid_of_job(ctx, ns, "db-migration")?;
+    let backups = ctx.plane.dir.join("backups-safety-rbac");
+    let expected = format!(
+        "error: refusing to rerun, nothing was changed: forbidden: cannot patch kustomizations.kustomize.toolkit.fluxcd.io \"app-pre-deploy\" in namespace \"{ns}\""
+    );
+    for dry_run in [false, true] {
+        let mut args = vec!["rerun", "job/db-migration", "-n", ns, "--yes", "--backup-dir", backups.to_str().unwrap()];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let out = ctx.plugin_with(&kubeconfig, &args)?;
+        let last = out.stderr.lines().last().unwrap_or_default();
+        check(out.code == 1 && last.starts_with(&expected) && out.stdout.is_empty(), || {
+            format!("dry run {dry_run}: exit {}, expected a line starting {expected:?}:\n{}", out.code, out.stderr)
+        })?;
+        check(!out.stderr.contains("deleted Job") && !out.stderr.contains("saved "), || {
+            format!("something was changed before the refusal:\n{}", out.stderr)
+        })?;
+    }
+    check(uid_of_job(ctx, ns, "db-migration")? == uid, || "the Job was deleted although the rerun was refused".into())?;
+    no_backup_in(&backups)
+}
+
+/// A ValidatingAdmissionPolicy (built into kube-apiserver, no webhook) denying Job deletes in the
+/// namespace: the server-side dry run meets it, so nothing is deleted, and the policy's message is
+/// shown.
+fn refused_by_an_admission_policy(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-safety-vap";
+    pre_deploy_done(ctx, ns)?;
+    let policy = "fluxjobs-e2e-keep-jobs";
+    let message = "Jobs in this namespace are kept for audit; ask the platform team";
+    ctx.plane.apply(&format!(
+        "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata:\n  name: {policy}\nspec:\n\
+         \x20 failurePolicy: Fail\n  matchConstraints:\n    resourceRules:\n    - apiGroups: [batch]\n      apiVersions: [v1]\n\
+         \x20     operations: [DELETE]\n      resources: [jobs]\n  validations:\n  - expression: \"false\"\n    message: \"{message}\"\n\
+         ---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata:\n  name: {policy}\nspec:\n\
+         \x20 policyName: {policy}\n  validationActions: [Deny]\n  matchResources:\n    namespaceSelector:\n\
+         \x20     matchLabels: {{kubernetes.io/metadata.name: {ns}}}\n"
+    ))?;
+    // The API server loads policies asynchronously: wait until it enforces this one.
+    harness::wait_until("the admission policy to be enforced", Duration::from_secs(60), || {
+        Ok(ctx.plane.kubectl(&["-n", ns, "delete", "job", "db-migration", "--dry-run=server"]).is_err())
+    })?;
+    let uid = uid_of_job(ctx, ns, "db-migration")?;
+    let backups = ctx.plane.dir.join("backups-safety-vap");
+    let out =
+        ctx.plugin(&["rerun", "job/db-migration", "-n", ns, "--yes", "--backup-dir", backups.to_str().unwrap()])?;
+    let last = out.stderr.lines().last().unwrap_or_default();
+    let cleanup = ctx.plane.kubectl(&["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", policy]);
+    check(
+        out.code == 1
+            && last.starts_with("error: refusing to rerun, nothing was changed: ")
+            && last.contains(&format!("cannot delete jobs.batch \"db-migration\" in namespace \"{ns}\""))
+            && last.contains(message),
+        || format!("exit {}:\n{}", out.code, out.stderr),
+    )?;
+    check(uid_of_job(ctx, ns, "db-migration")? == uid, || "the Job was deleted although admission denies it".into())?;
+    no_backup_in(&backups)?;
+    cleanup.map(drop)
+}
+
+/// Nobody recreates the Job (kustomize-controller does not watch the stage: the harness runs it
+/// with `--watch-label-selector=!fluxjobs.test/unwatched`, so for this stage it is as if stopped):
+/// rerun says so within its timeout, exits non-zero, and the restore command it prints works.
+fn nobody_recreates_the_job(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-safety-unhandled";
+    pre_deploy_done(ctx, ns)?;
+    ctx.plane.kubectl(&["-n", ns, "label", "kustomization", "app-pre-deploy", "fluxjobs.test/unwatched=true"])?;
+    let backups = ctx.plane.dir.join("backups-safety-unhandled");
+    let out = ctx.plugin(&[
+        "rerun",
+        "job/db-migration",
+        "-n",
+        ns,
+        "--yes",
+        "--timeout",
+        "15s",
+        "--backup-dir",
+        backups.to_str().unwrap(),
+    ])?;
+    check(out.code == 1 && out.stderr.contains("deleted Job"), || format!("exit {}:\n{}", out.code, out.stderr))?;
+    check(
+        out.stderr.contains(&format!(
+            "error: kustomize-controller did not recreate Job {ns}/db-migration nor handle the reconcile request of {ns}/app-pre-deploy within 15s"
+        )),
+        || format!("no clear line about the missing Job:\n{}", out.stderr),
+    )?;
+    let restore = out
+        .stderr
+        .split("restore it with: kubectl create -f ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .ok_or_else(|| format!("no restore command:\n{}", out.stderr))?;
+    check(uid_of_job(ctx, ns, "db-migration").is_err(), || "the Job exists although nobody recreated it".into())?;
+    ctx.plane.kubectl(&["create", "-f", restore])?;
+    let restored = uid_of_job(ctx, ns, "db-migration")?;
+    check(!restored.is_empty(), || "the printed restore command did not bring the Job back".into())
+}
+
+/// Two reruns of one Job at once: the uid precondition lets exactly one delete happen; the other
+/// finds the Job gone or replaced and follows; the Job exists again at the end.
+fn concurrent_reruns_delete_once(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-safety-concurrent";
+    pre_deploy_done(ctx, ns)?;
+    let old = uid_of_job(ctx, ns, "db-migration")?;
+    let backup_dirs: Vec<_> = (0..2).map(|i| ctx.plane.dir.join(format!("backups-safety-concurrent-{i}"))).collect();
+    // Each rerun is its own process, started together.
+    let outputs = std::thread::scope(|scope| {
+        let handles: Vec<_> = backup_dirs
+            .iter()
+            .map(|backups| {
+                scope.spawn(move || {
+                    ctx.plugin(&[
+                        "rerun",
+                        "job/db-migration",
+                        "-n",
+                        ns,
+                        "--yes",
+                        "--timeout",
+                        "90s",
+                        "--backup-dir",
+                        backups.to_str().unwrap(),
+                    ])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("rerun thread")).collect::<Vec<_>>()
+    });
+    let outputs = outputs.into_iter().collect::<Result<Vec<_>>>()?;
+    let transcript: String = outputs.iter().map(|o| format!("--- exit {}\n{}", o.code, o.stderr)).collect();
+    let deletes = outputs.iter().filter(|o| o.stderr.contains(&format!("deleted Job {ns}/db-migration"))).count();
+    check(deletes == 1, || format!("{deletes} deletes:\n{transcript}"))?;
+    check(outputs.iter().any(|o| o.code == 0), || format!("no rerun succeeded:\n{transcript}"))?;
+    for o in outputs.iter().filter(|o| o.code != 0) {
+        let last = o.stderr.lines().last().unwrap_or_default();
+        check(last.contains("not found") || last.contains("refusing"), || format!("unclear failure:\n{transcript}"))?;
+    }
+    harness::wait_until("the Job to exist again", Duration::from_secs(60), || {
+        Ok(uid_of_job(ctx, ns, "db-migration").is_ok_and(|uid| !uid.is_empty() && uid != old))
+    })
+}
