@@ -76,8 +76,7 @@ pub enum Created {
 pub async fn create_job(conn: &Connection, job: &Job, dry_run: DryRun) -> Result<Created, ClusterError> {
     let ns = job.metadata.namespace.as_deref().unwrap_or("default");
     let api: Api<Job> = Api::namespaced(conn.client.clone(), ns);
-    let params =
-        PostParams { dry_run: dry_run.on(), field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
+    let params = PostParams { dry_run: dry_run.on(), field_manager: Some(FIELD_MANAGER.into()) };
     match retry(conn, async || api.create(&params, job).await).await {
         Ok(job) => Ok(Created::Created(Box::new(job))),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(Created::Exists),

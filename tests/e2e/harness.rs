@@ -379,7 +379,6 @@ impl ControlPlane {
             format!("--kubelet-client-certificate={}", p("admin.crt")),
             format!("--kubelet-client-key={}", p("admin.key")),
             "--kubelet-preferred-address-types=InternalIP".into(),
-            "--enable-priority-and-fairness=false".into(),
             "--v=1".into(),
         ]);
         cmd
@@ -471,6 +470,8 @@ impl ControlPlane {
         )?;
         leaf("admin", "/O=system:masters/CN=fluxjobs-e2e-admin", client)?;
         leaf("viewer", "/CN=fluxjobs-e2e-viewer", client)?;
+        // A user whose requests a FlowSchema can send to a priority level that rejects them.
+        leaf("throttled", "/CN=fluxjobs-e2e-throttled", client)?;
         leaf("bench", &format!("/O=system:masters/CN={BENCH_USER}"), client)?;
         openssl(&["genrsa", "-out", "sa.key", "2048"])?;
         openssl(&["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"])?;

@@ -5,6 +5,7 @@
 //! run when `FLUXJOBS_E2E=1` is set, as `tests/run-all.sh` (README's test command) does; plain
 //! `cargo test` lists them as ignored.
 
+mod fault_proxy;
 mod fixtures;
 mod harness;
 mod safety;

@@ -5,10 +5,11 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::fault_proxy::FaultProxy;
 use crate::fixtures::Pipeline;
 use crate::harness::{self, Result};
 use crate::scenarios::{SETTLE, Scenario, uid_of_job};
-use crate::{Ctx, check, state_of};
+use crate::{Ctx, Output, check, stage, state_of};
 
 pub fn all() -> Vec<(&'static str, Scenario)> {
     vec![
@@ -16,6 +17,8 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("rerun_denied_by_an_admission_policy_is_refused_before_any_write", refused_by_an_admission_policy),
         ("rerun_nobody_recreates_prints_a_restore_that_works", nobody_recreates_the_job),
         ("concurrent_reruns_delete_the_job_once", concurrent_reruns_delete_once),
+        ("throttled_status_retries_then_succeeds_or_says_so", throttled_by_api_priority_and_fairness),
+        ("rerun_across_an_api_server_outage", rerun_across_an_api_server_outage),
     ]
 }
 
@@ -186,4 +189,161 @@ fn concurrent_reruns_delete_once(ctx: &Ctx) -> Result<()> {
     harness::wait_until("the Job to exist again", Duration::from_secs(60), || {
         Ok(uid_of_job(ctx, ns, "db-migration").is_ok_and(|uid| !uid.is_empty() && uid != old))
     })
+}
+
+/// API Priority and Fairness: a FlowSchema sends the user's requests to a priority level with no
+/// seats that rejects (429). While it is in place, `status` ends with one clear line once its
+/// `--request-timeout` is spent; when it goes away mid-run, the retrying `status` succeeds.
+fn throttled_by_api_priority_and_fairness(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-safety-apf";
+    let user = "fluxjobs-e2e-throttled";
+    Pipeline::seed(ns).install(&ctx.plane)?;
+    ctx.plane.apply(&format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: status-reader\n  namespace: {ns}\nrules:\n\
+         - apiGroups: [kustomize.toolkit.fluxcd.io, source.toolkit.fluxcd.io, batch, apps, '']\n  resources: ['*']\n  verbs: [get, list, watch]\n\
+         ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: status-reader\n  namespace: {ns}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: status-reader}}\n\
+         subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]\n"
+    ))?;
+    let kubeconfig = crate::kubeconfig_path(ctx, "throttled.kubeconfig");
+    ctx.plane.write_kubeconfig(&kubeconfig, user, "throttled")?;
+    let status = |timeout: &str| {
+        ctx.plugin_with(&kubeconfig, &["status", "-n", ns, "-o", "json", "--logs", "0", "--request-timeout", timeout])
+    };
+    let before = status("10s")?;
+    check(before.code == 0, || format!("status before throttling: exit {}: {}", before.code, before.stderr))?;
+    let flow_schema = "fluxjobs-e2e-throttled";
+    ctx.plane.apply(&format!(
+        "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: PriorityLevelConfiguration\nmetadata:\n  name: fluxjobs-e2e-no-seats\nspec:\n\
+         \x20 type: Limited\n  limited:\n    nominalConcurrencyShares: 0\n    lendablePercent: 0\n    borrowingLimitPercent: 0\n\
+         \x20   limitResponse: {{type: Reject}}\n\
+         ---\napiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: FlowSchema\nmetadata:\n  name: {flow_schema}\nspec:\n\
+         \x20 priorityLevelConfiguration: {{name: fluxjobs-e2e-no-seats}}\n  matchingPrecedence: 100\n  distinguisherMethod: {{type: ByUser}}\n\
+         \x20 rules:\n  - subjects: [{{kind: User, user: {{name: {user}}}}}]\n\
+         \x20   resourceRules: [{{verbs: ['*'], apiGroups: ['*'], resources: ['*'], clusterScope: true, namespaces: ['*']}}]\n\
+         \x20   nonResourceRules: [{{verbs: ['*'], nonResourceURLs: ['*']}}]\n"
+    ))?;
+    let mut refused = None;
+    harness::poll_until(
+        "the API server to throttle the user",
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+        || {
+            let out = status("2s")?;
+            let throttled = out.code != 0;
+            refused = Some(out);
+            Ok(throttled)
+        },
+    )?;
+    let refused = refused.expect("polled at least once");
+    check(
+        refused.code == 1
+            && refused.stdout.is_empty()
+            && refused.stderr.lines().count() == 1
+            && refused.stderr.starts_with("error: cannot list ")
+            && refused.stderr.contains(&format!("in namespace \"{ns}\"")),
+        || format!("throttled for good: exit {}: {}", refused.code, refused.stderr),
+    )?;
+    // Throttled when it starts, let through three seconds later: the retries carry it.
+    let started = std::time::Instant::now();
+    let run = std::thread::scope(|scope| {
+        let run = scope.spawn(|| status("60s"));
+        std::thread::sleep(Duration::from_secs(3));
+        let lifted = ctx.plane.kubectl(&["delete", "flowschema", flow_schema]);
+        (run.join().expect("status thread"), lifted)
+    });
+    let (out, lifted) = run;
+    lifted?;
+    let out = out?;
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    check(out.code == 0 && report["stages"].as_array().is_some_and(|s| s.len() == 3), || {
+        format!("status while throttled: exit {}\n{}\n{}", out.code, out.stdout, out.stderr)
+    })?;
+    check(started.elapsed() >= Duration::from_secs(3), || "status did not wait out the throttling".into())?;
+    ctx.plane.kubectl(&["delete", "prioritylevelconfiguration", "fluxjobs-e2e-no-seats"]).map(drop)
+}
+
+/// Runs the plugin, calling `on_line` with each line of its stderr as it is written.
+fn plugin_live(kubeconfig: &Path, args: &[&str], mut on_line: impl FnMut(&str)) -> Result<Output> {
+    use std::io::{BufRead, Read};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run kubectl-fluxjobs: {e}"))?;
+    let mut stderr = String::new();
+    for line in std::io::BufReader::new(child.stderr.take().expect("piped")).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        on_line(&line);
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+    let mut stdout = String::new();
+    child.stdout.take().expect("piped").read_to_string(&mut stdout).map_err(|e| e.to_string())?;
+    let status = child.wait().map_err(|e| e.to_string())?;
+    Ok(Output { code: status.code().unwrap_or(-1), stdout, stderr })
+}
+
+/// The API server goes away right after the delete (a proxy of ours in front of it resets every
+/// connection): back within the retry budget, the rerun completes; gone for good, it fails with
+/// the restore command, which brings the Job back.
+fn rerun_across_an_api_server_outage(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-safety-outage";
+    pre_deploy_done(ctx, ns)?;
+    let proxy = FaultProxy::start(ctx.plane.api_server.trim_start_matches("https://"))?;
+    let kubeconfig = crate::kubeconfig_path(ctx, "outage.kubeconfig");
+    let text = std::fs::read_to_string(&ctx.plane.kubeconfig).map_err(|e| e.to_string())?;
+    std::fs::write(&kubeconfig, text.replace(&ctx.plane.api_server, &proxy.url)).map_err(|e| e.to_string())?;
+    let backups = ctx.plane.dir.join("backups-safety-outage");
+    let rerun = |request_timeout: &str, on_line: &mut dyn FnMut(&str)| {
+        let args =
+            ["rerun", "job/db-migration", "-n", ns, "--yes", "--timeout", "90s", "--request-timeout", request_timeout];
+        let mut args = args.to_vec();
+        args.extend(["--backup-dir", backups.to_str().unwrap()]);
+        plugin_live(&kubeconfig, &args, on_line)
+    };
+    let deleted = format!("deleted Job {ns}/db-migration");
+
+    // Down for 5 s, within the 30 s retry budget.
+    let old = uid_of_job(ctx, ns, "db-migration")?;
+    let out = rerun("30s", &mut |line| {
+        if line.contains(&deleted) {
+            proxy.take_down();
+            std::thread::sleep(Duration::from_secs(5));
+            proxy.restore();
+        }
+    })?;
+    check(out.code == 0 && out.stderr.contains(&format!("Job {ns}/db-migration exists again")), || {
+        format!("across a 5 s outage: exit {}:\n{}", out.code, out.stderr)
+    })?;
+    check(uid_of_job(ctx, ns, "db-migration")? != old, || "the Job was not recreated".into())?;
+
+    // Gone for longer than the retry budget: the exact restore advice, which works.
+    ctx.wait_status(ns, "the recreated migration to complete", SETTLE, |r| {
+        state_of(r, "app-pre-deploy") == "Ready"
+            && stage(r, "app-pre-deploy")["jobs"].as_array().is_some_and(|j| j.iter().all(|j| j["state"] == "Complete"))
+    })?;
+    let out = rerun("5s", &mut |line| {
+        if line.contains(&deleted) {
+            proxy.take_down();
+        }
+    })?;
+    proxy.restore();
+    check(out.code == 1 && out.stderr.contains("The Job was deleted; restore it with: kubectl create -f "), || {
+        format!("a lasting outage: exit {}:\n{}", out.code, out.stderr)
+    })?;
+    let restore = out
+        .stderr
+        .split("restore it with: kubectl create -f ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .ok_or_else(|| format!("no restore command:\n{}", out.stderr))?;
+    check(uid_of_job(ctx, ns, "db-migration").is_err(), || "the Job exists although nothing recreated it".into())?;
+    ctx.plane.kubectl(&["create", "-f", restore])?;
+    check(uid_of_job(ctx, ns, "db-migration").is_ok(), || "the restore command did not bring the Job back".into())
 }
