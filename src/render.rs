@@ -58,6 +58,8 @@ pub fn write(report: &Report, options: &RenderOptions, out: &mut dyn std::io::Wr
 /// Messages in the table are cut to this many characters (the full text is in the cause block,
 /// `-o wide`, and JSON), so that a table stays readable at 80 columns.
 const MESSAGE_WIDTH: usize = 60;
+/// What MESSAGE keeps on a narrow terminal, however little room the other columns leave.
+const MIN_MESSAGE_WIDTH: usize = 10;
 
 fn render_table(report: &Report, o: &RenderOptions) -> String {
     let wide = o.format == OutputFormat::Wide;
@@ -85,7 +87,9 @@ fn render_table(report: &Report, o: &RenderOptions) -> String {
         table.set_header(header.clone());
     }
     let message_width = match o.width {
-        Some(width) if !wide => width.saturating_sub(fixed_width(report, o, &header)).clamp(20, MESSAGE_WIDTH),
+        Some(width) if !wide => {
+            width.saturating_sub(fixed_width(report, o, &header)).clamp(MIN_MESSAGE_WIDTH, MESSAGE_WIDTH)
+        }
         _ => MESSAGE_WIDTH,
     };
     let by_id: std::collections::HashMap<StageId, &StageReport> = report.stages.iter().map(|s| (s.id(), s)).collect();
@@ -152,7 +156,8 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: 
     row.push(Cell::new(&stage.name));
     row.push(Cell::new(stage.state.as_str()).fg(state_color(stage.state)));
     row.push(Cell::new(age));
-    row.push(Cell::new(stage.revision.as_deref().map(short_revision).unwrap_or_default()));
+    // On a terminal the table must fit: an attempted revision shows its commit alone.
+    row.push(Cell::new(revision_column(stage, o.width.is_some() && !wide)));
     row.push(Cell::new(jobs_summary(stage)));
     if wide {
         row.push(Cell::new(if stage.suspended { "True" } else { "False" }));
@@ -176,6 +181,24 @@ fn depends_on_column(stage: &StageReport) -> String {
         None => id.to_string(),
     };
     stage.depends_on.iter().map(entry).collect::<Vec<_>>().join(",")
+}
+
+/// The applied revision; for a stage that never applied one, the revision it tried, so that the
+/// commit that fails is in sight: `main@sha1:1a2b3c4d (attempted)`, `1a2b3c4d (attempted)` when
+/// `compact`.
+fn revision_column(stage: &StageReport, compact: bool) -> String {
+    match (&stage.revision, &stage.attempted_revision) {
+        (Some(applied), _) => short_revision(applied),
+        (None, Some(attempted)) => {
+            let revision = short_revision(attempted);
+            let commit = match revision.rsplit_once(':') {
+                Some((_, digest)) if compact => digest.to_string(),
+                _ => revision,
+            };
+            format!("{commit} (attempted)")
+        }
+        (None, None) => String::new(),
+    }
 }
 
 /// `main@sha1:1a2b3c4d...` -> `main@sha1:1a2b3c4d`: hex digests cut to 8 like flux CLI's TruncateHex.

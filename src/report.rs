@@ -86,6 +86,9 @@ pub struct StageReport {
     pub suspended: bool,
     /// `status.lastAppliedRevision`.
     pub revision: Option<String>,
+    /// `status.lastAttemptedRevision`: the revision of the last try, applied or not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempted_revision: Option<String>,
     /// `Kind/ns/name` of `spec.sourceRef`.
     pub source: ObjectRef,
     /// The artifact revision the source offers now, when known.

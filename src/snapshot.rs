@@ -27,6 +27,8 @@ pub enum SnapshotError {
         "{path}: expected Kubernetes objects or a v1 List (as printed by `kubectl get ... -o yaml`), found {found}"
     )]
     NotObjects { path: String, found: String },
+    #[error("{path} is empty: the capture that made it failed or wrote nothing; capture it again")]
+    Empty { path: String },
 }
 
 /// Reads a snapshot file, or standard input when `path` is `-`. JSON is streamed item by item (the
@@ -52,8 +54,10 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
             }
         }
     };
-    if matches!(first, Some(b'{' | b'[')) {
-        return read_json(serde_json::Deserializer::from_reader(reader), &label);
+    match first {
+        None => return Err(SnapshotError::Empty { path: label }),
+        Some(b'{' | b'[') => return read_json(serde_json::Deserializer::from_reader(reader), &label),
+        Some(_) => {}
     }
     let text = std::io::read_to_string(reader).map_err(io_error)?;
     parse_snapshot(&text, &label)

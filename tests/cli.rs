@@ -188,7 +188,32 @@ fn unparsable_snapshots_name_file_and_line() {
     let err = stderr(&out);
     assert!(err.contains("bad.json:3:") && err.contains("not valid JSON"), "{err}");
     let missing = run(&["status", "--snapshot", dir.join("absent.yaml").to_str().unwrap()]);
-    assert!(stderr(&missing).contains("cannot read snapshot") && stderr(&missing).contains("absent.yaml"));
+    let err = stderr(&missing);
+    assert_eq!(
+        err,
+        format!(
+            "error: cannot read snapshot {}: No such file or directory (os error 2)\n",
+            dir.join("absent.yaml").display()
+        ),
+        "the cause once"
+    );
+    // A 0-byte file is a failed capture, not an empty cluster; an empty List is a cluster without stages.
+    let empty = dir.join("empty.yaml");
+    std::fs::write(&empty, "").unwrap();
+    let out = run(&["status", "--snapshot", empty.to_str().unwrap()]);
+    assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(1), ""));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: {} is empty: the capture that made it failed or wrote nothing; capture it again\n",
+            empty.display()
+        )
+    );
+    let list = dir.join("empty-list.yaml");
+    std::fs::write(&list, "apiVersion: v1\nkind: List\nitems: []\n").unwrap();
+    let out = run(&["status", "--snapshot", list.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("warning: no Flux Kustomizations found"), "{}", stderr(&out));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

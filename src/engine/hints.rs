@@ -5,9 +5,10 @@ use crate::model::Kustomization;
 use crate::refs::{ObjectRef, StageId};
 use crate::report::{Reason, RootCause};
 
-/// `flux reconcile kustomization NAME -n NS`.
+/// Our own chain reconcile, which does what `flux reconcile kustomization NAME -n NS` does (and first
+/// reconciles whatever upstream is not Ready), without needing the flux CLI.
 pub fn reconcile_stage(ks: &Kustomization) -> String {
-    format!("flux reconcile kustomization {} -n {}", ks.name(), ks.namespace())
+    format!("kubectl fluxjobs reconcile {} -n {}", ks.name(), ks.namespace())
 }
 
 pub fn resume(ks: &Kustomization) -> String {

@@ -60,6 +60,7 @@ fn stage_report(
         depends_on: ks.dependency_ids(),
         suspended: ks.spec.suspend,
         revision: ks.status.as_ref().and_then(|s| s.last_applied_revision.clone()),
+        attempted_revision: ks.status.as_ref().and_then(|s| s.last_attempted_revision.clone()),
         source,
         source_revision,
         ready: ks.condition("Ready").map(|c| ReadyCondition {

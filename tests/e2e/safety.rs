@@ -19,6 +19,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("concurrent_reruns_delete_the_job_once", concurrent_reruns_delete_once),
         ("throttled_status_retries_then_succeeds_or_says_so", throttled_by_api_priority_and_fairness),
         ("rerun_across_an_api_server_outage", rerun_across_an_api_server_outage),
+        ("forced_rerun_during_the_health_check_is_followed_by_it", forced_rerun_during_the_health_check),
     ]
 }
 
@@ -346,4 +347,70 @@ fn rerun_across_an_api_server_outage(ctx: &Ctx) -> Result<()> {
     check(uid_of_job(ctx, ns, "db-migration").is_err(), || "the Job exists although nothing recreated it".into())?;
     ctx.plane.kubectl(&["create", "-f", restore])?;
     check(uid_of_job(ctx, ns, "db-migration").is_ok(), || "the restore command did not bring the Job back".into())
+}
+
+/// A node of `pool`, tainted so that only the pool's pods (which tolerate the taint) land on it.
+fn pool_node(name: &str, pool: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: {name}\n  annotations:\n    kwok.x-k8s.io/node: fake\n  labels:\n\
+         \x20   kubernetes.io/hostname: {name}\n    kubernetes.io/os: linux\n    fluxjobs.test/pool: {pool}\nspec:\n  taints:\n\
+         \x20 - key: fluxjobs.test/flaky\n    value: \"true\"\n    effect: NoSchedule\nstatus:\n\
+         \x20 allocatable: {{cpu: \"32\", memory: 256Gi, pods: \"110\"}}\n  capacity: {{cpu: \"32\", memory: 256Gi, pods: \"110\"}}\n"
+    )
+}
+
+/// `rerun --force` of a Job that never finishes (its pod sits on a stuck node) while
+/// kustomize-controller runs the stage's health check: rerun recreates the Job from its live spec
+/// itself, the running check follows the new Job (now on a healthy node) and the stage ends Ready.
+fn forced_rerun_during_the_health_check(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-safety-force";
+    ctx.plane.apply(&pool_node("kwok-node-stuck", ns))?;
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_pool = Some(ns.into());
+    // The health check must still be running when rerun comes: well over this test's length.
+    pipeline.timeout = "10m".into();
+    pipeline.install(&ctx.plane)?;
+    harness::wait_until("kustomize-controller to run the health check", SETTLE, || {
+        let message = ctx.plane.kubectl(&[
+            "-n",
+            ns,
+            "get",
+            "kustomization",
+            "app-pre-deploy",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Reconciling\")].message}",
+        ])?;
+        Ok(message.starts_with("Running health checks"))
+    })?;
+    ctx.wait_status(ns, "the migration to run", SETTLE, |r| {
+        stage(r, "app-pre-deploy")["jobs"][0]["state"] == "Running"
+    })?;
+    // The fix: take the stuck node out of service and give the pool a healthy one.
+    ctx.plane.kubectl(&["cordon", "kwok-node-stuck"])?;
+    ctx.plane.apply(&pool_node("kwok-node-healthy", ns))?;
+    let old = uid_of_job(ctx, ns, "db-migration")?;
+    let backups = ctx.plane.dir.join("backups-safety-force");
+    let out = ctx.plugin(&[
+        "rerun",
+        "job/db-migration",
+        "-n",
+        ns,
+        "--yes",
+        "--force",
+        "--wait",
+        "--timeout",
+        "3m",
+        "--backup-dir",
+        backups.to_str().unwrap(),
+    ])?;
+    check(out.code == 0, || format!("rerun --force exited {}:\n{}", out.code, out.stderr))?;
+    for expected in [
+        "recreate it from its live spec (kustomize-controller is running a health check of",
+        &format!("recreated Job {ns}/db-migration from its live spec"),
+        "Complete",
+        &format!("stage {ns}/app-pre-deploy Ready"),
+    ] {
+        check(out.stderr.contains(expected), || format!("rerun output lacks {expected:?}:\n{}", out.stderr))?;
+    }
+    check(uid_of_job(ctx, ns, "db-migration")? != old, || "the Job was not recreated".into())
 }

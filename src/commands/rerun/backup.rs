@@ -136,7 +136,7 @@ impl Progress {
         let (ns, name) = (&plan.id.namespace, &plan.id.name);
         let restore = format!("kubectl create -f {}", backup.display());
         let flux = plan.owner.as_ref().map(|ks| {
-            format!(" or let Flux recreate it: flux reconcile kustomization {} -n {}", ks.name(), ks.namespace())
+            format!(" or let Flux recreate it: kubectl fluxjobs reconcile {} -n {}", ks.name(), ks.namespace())
         });
         match self {
             Progress::NothingDeleted => format!(
@@ -174,7 +174,7 @@ mod tests {
         assert!(before.contains("kubectl create -f /backups/shop.db-migration.yaml"));
         let deleted = Progress::Deleted.advice(&plan, backup);
         assert!(deleted.starts_with("The Job was deleted; restore it with: kubectl create -f /backups/"));
-        assert!(deleted.ends_with("or let Flux recreate it: flux reconcile kustomization app-pre-deploy -n shop"));
+        assert!(deleted.ends_with("or let Flux recreate it: kubectl fluxjobs reconcile app-pre-deploy -n shop"));
         let requested = Progress::Requested.advice(&plan, backup);
         assert!(requested.contains("not back yet") && requested.contains("kubectl create -f /backups/"), "{requested}");
         let unowned = Plan { owner: None, ..plan };
