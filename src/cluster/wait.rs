@@ -35,6 +35,15 @@ pub async fn poll<T, E>(
     }
 }
 
+/// Whether `condition` comes to hold within `timeout`, checked every [`POLL_INTERVAL`].
+async fn holds_within(
+    timeout: Duration,
+    mut condition: impl AsyncFnMut() -> Result<bool, ClusterError>,
+) -> Result<bool, ClusterError> {
+    let held = poll(POLL_INTERVAL, timeout, async || Ok::<_, ClusterError>(condition().await?.then_some(()))).await?;
+    Ok(held.is_some())
+}
+
 /// Whether the Job with `uid` is gone within `timeout` (a Job of the same name with another uid
 /// counts as gone), as kube-rs `await_condition(api, name, is_deleted(uid))`.
 pub async fn job_gone(
@@ -43,12 +52,8 @@ pub async fn job_gone(
     uid: &str,
     timeout: Duration,
 ) -> Result<bool, ClusterError> {
-    let gone = poll(POLL_INTERVAL, timeout, async || {
-        let live = get_job(conn, job).await?;
-        Ok::<_, ClusterError>(live.is_none_or(|j| j.metadata.uid.as_deref() != Some(uid)).then_some(()))
-    })
-    .await?;
-    Ok(gone.is_some())
+    holds_within(timeout, async || Ok(get_job(conn, job).await?.is_none_or(|j| j.metadata.uid.as_deref() != Some(uid))))
+        .await
 }
 
 /// How a stage ended after a reconcile request.
@@ -97,11 +102,7 @@ pub async fn source_fetched(
     token: &str,
     timeout: Duration,
 ) -> Result<bool, ClusterError> {
-    let handled = poll(POLL_INTERVAL, timeout, async || {
-        Ok::<_, ClusterError>(source_handled(conn, source).await?.filter(|handled| handled == token).map(|_| ()))
-    })
-    .await?;
-    Ok(handled.is_some())
+    holds_within(timeout, async || Ok(source_handled(conn, source).await?.as_deref() == Some(token))).await
 }
 
 /// How a deleted Job came back after its stage's reconcile request.

@@ -1,5 +1,6 @@
 //! The hint catalogue: one actionable next step for each cause, as a command the user can run.
 
+use super::messages::{PodCreationDenial, pod_creation_denial};
 use super::workload::IMAGE_PULL_REASONS;
 use crate::model::Kustomization;
 use crate::refs::{ObjectRef, StageId};
@@ -136,7 +137,34 @@ pub fn for_cause(ks: &Kustomization, cause: &RootCause) -> String {
         Reason::Observed(reason) => reason.as_str(),
         _ => "",
     };
+    let retries = "the Job controller retries by itself once that is fixed";
     match observed {
+        "FailedCreate" => match pod_creation_denial(&cause.message).1 {
+            PodCreationDenial::Quota => format!(
+                "raise the ResourceQuota or lower the pod's requests (kubectl describe resourcequota -n {}); {retries}",
+                cause.namespace
+            ),
+            PodCreationDenial::LimitRange => format!(
+                "fit the pod's requests and limits to the LimitRange (kubectl describe limitrange -n {}); {retries}",
+                cause.namespace
+            ),
+            PodCreationDenial::PodSecurity => format!(
+                "make the pod template meet the namespace's Pod Security level (the message lists what fails), or change its pod-security.kubernetes.io/enforce label; {retries}"
+            ),
+            PodCreationDenial::ServiceAccount => {
+                format!("create the ServiceAccount or fix spec.template.spec.serviceAccountName; {retries}")
+            }
+            PodCreationDenial::Policy => {
+                format!("change the pod template (or the policy) as the policy's message asks; {retries}")
+            }
+            PodCreationDenial::Other => format!("read the message; {retries}"),
+        },
+        "FailedMount" | "FailedAttachVolume" | "FailedMapVolume" => {
+            "create what the message names (ConfigMap, Secret, PersistentVolumeClaim) or fix the volume; the kubelet retries by itself".into()
+        }
+        "FailedCreatePodSandBox" | "FailedCreatePodContainer" | "FailedPrepareDynamicResources" => {
+            "the node cannot start the pod (container runtime, network or devices); kubectl describe node shows its state".into()
+        }
         "Unschedulable" => format!("lower the pod's resource requests or add capacity, then {rerun}"),
         r if IMAGE_PULL_REASONS.contains(&r) => {
             format!("check the image name and tag in the source and the pull secret, then {rerun}")

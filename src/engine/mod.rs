@@ -161,14 +161,20 @@ impl<'a> Index<'a> {
         self.pods_by_deployment.get(deployment).cloned().unwrap_or_default()
     }
 
-    /// Warning events of one object, oldest first, as `Reason: message (xN)`; at most the last five.
-    pub fn warning_events(&self, object: &ObjectRef) -> Vec<String> {
+    /// Warning events of one object, oldest first.
+    pub fn warnings(&self, object: &ObjectRef) -> Vec<&'a Event> {
         let mut events: Vec<&Event> = self
             .events
             .get(object)
             .map(|v| v.iter().copied().filter(|e| e.type_.as_deref() == Some("Warning")).collect())
             .unwrap_or_default();
         events.sort_by_key(|e| event_time(e));
+        events
+    }
+
+    /// Warning events of one object, oldest first, as `Reason: message (xN)`; at most the last five.
+    pub fn warning_events(&self, object: &ObjectRef) -> Vec<String> {
+        let events = self.warnings(object);
         let start = events.len().saturating_sub(5);
         events[start..]
             .iter()

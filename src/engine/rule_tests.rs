@@ -110,6 +110,11 @@ fn waiting(reason: &str, message: &str) -> Value {
         "state": {"waiting": {"reason": reason, "message": message}}}]})
 }
 
+fn running() -> Value {
+    json!({"phase": "Running", "containerStatuses": [{"name": "migration", "image": "i", "imageID": "", "ready": true,
+        "restartCount": 0, "state": {"running": {"startedAt": T0}}}]})
+}
+
 fn event(kind: &str, name: &str, type_: &str, reason: &str, message: &str) -> Value {
     json!({
         "apiVersion": "v1", "kind": "Event",
@@ -332,8 +337,7 @@ fn pod_problems_are_named_with_the_kubelet_and_scheduler_reasons() {
 #[test]
 fn a_running_health_check_names_the_unfinished_job() {
     let pre = checking_pre_deploy();
-    let running = json!({"phase": "Running", "containerStatuses": [{"name": "migration", "image": "i", "imageID": "", "ready": true,
-        "restartCount": 0, "state": {"running": {"startedAt": T0}}}]});
+    let running = running();
     let report = run(blocked_pipeline(
         pre,
         vec![job("db-migration", json!([])), pod_of("db-migration", "db-migration-r", running)],
@@ -348,6 +352,88 @@ fn a_running_health_check_names_the_unfinished_job() {
         &["app-deploy", "app-pre-deploy"],
     );
     assert_eq!(stage(&report, "app-pre-deploy").state, StageState::Progressing);
+}
+
+#[test]
+fn a_job_whose_pods_admission_refuses_names_what_refused_them() {
+    // The Job controller's event (kubernetes pkg/controller/controller_utils.go): the pod is never
+    // created, so there is no pod to blame; the health check waits.
+    let cases = [
+        (
+            r#"Error creating: pods "db-migration-7xk2p" is forbidden: exceeded quota: jobs, requested: cpu=2, used: cpu=0, limited: cpu=1"#,
+            "resourcequota",
+        ),
+        (
+            r#"Error creating: pods "db-migration-7xk2p" is forbidden: maximum cpu usage per Container is 500m, but limit is 2"#,
+            "LimitRange",
+        ),
+        (
+            r#"Error creating: pods "db-migration-7xk2p" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "migration" must set securityContext.allowPrivilegeEscalation=false)"#,
+            "Pod Security",
+        ),
+        (
+            r#"Error creating: pods "db-migration-7xk2p" is forbidden: error looking up service account shop/migrator: serviceaccount "migrator" not found"#,
+            "ServiceAccount",
+        ),
+        (
+            r#"Error creating: pods "db-migration-7xk2p" is forbidden: ValidatingAdmissionPolicy 'pinned-images' with binding 'pinned-images' denied request: images must be pinned by digest"#,
+            "policy",
+        ),
+    ];
+    for (message, hint) in cases {
+        let failed_create = event("Job", "db-migration", "Warning", "FailedCreate", message);
+        let report = run(blocked_pipeline(checking_pre_deploy(), vec![job("db-migration", json!([])), failed_create]));
+        let blocked = ["app-deploy", "app-pre-deploy"];
+        assert_cause(&report, "app-deploy", StageState::Blocked, "Job", "db-migration", "FailedCreate", &blocked);
+        let pre = stage(&report, "app-pre-deploy");
+        let cause = pre.root_cause.as_ref().unwrap();
+        let error = message.strip_prefix("Error creating: ").unwrap();
+        assert!(cause.message.starts_with(&format!("the Job controller cannot create its pod: {error}")), "{cause:#?}");
+        assert!(cause.events.is_empty(), "the event is the message, not repeated: {:?}", cause.events);
+        let h = pre.hint.as_deref().unwrap();
+        assert!(h.contains(hint) && h.contains("retries by itself"), "{h}");
+    }
+    // Once pods exist, an old FailedCreate is history: the pod is what counts.
+    let running = running();
+    let report = run(blocked_pipeline(
+        checking_pre_deploy(),
+        vec![
+            job("db-migration", json!([])),
+            event("Job", "db-migration", "Warning", "FailedCreate", cases[0].0),
+            pod_of("db-migration", "db-migration-r", running),
+        ],
+    ));
+    assert_eq!(stage(&report, "app-pre-deploy").root_cause.as_ref().unwrap().reason, "JobRunning");
+}
+
+#[test]
+fn a_pod_the_kubelet_cannot_start_names_the_volume() {
+    // ContainerCreating says nothing; the kubelet's FailedMount event (kubernetes
+    // pkg/kubelet/events/event.go) says why.
+    let message = r#"MountVolume.SetUp failed for volume "config" : configmap "migration-config" not found"#;
+    let scheduled = json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}],
+        "containerStatuses": [{"name": "migration", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"waiting": {"reason": "ContainerCreating"}}}]});
+    let report = run(blocked_pipeline(
+        checking_pre_deploy(),
+        vec![
+            job("db-migration", json!([])),
+            pod_of("db-migration", "db-migration-m", scheduled),
+            event("Pod", "db-migration-m", "Warning", "FailedMount", message),
+        ],
+    ));
+    assert_cause(
+        &report,
+        "app-deploy",
+        StageState::Blocked,
+        "Pod",
+        "db-migration-m",
+        "FailedMount",
+        &["app-deploy", "app-pre-deploy"],
+    );
+    let pre = stage(&report, "app-pre-deploy");
+    assert!(pre.root_cause.as_ref().unwrap().message.starts_with(message));
+    assert!(pre.hint.as_deref().unwrap().contains("ConfigMap"), "{:?}", pre.hint);
 }
 
 #[test]

@@ -174,8 +174,11 @@ fn cause_from_pod(index: &Index, pod: &Pod, problem: PodProblem, via: Vec<Object
     let object = ObjectRef::of("Pod", &pod.metadata);
     let mut events: Vec<String> = via.iter().flat_map(|v| index.warning_events(v)).collect();
     events.extend(index.warning_events(&object));
-    // The scheduler's FailedScheduling event repeats the PodScheduled message word for word.
-    events.retain(|e| !e.ends_with(problem.message.as_str()));
+    // The scheduler's FailedScheduling event repeats the PodScheduled message word for word, and
+    // a start failure is its own newest event.
+    if !problem.message.is_empty() {
+        events.retain(|e| !e.contains(problem.message.as_str()));
+    }
     RootCause {
         exit_code: problem.exit_code,
         container: problem.container,
@@ -200,10 +203,17 @@ pub fn job_cause(index: &Index, job: &Job) -> Option<RootCause> {
     if state == JobState::Complete {
         return None;
     }
-    for pod in newest_first(index.pods_of_job(job)) {
-        if let Some(problem) = pod_problem(pod) {
+    let pods = newest_first(index.pods_of_job(job));
+    for pod in &pods {
+        if let Some(problem) = pod_problem(pod).or_else(|| start_failure(index, pod)) {
             return Some(cause_from_pod(index, pod, problem, vec![object]));
         }
+    }
+    if pods.is_empty()
+        && state != JobState::Suspended
+        && let Some(cause) = creation_failure(index, &object)
+    {
+        return Some(cause);
     }
     let (reason, message) = match state {
         JobState::Failed => (
@@ -232,7 +242,7 @@ pub fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<RootCause>
     }
     let object = ObjectRef::of("Deployment", &deploy.metadata);
     for pod in newest_first(index.pods_of_deployment(&NamespacedName::of(&deploy.metadata))) {
-        if let Some(problem) = pod_problem(pod) {
+        if let Some(problem) = pod_problem(pod).or_else(|| start_failure(index, pod)) {
             return Some(cause_from_pod(index, pod, problem, vec![object]));
         }
     }
@@ -248,6 +258,47 @@ pub fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<RootCause>
     };
     let events = index.warning_events(&object);
     Some(RootCause::new(object, Reason::from(reason), message).with_events(events))
+}
+
+/// Warning reasons the kubelet records while it cannot start a pod's containers: volumes it cannot
+/// attach or mount, a sandbox it cannot create (kubernetes pkg/kubelet/events/event.go).
+pub const START_FAILURES: [&str; 6] = [
+    "FailedMount",
+    "FailedAttachVolume",
+    "FailedMapVolume",
+    "FailedCreatePodSandBox",
+    "FailedCreatePodContainer",
+    "FailedPrepareDynamicResources",
+];
+
+/// A scheduled pod the kubelet cannot start (it waits in `ContainerCreating`, which says nothing):
+/// the newest of its start-failure events says why.
+fn start_failure(index: &Index, pod: &Pod) -> Option<PodProblem> {
+    let status = pod.status.as_ref()?;
+    if status.phase.as_deref() != Some("Pending") {
+        return None;
+    }
+    let warnings = index.warnings(&ObjectRef::of("Pod", &pod.metadata));
+    let event = warnings.iter().rev().find(|e| START_FAILURES.contains(&e.reason.as_deref().unwrap_or_default()))?;
+    Some(PodProblem {
+        reason: event.reason.clone().unwrap_or_default(),
+        message: event.message.clone().unwrap_or_default().trim().to_string(),
+        exit_code: None,
+        container: None,
+    })
+}
+
+/// A Job without pods whose controller cannot create them: its newest `FailedCreate` event
+/// (`Error creating: ...`, kubernetes pkg/controller/controller_utils.go) names what refused it. The
+/// Job controller keeps retrying with backoff, so the Job goes on by itself once that is fixed.
+fn creation_failure(index: &Index, job: &ObjectRef) -> Option<RootCause> {
+    let warnings = index.warnings(job);
+    let event = warnings.iter().rev().find(|e| e.reason.as_deref() == Some("FailedCreate"))?;
+    let (error, _) = super::messages::pod_creation_denial(event.message.as_deref().unwrap_or_default());
+    let message = format!("the Job controller cannot create its pod: {error}");
+    let mut events = index.warning_events(job);
+    events.retain(|e| !e.starts_with("FailedCreate: "));
+    Some(RootCause::new(job.clone(), Reason::from("FailedCreate"), message).with_events(events))
 }
 
 /// `repository` and `tag` of an image reference (`registry:5000/org/app:v1@sha256:...`).

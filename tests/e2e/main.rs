@@ -5,6 +5,7 @@
 //! run when `FLUXJOBS_E2E=1` is set, as `tests/run-all.sh` (README's test command) does; plain
 //! `cargo test` lists them as ignored.
 
+mod diagnosis;
 mod fault_proxy;
 mod fixtures;
 mod harness;
@@ -52,6 +53,13 @@ impl Ctx {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
+    }
+
+    /// `rerun job/db-migration -n NS --yes --backup-dir BACKUPS` and `extra` flags.
+    pub fn rerun_migration(&self, ns: &str, backups: &std::path::Path, extra: &[&str]) -> Result<Output> {
+        let mut args = vec!["rerun", "job/db-migration", "-n", ns, "--yes", "--backup-dir", backups.to_str().unwrap()];
+        args.extend(extra);
+        self.plugin(&args)
     }
 
     /// `status -n NS -o json`, parsed.
@@ -129,6 +137,7 @@ fn main() {
     }
     let mut scenarios = scenarios::all();
     scenarios.extend(safety::all());
+    scenarios.extend(diagnosis::all());
     let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
     let ctx = if needs_cluster {
         let options = harness::Options {

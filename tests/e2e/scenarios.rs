@@ -451,18 +451,7 @@ fn rerun_after_fixing_a_failed_migration(ctx: &Ctx) -> Result<()> {
     ctx.plane.kubectl(&["label", "node", "kwok-node-0", &format!("fluxjobs.test/pool={ns}")])?;
     let old_uid = uid_of_job(ctx, ns, "db-migration")?;
     let backups = ctx.plane.dir.join("backups-rerun");
-    let out = ctx.plugin(&[
-        "rerun",
-        "job/db-migration",
-        "-n",
-        ns,
-        "--yes",
-        "--wait",
-        "--timeout",
-        "2m",
-        "--backup-dir",
-        backups.to_str().unwrap(),
-    ])?;
+    let out = ctx.rerun_migration(ns, &backups, &["--wait", "--timeout", "2m"])?;
     check(out.code == 0, || format!("rerun exited {}:\n{}", out.code, out.stderr))?;
     for expected in [
         "saved e2e-rerun/db-migration",

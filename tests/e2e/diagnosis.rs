@@ -1,0 +1,121 @@
+//! Root causes of Jobs whose pods never come to be: admission refuses them (ResourceQuota,
+//! LimitRange, Pod Security admission, a ValidatingAdmissionPolicy), the Job controller records
+//! `FailedCreate`, and `status` names what refused them instead of "wait for the Job".
+
+use crate::fixtures::Pipeline;
+use crate::harness::Result;
+use crate::scenarios::{SETTLE, Scenario};
+use crate::{Ctx, check, stage};
+
+pub fn all() -> Vec<(&'static str, Scenario)> {
+    vec![
+        ("pods_refused_by_a_resource_quota_are_the_root_cause", refused_by_a_resource_quota),
+        ("pods_refused_by_a_limit_range_are_the_root_cause", refused_by_a_limit_range),
+        ("pods_refused_by_pod_security_admission_are_the_root_cause", refused_by_pod_security),
+        ("pods_refused_by_an_admission_policy_are_the_root_cause", refused_by_an_admission_policy),
+    ]
+}
+
+/// Creates `ns`, runs `prepare` (which sets up what refuses the pods, and waits until the API
+/// server enforces it), installs the seed pipeline, and checks that the pre-deploy stage's root
+/// cause is its Job, `FailedCreate`, with `message` in the text and `hint` in the hint.
+fn refused(ctx: &Ctx, ns: &str, prepare: impl FnOnce() -> Result<()>, message: &str, hint: &str) -> Result<()> {
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    prepare()?;
+    Pipeline::seed(ns).install(&ctx.plane)?;
+    // The newest refusal counts: a quota, say, refuses first as "status unknown" until its
+    // controller has counted the namespace.
+    let report = ctx.wait_status(ns, "the Job's pod to be refused", SETTLE, |r| {
+        let cause = &stage(r, "app-pre-deploy")["rootCause"];
+        cause["reason"] == "FailedCreate" && cause["message"].as_str().is_some_and(|m| m.contains(message))
+    })?;
+    let pre = stage(&report, "app-pre-deploy");
+    let cause = &pre["rootCause"];
+    check(cause["kind"] == "Job" && cause["name"] == "db-migration", || format!("cause: {cause}"))?;
+    let text = cause["message"].as_str().unwrap_or_default();
+    check(text.starts_with("the Job controller cannot create its pod: ") && text.contains(message), || {
+        format!("message lacks {message:?}: {text}")
+    })?;
+    let given = pre["hint"].as_str().unwrap_or_default();
+    check(given.contains(hint), || format!("hint lacks {hint:?}: {given}"))?;
+    // The table says the same, down from the last stage.
+    let out = ctx.plugin(&["status", "-n", ns])?;
+    check(out.stdout.contains("<- Job/db-migration: FailedCreate") && out.stdout.contains(message), || {
+        format!("table:\n{}", out.stdout)
+    })
+}
+
+fn refused_by_a_resource_quota(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-refused-quota";
+    let quota = format!(
+        "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: no-pods\n  namespace: {ns}\nspec:\n  hard:\n    pods: \"0\"\n"
+    );
+    refused(ctx, ns, || applied(ctx, ns, &quota), "exceeded quota: no-pods", "kubectl describe resourcequota")
+}
+
+fn refused_by_a_limit_range(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-refused-limits";
+    // Type Pod: no defaults are filled in (a Container min would become the default request,
+    // kubernetes pkg/apis/core/v1/defaults.go SetDefaults_LimitRangeItem), so pods without limits
+    // are refused.
+    let limits = format!(
+        "apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: small-pods\n  namespace: {ns}\nspec:\n  limits:\n  - type: Pod\n    max:\n      cpu: 100m\n"
+    );
+    refused(ctx, ns, || applied(ctx, ns, &limits), "maximum cpu usage per Pod is 100m", "kubectl describe limitrange")
+}
+
+fn refused_by_pod_security(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-refused-psa";
+    // A label, not an apply: the pipeline's own apply of the Namespace must not take it away.
+    let prepare = || {
+        ctx.plane.kubectl(&["label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted"])?;
+        enforced(ctx, ns)
+    };
+    refused(ctx, ns, prepare, "violates PodSecurity \"restricted:latest\"", "Pod Security level")
+}
+
+fn refused_by_an_admission_policy(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-refused-policy";
+    let policy = "fluxjobs-e2e-pinned-images";
+    let denial = "images must be pinned by digest";
+    let objects = format!(
+        "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata:\n  name: {policy}\nspec:\n\
+         \x20 failurePolicy: Fail\n  matchConstraints:\n    resourceRules:\n    - apiGroups: ['']\n      apiVersions: [v1]\n\
+         \x20     operations: [CREATE]\n      resources: [pods]\n  validations:\n\
+         \x20 - expression: \"object.spec.containers.all(c, c.image.contains('@sha256:'))\"\n    message: \"{denial}\"\n\
+         ---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata:\n  name: {policy}\nspec:\n\
+         \x20 policyName: {policy}\n  validationActions: [Deny]\n  matchResources:\n    namespaceSelector:\n\
+         \x20     matchLabels: {{kubernetes.io/metadata.name: {ns}}}\n"
+    );
+    let prepare = || {
+        ctx.plane.apply(&objects)?;
+        enforced(ctx, ns)
+    };
+    let result =
+        refused(ctx, ns, prepare, &format!("ValidatingAdmissionPolicy '{policy}'"), "as the policy's message asks");
+    ctx.plane.kubectl(&["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", policy])?;
+    result
+}
+
+/// Applies `objects` and waits until they are enforced.
+fn applied(ctx: &Ctx, ns: &str, objects: &str) -> Result<()> {
+    ctx.plane.apply(objects)?;
+    enforced(ctx, ns)
+}
+
+/// Waits until the API server refuses a pod like the migration's in `ns` (policies and quotas are
+/// loaded asynchronously), with a server-side dry run that creates nothing.
+fn enforced(ctx: &Ctx, ns: &str) -> Result<()> {
+    crate::harness::wait_until("the API server to refuse the pod", std::time::Duration::from_secs(60), || {
+        let probe = [
+            "-n",
+            ns,
+            "run",
+            "probe",
+            "--image=registry.example.invalid/shop/app:1.0.0",
+            "--restart=Never",
+            "--dry-run=server",
+        ];
+        Ok(ctx.plane.kubectl(&probe).is_err())
+    })
+}
