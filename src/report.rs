@@ -232,6 +232,10 @@ pub enum Reason {
     JobDeleted,
     /// A Job with `spec.suspend: true`.
     JobSuspended,
+    /// A Job a queueing controller (Kueue) keeps suspended until it admits it, from this LocalQueue.
+    AwaitingAdmission { queue: String },
+    /// A Job still running when the stage's health check timed out: slow, not failed.
+    StillRunning,
     /// A reason as a controller wrote it.
     Observed(String),
 }
@@ -254,6 +258,8 @@ impl Reason {
             Reason::JobRunning => "JobRunning",
             Reason::JobDeleted => "JobDeleted",
             Reason::JobSuspended => "JobSuspended",
+            Reason::AwaitingAdmission { .. } => "AwaitingAdmission",
+            Reason::StillRunning => "StillRunning",
             Reason::Observed(reason) => reason,
         }
     }

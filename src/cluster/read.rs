@@ -18,7 +18,7 @@ use crate::model::{
     slim_deployment, slim_job, slim_pod,
 };
 use crate::refs::{NamespacedName, ObjectRef, StageId};
-use crate::report::Report;
+use crate::report::{Reason, Report};
 
 /// Page size of every LIST, as kubectl uses (`--chunk-size` default 500).
 const PAGE_SIZE: u32 = 500;
@@ -237,7 +237,7 @@ pub async fn attach_logs(conn: &Connection, report: &mut Report, lines: u32, war
             && let (true, Some(container)) = (c.kind == "Pod", &c.container)
         {
             // Waiting containers (image pull, config errors) have never run: no logs.
-            let ran = c.exit_code.is_some();
+            let ran = c.exit_code.is_some() || c.reason == Reason::StillRunning;
             let key = (c.namespace.clone(), c.name.clone(), container.clone(), c.reason == "CrashLoopBackOff");
             if ran && !wanted.contains(&key) {
                 wanted.push(key);

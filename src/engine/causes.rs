@@ -3,7 +3,7 @@
 
 use super::resolve::{Resolution, stage_cause};
 use super::state::{NEW_STAGE_GRACE, health_check_running, stage_timeout};
-use super::workload::{deployment_cause, job_cause, job_state};
+use super::workload::{deployment_cause, job_cause, job_state, newest_first};
 use super::{Index, hints, messages};
 use crate::duration::human;
 use crate::model::Kustomization;
@@ -85,6 +85,7 @@ pub fn failed(index: &Index, ks: &Kustomization) -> Resolution {
         "HealthCheckFailed" => {
             let refs = messages::health_check_refs(&ready.message);
             workload_problem(index, ks, Some(&refs))
+                .or_else(|| still_running(index, ks, &refs))
                 .unwrap_or_else(|| own("HealthCheckFailed", ready.message.clone(), hints::see_health_check()))
         }
         "ReconciliationFailed" => immutable_field(ks, &ready.message).unwrap_or_else(|| {
@@ -165,6 +166,40 @@ fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef
         }
     }
     None
+}
+
+/// A health check that timed out on a Job that was still running with nothing wrong in sight:
+/// the Job is slow, not failed. Its newest running pod is the cause (so its log tail is shown),
+/// else the Job.
+fn still_running(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, String)]) -> Option<Resolution> {
+    let (object, _) = refs.iter().find(|(r, status)| r.kind == "Job" && status == "InProgress")?;
+    let job = index.job(&object.namespace, &object.name)?;
+    let started = job.status.as_ref().and_then(|s| s.start_time.as_ref());
+    let running_for =
+        started.map(|t| format!("; it started {} before the snapshot", human(index.now.duration_since(t.0))));
+    let message = format!(
+        "the Job was still running when the health check gave up at the stage's {} timeout{}",
+        human(stage_timeout(ks)),
+        running_for.unwrap_or_default()
+    );
+    let pods = newest_first(index.pods_of_job(job));
+    let running = pods.into_iter().find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
+    let cause = match running {
+        Some(pod) => {
+            let pod_ref = ObjectRef::of("Pod", &pod.metadata);
+            let container =
+                pod.status.as_ref().and_then(|s| s.container_statuses.as_ref()?.first()).map(|c| c.name.clone());
+            let mut events = index.warning_events(object);
+            events.extend(index.warning_events(&pod_ref));
+            RootCause {
+                container,
+                via: vec![object.clone()],
+                ..RootCause::new(pod_ref, Reason::StillRunning, message).with_events(events)
+            }
+        }
+        None => RootCause::new(object.clone(), Reason::StillRunning, message).with_events(index.warning_events(object)),
+    };
+    Some(Resolution::at(&ks.id(), cause, hints::slow_job(ks, object)))
 }
 
 /// Why an inventory Job is gone from the cluster.

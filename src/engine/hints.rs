@@ -100,6 +100,17 @@ pub fn sources(namespace: &str) -> String {
     format!("flux get sources all -n {namespace}; the source must be Ready with an artifact")
 }
 
+/// A Job slower than the stage's health check allows.
+pub fn slow_job(ks: &Kustomization, job: &ObjectRef) -> String {
+    format!(
+        "the Job is slow, not failed: raise spec.timeout of Kustomization {} (now {}) or make the Job faster; kubectl logs job/{} -n {} shows what it does",
+        ks.id(),
+        crate::duration::human(super::state::stage_timeout(ks)),
+        job.name,
+        job.namespace
+    )
+}
+
 /// An object kustomize-controller could not update in place (an immutable field).
 pub fn immutable(ks: &Kustomization, object: &ObjectRef) -> String {
     if ks.spec.force {
@@ -133,6 +144,12 @@ pub fn for_cause(ks: &Kustomization, cause: &RootCause) -> String {
             );
         }
         Reason::JobDeleted => return format!("{} (kustomize-controller recreates the Job)", reconcile_stage(ks)),
+        Reason::AwaitingAdmission { queue } => {
+            return format!(
+                "Kueue unsuspends it once the queue has quota (setting suspend: false by hand would be undone): kubectl describe localqueue {queue} -n {ns}; kubectl get workloads.kueue.x-k8s.io -n {ns}",
+                ns = cause.namespace
+            );
+        }
         Reason::JobRunning => return wait_for_job(),
         Reason::Observed(reason) => reason.as_str(),
         _ => "",

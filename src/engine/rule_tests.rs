@@ -437,6 +437,49 @@ fn a_pod_the_kubelet_cannot_start_names_the_volume() {
 }
 
 #[test]
+fn a_job_kueue_holds_waits_for_admission_not_for_suspend_false() {
+    let mut queued = job(
+        "db-migration",
+        json!([{"type": "Suspended", "status": "True", "reason": "JobSuspended", "message": "Job suspended"}]),
+    );
+    queued["spec"]["suspend"] = json!(true);
+    queued["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] = json!("batch");
+    let report = run(blocked_pipeline(checking_pre_deploy(), vec![queued]));
+    let blocked = ["app-deploy", "app-pre-deploy"];
+    assert_cause(&report, "app-deploy", StageState::Blocked, "Job", "db-migration", "AwaitingAdmission", &blocked);
+    let pre = stage(&report, "app-pre-deploy");
+    assert!(pre.root_cause.as_ref().unwrap().message.contains("until LocalQueue batch admits it"));
+    let hint = pre.hint.as_deref().unwrap();
+    assert!(hint.contains("kubectl describe localqueue batch -n shop") && !hint.contains("kubectl patch"), "{hint}");
+}
+
+#[test]
+fn a_health_check_that_timed_out_on_a_running_job_says_it_is_slow() {
+    let pre = failed_pre_deploy(
+        "health check failed after 5m0.1s: timeout waiting for: [Job/shop/db-migration status: 'InProgress']",
+    );
+    let report = run(blocked_pipeline(
+        pre,
+        vec![job("db-migration", json!([])), pod_of("db-migration", "db-migration-r", running())],
+    ));
+    let failed = ["app-pre-deploy"];
+    assert_cause(&report, "app-pre-deploy", StageState::Failed, "Pod", "db-migration-r", "StillRunning", &failed);
+    let s = stage(&report, "app-pre-deploy");
+    let cause = s.root_cause.as_ref().unwrap();
+    assert_eq!(cause.via, ["Job/shop/db-migration"]);
+    assert_eq!(cause.container.as_deref(), Some("migration"), "its log tail is fetched live");
+    assert!(
+        cause
+            .message
+            .contains("still running when the health check gave up at the stage's 5m timeout; it started 5m before"),
+        "{}",
+        cause.message
+    );
+    let hint = s.hint.as_deref().unwrap();
+    assert!(hint.contains("raise spec.timeout of Kustomization shop/app-pre-deploy (now 5m)"), "{hint}");
+}
+
+#[test]
 fn a_suspended_job_is_named() {
     let mut suspended = job(
         "db-migration",

@@ -187,13 +187,17 @@ fn cause_from_pod(index: &Index, pod: &Pod, problem: PodProblem, via: Vec<Object
     }
 }
 
-fn newest_first(mut pods: Vec<&Pod>) -> Vec<&Pod> {
+pub(super) fn newest_first(mut pods: Vec<&Pod>) -> Vec<&Pod> {
     pods.sort_by(|a, b| {
         let t = |p: &Pod| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
         t(b).cmp(&t(a)).then_with(|| b.metadata.name.cmp(&a.metadata.name))
     });
     pods
 }
+
+/// The label that hands a Job to Kueue, which keeps it suspended until its queue admits it
+/// (sigs.k8s.io/kueue pkg/controller/constants/constants.go QueueLabel).
+pub const KUEUE_QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
 
 /// The object at fault for a Job that is not Complete, if one can be named: the newest Pod with a
 /// problem, else the Job itself when it failed or is suspended.
@@ -220,7 +224,13 @@ pub fn job_cause(index: &Index, job: &Job) -> Option<RootCause> {
             Reason::from(reason.unwrap_or_else(|| "Failed".into())),
             message.unwrap_or_else(|| "the Job failed".into()),
         ),
-        JobState::Suspended => (Reason::JobSuspended, "the Job is suspended (spec.suspend: true)".into()),
+        JobState::Suspended => match job.metadata.labels.as_ref().and_then(|l| l.get(KUEUE_QUEUE_LABEL)) {
+            Some(queue) => (
+                Reason::AwaitingAdmission { queue: queue.clone() },
+                format!("Kueue keeps the Job suspended until LocalQueue {queue} admits it"),
+            ),
+            None => (Reason::JobSuspended, "the Job is suspended (spec.suspend: true)".into()),
+        },
         _ => return None,
     };
     let events = index.warning_events(&object);

@@ -13,6 +13,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("pods_refused_by_a_limit_range_are_the_root_cause", refused_by_a_limit_range),
         ("pods_refused_by_pod_security_admission_are_the_root_cause", refused_by_pod_security),
         ("pods_refused_by_an_admission_policy_are_the_root_cause", refused_by_an_admission_policy),
+        ("a_health_check_timing_out_on_a_running_job_says_it_is_slow", health_check_times_out_on_a_slow_job),
     ]
 }
 
@@ -117,5 +118,36 @@ fn enforced(ctx: &Ctx, ns: &str) -> Result<()> {
             "--dry-run=server",
         ];
         Ok(ctx.plane.kubectl(&probe).is_err())
+    })
+}
+
+/// A migration that runs longer than its stage's timeout: kustomize-controller's health check
+/// gives up ("timeout waiting for: [Job/... status: 'InProgress']"), and the root cause is the
+/// running pod, slow rather than failed, with the timeout to raise.
+fn health_check_times_out_on_a_slow_job(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-slow-job";
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_labels = vec![("fluxjobs.test/run-forever".into(), "true".into())];
+    pipeline.timeout = "20s".into();
+    pipeline.install(&ctx.plane)?;
+    let report = ctx.wait_status(ns, "the health check to time out", SETTLE, |r| {
+        stage(r, "app-pre-deploy")["rootCause"]["reason"] == "StillRunning"
+    })?;
+    let pre = stage(&report, "app-pre-deploy");
+    let cause = &pre["rootCause"];
+    let ready = pre["ready"]["message"].as_str().unwrap_or_default();
+    check(
+        pre["state"] == "Failed"
+            && ready.contains("timeout waiting for: [Job/e2e-slow-job/db-migration status: 'InProgress'"),
+        || format!("stage: {pre}"),
+    )?;
+    check(cause["kind"] == "Pod" && cause["via"][0] == "Job/e2e-slow-job/db-migration", || format!("cause: {cause}"))?;
+    let message = cause["message"].as_str().unwrap_or_default();
+    check(message.contains("still running when the health check gave up at the stage's 20s timeout"), || {
+        message.to_string()
+    })?;
+    let hint = pre["hint"].as_str().unwrap_or_default();
+    check(hint.contains("raise spec.timeout of Kustomization e2e-slow-job/app-pre-deploy (now 20s)"), || {
+        hint.to_string()
     })
 }
