@@ -38,6 +38,12 @@ fn is_transient(e: &watcher::Error) -> bool {
     }
 }
 
+/// Whether the API server answers now (`GET /version`, within two seconds).
+async fn answers(conn: &Connection) -> bool {
+    let probe = tokio::time::timeout(Duration::from_secs(2), conn.client.apiserver_version());
+    probe.await.is_ok_and(|version| version.is_ok())
+}
+
 /// Says so once per outage of the API server, however many watches fail in it, and once per kind
 /// for errors that are not an outage (a CRD that is not installed fails forever).
 #[derive(Default)]
@@ -70,7 +76,7 @@ impl Outages {
         (self.warned_kinds.insert(kind) && (required || !not_installed)).then(|| format!("watching {kind}: {error}"))
     }
 
-    /// A watch works again: the outage, if one was on, is over.
+    /// The API server answers again: the outage, if one was on, is over.
     fn answered(&mut self) {
         self.away = false;
     }
@@ -157,8 +163,8 @@ pub async fn watch(
     loop {
         tokio::select! {
             signal = streams.next() => match signal {
-                Some(Signal::Listed(kind)) => { listed.insert(kind); outages.answered(); dirty = true; }
-                Some(Signal::Changed) => { outages.answered(); dirty = true; }
+                Some(Signal::Listed(kind)) => { listed.insert(kind); dirty = true; }
+                Some(Signal::Changed) => dirty = true,
                 Some(Signal::Failed { kind, error, transient }) => {
                     if let Some(line) = outages.failed(&conn.server, kind, &error, transient, required.contains(kind)) {
                         warn(line);
@@ -167,6 +173,11 @@ pub async fn watch(
                 None => return,
             },
             _ = ticker.tick() => {
+                // The watches fail one by one and recover silently (a re-watch from the last
+                // resourceVersion emits nothing), so the outage ends when the server answers.
+                if outages.away && answers(conn).await {
+                    outages.answered();
+                }
                 if dirty && required.is_subset(&listed) {
                     dirty = false;
                     let mut snapshot = Snapshot {

@@ -20,6 +20,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("throttled_status_retries_until_it_succeeds", throttled_by_api_priority_and_fairness),
         ("rerun_across_an_api_server_outage", rerun_across_an_api_server_outage),
         ("forced_rerun_during_the_health_check_is_followed_by_it", forced_rerun_during_the_health_check),
+        ("watch_goes_on_across_an_api_server_outage", watch_across_an_api_server_outage),
     ]
 }
 
@@ -380,4 +381,72 @@ fn forced_rerun_during_the_health_check(ctx: &Ctx) -> Result<()> {
         check(out.stderr.contains(expected), || format!("rerun output lacks {expected:?}:\n{}", out.stderr))?;
     }
     check(uid_of_job(ctx, ns, "db-migration")? != old, || "the Job was not recreated".into())
+}
+
+/// `status --watch` while the API server goes away for a while and comes back (our proxy resets
+/// every connection): one warning line for the outage, not one per watched kind, and the view
+/// follows what changed meanwhile.
+fn watch_across_an_api_server_outage(ctx: &Ctx) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+    let ns = "e2e-safety-watch";
+    pre_deploy_done(ctx, ns)?;
+    let proxy = FaultProxy::start(ctx.plane.api_server.trim_start_matches("https://"))?;
+    let kubeconfig = crate::kubeconfig_path(ctx, "watch-outage.kubeconfig");
+    let text = std::fs::read_to_string(&ctx.plane.kubeconfig).map_err(|e| e.to_string())?;
+    std::fs::write(&kubeconfig, text.replace(&ctx.plane.api_server, &proxy.url)).map_err(|e| e.to_string())?;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["status", "-n", ns, "--watch", "-o", "json", "--logs", "0"])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let (docs, documents) = mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || {
+        for doc in serde_json::Deserializer::from_reader(BufReader::new(stdout)).into_iter::<serde_json::Value>() {
+            if doc.map(|d| docs.send(d)).is_err() {
+                return;
+            }
+        }
+    });
+    let warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let collected = warnings.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
+            collected.lock().unwrap().push(line);
+        }
+    });
+    let result = (|| {
+        documents.recv_timeout(Duration::from_secs(30)).map_err(|e| format!("no first document: {e}"))?;
+        proxy.take_down();
+        // Long enough for every watch to notice and retry; meanwhile a stage is suspended.
+        std::thread::sleep(Duration::from_secs(6));
+        let patch = r#"{"spec":{"suspend":true}}"#;
+        ctx.plane.kubectl(&["-n", ns, "patch", "kustomization", "app-post-deploy", "--type=merge", "-p", patch])?;
+        std::thread::sleep(Duration::from_secs(2));
+        proxy.restore();
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let doc = documents
+                .recv_timeout(left)
+                .map_err(|e| format!("no document after the outage showed the change: {e}"))?;
+            if state_of(&doc, "app-post-deploy") == "Suspended" {
+                break;
+            }
+        }
+        let lines = warnings.lock().unwrap().clone();
+        let lost: Vec<&String> = lines.iter().filter(|l| l.contains("lost the API server")).collect();
+        check(lost.len() == 1 && lines.len() == 1, || {
+            format!("expected one line for the outage, got:\n{}", lines.join("\n"))
+        })?;
+        check(lost[0].starts_with(&format!("warning: lost the API server at {}", proxy.url)), || lost[0].clone())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
 }
