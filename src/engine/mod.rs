@@ -56,19 +56,38 @@ pub struct Filter {
 pub struct Index<'a> {
     pub snapshot: &'a Snapshot,
     pub now: Timestamp,
-    kustomizations: HashMap<StageId, &'a Kustomization>,
+    kustomizations: HashMap<Names<'a>, &'a Kustomization>,
     sources: HashMap<(&'a str, &'a str, &'a str), &'a Source>,
     jobs: HashMap<(&'a str, &'a str), &'a Job>,
     deployments: HashMap<(&'a str, &'a str), &'a Deployment>,
     /// Pods by the uid, and by the reference, of their controller owner.
     pods_by_owner_uid: HashMap<&'a str, Vec<&'a Pod>>,
-    pods_by_owner: HashMap<ObjectRef, Vec<&'a Pod>>,
+    pods_by_owner: HashMap<Ref<'a>, Vec<&'a Pod>>,
     /// Pods of Deployments: owned by ReplicaSet `<deployment>-<pod-template-hash>`.
-    pods_by_deployment: HashMap<NamespacedName, Vec<&'a Pod>>,
-    events: HashMap<ObjectRef, Vec<&'a Event>>,
+    pods_by_deployment: HashMap<Names<'a>, Vec<&'a Pod>>,
+    events: HashMap<Ref<'a>, Vec<&'a Event>>,
     /// Objects carrying the kustomize-controller owner labels, by owning stage.
-    labelled_jobs: HashMap<StageId, Vec<&'a Job>>,
-    labelled_deployments: HashMap<StageId, Vec<&'a Deployment>>,
+    labelled_jobs: HashMap<Names<'a>, Vec<&'a Job>>,
+    labelled_deployments: HashMap<Names<'a>, Vec<&'a Deployment>>,
+}
+
+/// Keys borrowed from the snapshot (no copy of a name per object): `(namespace, name)` and
+/// `(kind, namespace, name)`; lookups borrow them from a [`NamespacedName`] or [`ObjectRef`].
+type Names<'a> = (&'a str, &'a str);
+type Ref<'a> = (&'a str, &'a str, &'a str);
+
+fn names(id: &NamespacedName) -> Names<'_> {
+    (&id.namespace, &id.name)
+}
+
+fn reference(object: &ObjectRef) -> Ref<'_> {
+    (&object.kind, &object.namespace, &object.name)
+}
+
+/// The stage that applied an object, as borrowed names (see [`owner_of`]).
+fn owner_names(meta: &ObjectMeta) -> Option<Names<'_>> {
+    let labels = meta.labels.as_ref()?;
+    Some((labels.get(OWNER_NAMESPACE_LABEL)?, labels.get(OWNER_NAME_LABEL)?))
 }
 
 /// The stage that applied an object, from the owner labels kustomize-controller stamps on it.
@@ -83,7 +102,7 @@ impl<'a> Index<'a> {
         let mut index = Index {
             snapshot,
             now: snapshot.now.unwrap_or_else(Timestamp::now),
-            kustomizations: snapshot.kustomizations.iter().map(|k| (k.id(), k)).collect(),
+            kustomizations: snapshot.kustomizations.iter().map(|k| ((k.namespace(), k.name()), k)).collect(),
             sources: snapshot.sources.iter().map(|s| ((s.kind.as_str(), s.namespace(), s.name()), s)).collect(),
             jobs: snapshot.jobs.iter().map(|j| (names(&j.metadata), j)).collect(),
             deployments: snapshot.deployments.iter().map(|d| (names(&d.metadata), d)).collect(),
@@ -99,18 +118,18 @@ impl<'a> Index<'a> {
             let ns = pod.metadata.namespace_str();
             for owner in pod.metadata.owner_references.iter().flatten() {
                 index.pods_by_owner_uid.entry(owner.uid.as_str()).or_default().push(pod);
-                index.pods_by_owner.entry(ObjectRef::new(&owner.kind, ns, &owner.name)).or_default().push(pod);
+                index.pods_by_owner.entry((&owner.kind, ns, &owner.name)).or_default().push(pod);
                 // No ReplicaSet LIST needed: the ReplicaSet's name is the Deployment's plus the hash.
                 if let (Some(hash), "ReplicaSet") = (hash, owner.kind.as_str())
                     && let Some(deployment) = owner.name.strip_suffix(hash.as_str()).and_then(|n| n.strip_suffix('-'))
                 {
-                    index.pods_by_deployment.entry(NamespacedName::new(ns, deployment)).or_default().push(pod);
+                    index.pods_by_deployment.entry((ns, deployment)).or_default().push(pod);
                 }
             }
         }
         for event in &snapshot.events {
             let o = &event.involved_object;
-            let key = ObjectRef::new(
+            let key = (
                 o.kind.as_deref().unwrap_or_default(),
                 o.namespace.as_deref().or(event.metadata.namespace.as_deref()).unwrap_or_default(),
                 o.name.as_deref().unwrap_or_default(),
@@ -118,12 +137,12 @@ impl<'a> Index<'a> {
             index.events.entry(key).or_default().push(event);
         }
         for job in &snapshot.jobs {
-            if let Some(owner) = owner_of(&job.metadata) {
+            if let Some(owner) = owner_names(&job.metadata) {
                 index.labelled_jobs.entry(owner).or_default().push(job);
             }
         }
         for deploy in &snapshot.deployments {
-            if let Some(owner) = owner_of(&deploy.metadata) {
+            if let Some(owner) = owner_names(&deploy.metadata) {
                 index.labelled_deployments.entry(owner).or_default().push(deploy);
             }
         }
@@ -131,7 +150,7 @@ impl<'a> Index<'a> {
     }
 
     pub fn kustomization(&self, id: &StageId) -> Option<&'a Kustomization> {
-        self.kustomizations.get(id).copied()
+        self.kustomizations.get(&names(id)).copied()
     }
 
     pub fn source(&self, source: &ObjectRef) -> Option<&'a Source> {
@@ -151,21 +170,21 @@ impl<'a> Index<'a> {
     pub fn pods_of_job(&self, job: &Job) -> Vec<&'a Pod> {
         let pods = match job.metadata.uid.as_deref() {
             Some(uid) => self.pods_by_owner_uid.get(uid),
-            None => self.pods_by_owner.get(&ObjectRef::of("Job", &job.metadata)),
+            None => self.pods_by_owner.get(&("Job", job.metadata.namespace_str(), job.metadata.name_str())),
         };
         pods.cloned().unwrap_or_default()
     }
 
     /// The Pods of a Deployment (see `pods_by_deployment`).
     pub fn pods_of_deployment(&self, deployment: &NamespacedName) -> Vec<&'a Pod> {
-        self.pods_by_deployment.get(deployment).cloned().unwrap_or_default()
+        self.pods_by_deployment.get(&names(deployment)).cloned().unwrap_or_default()
     }
 
     /// Warning events of one object, oldest first.
     pub fn warnings(&self, object: &ObjectRef) -> Vec<&'a Event> {
         let mut events: Vec<&Event> = self
             .events
-            .get(object)
+            .get(&reference(object))
             .map(|v| v.iter().copied().filter(|e| e.type_.as_deref() == Some("Warning")).collect())
             .unwrap_or_default();
         events.sort_by_key(|e| event_time(e));
@@ -194,7 +213,7 @@ impl<'a> Index<'a> {
     /// tell a TTL cleanup from an unexpected deletion once the Job is gone.
     pub fn job_completed_before(&self, job: &NamespacedName) -> bool {
         self.events
-            .get(&ObjectRef::new("Job", &job.namespace, &job.name))
+            .get(&("Job", job.namespace.as_str(), job.name.as_str()))
             .is_some_and(|v| v.iter().any(|e| e.reason.as_deref() == Some("Completed")))
     }
 
@@ -213,7 +232,7 @@ impl<'a> Index<'a> {
                 None => missing.push(id),
             }
         }
-        for job in self.labelled_jobs.get(&ks.id()).into_iter().flatten() {
+        for job in self.labelled_jobs.get(&(ks.namespace(), ks.name())).into_iter().flatten() {
             if seen.insert(NamespacedName::of(&job.metadata)) {
                 live.push(job);
             }
@@ -232,7 +251,7 @@ impl<'a> Index<'a> {
                 out.push(d);
             }
         }
-        for d in self.labelled_deployments.get(&ks.id()).into_iter().flatten() {
+        for d in self.labelled_deployments.get(&(ks.namespace(), ks.name())).into_iter().flatten() {
             if seen.insert(NamespacedName::of(&d.metadata)) {
                 out.push(d);
             }
