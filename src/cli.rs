@@ -57,6 +57,39 @@ pub struct GlobalArgs {
     /// How long to wait for each API request, like kubectl: `30s`, `1m`, a number of seconds, or 0 for no limit.
     #[arg(long, global = true, value_name = "DURATION", default_value = "30s")]
     pub request_timeout: String,
+    /// The address and port of the Kubernetes API server (over the kubeconfig's).
+    #[arg(short = 's', long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// Path to a CA certificate file for the API server's certificate.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub certificate_authority: Option<PathBuf>,
+    /// Do not verify the API server's certificate (insecure).
+    #[arg(long, global = true)]
+    pub insecure_skip_tls_verify: bool,
+    /// Server name to use to verify the API server's certificate.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+    /// Do not ask the API server to compress responses.
+    #[arg(long, global = true)]
+    pub disable_compression: bool,
+    /// Bearer token for authentication to the API server.
+    #[arg(long, global = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Path to a client certificate file for TLS.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub client_certificate: Option<PathBuf>,
+    /// Path to a client key file for TLS.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub client_key: Option<PathBuf>,
+    /// Username to impersonate for the operation (a user, or a service account as system:serviceaccount:NS:NAME).
+    #[arg(long = "as", global = true, value_name = "USER")]
+    pub impersonate: Option<String>,
+    /// Group to impersonate for the operation; repeat for several groups.
+    #[arg(long = "as-group", global = true, value_name = "GROUP")]
+    pub impersonate_groups: Vec<String>,
+    /// UID to impersonate for the operation.
+    #[arg(long = "as-uid", global = true, value_name = "UID")]
+    pub impersonate_uid: Option<String>,
     /// When to colour output: auto (a terminal, and NO_COLOR unset), always, never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -132,6 +165,28 @@ source <(kubectl-fluxjobs completion bash)\n  \
 kubectl-fluxjobs completion zsh > \"${fpath[1]}/_kubectl-fluxjobs\"\n  \
 kubectl-fluxjobs completion fish > ~/.config/fish/completions/kubectl-fluxjobs.fish")]
     Completion(CompletionArgs),
+    /// Print the client's version, the server's, and what Flux serves there.
+    #[command(after_help = "Examples:\n  \
+kubectl fluxjobs version\n  \
+kubectl fluxjobs version --client\n  \
+kubectl fluxjobs version -o json")]
+    Version(VersionArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VersionFormat {
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Only the client's version; no cluster is contacted.
+    #[arg(long)]
+    pub client: bool,
+    /// Output format (default: text).
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<VersionFormat>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

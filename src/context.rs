@@ -2,7 +2,7 @@
 //! (kubeconfig selection, request timeout), which namespace, whether to colour.
 
 use crate::cli::{ColorChoice, GlobalArgs};
-use crate::cluster::{self, ClusterError, ConnectOptions, Connection};
+use crate::cluster::{self, ClusterError, ConnectOptions, Connection, Overrides};
 use crate::duration::{InvalidDuration, parse_request_timeout};
 
 pub struct Context {
@@ -23,6 +23,19 @@ impl Context {
                 cluster: global.cluster.clone(),
                 user: global.user.clone(),
                 request_timeout: parse_request_timeout(&global.request_timeout)?,
+                overrides: Overrides {
+                    server: global.server.clone(),
+                    certificate_authority: global.certificate_authority.clone(),
+                    insecure_skip_tls_verify: global.insecure_skip_tls_verify,
+                    tls_server_name: global.tls_server_name.clone(),
+                    disable_compression: global.disable_compression,
+                    token: global.token.clone(),
+                    client_certificate: global.client_certificate.clone(),
+                    client_key: global.client_key.clone(),
+                    impersonate: global.impersonate.clone(),
+                    impersonate_uid: global.impersonate_uid.clone(),
+                    impersonate_groups: global.impersonate_groups.clone(),
+                },
             },
             namespace: global.namespace.clone(),
             all_namespaces: global.all_namespaces,

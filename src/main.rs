@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             Command::Rerun(args) => commands::rerun::run(&ctx, args).await,
             Command::Reconcile(args) => commands::reconcile::run(&ctx, args).await,
             Command::Completion(args) => commands::complete::script(args),
+            Command::Version(args) => commands::version::run(&ctx, args).await,
         }
     });
     match result {

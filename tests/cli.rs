@@ -336,3 +336,58 @@ fn json_and_yaml_dumps_give_the_same_report() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_k9s_plugins_parse_use_k9s_keys_only_and_call_real_commands() {
+    use clap::Parser;
+    // k9s's plugin schema (derailed/k9s internal/config/json/schemas/plugin.json, additionalProperties
+    // false): the keys a plugin may have, and those it must.
+    const KEYS: [&str; 11] = [
+        "shortCut",
+        "override",
+        "description",
+        "confirm",
+        "dangerous",
+        "scopes",
+        "command",
+        "background",
+        "overwriteOutput",
+        "args",
+        "variables",
+    ];
+    const REQUIRED: [&str; 4] = ["shortCut", "description", "scopes", "command"];
+    let text = std::fs::read_to_string(root().join("plugin-manifest/k9s-plugins.yaml")).unwrap();
+    let file: serde_json::Value = serde_saphyr::from_str(&text).expect("valid YAML");
+    let plugins = file["plugins"].as_object().expect("a plugins: map");
+    assert_eq!(plugins.len(), 3);
+    let mut verbs = Vec::new();
+    for (name, plugin) in plugins {
+        for key in plugin.as_object().unwrap().keys() {
+            assert!(KEYS.contains(&key.as_str()), "{name}: {key} is not a k9s plugin key");
+        }
+        for key in REQUIRED {
+            assert!(plugin.get(key).is_some(), "{name}: k9s requires {key}");
+        }
+        assert_eq!(plugin["command"], "sh", "{name}");
+        let script = plugin["args"][1].as_str().unwrap();
+        // The words k9s hands to kubectl, with its variables filled in, must parse as our command line.
+        let words = script
+            .split(" 2>&1")
+            .next()
+            .unwrap()
+            .replace("$NAME", "app")
+            .replace("$NAMESPACE", "shop")
+            .replace("$CONTEXT", "prod");
+        let words: Vec<&str> = words.split_whitespace().collect();
+        assert_eq!(&words[..2], ["kubectl", "fluxjobs"], "{name}");
+        let mut argv = vec!["kubectl-fluxjobs"];
+        argv.extend(&words[2..]);
+        let parsed = fluxjobs::cli::Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{name}: {e}"));
+        verbs.push(format!("{:?}", parsed.command).split('(').next().unwrap().to_string());
+        if name == "fluxjobs-rerun" {
+            assert_eq!((plugin["confirm"].as_bool(), plugin["dangerous"].as_bool()), (Some(true), Some(true)));
+        }
+    }
+    verbs.sort();
+    assert_eq!(verbs, ["Reconcile", "Rerun", "Status"]);
+}

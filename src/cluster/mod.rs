@@ -6,16 +6,18 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
-use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
-use kube::{Client, Config};
+use kube::config::KubeconfigError;
 
+mod connect;
 pub mod preflight;
 pub mod read;
 pub mod wait;
 pub mod watch;
 pub mod write;
 
+pub use connect::{ConnectOptions, Overrides, connect};
 pub use read::{attach_logs, read_snapshot, workload_namespaces};
 
 use crate::model::{KUSTOMIZE_GROUP, SOURCE_GROUP, source_plural};
@@ -54,17 +56,6 @@ pub enum ClusterError {
     Api { verb: &'static str, resource: String, scope: String, message: String },
 }
 
-/// The kubeconfig selection flags, as kubectl has them.
-#[derive(Clone, Debug, Default)]
-pub struct ConnectOptions {
-    pub kubeconfig: Option<std::path::PathBuf>,
-    pub context: Option<String>,
-    pub cluster: Option<String>,
-    pub user: Option<String>,
-    /// `None` for no limit (`--request-timeout=0`).
-    pub request_timeout: Option<Duration>,
-}
-
 /// A connected client, its server URL (for messages), and the context's default namespace.
 pub struct Connection {
     pub client: Client,
@@ -73,9 +64,6 @@ pub struct Connection {
     /// How long one request may be retried on transient errors ([`retry`]): `--request-timeout`.
     pub retry_budget: Duration,
 }
-
-/// The retry budget when `--request-timeout=0` (no limit per request) is given.
-const UNLIMITED_RETRY_BUDGET: Duration = Duration::from_secs(60);
 
 /// Whether an error is transient, and how long the server asks to wait: `None` when it is not
 /// worth retrying. Transient: no connection or a timeout (the API server restarting, a proxy
@@ -123,41 +111,6 @@ pub(crate) async fn retry<T>(
         tokio::time::sleep(pause).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
-}
-
-pub async fn connect(options: &ConnectOptions) -> Result<Connection, ClusterError> {
-    let kube_options = KubeConfigOptions {
-        context: options.context.clone(),
-        cluster: options.cluster.clone(),
-        user: options.user.clone(),
-    };
-    let kubeconfig_error = |source| ClusterError::Kubeconfig { path: options.kubeconfig.clone(), source };
-    let mut config = match &options.kubeconfig {
-        Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path).map_err(kubeconfig_error)?;
-            Config::from_custom_kubeconfig(kubeconfig, &kube_options).await.map_err(kubeconfig_error)?
-        }
-        // No overrides: kube-rs's inference reads $KUBECONFIG (merged) or ~/.kube/config, then in-cluster.
-        None if options.context.is_none() && options.cluster.is_none() && options.user.is_none() => {
-            Config::infer().await.map_err(|e| {
-                let home_config = std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".kube/config"));
-                if std::env::var_os("KUBECONFIG").is_none() && !home_config.is_some_and(|p| p.exists()) {
-                    ClusterError::NoKubeconfig
-                } else {
-                    ClusterError::Infer(e)
-                }
-            })?
-        }
-        None => Config::from_kubeconfig(&kube_options).await.map_err(kubeconfig_error)?,
-    };
-    config.connect_timeout = options.request_timeout.or(Some(Duration::from_secs(30)));
-    config.read_timeout = options.request_timeout;
-    config.write_timeout = options.request_timeout;
-    let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
-    let default_namespace = config.default_namespace.clone();
-    let client = Client::try_from(config).map_err(ClusterError::Client)?;
-    let retry_budget = options.request_timeout.unwrap_or(UNLIMITED_RETRY_BUDGET);
-    Ok(Connection { client, server, default_namespace, retry_budget })
 }
 
 fn scope_text(namespace: Option<&str>) -> String {
@@ -252,7 +205,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn retries_end_with_the_budget_and_return_the_last_error() {
-        let client = Client::try_from(Config::new("https://127.0.0.1:9".parse().unwrap())).unwrap();
+        let client = Client::try_from(kube::Config::new("https://127.0.0.1:9".parse().unwrap())).unwrap();
         let conn = Connection {
             client,
             server: "https://127.0.0.1:9".into(),

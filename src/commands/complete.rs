@@ -42,22 +42,17 @@ pub fn script(args: &CompletionArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Flags that take a value, so that their value is not mistaken for the subcommand or a target.
-const VALUE_FLAGS: [&str; 13] = [
-    "--kubeconfig",
-    "--context",
-    "--cluster",
-    "--user",
-    "-n",
-    "--namespace",
-    "--request-timeout",
-    "--color",
-    "-o",
-    "--output",
-    "-l",
-    "--selector",
-    "--snapshot",
-];
+/// Whether `flag` (`--name` or `-x`) takes a value, as the command line declares it, so that its
+/// value is not mistaken for the subcommand or a target.
+fn takes_value(flag: &str) -> bool {
+    let command = Cli::command();
+    let all = command.get_arguments().chain(command.get_subcommands().flat_map(|s| s.get_arguments()));
+    let named = |arg: &clap::Arg| match flag.strip_prefix("--") {
+        Some(long) => arg.get_long() == Some(long),
+        None => flag.strip_prefix('-').and_then(|s| s.chars().next()).is_some_and(|c| arg.get_short() == Some(c)),
+    };
+    all.filter(|arg| named(arg)).any(|arg| arg.get_action().takes_values())
+}
 
 /// What the words typed so far say.
 #[derive(Debug, Default, PartialEq)]
@@ -79,8 +74,7 @@ pub fn parse_typed(words: &[String]) -> Typed {
             _ => (word.as_str(), None),
         };
         if flag.starts_with('-') {
-            let takes_value = VALUE_FLAGS.contains(&flag) || ["--timeout", "--backup-dir", "--logs"].contains(&flag);
-            let value = if takes_value && inline.is_none() {
+            let value = if takes_value(flag) && inline.is_none() {
                 i += 1;
                 words.get(i).cloned()
             } else {
@@ -131,8 +125,17 @@ async fn candidates(before: &[String], partial: &str) -> (Vec<(String, String)>,
         Some("-o" | "--output") => return (fixed(&["table", "wide", "json", "yaml"]), NO_FILES),
         Some("--color") => return (fixed(&["auto", "always", "never"]), NO_FILES),
         Some("-n" | "--namespace") => return (namespaces(&typed).await, NO_FILES),
-        Some("--kubeconfig" | "--snapshot" | "--backup-dir") => return (vec![], FILES),
-        Some(flag) if VALUE_FLAGS.contains(&flag) || ["--timeout", "--logs"].contains(&flag) => {
+        Some(
+            "--kubeconfig"
+            | "--snapshot"
+            | "--backup-dir"
+            | "--certificate-authority"
+            | "--client-certificate"
+            | "--client-key",
+        ) => {
+            return (vec![], FILES);
+        }
+        Some(flag) if takes_value(flag) => {
             return (vec![], NO_FILES);
         }
         _ => {}
@@ -230,6 +233,20 @@ mod tests {
     }
 
     #[test]
+    fn every_flag_that_takes_a_value_is_known() {
+        for flag in
+            ["--as", "--as-group", "--token", "-s", "--server", "--certificate-authority", "--timeout", "--logs", "-n"]
+        {
+            assert!(takes_value(flag), "{flag}");
+        }
+        for flag in ["--insecure-skip-tls-verify", "--yes", "-y", "--wait", "-A", "--watch"] {
+            assert!(!takes_value(flag), "{flag}");
+        }
+        let t = parse_typed(&words("--as dev-user -s https://x rerun job/a"));
+        assert_eq!((t.subcommand.as_deref(), t.positionals), (Some("rerun"), 1));
+    }
+
+    #[test]
     fn reads_the_subcommand_namespace_and_positionals() {
         let t = parse_typed(&words("-n shop rerun --context=prod job/a"));
         assert_eq!(t.subcommand.as_deref(), Some("rerun"));
@@ -244,7 +261,7 @@ mod tests {
     async fn completes_subcommands_flags_and_values_without_a_cluster() {
         let (subs, d) = candidates(&[], "").await;
         let names: Vec<&str> = subs.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["status", "rerun", "reconcile", "completion"]);
+        assert_eq!(names, ["status", "rerun", "reconcile", "completion", "version"]);
         assert_eq!(d, NO_FILES);
         let (flags, _) = candidates(&words("status"), "--").await;
         for flag in ["--output", "--selector", "--watch", "--namespace", "--kubeconfig"] {

@@ -5,3 +5,4 @@ pub mod follow;
 pub mod reconcile;
 pub mod rerun;
 pub mod status;
+pub mod version;

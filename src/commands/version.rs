@@ -1,0 +1,116 @@
+//! `kubectl fluxjobs version`: this client's version and, as `kubectl version` does, the server's;
+//! plus what Flux serves there (the Kustomization and ResourceSet API versions) and the version of
+//! kustomize-controller when its Deployment can be read.
+
+use std::process::ExitCode;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::Api;
+use serde::Serialize;
+
+use crate::cli::{VersionArgs, VersionFormat};
+use crate::cluster::{Connection, classify};
+use crate::context::Context;
+use crate::error::{Error, one_line};
+use crate::model::KUSTOMIZE_GROUP;
+use crate::terminal;
+
+/// The API group of Flux Operator's ResourceSet (controlplaneio-fluxcd/flux-operator api/v1).
+const FLUX_OPERATOR_GROUP: &str = "fluxcd.controlplane.io";
+/// Where `flux install` puts kustomize-controller (fluxcd/flux2 manifests).
+const FLUX_NAMESPACE: &str = "flux-system";
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Versions {
+    client_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flux: Option<Flux>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Flux {
+    /// The versions of kustomize.toolkit.fluxcd.io served, preferred first; empty when Flux is not installed.
+    kustomizations: Vec<String>,
+    /// The versions of fluxcd.controlplane.io (Flux Operator) served, preferred first.
+    resource_sets: Vec<String>,
+    /// The image tag of flux-system/kustomize-controller, when its Deployment can be read.
+    kustomize_controller: Option<String>,
+}
+
+pub async fn run(ctx: &Context, args: &VersionArgs) -> Result<ExitCode, Error> {
+    let mut versions = Versions { client_version: format!("v{}", env!("CARGO_PKG_VERSION")), ..Versions::default() };
+    let server = if args.client { Ok(()) } else { read_server(ctx, &mut versions).await };
+    let text = match args.output {
+        Some(VersionFormat::Json) => serde_json::to_string_pretty(&versions).map(|t| t + "\n").map_err(Into::into),
+        Some(VersionFormat::Yaml) => serde_saphyr::to_string(&versions).map_err(Into::into),
+        None => Ok(table(&versions)),
+    };
+    let text = text.map_err(Error::Stdout)?;
+    terminal::print_data(&text).map_err(|e| Error::Stdout(e.into()))?;
+    // The client's line is printed even when the server cannot be reached, as kubectl does.
+    server.map(|()| ExitCode::SUCCESS)
+}
+
+async fn read_server(ctx: &Context, versions: &mut Versions) -> Result<(), Error> {
+    let conn = ctx.connect().await?;
+    let info = conn.client.apiserver_version().await.map_err(|e| classify(&conn, "get", "version", None, e))?;
+    versions.server_version = Some(info.git_version);
+    let groups = conn.client.list_api_groups().await.map_err(|e| classify(&conn, "list", "API groups", None, e))?;
+    let served = |name: &str| -> Vec<String> {
+        let group = groups.groups.iter().find(|g| g.name == name);
+        let preferred = group.and_then(|g| g.preferred_version.as_ref()).map(|v| v.version.clone());
+        let mut versions: Vec<String> =
+            group.map(|g| g.versions.iter().map(|v| v.version.clone()).collect()).unwrap_or_default();
+        versions.sort_by_key(|v| Some(v) != preferred.as_ref());
+        versions
+    };
+    versions.flux = Some(Flux {
+        kustomizations: served(KUSTOMIZE_GROUP),
+        resource_sets: served(FLUX_OPERATOR_GROUP),
+        kustomize_controller: kustomize_controller(&conn).await,
+    });
+    Ok(())
+}
+
+/// The image tag of kustomize-controller's Deployment; `None` when it is not there or not readable
+/// (a warning says which).
+async fn kustomize_controller(conn: &Connection) -> Option<String> {
+    let api: Api<Deployment> = Api::namespaced(conn.client.clone(), FLUX_NAMESPACE);
+    match api.get_opt("kustomize-controller").await {
+        Ok(deployment) => {
+            let spec = deployment?.spec?.template.spec?;
+            // flux2's manifests name the container `manager`.
+            let container = spec.containers.iter().find(|c| c.name == "manager").or(spec.containers.first())?;
+            let image = container.image.clone()?;
+            let without_digest = image.split('@').next().unwrap_or(&image).to_string();
+            without_digest.rsplit_once(':').map(|(_, tag)| tag.to_string())
+        }
+        Err(e) => {
+            let e = classify(conn, "get", "deployments.apps \"kustomize-controller\"", Some(FLUX_NAMESPACE), e);
+            terminal::warn(&format!("kustomize-controller's version is unknown: {}", one_line(&e)));
+            None
+        }
+    }
+}
+
+fn table(v: &Versions) -> String {
+    let mut out = format!("Client Version: {}\n", v.client_version);
+    if let Some(server) = &v.server_version {
+        out.push_str(&format!("Server Version: {server}\n"));
+    }
+    if let Some(flux) = &v.flux {
+        let served = |versions: &[String]| match versions {
+            [] => "not served".to_string(),
+            all => all.join(", "),
+        };
+        out.push_str(&format!("Flux Kustomizations ({KUSTOMIZE_GROUP}): {}\n", served(&flux.kustomizations)));
+        out.push_str(&format!("Flux Operator ResourceSets ({FLUX_OPERATOR_GROUP}): {}\n", served(&flux.resource_sets)));
+        let controller = flux.kustomize_controller.as_deref().unwrap_or("unknown (no readable Deployment)");
+        out.push_str(&format!("kustomize-controller ({FLUX_NAMESPACE}): {controller}\n"));
+    }
+    out
+}
