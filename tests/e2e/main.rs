@@ -5,6 +5,7 @@
 //! run when `FLUXJOBS_E2E=1` is set, as `tests/run-all.sh` (README's test command) does; plain
 //! `cargo test` lists them as ignored.
 
+mod conventions;
 mod diagnosis;
 mod fault_proxy;
 mod fixtures;
@@ -138,6 +139,7 @@ fn main() {
     let mut scenarios = scenarios::all();
     scenarios.extend(safety::all());
     scenarios.extend(diagnosis::all());
+    scenarios.extend(conventions::all());
     let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
     let ctx = if needs_cluster {
         let options = harness::Options {

@@ -1,0 +1,95 @@
+//! kubectl's global flags and `version`, against the real API server: impersonation, a
+//! ServiceAccount token from the TokenRequest API, a server override.
+
+use crate::harness::Result;
+use crate::scenarios::Scenario;
+use crate::{Ctx, check};
+
+pub fn all() -> Vec<(&'static str, Scenario)> {
+    vec![
+        ("global_flags_override_the_kubeconfig_like_kubectl", global_flags_override_the_kubeconfig),
+        ("version_names_the_server_and_what_flux_serves", version_names_the_server_and_flux),
+    ]
+}
+
+/// A kubeconfig with the test cluster's CA and `server`, and no user.
+fn anonymous_kubeconfig(ctx: &Ctx, name: &str, server: &str) -> Result<std::path::PathBuf> {
+    let path = crate::kubeconfig_path(ctx, name);
+    let ca = ctx.plane.dir.join("pki/ca.crt");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n    server: {server}\n    certificate-authority: {}\n\
+         contexts:\n- name: e2e\n  context:\n    cluster: e2e\n    namespace: default\ncurrent-context: e2e\n",
+        ca.display()
+    );
+    std::fs::write(&path, text).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+fn global_flags_override_the_kubeconfig(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-flags";
+    ctx.plane.apply(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: reader\n  namespace: {ns}\n\
+         ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: reader\n  namespace: {ns}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}}\n\
+         subjects: [{{kind: ServiceAccount, name: reader, namespace: {ns}}}]\n\
+         ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: fluxjobs-e2e-flux-view\n\
+         \x20 labels: {{rbac.authorization.k8s.io/aggregate-to-view: \"true\"}}\nrules:\n\
+         - apiGroups: [kustomize.toolkit.fluxcd.io, source.toolkit.fluxcd.io]\n  resources: ['*']\n  verbs: [get, list, watch]\n"
+    ))?;
+
+    // --as: the admin acts as a user without permissions, and gets that user's 403 in one line.
+    let out = ctx.plugin(&["status", "-n", ns, "--as", "fluxjobs-e2e-nobody"])?;
+    check(
+        out.code == 1
+            && out.stderr.lines().count() == 1
+            && out.stderr.contains("User \"fluxjobs-e2e-nobody\" cannot list"),
+        || format!("--as: exit {}: {}", out.code, out.stderr),
+    )?;
+    // --as-group adds groups to the impersonated identity.
+    let out = ctx.plugin(&["status", "-n", ns, "--as", "fluxjobs-e2e-nobody", "--as-group", "system:masters"])?;
+    check(out.code == 0, || format!("--as-group: exit {}: {}", out.code, out.stderr))?;
+
+    // --token: a ServiceAccount token from the TokenRequest API, on a kubeconfig without a user.
+    let token = ctx.plane.kubectl(&["-n", ns, "create", "token", "reader", "--duration=10m"])?;
+    let bare = anonymous_kubeconfig(ctx, "no-user.kubeconfig", &ctx.plane.api_server)?;
+    let out = ctx.plugin_with(&bare, &["status", "-n", ns, "-o", "json", "--token", token.trim()])?;
+    check(out.code == 0 && out.stdout.contains("\"stages\""), || {
+        format!("--token: exit {}: {}", out.code, out.stderr)
+    })?;
+    let out = ctx.plugin_with(&bare, &["status", "-n", "default", "--token", token.trim()])?;
+    check(out.code == 1 && out.stderr.contains(&format!("system:serviceaccount:{ns}:reader")), || {
+        format!("the token's identity elsewhere: exit {}: {}", out.code, out.stderr)
+    })?;
+
+    // --server wins over the kubeconfig's (which points nowhere here).
+    let nowhere = anonymous_kubeconfig(ctx, "nowhere.kubeconfig", "https://127.0.0.1:9")?;
+    let out =
+        ctx.plugin_with(&nowhere, &["status", "-n", ns, "--token", token.trim(), "--server", &ctx.plane.api_server])?;
+    check(out.code == 0, || format!("--server: exit {}: {}", out.code, out.stderr))?;
+    let out = ctx.plugin_with(&nowhere, &["status", "-n", ns, "--token", token.trim(), "--request-timeout", "2s"])?;
+    check(out.code == 1 && out.stderr.contains("https://127.0.0.1:9"), || format!("without --server: {}", out.stderr))
+}
+
+fn version_names_the_server_and_flux(ctx: &Ctx) -> Result<()> {
+    let out = ctx.plugin(&["version", "-o", "json"])?;
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))?;
+    check(out.code == 0 && v["clientVersion"] == format!("v{}", env!("CARGO_PKG_VERSION")), || out.stdout.clone())?;
+    check(v["serverVersion"].as_str().is_some_and(|s| s.starts_with("v1.")), || format!("server: {v}"))?;
+    check(v["flux"]["kustomizations"][0] == "v1" && v["flux"]["resourceSets"] == serde_json::json!([]), || {
+        format!("flux: {v}")
+    })?;
+    // The harness runs kustomize-controller as a process, not a Deployment: unknown, not an error.
+    check(v["flux"]["kustomizeController"].is_null(), || format!("controller: {v}"))?;
+    let text = ctx.plugin(&["version"])?;
+    check(text.stdout.contains("Flux Kustomizations (kustomize.toolkit.fluxcd.io): v1"), || text.stdout.clone())?;
+    // Unreachable: the client's line, then one error line.
+    let nowhere = anonymous_kubeconfig(ctx, "version-nowhere.kubeconfig", "https://127.0.0.1:9")?;
+    let out = ctx.plugin_with(&nowhere, &["version", "--request-timeout", "2s"])?;
+    check(
+        out.code == 1
+            && out.stdout == format!("Client Version: v{}\n", env!("CARGO_PKG_VERSION"))
+            && out.stderr.lines().count() == 1
+            && out.stderr.contains("https://127.0.0.1:9"),
+        || format!("unreachable: exit {}\n{}\n{}", out.code, out.stdout, out.stderr),
+    )
+}
