@@ -1,6 +1,7 @@
 //! kubectl's global flags and `version`, against the real API server: impersonation, a
 //! ServiceAccount token from the TokenRequest API, a server override.
 
+use crate::fault_proxy::ConnectProxy;
 use crate::harness::Result;
 use crate::scenarios::Scenario;
 use crate::{Ctx, check};
@@ -9,6 +10,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
     vec![
         ("global_flags_override_the_kubeconfig_like_kubectl", global_flags_override_the_kubeconfig),
         ("version_names_the_server_and_what_flux_serves", version_names_the_server_and_flux),
+        ("proxies_carry_the_requests_as_kubectl_honours_them", proxies_carry_the_requests),
     ]
 }
 
@@ -92,4 +94,39 @@ fn version_names_the_server_and_flux(ctx: &Ctx) -> Result<()> {
             && out.stderr.contains("https://127.0.0.1:9"),
         || format!("unreachable: exit {}\n{}\n{}", out.code, out.stdout, out.stderr),
     )
+}
+
+/// The kubeconfig's `proxy-url`, then `HTTPS_PROXY` (and `NO_PROXY` exempting the server), with a
+/// loopback CONNECT proxy that counts the tunnels it opened.
+fn proxies_carry_the_requests(ctx: &Ctx) -> Result<()> {
+    let proxy = ConnectProxy::start()?;
+    let text = std::fs::read_to_string(&ctx.plane.kubeconfig).map_err(|e| e.to_string())?;
+    let with_proxy = crate::kubeconfig_path(ctx, "proxied.kubeconfig");
+    let proxied = text.replacen(
+        &format!("server: {}", ctx.plane.api_server),
+        &format!("server: {}\n    proxy-url: {}", ctx.plane.api_server, proxy.url),
+        1,
+    );
+    check(proxied != text, || "the kubeconfig has no server line to add proxy-url to".into())?;
+    std::fs::write(&with_proxy, proxied).map_err(|e| e.to_string())?;
+    let out = ctx.plugin_with(&with_proxy, &["status", "-A", "-o", "json"])?;
+    check(out.code == 0 && proxy.tunnels() >= 1, || {
+        format!("proxy-url: exit {}, {} tunnels: {}", out.code, proxy.tunnels(), out.stderr)
+    })?;
+
+    let through_env = |no_proxy: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
+            .args(["--kubeconfig", ctx.plane.kubeconfig.to_str().unwrap(), "status", "-A", "-o", "json"])
+            .env("HTTPS_PROXY", &proxy.url)
+            .env("NO_PROXY", no_proxy)
+            .output()
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(out.status.success())
+    };
+    let before = proxy.tunnels();
+    check(through_env("")?, || "HTTPS_PROXY: status failed".into())?;
+    check(proxy.tunnels() > before, || "HTTPS_PROXY was not used".into())?;
+    let before = proxy.tunnels();
+    check(through_env("127.0.0.1")?, || "NO_PROXY: status failed".into())?;
+    check(proxy.tunnels() == before, || "NO_PROXY did not exempt the server".into())
 }

@@ -1,10 +1,12 @@
-//! A loopback TCP proxy of our own in front of the API server, which the tests can take down: it
-//! then resets every open connection and every new one, as a client sees an API server that
-//! restarts or a load balancer that loses it. TLS passes through untouched (the serving
-//! certificate is for 127.0.0.1, whatever the port).
+//! Loopback proxies of our own. [`FaultProxy`] stands in front of the API server and can be taken
+//! down: it then resets every open connection and every new one, as a client sees an API server
+//! that restarts or a load balancer that loses it. [`ConnectProxy`] is an HTTP CONNECT proxy, as
+//! corporate networks put between kubectl and clusters, and counts the tunnels it opened. TLS
+//! passes through both untouched (the serving certificate is for 127.0.0.1, whatever the port).
 
-use std::io::copy;
+use std::io::{BufRead, BufReader, Write, copy};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -69,4 +71,55 @@ fn forward(mut from: TcpStream, mut to: TcpStream) {
         let _ = to.shutdown(Shutdown::Both);
         let _ = from.shutdown(Shutdown::Both);
     });
+}
+
+/// An HTTP CONNECT proxy on 127.0.0.1 that tunnels to any address asked and counts the tunnels.
+pub struct ConnectProxy {
+    pub url: String,
+    tunnels: Arc<AtomicUsize>,
+}
+
+impl ConnectProxy {
+    pub fn start() -> Result<ConnectProxy> {
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("proxy: {e}"))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let tunnels = Arc::new(AtomicUsize::new(0));
+        let counted = tunnels.clone();
+        thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let counted = counted.clone();
+                thread::spawn(move || {
+                    let _ = tunnel(client, &counted);
+                });
+            }
+        });
+        Ok(ConnectProxy { url: format!("http://127.0.0.1:{port}"), tunnels })
+    }
+
+    pub fn tunnels(&self) -> usize {
+        self.tunnels.load(Ordering::SeqCst)
+    }
+}
+
+/// `CONNECT host:port HTTP/1.1`, headers, an empty line; then `200` and bytes both ways.
+fn tunnel(client: TcpStream, counted: &AtomicUsize) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut request = String::new();
+    reader.read_line(&mut request)?;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header == "\r\n" {
+            break;
+        }
+    }
+    let mut words = request.split_whitespace();
+    let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
+        return (&client).write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+    };
+    let server = TcpStream::connect(target)?;
+    (&client).write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+    counted.fetch_add(1, Ordering::SeqCst);
+    forward(client.try_clone()?, server.try_clone()?);
+    forward(server, client);
+    Ok(())
 }
