@@ -90,6 +90,9 @@ pub struct GlobalArgs {
     /// UID to impersonate for the operation.
     #[arg(long = "as-uid", global = true, value_name = "UID")]
     pub impersonate_uid: Option<String>,
+    /// Log level as kubectl's: 6 logs every API request (verb, URL, status, latency) on stderr, 8 also bodies.
+    #[arg(short = 'v', long = "v", global = true, value_name = "LEVEL", default_value_t = 0)]
+    pub verbosity: u8,
     /// When to colour output: auto (a terminal, and NO_COLOR unset), always, never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

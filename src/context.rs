@@ -36,6 +36,7 @@ impl Context {
                     impersonate_uid: global.impersonate_uid.clone(),
                     impersonate_groups: global.impersonate_groups.clone(),
                 },
+                verbosity: global.verbosity,
             },
             namespace: global.namespace.clone(),
             all_namespaces: global.all_namespaces,

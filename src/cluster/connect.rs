@@ -6,11 +6,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use kube::client::ClientBuilder;
 use kube::config::{
     AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext,
 };
 use kube::{Client, Config};
 
+use super::request_log::{self, RequestLog};
 use super::{ClusterError, Connection};
 
 /// The kubeconfig selection flags, as kubectl has them.
@@ -23,6 +25,8 @@ pub struct ConnectOptions {
     /// `None` for no limit (`--request-timeout=0`).
     pub request_timeout: Option<Duration>,
     pub overrides: Overrides,
+    /// kubectl's `-v`: from 6 every request is logged on stderr.
+    pub verbosity: u8,
 }
 
 /// kubectl's flags that win over the kubeconfig.
@@ -197,7 +201,12 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, ClusterErro
     config.write_timeout = options.request_timeout;
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let default_namespace = config.default_namespace.clone();
-    let client = Client::try_from(config).map_err(ClusterError::Client)?;
+    let client = if options.verbosity >= request_log::REQUESTS {
+        let builder = ClientBuilder::try_from(config).map_err(ClusterError::Client)?;
+        builder.with_layer(&RequestLog { verbosity: options.verbosity, server: server.clone() }).build()
+    } else {
+        Client::try_from(config).map_err(ClusterError::Client)?
+    };
     let retry_budget = options.request_timeout.unwrap_or(UNLIMITED_RETRY_BUDGET);
     Ok(Connection { client, server, default_namespace, retry_budget })
 }

@@ -13,6 +13,7 @@ use kube::config::KubeconfigError;
 mod connect;
 pub mod preflight;
 pub mod read;
+mod request_log;
 pub mod wait;
 pub mod watch;
 pub mod write;

@@ -264,7 +264,9 @@ mod tests {
         assert_eq!(names, ["status", "rerun", "reconcile", "completion", "version"]);
         assert_eq!(d, NO_FILES);
         let (flags, _) = candidates(&words("status"), "--").await;
-        for flag in ["--output", "--selector", "--watch", "--namespace", "--kubeconfig"] {
+        for flag in
+            ["--output", "--selector", "--watch", "--namespace", "--kubeconfig", "--as", "--token", "--server", "--v"]
+        {
             assert!(flags.iter().any(|(f, _)| f == flag), "{flag} missing");
         }
         let (outputs, _) = candidates(&words("status -o"), "").await;

@@ -11,6 +11,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("global_flags_override_the_kubeconfig_like_kubectl", global_flags_override_the_kubeconfig),
         ("version_names_the_server_and_what_flux_serves", version_names_the_server_and_flux),
         ("proxies_carry_the_requests_as_kubectl_honours_them", proxies_carry_the_requests),
+        ("verbosity_6_logs_every_request_and_8_the_bodies", verbosity_logs_requests),
     ]
 }
 
@@ -129,4 +130,29 @@ fn proxies_carry_the_requests(ctx: &Ctx) -> Result<()> {
     let before = proxy.tunnels();
     check(through_env("127.0.0.1")?, || "NO_PROXY: status failed".into())?;
     check(proxy.tunnels() == before, || "NO_PROXY did not exempt the server".into())
+}
+
+/// `-v=6`: one klog line per request (verb, URL, status, latency) on stderr, data still alone on
+/// stdout; `-v=8`: bodies too.
+fn verbosity_logs_requests(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-verbosity";
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    let out = ctx.plugin(&["status", "-n", ns, "-o", "json", "-v=6"])?;
+    let report: serde_json::Value =
+        serde_json::from_str(&out.stdout).map_err(|e| format!("stdout is not only data ({e}): {}", out.stdout))?;
+    check(out.code == 0 && report["stages"] == serde_json::json!([]), || out.stderr.clone())?;
+    let requests: Vec<&str> =
+        out.stderr.lines().filter(|l| l.contains("round_trippers.go:632] \"Response\" verb=\"GET\"")).collect();
+    let kustomizations = format!(
+        "url=\"{}/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/{ns}/kustomizations?&limit=500\" status=\"200 OK\" milliseconds=",
+        ctx.plane.api_server
+    );
+    // One LIST per kind: Kustomizations, four source kinds, Jobs, Pods, Events, Deployments.
+    check(requests.len() >= 9 && requests.iter().any(|l| l.starts_with('I') && l.contains(&kustomizations)), || {
+        format!("{} request lines:\n{}", requests.len(), out.stderr)
+    })?;
+    check(!out.stderr.contains("Response Body"), || "bodies at -v=6".into())?;
+    let out = ctx.plugin(&["status", "-n", ns, "-o", "json", "--v=8"])?;
+    let bodies: Vec<&str> = out.stderr.lines().filter(|l| l.contains("\"Response Body\" body=")).collect();
+    check(out.code == 0 && bodies.iter().any(|l| l.contains("KustomizationList")), || out.stderr.clone())
 }
