@@ -17,7 +17,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("rerun_denied_by_an_admission_policy_is_refused_before_any_write", refused_by_an_admission_policy),
         ("rerun_nobody_recreates_prints_a_restore_that_works", nobody_recreates_the_job),
         ("concurrent_reruns_delete_the_job_once", concurrent_reruns_delete_once),
-        ("throttled_status_retries_until_it_succeeds", throttled_by_api_priority_and_fairness),
+        ("throttled_status_and_rerun_retry_until_they_succeed", throttled_by_api_priority_and_fairness),
         ("rerun_across_an_api_server_outage", rerun_across_an_api_server_outage),
         ("forced_rerun_during_the_health_check_is_followed_by_it", forced_rerun_during_the_health_check),
         ("watch_goes_on_across_an_api_server_outage", watch_across_an_api_server_outage),
@@ -190,24 +190,22 @@ fn concurrent_reruns_delete_once(ctx: &Ctx) -> Result<()> {
 }
 
 /// API Priority and Fairness: a FlowSchema sends the user's requests to a priority level of a few
-/// seats that rejects (429) what does not fit. Three `status` runs at once (each makes nine LISTs
-/// at once) are rejected in part; they retry and all succeed, and the API server's own counter
-/// shows the rejections happened.
+/// seats that rejects (429) what does not fit. `status` runs at once (each makes nine LISTs at
+/// once), then `rerun --dry-run` runs, are rejected in part; they retry and all succeed, and the
+/// API server's own counter shows the rejections happened.
 fn throttled_by_api_priority_and_fairness(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-safety-apf";
     let user = "fluxjobs-e2e-throttled";
     Pipeline::seed(ns).install(&ctx.plane)?;
     ctx.plane.apply(&format!(
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: status-reader\n  namespace: {ns}\nrules:\n\
-         - apiGroups: [kustomize.toolkit.fluxcd.io, source.toolkit.fluxcd.io, batch, apps, '']\n  resources: ['*']\n  verbs: [get, list, watch]\n\
+         - apiGroups: [kustomize.toolkit.fluxcd.io, source.toolkit.fluxcd.io, batch, apps, '']\n  resources: ['*']\n  verbs: [get, list, watch, patch, delete]\n\
          ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: status-reader\n  namespace: {ns}\n\
          roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: status-reader}}\n\
          subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]\n"
     ))?;
     let kubeconfig = crate::kubeconfig_path(ctx, "throttled.kubeconfig");
     ctx.plane.write_kubeconfig(&kubeconfig, user, "throttled")?;
-    let status =
-        || ctx.plugin_with(&kubeconfig, &["status", "-n", ns, "-o", "json", "--logs", "0", "--request-timeout", "60s"]);
     let flow_schema = "fluxjobs-e2e-throttled";
     ctx.plane.apply(&format!(
         "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: PriorityLevelConfiguration\nmetadata:\n  name: fluxjobs-e2e-tiny\nspec:\n\
@@ -227,27 +225,35 @@ fn throttled_by_api_priority_and_fairness(ctx: &Ctx) -> Result<()> {
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>() as u64)
     };
-    // The API server picks the FlowSchema up within a second or two; runs before that are not throttled.
-    let mut outputs = Vec::new();
-    harness::poll_until(
-        "requests of the throttled user to be rejected (429)",
-        Duration::from_secs(60),
-        Duration::from_secs(1),
-        || {
+    // Rounds of runs at once until the API server has rejected some of their requests (it picks
+    // the FlowSchema up within a second or two); every run must succeed all the same.
+    let until_rejected = |what: &str, args: &[&str], succeeded: &dyn Fn(&crate::Output) -> bool| -> Result<()> {
+        let before = rejected()?;
+        let mut outputs = Vec::new();
+        harness::poll_until(what, Duration::from_secs(60), Duration::from_secs(1), || {
             outputs.extend(std::thread::scope(|scope| {
-                let runs: Vec<_> = (0..3).map(|_| scope.spawn(status)).collect();
-                runs.into_iter().map(|r| r.join().expect("status thread")).collect::<Vec<_>>()
+                let runs: Vec<_> = (0..4).map(|_| scope.spawn(|| ctx.plugin_with(&kubeconfig, args))).collect();
+                runs.into_iter().map(|r| r.join().expect("run thread")).collect::<Vec<_>>()
             }));
-            Ok(rejected()? > 0)
-        },
-    )?;
-    for out in outputs {
-        let out = out?;
-        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
-        check(out.code == 0 && report["stages"].as_array().is_some_and(|s| s.len() == 3), || {
-            format!("a throttled status: exit {}\n{}\n{}", out.code, out.stdout, out.stderr)
+            Ok(rejected()? > before)
         })?;
-    }
+        for out in outputs {
+            let out = out?;
+            check(succeeded(&out), || format!("throttled: exit {}\n{}\n{}", out.code, out.stdout, out.stderr))?;
+        }
+        Ok(())
+    };
+    let status = ["status", "-n", ns, "-o", "json", "--logs", "0", "--request-timeout", "60s"];
+    until_rejected("status requests to be rejected (429)", &status, &|out| {
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        out.code == 0 && report["stages"].as_array().is_some_and(|s| s.len() == 3)
+    })?;
+    // rerun too: its reads, SelfSubjectAccessReviews and dry-run writes.
+    ctx.wait_status(ns, "the pre-deploy stage to be Ready", SETTLE, |r| state_of(r, "app-pre-deploy") == "Ready")?;
+    let rerun = ["rerun", "job/db-migration", "-n", ns, "--dry-run", "--yes", "--request-timeout", "60s"];
+    until_rejected("rerun requests to be rejected (429)", &rerun, &|out| {
+        out.code == 0 && out.stderr.contains("all allowed; nothing was changed")
+    })?;
     ctx.plane.kubectl(&["delete", "flowschema", flow_schema])?;
     ctx.plane.kubectl(&["delete", "prioritylevelconfiguration", "fluxjobs-e2e-tiny"]).map(drop)
 }
