@@ -194,6 +194,13 @@ pub fn for_cause(ks: &Kustomization, cause: &RootCause) -> String {
             "read the container's logs; with restartPolicy OnFailure it restarts until backoffLimit".into()
         }
         "Evicted" => format!("the node ran out of a resource; {rerun}"),
+        // DisruptionTarget reasons (k8s.io/api core/v1 types.go; the eviction API, taint manager
+        // and pod GC in kubernetes pkg/registry/core/pod/storage/eviction.go,
+        // pkg/controller/tainteviction, pkg/controller/podgc).
+        "PreemptionByScheduler" | "EvictionByEvictionAPI" | "DeletionByTaintManager" | "TerminationByKubelet"
+        | "DeletionByPodGC" | "DisruptionTarget" => format!(
+            "the pod was taken away, not failed by its code; a podFailurePolicy rule (action: Ignore, onPodConditions: [{{type: DisruptionTarget}}]) keeps that from counting against backoffLimit; then {rerun}"
+        ),
         "DeadlineExceeded" => format!("raise spec.activeDeadlineSeconds or make the Job faster, then {rerun}"),
         "ProgressDeadlineExceeded" | "ReplicasUnavailable" | "MinimumReplicasUnavailable" => {
             format!("kubectl rollout status deployment/{} -n {}", cause.name, cause.namespace)

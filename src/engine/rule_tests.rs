@@ -480,6 +480,45 @@ fn a_health_check_that_timed_out_on_a_running_job_says_it_is_slow() {
 }
 
 #[test]
+fn exits_are_blamed_on_the_right_container_with_init_containers_and_native_sidecars() {
+    let container = |name: &str, state: Value| json!({"name": name, "image": "i", "imageID": "", "ready": false, "restartCount": 0, "state": state});
+    let exited =
+        |code: i32| json!({"terminated": {"exitCode": code, "reason": "Error", "startedAt": T0, "finishedAt": T0}});
+    // A native sidecar (an init container that keeps running) stopped with the pod after the
+    // migration failed: the migration's exit is the cause.
+    let with_sidecar = json!({"phase": "Failed",
+        "initContainerStatuses": [container("proxy", exited(143))],
+        "containerStatuses": [container("migration", exited(3))]});
+    // A regular init container failed: nothing else ran, it is the cause.
+    let init_failed = json!({"phase": "Failed",
+        "initContainerStatuses": [container("schema-check", exited(2))],
+        "containerStatuses": [container("migration", json!({"waiting": {"reason": "PodInitializing"}}))]});
+    for (status, who, code) in
+        [(with_sidecar, "container migration", 3), (init_failed, "init container schema-check", 2)]
+    {
+        let report = run(failed_migration("db-migration-x", status, vec![]));
+        let cause = stage(&report, "app-deploy").root_cause.clone().unwrap();
+        assert_eq!(cause.exit_code, Some(code), "{cause:#?}");
+        assert!(cause.message.starts_with(&format!("{who} exited with code {code}")), "{}", cause.message);
+    }
+}
+
+#[test]
+fn a_disrupted_pod_is_not_blamed_on_its_exit_code() {
+    let preempted = json!({"phase": "Failed",
+        "conditions": [{"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
+                        "message": "Preempted in order to admit critical pod"}],
+        "containerStatuses": [{"name": "migration", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"terminated": {"exitCode": 137, "reason": "Error", "startedAt": T0, "finishedAt": T0}}}]});
+    let report = run(failed_migration("db-migration-p", preempted, vec![]));
+    let path = ["app-deploy", "app-pre-deploy"];
+    assert_cause(&report, "app-deploy", StageState::Blocked, "Pod", "db-migration-p", "PreemptionByScheduler", &path);
+    let s = stage(&report, "app-pre-deploy");
+    assert_eq!(s.root_cause.as_ref().unwrap().exit_code, None);
+    assert!(s.hint.as_deref().unwrap().contains("onPodConditions: [{type: DisruptionTarget}]"), "{:?}", s.hint);
+}
+
+#[test]
 fn a_suspended_job_is_named() {
     let mut suspended = job(
         "db-migration",

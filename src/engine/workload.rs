@@ -111,8 +111,20 @@ pub fn pod_problem(pod: &Pod) -> Option<PodProblem> {
             container: None,
         });
     }
-    let containers: Vec<&ContainerStatus> =
-        status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten()).collect();
+    // The control plane took the pod away (preemption, eviction, node shutdown, taint, pod GC): a
+    // container killed then (137) is a symptom, not the cause.
+    let disrupted = status.conditions.iter().flatten().find(|c| c.type_ == "DisruptionTarget" && c.status == "True");
+    if let Some(c) = disrupted {
+        return Some(PodProblem {
+            reason: c.reason.clone().unwrap_or_else(|| "DisruptionTarget".into()),
+            message: c.message.clone().unwrap_or_else(|| "the pod was disrupted".into()),
+            exit_code: None,
+            container: None,
+        });
+    }
+    let init: Vec<&ContainerStatus> = status.init_container_statuses.iter().flatten().collect();
+    let regular: Vec<&ContainerStatus> = status.container_statuses.iter().flatten().collect();
+    let containers: Vec<&ContainerStatus> = init.iter().chain(&regular).copied().collect();
     for cs in &containers {
         let Some(waiting) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
             continue;
@@ -142,11 +154,24 @@ pub fn pod_problem(pod: &Pod) -> Option<PodProblem> {
             return Some(PodProblem { reason, message: detail, exit_code, container: Some(cs.name.clone()) });
         }
     }
-    for cs in &containers {
+    // Regular containers start only after every regular init container exited 0 (kubernetes
+    // pkg/kubelet/kuberuntime/kuberuntime_container.go, computeInitContainerActions). So once one
+    // has run, a non-zero init container exit is a native sidecar's (restartPolicy: Always),
+    // stopped with the pod: the regular containers' exits are the cause.
+    let regular_ran = regular.iter().any(|cs| {
+        let state = cs.state.as_ref();
+        state.is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+            || cs.last_state.as_ref().is_some_and(|s| s.terminated.is_some())
+    });
+    let blamed = regular
+        .iter()
+        .map(|cs| (cs, "container"))
+        .chain(init.iter().filter(|_| !regular_ran).map(|cs| (cs, "init container")));
+    for (cs, role) in blamed {
         let terminated = cs.state.as_ref().and_then(|s| s.terminated.as_ref());
         if let Some(t) = terminated.filter(|t| t.exit_code != 0) {
             let reason = t.reason.clone().unwrap_or_else(|| "Error".into());
-            let mut message = format!("container {} exited with code {} ({reason})", cs.name, t.exit_code);
+            let mut message = format!("{role} {} exited with code {} ({reason})", cs.name, t.exit_code);
             if let Some(m) = t.message.as_deref().filter(|m| !m.is_empty()) {
                 message.push_str(": ");
                 message.push_str(m);
