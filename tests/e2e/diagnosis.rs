@@ -14,6 +14,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("pods_refused_by_pod_security_admission_are_the_root_cause", refused_by_pod_security),
         ("pods_refused_by_an_admission_policy_are_the_root_cause", refused_by_an_admission_policy),
         ("a_health_check_timing_out_on_a_running_job_says_it_is_slow", health_check_times_out_on_a_slow_job),
+        ("a_deployment_that_never_becomes_available_is_the_root_cause", deployment_never_available),
     ]
 }
 
@@ -150,4 +151,30 @@ fn health_check_times_out_on_a_slow_job(ctx: &Ctx) -> Result<()> {
     check(hint.contains("raise spec.timeout of Kustomization e2e-slow-job/app-pre-deploy (now 20s)"), || {
         hint.to_string()
     })
+}
+
+/// The app's pods run but never become ready (a kwok stage, as a failing readiness probe): the
+/// Deployment passes its progress deadline, kustomize-controller's health check fails early on it,
+/// and the post-deploy stage's root cause is the Deployment with ProgressDeadlineExceeded.
+fn deployment_never_available(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-never-available";
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.app_labels = vec![("fluxjobs.test/never-ready".into(), "true".into())];
+    pipeline.app_progress_deadline = Some(10);
+    pipeline.install(&ctx.plane)?;
+    // Named as soon as the deadline passes; then kustomize-controller's check fails early on it.
+    let report = ctx.wait_status(ns, "the health check to fail on the Deployment", SETTLE, |r| {
+        stage(r, "app-post-deploy")["rootCause"]["reason"] == "ProgressDeadlineExceeded"
+            && stage(r, "app-deploy")["state"] == "Failed"
+    })?;
+    let post = stage(&report, "app-post-deploy");
+    let cause = &post["rootCause"];
+    check(cause["kind"] == "Deployment" && cause["name"] == "app", || format!("cause: {cause}"))?;
+    check(post["path"] == serde_json::json!([format!("{ns}/app-post-deploy"), format!("{ns}/app-deploy")]), || {
+        format!("path: {}", post["path"])
+    })?;
+    let ready = stage(&report, "app-deploy")["ready"]["message"].as_str().unwrap_or_default().to_string();
+    check(ready.contains(&format!("Deployment/{ns}/app status: 'Failed'")), || ready.clone())?;
+    let hint = post["hint"].as_str().unwrap_or_default();
+    check(hint.contains(&format!("kubectl rollout status deployment/app -n {ns}")), || hint.to_string())
 }

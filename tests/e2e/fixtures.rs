@@ -28,6 +28,10 @@ pub struct Pipeline {
     pub deploy_ready_expr: Option<String>,
     /// `spec.timeout` of every stage.
     pub timeout: String,
+    /// Extra pod-template labels of the app's Deployment (kwok stage switches).
+    pub app_labels: Vec<(String, String)>,
+    /// `spec.progressDeadlineSeconds` of the app's Deployment (Kubernetes' default: 600).
+    pub app_progress_deadline: Option<u32>,
     /// `spec.targetNamespace` when the workloads live apart from the Kustomizations (default: the same).
     pub target_namespace: Option<String>,
 }
@@ -45,6 +49,8 @@ impl Pipeline {
             extra_dependency: None,
             deploy_ready_expr: None,
             timeout: "2m".into(),
+            app_labels: vec![],
+            app_progress_deadline: None,
             target_namespace: None,
         }
     }
@@ -89,8 +95,11 @@ impl Pipeline {
             self.migration_pool.as_deref(),
         );
         let cache = self.job("cache-refresh", "cache", &[], None, None);
+        let app_labels: String = self.app_labels.iter().map(|(k, v)| format!("        {k}: \"{v}\"\n")).collect();
+        let deadline =
+            self.app_progress_deadline.map(|s| format!("  progressDeadlineSeconds: {s}\n")).unwrap_or_default();
         let deployment = format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: app\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: app\n    spec:\n      containers:\n      - name: app\n        image: {}\n        ports:\n        - containerPort: 8080\n",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  replicas: 1\n{deadline}  selector:\n    matchLabels:\n      app.kubernetes.io/name: app\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: app\n{app_labels}    spec:\n      containers:\n      - name: app\n        image: {}\n        ports:\n        - containerPort: 8080\n",
             self.image()
         );
         let service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: app\nspec:\n  selector:\n    app.kubernetes.io/name: app\n  ports:\n  - port: 80\n    targetPort: 8080\n".to_string();
