@@ -13,6 +13,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("pods_refused_by_a_limit_range_are_the_root_cause", refused_by_a_limit_range),
         ("pods_refused_by_pod_security_admission_are_the_root_cause", refused_by_pod_security),
         ("pods_refused_by_an_admission_policy_are_the_root_cause", refused_by_an_admission_policy),
+        ("pods_of_a_missing_service_account_are_the_root_cause", refused_for_a_missing_service_account),
         ("a_health_check_timing_out_on_a_running_job_says_it_is_slow", health_check_times_out_on_a_slow_job),
         ("a_deployment_that_never_becomes_available_is_the_root_cause", deployment_never_available),
     ]
@@ -97,6 +98,22 @@ fn refused_by_an_admission_policy(ctx: &Ctx) -> Result<()> {
         refused(ctx, ns, prepare, &format!("ValidatingAdmissionPolicy '{policy}'"), "as the policy's message asks");
     ctx.plane.kubectl(&["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", policy])?;
     result
+}
+
+fn refused_for_a_missing_service_account(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-refused-sa";
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_service_account = Some("migrator".into());
+    pipeline.install(&ctx.plane)?;
+    let report = ctx.wait_status(ns, "the Job's pod to be refused", SETTLE, |r| {
+        stage(r, "app-pre-deploy")["rootCause"]["reason"] == "FailedCreate"
+    })?;
+    let pre = stage(&report, "app-pre-deploy");
+    let message = pre["rootCause"]["message"].as_str().unwrap_or_default();
+    check(message.contains(&format!("error looking up service account {ns}/migrator")), || message.to_string())?;
+    let hint = pre["hint"].as_str().unwrap_or_default();
+    check(hint.contains("create the ServiceAccount"), || hint.to_string())
 }
 
 /// Applies `objects` and waits until they are enforced.

@@ -16,6 +16,8 @@ pub struct Pipeline {
     pub migration_labels: Vec<(String, String)>,
     /// CPU request of the migration container, e.g. "64" (more than the fake node has).
     pub migration_cpu: Option<String>,
+    /// `serviceAccountName` of the migration's pods (default: the namespace's default).
+    pub migration_service_account: Option<String>,
     /// Node pool (label `fluxjobs.test/pool`) the migration must run in.
     pub migration_pool: Option<String>,
     /// `spec.force` of the Job stages.
@@ -43,6 +45,7 @@ impl Pipeline {
             tag: "1.0.0".into(),
             migration_labels: vec![],
             migration_cpu: None,
+            migration_service_account: None,
             migration_pool: None,
             force: true,
             pre_deploy_suspended: false,
@@ -66,7 +69,9 @@ impl Pipeline {
         labels: &[(String, String)],
         cpu: Option<&str>,
         pool: Option<&str>,
+        service_account: Option<&str>,
     ) -> String {
+        let account = service_account.map(|a| format!("      serviceAccountName: {a}\n")).unwrap_or_default();
         let labels: String = labels.iter().map(|(k, v)| format!("        {k}: \"{v}\"\n")).collect();
         // Runs only on nodes of the pool, the flaky node included (it is tainted for everyone else).
         let placement = pool
@@ -80,7 +85,7 @@ impl Pipeline {
             .map(|c| format!("        resources:\n          requests:\n            cpu: \"{c}\"\n"))
             .unwrap_or_default();
         format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: {name}\n{labels}    spec:\n{placement}      restartPolicy: Never\n      containers:\n      - name: {container}\n        image: {image}\n        command: [sh, -c, \"echo running {name}\"]\n{resources}",
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: {name}\n{labels}    spec:\n{placement}{account}      restartPolicy: Never\n      containers:\n      - name: {container}\n        image: {image}\n        command: [sh, -c, \"echo running {name}\"]\n{resources}",
             image = self.image()
         )
     }
@@ -93,8 +98,9 @@ impl Pipeline {
             &self.migration_labels,
             self.migration_cpu.as_deref(),
             self.migration_pool.as_deref(),
+            self.migration_service_account.as_deref(),
         );
-        let cache = self.job("cache-refresh", "cache", &[], None, None);
+        let cache = self.job("cache-refresh", "cache", &[], None, None, None);
         let app_labels: String = self.app_labels.iter().map(|(k, v)| format!("        {k}: \"{v}\"\n")).collect();
         let deadline =
             self.app_progress_deadline.map(|s| format!("  progressDeadlineSeconds: {s}\n")).unwrap_or_default();

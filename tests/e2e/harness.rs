@@ -372,8 +372,6 @@ impl ControlPlane {
             "--allow-privileged=true".into(),
             // Loopback is not a valid advertise address for the endpoints reconciler.
             "--endpoint-reconciler-type=none".into(),
-            // No ServiceAccount controller race for pods in brand-new namespaces; kwok pods need no token.
-            "--disable-admission-plugins=ServiceAccount".into(),
             // Lets the API server verify kwok's kubelet endpoint when it proxies `pods/log`.
             format!("--kubelet-certificate-authority={}", p("ca.crt")),
             format!("--kubelet-client-certificate={}", p("admin.crt")),
