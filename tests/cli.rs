@@ -33,7 +33,7 @@ fn example(name: &str) -> String {
     format!("examples/{name}.yaml")
 }
 
-const EXAMPLES: [&str; 9] = [
+const EXAMPLES: [&str; 10] = [
     "ready",
     "failed-migration",
     "image-pull",
@@ -43,6 +43,7 @@ const EXAMPLES: [&str; 9] = [
     "suspended",
     "ready-expr",
     "hostile-text",
+    "quota-refused",
 ];
 
 fn golden(name: &str, actual: &str) {

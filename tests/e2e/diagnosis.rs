@@ -53,7 +53,8 @@ fn refused_by_a_resource_quota(ctx: &Ctx) -> Result<()> {
     let quota = format!(
         "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: no-pods\n  namespace: {ns}\nspec:\n  hard:\n    pods: \"0\"\n"
     );
-    refused(ctx, ns, || applied(ctx, ns, &quota), "exceeded quota: no-pods", "kubectl describe resourcequota")
+    refused(ctx, ns, || applied(ctx, ns, &quota), "exceeded quota: no-pods", "kubectl describe resourcequota")?;
+    ctx.capture_example(ns, "quota-refused")
 }
 
 fn refused_by_a_limit_range(ctx: &Ctx) -> Result<()> {
