@@ -208,5 +208,5 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, ClusterErro
         Client::try_from(config).map_err(ClusterError::Client)?
     };
     let retry_budget = options.request_timeout.unwrap_or(UNLIMITED_RETRY_BUDGET);
-    Ok(Connection { client, server, default_namespace, retry_budget })
+    Ok(Connection { client, server, default_namespace, retry_budget, answered: Default::default() })
 }

@@ -64,6 +64,9 @@ pub struct Connection {
     pub default_namespace: String,
     /// How long one request may be retried on transient errors ([`retry`]): `--request-timeout`.
     pub retry_budget: Duration,
+    /// Whether the API server has answered this process yet. A server that never answered is not
+    /// "back in a moment" but wrong or down: no retrying then, the error comes at once.
+    pub answered: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Whether an error is transient, and how long the server asks to wait: `None` when it is not
@@ -99,11 +102,21 @@ pub(crate) async fn retry<T>(
 ) -> Result<T, kube::Error> {
     let deadline = tokio::time::Instant::now() + conn.retry_budget;
     let mut backoff = Duration::from_millis(200);
+    use std::sync::atomic::Ordering;
     loop {
         let error = match request().await {
-            Ok(value) => return Ok(value),
+            Ok(value) => {
+                conn.answered.store(true, Ordering::Relaxed);
+                return Ok(value);
+            }
             Err(e) => e,
         };
+        let server_spoke = matches!(error, kube::Error::Api(_));
+        if server_spoke {
+            conn.answered.store(true, Ordering::Relaxed);
+        } else if !conn.answered.load(Ordering::Relaxed) {
+            return Err(error);
+        }
         let Some(asked) = transient(&error) else { return Err(error) };
         let pause = asked.unwrap_or(backoff);
         if tokio::time::Instant::now() + pause > deadline {
@@ -212,6 +225,7 @@ mod tests {
             server: "https://127.0.0.1:9".into(),
             default_namespace: "default".into(),
             retry_budget: Duration::from_secs(10),
+            answered: Default::default(),
         };
         let mut attempts = 0;
         let result: Result<(), kube::Error> = retry(&conn, async || {
@@ -236,5 +250,23 @@ mod tests {
         })
         .await;
         assert_eq!(attempts, 1, "a permanent error is not retried");
+        // Connection errors: at once from a server that never answered, retried once it has.
+        let refused = || kube::Error::Service(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
+        let fresh = Connection { answered: Default::default(), ..conn };
+        let mut attempts = 0;
+        let _ = retry(&fresh, async || -> Result<(), kube::Error> {
+            attempts += 1;
+            Err(refused())
+        })
+        .await;
+        assert_eq!(attempts, 1, "a server that never answered is not waited for");
+        fresh.answered.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut attempts = 0;
+        let _ = retry(&fresh, async || -> Result<(), kube::Error> {
+            attempts += 1;
+            Err(refused())
+        })
+        .await;
+        assert_eq!(attempts, 6, "an outage after answers is retried");
     }
 }
