@@ -77,7 +77,7 @@ pub struct Connection {
 pub(crate) fn transient(e: &kube::Error) -> Option<Option<Duration>> {
     match e {
         kube::Error::Api(status) => match status.code {
-            429 | 500 | 502 | 503 | 504 => Some(
+            code if transient_status(code) => Some(
                 status
                     .details
                     .as_ref()
@@ -90,6 +90,11 @@ pub(crate) fn transient(e: &kube::Error) -> Option<Option<Duration>> {
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => Some(None),
         _ => None,
     }
+}
+
+/// HTTP statuses that say "not now" rather than "no".
+pub(crate) fn transient_status(code: u16) -> bool {
+    matches!(code, 429 | 500 | 502 | 503 | 504)
 }
 
 /// Sends a request again while it fails transiently, with exponential backoff (200 ms doubling up
@@ -217,6 +222,17 @@ mod tests {
         assert_eq!(transient(&kube::Error::Service(Box::new(refused))), Some(None));
     }
 
+    /// How many times `retry` sends a request that always meets a refused connection.
+    async fn attempts_at_refused(conn: &Connection) -> usize {
+        let mut attempts = 0;
+        let _ = retry(conn, async || -> Result<(), kube::Error> {
+            attempts += 1;
+            Err(kube::Error::Service(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))))
+        })
+        .await;
+        attempts
+    }
+
     #[tokio::test(start_paused = true)]
     async fn retries_end_with_the_budget_and_return_the_last_error() {
         let client = Client::try_from(kube::Config::new("https://127.0.0.1:9".parse().unwrap())).unwrap();
@@ -251,22 +267,9 @@ mod tests {
         .await;
         assert_eq!(attempts, 1, "a permanent error is not retried");
         // Connection errors: at once from a server that never answered, retried once it has.
-        let refused = || kube::Error::Service(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
         let fresh = Connection { answered: Default::default(), ..conn };
-        let mut attempts = 0;
-        let _ = retry(&fresh, async || -> Result<(), kube::Error> {
-            attempts += 1;
-            Err(refused())
-        })
-        .await;
-        assert_eq!(attempts, 1, "a server that never answered is not waited for");
+        assert_eq!(attempts_at_refused(&fresh).await, 1, "a server that never answered is not waited for");
         fresh.answered.store(true, std::sync::atomic::Ordering::Relaxed);
-        let mut attempts = 0;
-        let _ = retry(&fresh, async || -> Result<(), kube::Error> {
-            attempts += 1;
-            Err(refused())
-        })
-        .await;
-        assert_eq!(attempts, 6, "an outage after answers is retried");
+        assert_eq!(attempts_at_refused(&fresh).await, 6, "an outage after answers is retried");
     }
 }

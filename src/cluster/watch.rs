@@ -33,7 +33,7 @@ fn is_transient(e: &watcher::Error) -> bool {
         watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
             super::transient(e).is_some()
         }
-        watcher::Error::WatchError(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
+        watcher::Error::WatchError(status) => super::transient_status(status.code),
         watcher::Error::NoResourceVersion => false,
     }
 }

@@ -92,8 +92,7 @@ fn owner_names(meta: &ObjectMeta) -> Option<Names<'_>> {
 
 /// The stage that applied an object, from the owner labels kustomize-controller stamps on it.
 pub fn owner_of(meta: &ObjectMeta) -> Option<StageId> {
-    let labels = meta.labels.as_ref()?;
-    Some(StageId::new(labels.get(OWNER_NAMESPACE_LABEL)?, labels.get(OWNER_NAME_LABEL)?))
+    owner_names(meta).map(|(ns, name)| StageId::new(ns, name))
 }
 
 impl<'a> Index<'a> {

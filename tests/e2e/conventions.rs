@@ -101,15 +101,12 @@ fn version_names_the_server_and_flux(ctx: &Ctx) -> Result<()> {
 /// loopback CONNECT proxy that counts the tunnels it opened.
 fn proxies_carry_the_requests(ctx: &Ctx) -> Result<()> {
     let proxy = ConnectProxy::start()?;
-    let text = std::fs::read_to_string(&ctx.plane.kubeconfig).map_err(|e| e.to_string())?;
-    let with_proxy = crate::kubeconfig_path(ctx, "proxied.kubeconfig");
-    let proxied = text.replacen(
-        &format!("server: {}", ctx.plane.api_server),
-        &format!("server: {}\n    proxy-url: {}", ctx.plane.api_server, proxy.url),
-        1,
-    );
-    check(proxied != text, || "the kubeconfig has no server line to add proxy-url to".into())?;
-    std::fs::write(&with_proxy, proxied).map_err(|e| e.to_string())?;
+    let server_line = format!("server: {}", ctx.plane.api_server);
+    let with_proxy = crate::kubeconfig_edited(ctx, "proxied.kubeconfig", |t| {
+        t.replacen(&server_line, &format!("{server_line}\n    proxy-url: {}", proxy.url), 1)
+    })?;
+    let edited = std::fs::read_to_string(&with_proxy).map_err(|e| e.to_string())?;
+    check(edited.contains("proxy-url: "), || "the kubeconfig has no server line to add proxy-url to".into())?;
     let out = ctx.plugin_with(&with_proxy, &["status", "-A", "-o", "json"])?;
     check(out.code == 0 && proxy.tunnels() >= 1, || {
         format!("proxy-url: exit {}, {} tunnels: {}", out.code, proxy.tunnels(), out.stderr)

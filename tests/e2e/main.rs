@@ -195,3 +195,11 @@ fn selected(args: &Arguments, name: &str) -> bool {
 pub fn kubeconfig_path(ctx: &Ctx, name: &str) -> PathBuf {
     ctx.plane.dir.join(name)
 }
+
+/// A copy of the test cluster's kubeconfig named `name`, with `edit` applied to its text.
+pub fn kubeconfig_edited(ctx: &Ctx, name: &str, edit: impl FnOnce(&str) -> String) -> Result<PathBuf> {
+    let path = kubeconfig_path(ctx, name);
+    let text = std::fs::read_to_string(&ctx.plane.kubeconfig).map_err(|e| e.to_string())?;
+    std::fs::write(&path, edit(&text)).map_err(|e| e.to_string())?;
+    Ok(path)
+}

@@ -291,9 +291,8 @@ fn rerun_across_an_api_server_outage(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-safety-outage";
     pre_deploy_done(ctx, ns)?;
     let proxy = FaultProxy::start(ctx.plane.api_server.trim_start_matches("https://"))?;
-    let kubeconfig = crate::kubeconfig_path(ctx, "outage.kubeconfig");
-    let text = std::fs::read_to_string(&ctx.plane.kubeconfig).map_err(|e| e.to_string())?;
-    std::fs::write(&kubeconfig, text.replace(&ctx.plane.api_server, &proxy.url)).map_err(|e| e.to_string())?;
+    let kubeconfig =
+        crate::kubeconfig_edited(ctx, "outage.kubeconfig", |t| t.replace(&ctx.plane.api_server, &proxy.url))?;
     let backups = ctx.plane.dir.join("backups-safety-outage");
     let rerun = |request_timeout: &str, on_line: &mut dyn FnMut(&str)| {
         let args =
@@ -398,9 +397,8 @@ fn watch_across_an_api_server_outage(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-safety-watch";
     pre_deploy_done(ctx, ns)?;
     let proxy = FaultProxy::start(ctx.plane.api_server.trim_start_matches("https://"))?;
-    let kubeconfig = crate::kubeconfig_path(ctx, "watch-outage.kubeconfig");
-    let text = std::fs::read_to_string(&ctx.plane.kubeconfig).map_err(|e| e.to_string())?;
-    std::fs::write(&kubeconfig, text.replace(&ctx.plane.api_server, &proxy.url)).map_err(|e| e.to_string())?;
+    let kubeconfig =
+        crate::kubeconfig_edited(ctx, "watch-outage.kubeconfig", |t| t.replace(&ctx.plane.api_server, &proxy.url))?;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
         .arg("--kubeconfig")
         .arg(&kubeconfig)

@@ -354,11 +354,10 @@ fn forbidden_user_gets_a_clear_error(ctx: &Ctx) -> Result<()> {
 }
 
 fn unreachable_server_is_named(ctx: &Ctx) -> Result<()> {
-    let kubeconfig = crate::kubeconfig_path(ctx, "unreachable.kubeconfig");
-    let text = std::fs::read_to_string(&ctx.plane.kubeconfig).map_err(|e| e.to_string())?;
     // Port 9 (discard) on loopback: nothing listens there.
-    std::fs::write(&kubeconfig, text.replace(&ctx.plane.api_server, "https://127.0.0.1:9"))
-        .map_err(|e| e.to_string())?;
+    let kubeconfig = crate::kubeconfig_edited(ctx, "unreachable.kubeconfig", |t| {
+        t.replace(&ctx.plane.api_server, "https://127.0.0.1:9")
+    })?;
     let out = ctx.plugin_with(&kubeconfig, &["status", "--request-timeout", "5s"])?;
     check(out.code == 1 && out.stderr.contains("https://127.0.0.1:9") && out.stderr.lines().count() == 1, || {
         format!("exit {} stderr: {}", out.code, out.stderr)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::batch::v1::Job;
 
-use super::plan::{Plan, restorable};
+use super::plan::Plan;
 use crate::error::Error;
 use crate::refs::NamespacedName;
 
@@ -24,20 +24,20 @@ pub fn default_dir() -> Result<PathBuf, Error> {
 /// brought it back ([`prune`]).
 pub const KEPT_PER_JOB: usize = 10;
 
-/// Writes the Job's restorable manifest to `dir` and returns its path. Job specs often carry
+/// Writes the plan's restorable manifest to `dir` and returns its path. Job specs often carry
 /// credentials in env values, so the file is readable by its owner only (0600) and a directory
 /// created for it is too (0700); an existing file is never overwritten.
-pub fn save(dir: &Path, job: &Job) -> Result<PathBuf, Error> {
+pub fn save(dir: &Path, plan: &Plan) -> Result<PathBuf, Error> {
     let io = |action, path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Backup { action, path, source }
     };
     private_dir(dir).map_err(io("create the backup directory", dir))?;
-    let id = NamespacedName::of(&job.metadata);
+    let id = plan.id.clone();
     let stamp = k8s_openapi::jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
-    let uid = job.metadata.uid.as_deref().unwrap_or_default();
+    let uid = plan.uid();
     let encode = |source: Box<dyn std::error::Error + Send + Sync>| Error::BackupEncode { job: id.clone(), source };
-    let mut value = serde_json::to_value(restorable(job)).map_err(|e| encode(e.into()))?;
+    let mut value = serde_json::to_value(&plan.manifest).map_err(|e| encode(e.into()))?;
     value["apiVersion"] = "batch/v1".into();
     value["kind"] = "Job".into();
     let manifest = serde_saphyr::to_string(&value).map_err(|e| encode(e.into()))?;
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn a_saved_backup_reads_back_as_the_restorable_job() {
         let dir = scratch("read");
-        let path = save(&dir, &job(json!({}))).unwrap();
+        let path = save(&dir, &Plan::new(job(json!({})), None, Mode::FluxRecreates)).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("# Job shop/db-migration (uid u-1) saved by kubectl-fluxjobs rerun"), "{text}");
         let back = load(&path).unwrap();
@@ -205,8 +205,8 @@ mod tests {
     fn backups_are_private_and_never_overwritten() {
         use std::os::unix::fs::PermissionsExt;
         let dir = scratch("private");
-        let first = save(&dir, &job(json!({}))).unwrap();
-        let second = save(&dir, &job(json!({}))).unwrap();
+        let first = save(&dir, &Plan::new(job(json!({})), None, Mode::FluxRecreates)).unwrap();
+        let second = save(&dir, &Plan::new(job(json!({})), None, Mode::FluxRecreates)).unwrap();
         assert_ne!(first, second, "a second backup in the same second must not replace the first");
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!((mode(&dir), mode(&first), mode(&second)), (0o700, 0o600, 0o600));
@@ -216,8 +216,12 @@ mod tests {
     #[test]
     fn pruning_keeps_the_newest_backups_of_that_job_only() {
         let dir = scratch("prune");
-        let paths: Vec<PathBuf> = (0..KEPT_PER_JOB + 2).map(|_| save(&dir, &job(json!({}))).unwrap()).collect();
-        let other = save(&dir, &job(json!({"metadata": {"name": "db-migration-2"}}))).unwrap();
+        let paths: Vec<PathBuf> = (0..KEPT_PER_JOB + 2)
+            .map(|_| save(&dir, &Plan::new(job(json!({})), None, Mode::FluxRecreates)).unwrap())
+            .collect();
+        let other =
+            save(&dir, &Plan::new(job(json!({"metadata": {"name": "db-migration-2"}})), None, Mode::FluxRecreates))
+                .unwrap();
         assert_eq!(prune(&dir, &NamespacedName::new("shop", "db-migration")).unwrap(), 2);
         assert!(other.exists(), "another Job's backup was removed");
         assert!(paths[KEPT_PER_JOB + 1].exists(), "the newest backup was removed");

@@ -47,8 +47,7 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
     let conn = ctx.connect().await?;
     let ns = ctx.namespace(&conn);
     let plans = plan_all(&conn, &ns, &targets, args).await?;
-    let manifests: Vec<Job> = plans.iter().map(|p| restorable(&p.job)).collect();
-    let writes: Vec<PlannedWrite> = plans.iter().zip(&manifests).flat_map(|(p, m)| p.writes(m)).collect();
+    let writes: Vec<PlannedWrite> = plans.iter().flat_map(Plan::writes).collect();
     let checked =
         preflight::check(&conn, &writes).await.map_err(|source| Error::Denied { command: "rerun", source })?;
 
@@ -96,7 +95,7 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
     tokio::pin!(interrupted);
     let mut failed = false;
     for plan in &plans {
-        let backup = backup::save(&backup_dir, &plan.job)?;
+        let backup = backup::save(&backup_dir, plan)?;
         terminal::step("✔", &format!("saved {} to {}", plan.id, backup.display()));
         let progress = Cell::new(Progress::NothingDeleted);
         let requested = tokio::select! {

@@ -167,6 +167,9 @@ pub fn restorable(job: &Job) -> Job {
 /// A Job to rerun, after the checks.
 pub struct Plan {
     pub job: Job,
+    /// The Job as it can be created again ([`restorable`]): what the backup holds and the create
+    /// check sends.
+    pub manifest: Job,
     pub id: NamespacedName,
     pub owner: Option<Kustomization>,
     /// `Kustomization/ns/name` of `owner`.
@@ -177,7 +180,7 @@ pub struct Plan {
 impl Plan {
     pub fn new(job: Job, owner: Option<Kustomization>, mode: Mode) -> Self {
         let owner_ref = owner.as_ref().map(|ks| ObjectRef::stage(&ks.id()));
-        Plan { id: NamespacedName::of(&job.metadata), job, owner, owner_ref, mode }
+        Plan { id: NamespacedName::of(&job.metadata), manifest: restorable(&job), job, owner, owner_ref, mode }
     }
 
     pub fn uid(&self) -> &str {
@@ -185,11 +188,11 @@ impl Plan {
     }
 
     /// The writes this rerun will make, for the checks before the first: the delete, the create
-    /// from `manifest` when rerun recreates the Job, the owning stage's reconcile request.
-    pub fn writes<'a>(&'a self, manifest: &'a Job) -> Vec<PlannedWrite<'a>> {
+    /// from the manifest when rerun recreates the Job, the owning stage's reconcile request.
+    pub fn writes(&self) -> Vec<PlannedWrite<'_>> {
         let mut writes = vec![PlannedWrite::DeleteJob { job: &self.id, uid: self.uid() }];
         if let Mode::FromLiveSpec(_) = self.mode {
-            writes.push(PlannedWrite::CreateJob(manifest));
+            writes.push(PlannedWrite::CreateJob(&self.manifest));
         }
         if let Some(stage) = &self.owner_ref {
             writes.push(PlannedWrite::RequestReconcile(stage));
