@@ -16,8 +16,124 @@ pub struct NamespacedName {
     pub name: String,
 }
 
-/// A stage (a Kustomization) is named by its namespace and name.
-pub type StageId = NamespacedName;
+/// What runs a stage: a Flux Kustomization, or a Flux Operator ResourceSet (whose steps are a
+/// pipeline of their own).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum StageKind {
+    #[default]
+    Kustomization,
+    ResourceSet,
+}
+
+impl StageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageKind::Kustomization => "Kustomization",
+            StageKind::ResourceSet => "ResourceSet",
+        }
+    }
+
+    /// The controller that reconciles this kind.
+    pub fn controller(self) -> &'static str {
+        match self {
+            StageKind::Kustomization => "kustomize-controller",
+            StageKind::ResourceSet => "flux-operator",
+        }
+    }
+
+    /// The kind a user typed, as kubectl accepts it: kind, plural, short name, any case
+    /// (`ks` is the flux CLI's short name; `rset` is the ResourceSet CRD's).
+    pub fn parse_user(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "kustomization" | "kustomizations" | "ks" => Some(StageKind::Kustomization),
+            "resourceset" | "resourcesets" | "rset" => Some(StageKind::ResourceSet),
+            _ => None,
+        }
+    }
+}
+
+/// A stage: its kind, namespace and name. A Kustomization prints as `namespace/name` (the form
+/// kustomize-controller uses for dependencies), a ResourceSet as `ResourceSet/namespace/name`, so
+/// the two kinds never share a name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct StageId {
+    pub kind: StageKind,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl StageId {
+    /// A Kustomization.
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        StageId { kind: StageKind::Kustomization, namespace: namespace.into(), name: name.into() }
+    }
+
+    pub fn resource_set(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        StageId { kind: StageKind::ResourceSet, namespace: namespace.into(), name: name.into() }
+    }
+
+    /// The Kustomization of this metadata.
+    pub fn of(meta: &ObjectMeta) -> Self {
+        StageId::new(meta.namespace_str(), meta.name_str())
+    }
+
+    pub fn names(&self) -> NamespacedName {
+        NamespacedName::new(&self.namespace, &self.name)
+    }
+
+    pub fn is_resource_set(&self) -> bool {
+        self.kind == StageKind::ResourceSet
+    }
+}
+
+impl fmt::Display for StageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            StageKind::Kustomization => write!(f, "{}/{}", self.namespace, self.name),
+            StageKind::ResourceSet => write!(f, "ResourceSet/{}/{}", self.namespace, self.name),
+        }
+    }
+}
+
+/// Ordered as the printed text is.
+impl Ord for StageId {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.to_string().cmp(&other.to_string())
+    }
+}
+
+impl PartialOrd for StageId {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl FromStr for StageId {
+    type Err = ParseRefError;
+
+    /// `namespace/name` (a Kustomization) or `Kind/namespace/name` with a stage kind.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let error = || ParseRefError { text: s.to_string(), expected: "NAMESPACE/NAME or ResourceSet/NAMESPACE/NAME" };
+        let parts: Vec<&str> = s.split('/').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(error());
+        }
+        match parts[..] {
+            [ns, name] => Ok(StageId::new(ns, name)),
+            [kind, ns, name] => {
+                let kind = StageKind::parse_user(kind).ok_or_else(error)?;
+                Ok(StageId { kind, namespace: ns.into(), name: name.into() })
+            }
+            _ => Err(error()),
+        }
+    }
+}
+
+impl Serialize for StageId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
 
 impl NamespacedName {
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
@@ -98,7 +214,13 @@ impl ObjectRef {
     }
 
     pub fn stage(id: &StageId) -> Self {
-        ObjectRef::new("Kustomization", &id.namespace, &id.name)
+        ObjectRef::new(id.kind.as_str(), &id.namespace, &id.name)
+    }
+
+    /// The stage this object is, when it is one.
+    pub fn as_stage(&self) -> Option<StageId> {
+        let kind = StageKind::parse_user(&self.kind).filter(|k| k.as_str() == self.kind)?;
+        Some(StageId { kind, namespace: self.namespace.clone(), name: self.name.clone() })
     }
 
     pub fn id(&self) -> NamespacedName {
@@ -149,6 +271,15 @@ impl PrintedForm for NamespacedName {
     }
 }
 
+impl PrintedForm for StageId {
+    fn parts(&self) -> Vec<&str> {
+        match self.kind {
+            StageKind::Kustomization => vec![&self.namespace, &self.name],
+            StageKind::ResourceSet => vec!["ResourceSet", &self.namespace, &self.name],
+        }
+    }
+}
+
 impl PrintedForm for ObjectRef {
     fn parts(&self) -> Vec<&str> {
         vec![&self.kind, &self.namespace, &self.name]
@@ -175,6 +306,7 @@ macro_rules! eq_text {
     };
 }
 eq_text!(NamespacedName);
+eq_text!(StageId);
 eq_text!(ObjectRef);
 
 /// The namespace and name of an object's metadata, empty when unset (hand-written fixtures).
@@ -211,6 +343,21 @@ mod tests {
         assert_eq!("Job/x".parse::<ObjectRef>().unwrap_err().to_string(), "\"Job/x\" is not Kind/NAMESPACE/NAME");
         assert_eq!(serde_json::to_string(&r).unwrap(), "\"Job/shop/db-migration\"");
         assert!(r == "Job/shop/db-migration" && r != "Job/shop" && id == "shop/app-pre-deploy" && id != "shop/app/x");
+    }
+
+    #[test]
+    fn stage_ids_name_their_kind_unless_kustomization() {
+        let ks: StageId = "shop/app".parse().unwrap();
+        assert_eq!(ks, StageId::new("shop", "app"));
+        let rset: StageId = "rset/shop/app".parse().unwrap();
+        assert_eq!(rset, StageId::resource_set("shop", "app"));
+        assert_eq!(rset.to_string(), "ResourceSet/shop/app");
+        assert_ne!(ks, rset);
+        assert_eq!("ResourceSet/shop/app".parse::<StageId>().unwrap(), rset);
+        assert!("Job/shop/app".parse::<StageId>().is_err() && "shop/".parse::<StageId>().is_err());
+        assert_eq!(ObjectRef::stage(&rset).as_stage(), Some(rset.clone()));
+        assert_eq!(ObjectRef::new("Job", "shop", "app").as_stage(), None);
+        assert!(rset == "ResourceSet/shop/app" && ks == "shop/app");
     }
 
     #[test]

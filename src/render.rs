@@ -161,7 +161,7 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: 
     row.push(Cell::new(jobs_summary(stage)));
     if wide {
         row.push(Cell::new(if stage.suspended { "True" } else { "False" }));
-        row.push(Cell::new(inert(&stage.source.to_string())));
+        row.push(Cell::new(inert(&stage.source.as_ref().map(ObjectRef::to_string).unwrap_or_default())));
         row.push(Cell::new(inert(&depends_on_column(stage))));
         row.push(Cell::new(message));
     } else {
@@ -289,7 +289,7 @@ fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions) -> Stri
     parts.extend(cause.via.iter().map(|v| v.short(home)));
     let object = cause.object();
     // A cause that is the last stage of the path itself is not named twice.
-    let is_last_stage = object.kind == "Kustomization" && stage.path.last() == Some(&object.id());
+    let is_last_stage = stage.path.last().map(ObjectRef::stage).as_ref() == Some(&object);
     if !is_last_stage {
         parts.push(object.short(home));
     }
@@ -365,7 +365,7 @@ mod tests {
         stage.ready.as_mut().unwrap().message = format!("ready {HOSTILE}");
         stage.ready_exprs.clear();
         stage.depends_on = vec![StageId::new("shop", format!("dep{HOSTILE}"))];
-        stage.source = ObjectRef::new("GitRepository", "shop", format!("src{HOSTILE}"));
+        stage.source = Some(ObjectRef::new("GitRepository", "shop", format!("src{HOSTILE}")));
         stage.hint = Some(format!("hint {HOSTILE}"));
         let cause = stage.root_cause.as_mut().unwrap();
         cause.message = format!("message {HOSTILE}");

@@ -3,7 +3,7 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::refs::{ObjectRef, StageId};
+use crate::refs::{ObjectRef, StageId, StageKind};
 
 /// The state of one stage (one Kustomization).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -27,6 +27,30 @@ impl StageState {
             StageState::Failed => "Failed",
             StageState::Suspended => "Suspended",
             StageState::Unknown => "Unknown",
+        }
+    }
+}
+
+/// How far a ResourceSet's current (or last) reconcile got with one of its steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum StepState {
+    /// Applied and healthy.
+    Done,
+    /// Being applied, or its health check is running.
+    Applying,
+    /// Its apply, Job recreation or health check failed.
+    Failed,
+    /// An earlier step has not finished (or the ResourceSet waits on a dependency).
+    NotReached,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Done => "Done",
+            StepState::Applying => "Applying",
+            StepState::Failed => "Failed",
+            StepState::NotReached => "NotReached",
         }
     }
 }
@@ -79,6 +103,7 @@ pub struct ReadyCondition {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StageReport {
+    pub kind: StageKind,
     pub namespace: String,
     pub name: String,
     pub state: StageState,
@@ -89,8 +114,8 @@ pub struct StageReport {
     /// `status.lastAttemptedRevision`: the revision of the last try, applied or not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempted_revision: Option<String>,
-    /// `Kind/ns/name` of `spec.sourceRef`.
-    pub source: ObjectRef,
+    /// `Kind/ns/name` of `spec.sourceRef`; null for a ResourceSet (it has no source).
+    pub source: Option<ObjectRef>,
     /// The artifact revision the source offers now, when known.
     pub source_revision: Option<String>,
     pub ready: Option<ReadyCondition>,
@@ -104,6 +129,24 @@ pub struct StageReport {
     /// The `dependsOn` entries with a `readyExpr`, each evaluated on the snapshot; omitted when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ready_exprs: Vec<ReadyExprReport>,
+    /// A ResourceSet's `spec.steps`, in order; omitted for Kustomizations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<StepReport>>,
+}
+
+/// One step of a ResourceSet.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepReport {
+    pub name: String,
+    pub state: StepState,
+    pub jobs: Vec<JobReport>,
+    /// Why this step is not done, when it is the step the ResourceSet is stuck at.
+    pub root_cause: Option<RootCause>,
+    /// The step's objects could not all be rendered here (names from input providers or template
+    /// functions), so `jobs` may miss some; they are among the stage's `jobs`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unmapped: bool,
 }
 
 /// One `dependsOn[].readyExpr` and its value on the snapshot's objects.
@@ -121,7 +164,7 @@ pub struct ReadyExprReport {
 
 impl StageReport {
     pub fn id(&self) -> StageId {
-        StageId::new(&self.namespace, &self.name)
+        StageId { kind: self.kind, namespace: self.namespace.clone(), name: self.name.clone() }
     }
 }
 
@@ -168,6 +211,9 @@ pub struct RootCause {
     /// The container's last log lines, when fetched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<Vec<String>>,
+    /// The ResourceSet step the object belongs to, when the stage at fault is a ResourceSet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
 impl RootCause {
@@ -184,6 +230,7 @@ impl RootCause {
             via: vec![],
             events: vec![],
             logs: None,
+            step: None,
         }
     }
 

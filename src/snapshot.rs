@@ -10,7 +10,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::model::{
-    KUSTOMIZE_GROUP, SOURCE_GROUP, SOURCE_KINDS, SlimPod, Snapshot, event_is_relevant, slim_deployment, slim_job,
+    KUSTOMIZE_GROUP, RESOURCE_SET_GROUP, SOURCE_GROUP, SOURCE_KINDS, SlimPod, Snapshot, event_is_relevant,
+    slim_deployment, slim_job,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -343,6 +344,7 @@ fn add(snapshot: &mut Snapshot, api_version: &str, kind: &str, object: impl Deco
     let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
     match (group, kind) {
         (KUSTOMIZE_GROUP, "Kustomization") => snapshot.kustomizations.push(object.decode()?),
+        (RESOURCE_SET_GROUP, "ResourceSet") => snapshot.resource_sets.push(object.decode()?),
         (SOURCE_GROUP, k) if SOURCE_KINDS.contains(&k) => snapshot.sources.push(object.decode()?),
         ("batch", "Job") => snapshot.jobs.push(slim_job(object.decode()?)),
         ("", "Pod") => snapshot.pods.push(object.decode::<SlimPod>()?.into()),

@@ -143,6 +143,7 @@ fn scope_text(namespace: Option<&str>) -> String {
 pub(crate) fn resource_name(kind: &str) -> String {
     match kind {
         "Kustomization" => format!("kustomizations.{KUSTOMIZE_GROUP}"),
+        "ResourceSet" => format!("resourcesets.{}", crate::model::RESOURCE_SET_GROUP),
         source => format!("{}.{SOURCE_GROUP}", source_plural(source)),
     }
 }

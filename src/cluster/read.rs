@@ -14,8 +14,8 @@ use serde::de::DeserializeOwned;
 use super::{ClusterError, Connection, api, classify, dynamic_source_api, resource_name, retry};
 use crate::error::one_line;
 use crate::model::{
-    Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, SOURCE_KINDS, Snapshot, Source, event_is_relevant,
-    slim_deployment, slim_job, slim_pod,
+    Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, ResourceSet, SOURCE_KINDS, Snapshot, Source,
+    event_is_relevant, slim_deployment, slim_job, slim_pod,
 };
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::{Reason, Report};
@@ -64,11 +64,12 @@ pub async fn read_snapshot(
     if namespace.is_some() {
         let mut seen: BTreeSet<String> = namespace.into_iter().map(String::from).collect();
         loop {
-            let have: BTreeSet<StageId> = snapshot.kustomizations.iter().map(|k| k.id()).collect();
+            let have: BTreeSet<StageId> = snapshot.stage_ids().collect();
             let wanted: BTreeSet<String> = snapshot
                 .kustomizations
                 .iter()
                 .flat_map(|k| k.dependency_ids())
+                .chain(snapshot.resource_sets.iter().flat_map(|r| r.dependency_ids()))
                 .filter(|id| !have.contains(id))
                 .map(|id| id.namespace)
                 .filter(|ns| !seen.contains(ns))
@@ -91,11 +92,8 @@ pub async fn read_snapshot(
     }
     // Workloads in namespaces other than the ones read: only their Jobs, Pods, Events, Deployments.
     if namespace.is_some() {
-        let read: BTreeSet<String> = namespace
-            .into_iter()
-            .map(String::from)
-            .chain(snapshot.kustomizations.iter().map(|k| k.namespace().to_string()))
-            .collect();
+        let read: BTreeSet<String> =
+            namespace.into_iter().map(String::from).chain(snapshot.stage_ids().map(|id| id.namespace)).collect();
         let extra: Vec<String> = workload_namespaces(&snapshot).into_iter().filter(|ns| !read.contains(ns)).collect();
         let results = join_all(extra.iter().map(|ns| read_workloads(conn, Some(ns)))).await;
         for (ns, result) in extra.iter().zip(results) {
@@ -113,6 +111,7 @@ pub async fn read_snapshot(
 
 fn merge(into: &mut Snapshot, more: Snapshot) {
     into.kustomizations.extend(more.kustomizations);
+    into.resource_sets.extend(more.resource_sets);
     into.sources.extend(more.sources);
     into.jobs.extend(more.jobs);
     into.pods.extend(more.pods);
@@ -132,13 +131,20 @@ async fn read_namespace(
         let objects = list_all(conn, dynamic_source_api(client, namespace, kind), None, Some).await;
         (*kind, objects)
     }));
+    let resource_sets = list_all(conn, api::<ResourceSet>(client, namespace), selector, Some);
     let workloads = read_workloads(conn, namespace);
-    let (kustomizations, sources, workloads) = futures::join!(kustomizations, sources, workloads);
+    let (kustomizations, resource_sets, sources, workloads) =
+        futures::join!(kustomizations, resource_sets, sources, workloads);
 
     let kustomizations =
         kustomizations.map_err(|e| classify(conn, "list", &resource_name("Kustomization"), namespace, e))?;
     let (mut snapshot, mut warnings) = workloads?;
     snapshot.kustomizations = kustomizations;
+    snapshot.resource_sets = match resource_sets {
+        // Flux Operator is not installed: no ResourceSet CRD.
+        Err(kube::Error::Api(status)) if status.code == 404 => vec![],
+        other => optional(conn, namespace, &resource_name("ResourceSet"), other, &mut warnings)?,
+    };
     for (kind, result) in sources {
         let resource = resource_name(kind);
         let objects = match result {
@@ -199,11 +205,18 @@ async fn read_workloads(conn: &Connection, namespace: Option<&str>) -> Result<(S
 /// inventory Jobs and Deployments): Kustomizations usually live in flux-system and deploy elsewhere.
 pub fn workload_namespaces(snapshot: &Snapshot) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
+    let inventories = snapshot
+        .kustomizations
+        .iter()
+        .map(|ks| ks.status.as_ref().and_then(|s| s.inventory.as_ref()))
+        .chain(snapshot.resource_sets.iter().map(|r| r.status.as_ref().and_then(|s| s.inventory.as_ref())));
+    for inventory in inventories {
+        for (group, kind) in [("batch", "Job"), ("apps", "Deployment")] {
+            out.extend(crate::engine::inventory_objects(inventory, group, kind).into_iter().map(|id| id.namespace));
+        }
+    }
     for ks in &snapshot.kustomizations {
         out.extend(ks.spec.target_namespace.iter().filter(|ns| !ns.is_empty()).cloned());
-        for (group, kind) in [("batch", "Job"), ("apps", "Deployment")] {
-            out.extend(crate::engine::inventory_objects(ks, group, kind).into_iter().map(|id| id.namespace));
-        }
     }
     out
 }

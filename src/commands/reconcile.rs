@@ -39,7 +39,7 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
         Err(_) => ctx.namespace(&conn),
     };
     let snapshot = cluster::read_snapshot(&conn, Some(&ns), None, &mut |w| terminal::warn(&w)).await?;
-    let graph = Graph::new(&snapshot.kustomizations);
+    let graph = Graph::new(&snapshot);
     let target = graph.resolve_stage(&args.stage, Some(&ns))?;
     if let Some(cycle) = graph.cycle(&target) {
         return Err(Error::Cycle { stage: target.clone(), cycle: cycle.to_string() });

@@ -4,8 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{EngineError, Filter, Index};
-use crate::model::Kustomization;
-use crate::refs::StageId;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::model::Snapshot;
+use crate::refs::{StageId, StageKind};
 
 pub struct Graph {
     /// Stage -> the stages it depends on, in `spec.dependsOn` order (namespaces defaulted).
@@ -15,9 +17,11 @@ pub struct Graph {
 }
 
 impl Graph {
-    pub fn new(kustomizations: &[Kustomization]) -> Self {
-        let deps: BTreeMap<StageId, Vec<StageId>> =
-            kustomizations.iter().map(|k| (k.id(), k.dependency_ids())).collect();
+    /// Over every stage: Kustomizations and ResourceSets (whose `dependsOn` may name either kind).
+    pub fn new(snapshot: &Snapshot) -> Self {
+        let kustomizations = snapshot.kustomizations.iter().map(|k| (k.id(), k.dependency_ids()));
+        let resource_sets = snapshot.resource_sets.iter().map(|r| (r.id(), r.dependency_ids()));
+        let deps: BTreeMap<StageId, Vec<StageId>> = kustomizations.chain(resource_sets).collect();
         let cycles = find_cycles(&deps);
         Graph { deps, cycles }
     }
@@ -48,21 +52,33 @@ impl Graph {
         }
     }
 
-    /// The id of the stage a user named (`name`, looked up in `namespace` when given, or `ns/name`).
+    /// The id of the stage a user named: `name` (looked up in `namespace` when given, any kind),
+    /// `KIND/name` as kubectl takes it (`rset/app`, `ks/app`, `kustomization/app`), `ns/name` (a
+    /// Kustomization) or `Kind/ns/name`.
     pub fn resolve_stage(&self, stage: &str, namespace: Option<&str>) -> Result<StageId, EngineError> {
-        let named: Option<StageId> = stage.parse().ok();
+        let (kind, name, named) = match stage.split_once('/') {
+            Some((kind, name)) if !name.contains('/') && StageKind::parse_user(kind).is_some() => {
+                (StageKind::parse_user(kind), name, None)
+            }
+            Some(_) => (None, stage, stage.parse::<StageId>().ok()),
+            None => (None, stage, None),
+        };
         let matches: Vec<&StageId> = self
             .deps
             .keys()
             .filter(|id| match &named {
                 Some(named) => *id == named,
-                None => id.name == stage && namespace.is_none_or(|ns| id.namespace == ns),
+                None => {
+                    id.name == name
+                        && kind.is_none_or(|k| id.kind == k)
+                        && namespace.is_none_or(|ns| id.namespace == ns)
+                }
             })
             .collect();
         match matches.len() {
             0 => {
                 let scope = match namespace {
-                    Some(ns) if !stage.contains('/') => format!(" in namespace {ns:?}"),
+                    Some(ns) if named.is_none() => format!(" in namespace {ns:?}"),
                     _ => String::new(),
                 };
                 Err(EngineError::UnknownStage(stage.to_string(), scope))
@@ -72,7 +88,7 @@ impl Graph {
                 let names = matches.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ");
                 Err(EngineError::UnknownStage(
                     stage.to_string(),
-                    format!(" uniquely: it is in several namespaces ({names}); use NAMESPACE/NAME"),
+                    format!(" uniquely: several stages match ({names}); use NAMESPACE/NAME, rset/NAME or ks/NAME"),
                 ))
             }
         }
@@ -103,9 +119,9 @@ impl Graph {
             roots.push(self.resolve_stage(stage, filter.namespace.as_deref())?);
         } else {
             for id in self.deps.keys() {
-                let ks = index.kustomization(id).expect("graph nodes come from the snapshot");
-                let in_ns = filter.namespace.as_ref().is_none_or(|ns| ks.namespace() == ns);
-                let labelled = filter.selector.as_ref().is_none_or(|sel| matches_selector(ks, sel));
+                let meta = index.stage_metadata(id).expect("graph nodes come from the snapshot");
+                let in_ns = filter.namespace.as_ref().is_none_or(|ns| &id.namespace == ns);
+                let labelled = filter.selector.as_ref().is_none_or(|sel| matches_selector(meta, sel));
                 if in_ns && labelled {
                     roots.push(id.clone());
                 }
@@ -281,9 +297,9 @@ fn cycle_path(deps: &BTreeMap<StageId, Vec<StageId>>, start: &StageId, members: 
 }
 
 /// Equality-based label selectors (`a=b`, `a==b`, `a!=b`, `a`, `!a`), comma-separated.
-pub fn matches_selector(ks: &Kustomization, selector: &str) -> bool {
+pub fn matches_selector(meta: &ObjectMeta, selector: &str) -> bool {
     let empty = BTreeMap::new();
-    let labels = ks.metadata.labels.as_ref().unwrap_or(&empty);
+    let labels = meta.labels.as_ref().unwrap_or(&empty);
     selector.split(',').map(str::trim).filter(|t| !t.is_empty()).all(|term| {
         if let Some((k, v)) = term.split_once("!=") {
             labels.get(k.trim()).map(String::as_str) != Some(v.trim())

@@ -3,13 +3,16 @@
 use super::messages::{PodCreationDenial, pod_creation_denial};
 use super::workload::IMAGE_PULL_REASONS;
 use crate::model::Kustomization;
-use crate::refs::{ObjectRef, StageId};
+use crate::refs::{ObjectRef, StageId, StageKind};
 use crate::report::{Reason, RootCause};
 
 /// Our own chain reconcile, which does what `flux reconcile kustomization NAME -n NS` does (and first
 /// reconciles whatever upstream is not Ready), without needing the flux CLI.
-pub fn reconcile_stage(ks: &Kustomization) -> String {
-    format!("kubectl fluxjobs reconcile {} -n {}", ks.name(), ks.namespace())
+pub fn reconcile_stage(stage: &StageId) -> String {
+    match stage.kind {
+        StageKind::Kustomization => format!("kubectl fluxjobs reconcile {} -n {}", stage.name, stage.namespace),
+        StageKind::ResourceSet => format!("kubectl fluxjobs reconcile rset/{} -n {}", stage.name, stage.namespace),
+    }
 }
 
 pub fn resume(ks: &Kustomization) -> String {
@@ -128,13 +131,13 @@ pub fn immutable(ks: &Kustomization, object: &ObjectRef) -> String {
 }
 
 /// One actionable next step for a workload cause of stage `ks`.
-pub fn for_cause(ks: &Kustomization, cause: &RootCause) -> String {
+pub fn for_cause(stage: &StageId, cause: &RootCause) -> String {
     // The Job to rerun: the one the cause is about, or the Job its pod belongs to.
     let job = cause.via.first().cloned().unwrap_or_else(|| cause.object());
     let rerun = if job.kind == "Job" {
         format!("kubectl fluxjobs rerun job/{} -n {}", job.name, job.namespace)
     } else {
-        reconcile_stage(ks)
+        reconcile_stage(stage)
     };
     let observed = match &cause.reason {
         Reason::JobSuspended => {
@@ -143,7 +146,9 @@ pub fn for_cause(ks: &Kustomization, cause: &RootCause) -> String {
                 cause.name, cause.namespace
             );
         }
-        Reason::JobDeleted => return format!("{} (kustomize-controller recreates the Job)", reconcile_stage(ks)),
+        Reason::JobDeleted => {
+            return format!("{} ({} recreates the Job)", reconcile_stage(stage), stage.kind.controller());
+        }
         Reason::AwaitingAdmission { queue } => {
             return format!(
                 "Kueue unsuspends it once the queue has quota (setting suspend: false by hand would be undone): kubectl describe localqueue {queue} -n {ns}; kubectl get workloads.kueue.x-k8s.io -n {ns}",

@@ -55,6 +55,49 @@ pub fn health_check_refs(message: &str) -> Vec<(ObjectRef, String)> {
         .collect()
 }
 
+/// flux-operator's Reconciling message before a step's health check: `Applying step %d/%d %q`
+/// (github.com/controlplaneio-fluxcd/flux-operator internal/controller/resourceset_controller.go,
+/// `apply`). Returns the 1-based step number and the name.
+pub fn applying_step(message: &str) -> Option<(usize, &str)> {
+    let rest = message.strip_prefix("Applying step ")?;
+    let (number, rest) = rest.split_once('/')?;
+    let (_, name) = rest.split_once(' ')?;
+    Some((number.parse().ok()?, name.strip_prefix('"')?.strip_suffix('"')?))
+}
+
+/// What flux-operator was doing when a step failed (`stepError` in
+/// internal/controller/resourceset_controller.go).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepAction {
+    JobRecreation,
+    Apply,
+    HealthCheck,
+}
+
+/// flux-operator's Ready message after a failed step: `reconciliation failed: step %q <action>: <err>`
+/// with action `job recreation failed`, `apply failed` or `health check failed` (`stepError` and
+/// `reconcile` in internal/controller/resourceset_controller.go). Returns the step, the action
+/// and the error.
+pub fn failed_step(message: &str) -> Option<(&str, StepAction, &str)> {
+    let rest = message.strip_prefix("reconciliation failed: step \"")?;
+    let (name, rest) = rest.split_once("\" ")?;
+    let actions = [
+        ("job recreation failed: ", StepAction::JobRecreation),
+        ("apply failed: ", StepAction::Apply),
+        ("health check failed: ", StepAction::HealthCheck),
+    ];
+    actions.into_iter().find_map(|(prefix, action)| Some((name, action, rest.strip_prefix(prefix)?)))
+}
+
+/// flux-operator's Ready message while a dependency check fails: `Retrying dependency check:
+/// dependency <apiVersion>/<Kind/ns/name> not ready` or `... not found: <err>`, with
+/// `: expression '<expr>'` for a readyExpr (`checkDependencies` in
+/// internal/controller/resourceset_controller.go). Whether it names `dependency` (as
+/// [`crate::model::ResourceSetDependency::display`] prints it) with a false readyExpr.
+pub fn operator_ready_expr_unmet(message: &str, dependency: &str) -> bool {
+    message.contains(&format!("dependency {dependency} not ready: expression '"))
+}
+
 /// The object and line of an immutable-field apply failure:
 /// `Job/apps/db-migration dry-run failed (Invalid): ... field is immutable` (fluxcd/pkg ssa/errors.go
 /// DryRunErr).
@@ -160,6 +203,25 @@ pub fn first_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_the_operator_step_messages() {
+        assert_eq!(applying_step("Applying step 2/3 \"deploy\""), Some((2, "deploy")));
+        assert_eq!(applying_step("Reconciliation in progress"), None);
+        let failed = "reconciliation failed: step \"pre-deploy\" health check failed: failed early due to stalled resources: [Job/rs-shop/db-migration status: 'Failed']\n";
+        let (name, action, error) = failed_step(failed).unwrap();
+        assert_eq!((name, action), ("pre-deploy", StepAction::HealthCheck));
+        assert_eq!(health_check_refs(error)[0].0, ObjectRef::new("Job", "rs-shop", "db-migration"));
+        assert_eq!(
+            failed_step("reconciliation failed: step \"a\" apply failed: Job/x/y dry-run failed"),
+            Some(("a", StepAction::Apply, "Job/x/y dry-run failed"))
+        );
+        assert_eq!(failed_step("reconciliation failed: build failed: x"), None);
+        assert!(operator_ready_expr_unmet(
+            "Retrying dependency check: dependency kustomize.toolkit.fluxcd.io/v1/Kustomization/shop/infra not ready: expression 'x'",
+            "kustomize.toolkit.fluxcd.io/v1/Kustomization/shop/infra"
+        ));
+    }
 
     #[test]
     fn abbreviates_rejected_values_in_api_errors() {

@@ -16,8 +16,10 @@ mod hints;
 pub mod messages;
 mod ready_expr;
 mod resolve;
+mod resource_set;
 mod stage;
 pub mod state;
+mod steps;
 mod warnings;
 pub mod workload;
 
@@ -29,7 +31,10 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::model::{Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, Snapshot, Source};
+use crate::model::{
+    Inventory, Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, RSET_OWNER_NAME_LABEL,
+    RSET_OWNER_NAMESPACE_LABEL, ResourceSet, Snapshot, Source,
+};
 use crate::refs::{MetaNames, NamespacedName, ObjectRef, StageId};
 use crate::report::Report;
 
@@ -57,6 +62,7 @@ pub struct Index<'a> {
     pub snapshot: &'a Snapshot,
     pub now: Timestamp,
     kustomizations: HashMap<Names<'a>, &'a Kustomization>,
+    resource_sets: HashMap<Names<'a>, &'a ResourceSet>,
     sources: HashMap<(&'a str, &'a str, &'a str), &'a Source>,
     jobs: HashMap<(&'a str, &'a str), &'a Job>,
     deployments: HashMap<(&'a str, &'a str), &'a Deployment>,
@@ -69,6 +75,8 @@ pub struct Index<'a> {
     /// Objects carrying the kustomize-controller owner labels, by owning stage.
     labelled_jobs: HashMap<Names<'a>, Vec<&'a Job>>,
     labelled_deployments: HashMap<Names<'a>, Vec<&'a Deployment>>,
+    /// Jobs carrying flux-operator's ResourceSet owner labels, by owning ResourceSet.
+    rset_jobs: HashMap<Names<'a>, Vec<&'a Job>>,
 }
 
 /// Keys borrowed from the snapshot (no copy of a name per object): `(namespace, name)` and
@@ -90,9 +98,18 @@ fn owner_names(meta: &ObjectMeta) -> Option<Names<'_>> {
     Some((labels.get(OWNER_NAMESPACE_LABEL)?, labels.get(OWNER_NAME_LABEL)?))
 }
 
-/// The stage that applied an object, from the owner labels kustomize-controller stamps on it.
+/// The ResourceSet that applied an object, as borrowed names.
+fn rset_owner_names(meta: &ObjectMeta) -> Option<Names<'_>> {
+    let labels = meta.labels.as_ref()?;
+    Some((labels.get(RSET_OWNER_NAMESPACE_LABEL)?, labels.get(RSET_OWNER_NAME_LABEL)?))
+}
+
+/// The stage that applied an object, from the owner labels kustomize-controller or flux-operator
+/// stamps on it.
 pub fn owner_of(meta: &ObjectMeta) -> Option<StageId> {
-    owner_names(meta).map(|(ns, name)| StageId::new(ns, name))
+    owner_names(meta)
+        .map(|(ns, name)| StageId::new(ns, name))
+        .or_else(|| rset_owner_names(meta).map(|(ns, name)| StageId::resource_set(ns, name)))
 }
 
 impl<'a> Index<'a> {
@@ -102,6 +119,7 @@ impl<'a> Index<'a> {
             snapshot,
             now: snapshot.now.unwrap_or_else(Timestamp::now),
             kustomizations: snapshot.kustomizations.iter().map(|k| ((k.namespace(), k.name()), k)).collect(),
+            resource_sets: snapshot.resource_sets.iter().map(|r| ((r.namespace(), r.name()), r)).collect(),
             sources: snapshot.sources.iter().map(|s| ((s.kind.as_str(), s.namespace(), s.name()), s)).collect(),
             jobs: snapshot.jobs.iter().map(|j| (names(&j.metadata), j)).collect(),
             deployments: snapshot.deployments.iter().map(|d| (names(&d.metadata), d)).collect(),
@@ -111,6 +129,7 @@ impl<'a> Index<'a> {
             events: HashMap::new(),
             labelled_jobs: HashMap::new(),
             labelled_deployments: HashMap::new(),
+            rset_jobs: HashMap::new(),
         };
         for pod in &snapshot.pods {
             let hash = pod.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash"));
@@ -139,6 +158,9 @@ impl<'a> Index<'a> {
             if let Some(owner) = owner_names(&job.metadata) {
                 index.labelled_jobs.entry(owner).or_default().push(job);
             }
+            if let Some(owner) = rset_owner_names(&job.metadata) {
+                index.rset_jobs.entry(owner).or_default().push(job);
+            }
         }
         for deploy in &snapshot.deployments {
             if let Some(owner) = owner_names(&deploy.metadata) {
@@ -149,7 +171,33 @@ impl<'a> Index<'a> {
     }
 
     pub fn kustomization(&self, id: &StageId) -> Option<&'a Kustomization> {
-        self.kustomizations.get(&names(id)).copied()
+        if id.is_resource_set() {
+            return None;
+        }
+        self.kustomizations.get(&(id.namespace.as_str(), id.name.as_str())).copied()
+    }
+
+    pub fn resource_set(&self, id: &StageId) -> Option<&'a ResourceSet> {
+        if !id.is_resource_set() {
+            return None;
+        }
+        self.resource_sets.get(&(id.namespace.as_str(), id.name.as_str())).copied()
+    }
+
+    pub fn stage_metadata(&self, id: &StageId) -> Option<&'a ObjectMeta> {
+        self.kustomization(id).map(|k| &k.metadata).or_else(|| self.resource_set(id).map(|r| &r.metadata))
+    }
+
+    /// Whether the stage exists in the snapshot, whatever its kind.
+    pub fn has_stage(&self, id: &StageId) -> bool {
+        self.kustomization(id).is_some() || self.resource_set(id).is_some()
+    }
+
+    /// Jobs of a ResourceSet: inventory ids, then owner labels (see [`Index::stage_jobs`]).
+    pub fn rset_jobs(&self, rset: &ResourceSet) -> (Vec<&'a Job>, Vec<NamespacedName>) {
+        let inventory = inventory_objects(rset.status.as_ref().and_then(|s| s.inventory.as_ref()), "batch", "Job");
+        let labelled = self.rset_jobs.get(&(rset.namespace(), rset.name())).map(Vec::as_slice).unwrap_or_default();
+        self.jobs_of(inventory, labelled)
     }
 
     pub fn source(&self, source: &ObjectRef) -> Option<&'a Source> {
@@ -219,10 +267,15 @@ impl<'a> Index<'a> {
     /// Jobs of a stage: inventory ids first (`<ns>_<name>_batch_Job`), then owner labels.
     /// Returns the live Jobs and the inventory Jobs that are gone.
     pub fn stage_jobs(&self, ks: &Kustomization) -> (Vec<&'a Job>, Vec<NamespacedName>) {
+        let labelled = self.labelled_jobs.get(&(ks.namespace(), ks.name())).map(Vec::as_slice).unwrap_or_default();
+        self.jobs_of(inventory_objects(ks.inventory(), "batch", "Job"), labelled)
+    }
+
+    fn jobs_of(&self, inventory: Vec<NamespacedName>, labelled: &[&'a Job]) -> (Vec<&'a Job>, Vec<NamespacedName>) {
         let mut seen = BTreeSet::new();
         let mut live = Vec::new();
         let mut missing = Vec::new();
-        for id in inventory_objects(ks, "batch", "Job") {
+        for id in inventory {
             if !seen.insert(id.clone()) {
                 continue;
             }
@@ -231,7 +284,7 @@ impl<'a> Index<'a> {
                 None => missing.push(id),
             }
         }
-        for job in self.labelled_jobs.get(&(ks.namespace(), ks.name())).into_iter().flatten() {
+        for job in labelled {
             if seen.insert(NamespacedName::of(&job.metadata)) {
                 live.push(job);
             }
@@ -243,7 +296,7 @@ impl<'a> Index<'a> {
     pub fn stage_deployments(&self, ks: &Kustomization) -> Vec<&'a Deployment> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
-        for id in inventory_objects(ks, "apps", "Deployment") {
+        for id in inventory_objects(ks.inventory(), "apps", "Deployment") {
             if let Some(d) = self.deployment(&id.namespace, &id.name)
                 && seen.insert(id)
             {
@@ -267,12 +320,13 @@ fn event_time(e: &Event) -> Option<Timestamp> {
         .or_else(|| e.first_timestamp.as_ref().map(|t| t.0))
 }
 
-/// The objects of one group and kind in a stage's inventory.
+/// The objects of one group and kind in an inventory.
 ///
 /// Inventory ids are `<namespace>_<name>_<group>_<kind>`; names may contain `_`, so namespace is
 /// the first field and group and kind the last two (fluxcd/cli-utils `ParseObjMetadata`).
-pub fn inventory_objects(ks: &Kustomization, group: &str, kind: &str) -> Vec<NamespacedName> {
-    let Some(inventory) = ks.status.as_ref().and_then(|s| s.inventory.as_ref()) else {
+/// flux-operator keeps the same format (its inventory is fluxcd/pkg ssa's ResourceInventory).
+pub fn inventory_objects(inventory: Option<&Inventory>, group: &str, kind: &str) -> Vec<NamespacedName> {
+    let Some(inventory) = inventory else {
         return vec![];
     };
     inventory
@@ -297,7 +351,7 @@ pub fn parse_inventory_id(id: &str) -> Option<(String, String, String, String)> 
 /// Runs the diagnosis.
 pub fn diagnose(snapshot: &Snapshot, filter: &Filter) -> Result<Report, EngineError> {
     let index = Index::new(snapshot);
-    let graph = Graph::new(&snapshot.kustomizations);
+    let graph = Graph::new(snapshot);
     let shown = graph.select(&index, filter)?;
     Ok(stage::report(&index, &graph, &shown))
 }

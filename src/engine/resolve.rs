@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use super::causes::{self, source_problem};
 use super::state::{dependency_ready, own_state};
-use super::{Graph, Index, hints, messages, ready_expr};
-use crate::model::{Condition, DependencyReference, Kustomization};
+use super::{Graph, Index, hints, messages, ready_expr, resource_set};
+use crate::model::{Condition, DependencyReference, Kustomization, ResourceSet};
 use crate::refs::{ObjectRef, StageId};
 use crate::report::{ReadyExprReport, Reason, RootCause, StageState};
 
@@ -91,6 +91,9 @@ impl<'i, 'a> Resolver<'i, 'a> {
     }
 
     fn resolve_uncached(&mut self, id: &StageId, visiting: &mut Vec<StageId>) -> Option<Resolution> {
+        if let Some(rset) = self.index.resource_set(id) {
+            return self.resolve_resource_set(rset, visiting);
+        }
         let ks = self.index.kustomization(id)?;
         if let Some(cycle) = self.graph.cycle(id) {
             let message = format!("circular dependency detected: {cycle}");
@@ -166,7 +169,90 @@ impl<'i, 'a> Resolver<'i, 'a> {
             "{}; its dependencies are ready now, kustomize-controller re-checks them every --requeue-dependency (30s by default)",
             ready.message
         );
-        Resolution::at(&id, stage_cause(ks, Reason::DependencyNotReady, message), hints::reconcile_stage(ks))
+        Resolution::at(&id, stage_cause(ks, Reason::DependencyNotReady, message), hints::reconcile_stage(&id))
+    }
+
+    fn resolve_resource_set(&mut self, rset: &ResourceSet, visiting: &mut Vec<StageId>) -> Option<Resolution> {
+        let id = rset.id();
+        if let Some(cycle) = self.graph.cycle(&id) {
+            let message = format!("circular dependency detected: {cycle}");
+            let cause = resource_set::rset_cause(rset, Reason::DependencyCycle, message);
+            return Some(Resolution::at(&id, cause, hints::break_cycle()));
+        }
+        match resource_set::own_state(rset) {
+            StageState::Ready => None,
+            StageState::Blocked => {
+                visiting.push(id.clone());
+                let r = self.rset_blocked(rset, visiting);
+                visiting.pop();
+                Some(r)
+            }
+            state => Some(resource_set::cause(self.index, rset, state)),
+        }
+    }
+
+    /// A ResourceSet waiting on a dependency: the first one that fails flux-operator's check, in
+    /// spec order (`checkDependencies` in github.com/controlplaneio-fluxcd/flux-operator
+    /// internal/controller/resourceset_controller.go): existence always; with `ready`, its
+    /// readyExpr, else Ready for its generation (kstatus for other kinds).
+    fn rset_blocked(&mut self, rset: &ResourceSet, visiting: &mut Vec<StageId>) -> Resolution {
+        let id = rset.id();
+        let ready = rset.condition("Ready").cloned().unwrap_or_default();
+        for dep in &rset.spec.depends_on {
+            let display = dep.display();
+            let Some(dep_id) = dep.stage() else {
+                // Another kind: not read by this plugin, so the controller's message is the evidence.
+                if ready.message.contains(&format!("dependency {display} ")) {
+                    let object = ObjectRef::new(&dep.kind, dep.namespace.as_deref().unwrap_or_default(), &dep.name);
+                    let message = ready.message.trim_start_matches("Retrying dependency check: ").to_string();
+                    let hint =
+                        format!("kubectl get {} {} -n {} -o yaml", dep.kind.to_lowercase(), dep.name, object.namespace);
+                    return Resolution {
+                        path: vec![id.clone()],
+                        cause: RootCause::new(object, Reason::DependencyNotReady, message),
+                        hint,
+                    };
+                }
+                continue;
+            };
+            let at_dependency = |cause, hint| Resolution { path: vec![id.clone(), dep_id.clone()], cause, hint };
+            if !self.index.has_stage(&dep_id) {
+                let message = format!("dependency {display} not found");
+                let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::DependencyNotFound, message);
+                return at_dependency(cause, hints::create_dependency(&dep_id, &id));
+            }
+            if !dep.ready {
+                continue; // existence is all flux-operator checks
+            }
+            if let Some(expr) = &dep.ready_expr {
+                if messages::operator_ready_expr_unmet(&ready.message, &display) {
+                    let message = format!("dependency {display} not ready: expression '{expr}'");
+                    let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::ReadyExprNotMet, message);
+                    return at_dependency(cause, hints::ready_expr_false(&id, &dep_id));
+                }
+                continue;
+            }
+            let dep_ready = match self.index.resource_set(&dep_id) {
+                Some(dep_rset) => dep_rset.healthy(),
+                None => self.index.kustomization(&dep_id).is_some_and(dependency_ready),
+            };
+            if dep_ready || visiting.contains(&dep_id) {
+                continue;
+            }
+            let mut r = self.resolve_visiting(&dep_id, visiting).unwrap_or_else(|| {
+                let message = format!("dependency {display} not ready");
+                let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::DependencyNotReady, message);
+                Resolution::at(&dep_id, cause, hints::reconcile_stage(&dep_id))
+            });
+            r.path.insert(0, id.clone());
+            return r;
+        }
+        let message = format!(
+            "{}; its dependencies are ready now, flux-operator re-checks them every --requeue-dependency (5s by default)",
+            ready.message
+        );
+        let cause = resource_set::rset_cause(rset, Reason::DependencyNotReady, message);
+        Resolution::at(&id, cause, hints::reconcile_stage(&id))
     }
 
     /// A `readyExpr` the controller found false; the snapshot may be newer than its last attempt,
@@ -197,7 +283,11 @@ fn dependency_itself(dep: &Kustomization, check: &DependencyCheck) -> Resolution
         }
         _ => {
             let message = messages::dependency_not_ready(&dep_id);
-            Resolution::at(&dep_id, stage_cause(dep, Reason::DependencyNotReady, message), hints::reconcile_stage(dep))
+            Resolution::at(
+                &dep_id,
+                stage_cause(dep, Reason::DependencyNotReady, message),
+                hints::reconcile_stage(&dep_id),
+            )
         }
     }
 }

@@ -14,7 +14,9 @@ pub fn pipeline_warnings(index: &Index, pipeline: &[StageId], stages: &[StageRep
     // Deployment images by repository: (repository, tag, `Deployment ns/name`).
     let mut deployed: Vec<(String, String, String)> = Vec::new();
     for id in pipeline {
-        let ks = index.kustomization(id).expect("shown");
+        let Some(ks) = index.kustomization(id) else {
+            continue; // a ResourceSet: its Deployments are not tracked
+        };
         for d in index.stage_deployments(ks) {
             let containers = d.spec.as_ref().and_then(|s| s.template.spec.as_ref()).map(|p| &p.containers);
             for c in containers.into_iter().flatten() {

@@ -226,7 +226,7 @@ impl Plan {
 /// Namespaces a stage deploys Jobs into: its inventory's, its targetNamespace, its own.
 pub fn stage_namespaces(ks: &Kustomization) -> Vec<String> {
     let mut out: Vec<String> =
-        crate::engine::inventory_objects(ks, "batch", "Job").into_iter().map(|id| id.namespace).collect();
+        crate::engine::inventory_objects(ks.inventory(), "batch", "Job").into_iter().map(|id| id.namespace).collect();
     out.extend(ks.spec.target_namespace.clone().filter(|ns| !ns.is_empty()));
     out.push(ks.namespace().to_string());
     out.sort();

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::refs::{MetaNames, ObjectRef, StageId};
 
+mod resource_set;
+pub use resource_set::*;
+
 pub const KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
 pub const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 /// Owner labels kustomize-controller stamps on every applied object (fluxcd/pkg ssa `SetOwnerLabels`).
@@ -206,6 +209,9 @@ impl Kustomization {
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
         self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
     }
+    pub fn inventory(&self) -> Option<&Inventory> {
+        self.status.as_ref()?.inventory.as_ref()
+    }
     /// The namespace the source lives in: `sourceRef.namespace`, defaulting to the Kustomization's.
     pub fn source_namespace(&self) -> &str {
         self.spec.source_ref.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace())
@@ -287,6 +293,7 @@ impl Source {
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub kustomizations: Vec<Kustomization>,
+    pub resource_sets: Vec<ResourceSet>,
     pub sources: Vec<Source>,
     pub jobs: Vec<Job>,
     pub pods: Vec<Pod>,
@@ -295,6 +302,13 @@ pub struct Snapshot {
     /// The time the snapshot was taken, for ages and elapsed health checks: now for a live cluster,
     /// the newest timestamp in the file for a dump (so a dump reads the same on any day).
     pub now: Option<Timestamp>,
+}
+
+impl Snapshot {
+    /// Every stage: Kustomizations and ResourceSets.
+    pub fn stage_ids(&self) -> impl Iterator<Item = StageId> + '_ {
+        self.kustomizations.iter().map(Kustomization::id).chain(self.resource_sets.iter().map(ResourceSet::id))
+    }
 }
 
 /// Whether the engine reads this Event: Warnings (they are shown with causes) and the Job

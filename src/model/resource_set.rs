@@ -1,0 +1,180 @@
+//! Flux Operator's `ResourceSet` (fluxcd.controlplane.io/v1), partially typed: the fields the
+//! engine reads, from github.com/controlplaneio-fluxcd/flux-operator api/v1/resourceset_types.go
+//! (v0.59.0). Unknown fields are tolerated, so newer operator releases still parse.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::{Deserialize, Serialize};
+
+use super::{Condition, Inventory};
+use crate::refs::{MetaNames, StageId, StageKind};
+
+pub const RESOURCE_SET_GROUP: &str = "fluxcd.controlplane.io";
+/// Owner labels flux-operator stamps on what a ResourceSet applies (fluxcd/pkg ssa `SetOwnerLabels`
+/// with the group `resourceset.fluxcd.controlplane.io`, flux-operator api/v1 common_types.go).
+pub const RSET_OWNER_NAME_LABEL: &str = "resourceset.fluxcd.controlplane.io/name";
+pub const RSET_OWNER_NAMESPACE_LABEL: &str = "resourceset.fluxcd.controlplane.io/namespace";
+/// `fluxcd.controlplane.io/reconcile: disabled` pauses a ResourceSet (`IsDisabled` in api/v1
+/// resourceset_types.go); on an applied object it freezes that object.
+pub const OPERATOR_RECONCILE_ANNOTATION: &str = "fluxcd.controlplane.io/reconcile";
+/// On a Job of a step: flux-operator deletes the Job when it failed, before applying the step again
+/// (`deleteFailedJobs` in internal/controller/resourceset_controller.go).
+pub const RECREATE_ON_FAILURE_ANNOTATION: &str = "fluxcd.controlplane.io/recreateOnFailure";
+
+/// `spec.dependsOn[]` (api/v1 `Dependency`): any kind; without `ready` only existence is checked.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceSetDependency {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub ready: bool,
+    #[serde(default)]
+    pub ready_expr: Option<String>,
+}
+
+impl ResourceSetDependency {
+    /// The API group of `apiVersion` (`""` for the core group).
+    pub fn group(&self) -> &str {
+        self.api_version.rsplit_once('/').map(|(group, _)| group).unwrap_or_default()
+    }
+
+    /// The stage this dependency is, when it is a Kustomization or a ResourceSet.
+    pub fn stage(&self) -> Option<StageId> {
+        let kind = match (self.group(), self.kind.as_str()) {
+            (super::KUSTOMIZE_GROUP, "Kustomization") => StageKind::Kustomization,
+            (RESOURCE_SET_GROUP, "ResourceSet") => StageKind::ResourceSet,
+            _ => return None,
+        };
+        let namespace = self.namespace.clone().unwrap_or_default();
+        Some(StageId { kind, namespace, name: self.name.clone() })
+    }
+
+    /// How flux-operator names it in messages: `<apiVersion>/<Kind>/<ns>/<name>` (`checkDependencies`,
+    /// with fluxcd/pkg ssa/utils `FmtObjMetadata`).
+    pub fn display(&self) -> String {
+        let namespace = self.namespace.as_deref().unwrap_or_default();
+        if namespace.is_empty() {
+            format!("{}/{}/{}", self.api_version, self.kind, self.name)
+        } else {
+            format!("{}/{}/{}/{}", self.api_version, self.kind, namespace, self.name)
+        }
+    }
+}
+
+/// `spec.steps[]` (api/v1 `ResourceSetStep`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceSetStep {
+    pub name: String,
+    #[serde(default)]
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub resources: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub resources_template: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceSetSpec {
+    #[serde(default)]
+    pub depends_on: Vec<ResourceSetDependency>,
+    #[serde(default)]
+    pub steps: Vec<ResourceSetStep>,
+    /// Static input sets; each renders the resources once.
+    #[serde(default)]
+    pub inputs: Vec<BTreeMap<String, serde_json::Value>>,
+    /// Input providers: their inputs are not in the ResourceSet, so names templated from them
+    /// cannot be rendered here.
+    #[serde(default)]
+    pub inputs_from: Vec<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceSetStatus {
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    #[serde(default)]
+    pub inventory: Option<Inventory>,
+    #[serde(default)]
+    pub last_applied_revision: Option<String>,
+    #[serde(default)]
+    pub last_handled_reconcile_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct ResourceSet {
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: ResourceSetSpec,
+    #[serde(default)]
+    pub status: Option<ResourceSetStatus>,
+}
+
+impl kube::Resource for ResourceSet {
+    type DynamicType = ();
+    type Scope = kube::core::NamespaceResourceScope;
+
+    fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+        "ResourceSet".into()
+    }
+    fn group(_: &()) -> std::borrow::Cow<'_, str> {
+        RESOURCE_SET_GROUP.into()
+    }
+    fn version(_: &()) -> std::borrow::Cow<'_, str> {
+        "v1".into()
+    }
+    fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+        "resourcesets".into()
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+impl ResourceSet {
+    pub fn namespace(&self) -> &str {
+        self.metadata.namespace_str()
+    }
+    pub fn name(&self) -> &str {
+        self.metadata.name_str()
+    }
+    pub fn id(&self) -> StageId {
+        StageId::resource_set(self.namespace(), self.name())
+    }
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
+    }
+    /// Paused with `fluxcd.controlplane.io/reconcile: disabled` (any case, as `IsDisabled` compares).
+    pub fn disabled(&self) -> bool {
+        let annotations = self.metadata.annotations.as_ref();
+        annotations
+            .and_then(|a| a.get(OPERATOR_RECONCILE_ANNOTATION))
+            .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+    }
+    /// The stages among `dependsOn`, in spec order.
+    pub fn dependency_ids(&self) -> Vec<StageId> {
+        self.spec.depends_on.iter().filter_map(ResourceSetDependency::stage).collect()
+    }
+    /// Ready=True for the current generation: the check flux-operator applies to a ResourceSet
+    /// dependency (`HealthCheckExpr` in api/v1 common_types.go compares the condition's
+    /// observedGeneration with metadata.generation).
+    pub fn healthy(&self) -> bool {
+        self.condition("Ready").is_some_and(|c| {
+            c.status == "True"
+                && (self.metadata.generation.is_none() || c.observed_generation == self.metadata.generation)
+        })
+    }
+}
