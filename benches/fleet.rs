@@ -89,7 +89,7 @@ fn main() {
     if let Some(flux) = &flux {
         tools.merge(flux);
     }
-    let options = Options { log_namespaces: vec!["*".into()], kustomize_controller: false };
+    let options = Options { log_namespaces: vec!["*".into()], flux_controllers: false };
     let plane = ControlPlane::start(tools, &std::env::temp_dir(), &options).expect("control plane");
     let bench_kubeconfig = plane.dir.join("bench.kubeconfig");
     plane.write_kubeconfig(&bench_kubeconfig, harness::BENCH_USER, "bench").unwrap();

@@ -9,8 +9,8 @@ use owo_colors::OwoColorize;
 
 use crate::cli::OutputFormat;
 use crate::duration::age;
-use crate::refs::{ObjectRef, StageId};
-use crate::report::{JobState, Report, RootCause, StageReport, StageState};
+use crate::refs::{ObjectRef, StageId, StageKind};
+use crate::report::{JobReport, JobState, Report, RootCause, StageReport, StageState, StepReport, StepState};
 use crate::terminal::inert;
 
 #[derive(Clone, Copy, Debug)]
@@ -99,6 +99,9 @@ fn render_table(report: &Report, o: &RenderOptions) -> String {
         }
         for stage in pipeline.iter().filter_map(|id| by_id.get(id)) {
             table.add_row(stage_row(stage, o, wide, message_width));
+            for (i, step) in stage.steps.iter().flatten().enumerate() {
+                table.add_row(step_row(stage, i, step, o, &header, message_width));
+            }
         }
     }
     let last = header.len() - 1;
@@ -132,8 +135,11 @@ fn state_color(state: StageState) -> Color {
 fn fixed_width(report: &Report, o: &RenderOptions, header: &[&str]) -> usize {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for stage in &report.stages {
-        for (i, cell) in stage_row(stage, o, false, 0).iter().enumerate() {
-            widths[i] = widths[i].max(cell.content().chars().count());
+        let steps = stage.steps.iter().flatten().enumerate().map(|(i, step)| step_row(stage, i, step, o, header, 0));
+        for row in std::iter::once(stage_row(stage, o, false, 0)).chain(steps) {
+            for (i, cell) in row.iter().enumerate() {
+                widths[i] = widths[i].max(cell.content().chars().count());
+            }
         }
     }
     widths[..widths.len() - 1].iter().map(|w| w + 3).sum()
@@ -153,12 +159,12 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: 
     let message = stage.ready.as_ref().map(|r| r.message.lines().next().unwrap_or_default()).unwrap_or_default();
     let message = if stage.ready.is_none() && !stage.suspended { "waiting to be reconciled" } else { message };
     let message = &*inert(message);
-    row.push(Cell::new(&stage.name));
+    row.push(Cell::new(stage_name(stage)));
     row.push(Cell::new(stage.state.as_str()).fg(state_color(stage.state)));
     row.push(Cell::new(age));
     // On a terminal the table must fit: an attempted revision shows its commit alone.
     row.push(Cell::new(revision_column(stage, o.width.is_some() && !wide)));
-    row.push(Cell::new(jobs_summary(stage)));
+    row.push(Cell::new(jobs_summary(&stage.jobs)));
     if wide {
         row.push(Cell::new(if stage.suspended { "True" } else { "False" }));
         row.push(Cell::new(inert(&stage.source.as_ref().map(ObjectRef::to_string).unwrap_or_default())));
@@ -211,16 +217,61 @@ pub fn short_revision(revision: &str) -> String {
     }
 }
 
-/// `1/1 ok`, `0/1 failed`, `0/2 running`, `-` when the stage has no Jobs.
-fn jobs_summary(stage: &StageReport) -> String {
-    if stage.jobs.is_empty() {
+/// A Kustomization by its name, a ResourceSet as `ResourceSet/name`.
+fn stage_name(stage: &StageReport) -> String {
+    match stage.kind {
+        StageKind::Kustomization => stage.name.clone(),
+        StageKind::ResourceSet => format!("ResourceSet/{}", stage.name),
+    }
+}
+
+/// A ResourceSet step under its stage: `└ 1/3 pre-deploy`, its state, Jobs and root cause.
+fn step_row(
+    stage: &StageReport,
+    i: usize,
+    step: &StepReport,
+    o: &RenderOptions,
+    header: &[&str],
+    message_width: usize,
+) -> Vec<Cell> {
+    let total = stage.steps.as_ref().map_or(0, Vec::len);
+    let mut row = vec![];
+    if o.namespace_column {
+        row.push(Cell::new(""));
+    }
+    row.push(Cell::new(format!("└ {}/{total} {}", i + 1, inert(&step.name))));
+    let color = match step.state {
+        StepState::Done => Color::Green,
+        StepState::Applying => Color::Cyan,
+        StepState::Failed => Color::Red,
+        StepState::NotReached => Color::Grey,
+    };
+    row.push(Cell::new(step.state.as_str()).fg(color));
+    row.push(Cell::new(""));
+    row.push(Cell::new(""));
+    row.push(Cell::new(jobs_summary(&step.jobs)));
+    while row.len() < header.len() - 1 {
+        row.push(Cell::new(""));
+    }
+    let message = match (&step.root_cause, step.unmapped) {
+        (Some(cause), _) => format!("{} {}", cause.object().short(&stage.namespace), cause.reason),
+        (None, true) => "some objects not mapped (templated names)".into(),
+        (None, false) => String::new(),
+    };
+    row.push(Cell::new(truncate(&inert(&message), message_width)));
+    row
+}
+
+/// `1/1 ok`, `0/1 failed`, `0/2 running`, `-` when there are no Jobs.
+fn jobs_summary(jobs: &[JobReport]) -> String {
+    if jobs.is_empty() {
         return "-".into();
     }
-    let total = stage.jobs.len();
-    let complete = stage.jobs.iter().filter(|j| j.state == JobState::Complete).count();
+    let total = jobs.len();
+    let complete = jobs.iter().filter(|j| j.state == JobState::Complete).count();
     let worst = [JobState::Failed, JobState::Missing, JobState::Suspended, JobState::Pending, JobState::Running]
         .into_iter()
-        .find(|s| stage.jobs.iter().any(|j| j.state == *s));
+        .find(|s| jobs.iter().any(|j| j.state == *s));
     let word = match worst {
         None => "ok",
         Some(JobState::Failed) => "failed",
@@ -284,8 +335,15 @@ fn render_causes(report: &Report, o: &RenderOptions) -> String {
 
 fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions) -> String {
     let home = &stage.namespace;
-    let short = |id: &StageId| if &id.namespace == home { id.name.clone() } else { id.to_string() };
+    let short = |id: &StageId| match id.kind {
+        StageKind::Kustomization if &id.namespace == home => id.name.clone(),
+        StageKind::ResourceSet if &id.namespace == home => format!("ResourceSet/{}", id.name),
+        _ => id.to_string(),
+    };
     let mut parts: Vec<String> = stage.path.iter().map(short).collect();
+    if let Some(step) = &cause.step {
+        parts.push(format!("step {step}"));
+    }
     parts.extend(cause.via.iter().map(|v| v.short(home)));
     let object = cause.object();
     // A cause that is the last stage of the path itself is not named twice.

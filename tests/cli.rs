@@ -33,7 +33,7 @@ fn example(name: &str) -> String {
     format!("examples/{name}.yaml")
 }
 
-const EXAMPLES: [&str; 10] = [
+const EXAMPLES: [&str; 11] = [
     "ready",
     "failed-migration",
     "image-pull",
@@ -44,6 +44,7 @@ const EXAMPLES: [&str; 10] = [
     "ready-expr",
     "hostile-text",
     "quota-refused",
+    "rset-failed-step",
 ];
 
 fn golden(name: &str, actual: &str) {

@@ -272,12 +272,13 @@ pub async fn attach_logs(conn: &Connection, report: &mut Report, lines: u32, war
         match result {
             Ok(text) => {
                 let lines: Vec<String> = text.lines().map(str::to_string).collect();
-                for stage in &mut report.stages {
-                    if let Some(c) = stage.root_cause.as_mut()
-                        && &c.namespace == ns
-                        && &c.name == pod
-                        && c.container.as_ref() == Some(container)
-                    {
+                // The stage's cause, and the same cause on a ResourceSet's step.
+                let causes = report.stages.iter_mut().flat_map(|s| {
+                    let steps = s.steps.iter_mut().flatten().filter_map(|step| step.root_cause.as_mut());
+                    s.root_cause.as_mut().into_iter().chain(steps)
+                });
+                for c in causes {
+                    if &c.namespace == ns && &c.name == pod && c.container.as_ref() == Some(container) {
                         c.logs = Some(lines.clone());
                     }
                 }

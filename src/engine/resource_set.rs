@@ -23,14 +23,14 @@ pub fn own_state(rset: &ResourceSet) -> StageState {
     if ready.reason == "DependencyNotReady" {
         return StageState::Blocked;
     }
-    // A reconcile in progress: RSC sets Reconciling=True (and Ready=Unknown) at its start.
-    if rset.condition("Reconciling").is_some_and(|c| c.status == "True") {
-        return StageState::Progressing;
-    }
+    // A failed reconcile keeps Reconciling=True while RSC retries with backoff (observed against
+    // v0.59.0: `Applying step 1/3` beside Ready=False ReconciliationFailed), so Ready decides.
     match ready.status.as_str() {
-        "True" if rset.healthy() => StageState::Ready,
-        "True" | "Unknown" => StageState::Progressing,
-        _ => StageState::Failed,
+        "False" => StageState::Failed,
+        "True" if rset.healthy() && !rset.condition("Reconciling").is_some_and(|c| c.status == "True") => {
+            StageState::Ready
+        }
+        _ => StageState::Progressing,
     }
 }
 

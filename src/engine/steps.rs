@@ -106,6 +106,17 @@ pub fn step_states(rset: &ResourceSet, steps_done: impl Fn(usize) -> bool) -> Ve
     if total == 0 {
         return states;
     }
+    // Waiting on a dependency: no step runs (RSC checks dependencies before reconciling).
+    if ready.is_some_and(|c| c.reason == "DependencyNotReady") {
+        return states;
+    }
+    // A failed step stays failed while RSC retries it (Reconciling stays True meanwhile).
+    if let Some(c) = ready.filter(|c| c.status == "False" && c.reason == "ReconciliationFailed")
+        && let Some(at) = messages::failed_step(&c.message).and_then(|(name, _, _)| position(name))
+    {
+        mark(&mut states, at, StepState::Failed);
+        return states;
+    }
     if let Some(c) = reconciling {
         // A reconcile is running: `Applying step i/n "name"` is written before step i's health check;
         // the final step writes none (its health check runs after garbage collection), so while the
@@ -121,14 +132,8 @@ pub fn step_states(rset: &ResourceSet, steps_done: impl Fn(usize) -> bool) -> Ve
         mark(&mut states, at, StepState::Applying);
         return states;
     }
-    match ready {
-        Some(c) if c.status == "True" && c.reason != "DependencyNotReady" => states.fill(StepState::Done),
-        Some(c) if c.reason == "ReconciliationFailed" => {
-            if let Some(at) = messages::failed_step(&c.message).and_then(|(name, _, _)| position(name)) {
-                mark(&mut states, at, StepState::Failed);
-            }
-        }
-        _ => {}
+    if ready.is_some_and(|c| c.status == "True") {
+        states.fill(StepState::Done);
     }
     states
 }
@@ -198,10 +203,15 @@ mod tests {
         assert_eq!(states(applying(2), true), [Done, Done, Applying]);
         let failed = json!([{"type": "Ready", "status": "False", "reason": "ReconciliationFailed",
             "message": "reconciliation failed: step \"deploy\" health check failed: timeout waiting for: [Deployment/shop/app status: 'InProgress']\n"}]);
-        assert_eq!(states(failed, false), [Done, Failed, NotReached]);
+        assert_eq!(states(failed.clone(), false), [Done, Failed, NotReached]);
+        // Retried with backoff: Reconciling names the step again, Ready keeps the failure.
+        let mut retried = failed.as_array().unwrap().clone();
+        retried.extend(applying(2).as_array().unwrap().clone());
+        assert_eq!(states(Value::Array(retried), false), [Done, Failed, NotReached]);
         let ready = json!([{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded"}]);
         assert_eq!(states(ready, false), [Done, Done, Done]);
-        let blocked = json!([{"type": "Ready", "status": "False", "reason": "DependencyNotReady"}]);
+        let blocked = json!([{"type": "Ready", "status": "False", "reason": "DependencyNotReady"},
+            {"type": "Reconciling", "status": "True", "reason": "Progressing", "message": "Reconciliation in progress"}]);
         assert_eq!(states(blocked, false), [NotReached, NotReached, NotReached]);
     }
 }

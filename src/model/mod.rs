@@ -348,10 +348,13 @@ fn slim_workload(meta: &mut ObjectMeta, template: Option<&mut k8s_openapi::api::
     template.into_iter().for_each(slim_template);
 }
 
-/// The part of a Job the engine reads: metadata without managedFields and annotations, the spec
+/// The part of a Job the engine reads: metadata without managedFields and annotations (but one), the spec
 /// fields that decide its state, its containers' images, and its status.
 pub fn slim_job(mut job: Job) -> Job {
+    // flux-operator's recreateOnFailure is the one annotation the engine reads.
+    let recreate = job.metadata.annotations.as_mut().and_then(|a| a.remove_entry(RECREATE_ON_FAILURE_ANNOTATION));
     slim_workload(&mut job.metadata, job.spec.as_mut().map(|s| &mut s.template));
+    job.metadata.annotations = recreate.map(|entry| [entry].into());
     job
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real control-plane programs the end-to-end tests run (etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl, kwok, kustomize-controller) from the Go module
+# kube-controller-manager, kube-scheduler, kubectl, kwok, kustomize-controller, flux-operator) from the Go module
 # proxy, using the wrapper go.mod files under tests/e2e/tools/; and krew with its manifest validator.
 #
 # Binaries are cached outside the repository, one directory per component keyed by its version and
@@ -8,7 +8,7 @@
 #   ${FLUXJOBS_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-fluxjobs-e2e}/bin/<component>-<version>-<digest>/
 #
 # Prints `NAME=/abs/path/to/binary` lines on stdout (the harness reads them); progress on stderr.
-# Usage: tests/e2e/build-tools.sh [component ...]   (default: all but flux and flux-operator, built on request)
+# Usage: tests/e2e/build-tools.sh [component ...]   (default: all but flux, built on request)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -185,7 +185,7 @@ build_flux_operator() {
 }
 
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(etcd k8s kwok kustomize-controller krew)
+[ ${#components[@]} -gt 0 ] || components=(etcd k8s kwok kustomize-controller flux-operator krew)
 for c in "${components[@]}"; do
   case "$c" in
     etcd) build_etcd ;;

@@ -171,4 +171,50 @@ impl Pipeline {
         plane.apply(&self.kustomizations())?;
         Ok(revision)
     }
+
+    /// The same pipeline as one Flux Operator ResourceSet with three steps (pre-deploy, deploy,
+    /// post-deploy), the image tag an input; `recreate_on_failure` annotates the migration Job
+    /// `fluxcd.controlplane.io/recreateOnFailure: enabled`; `depends_on` names Kustomizations of
+    /// this namespace it waits for (with `ready: true`).
+    pub fn resource_set(&self, name: &str, recreate_on_failure: bool, depends_on: &[&str]) -> String {
+        let files = self.files();
+        let ns = &self.namespace;
+        // Each manifest as an item of a step's `resources`, in this namespace (flux-operator does not
+        // default it), its image tag from the ResourceSet's inputs.
+        let item = |path: &str, annotate: bool| {
+            let text = &files.iter().find(|(p, _)| p == path).expect("fixture file").1;
+            let text = text.replacen("metadata:\n", &format!("metadata:\n  namespace: {ns}\n"), 1);
+            let text = if annotate {
+                text.replacen(
+                    "metadata:\n",
+                    "metadata:\n  annotations:\n    fluxcd.controlplane.io/recreateOnFailure: enabled\n",
+                    1,
+                )
+            } else {
+                text
+            };
+            let text = text.replace(&format!(":{}", self.tag), ":<< inputs.tag >>");
+            let mut lines = text.lines();
+            let first = format!("    - {}\n", lines.next().unwrap_or_default());
+            first + &lines.map(|l| format!("      {l}\n")).collect::<String>()
+        };
+        let deps: String = depends_on
+            .iter()
+            .map(|d| {
+                format!(
+                    "  - apiVersion: kustomize.toolkit.fluxcd.io/v1\n    kind: Kustomization\n    name: {d}\n    namespace: {ns}\n    ready: true\n"
+                )
+            })
+            .collect();
+        let deps = if deps.is_empty() { String::new() } else { format!("  dependsOn:\n{deps}") };
+        format!(
+            "apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSet\nmetadata:\n  name: {name}\n  namespace: {ns}\n  annotations:\n    fluxcd.controlplane.io/reconcileTimeout: {timeout}\nspec:\n{deps}  inputs:\n  - tag: \"{tag}\"\n  steps:\n  - name: pre-deploy\n    timeout: {timeout}\n    resources:\n{pre}  - name: deploy\n    resources:\n{deploy}{service}  - name: post-deploy\n    resources:\n{post}",
+            timeout = self.timeout,
+            tag = self.tag,
+            pre = item("pre-deploy/migration.job.yaml", recreate_on_failure),
+            deploy = item("deploy/deployment.yaml", false),
+            service = item("deploy/service.yaml", false),
+            post = item("post-deploy/cache.job.yaml", false),
+        )
+    }
 }

@@ -80,13 +80,13 @@ struct Process {
 pub struct Options {
     /// Namespaces whose containers get logs from kwok (`*` for every namespace).
     pub log_namespaces: Vec<String>,
-    /// Start Flux kustomize-controller (the benchmark writes Kustomization statuses itself).
-    pub kustomize_controller: bool,
+    /// Start Flux kustomize-controller and flux-operator (the benchmark writes statuses itself).
+    pub flux_controllers: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { log_namespaces: vec![], kustomize_controller: true }
+        Options { log_namespaces: vec![], flux_controllers: true }
     }
 }
 
@@ -191,14 +191,14 @@ impl ControlPlane {
             keep: AtomicBool::new(false),
             log_namespaces: options.log_namespaces.clone(),
         };
-        if let Err(e) = plane.boot(options.kustomize_controller) {
+        if let Err(e) = plane.boot(options.flux_controllers) {
             plane.keep();
             return Err(format!("{e}\n(control-plane logs kept in {})", plane.dir.join("logs").display()));
         }
         Ok(plane)
     }
 
-    fn boot(&mut self, kustomize_controller: bool) -> Result<()> {
+    fn boot(&mut self, flux_controllers: bool) -> Result<()> {
         let started = Instant::now();
         self.make_pki()?;
         let pki = self.dir.join("pki");
@@ -310,7 +310,8 @@ impl ControlPlane {
 
         // kustomize-controller watches every source kind, so all source CRDs must be Established
         // before it starts (kustomize-controller internal/controller/kustomization_manager.go).
-        let crd_dirs = [self.tools.get("KUSTOMIZATION_CRDS"), self.tools.get("SOURCE_CRDS")];
+        let crd_dirs =
+            [self.tools.get("KUSTOMIZATION_CRDS"), self.tools.get("SOURCE_CRDS"), self.tools.get("FLUX_OPERATOR_CRDS")];
         for dir in crd_dirs {
             self.kubectl(&["apply", "--server-side", "-f", &dir.display().to_string()])?;
         }
@@ -318,7 +319,7 @@ impl ControlPlane {
         self.kubectl(&["create", "namespace", "flux-system"])?;
 
         self.artifact_port = serve_artifacts(self.dir.join("artifacts"))?;
-        if !kustomize_controller {
+        if !flux_controllers {
             return Ok(());
         }
         self.spawn(
@@ -340,6 +341,22 @@ impl ControlPlane {
                     // --requeue-dependency stays at its default (30s), as in production: the chain
                     // reconcile test measures what `reconcile` saves against it.
                 ]),
+        )?;
+        // flux-operator refuses to run outside FIPS mode; its web UI and metrics are not needed.
+        let storage = self.dir.join("flux-operator");
+        fs::create_dir_all(&storage).map_err(|e| format!("cannot create {}: {e}", storage.display()))?;
+        self.spawn(
+            "flux-operator",
+            Command::new(self.tools.get("FLUX_OPERATOR"))
+                .env("KUBECONFIG", &self.kubeconfig)
+                .env("RUNTIME_NAMESPACE", "flux-system")
+                .env("GODEBUG", "fips140=on")
+                .arg("--enable-leader-election=false")
+                .arg("--metrics-addr=0")
+                .arg("--health-addr=0")
+                .arg("--web-server-port=0")
+                .arg("--log-encoding=console")
+                .arg(format!("--storage-path={}", storage.display())),
         )?;
         eprintln!(
             "e2e: control plane up in {:.1}s at {} (work dir {})",

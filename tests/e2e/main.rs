@@ -10,6 +10,7 @@ mod diagnosis;
 mod fault_proxy;
 mod fixtures;
 mod harness;
+mod resource_sets;
 mod safety;
 mod scenarios;
 
@@ -105,7 +106,7 @@ impl Ctx {
         };
         let dump = self.plane.kubectl(&[
             "get",
-            "kustomizations,gitrepositories,ocirepositories,buckets,jobs,pods,events,deployments",
+            "kustomizations,resourcesets,gitrepositories,ocirepositories,buckets,jobs,pods,events,deployments",
             "-n",
             ns,
             "-o",
@@ -138,6 +139,7 @@ fn main() {
     }
     let mut scenarios = scenarios::all();
     scenarios.extend(safety::all());
+    scenarios.extend(resource_sets::all());
     scenarios.extend(diagnosis::all());
     scenarios.extend(conventions::all());
     let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));

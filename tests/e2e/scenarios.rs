@@ -11,7 +11,7 @@ use crate::{Ctx, check, stage, state_of};
 pub type Scenario = fn(&Ctx) -> Result<()>;
 
 /// Namespaces whose pods get container logs from kwok (see `ControlPlane::kwok_config`).
-pub const LOG_NAMESPACES: &[&str] = &["e2e-failed-migration"];
+pub const LOG_NAMESPACES: &[&str] = &["e2e-failed-migration", "e2e-rset-failed"];
 
 pub fn all() -> Vec<(&'static str, Scenario)> {
     vec![

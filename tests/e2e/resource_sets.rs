@@ -1,0 +1,147 @@
+//! The pipeline as one Flux Operator ResourceSet with ordered steps, reconciled by the real
+//! flux-operator: steps and their Jobs in `status`, a failing step traced to its pod, the fix with
+//! `recreateOnFailure`, and a ResourceSet waiting on a Kustomization.
+
+use serde_json::Value;
+
+use crate::fixtures::Pipeline;
+use crate::harness::Result;
+use crate::scenarios::{SETTLE, Scenario};
+use crate::{Ctx, check, stage};
+
+pub fn all() -> Vec<(&'static str, Scenario)> {
+    vec![
+        ("a_resource_set_runs_its_three_steps_to_ready", three_steps_reach_ready),
+        ("a_failing_migration_step_is_traced_to_its_pod", failing_step_is_traced_to_the_pod),
+        ("a_fixed_step_with_recreate_on_failure_reaches_ready", fix_with_recreate_on_failure),
+        ("a_resource_set_waiting_on_a_failed_kustomization_names_its_pod", waits_on_a_kustomization),
+    ]
+}
+
+const RSET: &str = "shop-release";
+
+fn steps(report: &Value) -> Vec<(String, String)> {
+    let steps = stage(report, RSET)["steps"].as_array().cloned().unwrap_or_default();
+    steps.iter().map(|s| (s["name"].as_str().unwrap_or("").into(), s["state"].as_str().unwrap_or("").into())).collect()
+}
+
+fn states(report: &Value) -> Vec<String> {
+    steps(report).into_iter().map(|(_, state)| state).collect()
+}
+
+fn namespace(ctx: &Ctx, ns: &str) -> Result<()> {
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n")).map(drop)
+}
+
+fn three_steps_reach_ready(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-rset-ready";
+    namespace(ctx, ns)?;
+    ctx.plane.apply(&Pipeline::seed(ns).resource_set(RSET, false, &[]))?;
+    let report = ctx.wait_status(ns, "the ResourceSet Ready", SETTLE, |r| stage(r, RSET)["state"] == "Ready")?;
+    let rset = stage(&report, RSET);
+    check(rset["kind"] == "ResourceSet", || format!("kind: {}", rset["kind"]))?;
+    let names: Vec<String> = steps(&report).into_iter().map(|(name, _)| name).collect();
+    check(names == ["pre-deploy", "deploy", "post-deploy"], || format!("steps: {names:?}"))?;
+    check(states(&report) == ["Done", "Done", "Done"], || format!("states: {:?}", states(&report)))?;
+    let step_jobs = |i: usize| rset["steps"][i]["jobs"].as_array().cloned().unwrap_or_default();
+    check(
+        step_jobs(0).len() == 1 && step_jobs(0)[0]["name"] == "db-migration" && step_jobs(0)[0]["state"] == "Complete",
+        || format!("pre-deploy jobs: {:?}", step_jobs(0)),
+    )?;
+    check(step_jobs(1).is_empty() && step_jobs(2)[0]["name"] == "cache-refresh", || {
+        format!("steps: {}", rset["steps"])
+    })?;
+    check(rset["rootCause"].is_null() && rset["source"].is_null(), || format!("stage: {rset}"))?;
+    // The table lists the steps under the ResourceSet; `status rset/NAME` selects it.
+    let out = ctx.plugin(&["status", &format!("rset/{RSET}"), "-n", ns])?;
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    check(out.code == 0 && lines.len() == 5, || format!("table:\n{}{}", out.stdout, out.stderr))?;
+    check(lines[1].starts_with(&format!("ResourceSet/{RSET} ")) && lines[1].contains("Ready"), || out.stdout.clone())?;
+    check(lines[2].contains("└ 1/3 pre-deploy") && lines[2].contains("Done") && lines[2].contains("1/1 ok"), || {
+        out.stdout.clone()
+    })?;
+    check(lines[4].contains("└ 3/3 post-deploy"), || out.stdout.clone())
+}
+
+fn failing_step_is_traced_to_the_pod(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-rset-failed";
+    ctx.plane.write_pod_log(ns, &["applying migration 0042_add_order_totals", "migration failed"])?;
+    namespace(ctx, ns)?;
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_labels = vec![("fluxjobs.test/exit-code".into(), "3".into())];
+    ctx.plane.apply(&pipeline.resource_set(RSET, false, &[]))?;
+    let report = ctx.wait_status(ns, "the pre-deploy step Failed", SETTLE, |r| {
+        stage(r, RSET)["state"] == "Failed" && stage(r, RSET)["rootCause"]["logs"].is_array()
+    })?;
+    check(states(&report) == ["Failed", "NotReached", "NotReached"], || format!("states: {:?}", states(&report)))?;
+    let rset = stage(&report, RSET);
+    let cause = &rset["rootCause"];
+    check(cause["kind"] == "Pod" && cause["exitCode"] == 3 && cause["step"] == "pre-deploy", || {
+        format!("cause: {cause}")
+    })?;
+    check(cause["via"] == serde_json::json!([format!("Job/{ns}/db-migration")]), || format!("via: {}", cause["via"]))?;
+    let logs = cause["logs"].as_array().cloned().unwrap_or_default();
+    check(logs.iter().any(|l| l == "migration failed"), || format!("logs: {cause}"))?;
+    check(rset["steps"][0]["rootCause"] == *cause, || format!("the step carries the cause: {}", rset["steps"][0]))?;
+    let ready = rset["ready"]["message"].as_str().unwrap_or_default();
+    check(ready.starts_with("reconciliation failed: step \"pre-deploy\" health check failed: "), || {
+        format!("flux-operator's message: {ready}")
+    })?;
+    check(rset["hint"].as_str().is_some_and(|h| h.contains("kubectl fluxjobs rerun job/db-migration")), || {
+        format!("hint: {}", rset["hint"])
+    })?;
+    ctx.capture_example(ns, "rset-failed-step")?;
+    let out = ctx.plugin(&["status", "-n", ns])?;
+    let chain = format!("✗ ResourceSet/{RSET} <- step pre-deploy <- Job/db-migration <- Pod/db-migration-");
+    check(out.stdout.contains(&chain) && out.stdout.contains("exit code 3"), || format!("table:\n{}", out.stdout))
+}
+
+fn fix_with_recreate_on_failure(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-rset-recreate";
+    namespace(ctx, ns)?;
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_labels = vec![("fluxjobs.test/exit-code".into(), "3".into())];
+    ctx.plane.apply(&pipeline.resource_set(RSET, true, &[]))?;
+    let failed = ctx.wait_status(ns, "the migration Job Failed", SETTLE, |r| {
+        stage(r, RSET)["steps"][0]["jobs"][0]["state"] == "Failed"
+    })?;
+    let rset = stage(&failed, RSET);
+    check(rset["hint"].as_str().is_some_and(|h| h.contains("recreateOnFailure")), || {
+        format!("hint: {}", rset["hint"])
+    })?;
+    let old_uid = ctx.plane.kubectl(&["get", "job", "db-migration", "-n", ns, "-o", "jsonpath={.metadata.uid}"])?;
+    // The fix: the migration no longer fails. flux-operator deletes the failed Job before applying
+    // the step again, so the changed (immutable) pod template is no obstacle.
+    ctx.plane.apply(&Pipeline::seed(ns).resource_set(RSET, true, &[]))?;
+    let report = ctx.wait_status(ns, "the ResourceSet Ready", SETTLE, |r| stage(r, RSET)["state"] == "Ready")?;
+    check(states(&report) == ["Done", "Done", "Done"], || format!("states: {:?}", states(&report)))?;
+    let new_uid = ctx.plane.kubectl(&["get", "job", "db-migration", "-n", ns, "-o", "jsonpath={.metadata.uid}"])?;
+    check(!new_uid.is_empty() && new_uid != old_uid, || format!("the Job was not recreated: {old_uid} -> {new_uid}"))
+}
+
+fn waits_on_a_kustomization(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-rset-depends";
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_labels = vec![("fluxjobs.test/exit-code".into(), "3".into())];
+    pipeline.install(&ctx.plane)?;
+    ctx.plane.apply(&Pipeline::seed(ns).resource_set(RSET, false, &["app-pre-deploy"]))?;
+    let report = ctx.wait_status(ns, "the ResourceSet Blocked on app-pre-deploy", SETTLE, |r| {
+        stage(r, RSET)["state"] == "Blocked" && stage(r, RSET)["rootCause"]["kind"] == "Pod"
+    })?;
+    let rset = stage(&report, RSET);
+    let path: Vec<&str> = rset["path"].as_array().unwrap().iter().filter_map(|p| p.as_str()).collect();
+    check(path == [format!("ResourceSet/{ns}/{RSET}"), format!("{ns}/app-pre-deploy")], || format!("path: {path:?}"))?;
+    check(rset["rootCause"]["exitCode"] == 3, || format!("cause: {}", rset["rootCause"]))?;
+    check(rset["dependsOn"] == serde_json::json!([format!("{ns}/app-pre-deploy")]), || {
+        format!("{}", rset["dependsOn"])
+    })?;
+    let message = rset["ready"]["message"].as_str().unwrap_or_default();
+    let expected = format!(
+        "Retrying dependency check: dependency kustomize.toolkit.fluxcd.io/v1/Kustomization/{ns}/app-pre-deploy not ready"
+    );
+    check(message.starts_with(&expected), || format!("flux-operator's message: {message}"))?;
+    check(states(&report).iter().all(|s| s == "NotReached"), || format!("states: {:?}", states(&report)))?;
+    // The ResourceSet is in the same pipeline as the Kustomization it waits for.
+    let pipelines = report["pipelines"].as_array().cloned().unwrap_or_default();
+    check(pipelines.iter().any(|p| p.as_array().is_some_and(|p| p.len() == 4)), || format!("pipelines: {pipelines:?}"))
+}
