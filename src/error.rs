@@ -70,7 +70,8 @@ pub enum Error {
     #[error("Job {job} was not deleted within {} (finalizers?)", crate::duration::took(*.timeout))]
     NotDeleted { job: NamespacedName, timeout: std::time::Duration },
     #[error(
-        "kustomize-controller did not recreate Job {job} nor handle the reconcile request of {stage} within {} (is it running, and does it watch this stage?)",
+        "{} did not recreate Job {job} nor handle the reconcile request of {stage} within {} (is it running, and does it watch this stage?)",
+        stage.kind.controller(),
         crate::duration::took(*.timeout)
     )]
     NotRecreated { job: NamespacedName, stage: StageId, timeout: std::time::Duration },

@@ -10,7 +10,7 @@ use kube::api::{Api, PostParams};
 
 use super::write::{self, DryRun};
 use super::{ClusterError, Connection, classify, retry};
-use crate::model::{KUSTOMIZE_GROUP, SOURCE_GROUP, source_plural};
+use crate::model::{KUSTOMIZE_GROUP, RESOURCE_SET_GROUP, SOURCE_GROUP, source_plural};
 use crate::refs::{NamespacedName, ObjectRef};
 
 /// A write a command plans to make.
@@ -66,6 +66,7 @@ impl PlannedWrite<'_> {
             PlannedWrite::RequestReconcile(object) => {
                 let (group, resource) = match object.kind.as_str() {
                     "Kustomization" => (KUSTOMIZE_GROUP, "kustomizations".to_string()),
+                    "ResourceSet" => (RESOURCE_SET_GROUP, "resourcesets".to_string()),
                     source => (SOURCE_GROUP, source_plural(source)),
                 };
                 Access {

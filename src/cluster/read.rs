@@ -14,10 +14,10 @@ use serde::de::DeserializeOwned;
 use super::{ClusterError, Connection, api, classify, dynamic_source_api, resource_name, retry};
 use crate::error::one_line;
 use crate::model::{
-    Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, ResourceSet, SOURCE_KINDS, Snapshot, Source,
+    Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, ResourceSet, SOURCE_KINDS, Snapshot, Source, Stage,
     event_is_relevant, slim_deployment, slim_job, slim_pod,
 };
-use crate::refs::{NamespacedName, ObjectRef, StageId};
+use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::{Reason, Report};
 
 /// Page size of every LIST, as kubectl uses (`--chunk-size` default 500).
@@ -319,6 +319,20 @@ pub async fn get_job(conn: &Connection, job: &NamespacedName) -> Result<Option<J
 pub async fn get_kustomization(conn: &Connection, id: &StageId) -> Result<Option<Kustomization>, ClusterError> {
     let api = Api::namespaced(conn.client.clone(), &id.namespace);
     get_opt(conn, api, &resource_name("Kustomization"), &id.namespace, &id.name).await
+}
+
+/// The stage `id`, of its kind.
+pub async fn get_stage(conn: &Connection, id: &StageId) -> Result<Option<Stage>, ClusterError> {
+    let (client, ns, name) = (conn.client.clone(), &id.namespace, &id.name);
+    let resource = resource_name(id.kind.as_str());
+    Ok(match id.kind {
+        StageKind::Kustomization => {
+            get_opt(conn, Api::namespaced(client, ns), &resource, ns, name).await?.map(Stage::Kustomization)
+        }
+        StageKind::ResourceSet => {
+            get_opt(conn, Api::namespaced(client, ns), &resource, ns, name).await?.map(Stage::ResourceSet)
+        }
+    })
 }
 
 /// The Jobs a stage applied, found by kustomize-controller's owner labels: one LIST per namespace

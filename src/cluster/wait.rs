@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::read::{get_job, get_kustomization, source_handled};
+use super::read::{get_job, get_stage, source_handled};
 use super::{ClusterError, Connection};
-use crate::engine::state::{RequestOutcome, request_outcome};
+use crate::engine::state::{RequestOutcome, stage_request_outcome};
 use crate::error::one_line;
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 
@@ -70,17 +70,17 @@ pub enum StageOutcome {
 pub async fn stage_settled(conn: &Connection, stage: &StageId, token: &str, timeout: Duration) -> StageOutcome {
     let mut last = String::from("no status yet");
     let settled = poll(POLL_INTERVAL, timeout, async || {
-        match get_kustomization(conn, stage).await {
-            Ok(Some(ks)) => {
-                if let Some(outcome) = request_outcome(&ks, token) {
+        match get_stage(conn, stage).await {
+            Ok(Some(object)) => {
+                if let Some(outcome) = stage_request_outcome(&object, token) {
                     return Ok(Some(StageOutcome::Handled(outcome)));
                 }
-                if let Some(ready) = ks.condition("Ready") {
+                if let Some(ready) = object.condition("Ready") {
                     last = format!("{}: {}", ready.reason, ready.message);
                 }
             }
             Ok(None) => {
-                let message = format!("Kustomization {stage} was deleted");
+                let message = format!("{} {stage} was deleted", stage.kind.as_str());
                 return Ok(Some(StageOutcome::Handled(RequestOutcome::Failed { reason: "NotFound".into(), message })));
             }
             Err(e) => last = one_line(&e),
@@ -133,8 +133,9 @@ pub async fn job_back(
         {
             return Ok(Some(Back::Recreated(live.metadata.uid.unwrap_or_default())));
         }
-        let handled = get_kustomization(conn, stage).await?.and_then(|ks| ks.status?.last_handled_reconcile_at);
-        Ok::<_, ClusterError>((handled.as_deref() == Some(token)).then_some(Back::HandledWithoutJob))
+        let stage = get_stage(conn, stage).await?;
+        let handled = stage.as_ref().and_then(|s| s.last_handled_reconcile_at()) == Some(token);
+        Ok::<_, ClusterError>(handled.then_some(Back::HandledWithoutJob))
     })
     .await
 }

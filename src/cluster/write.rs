@@ -7,7 +7,7 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy};
 
 use super::{ClusterError, Connection, classify, dynamic_source_api, resource_name, retry};
-use crate::model::{Kustomization, RECONCILE_REQUEST_ANNOTATION};
+use crate::model::{Kustomization, RECONCILE_REQUEST_ANNOTATION, ResourceSet};
 use crate::refs::{NamespacedName, ObjectRef};
 
 /// The field manager of every write. It must not start with `kubectl`: kustomize-controller takes
@@ -106,6 +106,10 @@ pub async fn request_reconcile(
     loop {
         let result = if kind == "Kustomization" {
             let api: Api<Kustomization> = Api::namespaced(conn.client.clone(), ns);
+            retry(conn, async || api.patch(name, &params, &Patch::Merge(&patch)).await.map(drop)).await
+        } else if kind == "ResourceSet" {
+            // flux-operator honours the same annotation (internal/controller/common.go).
+            let api: Api<ResourceSet> = Api::namespaced(conn.client.clone(), ns);
             retry(conn, async || api.patch(name, &params, &Patch::Merge(&patch)).await.map(drop)).await
         } else {
             let api = dynamic_source_api(&conn.client, Some(ns), kind);

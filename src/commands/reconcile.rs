@@ -20,7 +20,7 @@ use crate::context::Context;
 use crate::duration::{parse_timeout_flag, took};
 use crate::engine::Graph;
 use crate::error::Error;
-use crate::model::Kustomization;
+use crate::model::Stage;
 use crate::refs::{ObjectRef, StageId};
 use crate::terminal;
 
@@ -34,10 +34,7 @@ struct Step {
 pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error> {
     let timeout = parse_timeout_flag("--timeout", &args.timeout)?;
     let conn = ctx.connect().await?;
-    let ns = match args.stage.parse::<StageId>() {
-        Ok(id) => id.namespace,
-        Err(_) => ctx.namespace(&conn),
-    };
+    let ns = Graph::named_namespace(&args.stage).unwrap_or_else(|| ctx.namespace(&conn));
     let snapshot = cluster::read_snapshot(&conn, Some(&ns), None, &mut |w| terminal::warn(&w)).await?;
     let graph = Graph::new(&snapshot);
     let target = graph.resolve_stage(&args.stage, Some(&ns))?;
@@ -45,23 +42,22 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
         return Err(Error::Cycle { stage: target.clone(), cycle: cycle.to_string() });
     }
     let plan = graph.plan(&target, args.downstream);
-    let stages: Vec<&Kustomization> =
-        plan.iter().filter_map(|id| snapshot.kustomizations.iter().find(|k| &k.id() == id)).collect();
-    if let Some(missing) = plan.iter().find(|id| !stages.iter().any(|k| &&k.id() == id)) {
+    let stages: Vec<Stage> = plan.iter().filter_map(|id| snapshot.stage(id)).collect();
+    if let Some(missing) = plan.iter().find(|id| !stages.iter().any(|s| &s.id() == *id)) {
         return Err(Error::MissingDependency { stage: target, dependency: missing.clone() });
     }
-    let suspended: Vec<StageId> = stages.iter().filter(|k| k.spec.suspend).map(|k| k.id()).collect();
+    let suspended: Vec<StageId> = stages.iter().filter(|s| s.suspended()).map(Stage::id).collect();
     if !suspended.is_empty() && !args.skip_suspended {
         return Err(Error::SuspendedInChain(suspended));
     }
 
-    let order: Vec<String> = stages.iter().map(|k| k.id().to_string()).collect();
+    let order: Vec<String> = stages.iter().map(|s| s.id().to_string()).collect();
     terminal::step("►", &format!("reconciling in order: {}", order.join(" -> ")));
     // Every request this run may send, checked before the first.
     let fetchable: Vec<ObjectRef> =
         if args.with_source { sources(&stages).into_iter().filter(can_fetch).collect() } else { vec![] };
     let requested: Vec<ObjectRef> =
-        stages.iter().filter(|k| !k.spec.suspend).map(|k| ObjectRef::stage(&k.id())).collect();
+        stages.iter().filter(|s| !s.suspended()).map(|s| ObjectRef::stage(&s.id())).collect();
     let writes: Vec<PlannedWrite> = fetchable.iter().chain(&requested).map(PlannedWrite::RequestReconcile).collect();
     let checked =
         preflight::check(&conn, &writes).await.map_err(|source| Error::Denied { command: "reconcile", source })?;
@@ -71,9 +67,9 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
                 terminal::step("◎", &format!("dry run: would request a reconcile of {} {}", source.kind, source.id()));
             }
         }
-        for ks in &stages {
-            let what = if ks.spec.suspend { "skip (suspended)" } else { "request a reconcile and wait for Ready" };
-            terminal::step("◎", &format!("dry run: {}: would {what}", ks.id()));
+        for stage in &stages {
+            let what = if stage.suspended() { "skip (suspended)" } else { "request a reconcile and wait for Ready" };
+            terminal::step("◎", &format!("dry run: {}: would {what}", stage.id()));
         }
         terminal::step("✔", &format!("dry run: {}; nothing was changed", checked.describe()));
         return Ok(ExitCode::SUCCESS);
@@ -88,9 +84,9 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
     }
     let mut timeline = Vec::new();
     let mut failure = None;
-    for ks in &stages {
-        let id = ks.id();
-        if ks.spec.suspend {
+    for stage in &stages {
+        let id = stage.id();
+        if stage.suspended() {
             terminal::step("◎", &format!("{id}: skipped (suspended)"));
             timeline.push(Step { id, result: "skipped (suspended)".into(), took: None });
             continue;
@@ -114,11 +110,10 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
     Ok(ExitCode::SUCCESS)
 }
 
-/// The distinct sources of the stages.
-fn sources(stages: &[&Kustomization]) -> Vec<ObjectRef> {
+/// The distinct sources of the stages (ResourceSets have none).
+fn sources(stages: &[Stage]) -> Vec<ObjectRef> {
     let mut out: Vec<ObjectRef> = Vec::new();
-    for ks in stages {
-        let source = ks.source();
+    for source in stages.iter().filter_map(Stage::source) {
         if !out.contains(&source) {
             out.push(source);
         }

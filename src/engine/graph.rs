@@ -52,6 +52,15 @@ impl Graph {
         }
     }
 
+    /// The namespace written into a stage name the user typed (`ns/name`, `Kind/ns/name`); `None`
+    /// for `name` and `KIND/name`, which are looked up in the current namespace.
+    pub fn named_namespace(stage: &str) -> Option<String> {
+        match stage.split_once('/') {
+            Some((kind, name)) if !name.contains('/') && StageKind::parse_user(kind).is_some() => None,
+            _ => stage.parse::<StageId>().ok().map(|id| id.namespace),
+        }
+    }
+
     /// The id of the stage a user named: `name` (looked up in `namespace` when given, any kind),
     /// `KIND/name` as kubectl takes it (`rset/app`, `ks/app`, `kustomization/app`), `ns/name` (a
     /// Kustomization) or `Kind/ns/name`.

@@ -12,11 +12,11 @@
 
 mod causes;
 mod graph;
-mod hints;
+pub mod hints;
 pub mod messages;
 mod ready_expr;
 mod resolve;
-mod resource_set;
+pub mod resource_set;
 mod stage;
 pub mod state;
 mod steps;

@@ -27,7 +27,7 @@ pub fn own_state(rset: &ResourceSet) -> StageState {
     // v0.59.0: `Applying step 1/3` beside Ready=False ReconciliationFailed), so Ready decides.
     match ready.status.as_str() {
         "False" => StageState::Failed,
-        "True" if rset.healthy() && !rset.condition("Reconciling").is_some_and(|c| c.status == "True") => {
+        "True" if rset.healthy() && rset.condition("Reconciling").is_none_or(|c| c.status != "True") => {
             StageState::Ready
         }
         _ => StageState::Progressing,

@@ -8,7 +8,7 @@ use super::Index;
 use super::causes::source_problem;
 use super::messages;
 use crate::duration::parse_go_duration;
-use crate::model::{Condition, Kustomization};
+use crate::model::{Condition, Kustomization, Stage};
 use crate::report::StageState;
 
 /// How long a new Kustomization may go without conditions before that points at the controller.
@@ -91,6 +91,30 @@ pub fn request_outcome(ks: &Kustomization, token: &str) -> Option<RequestOutcome
     match ready.status.as_str() {
         "True" if generation_observed(ks) => Some(RequestOutcome::Ready(status.last_applied_revision.clone())),
         "False" if !matches!(ready.reason.as_str(), "DependencyNotReady" | "Progressing" | "HealthCheckCanceled") => {
+            Some(RequestOutcome::Failed { reason: ready.reason.clone(), message: ready.message.clone() })
+        }
+        _ => None,
+    }
+}
+
+/// [`request_outcome`] for a stage of either kind; for a ResourceSet, flux-operator's conditions
+/// (`lastHandledReconcileAt` is written by github.com/controlplaneio-fluxcd/flux-operator
+/// internal/controller/common.go): Ready for its generation with no reconcile running, or a
+/// failure other than a dependency wait.
+pub fn stage_request_outcome(stage: &Stage, token: &str) -> Option<RequestOutcome> {
+    let rset = match stage {
+        Stage::Kustomization(ks) => return request_outcome(ks, token),
+        Stage::ResourceSet(rset) => rset,
+    };
+    if stage.last_handled_reconcile_at() != Some(token) {
+        return None;
+    }
+    let ready = rset.condition("Ready")?;
+    match super::resource_set::own_state(rset) {
+        StageState::Ready => {
+            Some(RequestOutcome::Ready(rset.status.as_ref().and_then(|s| s.last_applied_revision.clone())))
+        }
+        StageState::Failed => {
             Some(RequestOutcome::Failed { reason: ready.reason.clone(), message: ready.message.clone() })
         }
         _ => None,

@@ -289,6 +289,53 @@ impl Source {
     }
 }
 
+/// A stage object of either kind, as the commands that write (rerun, reconcile) hold it.
+#[derive(Clone, Debug)]
+pub enum Stage {
+    Kustomization(Kustomization),
+    ResourceSet(ResourceSet),
+}
+
+impl Stage {
+    pub fn id(&self) -> StageId {
+        match self {
+            Stage::Kustomization(ks) => ks.id(),
+            Stage::ResourceSet(rset) => rset.id(),
+        }
+    }
+
+    /// `spec.suspend: true`, or a ResourceSet's `fluxcd.controlplane.io/reconcile: disabled`.
+    pub fn suspended(&self) -> bool {
+        match self {
+            Stage::Kustomization(ks) => ks.spec.suspend,
+            Stage::ResourceSet(rset) => rset.disabled(),
+        }
+    }
+
+    /// The source it applies from (ResourceSets have none).
+    pub fn source(&self) -> Option<ObjectRef> {
+        match self {
+            Stage::Kustomization(ks) => Some(ks.source()),
+            Stage::ResourceSet(_) => None,
+        }
+    }
+
+    /// `status.lastHandledReconcileAt`: both controllers write the reconcile request they handled.
+    pub fn last_handled_reconcile_at(&self) -> Option<&str> {
+        match self {
+            Stage::Kustomization(ks) => ks.status.as_ref()?.last_handled_reconcile_at.as_deref(),
+            Stage::ResourceSet(rset) => rset.status.as_ref()?.last_handled_reconcile_at.as_deref(),
+        }
+    }
+
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        match self {
+            Stage::Kustomization(ks) => ks.condition(type_),
+            Stage::ResourceSet(rset) => rset.condition(type_),
+        }
+    }
+}
+
 /// Everything the engine looks at, read either from a live cluster or from an offline dump.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -305,6 +352,18 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The stage `id`, of either kind.
+    pub fn stage(&self, id: &StageId) -> Option<Stage> {
+        match id.kind {
+            crate::refs::StageKind::Kustomization => {
+                self.kustomizations.iter().find(|k| &k.id() == id).cloned().map(Stage::Kustomization)
+            }
+            crate::refs::StageKind::ResourceSet => {
+                self.resource_sets.iter().find(|r| &r.id() == id).cloned().map(Stage::ResourceSet)
+            }
+        }
+    }
+
     /// Every stage: Kustomizations and ResourceSets.
     pub fn stage_ids(&self) -> impl Iterator<Item = StageId> + '_ {
         self.kustomizations.iter().map(Kustomization::id).chain(self.resource_sets.iter().map(ResourceSet::id))

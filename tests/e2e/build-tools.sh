@@ -61,16 +61,20 @@ build() {
   for n in $names; do echo "$(echo "$n" | tr 'a-z-' 'A-Z_')=$dir/$n"; done
 }
 
+# FLUXJOBS_E2E_K8S=1.37 selects the Kubernetes 1.37 wrapper (tools/k8s-1.37) instead of 1.36.
+k8s_tools="$tools/k8s${FLUXJOBS_E2E_K8S:+-$FLUXJOBS_E2E_K8S}"
+
 build_k8s() {
   local v minor ldf cv=k8s.io/component-base/version cg=k8s.io/client-go/pkg/version
-  v=$(module_version "$tools/k8s" k8s.io/kubernetes)
+  [ -d "$k8s_tools" ] || { echo "build-tools: no wrapper $k8s_tools for FLUXJOBS_E2E_K8S=$FLUXJOBS_E2E_K8S" >&2; exit 2; }
+  v=$(module_version "$k8s_tools" k8s.io/kubernetes)
   minor=$(echo "$v" | cut -d. -f2)
   # Stamp the real version: unstamped binaries report v0.0.0-master, which shifts feature gates
   # and confuses version checks (kubernetes hack/lib/version.sh).
   ldf="-s -w -X $cv.gitVersion=$v -X $cv.gitMajor=1 -X $cv.gitMinor=$minor -X $cv.gitTreeState=clean"
   ldf="$ldf -X $cv.gitCommit=0000000000000000000000000000000000000000 -X $cv.buildDate=1970-01-01T00:00:00Z"
   ldf="$ldf -X $cg.gitVersion=$v -X $cg.gitMajor=1 -X $cg.gitMinor=$minor -X $cg.gitTreeState=clean"
-  build k8s "$tools/k8s" "$v" "$ldf" "kube-apiserver kube-controller-manager kube-scheduler kubectl" \
+  build k8s "$k8s_tools" "$v" "$ldf" "kube-apiserver kube-controller-manager kube-scheduler kubectl" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 }

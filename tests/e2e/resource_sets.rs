@@ -15,6 +15,9 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("a_failing_migration_step_is_traced_to_its_pod", failing_step_is_traced_to_the_pod),
         ("a_fixed_step_with_recreate_on_failure_reaches_ready", fix_with_recreate_on_failure),
         ("a_resource_set_waiting_on_a_failed_kustomization_names_its_pod", waits_on_a_kustomization),
+        ("rerun_of_a_resource_set_step_job_lets_flux_operator_recreate_it", rerun_of_a_step_job),
+        ("rerun_of_a_failed_recreate_on_failure_job_only_requests_a_reconcile", rerun_with_recreate_on_failure),
+        ("reconcile_of_a_resource_set_walks_its_kustomization_dependency_first", reconcile_walks_across_kinds),
     ]
 }
 
@@ -144,4 +147,83 @@ fn waits_on_a_kustomization(ctx: &Ctx) -> Result<()> {
     // The ResourceSet is in the same pipeline as the Kustomization it waits for.
     let pipelines = report["pipelines"].as_array().cloned().unwrap_or_default();
     check(pipelines.iter().any(|p| p.as_array().is_some_and(|p| p.len() == 4)), || format!("pipelines: {pipelines:?}"))
+}
+
+fn uid_of_migration(ctx: &Ctx, ns: &str) -> Result<String> {
+    ctx.plane.kubectl(&["get", "job", "db-migration", "-n", ns, "-o", "jsonpath={.metadata.uid}"])
+}
+
+fn rerun_of_a_step_job(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-rset-rerun";
+    namespace(ctx, ns)?;
+    ctx.plane.apply(&Pipeline::seed(ns).resource_set(RSET, false, &[]))?;
+    ctx.wait_status(ns, "the ResourceSet Ready", SETTLE, |r| stage(r, RSET)["state"] == "Ready")?;
+    let old_uid = uid_of_migration(ctx, ns)?;
+    let backups = ctx.plane.dir.join("backups-rset-rerun");
+    let out = ctx.rerun_migration(ns, &backups, &[])?;
+    check(out.code == 0, || format!("rerun exited {}: {}", out.code, out.stderr))?;
+    let expected = [
+        format!(
+            "delete it, then ask flux-operator to reconcile ResourceSet/{ns}/{RSET} so it recreates the Job from its ResourceSet"
+        ),
+        format!("requested a reconcile of ResourceSet ResourceSet/{ns}/{RSET}"),
+        "waiting for flux-operator to recreate Job".to_string(),
+        "exists again (uid ".to_string(),
+    ];
+    for line in &expected {
+        check(out.stderr.contains(line.as_str()), || format!("stderr lacks {line:?}:\n{}", out.stderr))?;
+    }
+    let new_uid = uid_of_migration(ctx, ns)?;
+    check(!new_uid.is_empty() && new_uid != old_uid, || format!("uid {old_uid} -> {new_uid}"))?;
+    ctx.wait_status(ns, "the ResourceSet Ready again", SETTLE, |r| stage(r, RSET)["state"] == "Ready").map(drop)
+}
+
+fn rerun_with_recreate_on_failure(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-rset-rerun-recreate";
+    namespace(ctx, ns)?;
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_labels = vec![("fluxjobs.test/exit-code".into(), "3".into())];
+    ctx.plane.apply(&pipeline.resource_set(RSET, true, &[]))?;
+    ctx.wait_status(ns, "the migration Job Failed", SETTLE, |r| {
+        stage(r, RSET)["steps"][0]["jobs"][0]["state"] == "Failed"
+    })?;
+    let backups = ctx.plane.dir.join("backups-rset-recreate");
+    let out = ctx.rerun_migration(ns, &backups, &[])?;
+    check(out.code == 0, || format!("rerun exited {}: {}", out.code, out.stderr))?;
+    // No delete of ours: flux-operator deletes the failed Job itself.
+    check(!out.stderr.contains("deleted Job") && out.stderr.contains("(recreateOnFailure)"), || out.stderr.clone())?;
+    let token = out
+        .stderr
+        .split("(requestedAt ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .ok_or_else(|| format!("no request token in:\n{}", out.stderr))?
+        .to_string();
+    crate::harness::poll_until("flux-operator to handle the request", SETTLE, std::time::Duration::from_secs(1), || {
+        let handled = ctx.plane.kubectl(&[
+            "get",
+            "resourceset",
+            RSET,
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.status.lastHandledReconcileAt}",
+        ])?;
+        Ok(handled.trim() == token)
+    })
+}
+
+fn reconcile_walks_across_kinds(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-rset-reconcile";
+    Pipeline::seed(ns).install(&ctx.plane)?;
+    ctx.plane.apply(&Pipeline::seed(ns).resource_set(RSET, false, &["app-pre-deploy"]))?;
+    ctx.wait_status(ns, "everything Ready", SETTLE, |r| {
+        r["stages"].as_array().is_some_and(|s| s.len() == 4 && s.iter().all(|s| s["state"] == "Ready"))
+    })?;
+    let out = ctx.plugin(&["reconcile", &format!("rset/{RSET}"), "-n", ns, "--timeout", "3m"])?;
+    check(out.code == 0, || format!("reconcile exited {}: {}", out.code, out.stderr))?;
+    let order = format!("reconciling in order: {ns}/app-pre-deploy -> ResourceSet/{ns}/{RSET}");
+    check(out.stderr.contains(&order), || format!("stderr lacks {order:?}:\n{}", out.stderr))?;
+    let done = format!("ResourceSet/{ns}/{RSET}  Ready");
+    check(out.stderr.contains(&done), || format!("timeline lacks {done:?}:\n{}", out.stderr))
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::batch::v1::Job;
 
 use super::plan::Plan;
+use crate::engine::hints::reconcile_stage;
 use crate::error::Error;
+use crate::model::Stage;
 use crate::refs::NamespacedName;
 
 /// `$XDG_STATE_HOME/kubectl-fluxjobs/backups`, else `~/.local/state/kubectl-fluxjobs/backups`.
@@ -135,9 +137,9 @@ impl Progress {
     pub fn advice(self, plan: &Plan, backup: &Path) -> String {
         let (ns, name) = (&plan.id.namespace, &plan.id.name);
         let restore = format!("kubectl create -f {}", backup.display());
-        let flux = plan.owner.as_ref().map(|ks| {
-            format!(" or let Flux recreate it: kubectl fluxjobs reconcile {} -n {}", ks.name(), ks.namespace())
-        });
+        let owner = plan.owner.as_ref().map(Stage::id);
+        let controller = owner.as_ref().map_or("kustomize-controller", |id| id.kind.controller());
+        let flux = owner.map(|id| format!(" or let Flux recreate it: {}", reconcile_stage(&id)));
         match self {
             Progress::NothingDeleted => format!(
                 "The Job may not have been deleted; if `kubectl get job {name} -n {ns}` does not find it, restore it with: {restore}"
@@ -146,10 +148,10 @@ impl Progress {
                 format!("The Job was deleted; restore it with: {restore}{}", flux.unwrap_or_default())
             }
             Progress::Requested => format!(
-                "The Job was deleted and kustomize-controller was asked to recreate it, but it is not back yet. If `kubectl get job {name} -n {ns}` does not find it, restore it with: {restore}"
+                "The Job was deleted and {controller} was asked to recreate it, but it is not back yet. If `kubectl get job {name} -n {ns}` does not find it, restore it with: {restore}"
             ),
             Progress::Restored => format!(
-                "Nothing to restore: the Job exists again or kustomize-controller recreates it; the backup stays at {}",
+                "Nothing to restore: the Job exists again or {controller} recreates it; the backup stays at {}",
                 backup.display()
             ),
         }
@@ -165,7 +167,7 @@ mod tests {
 
     #[test]
     fn an_interrupt_or_error_says_what_to_restore_at_each_step() {
-        let plan = Plan::new(job(json!({})), Some(ks(json!({}))), Mode::FluxRecreates);
+        let plan = Plan::new(job(json!({})), Some(Stage::Kustomization(ks(json!({})))), Mode::FluxRecreates);
         let backup = Path::new("/backups/shop.db-migration.yaml");
         let before = Progress::NothingDeleted.advice(&plan, backup);
         assert!(

@@ -33,7 +33,7 @@ use crate::duration::{parse_timeout_flag, took};
 use crate::engine::owner_of;
 use crate::engine::workload::{job_state, pod_problem};
 use crate::error::{Error, one_line};
-use crate::model::Kustomization;
+use crate::model::Stage;
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::JobState;
 use crate::terminal;
@@ -64,19 +64,18 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
     if args.dry_run {
         for plan in &plans {
             terminal::step("◎", &format!("dry run: would save {} to {}", plan.id, backup_dir.display()));
-            terminal::step(
-                "◎",
-                &format!(
-                    "dry run: would delete Job {} (propagation Background, precondition uid {})",
-                    plan.id,
-                    plan.uid()
-                ),
-            );
-            if let Some(ks) = &plan.owner {
+            if plan.mode != Mode::OperatorRecreates {
                 terminal::step(
                     "◎",
-                    &format!("dry run: would set reconcile.fluxcd.io/requestedAt on Kustomization {}", ks.id()),
+                    &format!(
+                        "dry run: would delete Job {} (propagation Background, precondition uid {})",
+                        plan.id,
+                        plan.uid()
+                    ),
                 );
+            }
+            if let Some(owner) = &plan.owner_ref {
+                terminal::step("◎", &format!("dry run: would set reconcile.fluxcd.io/requestedAt on {owner}"));
             }
         }
         terminal::step("✔", &format!("dry run: {}; nothing was changed", checked.describe()));
@@ -142,7 +141,7 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
 /// Kustomizations are read once each however many of their Jobs are named.
 async fn plan_all(conn: &Connection, ns: &str, targets: &[Target], args: &RerunArgs) -> Result<Vec<Plan>, Error> {
     let mut plans: Vec<Plan> = Vec::new();
-    let mut owners: HashMap<StageId, Option<Kustomization>> = HashMap::new();
+    let mut owners: HashMap<StageId, Option<Stage>> = HashMap::new();
     for target in targets {
         let jobs = match target {
             Target::Job(name) => {
@@ -165,7 +164,7 @@ async fn plan_all(conn: &Connection, ns: &str, targets: &[Target], args: &RerunA
                 Some(id) => match owners.get(id) {
                     Some(cached) => cached.clone(),
                     None => {
-                        let owner = read::get_kustomization(conn, id).await?;
+                        let owner = read::get_stage(conn, id).await?;
                         owners.insert(id.clone(), owner.clone());
                         owner
                     }
@@ -191,6 +190,9 @@ async fn execute(
     progress: &Cell<Progress>,
 ) -> Result<Option<String>, Error> {
     let (id, uid) = (&plan.id, plan.uid());
+    if plan.mode == Mode::OperatorRecreates {
+        return request_and_wait(conn, plan, backup, timeout, progress).await;
+    }
     let deleted = write::delete_job(conn, id, uid, DryRun::No).await?;
     progress.set(match deleted {
         Deleted::Replaced => Progress::Restored,
@@ -220,21 +222,37 @@ async fn execute(
         }
         progress.set(Progress::Restored);
     }
-    let Some(ks) = &plan.owner else { return Ok(None) };
-    let stage = ks.id();
+    request_and_wait(conn, plan, backup, timeout, progress).await
+}
+
+/// Requests the owning stage's reconcile and, unless the Job is already back, waits until its
+/// controller recreated the Job or handled the request. Returns the request token.
+async fn request_and_wait(
+    conn: &Connection,
+    plan: &Plan,
+    backup: &Path,
+    timeout: Duration,
+    progress: &Cell<Progress>,
+) -> Result<Option<String>, Error> {
+    let (id, uid) = (&plan.id, plan.uid());
+    let Some(owner) = &plan.owner else { return Ok(None) };
+    let stage = owner.id();
+    let controller = stage.kind.controller();
     let token = write::request_token();
     write::request_reconcile(conn, &ObjectRef::stage(&stage), &token, DryRun::No).await?;
-    terminal::step("✔", &format!("requested a reconcile of Kustomization {stage} (requestedAt {token})"));
+    terminal::step("✔", &format!("requested a reconcile of {} {stage} (requestedAt {token})", stage.kind.as_str()));
     if progress.get() == Progress::Restored {
         return Ok(Some(token));
     }
-    // Done only when the Job is back, or kustomize-controller has handled the request.
-    progress.set(Progress::Requested);
-    terminal::step("◎", &format!("waiting for kustomize-controller to recreate Job {id}"));
+    // Done only when the Job is back, or the controller has handled the request.
+    if progress.get() == Progress::Deleted {
+        progress.set(Progress::Requested);
+    }
+    terminal::step("◎", &format!("waiting for {controller} to recreate Job {id}"));
     match wait::job_back(conn, id, uid, &stage, &token, timeout).await? {
         Some(Back::Recreated(new_uid)) => terminal::step("✔", &format!("Job {id} exists again (uid {new_uid})")),
         Some(Back::HandledWithoutJob) => terminal::warn(&format!(
-            "kustomize-controller handled the reconcile request of {stage} but did not recreate Job {id}; {}",
+            "{controller} handled the reconcile request of {stage} but did not recreate Job {id}; {}",
             Progress::Deleted.advice(plan, backup)
         )),
         None => return Err(Error::NotRecreated { job: id.clone(), stage, timeout }),
@@ -253,7 +271,7 @@ async fn follow_rerun(
     token: Option<&str>,
     timeout: Duration,
 ) -> bool {
-    let stage = plan.owner.as_ref().map(|k| k.id());
+    let stage = plan.owner.as_ref().map(Stage::id);
     if !follow_job(conn, &plan.id, plan.uid(), timeout).await {
         if let Some(stage) = &stage {
             follow::explain(conn, ctx, stage, args.logs).await;

@@ -10,8 +10,8 @@ use crate::cluster::preflight::PlannedWrite;
 use crate::engine::state::health_check_running;
 use crate::engine::workload::job_state;
 use crate::error::Error;
-use crate::model::{Kustomization, OWNER_NAME_LABEL};
-use crate::refs::{NamespacedName, ObjectRef, StageId};
+use crate::model::{Kustomization, OWNER_NAME_LABEL, RECREATE_ON_FAILURE_ANNOTATION, Stage};
+use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::JobState;
 
 /// What the user named.
@@ -62,8 +62,14 @@ impl fmt::Display for RecreateReason {
 /// How the Job comes back after the delete.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Mode {
-    /// kustomize-controller recreates it from Git on the requested reconcile.
+    /// Its controller (kustomize-controller from Git, flux-operator from the ResourceSet) recreates
+    /// it on the requested reconcile.
     FluxRecreates,
+    /// A failed Job of a ResourceSet annotated `fluxcd.controlplane.io/recreateOnFailure: enabled`:
+    /// flux-operator deletes and recreates it itself at the next reconcile (`deleteFailedJobs` in
+    /// github.com/controlplaneio-fluxcd/flux-operator internal/controller/resourceset_controller.go),
+    /// so rerun only requests one.
+    OperatorRecreates,
     /// rerun recreates it from the saved live spec.
     FromLiveSpec(RecreateReason),
 }
@@ -72,9 +78,8 @@ pub enum Mode {
 #[derive(Debug, PartialEq, thiserror::Error)]
 pub enum Refusal {
     #[error(
-        "Job {job} belongs to stage {stage} which is suspended: Flux would not recreate it. Resume it first: flux resume kustomization {} -n {}",
-        stage.name,
-        stage.namespace
+        "Job {job} belongs to stage {stage} which is suspended: Flux would not recreate it. Resume it first: {}",
+        resume_command(stage)
     )]
     StageSuspended { job: NamespacedName, stage: StageId },
     #[error(
@@ -82,7 +87,8 @@ pub enum Refusal {
     )]
     NotManaged { job: NamespacedName },
     #[error(
-        "Job {job} belongs to Kustomization {owner}, which does not exist (any more). Pass --recreate to recreate it from its live spec"
+        "Job {job} belongs to {} {owner}, which does not exist (any more). Pass --recreate to recreate it from its live spec",
+        owner.kind.as_str()
     )]
     OwnerGone { job: NamespacedName, owner: StageId },
     #[error("Job {job} is still running ({active} active pod{}); pass --force to delete it anyway", if *active == 1 { "" } else { "s" })]
@@ -93,16 +99,16 @@ pub enum Refusal {
 /// stage as read (`None` when it does not exist).
 pub fn decide(
     job: &Job,
-    owner: Option<&Kustomization>,
+    owner: Option<&Stage>,
     owner_id: Option<&StageId>,
     force: bool,
     recreate: bool,
 ) -> Result<Mode, Refusal> {
     let id = NamespacedName::of(&job.metadata);
-    if let Some(ks) = owner
-        && ks.spec.suspend
+    if let Some(stage) = owner
+        && stage.suspended()
     {
-        return Err(Refusal::StageSuspended { job: id, stage: ks.id() });
+        return Err(Refusal::StageSuspended { job: id, stage: stage.id() });
     }
     match (owner_id, owner, recreate) {
         (None, _, false) => return Err(Refusal::NotManaged { job: id }),
@@ -114,8 +120,15 @@ pub fn decide(
         let active = job.status.as_ref().and_then(|s| s.active).unwrap_or(0);
         return Err(Refusal::Running { job: id, active });
     }
-    let Some(ks) = owner.filter(|_| !recreate) else {
-        return Ok(Mode::FromLiveSpec(RecreateReason::Asked));
+    let ks = match owner.filter(|_| !recreate) {
+        None => return Ok(Mode::FromLiveSpec(RecreateReason::Asked)),
+        Some(Stage::ResourceSet(_)) if state == JobState::Failed && recreated_on_failure(job) => {
+            return Ok(Mode::OperatorRecreates);
+        }
+        // flux-operator waits for a step's Jobs within the step timeout, then retries the whole
+        // ResourceSet with backoff: a deleted Job is applied again on the requested reconcile.
+        Some(Stage::ResourceSet(_)) => return Ok(Mode::FluxRecreates),
+        Some(Stage::Kustomization(ks)) => ks,
     };
     // kustomize-controller waits for a deleted Job until the health check's timeout, unless the
     // Job's manifest sets ttlSecondsAfterFinished (fluxcd/pkg ssa ExtractJobsWithTTL); without the
@@ -125,6 +138,24 @@ pub fn decide(
         return Ok(Mode::FromLiveSpec(RecreateReason::HealthCheckRunning(ks.id())));
     }
     Ok(Mode::FluxRecreates)
+}
+
+/// `fluxcd.controlplane.io/recreateOnFailure: enabled` on the Job (flux-operator compares the
+/// value exactly).
+fn recreated_on_failure(job: &Job) -> bool {
+    let annotations = job.metadata.annotations.as_ref();
+    annotations.and_then(|a| a.get(RECREATE_ON_FAILURE_ANNOTATION)).is_some_and(|v| v == "enabled")
+}
+
+/// How to resume a suspended stage of either kind.
+fn resume_command(stage: &StageId) -> String {
+    match stage.kind {
+        StageKind::Kustomization => format!("flux resume kustomization {} -n {}", stage.name, stage.namespace),
+        StageKind::ResourceSet => format!(
+            "kubectl annotate resourceset {} -n {} fluxcd.controlplane.io/reconcile-",
+            stage.name, stage.namespace
+        ),
+    }
 }
 
 /// The Job as it can be created again: server-set fields stripped (uid, resourceVersion,
@@ -171,15 +202,15 @@ pub struct Plan {
     /// check sends.
     pub manifest: Job,
     pub id: NamespacedName,
-    pub owner: Option<Kustomization>,
-    /// `Kustomization/ns/name` of `owner`.
+    pub owner: Option<Stage>,
+    /// `Kind/ns/name` of `owner`.
     pub owner_ref: Option<ObjectRef>,
     pub mode: Mode,
 }
 
 impl Plan {
-    pub fn new(job: Job, owner: Option<Kustomization>, mode: Mode) -> Self {
-        let owner_ref = owner.as_ref().map(|ks| ObjectRef::stage(&ks.id()));
+    pub fn new(job: Job, owner: Option<Stage>, mode: Mode) -> Self {
+        let owner_ref = owner.as_ref().map(|stage| ObjectRef::stage(&stage.id()));
         Plan { id: NamespacedName::of(&job.metadata), manifest: restorable(&job), job, owner, owner_ref, mode }
     }
 
@@ -190,7 +221,10 @@ impl Plan {
     /// The writes this rerun will make, for the checks before the first: the delete, the create
     /// from the manifest when rerun recreates the Job, the owning stage's reconcile request.
     pub fn writes(&self) -> Vec<PlannedWrite<'_>> {
-        let mut writes = vec![PlannedWrite::DeleteJob { job: &self.id, uid: self.uid() }];
+        let mut writes = vec![];
+        if self.mode != Mode::OperatorRecreates {
+            writes.push(PlannedWrite::DeleteJob { job: &self.id, uid: self.uid() });
+        }
         if let Mode::FromLiveSpec(_) = self.mode {
             writes.push(PlannedWrite::CreateJob(&self.manifest));
         }
@@ -206,14 +240,20 @@ impl Plan {
             Some(r) => format!("{} ({r})", state.as_str()),
             None => state.as_str().to_string(),
         };
+        let owner = self.owner.as_ref().map(Stage::id);
+        let controller = owner.as_ref().map(|id| id.kind.controller()).unwrap_or_default();
+        let owner = owner.map(|id| id.to_string()).unwrap_or_default();
         let how = match &self.mode {
-            Mode::FluxRecreates => format!(
-                "delete it, then ask kustomize-controller to reconcile {} so it recreates the Job from Git",
-                self.owner.as_ref().map(|k| k.id().to_string()).unwrap_or_default()
+            Mode::FluxRecreates => {
+                let from = if controller == "flux-operator" { "its ResourceSet" } else { "Git" };
+                format!("delete it, then ask {controller} to reconcile {owner} so it recreates the Job from {from}")
+            }
+            Mode::OperatorRecreates => format!(
+                "ask flux-operator to reconcile {owner}: it deletes and recreates the failed Job itself (recreateOnFailure)"
             ),
             Mode::FromLiveSpec(why) => {
                 let then = match &self.owner {
-                    Some(ks) => format!(", then ask kustomize-controller to reconcile {}", ks.id()),
+                    Some(_) => format!(", then ask {controller} to reconcile {owner}"),
                     None => String::new(),
                 };
                 format!("delete it and recreate it from its live spec ({why}){then}")
@@ -296,7 +336,7 @@ pub(super) mod tests {
     #[test]
     fn a_finished_flux_job_is_left_to_flux() {
         assert_eq!(
-            decide(&job(json!({})), Some(&ks(json!({}))), Some(&owner()), false, false),
+            decide(&job(json!({})), Some(&Stage::Kustomization(ks(json!({})))), Some(&owner()), false, false),
             Ok(Mode::FluxRecreates)
         );
     }
@@ -304,16 +344,23 @@ pub(super) mod tests {
     #[test]
     fn refuses_a_suspended_stage_with_the_way_out() {
         let suspended = ks(json!({"spec": {"suspend": true}}));
-        let err = decide(&job(json!({})), Some(&suspended), Some(&owner()), true, true).unwrap_err().to_string();
+        let err = decide(&job(json!({})), Some(&Stage::Kustomization(suspended)), Some(&owner()), true, true)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("suspended") && err.contains("flux resume kustomization app-pre-deploy -n shop"), "{err}");
     }
 
     #[test]
     fn refuses_an_active_job_unless_forced() {
         let running = job(json!({"status": {"conditions": [], "active": 1}}));
-        let err = decide(&running, Some(&ks(json!({}))), Some(&owner()), false, false).unwrap_err().to_string();
+        let err = decide(&running, Some(&Stage::Kustomization(ks(json!({})))), Some(&owner()), false, false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("still running (1 active pod)") && err.contains("--force"), "{err}");
-        assert_eq!(decide(&running, Some(&ks(json!({}))), Some(&owner()), true, false), Ok(Mode::FluxRecreates));
+        assert_eq!(
+            decide(&running, Some(&Stage::Kustomization(ks(json!({})))), Some(&owner()), true, false),
+            Ok(Mode::FluxRecreates)
+        );
     }
 
     #[test]
@@ -332,12 +379,41 @@ pub(super) mod tests {
         let checking = ks(json!({"status": {"conditions": [
             {"type": "Reconciling", "status": "True", "reason": "Progressing", "message": "Running health checks for revision 'main@sha1:1' with a timeout of 5m0s"}]}}));
         let running = job(json!({"status": {"conditions": [], "active": 1}}));
-        let mode = decide(&running, Some(&checking), Some(&owner()), true, false).unwrap();
+        let mode =
+            decide(&running, Some(&Stage::Kustomization(checking.clone())), Some(&owner()), true, false).unwrap();
         assert_eq!(mode, Mode::FromLiveSpec(RecreateReason::HealthCheckRunning(owner())));
         assert!(RecreateReason::HealthCheckRunning(owner()).to_string().contains("health check"));
         let with_ttl =
             job(json!({"spec": {"ttlSecondsAfterFinished": 600}, "status": {"conditions": [], "active": 1}}));
-        assert_eq!(decide(&with_ttl, Some(&checking), Some(&owner()), true, false), Ok(Mode::FluxRecreates));
+        assert_eq!(
+            decide(&with_ttl, Some(&Stage::Kustomization(checking.clone())), Some(&owner()), true, false),
+            Ok(Mode::FluxRecreates)
+        );
+    }
+
+    #[test]
+    fn a_resource_set_recreates_a_failed_job_itself_when_annotated() {
+        let rset: crate::model::ResourceSet =
+            serde_json::from_value(json!({"metadata": {"name": "release", "namespace": "shop"}})).unwrap();
+        let rset = Stage::ResourceSet(rset);
+        let id = StageId::resource_set("shop", "release");
+        let annotated =
+            job(json!({"metadata": {"annotations": {"fluxcd.controlplane.io/recreateOnFailure": "enabled"}}}));
+        assert_eq!(decide(&annotated, Some(&rset), Some(&id), false, false), Ok(Mode::OperatorRecreates));
+        assert_eq!(decide(&job(json!({})), Some(&rset), Some(&id), false, false), Ok(Mode::FluxRecreates));
+        let plan = Plan::new(annotated, Some(rset), Mode::OperatorRecreates);
+        let writes = plan.writes();
+        assert!(matches!(writes[..], [PlannedWrite::RequestReconcile(_)]), "only a reconcile request: {writes:?}");
+        assert!(plan.describe().contains("recreateOnFailure"), "{}", plan.describe());
+        let disabled: crate::model::ResourceSet = serde_json::from_value(
+            json!({"metadata": {"name": "release", "namespace": "shop", "annotations": {"fluxcd.controlplane.io/reconcile": "disabled"}}}),
+        )
+        .unwrap();
+        let err = decide(&job(json!({})), Some(&Stage::ResourceSet(disabled)), Some(&id), false, false).unwrap_err();
+        assert!(
+            err.to_string().contains("kubectl annotate resourceset release -n shop fluxcd.controlplane.io/reconcile-"),
+            "{err}"
+        );
     }
 
     #[test]
