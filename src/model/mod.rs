@@ -172,29 +172,37 @@ impl<'de> Deserialize<'de> for Kustomization {
     }
 }
 
-impl kube::Resource for Kustomization {
-    type DynamicType = ();
-    type Scope = kube::core::NamespaceResourceScope;
+/// `kube::Resource` for a Flux kind read through typed APIs: namespaced, served at `v1`.
+macro_rules! flux_resource {
+    ($type:ty, $kind:literal, $group:expr, $plural:literal) => {
+        impl kube::Resource for $type {
+            type DynamicType = ();
+            type Scope = kube::core::NamespaceResourceScope;
 
-    fn kind(_: &()) -> std::borrow::Cow<'_, str> {
-        "Kustomization".into()
-    }
-    fn group(_: &()) -> std::borrow::Cow<'_, str> {
-        KUSTOMIZE_GROUP.into()
-    }
-    fn version(_: &()) -> std::borrow::Cow<'_, str> {
-        "v1".into()
-    }
-    fn plural(_: &()) -> std::borrow::Cow<'_, str> {
-        "kustomizations".into()
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
+            fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+                $kind.into()
+            }
+            fn group(_: &()) -> std::borrow::Cow<'_, str> {
+                $group.into()
+            }
+            fn version(_: &()) -> std::borrow::Cow<'_, str> {
+                "v1".into()
+            }
+            fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+                $plural.into()
+            }
+            fn meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
 }
+use flux_resource;
+
+flux_resource!(Kustomization, "Kustomization", KUSTOMIZE_GROUP, "kustomizations");
 
 impl Kustomization {
     pub fn namespace(&self) -> &str {

@@ -24,19 +24,13 @@ pub const RECREATE_ON_FAILURE_ANNOTATION: &str = "fluxcd.controlplane.io/recreat
 
 /// `spec.dependsOn[]` (api/v1 `Dependency`): any kind; without `ready` only existence is checked.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct ResourceSetDependency {
-    #[serde(default)]
     pub api_version: String,
-    #[serde(default)]
     pub kind: String,
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub namespace: Option<String>,
-    #[serde(default)]
     pub ready: bool,
-    #[serde(default)]
     pub ready_expr: Option<String>,
 }
 
@@ -71,78 +65,44 @@ impl ResourceSetDependency {
 
 /// `spec.steps[]` (api/v1 `ResourceSetStep`).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct ResourceSetStep {
     pub name: String,
-    #[serde(default)]
     pub timeout: Option<String>,
-    #[serde(default)]
     pub resources: Vec<serde_json::Value>,
-    #[serde(default)]
     pub resources_template: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct ResourceSetSpec {
-    #[serde(default)]
     pub depends_on: Vec<ResourceSetDependency>,
-    #[serde(default)]
     pub steps: Vec<ResourceSetStep>,
     /// Static input sets; each renders the resources once.
-    #[serde(default)]
     pub inputs: Vec<BTreeMap<String, serde_json::Value>>,
     /// Input providers: their inputs are not in the ResourceSet, so names templated from them
     /// cannot be rendered here.
-    #[serde(default)]
     pub inputs_from: Vec<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct ResourceSetStatus {
-    #[serde(default)]
     pub conditions: Vec<Condition>,
-    #[serde(default)]
     pub inventory: Option<Inventory>,
-    #[serde(default)]
     pub last_applied_revision: Option<String>,
-    #[serde(default)]
     pub last_handled_reconcile_at: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
 pub struct ResourceSet {
     pub metadata: ObjectMeta,
-    #[serde(default)]
     pub spec: ResourceSetSpec,
-    #[serde(default)]
     pub status: Option<ResourceSetStatus>,
 }
 
-impl kube::Resource for ResourceSet {
-    type DynamicType = ();
-    type Scope = kube::core::NamespaceResourceScope;
-
-    fn kind(_: &()) -> std::borrow::Cow<'_, str> {
-        "ResourceSet".into()
-    }
-    fn group(_: &()) -> std::borrow::Cow<'_, str> {
-        RESOURCE_SET_GROUP.into()
-    }
-    fn version(_: &()) -> std::borrow::Cow<'_, str> {
-        "v1".into()
-    }
-    fn plural(_: &()) -> std::borrow::Cow<'_, str> {
-        "resourcesets".into()
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+super::flux_resource!(ResourceSet, "ResourceSet", RESOURCE_SET_GROUP, "resourcesets");
 
 impl ResourceSet {
     pub fn namespace(&self) -> &str {
