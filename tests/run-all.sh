@@ -2,9 +2,12 @@
 # README's test command: every test of the project, with nothing skipped.
 #  1. checks the prerequisites (cargo, go, openssl, tar, sha256sum) and says what is missing;
 #  2. builds, or reuses from its cache, the real control plane (tests/e2e/build-tools.sh: etcd,
-#     kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, kustomize-controller);
+#     kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, kustomize-controller,
+#     flux-operator, and the Kubernetes 1.37 programs);
 #  3. runs `cargo test` with the end-to-end suite switched on (FLUXJOBS_E2E=1): unit tests, CLI and
-#     golden tests on the examples, and the scenarios against the live control plane.
+#     golden tests on the examples, and the scenarios against the live control plane (Kubernetes
+#     1.36, kustomize-controller v1.9, flux-operator);
+#  4. runs the end-to-end suite again on Kubernetes 1.37 (FLUXJOBS_E2E_K8S=1.37).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,6 +22,9 @@ fi
 
 start=$SECONDS
 bash tests/e2e/build-tools.sh >/dev/null
+FLUXJOBS_E2E_K8S=1.37 bash tests/e2e/build-tools.sh k8s >/dev/null
 echo "run-all: control-plane programs ready after $((SECONDS - start))s" >&2
 FLUXJOBS_E2E=1 cargo test --locked --all-targets "$@"
+echo "run-all: every test passed on Kubernetes 1.36 after $((SECONDS - start))s; the end-to-end suite again on Kubernetes 1.37" >&2
+FLUXJOBS_E2E=1 FLUXJOBS_E2E_K8S=1.37 cargo test --locked --test e2e "$@"
 echo "run-all: all tests passed in $((SECONDS - start))s" >&2

@@ -953,3 +953,124 @@ fn stage_filter_shows_the_stage_and_its_upstream_and_rejects_unknown_names() {
     let err = diagnose(&snapshot, &Filter { stage: Some("nope".into()), ..Filter::default() }).unwrap_err();
     assert!(err.to_string().starts_with("stage \"nope\" not found"), "{err}");
 }
+
+/// A ResourceSet of the seed pipeline as flux-operator v0.59.0 writes it: three steps, the
+/// migration Job in the first, with the given dependencies and conditions.
+fn rset(depends_on: Value, conditions: Value) -> Value {
+    let job =
+        |name: &str| json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": NS}});
+    json!({
+        "apiVersion": "fluxcd.controlplane.io/v1", "kind": "ResourceSet",
+        "metadata": {"name": "release", "namespace": NS, "generation": 1, "creationTimestamp": T0},
+        "spec": {"dependsOn": depends_on, "steps": [
+            {"name": "pre-deploy", "resources": [job("db-migration")]},
+            {"name": "deploy", "resources": [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app", "namespace": NS}}]},
+            {"name": "post-deploy", "resources": [job("cache-refresh")]},
+        ]},
+        "status": {"conditions": conditions},
+    })
+}
+
+fn rset_job(mut job: Value) -> Value {
+    job["metadata"]["labels"] = json!({"resourceset.fluxcd.controlplane.io/name": "release", "resourceset.fluxcd.controlplane.io/namespace": NS});
+    job
+}
+
+fn rset_stage(report: &Report) -> &StageReport {
+    report.stages.iter().find(|s| s.id().is_resource_set()).expect("the ResourceSet is shown")
+}
+
+#[test]
+fn a_failed_resource_set_step_is_traced_to_its_pod() {
+    let failed = condition(
+        "Ready",
+        "False",
+        "ReconciliationFailed",
+        "reconciliation failed: step \"pre-deploy\" health check failed: failed early due to stalled resources: [Job/shop/db-migration status: 'Failed']\n",
+    );
+    let report = run(vec![
+        rset(json!([]), json!([failed])),
+        rset_job(failed_job("db-migration", "BackoffLimitExceeded", "Job has reached the specified backoff limit")),
+        pod_of("db-migration", "db-migration-x1", terminated(3, "Error")),
+    ]);
+    let s = rset_stage(&report);
+    assert_eq!(s.state, StageState::Failed);
+    let cause = s.root_cause.as_ref().expect("a cause");
+    assert_eq!((cause.kind.as_str(), cause.exit_code, cause.step.as_deref()), ("Pod", Some(3), Some("pre-deploy")));
+    let steps = s.steps.as_ref().expect("steps");
+    let states: Vec<&str> = steps.iter().map(|s| s.state.as_str()).collect();
+    assert_eq!(states, ["Failed", "NotReached", "NotReached"]);
+    assert_eq!(steps[0].root_cause.as_ref(), Some(cause));
+    assert_eq!(steps[0].jobs[0].name, "db-migration");
+    assert!(s.hint.as_deref().unwrap().contains("kubectl fluxjobs rerun job/db-migration -n shop"), "{:?}", s.hint);
+}
+
+#[test]
+fn a_resource_set_follows_its_kustomization_dependency_and_skips_existence_only_ones() {
+    let blocked = condition(
+        "Ready",
+        "False",
+        "DependencyNotReady",
+        "Retrying dependency check: dependency kustomize.toolkit.fluxcd.io/v1/Kustomization/shop/app-pre-deploy not ready: status InProgress",
+    );
+    let dep = |name: &str, ready: bool| json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "name": name, "namespace": NS, "ready": ready});
+    // app-deploy is only required to exist (no `ready`), so the walk goes on to app-pre-deploy.
+    let deps = json!([dep("app-deploy", false), dep("app-pre-deploy", true)]);
+    let mut objects = failed_migration("db-migration-x1", terminated(3, "Error"), vec![]);
+    objects.push(rset(deps, json!([blocked])));
+    let report = run(objects);
+    let s = rset_stage(&report);
+    assert_eq!(s.state, StageState::Blocked);
+    let cause = s.root_cause.as_ref().expect("a cause");
+    assert_eq!((cause.kind.as_str(), cause.exit_code), ("Pod", Some(3)));
+    assert_eq!(
+        s.path.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["ResourceSet/shop/release", "shop/app-pre-deploy"]
+    );
+    assert!(s.steps.as_ref().unwrap().iter().all(|step| step.state.as_str() == "NotReached"));
+    // One pipeline: the ResourceSet joins the Kustomizations it depends on.
+    assert_eq!(report.pipelines.len(), 1);
+}
+
+#[test]
+fn a_resource_set_missing_its_dependency_or_disabled_says_so() {
+    let blocked = condition(
+        "Ready",
+        "False",
+        "DependencyNotReady",
+        "Retrying dependency check: dependency fluxcd.controlplane.io/v1/ResourceSet/shop/infra not found: resourcesets.fluxcd.controlplane.io \"infra\" not found",
+    );
+    let dep = json!([{"apiVersion": "fluxcd.controlplane.io/v1", "kind": "ResourceSet", "name": "infra", "namespace": NS, "ready": true}]);
+    let report = run(vec![rset(dep, json!([blocked]))]);
+    let cause = rset_stage(&report).root_cause.as_ref().expect("a cause");
+    assert_eq!(
+        (cause.kind.as_str(), cause.name.as_str(), cause.reason.as_str()),
+        ("ResourceSet", "infra", "DependencyNotFound")
+    );
+    assert_eq!(cause.message, "dependency fluxcd.controlplane.io/v1/ResourceSet/shop/infra not found");
+
+    let mut disabled = rset(json!([]), json!([condition("Ready", "True", "ReconciliationSucceeded", "ok")]));
+    disabled["metadata"]["annotations"] = json!({"fluxcd.controlplane.io/reconcile": "Disabled"});
+    let report = run(vec![disabled]);
+    let s = rset_stage(&report);
+    assert_eq!(s.state, StageState::Suspended);
+    assert!(s.hint.as_deref().unwrap().contains("fluxcd.controlplane.io/reconcile-"), "{:?}", s.hint);
+}
+
+#[test]
+fn a_resource_set_job_no_step_can_be_mapped_to_is_a_warning() {
+    let mut templated = rset(json!([]), json!([condition("Ready", "True", "ReconciliationSucceeded", "ok")]));
+    templated["spec"]["inputsFrom"] = json!([{"name": "tags"}]);
+    templated["spec"]["steps"][0]["resources"][0]["metadata"]["name"] =
+        json!("db-migration-<< inputs.tag | slugify >>");
+    let report =
+        run(vec![templated, rset_job(job("db-migration-v2", json!([{"type": "Complete", "status": "True"}])))]);
+    let s = rset_stage(&report);
+    assert!(s.steps.as_ref().unwrap()[0].unmapped);
+    assert_eq!(
+        report.warnings,
+        [
+            "Job/shop/db-migration-v2 of ResourceSet/shop/release is not mapped to a step: its step names objects with templates rendered from input providers or functions"
+        ]
+    );
+}
