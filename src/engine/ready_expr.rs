@@ -38,6 +38,25 @@ pub fn evaluate(expr: &str, this: &str, dep: &str) -> Result<bool, ReadyExprErro
     }
 }
 
+/// The value of `expr` over one object whose top-level fields are the variables (`status`,
+/// `metadata`, ...): how flux-operator evaluates a ResourceSet's `dependsOn[].readyExpr` on the
+/// dependency (github.com/controlplaneio-fluxcd/flux-operator internal/controller/
+/// resourceset_controller.go `checkDependencies`, `EvaluateBoolean(ctx, depObj.UnstructuredContent())`).
+pub fn evaluate_on(expr: &str, object: &str) -> Result<bool, ReadyExprError> {
+    let program =
+        cel::Program::compile(expr).map_err(|e| ReadyExprError::Compile(first_line(&e.to_string()).to_string()))?;
+    let mut context = cel::Context::default();
+    if let serde_json::Value::Object(fields) = serde_json::from_str::<serde_json::Value>(object)? {
+        for (name, value) in &fields {
+            context.add_variable_from_value(name.as_str(), to_cel(value));
+        }
+    }
+    match program.execute(&context)? {
+        cel::Value::Bool(value) => Ok(value),
+        other => Err(ReadyExprError::NotBool(format!("{other:?}"))),
+    }
+}
+
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
 }
@@ -87,6 +106,15 @@ mod tests {
         let same_revision = "dep.status.lastAppliedRevision == self.status.lastAttemptedRevision";
         assert_eq!(evaluate(same_revision, &this, &dep).ok(), Some(false));
         assert_eq!(evaluate("has(dep.status.history)", &this, &dep).ok(), Some(false));
+    }
+
+    #[test]
+    fn evaluates_over_one_object_like_flux_operator() {
+        let (_, dep) = objects();
+        let ready = "status.conditions.filter(c, c.type == 'Ready').all(c, c.status == 'True') && metadata.generation == status.observedGeneration";
+        assert_eq!(evaluate_on(ready, &dep).ok(), Some(true));
+        assert_eq!(evaluate_on("status.lastAppliedRevision == 'main@sha1:2'", &dep).ok(), Some(false));
+        assert!(evaluate_on("dep.metadata.name == 'x'", &dep).is_err(), "no `dep` variable in flux-operator's binding");
     }
 
     #[test]

@@ -76,6 +76,30 @@ impl<'i, 'a> Resolver<'i, 'a> {
         })
     }
 
+    /// A ResourceSet's readyExprs (on dependencies with `ready: true`), evaluated the way
+    /// flux-operator binds them: the dependency's fields as variables. Only a Kustomization
+    /// dependency is kept whole here; others are reported as not evaluated.
+    pub fn rset_ready_exprs(&self, rset: &ResourceSet) -> Vec<ReadyExprReport> {
+        let with_expr = rset.spec.depends_on.iter().filter(|d| d.ready);
+        with_expr
+            .filter_map(|dep| {
+                let expression = dep.ready_expr.clone()?;
+                let dependency = dep.stage()?;
+                let (value, error) = match self.index.kustomization(&dependency) {
+                    Some(ks) => match ready_expr::evaluate_on(&expression, &ks.object) {
+                        Ok(value) => (Some(value), None),
+                        Err(e) => (None, Some(e.to_string())),
+                    },
+                    None if self.index.has_stage(&dependency) => {
+                        (None, Some("only Kustomization dependencies are evaluated here".to_string()))
+                    }
+                    None => (None, None),
+                };
+                Some(ReadyExprReport { dependency, expression, value, error })
+            })
+            .collect()
+    }
+
     /// Why stage `id` is not Ready; `None` when it is.
     pub fn resolve(&mut self, id: &StageId) -> Option<Resolution> {
         self.resolve_visiting(id, &mut Vec::new())
@@ -226,7 +250,14 @@ impl<'i, 'a> Resolver<'i, 'a> {
             }
             if let Some(expr) = &dep.ready_expr {
                 if messages::operator_ready_expr_unmet(&ready.message, &display) {
-                    let message = format!("dependency {display} not ready: expression '{expr}'");
+                    let evaluated = self.rset_ready_exprs(rset).into_iter().find(|e| e.dependency == dep_id);
+                    let now = match evaluated.map(|e| (e.value, e.error)) {
+                        Some((Some(false), _)) => "false here too".to_string(),
+                        Some((Some(true), _)) => "true on these objects now".to_string(),
+                        Some((None, error)) => format!("not evaluated here: {}", error.unwrap_or_default()),
+                        None => "not evaluated here".to_string(),
+                    };
+                    let message = format!("dependency {display} not ready: expression '{expr}' ({now})");
                     let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::ReadyExprNotMet, message);
                     return at_dependency(cause, hints::ready_expr_false(&id, &dep_id));
                 }

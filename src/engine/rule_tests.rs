@@ -1074,3 +1074,25 @@ fn a_resource_set_job_no_step_can_be_mapped_to_is_a_warning() {
         ]
     );
 }
+
+#[test]
+fn a_resource_set_ready_expr_is_evaluated_on_the_dependency_alone() {
+    let expr = "status.lastAppliedRevision == 'v2'";
+    let blocked = condition(
+        "Ready",
+        "False",
+        "DependencyNotReady",
+        &format!(
+            "Retrying dependency check: dependency kustomize.toolkit.fluxcd.io/v1/Kustomization/shop/app-pre-deploy not ready: expression '{expr}'"
+        ),
+    );
+    let dep = json!([{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "name": "app-pre-deploy",
+                      "namespace": NS, "ready": true, "readyExpr": expr}]);
+    let report = run(vec![ks("app-pre-deploy", &[]), rset(dep, json!([blocked]))]);
+    let s = rset_stage(&report);
+    let cause = s.root_cause.as_ref().expect("a cause");
+    assert_eq!((cause.name.as_str(), cause.reason.as_str()), ("app-pre-deploy", "ReadyExprNotMet"));
+    assert!(cause.message.ends_with(&format!("expression '{expr}' (false here too)")), "{}", cause.message);
+    assert_eq!(s.ready_exprs.len(), 1);
+    assert_eq!(s.ready_exprs[0].value, Some(false));
+}

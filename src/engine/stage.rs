@@ -23,7 +23,7 @@ pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<StageId>]) -
         for id in pipeline {
             let resolution = resolver.resolve(id);
             if let Some(rset) = index.resource_set(id) {
-                stages.push(rset_report(index, rset, resolution));
+                stages.push(rset_report(index, rset, resolution, resolver.rset_ready_exprs(rset)));
                 warnings.extend(resource_set::unmapped_jobs(index, rset).into_iter().map(|job| {
                     format!("{job} of {id} is not mapped to a step: its step names objects with templates rendered from input providers or functions")
                 }));
@@ -103,9 +103,13 @@ fn jobs_report(index: &Index, (live, missing): (Vec<&Job>, Vec<NamespacedName>))
     jobs
 }
 
-/// A ResourceSet: no source, no readyExpr evaluation; its steps, with the root cause on the step
-/// it names.
-fn rset_report(index: &Index, rset: &ResourceSet, resolution: Option<Resolution>) -> StageReport {
+/// A ResourceSet: no source; its steps, with the root cause on the step it names.
+fn rset_report(
+    index: &Index,
+    rset: &ResourceSet,
+    resolution: Option<Resolution>,
+    ready_exprs: Vec<ReadyExprReport>,
+) -> StageReport {
     let (path, root_cause, hint) = split(resolution);
     let status = rset.status.as_ref();
     StageReport {
@@ -126,6 +130,6 @@ fn rset_report(index: &Index, rset: &ResourceSet, resolution: Option<Resolution>
         path,
         hint,
         created: rset.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()),
-        ready_exprs: vec![],
+        ready_exprs,
     }
 }

@@ -62,9 +62,10 @@ pub fn pipeline_warnings(index: &Index, pipeline: &[StageId], stages: &[StageRep
         for expr in &stage.ready_exprs {
             if let Some(error) = &expr.error {
                 warnings.push(format!(
-                    "the readyExpr of stage {} on {} could not be evaluated here ({error}); kustomize-controller's verdict is shown: `{}`",
+                    "the readyExpr of stage {} on {} could not be evaluated here ({error}); {}'s verdict is shown: `{}`",
                     stage.id(),
                     expr.dependency,
+                    stage.kind.controller(),
                     expr.expression
                 ));
             }
