@@ -12,11 +12,9 @@ use crate::cli::{VersionArgs, VersionFormat};
 use crate::cluster::{Connection, classify};
 use crate::context::Context;
 use crate::error::{Error, one_line};
-use crate::model::KUSTOMIZE_GROUP;
+use crate::model::{KUSTOMIZE_GROUP, RESOURCE_SET_GROUP as FLUX_OPERATOR_GROUP};
 use crate::terminal;
 
-/// The API group of Flux Operator's ResourceSet (controlplaneio-fluxcd/flux-operator api/v1).
-const FLUX_OPERATOR_GROUP: &str = "fluxcd.controlplane.io";
 /// Where `flux install` puts kustomize-controller (fluxcd/flux2 manifests).
 const FLUX_NAMESPACE: &str = "flux-system";
 

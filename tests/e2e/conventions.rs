@@ -78,13 +78,18 @@ fn version_names_the_server_and_flux(ctx: &Ctx) -> Result<()> {
     let v: serde_json::Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))?;
     check(out.code == 0 && v["clientVersion"] == format!("v{}", env!("CARGO_PKG_VERSION")), || out.stdout.clone())?;
     check(v["serverVersion"].as_str().is_some_and(|s| s.starts_with("v1.")), || format!("server: {v}"))?;
-    check(v["flux"]["kustomizations"][0] == "v1" && v["flux"]["resourceSets"] == serde_json::json!([]), || {
+    // The harness runs flux-operator too, so its CRDs are served.
+    check(v["flux"]["kustomizations"][0] == "v1" && v["flux"]["resourceSets"] == serde_json::json!(["v1"]), || {
         format!("flux: {v}")
     })?;
     // The harness runs kustomize-controller as a process, not a Deployment: unknown, not an error.
     check(v["flux"]["kustomizeController"].is_null(), || format!("controller: {v}"))?;
     let text = ctx.plugin(&["version"])?;
-    check(text.stdout.contains("Flux Kustomizations (kustomize.toolkit.fluxcd.io): v1"), || text.stdout.clone())?;
+    check(
+        text.stdout.contains("Flux Kustomizations (kustomize.toolkit.fluxcd.io): v1")
+            && text.stdout.contains("Flux Operator ResourceSets (fluxcd.controlplane.io): v1"),
+        || text.stdout.clone(),
+    )?;
     // Unreachable: the client's line, then one error line.
     let nowhere = anonymous_kubeconfig(ctx, "version-nowhere.kubeconfig", "https://127.0.0.1:9")?;
     let out = ctx.plugin_with(&nowhere, &["version", "--request-timeout", "2s"])?;
