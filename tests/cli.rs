@@ -157,7 +157,7 @@ fn namespace_and_selector_filter_a_snapshot() {
     let other = run(&["status", "--snapshot", &example("ready"), "-n", "other", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&other.stdout).unwrap();
     assert_eq!(v["stages"], serde_json::json!([]));
-    assert!(stderr(&other).contains("no Flux Kustomizations found in namespace \"other\""));
+    assert!(stderr(&other).contains("no Flux Kustomizations or ResourceSets found in namespace \"other\""));
     let selected = run(&["status", "--snapshot", &example("ready"), "-l", "team=none", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&selected.stdout).unwrap();
     assert_eq!(v["stages"], serde_json::json!([]));
@@ -215,7 +215,7 @@ fn unparsable_snapshots_name_file_and_line() {
     std::fs::write(&list, "apiVersion: v1\nkind: List\nitems: []\n").unwrap();
     let out = run(&["status", "--snapshot", list.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(stderr(&out).contains("warning: no Flux Kustomizations found"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("warning: no Flux Kustomizations or ResourceSets found"), "{}", stderr(&out));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

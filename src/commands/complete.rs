@@ -15,7 +15,7 @@ use kube::api::{Api, ListParams};
 use crate::cli::{Cli, CompletionArgs, CompletionShell};
 use crate::cluster::{self, ConnectOptions};
 use crate::error::Error;
-use crate::model::Kustomization;
+use crate::model::{Kustomization, ResourceSet};
 
 /// Cobra's ShellCompDirectiveDefault: let the shell complete file names.
 const FILES: u8 = 0;
@@ -162,7 +162,11 @@ async fn candidates(before: &[String], partial: &str) -> (Vec<(String, String)>,
         return (subcommands, NO_FILES);
     };
     match (sub.get_name(), typed.positionals) {
-        ("status" | "reconcile", 0) => (stages(&typed, "").await, NO_FILES),
+        ("status" | "reconcile", 0) => {
+            let (mut out, rsets) = futures::join!(stages(&typed, ""), resource_sets(&typed));
+            out.extend(rsets);
+            (out, NO_FILES)
+        }
         ("rerun", _) => {
             let mut out = stages(&typed, "ks/").await;
             out.extend(jobs(&typed).await);
@@ -194,34 +198,42 @@ async fn namespaces(typed: &Typed) -> Vec<(String, String)> {
     }
 }
 
-async fn stages(typed: &Typed, prefix: &str) -> Vec<(String, String)> {
+/// The objects of kind `K` in the namespace, each as a completion with its description.
+async fn listed<K>(typed: &Typed, describe: impl Fn(&K) -> (String, String)) -> Vec<(String, String)>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
     let Some((conn, ns)) = connection(typed).await else { return vec![] };
-    let api: Api<Kustomization> = Api::namespaced(conn.client.clone(), &ns);
+    let api: Api<K> = Api::namespaced(conn.client.clone(), &ns);
     match api.list(&ListParams::default()).await {
-        Ok(list) => list
-            .items
-            .iter()
-            .map(|k| {
-                let ready = k.condition("Ready").map(|c| c.reason.clone()).unwrap_or_default();
-                (format!("{prefix}{}", k.name()), format!("Kustomization, {ready}"))
-            })
-            .collect(),
+        Ok(list) => list.items.iter().map(describe).collect(),
         Err(_) => vec![],
     }
 }
 
+async fn stages(typed: &Typed, prefix: &str) -> Vec<(String, String)> {
+    listed(typed, |k: &Kustomization| {
+        let ready = k.condition("Ready").map(|c| c.reason.clone()).unwrap_or_default();
+        (format!("{prefix}{}", k.name()), format!("Kustomization, {ready}"))
+    })
+    .await
+}
+
+/// ResourceSets as `rset/NAME` (none where Flux Operator is not installed).
+async fn resource_sets(typed: &Typed) -> Vec<(String, String)> {
+    listed(typed, |r: &ResourceSet| {
+        let ready = r.condition("Ready").map(|c| c.reason.clone()).unwrap_or_default();
+        (format!("rset/{}", r.name()), format!("ResourceSet, {ready}"))
+    })
+    .await
+}
+
 async fn jobs(typed: &Typed) -> Vec<(String, String)> {
-    let Some((conn, ns)) = connection(typed).await else { return vec![] };
-    let api: Api<Job> = Api::namespaced(conn.client.clone(), &ns);
-    match api.list(&ListParams::default()).await {
-        Ok(list) => list
-            .items
-            .iter()
-            .filter_map(|j| j.metadata.name.clone())
-            .map(|name| (format!("job/{name}"), "Job".to_string()))
-            .collect(),
-        Err(_) => vec![],
-    }
+    listed(typed, |j: &Job| (format!("job/{}", j.metadata.name.as_deref().unwrap_or_default()), "Job".to_string()))
+        .await
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode, Error> {
             Some(ns) => format!("in namespace {ns:?}"),
             None => "in any namespace".into(),
         };
-        terminal::warn(&format!("no Flux Kustomizations found {scope}"));
+        terminal::warn(&format!("no Flux Kustomizations or ResourceSets found {scope}"));
     }
     let options = RenderOptions {
         format: args.output,

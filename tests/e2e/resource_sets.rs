@@ -63,7 +63,18 @@ fn three_steps_reach_ready(ctx: &Ctx) -> Result<()> {
     check(lines[2].contains("└ 1/3 pre-deploy") && lines[2].contains("Done") && lines[2].contains("1/1 ok"), || {
         out.stdout.clone()
     })?;
-    check(lines[4].contains("└ 3/3 post-deploy"), || out.stdout.clone())
+    check(lines[4].contains("└ 3/3 post-deploy"), || out.stdout.clone())?;
+    // Shell completion offers the ResourceSet as `rset/NAME` (kubectl's plugin-completion protocol).
+    let kubeconfig = ctx.plane.kubeconfig.display().to_string();
+    let completed = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
+        .args(["__complete", "status", "--kubeconfig", &kubeconfig, "-n", ns, "rset/"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let completed = String::from_utf8_lossy(&completed.stdout);
+    check(
+        completed.lines().any(|l| l.starts_with(&format!("rset/{RSET}\tResourceSet, ReconciliationSucceeded"))),
+        || format!("completions: {completed}"),
+    )
 }
 
 fn failing_step_is_traced_to_the_pod(ctx: &Ctx) -> Result<()> {
