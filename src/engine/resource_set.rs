@@ -7,7 +7,7 @@ use super::resolve::Resolution;
 use super::steps::{StepJobs, step_jobs, step_states};
 use super::workload::{deployment_cause, job_cause, job_report, job_state};
 use super::{Index, hints};
-use crate::model::{RECREATE_ON_FAILURE_ANNOTATION, ResourceSet};
+use crate::model::{ResourceSet, recreates_on_failure};
 use crate::refs::{NamespacedName, ObjectRef};
 use crate::report::{JobReport, JobState, Reason, RootCause, StageState, StepReport, StepState};
 
@@ -110,8 +110,8 @@ fn step_cause(index: &Index, rset: &ResourceSet) -> Option<Resolution> {
         }
     }
     let position = format!("step {}/{} {:?}", at + 1, rset.spec.steps.len(), step.name);
-    let running = steps[at].jobs.iter().filter_map(|j| index.job(&j.namespace, &j.name));
-    if let Some(job) = running.into_iter().find(|j| matches!(job_state(j).0, JobState::Running | JobState::Pending)) {
+    let mut running = steps[at].jobs.iter().filter_map(|j| index.job(&j.namespace, &j.name));
+    if let Some(job) = running.find(|j| matches!(job_state(j).0, JobState::Running | JobState::Pending)) {
         let object = ObjectRef::of("Job", &job.metadata);
         let message = format!("the Job has not finished yet; flux-operator waits for it before going past {position}");
         let cause =
@@ -142,7 +142,11 @@ fn step_cause(index: &Index, rset: &ResourceSet) -> Option<Resolution> {
             Some(at_step(cause.with_events(index.warning_events(&ObjectRef::stage(&id))), hint))
         }
         (StepState::Applying, _) => {
-            let message = format!("applying {position}; no Job of the step is running yet");
+            let message = if steps[at].jobs.is_empty() {
+                format!("applying {position}; flux-operator waits for its objects to become ready")
+            } else {
+                format!("applying {position}; its Jobs are not created yet")
+            };
             let cause = rset_cause(rset, Reason::Progressing, message);
             Some(at_step(cause, "wait for flux-operator to finish".into()))
         }
@@ -153,12 +157,7 @@ fn step_cause(index: &Index, rset: &ResourceSet) -> Option<Resolution> {
 /// The next step for a Job of a step: with recreateOnFailure flux-operator itself deletes a failed
 /// Job before applying its step again (RSC `deleteFailedJobs`), so a reconcile is all it takes.
 fn job_hint(rset: &ResourceSet, job: &k8s_openapi::api::batch::v1::Job, cause: &RootCause) -> String {
-    let recreated = job
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(RECREATE_ON_FAILURE_ANNOTATION))
-        .is_some_and(|v| v == "enabled");
+    let recreated = recreates_on_failure(job);
     if recreated && job_state(job).0 == JobState::Failed {
         format!(
             "fix the cause; flux-operator deletes and recreates this Job at the next reconcile (recreateOnFailure): {}",

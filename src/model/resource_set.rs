@@ -22,6 +22,13 @@ pub const OPERATOR_RECONCILE_ANNOTATION: &str = "fluxcd.controlplane.io/reconcil
 /// (`deleteFailedJobs` in internal/controller/resourceset_controller.go).
 pub const RECREATE_ON_FAILURE_ANNOTATION: &str = "fluxcd.controlplane.io/recreateOnFailure";
 
+/// Whether a Job carries `fluxcd.controlplane.io/recreateOnFailure: enabled` (flux-operator compares
+/// the value exactly).
+pub fn recreates_on_failure(job: &k8s_openapi::api::batch::v1::Job) -> bool {
+    let annotations = job.metadata.annotations.as_ref();
+    annotations.and_then(|a| a.get(RECREATE_ON_FAILURE_ANNOTATION)).is_some_and(|v| v == "enabled")
+}
+
 /// `spec.dependsOn[]` (api/v1 `Dependency`): any kind; without `ready` only existence is checked.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]

@@ -10,7 +10,7 @@ use crate::cluster::preflight::PlannedWrite;
 use crate::engine::state::health_check_running;
 use crate::engine::workload::job_state;
 use crate::error::Error;
-use crate::model::{Kustomization, OWNER_NAME_LABEL, RECREATE_ON_FAILURE_ANNOTATION, Stage};
+use crate::model::{Kustomization, OWNER_NAME_LABEL, Stage, recreates_on_failure};
 use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::JobState;
 
@@ -122,7 +122,7 @@ pub fn decide(
     }
     let ks = match owner.filter(|_| !recreate) {
         None => return Ok(Mode::FromLiveSpec(RecreateReason::Asked)),
-        Some(Stage::ResourceSet(_)) if state == JobState::Failed && recreated_on_failure(job) => {
+        Some(Stage::ResourceSet(_)) if state == JobState::Failed && recreates_on_failure(job) => {
             return Ok(Mode::OperatorRecreates);
         }
         // flux-operator waits for a step's Jobs within the step timeout, then retries the whole
@@ -138,13 +138,6 @@ pub fn decide(
         return Ok(Mode::FromLiveSpec(RecreateReason::HealthCheckRunning(ks.id())));
     }
     Ok(Mode::FluxRecreates)
-}
-
-/// `fluxcd.controlplane.io/recreateOnFailure: enabled` on the Job (flux-operator compares the
-/// value exactly).
-fn recreated_on_failure(job: &Job) -> bool {
-    let annotations = job.metadata.annotations.as_ref();
-    annotations.and_then(|a| a.get(RECREATE_ON_FAILURE_ANNOTATION)).is_some_and(|v| v == "enabled")
 }
 
 /// How to resume a suspended stage of either kind.
