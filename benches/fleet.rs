@@ -34,7 +34,7 @@ use harness::{ControlPlane, Options, Tools};
 const REV: &str = "main@sha1:5e0f7a1c2d3b4a59687766554433221100ffeedd";
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-fluxjobs");
 /// The kinds `status` reads, for the `kubectl get` floor.
-const KINDS: &str = "kustomizations.kustomize.toolkit.fluxcd.io,gitrepositories.source.toolkit.fluxcd.io,ocirepositories.source.toolkit.fluxcd.io,buckets.source.toolkit.fluxcd.io,externalartifacts.source.toolkit.fluxcd.io,jobs,pods,events,deployments";
+const KINDS: &str = "kustomizations.kustomize.toolkit.fluxcd.io,resourcesets.fluxcd.controlplane.io,gitrepositories.source.toolkit.fluxcd.io,ocirepositories.source.toolkit.fluxcd.io,buckets.source.toolkit.fluxcd.io,externalartifacts.source.toolkit.fluxcd.io,jobs,pods,events,deployments";
 
 struct Args {
     namespaces: usize,

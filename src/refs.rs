@@ -95,10 +95,22 @@ impl fmt::Display for StageId {
     }
 }
 
+impl StageId {
+    /// The bytes of the printed form, without building it (ids are compared often: graph maps,
+    /// sorting).
+    fn text_bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        let prefix: &[u8] = match self.kind {
+            StageKind::Kustomization => b"",
+            StageKind::ResourceSet => b"ResourceSet/",
+        };
+        prefix.iter().copied().chain(self.namespace.bytes()).chain(std::iter::once(b'/')).chain(self.name.bytes())
+    }
+}
+
 /// Ordered as the printed text is.
 impl Ord for StageId {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.to_string().cmp(&other.to_string())
+        self.text_bytes().cmp(other.text_bytes())
     }
 }
 
