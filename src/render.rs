@@ -159,7 +159,7 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: 
     let message = stage.ready.as_ref().map(|r| r.message.lines().next().unwrap_or_default()).unwrap_or_default();
     let message = if stage.ready.is_none() && !stage.suspended { "waiting to be reconciled" } else { message };
     let message = &*inert(message);
-    row.push(Cell::new(stage_name(stage)));
+    row.push(Cell::new(stage_label(&stage.id(), &stage.namespace)));
     row.push(Cell::new(stage.state.as_str()).fg(state_color(stage.state)));
     row.push(Cell::new(age));
     // On a terminal the table must fit: an attempted revision shows its commit alone.
@@ -217,11 +217,13 @@ pub fn short_revision(revision: &str) -> String {
     }
 }
 
-/// A Kustomization by its name, a ResourceSet as `ResourceSet/name`.
-fn stage_name(stage: &StageReport) -> String {
-    match stage.kind {
-        StageKind::Kustomization => stage.name.clone(),
-        StageKind::ResourceSet => format!("ResourceSet/{}", stage.name),
+/// How the table names a stage: a Kustomization by its name, a ResourceSet as `ResourceSet/name`,
+/// each with its namespace when it is not `home`'s.
+fn stage_label(id: &StageId, home: &str) -> String {
+    match id.kind {
+        StageKind::Kustomization if id.namespace == home => id.name.clone(),
+        StageKind::ResourceSet if id.namespace == home => format!("ResourceSet/{}", id.name),
+        _ => id.to_string(),
     }
 }
 
@@ -335,12 +337,7 @@ fn render_causes(report: &Report, o: &RenderOptions) -> String {
 
 fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions) -> String {
     let home = &stage.namespace;
-    let short = |id: &StageId| match id.kind {
-        StageKind::Kustomization if &id.namespace == home => id.name.clone(),
-        StageKind::ResourceSet if &id.namespace == home => format!("ResourceSet/{}", id.name),
-        _ => id.to_string(),
-    };
-    let mut parts: Vec<String> = stage.path.iter().map(short).collect();
+    let mut parts: Vec<String> = stage.path.iter().map(|id| stage_label(id, home)).collect();
     if let Some(step) = &cause.step {
         parts.push(format!("step {step}"));
     }

@@ -208,8 +208,8 @@ pub fn workload_namespaces(snapshot: &Snapshot) -> BTreeSet<String> {
     let inventories = snapshot
         .kustomizations
         .iter()
-        .map(|ks| ks.status.as_ref().and_then(|s| s.inventory.as_ref()))
-        .chain(snapshot.resource_sets.iter().map(|r| r.status.as_ref().and_then(|s| s.inventory.as_ref())));
+        .map(Kustomization::inventory)
+        .chain(snapshot.resource_sets.iter().map(ResourceSet::inventory));
     for inventory in inventories {
         for (group, kind) in [("batch", "Job"), ("apps", "Deployment")] {
             out.extend(crate::engine::inventory_objects(inventory, group, kind).into_iter().map(|id| id.namespace));

@@ -8,7 +8,7 @@ use super::{Index, hints, messages};
 use crate::duration::human;
 use crate::model::Kustomization;
 use crate::refs::{NamespacedName, ObjectRef};
-use crate::report::{JobState, Reason, RootCause};
+use crate::report::{JobReport, JobState, Reason, RootCause};
 
 /// `spec.suspend: true`.
 pub fn suspended(ks: &Kustomization) -> Resolution {
@@ -209,6 +209,19 @@ pub fn missing_job_message(index: &Index, job: &NamespacedName) -> String {
             .into()
     } else {
         "in the inventory but gone from the cluster: deleted before it completed (not by the TTL controller)".into()
+    }
+}
+
+/// An inventory Job that is gone, as the report lists it.
+pub fn missing_job_report(index: &Index, job: &NamespacedName) -> JobReport {
+    JobReport {
+        namespace: job.namespace.clone(),
+        name: job.name.clone(),
+        state: JobState::Missing,
+        reason: Some("NotFound".into()),
+        message: Some(missing_job_message(index, job)),
+        images: vec![],
+        pods: vec![],
     }
 }
 

@@ -195,7 +195,7 @@ impl<'a> Index<'a> {
 
     /// Jobs of a ResourceSet: inventory ids, then owner labels (see [`Index::stage_jobs`]).
     pub fn rset_jobs(&self, rset: &ResourceSet) -> (Vec<&'a Job>, Vec<NamespacedName>) {
-        let inventory = inventory_objects(rset.status.as_ref().and_then(|s| s.inventory.as_ref()), "batch", "Job");
+        let inventory = inventory_objects(rset.inventory(), "batch", "Job");
         let labelled = self.rset_jobs.get(&(rset.namespace(), rset.name())).map(Vec::as_slice).unwrap_or_default();
         self.jobs_of(inventory, labelled)
     }

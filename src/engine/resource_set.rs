@@ -2,6 +2,7 @@
 //! report with one entry per step. Semantics from github.com/controlplaneio-fluxcd/flux-operator
 //! internal/controller/resourceset_controller.go (v0.59.0), "RSC" below.
 
+use super::causes::missing_job_report;
 use super::messages::{self, StepAction};
 use super::resolve::Resolution;
 use super::steps::{StepJobs, step_jobs, step_states};
@@ -9,7 +10,7 @@ use super::workload::{deployment_cause, job_cause, job_report, job_state};
 use super::{Index, hints};
 use crate::model::{ResourceSet, recreates_on_failure};
 use crate::refs::{NamespacedName, ObjectRef};
-use crate::report::{JobReport, JobState, Reason, RootCause, StageState, StepReport, StepState};
+use crate::report::{JobState, Reason, RootCause, StageState, StepReport, StepState};
 
 /// A ResourceSet's own state.
 pub fn own_state(rset: &ResourceSet) -> StageState {
@@ -170,10 +171,14 @@ fn job_hint(rset: &ResourceSet, job: &k8s_openapi::api::batch::v1::Job, cause: &
 
 /// The steps of a ResourceSet for its report; `cause` is the ResourceSet's own root cause, shown
 /// on the step it names.
-pub fn step_reports(index: &Index, rset: &ResourceSet, cause: Option<&RootCause>) -> Vec<StepReport> {
-    let steps = step_jobs(rset);
+pub fn step_reports(
+    index: &Index,
+    rset: &ResourceSet,
+    steps: &[StepJobs],
+    cause: Option<&RootCause>,
+) -> Vec<StepReport> {
     let states = step_states(rset, |at| step_done(index, &steps[at]));
-    let inventory = super::inventory_objects(rset.status.as_ref().and_then(|s| s.inventory.as_ref()), "batch", "Job");
+    let inventory = super::inventory_objects(rset.inventory(), "batch", "Job");
     rset.spec
         .steps
         .iter()
@@ -185,7 +190,7 @@ pub fn step_reports(index: &Index, rset: &ResourceSet, cause: Option<&RootCause>
                 .iter()
                 .filter_map(|id| match index.job(&id.namespace, &id.name) {
                     Some(job) => Some(job_report(index, job)),
-                    None if inventory.contains(id) => Some(missing_job(id)),
+                    None if inventory.contains(id) => Some(missing_job_report(index, id)),
                     None => None, // not created yet
                 })
                 .collect();
@@ -195,22 +200,9 @@ pub fn step_reports(index: &Index, rset: &ResourceSet, cause: Option<&RootCause>
         .collect()
 }
 
-fn missing_job(id: &NamespacedName) -> JobReport {
-    JobReport {
-        namespace: id.namespace.clone(),
-        name: id.name.clone(),
-        state: JobState::Missing,
-        reason: Some("NotFound".into()),
-        message: Some("in the inventory but gone from the cluster".into()),
-        images: vec![],
-        pods: vec![],
-    }
-}
-
 /// Jobs the ResourceSet owns that no step could be mapped to: their step names them with
 /// templates rendered from input providers or functions.
-pub fn unmapped_jobs(index: &Index, rset: &ResourceSet) -> Vec<ObjectRef> {
-    let steps = step_jobs(rset);
+pub fn unmapped_jobs(index: &Index, rset: &ResourceSet, steps: &[StepJobs]) -> Vec<ObjectRef> {
     if !steps.iter().any(|s| s.unrendered) {
         return vec![];
     }

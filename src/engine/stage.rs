@@ -1,9 +1,10 @@
 //! Assembling the [`Report`]: each shown stage's state, Jobs, source revision, and the resolution
 //! of why it is not Ready.
 
-use super::causes::missing_job_message;
+use super::causes::missing_job_report;
 use super::resolve::{Resolution, Resolver};
 use super::state::own_state;
+use super::steps::{StepJobs, step_jobs};
 use super::warnings::pipeline_warnings;
 use super::workload::job_report;
 use super::{Graph, Index};
@@ -12,7 +13,7 @@ use k8s_openapi::api::batch::v1::Job;
 use super::resource_set;
 use crate::model::{Condition, Kustomization, ResourceSet};
 use crate::refs::{NamespacedName, StageId, StageKind};
-use crate::report::{JobReport, JobState, ReadyCondition, ReadyExprReport, Report, RootCause, StageReport};
+use crate::report::{JobReport, ReadyCondition, ReadyExprReport, Report, RootCause, StageReport};
 
 pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<StageId>]) -> Report {
     let mut resolver = Resolver::new(index, graph);
@@ -23,8 +24,9 @@ pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<StageId>]) -
         for id in pipeline {
             let resolution = resolver.resolve(id);
             if let Some(rset) = index.resource_set(id) {
-                stages.push(rset_report(index, rset, resolution, resolver.rset_ready_exprs(rset)));
-                warnings.extend(resource_set::unmapped_jobs(index, rset).into_iter().map(|job| {
+                let steps = step_jobs(rset);
+                stages.push(rset_report(index, rset, &steps, resolution, resolver.rset_ready_exprs(rset)));
+                warnings.extend(resource_set::unmapped_jobs(index, rset, &steps).into_iter().map(|job| {
                     format!("{job} of {id} is not mapped to a step: its step names objects with templates rendered from input providers or functions")
                 }));
                 continue;
@@ -89,17 +91,7 @@ fn ready_condition(c: &Condition) -> ReadyCondition {
 /// Live Jobs, then the inventory Jobs that are gone.
 fn jobs_report(index: &Index, (live, missing): (Vec<&Job>, Vec<NamespacedName>)) -> Vec<JobReport> {
     let mut jobs: Vec<JobReport> = live.into_iter().map(|j| job_report(index, j)).collect();
-    for job in missing {
-        jobs.push(JobReport {
-            message: Some(missing_job_message(index, &job)),
-            namespace: job.namespace,
-            name: job.name,
-            state: JobState::Missing,
-            reason: Some("NotFound".into()),
-            images: vec![],
-            pods: vec![],
-        });
-    }
+    jobs.extend(missing.iter().map(|job| missing_job_report(index, job)));
     jobs
 }
 
@@ -107,6 +99,7 @@ fn jobs_report(index: &Index, (live, missing): (Vec<&Job>, Vec<NamespacedName>))
 fn rset_report(
     index: &Index,
     rset: &ResourceSet,
+    steps: &[StepJobs],
     resolution: Option<Resolution>,
     ready_exprs: Vec<ReadyExprReport>,
 ) -> StageReport {
@@ -125,7 +118,7 @@ fn rset_report(
         source_revision: None,
         ready: rset.condition("Ready").map(ready_condition),
         jobs: jobs_report(index, index.rset_jobs(rset)),
-        steps: Some(resource_set::step_reports(index, rset, root_cause.as_ref())),
+        steps: Some(resource_set::step_reports(index, rset, steps, root_cause.as_ref())),
         root_cause,
         path,
         hint,

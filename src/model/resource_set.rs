@@ -124,6 +124,9 @@ impl ResourceSet {
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
         self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
     }
+    pub fn inventory(&self) -> Option<&Inventory> {
+        self.status.as_ref()?.inventory.as_ref()
+    }
     /// Paused with `fluxcd.controlplane.io/reconcile: disabled` (any case, as `IsDisabled` compares).
     pub fn disabled(&self) -> bool {
         let annotations = self.metadata.annotations.as_ref();
