@@ -113,17 +113,24 @@ pub enum OutputFormat {
     Yaml,
 }
 
+/// `status --help`'s examples; the capture command comes from the list of kinds `status` reads.
+fn status_examples() -> String {
+    let examples = [
+        "kubectl fluxjobs status",
+        "kubectl fluxjobs status app-post-deploy -n shop",
+        "kubectl fluxjobs status -A -o wide",
+        "kubectl fluxjobs status -A -o json --exit-code",
+        "kubectl fluxjobs status -n shop --watch",
+        &crate::model::capture_command(),
+        "kubectl fluxjobs status --snapshot dump.yaml -A",
+    ];
+    format!("Examples:\n  {}", examples.join("\n  "))
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show each pipeline's stages, their Jobs, and the root cause of every block.
-    #[command(after_help = "Examples:\n  \
-kubectl fluxjobs status\n  \
-kubectl fluxjobs status app-post-deploy -n shop\n  \
-kubectl fluxjobs status -A -o wide\n  \
-kubectl fluxjobs status -A -o json --exit-code\n  \
-kubectl fluxjobs status -n shop --watch\n  \
-kubectl get kustomizations,gitrepositories,ocirepositories,buckets,jobs,pods,events,deployments -A -o yaml > dump.yaml\n  \
-kubectl fluxjobs status --snapshot dump.yaml -A")]
+    #[command(after_help = status_examples())]
     Status(StatusArgs),
     /// Delete a finished or stuck Job safely and let Flux recreate it, then follow it.
     #[command(
@@ -223,8 +230,8 @@ pub struct StatusArgs {
     /// Last log lines to show of each root-cause container; 0 turns log fetching off.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub logs: u32,
-    /// Read objects from a dump instead of a cluster (`-` for stdin): the output of
-    /// `kubectl get kustomizations,gitrepositories,ocirepositories,buckets,jobs,pods,events,deployments -A -o yaml`.
+    /// Read objects from a dump instead of a cluster (`-` for stdin), as the capture command in the
+    /// examples below writes it.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
     /// Exit with status 3 when a shown stage is Blocked or Failed.

@@ -5,6 +5,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Serialize, Serializer};
@@ -16,8 +17,32 @@ pub struct NamespacedName {
     pub name: String,
 }
 
+/// Where a kind is served: what every request, permission check and error message names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ApiKind {
+    pub kind: &'static str,
+    /// The API group; `""` for the core group.
+    pub group: &'static str,
+    pub version: &'static str,
+    /// The resource name as served (the CRD's plural, not always the kind plus "s").
+    pub plural: &'static str,
+}
+
+impl ApiKind {
+    /// `plural.group` (or `plural` in the core group), as kubectl and RBAC errors name resources.
+    pub fn resource(&self) -> String {
+        if self.group.is_empty() { self.plural.to_string() } else { format!("{}.{}", self.plural, self.group) }
+    }
+
+    /// `group/version` (or `version` in the core group).
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) }
+    }
+}
+
 /// What runs a stage: a Flux Kustomization, or a Flux Operator ResourceSet (whose steps are a
-/// pipeline of their own).
+/// pipeline of their own). Everything that differs between the kinds' API and tooling lives in
+/// [`StageKind::info`], the one table of stage kinds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum StageKind {
     #[default]
@@ -25,72 +50,160 @@ pub enum StageKind {
     ResourceSet,
 }
 
+/// One row of the stage kind table.
+#[derive(Debug)]
+pub struct StageKindInfo {
+    pub api: ApiKind,
+    /// Short names a user may type (`ks` is the flux CLI's; `rset` is the ResourceSet CRD's); the
+    /// first is the one the plugin prints in targets (`ks/NAME`).
+    pub short_names: &'static [&'static str],
+    /// The controller that reconciles this kind.
+    pub controller: &'static str,
+    /// The labels its controller stamps on every object it applies, naming the stage: (name,
+    /// namespace) (fluxcd/pkg ssa `SetOwnerLabels`, with each controller's group).
+    pub owner_labels: (&'static str, &'static str),
+    /// How a user resumes a suspended stage (`{name}` and `{namespace}` filled in).
+    pub resume: &'static str,
+    /// Whether the kind's ids print without their kind (`namespace/name`): the form
+    /// kustomize-controller uses for dependencies, kept for the kind that came first.
+    pub bare_id: bool,
+}
+
+const KUSTOMIZATION: StageKindInfo = StageKindInfo {
+    api: ApiKind {
+        kind: "Kustomization",
+        group: "kustomize.toolkit.fluxcd.io",
+        version: "v1",
+        plural: "kustomizations",
+    },
+    short_names: &["ks"],
+    controller: "kustomize-controller",
+    owner_labels: ("kustomize.toolkit.fluxcd.io/name", "kustomize.toolkit.fluxcd.io/namespace"),
+    resume: "flux resume kustomization {name} -n {namespace}",
+    bare_id: true,
+};
+
+/// github.com/controlplaneio-fluxcd/flux-operator config/crd/bases/fluxcd.controlplane.io_resourcesets.yaml.
+const RESOURCE_SET: StageKindInfo = StageKindInfo {
+    api: ApiKind { kind: "ResourceSet", group: "fluxcd.controlplane.io", version: "v1", plural: "resourcesets" },
+    short_names: &["rset"],
+    controller: "flux-operator",
+    // flux-operator api/v1 common_types.go: the group `resourceset.fluxcd.controlplane.io`.
+    owner_labels: ("resourceset.fluxcd.controlplane.io/name", "resourceset.fluxcd.controlplane.io/namespace"),
+    // `fluxcd.controlplane.io/reconcile: disabled` pauses it (IsDisabled in api/v1 resourceset_types.go).
+    resume: "kubectl annotate resourceset {name} -n {namespace} fluxcd.controlplane.io/reconcile-",
+    bare_id: false,
+};
+
 impl StageKind {
-    pub fn as_str(self) -> &'static str {
+    /// Every stage kind, in the order stages of different kinds are listed.
+    pub const ALL: [StageKind; 2] = [StageKind::Kustomization, StageKind::ResourceSet];
+
+    /// This kind's row of the table.
+    pub const fn info(self) -> &'static StageKindInfo {
         match self {
-            StageKind::Kustomization => "Kustomization",
-            StageKind::ResourceSet => "ResourceSet",
+            StageKind::Kustomization => &KUSTOMIZATION,
+            StageKind::ResourceSet => &RESOURCE_SET,
         }
+    }
+
+    pub const fn api(self) -> &'static ApiKind {
+        &self.info().api
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.api().kind
     }
 
     /// The controller that reconciles this kind.
     pub fn controller(self) -> &'static str {
-        match self {
-            StageKind::Kustomization => "kustomize-controller",
-            StageKind::ResourceSet => "flux-operator",
-        }
+        self.info().controller
     }
 
-    /// The kind a user typed, as kubectl accepts it: kind, plural, short name, any case
-    /// (`ks` is the flux CLI's short name; `rset` is the ResourceSet CRD's).
+    /// The command that resumes a suspended stage of this kind.
+    pub fn resume_command(self, name: &str, namespace: &str) -> String {
+        self.info().resume.replace("{name}", name).replace("{namespace}", namespace)
+    }
+
+    /// The short name targets are printed with (`ks/NAME`, `rset/NAME`).
+    pub fn short_name(self) -> &'static str {
+        self.info().short_names[0]
+    }
+
+    /// The kind a user typed, as kubectl accepts it: kind, plural, short name, `plural.group` or
+    /// `kind.group`, any case.
     pub fn parse_user(text: &str) -> Option<Self> {
-        match text.to_ascii_lowercase().as_str() {
-            "kustomization" | "kustomizations" | "ks" => Some(StageKind::Kustomization),
-            "resourceset" | "resourcesets" | "rset" => Some(StageKind::ResourceSet),
-            _ => None,
-        }
+        let text = text.to_ascii_lowercase();
+        StageKind::ALL.into_iter().find(|kind| {
+            let info = kind.info();
+            let (kind_name, plural) = (info.api.kind.to_ascii_lowercase(), info.api.plural);
+            let qualified =
+                |name: &str| text.strip_suffix(info.api.group).and_then(|t| t.strip_suffix('.')) == Some(name);
+            text == kind_name
+                || text == plural
+                || info.short_names.contains(&text.as_str())
+                || qualified(plural)
+                || qualified(&kind_name)
+        })
     }
 }
 
-/// A stage: its kind, namespace and name. A Kustomization prints as `namespace/name` (the form
-/// kustomize-controller uses for dependencies), a ResourceSet as `ResourceSet/namespace/name`, so
-/// the two kinds never share a name.
+/// A stage: its kind, namespace and name, and the cluster it was read from when output spans
+/// several. A Kustomization prints as `namespace/name` (the form kustomize-controller uses for
+/// dependencies), any other kind as `Kind/namespace/name`, so kinds never share an id; a context
+/// follows as `@context` (namespaces, names and kinds never contain `@`, context names may contain
+/// anything, EKS ARNs `:` and `/` included).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct StageId {
     pub kind: StageKind,
     pub namespace: String,
     pub name: String,
+    /// The kubeconfig context; `None` for the one cluster of a single-context run.
+    pub context: Option<Arc<str>>,
 }
 
 impl StageId {
-    /// A Kustomization.
-    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        StageId { kind: StageKind::Kustomization, namespace: namespace.into(), name: name.into() }
+    pub fn new(kind: StageKind, namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        StageId { kind, namespace: namespace.into(), name: name.into(), context: None }
+    }
+
+    pub fn kustomization(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        StageId::new(StageKind::Kustomization, namespace, name)
     }
 
     pub fn resource_set(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        StageId { kind: StageKind::ResourceSet, namespace: namespace.into(), name: name.into() }
+        StageId::new(StageKind::ResourceSet, namespace, name)
     }
 
-    /// The Kustomization of this metadata.
-    pub fn of(meta: &ObjectMeta) -> Self {
-        StageId::new(meta.namespace_str(), meta.name_str())
+    /// The stage of this kind and metadata.
+    pub fn of(kind: StageKind, meta: &ObjectMeta) -> Self {
+        StageId::new(kind, meta.namespace_str(), meta.name_str())
+    }
+
+    /// The same stage, in a named cluster context.
+    pub fn in_context(self, context: Arc<str>) -> Self {
+        StageId { context: Some(context), ..self }
     }
 
     pub fn names(&self) -> NamespacedName {
         NamespacedName::new(&self.namespace, &self.name)
     }
 
-    pub fn is_resource_set(&self) -> bool {
-        self.kind == StageKind::ResourceSet
+    /// `short/NAME` (`ks/app`), how the commands take a stage as a target.
+    pub fn target(&self) -> String {
+        format!("{}/{}", self.kind.short_name(), self.name)
     }
 }
 
 impl fmt::Display for StageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            StageKind::Kustomization => write!(f, "{}/{}", self.namespace, self.name),
-            StageKind::ResourceSet => write!(f, "ResourceSet/{}/{}", self.namespace, self.name),
+        if !self.kind.info().bare_id {
+            write!(f, "{}/", self.kind.as_str())?;
+        }
+        write!(f, "{}/{}", self.namespace, self.name)?;
+        match &self.context {
+            Some(context) => write!(f, "@{context}"),
+            None => Ok(()),
         }
     }
 }
@@ -99,11 +212,17 @@ impl StageId {
     /// The bytes of the printed form, without building it (ids are compared often: graph maps,
     /// sorting).
     fn text_bytes(&self) -> impl Iterator<Item = u8> + '_ {
-        let prefix: &[u8] = match self.kind {
-            StageKind::Kustomization => b"",
-            StageKind::ResourceSet => b"ResourceSet/",
-        };
-        prefix.iter().copied().chain(self.namespace.bytes()).chain(std::iter::once(b'/')).chain(self.name.bytes())
+        let prefix: &[u8] = if self.kind.info().bare_id { b"" } else { self.kind.as_str().as_bytes() };
+        let slash: &[u8] = if prefix.is_empty() { b"" } else { b"/" };
+        let context = self.context.as_deref().map(|c| std::iter::once(b'@').chain(c.bytes()));
+        prefix
+            .iter()
+            .chain(slash)
+            .copied()
+            .chain(self.namespace.bytes())
+            .chain(std::iter::once(b'/'))
+            .chain(self.name.bytes())
+            .chain(context.into_iter().flatten())
     }
 }
 
@@ -123,18 +242,24 @@ impl PartialOrd for StageId {
 impl FromStr for StageId {
     type Err = ParseRefError;
 
-    /// `namespace/name` (a Kustomization) or `Kind/namespace/name` with a stage kind.
+    /// `namespace/name` (a Kustomization) or `Kind/namespace/name` with a stage kind, either
+    /// followed by `@context`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let error = || ParseRefError { text: s.to_string(), expected: "NAMESPACE/NAME or ResourceSet/NAMESPACE/NAME" };
-        let parts: Vec<&str> = s.split('/').collect();
+        let error = || ParseRefError { text: s.to_string(), expected: "NAMESPACE/NAME or Kind/NAMESPACE/NAME" };
+        let (id, context) = match s.split_once('@') {
+            Some((_, "")) => return Err(error()),
+            Some((id, context)) => (id, Some(Arc::from(context))),
+            None => (s, None),
+        };
+        let parts: Vec<&str> = id.split('/').collect();
         if parts.iter().any(|p| p.is_empty()) {
             return Err(error());
         }
         match parts[..] {
-            [ns, name] => Ok(StageId::new(ns, name)),
+            [ns, name] => Ok(StageId { context, ..StageId::kustomization(ns, name) }),
             [kind, ns, name] => {
                 let kind = StageKind::parse_user(kind).ok_or_else(error)?;
-                Ok(StageId { kind, namespace: ns.into(), name: name.into() })
+                Ok(StageId { context, ..StageId::new(kind, ns, name) })
             }
             _ => Err(error()),
         }
@@ -232,7 +357,7 @@ impl ObjectRef {
     /// The stage this object is, when it is one.
     pub fn as_stage(&self) -> Option<StageId> {
         let kind = StageKind::parse_user(&self.kind).filter(|k| k.as_str() == self.kind)?;
-        Some(StageId { kind, namespace: self.namespace.clone(), name: self.name.clone() })
+        Some(StageId::new(kind, &self.namespace, &self.name))
     }
 
     pub fn id(&self) -> NamespacedName {
@@ -283,15 +408,6 @@ impl PrintedForm for NamespacedName {
     }
 }
 
-impl PrintedForm for StageId {
-    fn parts(&self) -> Vec<&str> {
-        match self.kind {
-            StageKind::Kustomization => vec![&self.namespace, &self.name],
-            StageKind::ResourceSet => vec!["ResourceSet", &self.namespace, &self.name],
-        }
-    }
-}
-
 impl PrintedForm for ObjectRef {
     fn parts(&self) -> Vec<&str> {
         vec![&self.kind, &self.namespace, &self.name]
@@ -318,8 +434,19 @@ macro_rules! eq_text {
     };
 }
 eq_text!(NamespacedName);
-eq_text!(StageId);
 eq_text!(ObjectRef);
+
+impl PartialEq<&str> for StageId {
+    fn eq(&self, text: &&str) -> bool {
+        self.to_string() == *text
+    }
+}
+
+impl PartialEq<String> for StageId {
+    fn eq(&self, text: &String) -> bool {
+        self.to_string() == *text
+    }
+}
 
 /// The namespace and name of an object's metadata, empty when unset (hand-written fixtures).
 pub trait MetaNames {
@@ -360,7 +487,7 @@ mod tests {
     #[test]
     fn stage_ids_name_their_kind_unless_kustomization() {
         let ks: StageId = "shop/app".parse().unwrap();
-        assert_eq!(ks, StageId::new("shop", "app"));
+        assert_eq!(ks, StageId::kustomization("shop", "app"));
         let rset: StageId = "rset/shop/app".parse().unwrap();
         assert_eq!(rset, StageId::resource_set("shop", "app"));
         assert_eq!(rset.to_string(), "ResourceSet/shop/app");
@@ -370,6 +497,25 @@ mod tests {
         assert_eq!(ObjectRef::stage(&rset).as_stage(), Some(rset.clone()));
         assert_eq!(ObjectRef::new("Job", "shop", "app").as_stage(), None);
         assert!(rset == "ResourceSet/shop/app" && ks == "shop/app");
+        assert_eq!("kustomization.kustomize.toolkit.fluxcd.io/shop/app".parse::<StageId>().unwrap(), ks);
+        assert_eq!("resourcesets.fluxcd.controlplane.io/shop/app".parse::<StageId>().unwrap(), rset);
+    }
+
+    #[test]
+    fn stage_ids_carry_a_context_after_the_last_at_free_part() {
+        let arn = "arn:aws:eks:eu-west-1:123456789012:cluster/prod@eu";
+        let id = StageId::resource_set("shop", "app").in_context(arn.into());
+        assert_eq!(id.to_string(), format!("ResourceSet/shop/app@{arn}"));
+        assert_eq!(id.to_string().parse::<StageId>().unwrap(), id);
+        let ks = StageId::kustomization("shop", "app").in_context("kind-dev".into());
+        assert_eq!(ks.to_string(), "shop/app@kind-dev");
+        assert_eq!("shop/app@kind-dev".parse::<StageId>().unwrap(), ks);
+        assert_ne!(ks, StageId::kustomization("shop", "app"));
+        assert!("shop/app@".parse::<StageId>().is_err());
+        // Ordered as printed: the context after the name.
+        let mut ids = [ks.clone(), StageId::kustomization("shop", "app")];
+        ids.sort();
+        assert_eq!(ids[0].context, None);
     }
 
     #[test]

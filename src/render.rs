@@ -419,7 +419,7 @@ mod tests {
         let stage = report.stages.iter_mut().find(|s| s.root_cause.is_some()).unwrap();
         stage.ready.as_mut().unwrap().message = format!("ready {HOSTILE}");
         stage.ready_exprs.clear();
-        stage.depends_on = vec![StageId::new("shop", format!("dep{HOSTILE}"))];
+        stage.depends_on = vec![StageId::kustomization("shop", format!("dep{HOSTILE}"))];
         stage.source = Some(ObjectRef::new("GitRepository", "shop", format!("src{HOSTILE}")));
         stage.hint = Some(format!("hint {HOSTILE}"));
         let cause = stage.root_cause.as_mut().unwrap();

@@ -164,7 +164,7 @@ pub struct ReadyExprReport {
 
 impl StageReport {
     pub fn id(&self) -> StageId {
-        StageId { kind: self.kind, namespace: self.namespace.clone(), name: self.name.clone() }
+        StageId::new(self.kind, &self.namespace, &self.name)
     }
 }
 

@@ -5,14 +5,10 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use k8s_openapi::jiff::Timestamp;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::model::{
-    KUSTOMIZE_GROUP, RESOURCE_SET_GROUP, SOURCE_GROUP, SOURCE_KINDS, SlimPod, Snapshot, event_is_relevant,
-    slim_deployment, slim_job,
-};
+use crate::model::{ReadKind, Snapshot, read_kind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -322,42 +318,29 @@ fn strip_serde_position(message: &str) -> String {
     }
 }
 
-/// Decoding one object into its type, from a parsed YAML value or from raw JSON text.
+/// One object, from a parsed YAML value or from raw JSON text.
 trait Decode {
-    fn decode<T: DeserializeOwned>(self) -> Result<T, serde_json::Error>;
+    fn decode_into(self, kind: &ReadKind, snapshot: &mut Snapshot) -> Result<(), serde_json::Error>;
 }
 
 impl Decode for Value {
-    fn decode<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
-        serde_json::from_value(self)
+    fn decode_into(self, kind: &ReadKind, snapshot: &mut Snapshot) -> Result<(), serde_json::Error> {
+        kind.decode_value(snapshot, self)
     }
 }
 
 impl Decode for &RawValue {
-    fn decode<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(self.get())
+    fn decode_into(self, kind: &ReadKind, snapshot: &mut Snapshot) -> Result<(), serde_json::Error> {
+        kind.decode_text(snapshot, self.get())
     }
 }
 
-/// Adds one object to the snapshot if its kind is one the engine reads.
+/// Adds one object to the snapshot if its kind is one `status` reads ([`crate::model::READ_KINDS`]).
 fn add(snapshot: &mut Snapshot, api_version: &str, kind: &str, object: impl Decode) -> Result<(), serde_json::Error> {
-    let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
-    match (group, kind) {
-        (KUSTOMIZE_GROUP, "Kustomization") => snapshot.kustomizations.push(object.decode()?),
-        (RESOURCE_SET_GROUP, "ResourceSet") => snapshot.resource_sets.push(object.decode()?),
-        (SOURCE_GROUP, k) if SOURCE_KINDS.contains(&k) => snapshot.sources.push(object.decode()?),
-        ("batch", "Job") => snapshot.jobs.push(slim_job(object.decode()?)),
-        ("", "Pod") => snapshot.pods.push(object.decode::<SlimPod>()?.into()),
-        ("", "Event") => {
-            let event = object.decode()?;
-            if event_is_relevant(&event) {
-                snapshot.events.push(event);
-            }
-        }
-        ("apps", "Deployment") => snapshot.deployments.push(slim_deployment(object.decode()?)),
-        _ => {} // other kinds are not part of the diagnosis
+    match read_kind(api_version, kind) {
+        Some(kind) => object.decode_into(kind, snapshot),
+        None => Ok(()), // other kinds are not part of the diagnosis
     }
-    Ok(())
 }
 
 fn malformed(label: &str, index: usize, kind: &str, id: Option<String>, e: serde_json::Error) -> SnapshotError {

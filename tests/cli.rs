@@ -277,6 +277,19 @@ fn help_and_version() {
     assert!(text.contains("Examples:"));
 }
 
+/// The capture command comes from the one list of kinds `status` reads; README and `status --help`
+/// print that same line, whole.
+#[test]
+fn readme_and_help_give_the_capture_command_of_the_kinds_status_reads() {
+    let capture = fluxjobs::model::capture_command();
+    // Help text is wrapped at the terminal's width; words stay whole.
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let help = stdout(&run(&["status", "--help"]));
+    assert!(words(&help).contains(&capture), "status --help lacks {capture:?}:\n{help}");
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(readme.lines().any(|l| l.trim() == capture), "README lacks {capture:?}");
+}
+
 #[test]
 fn completion_scripts_and_the_kubectl_plugin_shim() {
     for shell in ["bash", "zsh", "fish"] {

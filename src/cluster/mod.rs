@@ -21,7 +21,8 @@ pub mod write;
 pub use connect::{ConnectOptions, Overrides, connect};
 pub use read::{attach_logs, read_snapshot, workload_namespaces};
 
-use crate::model::{KUSTOMIZE_GROUP, SOURCE_GROUP, source_plural};
+use crate::model::{SOURCE_GROUP, flux_kind};
+use crate::refs::{ApiKind, StageKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -139,13 +140,27 @@ fn scope_text(namespace: Option<&str>) -> String {
     }
 }
 
-/// The `resource.group` name of a Kustomization or source kind, as errors name it.
-pub(crate) fn resource_name(kind: &str) -> String {
-    match kind {
-        "Kustomization" => format!("kustomizations.{KUSTOMIZE_GROUP}"),
-        "ResourceSet" => format!("resourcesets.{}", crate::model::RESOURCE_SET_GROUP),
-        source => format!("{}.{SOURCE_GROUP}", source_plural(source)),
+/// The API resource of a kind the tables know.
+pub(crate) fn api_resource(api: &ApiKind) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(api.group, api.version, api.kind), api.plural)
+}
+
+/// The API resource of a Flux kind an object reference names (a stage or source kind); a source
+/// kind from a newer Flux follows the usual rule for CRDs.
+pub(crate) fn flux_api_resource(kind: &str) -> ApiResource {
+    match flux_kind(kind) {
+        Some(api) => api_resource(api),
+        None => ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(SOURCE_GROUP, "v1", kind),
+            &format!("{}s", kind.to_lowercase()),
+        ),
     }
+}
+
+/// The `resource.group` name of a stage or source kind, as errors name it.
+pub(crate) fn resource_name(kind: &str) -> String {
+    let resource = flux_api_resource(kind);
+    format!("{}.{}", resource.plural, resource.group)
 }
 
 /// An API error as one clear line, naming the verb, the resource and the scope.
@@ -165,7 +180,7 @@ pub(crate) fn classify(
             // not serve (its CRD is not installed) is a bare "404 page not found", which kube-client
             // turns into reason "Failed to parse error data".
             404 if status.reason != "NotFound" => {
-                if resource.starts_with(&resource_name("Kustomization")) {
+                if resource.starts_with(&StageKind::Kustomization.api().resource()) {
                     ClusterError::FluxMissing { server: conn.server.clone() }
                 } else {
                     ClusterError::NotServed { server: conn.server.clone(), resource: resource.into() }
@@ -177,26 +192,11 @@ pub(crate) fn classify(
     }
 }
 
-pub(crate) fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
-{
+/// A dynamic API of any resource, in one namespace or all.
+pub(crate) fn dynamic_api(client: &Client, namespace: Option<&str>, resource: &ApiResource) -> Api<DynamicObject> {
     match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
-/// The API resource of a source kind (source.toolkit.fluxcd.io/v1, under its CRD's plural).
-pub(crate) fn source_api_resource(kind: &str) -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(SOURCE_GROUP, "v1", kind), &source_plural(kind))
-}
-
-pub(crate) fn dynamic_source_api(client: &Client, namespace: Option<&str>, kind: &str) -> Api<DynamicObject> {
-    let resource = source_api_resource(kind);
-    match namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-        None => Api::all_with(client.clone(), &resource),
+        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+        None => Api::all_with(client.clone(), resource),
     }
 }
 

@@ -9,8 +9,7 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, PostParams};
 
 use super::write::{self, DryRun};
-use super::{ClusterError, Connection, classify, retry};
-use crate::model::{KUSTOMIZE_GROUP, RESOURCE_SET_GROUP, SOURCE_GROUP, source_plural};
+use super::{ClusterError, Connection, classify, flux_api_resource, retry};
 use crate::refs::{NamespacedName, ObjectRef};
 
 /// A write a command plans to make.
@@ -28,7 +27,7 @@ pub enum PlannedWrite<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Access {
     verb: &'static str,
-    group: &'static str,
+    group: String,
     resource: String,
     namespace: String,
     name: Option<String>,
@@ -51,28 +50,24 @@ impl PlannedWrite<'_> {
         match *self {
             PlannedWrite::DeleteJob { job, .. } => Access {
                 verb: "delete",
-                group: "batch",
+                group: "batch".into(),
                 resource: "jobs".into(),
                 namespace: job.namespace.clone(),
                 name: Some(job.name.clone()),
             },
             PlannedWrite::CreateJob(job) => Access {
                 verb: "create",
-                group: "batch",
+                group: "batch".into(),
                 resource: "jobs".into(),
                 namespace: job.metadata.namespace.clone().unwrap_or_default(),
                 name: None,
             },
             PlannedWrite::RequestReconcile(object) => {
-                let (group, resource) = match object.kind.as_str() {
-                    "Kustomization" => (KUSTOMIZE_GROUP, "kustomizations".to_string()),
-                    "ResourceSet" => (RESOURCE_SET_GROUP, "resourcesets".to_string()),
-                    source => (SOURCE_GROUP, source_plural(source)),
-                };
+                let resource = flux_api_resource(&object.kind);
                 Access {
                     verb: "patch",
-                    group,
-                    resource,
+                    group: resource.group,
+                    resource: resource.plural,
                     namespace: object.namespace.clone(),
                     name: Some(object.name.clone()),
                 }
@@ -135,7 +130,7 @@ async fn review(conn: &Connection, access: &Access) -> Result<(), ClusterError> 
         spec: SelfSubjectAccessReviewSpec {
             resource_attributes: Some(ResourceAttributes {
                 verb: Some(access.verb.into()),
-                group: Some(access.group.into()),
+                group: Some(access.group.clone()),
                 resource: Some(access.resource.clone()),
                 namespace: Some(access.namespace.clone()),
                 name: access.name.clone(),

@@ -5,48 +5,80 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use futures::future::join_all;
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
+use kube::Resource;
 use kube::api::{Api, DynamicObject, ListParams, LogParams};
+use kube::core::Request;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
-use super::{ClusterError, Connection, api, classify, dynamic_source_api, resource_name, retry};
+use super::{ClusterError, Connection, api_resource, classify, dynamic_api, flux_api_resource, resource_name, retry};
 use crate::error::one_line;
 use crate::model::{
-    Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, ResourceSet, SOURCE_KINDS, Snapshot, Source, Stage,
-    event_is_relevant, slim_deployment, slim_job, slim_pod,
+    Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, Presence, READ_KINDS, ReadKind, ResourceSet, Role,
+    Snapshot, Stage, stage_read_kind,
 };
-use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
+use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::{Reason, Report};
 
 /// Page size of every LIST, as kubectl uses (`--chunk-size` default 500).
 const PAGE_SIZE: u32 = 500;
 
-/// Every object of one kind in scope, following `continue` tokens, each passed through `keep` as
-/// soon as its page arrives: only what the engine reads is held, never every full object of a kind.
-async fn list_all<K, T>(
+/// One page of a LIST, its items left as text until their kind decodes them.
+#[derive(serde::Deserialize)]
+struct Page<'a> {
+    #[serde(default)]
+    metadata: ListMeta,
+    #[serde(borrow, default)]
+    items: Option<Vec<&'a RawValue>>,
+}
+
+/// Every object of one kind in scope, following `continue` tokens, each decoded into the snapshot
+/// as its page arrives: only what the engine keeps is held, never every full object of a kind.
+/// Objects that do not decode are skipped with a warning each.
+async fn list_kind(
     conn: &Connection,
-    api: Api<K>,
+    kind: &ReadKind,
+    namespace: Option<&str>,
     selector: Option<&str>,
-    keep: impl Fn(K) -> Option<T>,
-) -> Result<Vec<T>, kube::Error>
-where
-    K: Clone + DeserializeOwned + Debug,
-{
+) -> Result<(Snapshot, Vec<String>), kube::Error> {
+    let request = Request::new(DynamicObject::url_path(&api_resource(&kind.api), namespace));
     let mut params = ListParams::default().limit(PAGE_SIZE);
     if let Some(sel) = selector {
         params = params.labels(sel);
     }
-    let mut items = Vec::new();
+    let mut snapshot = Snapshot::default();
+    let mut warnings = Vec::new();
     loop {
-        let page = retry(conn, async || api.list(&params).await).await?;
-        items.extend(page.items.into_iter().filter_map(&keep));
+        let text = retry(conn, async || {
+            let http = request.list(&params).map_err(kube::Error::BuildRequest)?;
+            conn.client.request_text(http).await
+        })
+        .await?;
+        let page: Page = serde_json::from_str(&text).map_err(kube::Error::SerdeError)?;
+        for item in page.items.into_iter().flatten() {
+            if let Err(e) = kind.decode_text(&mut snapshot, item.get()) {
+                warnings.push(one_line(&MalformedObject { kind: kind.api.kind, id: item_id(item), source: e }));
+            }
+        }
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => params = params.continue_token(&token),
-            _ => return Ok(items),
+            _ => return Ok((snapshot, warnings)),
         }
     }
+}
+
+/// `namespace/name` of an item that did not decode, as far as it can be read.
+fn item_id(item: &RawValue) -> String {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        #[serde(default)]
+        metadata: ObjectMeta,
+    }
+    let meta = serde_json::from_str::<Named>(item.get()).map(|n| n.metadata).unwrap_or_default();
+    NamespacedName::of(&meta).to_string()
 }
 
 /// Reads everything the engine needs in `namespace` (`None`: all namespaces). Kinds the user may
@@ -82,7 +114,7 @@ pub async fn read_snapshot(
                 seen.insert(ns.clone());
                 match result {
                     Ok((more, warnings)) => {
-                        merge(&mut snapshot, more);
+                        snapshot.merge(more);
                         warnings.into_iter().for_each(&mut *warn);
                     }
                     Err(e) => warn(format!("cannot follow dependencies into namespace {ns:?}: {}", one_line(&e))),
@@ -99,7 +131,7 @@ pub async fn read_snapshot(
         for (ns, result) in extra.iter().zip(results) {
             match result {
                 Ok((more, warnings)) => {
-                    merge(&mut snapshot, more);
+                    snapshot.merge(more);
                     warnings.into_iter().for_each(&mut *warn);
                 }
                 Err(e) => warn(format!("cannot read the workloads in namespace {ns:?}: {}", one_line(&e))),
@@ -109,96 +141,64 @@ pub async fn read_snapshot(
     Ok(snapshot)
 }
 
-fn merge(into: &mut Snapshot, more: Snapshot) {
-    into.kustomizations.extend(more.kustomizations);
-    into.resource_sets.extend(more.resource_sets);
-    into.sources.extend(more.sources);
-    into.jobs.extend(more.jobs);
-    into.pods.extend(more.pods);
-    into.events.extend(more.events);
-    into.deployments.extend(more.deployments);
-}
-
-/// One namespace's (or all namespaces') objects, and warnings about kinds that were skipped.
+/// One namespace's (or all namespaces') objects of every kind `status` reads, and warnings about
+/// kinds that were skipped. The label selector applies to stages.
 async fn read_namespace(
     conn: &Connection,
     namespace: Option<&str>,
     selector: Option<&str>,
 ) -> Result<(Snapshot, Vec<String>), ClusterError> {
-    let client = &conn.client;
-    let kustomizations = list_all(conn, api::<Kustomization>(client, namespace), selector, Some);
-    let sources = join_all(SOURCE_KINDS.iter().map(|kind| async move {
-        let objects = list_all(conn, dynamic_source_api(client, namespace, kind), None, Some).await;
-        (*kind, objects)
-    }));
-    let resource_sets = list_all(conn, api::<ResourceSet>(client, namespace), selector, Some);
-    let workloads = read_workloads(conn, namespace);
-    let (kustomizations, resource_sets, sources, workloads) =
-        futures::join!(kustomizations, resource_sets, sources, workloads);
+    read_kinds(conn, namespace, selector, &[Role::Stage, Role::Source, Role::Workload]).await
+}
 
-    let kustomizations =
-        kustomizations.map_err(|e| classify(conn, "list", &resource_name("Kustomization"), namespace, e))?;
-    let (mut snapshot, mut warnings) = workloads?;
-    snapshot.kustomizations = kustomizations;
-    snapshot.resource_sets = match resource_sets {
-        // Flux Operator is not installed: no ResourceSet CRD.
-        Err(kube::Error::Api(status)) if status.code == 404 => vec![],
-        other => optional(conn, namespace, &resource_name("ResourceSet"), other, &mut warnings)?,
-    };
-    for (kind, result) in sources {
-        let resource = resource_name(kind);
-        let objects = match result {
-            // A source kind whose CRD is not installed (ExternalArtifact needs Flux 2.7+).
-            Err(kube::Error::Api(status)) if status.code == 404 => continue,
-            other => optional(conn, namespace, &resource, other, &mut warnings)?,
-        };
-        for object in objects {
-            match source_from_dynamic(kind, &object) {
-                Ok(source) => snapshot.sources.push(source),
-                Err(malformed) => warnings.push(one_line(&malformed)),
+/// Jobs, Pods, Events and Deployments of one namespace (or all).
+async fn read_workloads(conn: &Connection, namespace: Option<&str>) -> Result<(Snapshot, Vec<String>), ClusterError> {
+    read_kinds(conn, namespace, None, &[Role::Workload]).await
+}
+
+/// The kinds of these roles, one LIST each, concurrently.
+async fn read_kinds(
+    conn: &Connection,
+    namespace: Option<&str>,
+    selector: Option<&str>,
+    roles: &[Role],
+) -> Result<(Snapshot, Vec<String>), ClusterError> {
+    let kinds: Vec<&ReadKind> = READ_KINDS.iter().filter(|k| roles.contains(&k.role)).collect();
+    let lists = join_all(kinds.iter().map(|kind| {
+        let selector = selector.filter(|_| kind.role == Role::Stage);
+        list_kind(conn, kind, namespace, selector)
+    }))
+    .await;
+    let mut snapshot = Snapshot::default();
+    let mut warnings = Vec::new();
+    for (kind, list) in kinds.iter().zip(lists) {
+        match list {
+            Ok((part, malformed)) => {
+                snapshot.merge(part);
+                warnings.extend(malformed);
             }
+            // A CRD that is not installed: none of that kind (ExternalArtifact needs Flux 2.7+,
+            // ResourceSets Flux Operator).
+            Err(kube::Error::Api(status)) if status.code == 404 && kind.presence == Presence::Crd => {}
+            Err(e) => match classify(conn, "list", &kind.api.resource(), namespace, e) {
+                e @ ClusterError::Forbidden { .. } if kind.presence != Presence::Required => {
+                    warnings.push(format!("{}; continuing without them", one_line(&e)));
+                }
+                e => return Err(e),
+            },
         }
     }
     Ok((snapshot, warnings))
 }
 
-/// A source object the API server returned that does not have a source's shape.
+/// An object the API server returned that does not have its kind's shape.
 #[derive(Debug, thiserror::Error)]
 #[error("skipping malformed {kind} {id}")]
-pub struct MalformedSource {
-    kind: String,
-    id: NamespacedName,
+pub struct MalformedObject {
+    kind: &'static str,
+    id: String,
     #[source]
     source: serde_json::Error,
-}
-
-/// A source object read through the dynamic API, typed; a malformed one becomes a warning.
-pub(crate) fn source_from_dynamic(kind: &str, object: &DynamicObject) -> Result<Source, MalformedSource> {
-    let malformed =
-        |source| MalformedSource { kind: kind.to_string(), id: NamespacedName::of(&object.metadata), source };
-    let mut value = serde_json::to_value(object).map_err(malformed)?;
-    value["kind"] = serde_json::Value::String(kind.to_string());
-    serde_json::from_value::<Source>(value).map_err(malformed)
-}
-
-/// Jobs, Pods, Events and Deployments of one namespace (or all), one LIST each, concurrently.
-async fn read_workloads(conn: &Connection, namespace: Option<&str>) -> Result<(Snapshot, Vec<String>), ClusterError> {
-    let client = &conn.client;
-    let (jobs, pods, events, deployments) = futures::join!(
-        list_all(conn, api::<Job>(client, namespace), None, |job| Some(slim_job(job))),
-        list_all(conn, api::<Pod>(client, namespace), None, |pod| Some(slim_pod(pod))),
-        list_all(conn, api::<Event>(client, namespace), None, |event| event_is_relevant(&event).then_some(event)),
-        list_all(conn, api::<Deployment>(client, namespace), None, |d| Some(slim_deployment(d))),
-    );
-    let mut warnings = Vec::new();
-    let snapshot = Snapshot {
-        jobs: optional(conn, namespace, "jobs.batch", jobs, &mut warnings)?,
-        pods: optional(conn, namespace, "pods", pods, &mut warnings)?,
-        events: optional(conn, namespace, "events", events, &mut warnings)?,
-        deployments: optional(conn, namespace, "deployments.apps", deployments, &mut warnings)?,
-        ..Snapshot::default()
-    };
-    Ok((snapshot, warnings))
 }
 
 /// Namespaces a stage applies workloads into (`spec.targetNamespace`, and the namespaces of its
@@ -219,26 +219,6 @@ pub fn workload_namespaces(snapshot: &Snapshot) -> BTreeSet<String> {
         out.extend(ks.spec.target_namespace.iter().filter(|ns| !ns.is_empty()).cloned());
     }
     out
-}
-
-/// A kind the plugin can do without: a 403 becomes a warning, other errors stay errors.
-fn optional<T>(
-    conn: &Connection,
-    namespace: Option<&str>,
-    resource: &str,
-    result: Result<Vec<T>, kube::Error>,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<T>, ClusterError> {
-    match result {
-        Ok(items) => Ok(items),
-        Err(e) => match classify(conn, "list", resource, namespace, e) {
-            e @ ClusterError::Forbidden { .. } => {
-                warnings.push(format!("{}; continuing without them", one_line(&e)));
-                Ok(vec![])
-            }
-            e => Err(e),
-        },
-    }
 }
 
 /// Fetches the last `lines` log lines of every root-cause container in the report (the only
@@ -321,18 +301,22 @@ pub async fn get_kustomization(conn: &Connection, id: &StageId) -> Result<Option
     get_opt(conn, api, &resource_name("Kustomization"), &id.namespace, &id.name).await
 }
 
-/// The stage `id`, of its kind.
+/// The stage `id`, of its kind: decoded as the snapshot decodes stages.
 pub async fn get_stage(conn: &Connection, id: &StageId) -> Result<Option<Stage>, ClusterError> {
-    let (client, ns, name) = (conn.client.clone(), &id.namespace, &id.name);
-    let resource = resource_name(id.kind.as_str());
-    Ok(match id.kind {
-        StageKind::Kustomization => {
-            get_opt(conn, Api::namespaced(client, ns), &resource, ns, name).await?.map(Stage::Kustomization)
-        }
-        StageKind::ResourceSet => {
-            get_opt(conn, Api::namespaced(client, ns), &resource, ns, name).await?.map(Stage::ResourceSet)
-        }
-    })
+    let kind = stage_read_kind(id.kind);
+    let api = dynamic_api(&conn.client, Some(&id.namespace), &api_resource(&kind.api));
+    let Some(object) = get_opt(conn, api, &kind.api.resource(), &id.namespace, &id.name).await? else {
+        return Ok(None);
+    };
+    let mut snapshot = Snapshot::default();
+    let value = serde_json::to_value(object).and_then(|value| kind.decode_value(&mut snapshot, value));
+    value.map_err(|e| ClusterError::Api {
+        verb: "get",
+        resource: format!("{} {:?}", kind.api.resource(), id.name),
+        scope: format!("namespace {:?}", id.namespace),
+        message: format!("malformed object: {e}"),
+    })?;
+    Ok(snapshot.stage(id))
 }
 
 /// The Jobs a stage applied, found by kustomize-controller's owner labels: one LIST per namespace
@@ -369,7 +353,7 @@ pub async fn job_pods(conn: &Connection, namespace: &str, uid: &str) -> Result<V
 /// kustomize-controller does.
 pub async fn source_handled(conn: &Connection, source: &ObjectRef) -> Result<Option<String>, ClusterError> {
     let (kind, ns, name) = (&source.kind, &source.namespace, &source.name);
-    let api = dynamic_source_api(&conn.client, Some(ns), kind);
+    let api = dynamic_api(&conn.client, Some(ns), &flux_api_resource(kind));
     let object = get_opt(conn, api, &resource_name(kind), ns, name).await?;
     Ok(object.and_then(|o| o.data["status"]["lastHandledReconcileAt"].as_str().map(String::from)))
 }

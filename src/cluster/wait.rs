@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::read::{get_job, get_stage, source_handled};
 use super::{ClusterError, Connection};
-use crate::engine::state::{RequestOutcome, stage_request_outcome};
+use crate::engine::{RequestOutcome, request_outcome, rules};
 use crate::error::one_line;
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 
@@ -72,7 +72,7 @@ pub async fn stage_settled(conn: &Connection, stage: &StageId, token: &str, time
     let settled = poll(POLL_INTERVAL, timeout, async || {
         match get_stage(conn, stage).await {
             Ok(Some(object)) => {
-                if let Some(outcome) = stage_request_outcome(&object, token) {
+                if let Some(outcome) = request_outcome(rules(&object), token) {
                     return Ok(Some(StageOutcome::Handled(outcome)));
                 }
                 if let Some(ready) = object.condition("Ready") {

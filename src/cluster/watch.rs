@@ -1,30 +1,34 @@
-//! `status --watch`: one watch per kind (kube-runtime reflectors keep the objects), and a fresh
-//! snapshot for the engine whenever something changed, at most twice a second. No polling LISTs.
+//! `status --watch`: one watch per kind `status` reads ([`READ_KINDS`], the same list as the LISTs
+//! and the dump decoder), objects kept as the engine keeps them, and a fresh snapshot for the engine
+//! whenever something changed, at most twice a second. No polling LISTs.
 
 use std::collections::{BTreeSet, HashSet};
-use std::fmt::Debug;
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::{BoxStream, SelectAll};
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::Api;
-use kube::runtime::reflector::{self, Store, store::Writer};
+use kube::api::DynamicObject;
 use kube::runtime::{WatchStreamExt, watcher};
-use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
-use super::read::source_from_dynamic;
-use super::{Connection, api, dynamic_source_api, source_api_resource};
-use crate::model::{Kustomization, SOURCE_KINDS, Snapshot};
+use super::{Connection, api_resource, dynamic_api};
+use crate::model::{KindStore, Presence, READ_KINDS, ReadKind, Snapshot};
+use crate::refs::MetaNames;
 
-/// What a watch stream reports: its kind finished its initial listing, something changed, or an
-/// error (the watcher retries with backoff by itself), transient or not.
+/// How long the API server may go without answering before the watch says it is lost. Watch
+/// streams end all the time (the server's timeout, a load balancer, a proxy) and the watcher
+/// re-establishes them by itself; only a server that answers nothing for this long is an outage.
+pub const OUTAGE_AFTER: Duration = Duration::from_secs(10);
+
+/// What one kind's watch stream reports.
 enum Signal {
-    Listed(&'static str),
-    Changed,
-    Failed { kind: &'static str, error: String, transient: bool },
+    Event(Box<watcher::Event<DynamicObject>>),
+    /// An error (the watcher retries with backoff by itself), transient or not.
+    Failed {
+        error: String,
+        transient: bool,
+        not_served: bool,
+    },
 }
 
 /// Whether a watch error is the API server being away for a while (see [`super::transient`]).
@@ -38,89 +42,113 @@ fn is_transient(e: &watcher::Error) -> bool {
     }
 }
 
+/// Whether the resource is not served at all (its CRD is not installed).
+fn is_not_served(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(status)) => status.code == 404,
+        watcher::Error::WatchError(status) => status.code == 404,
+        _ => false,
+    }
+}
+
 /// Whether the API server answers now (`GET /version`, within two seconds).
 async fn answers(conn: &Connection) -> bool {
     let probe = tokio::time::timeout(Duration::from_secs(2), conn.client.apiserver_version());
     probe.await.is_ok_and(|version| version.is_ok())
 }
 
-/// Says so once per outage of the API server, however many watches fail in it, and once per kind
-/// for errors that are not an outage (a CRD that is not installed fails forever).
-#[derive(Default)]
+/// Decides what the watch says about failures: one line per outage of the API server (it has not
+/// answered for [`OUTAGE_AFTER`] while watches fail), however many watches fail in it; and one line
+/// per kind for errors that are not an outage (a kind the user may not watch fails forever).
 struct Outages {
-    /// Whether the API server is away (watches fail transiently and none has worked since).
-    away: bool,
+    /// When the API server last answered: a watch event, or `GET /version`.
+    last_answer: Instant,
+    /// The last transient watch failure since then, if any: the server may be away.
+    failing: Option<String>,
+    /// The current outage was said.
+    warned: bool,
     warned_kinds: HashSet<&'static str>,
 }
 
 impl Outages {
-    /// A failed watch: the line to print, if any.
-    fn failed(
-        &mut self,
-        server: &str,
-        kind: &'static str,
-        error: &str,
-        transient: bool,
-        required: bool,
-    ) -> Option<String> {
-        if transient {
-            if self.away {
-                return None;
-            }
-            self.away = true;
-            return Some(format!(
-                "lost the API server at {server} ({error}); the view stays as it was until it answers again"
-            ));
-        }
-        let not_installed = error.contains("404");
-        (self.warned_kinds.insert(kind) && (required || !not_installed)).then(|| format!("watching {kind}: {error}"))
+    fn new(now: Instant) -> Self {
+        Outages { last_answer: now, failing: None, warned: false, warned_kinds: HashSet::new() }
     }
 
-    /// The API server answers again: the outage, if one was on, is over.
-    fn answered(&mut self) {
-        self.away = false;
+    /// The API server answered: any outage is over.
+    fn answered(&mut self, now: Instant) {
+        self.last_answer = now;
+        self.failing = None;
+        self.warned = false;
+    }
+
+    /// A watch failed: the line to print at once, if any (never for a transient failure).
+    fn failed(&mut self, kind: &ReadKind, error: &str, transient: bool, not_served: bool) -> Option<String> {
+        if transient {
+            self.failing = Some(error.to_string());
+            return None;
+        }
+        let quiet = not_served && kind.presence == Presence::Crd; // not installed: none of that kind
+        (self.warned_kinds.insert(kind.api.kind) && !quiet).then(|| format!("watching {}: {error}", kind.api.plural))
+    }
+
+    /// Whether the server should be probed: a watch failed since it last answered.
+    fn suspect(&self) -> bool {
+        self.failing.is_some()
+    }
+
+    /// After a probe that found no answer: the outage line, once, when it has lasted long enough.
+    fn unanswered(&mut self, now: Instant, server: &str) -> Option<String> {
+        let error = self.failing.as_deref()?;
+        if self.warned || now.duration_since(self.last_answer) < OUTAGE_AFTER {
+            return None;
+        }
+        self.warned = true;
+        Some(format!("lost the API server at {server} ({error}); the view stays as it was until it answers again"))
     }
 }
 
-fn signals<K>(
-    kind: &'static str,
-    stream: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
-) -> BoxStream<'static, Signal>
-where
-    K: Send + 'static,
-{
-    stream
-        .map(move |item| match item {
-            Ok(watcher::Event::InitDone) => Signal::Listed(kind),
-            Ok(_) => Signal::Changed,
-            Err(e) => Signal::Failed { kind, transient: is_transient(&e), error: e.to_string() },
+/// The watch of one kind, its events tagged with the kind's place in [`READ_KINDS`].
+fn watch_kind(conn: &Connection, at: usize, scope: Option<&str>) -> BoxStream<'static, (usize, Signal)> {
+    let api = dynamic_api(&conn.client, scope, &api_resource(&READ_KINDS[at].api));
+    watcher(api, watcher::Config::default())
+        .default_backoff()
+        .map(move |item| {
+            let signal = match item {
+                Ok(event) => Signal::Event(Box::new(event)),
+                Err(e) => {
+                    Signal::Failed { transient: is_transient(&e), not_served: is_not_served(&e), error: e.to_string() }
+                }
+            };
+            (at, signal)
         })
         .boxed()
 }
 
-fn reflect<K>(kind: &'static str, api: Api<K>, streams: &mut SelectAll<BoxStream<'static, Signal>>) -> Store<K>
-where
-    K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-{
-    let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
-    streams.push(signals(kind, stream));
-    reader
+/// The object of a watch event, as the engine's decoders take it.
+fn value(object: DynamicObject) -> serde_json::Value {
+    serde_json::to_value(object).unwrap_or_default()
 }
 
-/// Namespaces to keep: `None` keeps all.
-fn keep(
-    namespaces: &Option<BTreeSet<String>>,
-    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> bool {
-    namespaces.as_ref().is_none_or(|set| meta.namespace.as_ref().is_some_and(|ns| set.contains(ns)))
-}
-
-fn objects<K: kube::Resource + Clone>(store: &Store<K>, namespaces: &Option<BTreeSet<String>>) -> Vec<K>
-where
-    K::DynamicType: Eq + std::hash::Hash + Clone,
-{
-    store.state().iter().filter(|o| keep(namespaces, o.meta())).map(|o| (**o).clone()).collect()
+/// Applies one event to its kind's store; an object that does not decode is a warning.
+fn apply(store: &mut dyn KindStore, kind: &ReadKind, event: watcher::Event<DynamicObject>) -> Result<(), String> {
+    let decoded = match event {
+        watcher::Event::Init => {
+            store.restart();
+            Ok(())
+        }
+        watcher::Event::InitApply(object) | watcher::Event::Apply(object) => store.apply(kind, value(object)),
+        watcher::Event::Delete(object) => {
+            store.delete(object.metadata.namespace_str(), object.metadata.name_str());
+            Ok(())
+        }
+        watcher::Event::InitDone => {
+            store.listed();
+            Ok(())
+        }
+    };
+    decoded.map_err(|e| format!("skipping a malformed {}: {e}", kind.api.kind))
 }
 
 /// Watches the namespaces (all when `None`) and calls `on_change` with a snapshot after every
@@ -136,66 +164,58 @@ pub async fn watch(
         Some(set) if set.len() == 1 => set.iter().next().cloned(),
         _ => None,
     };
-    let scope = scope.as_deref();
-    let client = &conn.client;
+    let keep = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        namespaces.as_ref().is_none_or(|set| meta.namespace.as_ref().is_some_and(|ns| set.contains(ns)))
+    };
     let mut streams = SelectAll::new();
-    let kustomizations = reflect("kustomizations", api::<Kustomization>(client, scope), &mut streams);
-    let jobs = reflect("jobs", api::<Job>(client, scope), &mut streams);
-    let pods = reflect("pods", api::<Pod>(client, scope), &mut streams);
-    let events = reflect("events", api::<Event>(client, scope), &mut streams);
-    let deployments = reflect("deployments", api::<Deployment>(client, scope), &mut streams);
-    let mut sources = Vec::new();
-    for kind in SOURCE_KINDS {
-        let api = dynamic_source_api(client, scope, kind);
-        let writer = Writer::new(source_api_resource(kind));
-        let reader = writer.as_reader();
-        let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
-        streams.push(signals(kind, stream));
-        sources.push((kind, reader));
+    let mut stores: Vec<Box<dyn KindStore>> = Vec::new();
+    for (at, kind) in READ_KINDS.iter().enumerate() {
+        streams.push(watch_kind(conn, at, scope.as_deref()));
+        stores.push(kind.new_store());
     }
-
-    // The first picture waits for the kinds the diagnosis cannot do without.
-    let required: HashSet<&str> = ["kustomizations", "jobs", "pods", "events", "deployments"].into();
-    let mut listed: HashSet<&str> = HashSet::new();
-    let mut outages = Outages::default();
+    // The first picture waits until every kind is listed, or cannot be (not installed, forbidden).
+    let mut settled: HashSet<usize> = HashSet::new();
+    let mut outages = Outages::new(Instant::now());
     let mut dirty = false;
     let mut ticker = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
             signal = streams.next() => match signal {
-                Some(Signal::Listed(kind)) => { listed.insert(kind); dirty = true; }
-                Some(Signal::Changed) => dirty = true,
-                Some(Signal::Failed { kind, error, transient }) => {
-                    if let Some(line) = outages.failed(&conn.server, kind, &error, transient, required.contains(kind)) {
+                Some((at, Signal::Event(event))) => {
+                    outages.answered(Instant::now());
+                    if matches!(*event, watcher::Event::InitDone) {
+                        settled.insert(at);
+                    }
+                    if let Err(line) = apply(&mut *stores[at], &READ_KINDS[at], *event) {
+                        warn(line);
+                    }
+                    dirty = true;
+                }
+                Some((at, Signal::Failed { error, transient, not_served })) => {
+                    if !transient {
+                        settled.insert(at);
+                    }
+                    if let Some(line) = outages.failed(&READ_KINDS[at], &error, transient, not_served) {
                         warn(line);
                     }
                 }
                 None => return,
             },
             _ = ticker.tick() => {
-                // The watches fail one by one and recover silently (a re-watch from the last
-                // resourceVersion emits nothing), so the outage ends when the server answers.
-                if outages.away && answers(conn).await {
-                    outages.answered();
+                // Re-established watches emit nothing while nothing changes, so whether the server
+                // is there is asked of the server.
+                if outages.suspect() {
+                    if answers(conn).await {
+                        outages.answered(Instant::now());
+                    } else if let Some(line) = outages.unanswered(Instant::now(), &conn.server) {
+                        warn(line);
+                    }
                 }
-                if dirty && required.is_subset(&listed) {
+                if dirty && settled.len() == READ_KINDS.len() {
                     dirty = false;
-                    let mut snapshot = Snapshot {
-                        kustomizations: objects(&kustomizations, &namespaces),
-                        jobs: objects(&jobs, &namespaces),
-                        pods: objects(&pods, &namespaces),
-                        events: objects(&events, &namespaces),
-                        deployments: objects(&deployments, &namespaces),
-                        now: Some(k8s_openapi::jiff::Timestamp::now()),
-                        ..Snapshot::default()
-                    };
-                    for (kind, store) in &sources {
-                        for object in store.state() {
-                            if keep(&namespaces, &object.metadata)
-                                && let Ok(source) = source_from_dynamic(kind, &object) {
-                                    snapshot.sources.push(source);
-                                }
-                        }
+                    let mut snapshot = Snapshot { now: Some(k8s_openapi::jiff::Timestamp::now()), ..Snapshot::default() };
+                    for store in &stores {
+                        store.fill(&mut snapshot, &keep);
                     }
                     on_change(snapshot);
                 }
@@ -207,21 +227,43 @@ pub async fn watch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::read_kind;
 
     #[test]
-    fn one_line_per_outage_and_one_per_kind_that_cannot_be_watched() {
-        let mut outages = Outages::default();
-        let kinds = ["kustomizations", "jobs", "pods", "events", "deployments", "GitRepository", "Bucket"];
-        let lines: Vec<String> =
-            kinds.iter().filter_map(|k| outages.failed("https://api", k, "connection refused", true, true)).collect();
-        assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(lines[0].starts_with("lost the API server at https://api (connection refused)"), "{lines:?}");
-        assert_eq!(outages.failed("https://api", "jobs", "connection refused", true, true), None);
-        outages.answered();
-        assert!(outages.failed("https://api", "pods", "connection reset", true, true).is_some(), "a second outage");
-        // A CRD that is not installed: never for an optional kind, once for a required one.
-        assert_eq!(outages.failed("https://api", "ExternalArtifact", "404 page not found", false, false), None);
-        assert!(outages.failed("https://api", "kustomizations", "403 forbidden", false, true).is_some());
-        assert_eq!(outages.failed("https://api", "kustomizations", "403 forbidden", false, true), None);
+    fn an_outage_is_said_once_and_only_after_the_server_has_not_answered_for_ten_seconds() {
+        let start = Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        let jobs = read_kind("batch/v1", "Job").unwrap();
+        let mut outages = Outages::new(start);
+        // A stream the server or a proxy closed: the server answers the probe, nothing is said.
+        assert_eq!(outages.failed(jobs, "error reading a body from connection", true, false), None);
+        assert!(outages.suspect());
+        outages.answered(at(1));
+        assert!(!outages.suspect());
+        assert_eq!(outages.unanswered(at(30), "https://api"), None, "nothing failing, nothing to say");
+        // The server goes away at 40 s: unanswered probes say nothing until 10 s after its last answer.
+        outages.answered(at(40));
+        for kind in &READ_KINDS {
+            assert_eq!(outages.failed(kind, "connection refused", true, false), None);
+        }
+        assert_eq!(outages.unanswered(at(45), "https://api"), None);
+        let line = outages.unanswered(at(50), "https://api").expect("an outage of 10 s");
+        assert!(line.starts_with("lost the API server at https://api (connection refused)"), "{line}");
+        assert_eq!(outages.unanswered(at(55), "https://api"), None, "one line per outage");
+        outages.answered(at(60));
+        assert_eq!(outages.failed(jobs, "connection reset", true, false), None);
+        assert!(outages.unanswered(at(71), "https://api").is_some(), "a second outage");
+    }
+
+    #[test]
+    fn kinds_that_cannot_be_watched_are_said_once_and_missing_crds_never() {
+        let mut outages = Outages::new(Instant::now());
+        let resource_sets = read_kind("fluxcd.controlplane.io/v1", "ResourceSet").unwrap();
+        let kustomizations = read_kind("kustomize.toolkit.fluxcd.io/v1", "Kustomization").unwrap();
+        assert_eq!(outages.failed(resource_sets, "404 page not found", false, true), None);
+        let line = outages.failed(kustomizations, "403 forbidden", false, false);
+        assert_eq!(line.as_deref(), Some("watching kustomizations: 403 forbidden"));
+        assert_eq!(outages.failed(kustomizations, "403 forbidden", false, false), None);
+        assert!(!outages.suspect(), "not an outage");
     }
 }

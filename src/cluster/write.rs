@@ -6,8 +6,8 @@
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy};
 
-use super::{ClusterError, Connection, classify, dynamic_source_api, resource_name, retry};
-use crate::model::{Kustomization, RECONCILE_REQUEST_ANNOTATION, ResourceSet};
+use super::{ClusterError, Connection, classify, dynamic_api, flux_api_resource, resource_name, retry};
+use crate::model::RECONCILE_REQUEST_ANNOTATION;
 use crate::refs::{NamespacedName, ObjectRef};
 
 /// The field manager of every write. It must not start with `kubectl`: kustomize-controller takes
@@ -104,17 +104,10 @@ pub async fn request_reconcile(
         PatchParams { dry_run: dry_run.on(), field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
     let mut attempt = 0;
     loop {
-        let result = if kind == "Kustomization" {
-            let api: Api<Kustomization> = Api::namespaced(conn.client.clone(), ns);
-            retry(conn, async || api.patch(name, &params, &Patch::Merge(&patch)).await.map(drop)).await
-        } else if kind == "ResourceSet" {
-            // flux-operator honours the same annotation (internal/controller/common.go).
-            let api: Api<ResourceSet> = Api::namespaced(conn.client.clone(), ns);
-            retry(conn, async || api.patch(name, &params, &Patch::Merge(&patch)).await.map(drop)).await
-        } else {
-            let api = dynamic_source_api(&conn.client, Some(ns), kind);
-            retry(conn, async || api.patch(name, &params, &Patch::Merge(&patch)).await.map(drop)).await
-        };
+        // Every Flux controller honours the same annotation (flux-operator too:
+        // internal/controller/common.go).
+        let api = dynamic_api(&conn.client, Some(ns), &flux_api_resource(kind));
+        let result = retry(conn, async || api.patch(name, &params, &Patch::Merge(&patch)).await.map(drop)).await;
         match result {
             Ok(()) => return Ok(()),
             Err(kube::Error::Api(s)) if s.code == 409 && attempt < 5 => attempt += 1,

@@ -11,7 +11,7 @@ use crate::cluster::wait::{StageOutcome, stage_settled};
 use crate::cluster::{self, Connection};
 use crate::context::Context;
 use crate::duration::took;
-use crate::engine::state::RequestOutcome;
+use crate::engine::RequestOutcome;
 use crate::engine::{self, Filter};
 use crate::error::one_line;
 use crate::refs::StageId;

@@ -46,7 +46,7 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
     if let Some(missing) = plan.iter().find(|id| !stages.iter().any(|s| &s.id() == *id)) {
         return Err(Error::MissingDependency { stage: target, dependency: missing.clone() });
     }
-    let suspended: Vec<StageId> = stages.iter().filter(|s| s.suspended()).map(Stage::id).collect();
+    let suspended: Vec<StageId> = stages.iter().filter(|s| s.suspended()).map(|s| s.id()).collect();
     if !suspended.is_empty() && !args.skip_suspended {
         return Err(Error::SuspendedInChain(suspended));
     }
@@ -113,7 +113,7 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
 /// The distinct sources of the stages (ResourceSets have none).
 fn sources(stages: &[Stage]) -> Vec<ObjectRef> {
     let mut out: Vec<ObjectRef> = Vec::new();
-    for source in stages.iter().filter_map(Stage::source) {
+    for source in stages.iter().filter_map(|s| s.source()) {
         if !out.contains(&source) {
             out.push(source);
         }

@@ -1,19 +1,19 @@
 //! The object at fault inside one stage, one function per state of the stage: suspended, never
 //! reconciled, progressing, failed; and the stage's source when it cannot get an artifact.
 
-use super::resolve::{Resolution, stage_cause};
+use super::resolution::{Resolution, stage_cause};
 use super::state::{NEW_STAGE_GRACE, health_check_running, stage_timeout};
 use super::workload::{deployment_cause, job_cause, job_state, newest_first};
 use super::{Index, hints, messages};
 use crate::duration::human;
-use crate::model::Kustomization;
+use crate::model::{Kustomization, StageObject};
 use crate::refs::{NamespacedName, ObjectRef};
 use crate::report::{JobReport, JobState, Reason, RootCause};
 
 /// `spec.suspend: true`.
 pub fn suspended(ks: &Kustomization) -> Resolution {
     let cause = stage_cause(ks, Reason::Suspended, "reconciliation is suspended (spec.suspend: true)");
-    Resolution::at(&ks.id(), cause, hints::resume(ks))
+    Resolution::at(&ks.id(), cause, ks.resume_command())
 }
 
 /// No status conditions yet: kustomize-controller writes its first condition (Reconciling) within

@@ -128,7 +128,7 @@ impl Graph {
             roots.push(self.resolve_stage(stage, filter.namespace.as_deref())?);
         } else {
             for id in self.deps.keys() {
-                let meta = index.stage_metadata(id).expect("graph nodes come from the snapshot");
+                let meta = index.stage(id).expect("graph nodes come from the snapshot").meta();
                 let in_ns = filter.namespace.as_ref().is_none_or(|ns| &id.namespace == ns);
                 let labelled = filter.selector.as_ref().is_none_or(|sel| matches_selector(meta, sel));
                 if in_ns && labelled {

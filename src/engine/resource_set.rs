@@ -3,17 +3,150 @@
 //! internal/controller/resourceset_controller.go (v0.59.0), "RSC" below.
 
 use super::causes::missing_job_report;
+use super::index::{Index, RequestOutcome, StageRules, Walk};
 use super::messages::{self, StepAction};
-use super::resolve::Resolution;
+use super::resolution::{Resolution, stage_cause};
 use super::steps::{StepJobs, step_jobs, step_states};
 use super::workload::{deployment_cause, job_cause, job_report, job_state};
-use super::{Index, hints};
-use crate::model::{ResourceSet, recreates_on_failure};
-use crate::refs::{NamespacedName, ObjectRef};
-use crate::report::{JobState, Reason, RootCause, StageState, StepReport, StepState};
+use super::{hints, ready_expr};
+use crate::model::{ResourceSet, StageObject, recreates_on_failure};
+use crate::refs::{NamespacedName, ObjectRef, StageId};
+use crate::report::{JobState, ReadyExprReport, Reason, RootCause, StageReport, StageState, StepReport, StepState};
 
-/// A ResourceSet's own state.
-pub fn own_state(rset: &ResourceSet) -> StageState {
+impl StageRules for ResourceSet {
+    fn own_state(&self, _: &Index) -> StageState {
+        state_of(self)
+    }
+
+    fn cause(&self, index: &Index, state: StageState) -> Resolution {
+        cause(index, self, state)
+    }
+
+    /// A ResourceSet waiting on a dependency: the first one that fails flux-operator's check, in
+    /// spec order (`checkDependencies` in github.com/controlplaneio-fluxcd/flux-operator
+    /// internal/controller/resourceset_controller.go): existence always; with `ready`, its
+    /// readyExpr, else Ready for its generation (kstatus for other kinds).
+    fn blocked(&self, walk: &mut dyn Walk, visiting: &mut Vec<StageId>) -> Resolution {
+        let rset = self;
+        let id = rset.id();
+        let ready = rset.condition("Ready").cloned().unwrap_or_default();
+        for dep in &rset.spec.depends_on {
+            let display = dep.display();
+            let Some(dep_id) = dep.stage() else {
+                // Another kind: not read by this plugin, so the controller's message is the evidence.
+                if ready.message.contains(&format!("dependency {display} ")) {
+                    let object = ObjectRef::new(&dep.kind, dep.namespace.as_deref().unwrap_or_default(), &dep.name);
+                    let message = ready.message.trim_start_matches("Retrying dependency check: ").to_string();
+                    let hint =
+                        format!("kubectl get {} {} -n {} -o yaml", dep.kind.to_lowercase(), dep.name, object.namespace);
+                    return Resolution {
+                        path: vec![id.clone()],
+                        cause: RootCause::new(object, Reason::DependencyNotReady, message),
+                        hint,
+                    };
+                }
+                continue;
+            };
+            let at_dependency = |cause, hint| Resolution { path: vec![id.clone(), dep_id.clone()], cause, hint };
+            if !walk.index().stage(&dep_id).is_some() {
+                let message = format!("dependency {display} not found");
+                let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::DependencyNotFound, message);
+                return at_dependency(cause, hints::create_dependency(&dep_id, &id));
+            }
+            if !dep.ready {
+                continue; // existence is all flux-operator checks
+            }
+            if let Some(expr) = &dep.ready_expr {
+                if messages::operator_ready_expr_unmet(&ready.message, &display) {
+                    let evaluated = walk.ready_exprs(rset).into_iter().find(|e| e.dependency == dep_id);
+                    let now = match evaluated.map(|e| (e.value, e.error)) {
+                        Some((Some(false), _)) => "false here too".to_string(),
+                        Some((Some(true), _)) => "true on these objects now".to_string(),
+                        Some((None, error)) => format!("not evaluated here: {}", error.unwrap_or_default()),
+                        None => "not evaluated here".to_string(),
+                    };
+                    let message = format!("dependency {display} not ready: expression '{expr}' ({now})");
+                    let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::ReadyExprNotMet, message);
+                    return at_dependency(cause, hints::ready_expr_false(&id, &dep_id));
+                }
+                continue;
+            }
+            let dep_ready = walk.index().stage(&dep_id).is_some_and(|dep| dep.healthy());
+            if dep_ready || visiting.contains(&dep_id) {
+                continue;
+            }
+            let mut r = walk.resolve_visiting(&dep_id, visiting).unwrap_or_else(|| {
+                let message = format!("dependency {display} not ready");
+                let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::DependencyNotReady, message);
+                Resolution::at(&dep_id, cause, hints::reconcile_stage(&dep_id))
+            });
+            r.path.insert(0, id.clone());
+            return r;
+        }
+        let message = format!(
+            "{}; its dependencies are ready now, flux-operator re-checks them every --requeue-dependency (5s by default)",
+            ready.message
+        );
+        let cause = stage_cause(rset, Reason::DependencyNotReady, message);
+        Resolution::at(&id, cause, hints::reconcile_stage(&id))
+    }
+
+    /// A ResourceSet's readyExprs (on dependencies with `ready: true`), evaluated the way
+    /// flux-operator binds them: the dependency's fields as variables. Only a Kustomization
+    /// dependency is kept whole here; others are reported as not evaluated.
+    fn ready_exprs(&self, index: &Index) -> Vec<ReadyExprReport> {
+        let rset = self;
+        let with_expr = rset.spec.depends_on.iter().filter(|d| d.ready);
+        with_expr
+            .filter_map(|dep| {
+                let expression = dep.ready_expr.clone()?;
+                let dependency = dep.stage()?;
+                let (value, error) = match index.kustomization(&dependency) {
+                    Some(ks) => match ready_expr::evaluate_on(&expression, &ks.object) {
+                        Ok(value) => (Some(value), None),
+                        Err(e) => (None, Some(e.to_string())),
+                    },
+                    None if index.stage(&dependency).is_some() => {
+                        (None, Some("only Kustomization dependencies are evaluated here".to_string()))
+                    }
+                    None => (None, None),
+                };
+                Some(ReadyExprReport { dependency, expression, value, error })
+            })
+            .collect()
+    }
+
+    /// Ready for its generation with no reconcile running, or a failure other than a dependency
+    /// wait (github.com/controlplaneio-fluxcd/flux-operator internal/controller/common.go writes
+    /// `lastHandledReconcileAt`).
+    fn settled(&self) -> Option<RequestOutcome> {
+        let ready = self.condition("Ready")?;
+        match state_of(self) {
+            StageState::Ready => Some(RequestOutcome::Ready(self.last_applied_revision().map(str::to_string))),
+            StageState::Failed => {
+                Some(RequestOutcome::Failed { reason: ready.reason.clone(), message: ready.message.clone() })
+            }
+            _ => None,
+        }
+    }
+
+    fn healthy(&self) -> bool {
+        ResourceSet::healthy(self)
+    }
+
+    /// Its steps, with the root cause on the step it names; Jobs no step could be mapped to.
+    fn complete_report(&self, index: &Index, report: &mut StageReport, warnings: &mut Vec<String>) {
+        let steps = step_jobs(self);
+        report.steps = Some(step_reports(index, self, &steps, report.root_cause.as_ref()));
+        let id = self.id();
+        warnings.extend(unmapped_jobs(index, self, &steps).into_iter().map(|job| {
+            format!("{job} of {id} is not mapped to a step: its step names objects with templates rendered from input providers or functions")
+        }));
+    }
+}
+
+/// A ResourceSet's own state (it needs nothing but the ResourceSet).
+fn state_of(rset: &ResourceSet) -> StageState {
     if rset.disabled() {
         return StageState::Suspended;
     }
@@ -35,21 +168,16 @@ pub fn own_state(rset: &ResourceSet) -> StageState {
     }
 }
 
-/// A cause that is the ResourceSet itself.
-pub fn rset_cause(rset: &ResourceSet, reason: Reason, message: impl Into<String>) -> RootCause {
-    RootCause::new(ObjectRef::stage(&rset.id()), reason, message)
-}
-
-/// Why a ResourceSet that is not Blocked is not Ready (Blocked is `resolve`'s dependency walk).
-pub fn cause(index: &Index, rset: &ResourceSet, state: StageState) -> Resolution {
+/// Why a ResourceSet that is neither Ready nor Blocked is not Ready.
+fn cause(index: &Index, rset: &ResourceSet, state: StageState) -> Resolution {
     let id = rset.id();
     let own =
-        |reason: Reason, message: String, hint: String| Resolution::at(&id, rset_cause(rset, reason, message), hint);
+        |reason: Reason, message: String, hint: String| Resolution::at(&id, stage_cause(rset, reason, message), hint);
     match state {
         StageState::Suspended => own(
             Reason::Suspended,
             "reconciliation is disabled (annotation fluxcd.controlplane.io/reconcile: disabled)".into(),
-            format!("kubectl annotate resourceset {} -n {} fluxcd.controlplane.io/reconcile-", rset.name(), rset.namespace()),
+            rset.resume_command(),
         ),
         StageState::Unknown => own(
             Reason::NotReconciled,
@@ -139,7 +267,7 @@ fn step_cause(index: &Index, rset: &ResourceSet) -> Option<Resolution> {
                 StepAction::Apply => format!("fix the resources of {position} in spec.steps of {id}"),
                 StepAction::JobRecreation | StepAction::HealthCheck => events_hint(rset),
             };
-            let cause = rset_cause(rset, Reason::from(ready.reason.as_str()), messages::first_line(error));
+            let cause = stage_cause(rset, Reason::from(ready.reason.as_str()), messages::first_line(error));
             Some(at_step(cause.with_events(index.warning_events(&ObjectRef::stage(&id))), hint))
         }
         (StepState::Applying, _) => {
@@ -148,7 +276,7 @@ fn step_cause(index: &Index, rset: &ResourceSet) -> Option<Resolution> {
             } else {
                 format!("applying {position}; its Jobs are not created yet")
             };
-            let cause = rset_cause(rset, Reason::Progressing, message);
+            let cause = stage_cause(rset, Reason::Progressing, message);
             Some(at_step(cause, "wait for flux-operator to finish".into()))
         }
         _ => None,
@@ -171,12 +299,7 @@ fn job_hint(rset: &ResourceSet, job: &k8s_openapi::api::batch::v1::Job, cause: &
 
 /// The steps of a ResourceSet for its report; `cause` is the ResourceSet's own root cause, shown
 /// on the step it names.
-pub fn step_reports(
-    index: &Index,
-    rset: &ResourceSet,
-    steps: &[StepJobs],
-    cause: Option<&RootCause>,
-) -> Vec<StepReport> {
+fn step_reports(index: &Index, rset: &ResourceSet, steps: &[StepJobs], cause: Option<&RootCause>) -> Vec<StepReport> {
     let states = step_states(rset, |at| step_done(index, &steps[at]));
     let inventory = super::inventory_objects(rset.inventory(), "batch", "Job");
     rset.spec
@@ -202,11 +325,11 @@ pub fn step_reports(
 
 /// Jobs the ResourceSet owns that no step could be mapped to: their step names them with
 /// templates rendered from input providers or functions.
-pub fn unmapped_jobs(index: &Index, rset: &ResourceSet, steps: &[StepJobs]) -> Vec<ObjectRef> {
+fn unmapped_jobs(index: &Index, rset: &ResourceSet, steps: &[StepJobs]) -> Vec<ObjectRef> {
     if !steps.iter().any(|s| s.unrendered) {
         return vec![];
     }
-    let (live, missing) = index.rset_jobs(rset);
+    let (live, missing) = index.stage_jobs(rset);
     let mapped =
         |ns: &str, name: &str| steps.iter().any(|s| s.jobs.iter().any(|j| j.namespace == ns && j.name == name));
     let live = live.into_iter().map(|j| NamespacedName::of(&j.metadata));

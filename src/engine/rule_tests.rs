@@ -977,7 +977,7 @@ fn rset_job(mut job: Value) -> Value {
 }
 
 fn rset_stage(report: &Report) -> &StageReport {
-    report.stages.iter().find(|s| s.id().is_resource_set()).expect("the ResourceSet is shown")
+    report.stages.iter().find(|s| s.kind == crate::refs::StageKind::ResourceSet).expect("the ResourceSet is shown")
 }
 
 #[test]

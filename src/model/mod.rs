@@ -15,33 +15,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::refs::{MetaNames, ObjectRef, StageId};
 
+mod kinds;
 mod resource_set;
+mod stage;
+pub use kinds::*;
 pub use resource_set::*;
+pub use stage::*;
 
-pub const KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
-pub const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
+use crate::refs::StageKind;
+
+pub const KUSTOMIZE_GROUP: &str = StageKind::Kustomization.api().group;
 /// Owner labels kustomize-controller stamps on every applied object (fluxcd/pkg ssa `SetOwnerLabels`).
-pub const OWNER_NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
-pub const OWNER_NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
+pub const OWNER_NAME_LABEL: &str = StageKind::Kustomization.info().owner_labels.0;
+pub const OWNER_NAMESPACE_LABEL: &str = StageKind::Kustomization.info().owner_labels.1;
 /// The reconcile request annotation (fluxcd/pkg apis/meta/annotations.go).
 pub const RECONCILE_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
-
-/// The source kinds a Kustomization's `spec.sourceRef.kind` may name (fluxcd/kustomize-controller api/v1/reference_types.go).
-pub const SOURCE_KINDS: [&str; 4] = ["GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"];
-
-/// The resource (plural) name a source kind is served under, as its CRD declares it
-/// (source-controller config/crd/bases/source.toolkit.fluxcd.io_gitrepositories.yaml and
-/// siblings): English plurals, so not always the kind plus "s".
-pub fn source_plural(kind: &str) -> String {
-    match kind {
-        "GitRepository" => "gitrepositories".into(),
-        "OCIRepository" => "ocirepositories".into(),
-        "Bucket" => "buckets".into(),
-        "ExternalArtifact" => "externalartifacts".into(),
-        // A kind from a newer Flux: the usual rule for CRDs.
-        other => format!("{}s", other.to_lowercase()),
-    }
-}
 
 /// A `metav1.Condition` as Flux writes it.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -172,24 +160,24 @@ impl<'de> Deserialize<'de> for Kustomization {
     }
 }
 
-/// `kube::Resource` for a Flux kind read through typed APIs: namespaced, served at `v1`.
+/// `kube::Resource` for a stage kind read through typed APIs, from its row of the stage kind table.
 macro_rules! flux_resource {
-    ($type:ty, $kind:literal, $group:expr, $plural:literal) => {
+    ($type:ty, $stage_kind:expr) => {
         impl kube::Resource for $type {
             type DynamicType = ();
             type Scope = kube::core::NamespaceResourceScope;
 
             fn kind(_: &()) -> std::borrow::Cow<'_, str> {
-                $kind.into()
+                $stage_kind.api().kind.into()
             }
             fn group(_: &()) -> std::borrow::Cow<'_, str> {
-                $group.into()
+                $stage_kind.api().group.into()
             }
             fn version(_: &()) -> std::borrow::Cow<'_, str> {
-                "v1".into()
+                $stage_kind.api().version.into()
             }
             fn plural(_: &()) -> std::borrow::Cow<'_, str> {
-                $plural.into()
+                $stage_kind.api().plural.into()
             }
             fn meta(&self) -> &ObjectMeta {
                 &self.metadata
@@ -202,7 +190,7 @@ macro_rules! flux_resource {
 }
 use flux_resource;
 
-flux_resource!(Kustomization, "Kustomization", KUSTOMIZE_GROUP, "kustomizations");
+flux_resource!(Kustomization, StageKind::Kustomization);
 
 impl Kustomization {
     pub fn namespace(&self) -> &str {
@@ -212,7 +200,7 @@ impl Kustomization {
         self.metadata.name_str()
     }
     pub fn id(&self) -> StageId {
-        StageId::of(&self.metadata)
+        StageId::of(StageKind::Kustomization, &self.metadata)
     }
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
         self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
@@ -233,7 +221,7 @@ impl Kustomization {
     /// internal/controller/kustomization_controller.go).
     pub fn dependency_id(&self, dependency: &DependencyReference) -> StageId {
         let ns = dependency.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace());
-        StageId::new(ns, &dependency.name)
+        StageId::kustomization(ns, &dependency.name)
     }
     /// Every `dependsOn` entry's stage, in spec order.
     pub fn dependency_ids(&self) -> Vec<StageId> {
@@ -297,53 +285,6 @@ impl Source {
     }
 }
 
-/// A stage object of either kind, as the commands that write (rerun, reconcile) hold it.
-#[derive(Clone, Debug)]
-pub enum Stage {
-    Kustomization(Kustomization),
-    ResourceSet(ResourceSet),
-}
-
-impl Stage {
-    pub fn id(&self) -> StageId {
-        match self {
-            Stage::Kustomization(ks) => ks.id(),
-            Stage::ResourceSet(rset) => rset.id(),
-        }
-    }
-
-    /// `spec.suspend: true`, or a ResourceSet's `fluxcd.controlplane.io/reconcile: disabled`.
-    pub fn suspended(&self) -> bool {
-        match self {
-            Stage::Kustomization(ks) => ks.spec.suspend,
-            Stage::ResourceSet(rset) => rset.disabled(),
-        }
-    }
-
-    /// The source it applies from (ResourceSets have none).
-    pub fn source(&self) -> Option<ObjectRef> {
-        match self {
-            Stage::Kustomization(ks) => Some(ks.source()),
-            Stage::ResourceSet(_) => None,
-        }
-    }
-
-    /// `status.lastHandledReconcileAt`: both controllers write the reconcile request they handled.
-    pub fn last_handled_reconcile_at(&self) -> Option<&str> {
-        match self {
-            Stage::Kustomization(ks) => ks.status.as_ref()?.last_handled_reconcile_at.as_deref(),
-            Stage::ResourceSet(rset) => rset.status.as_ref()?.last_handled_reconcile_at.as_deref(),
-        }
-    }
-
-    pub fn condition(&self, type_: &str) -> Option<&Condition> {
-        match self {
-            Stage::Kustomization(ks) => ks.condition(type_),
-            Stage::ResourceSet(rset) => rset.condition(type_),
-        }
-    }
-}
-
 /// Everything the engine looks at, read either from a live cluster or from an offline dump.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -360,21 +301,32 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The stage `id`, of either kind.
-    pub fn stage(&self, id: &StageId) -> Option<Stage> {
-        match id.kind {
-            crate::refs::StageKind::Kustomization => {
-                self.kustomizations.iter().find(|k| &k.id() == id).cloned().map(Stage::Kustomization)
-            }
-            crate::refs::StageKind::ResourceSet => {
-                self.resource_sets.iter().find(|r| &r.id() == id).cloned().map(Stage::ResourceSet)
-            }
-        }
+    /// Adds what another read found (another namespace's objects).
+    pub fn merge(&mut self, more: Snapshot) {
+        let Snapshot { kustomizations, resource_sets, sources, jobs, pods, events, deployments, now: _ } = more;
+        self.kustomizations.extend(kustomizations);
+        self.resource_sets.extend(resource_sets);
+        self.sources.extend(sources);
+        self.jobs.extend(jobs);
+        self.pods.extend(pods);
+        self.events.extend(events);
+        self.deployments.extend(deployments);
     }
 
-    /// Every stage: Kustomizations and ResourceSets.
+    /// Every stage, of every kind.
+    pub fn stages(&self) -> impl Iterator<Item = &dyn StageObject> + '_ {
+        let kustomizations = self.kustomizations.iter().map(|k| k as &dyn StageObject);
+        kustomizations.chain(self.resource_sets.iter().map(|r| r as &dyn StageObject))
+    }
+
+    /// The stage `id`, of its kind.
+    pub fn stage(&self, id: &StageId) -> Option<Stage> {
+        self.stages().find(|s| s.id() == *id).map(StageObject::to_stage)
+    }
+
+    /// Every stage's id.
     pub fn stage_ids(&self) -> impl Iterator<Item = StageId> + '_ {
-        self.kustomizations.iter().map(Kustomization::id).chain(self.resource_sets.iter().map(ResourceSet::id))
+        self.stages().map(|s| s.id())
     }
 }
 

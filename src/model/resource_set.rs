@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use super::{Condition, Inventory};
 use crate::refs::{MetaNames, StageId, StageKind};
 
-pub const RESOURCE_SET_GROUP: &str = "fluxcd.controlplane.io";
+pub const RESOURCE_SET_GROUP: &str = StageKind::ResourceSet.api().group;
 /// Owner labels flux-operator stamps on what a ResourceSet applies (fluxcd/pkg ssa `SetOwnerLabels`
 /// with the group `resourceset.fluxcd.controlplane.io`, flux-operator api/v1 common_types.go).
-pub const RSET_OWNER_NAME_LABEL: &str = "resourceset.fluxcd.controlplane.io/name";
-pub const RSET_OWNER_NAMESPACE_LABEL: &str = "resourceset.fluxcd.controlplane.io/namespace";
+pub const RSET_OWNER_NAME_LABEL: &str = StageKind::ResourceSet.info().owner_labels.0;
+pub const RSET_OWNER_NAMESPACE_LABEL: &str = StageKind::ResourceSet.info().owner_labels.1;
 /// `fluxcd.controlplane.io/reconcile: disabled` pauses a ResourceSet (`IsDisabled` in api/v1
 /// resourceset_types.go); on an applied object it freezes that object.
 pub const OPERATOR_RECONCILE_ANNOTATION: &str = "fluxcd.controlplane.io/reconcile";
@@ -49,13 +49,9 @@ impl ResourceSetDependency {
 
     /// The stage this dependency is, when it is a Kustomization or a ResourceSet.
     pub fn stage(&self) -> Option<StageId> {
-        let kind = match (self.group(), self.kind.as_str()) {
-            (super::KUSTOMIZE_GROUP, "Kustomization") => StageKind::Kustomization,
-            (RESOURCE_SET_GROUP, "ResourceSet") => StageKind::ResourceSet,
-            _ => return None,
-        };
+        let kind = StageKind::ALL.into_iter().find(|k| k.api().group == self.group() && k.api().kind == self.kind)?;
         let namespace = self.namespace.clone().unwrap_or_default();
-        Some(StageId { kind, namespace, name: self.name.clone() })
+        Some(StageId::new(kind, namespace, &self.name))
     }
 
     /// How flux-operator names it in messages: `<apiVersion>/<Kind>/<ns>/<name>` (`checkDependencies`,
@@ -109,7 +105,7 @@ pub struct ResourceSet {
     pub status: Option<ResourceSetStatus>,
 }
 
-super::flux_resource!(ResourceSet, "ResourceSet", RESOURCE_SET_GROUP, "resourcesets");
+super::flux_resource!(ResourceSet, StageKind::ResourceSet);
 
 impl ResourceSet {
     pub fn namespace(&self) -> &str {
@@ -119,7 +115,7 @@ impl ResourceSet {
         self.metadata.name_str()
     }
     pub fn id(&self) -> StageId {
-        StageId::resource_set(self.namespace(), self.name())
+        StageId::of(StageKind::ResourceSet, &self.metadata)
     }
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
         self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)

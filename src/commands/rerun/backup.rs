@@ -9,7 +9,6 @@ use k8s_openapi::api::batch::v1::Job;
 use super::plan::Plan;
 use crate::engine::hints::reconcile_stage;
 use crate::error::Error;
-use crate::model::Stage;
 use crate::refs::NamespacedName;
 
 /// `$XDG_STATE_HOME/kubectl-fluxjobs/backups`, else `~/.local/state/kubectl-fluxjobs/backups`.
@@ -137,7 +136,7 @@ impl Progress {
     pub fn advice(self, plan: &Plan, backup: &Path) -> String {
         let (ns, name) = (&plan.id.namespace, &plan.id.name);
         let restore = format!("kubectl create -f {}", backup.display());
-        let owner = plan.owner.as_ref().map(Stage::id);
+        let owner = plan.owner.as_ref().map(|s| s.id());
         let controller = owner.as_ref().map_or("kustomize-controller", |id| id.kind.controller());
         let flux = owner.map(|id| format!(" or let Flux recreate it: {}", reconcile_stage(&id)));
         match self {
@@ -167,7 +166,8 @@ mod tests {
 
     #[test]
     fn an_interrupt_or_error_says_what_to_restore_at_each_step() {
-        let plan = Plan::new(job(json!({})), Some(Stage::Kustomization(ks(json!({})))), Mode::FluxRecreates);
+        let plan =
+            Plan::new(job(json!({})), Some(crate::model::Stage::Kustomization(ks(json!({})))), Mode::FluxRecreates);
         let backup = Path::new("/backups/shop.db-migration.yaml");
         let before = Progress::NothingDeleted.advice(&plan, backup);
         assert!(

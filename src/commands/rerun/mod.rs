@@ -149,7 +149,7 @@ async fn plan_all(conn: &Connection, ns: &str, targets: &[Target], args: &RerunA
                 vec![read::get_job(conn, &id).await?.ok_or(Error::JobNotFound(id))?]
             }
             Target::Stage(name) => {
-                let id = StageId::new(ns, name);
+                let id = StageId::kustomization(ns, name);
                 let ks = read::get_kustomization(conn, &id).await?.ok_or_else(|| Error::StageNotFound(id.clone()))?;
                 let jobs = read::stage_jobs(conn, &ks, &stage_namespaces(&ks)).await?;
                 if jobs.is_empty() {
@@ -271,7 +271,7 @@ async fn follow_rerun(
     token: Option<&str>,
     timeout: Duration,
 ) -> bool {
-    let stage = plan.owner.as_ref().map(Stage::id);
+    let stage = plan.owner.as_ref().map(|s| s.id());
     if !follow_job(conn, &plan.id, plan.uid(), timeout).await {
         if let Some(stage) = &stage {
             follow::explain(conn, ctx, stage, args.logs).await;

@@ -11,7 +11,7 @@ use crate::engine::state::health_check_running;
 use crate::engine::workload::job_state;
 use crate::error::Error;
 use crate::model::{Kustomization, OWNER_NAME_LABEL, Stage, recreates_on_failure};
-use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
+use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::JobState;
 
 /// What the user named.
@@ -79,7 +79,7 @@ pub enum Mode {
 pub enum Refusal {
     #[error(
         "Job {job} belongs to stage {stage} which is suspended: Flux would not recreate it. Resume it first: {}",
-        resume_command(stage)
+        stage.kind.resume_command(&stage.name, &stage.namespace)
     )]
     StageSuspended { job: NamespacedName, stage: StageId },
     #[error(
@@ -138,17 +138,6 @@ pub fn decide(
         return Ok(Mode::FromLiveSpec(RecreateReason::HealthCheckRunning(ks.id())));
     }
     Ok(Mode::FluxRecreates)
-}
-
-/// How to resume a suspended stage of either kind.
-fn resume_command(stage: &StageId) -> String {
-    match stage.kind {
-        StageKind::Kustomization => format!("flux resume kustomization {} -n {}", stage.name, stage.namespace),
-        StageKind::ResourceSet => format!(
-            "kubectl annotate resourceset {} -n {} fluxcd.controlplane.io/reconcile-",
-            stage.name, stage.namespace
-        ),
-    }
 }
 
 /// The Job as it can be created again: server-set fields stripped (uid, resourceVersion,
@@ -233,7 +222,7 @@ impl Plan {
             Some(r) => format!("{} ({r})", state.as_str()),
             None => state.as_str().to_string(),
         };
-        let owner = self.owner.as_ref().map(Stage::id);
+        let owner = self.owner.as_ref().map(|s| s.id());
         let controller = owner.as_ref().map(|id| id.kind.controller()).unwrap_or_default();
         let owner = owner.map(|id| id.to_string()).unwrap_or_default();
         let how = match &self.mode {
@@ -312,7 +301,7 @@ pub(super) mod tests {
     }
 
     fn owner() -> StageId {
-        StageId::new("shop", "app-pre-deploy")
+        StageId::kustomization("shop", "app-pre-deploy")
     }
 
     #[test]

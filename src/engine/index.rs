@@ -1,0 +1,355 @@
+//! Lookup tables over a snapshot, built once per diagnosis, and what the engine asks of every stage
+//! kind ([`StageRules`]): the shared walk, report assembly and waits call these methods and never
+//! match on a stage's kind.
+
+use std::collections::{BTreeSet, HashMap};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::jiff::Timestamp;
+
+use super::resolution::Resolution;
+use crate::model::{Inventory, Kustomization, ResourceSet, Snapshot, Source, StageObject};
+use crate::refs::{MetaNames, NamespacedName, ObjectRef, StageId, StageKind};
+use crate::report::{ReadyExprReport, StageReport, StageState};
+
+/// What the engine asks of a stage of any kind; each kind implements it in its own room
+/// (`kustomization`, `resource_set`).
+pub trait StageRules: StageObject {
+    /// Its own state, from its spec and status as its controller writes them.
+    fn own_state(&self, index: &Index) -> StageState;
+    /// Why it is not Ready, in a state other than Ready and Blocked.
+    fn cause(&self, index: &Index, state: StageState) -> Resolution;
+    /// Why it is Blocked: the walk through what it waits for, in its controller's order.
+    fn blocked(&self, walk: &mut dyn Walk, visiting: &mut Vec<StageId>) -> Resolution;
+    /// Whether it satisfies a dependent's plain check (no readyExpr): Ready for its generation.
+    fn healthy(&self) -> bool;
+    /// Every `readyExpr` on its dependencies, evaluated on the snapshot.
+    fn ready_exprs(&self, index: &Index) -> Vec<ReadyExprReport>;
+    /// How a reconcile request ended once handled (`None` while it is not final).
+    fn settled(&self) -> Option<RequestOutcome>;
+    /// What only its kind reports (a ResourceSet's steps), and its warnings.
+    fn complete_report(&self, index: &Index, report: &mut StageReport, warnings: &mut Vec<String>);
+}
+
+/// The walk through dependencies, as a stage's [`StageRules::blocked`] takes it.
+pub trait Walk {
+    fn index(&self) -> &Index<'_>;
+    /// Why stage `id` is not Ready (`None` when it is); `visiting` guards against cycles.
+    fn resolve_visiting(&mut self, id: &StageId, visiting: &mut Vec<StageId>) -> Option<Resolution>;
+    /// The stage's readyExprs, evaluated once per diagnosis.
+    fn ready_exprs(&mut self, stage: &dyn StageRules) -> Vec<ReadyExprReport>;
+}
+
+/// How a stage ended once its controller handled a reconcile request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RequestOutcome {
+    /// Ready for its current generation, at this revision.
+    Ready(Option<String>),
+    /// Not Ready, for a reason the controller does not retry by itself.
+    Failed { reason: String, message: String },
+}
+
+/// The outcome of the reconcile request `token` (`reconcile.fluxcd.io/requestedAt`), once the
+/// stage's controller handled it (`status.lastHandledReconcileAt`, fluxcd/pkg apis/meta
+/// ReconcileRequestStatus; flux-operator internal/controller/common.go writes the same); `None`
+/// while waiting.
+pub fn request_outcome(stage: &dyn StageRules, token: &str) -> Option<RequestOutcome> {
+    if stage.last_handled_reconcile_at() != Some(token) {
+        return None;
+    }
+    stage.settled()
+}
+
+/// A stage held by a command, as the engine reads it.
+pub fn rules(stage: &crate::model::Stage) -> &dyn StageRules {
+    match stage {
+        crate::model::Stage::Kustomization(ks) => ks,
+        crate::model::Stage::ResourceSet(rset) => rset,
+    }
+}
+
+/// Lookup tables over a snapshot, built once per diagnosis.
+pub struct Index<'a> {
+    pub snapshot: &'a Snapshot,
+    pub now: Timestamp,
+    kustomizations: HashMap<Names<'a>, &'a Kustomization>,
+    resource_sets: HashMap<Names<'a>, &'a ResourceSet>,
+    stages: HashMap<Owner<'a>, &'a dyn StageRules>,
+    sources: HashMap<(&'a str, &'a str, &'a str), &'a Source>,
+    jobs: HashMap<(&'a str, &'a str), &'a Job>,
+    deployments: HashMap<(&'a str, &'a str), &'a Deployment>,
+    /// Pods by the uid, and by the reference, of their controller owner.
+    pods_by_owner_uid: HashMap<&'a str, Vec<&'a Pod>>,
+    pods_by_owner: HashMap<Ref<'a>, Vec<&'a Pod>>,
+    /// Pods of Deployments: owned by ReplicaSet `<deployment>-<pod-template-hash>`.
+    pods_by_deployment: HashMap<Names<'a>, Vec<&'a Pod>>,
+    events: HashMap<Ref<'a>, Vec<&'a Event>>,
+    /// Objects carrying a stage kind's owner labels, by owning stage.
+    labelled_jobs: HashMap<Owner<'a>, Vec<&'a Job>>,
+    labelled_deployments: HashMap<Owner<'a>, Vec<&'a Deployment>>,
+}
+
+/// Keys borrowed from the snapshot (no copy of a name per object): `(namespace, name)` and
+/// `(kind, namespace, name)`; lookups borrow them from a [`NamespacedName`] or [`ObjectRef`].
+type Names<'a> = (&'a str, &'a str);
+type Ref<'a> = (&'a str, &'a str, &'a str);
+/// A stage: its kind, namespace and name.
+type Owner<'a> = (StageKind, &'a str, &'a str);
+
+fn owner_key<'a>(stage: &'a dyn StageObject) -> Owner<'a> {
+    (stage.stage_kind(), stage.namespace(), stage.name())
+}
+
+fn names(id: &NamespacedName) -> Names<'_> {
+    (&id.namespace, &id.name)
+}
+
+fn reference(object: &ObjectRef) -> Ref<'_> {
+    (&object.kind, &object.namespace, &object.name)
+}
+
+/// The stage that applied an object, as borrowed names, from the owner labels its controller
+/// stamps on it.
+fn owner_names(meta: &ObjectMeta) -> Option<Owner<'_>> {
+    let labels = meta.labels.as_ref()?;
+    StageKind::ALL.into_iter().find_map(|kind| {
+        let (name, namespace) = kind.info().owner_labels;
+        Some((kind, labels.get(namespace)?.as_str(), labels.get(name)?.as_str()))
+    })
+}
+
+/// The stage that applied an object, from the owner labels its controller stamps on it.
+pub fn owner_of(meta: &ObjectMeta) -> Option<StageId> {
+    owner_names(meta).map(|(kind, ns, name)| StageId::new(kind, ns, name))
+}
+
+impl<'a> Index<'a> {
+    pub fn new(snapshot: &'a Snapshot) -> Self {
+        let names = |meta: &'a ObjectMeta| (meta.namespace_str(), meta.name_str());
+        let mut index = Index {
+            snapshot,
+            now: snapshot.now.unwrap_or_else(Timestamp::now),
+            kustomizations: snapshot.kustomizations.iter().map(|k| ((k.namespace(), k.name()), k)).collect(),
+            resource_sets: snapshot.resource_sets.iter().map(|r| ((r.namespace(), r.name()), r)).collect(),
+            stages: HashMap::new(),
+            sources: snapshot.sources.iter().map(|s| ((s.kind.as_str(), s.namespace(), s.name()), s)).collect(),
+            jobs: snapshot.jobs.iter().map(|j| (names(&j.metadata), j)).collect(),
+            deployments: snapshot.deployments.iter().map(|d| (names(&d.metadata), d)).collect(),
+            pods_by_owner_uid: HashMap::new(),
+            pods_by_owner: HashMap::new(),
+            pods_by_deployment: HashMap::new(),
+            events: HashMap::new(),
+            labelled_jobs: HashMap::new(),
+            labelled_deployments: HashMap::new(),
+        };
+        let kustomizations = snapshot.kustomizations.iter().map(|k| k as &dyn StageRules);
+        for stage in kustomizations.chain(snapshot.resource_sets.iter().map(|r| r as &dyn StageRules)) {
+            index.stages.insert(owner_key(stage), stage);
+        }
+        for pod in &snapshot.pods {
+            let hash = pod.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash"));
+            let ns = pod.metadata.namespace_str();
+            for owner in pod.metadata.owner_references.iter().flatten() {
+                index.pods_by_owner_uid.entry(owner.uid.as_str()).or_default().push(pod);
+                index.pods_by_owner.entry((&owner.kind, ns, &owner.name)).or_default().push(pod);
+                // No ReplicaSet LIST needed: the ReplicaSet's name is the Deployment's plus the hash.
+                if let (Some(hash), "ReplicaSet") = (hash, owner.kind.as_str())
+                    && let Some(deployment) = owner.name.strip_suffix(hash.as_str()).and_then(|n| n.strip_suffix('-'))
+                {
+                    index.pods_by_deployment.entry((ns, deployment)).or_default().push(pod);
+                }
+            }
+        }
+        for event in &snapshot.events {
+            let o = &event.involved_object;
+            let key = (
+                o.kind.as_deref().unwrap_or_default(),
+                o.namespace.as_deref().or(event.metadata.namespace.as_deref()).unwrap_or_default(),
+                o.name.as_deref().unwrap_or_default(),
+            );
+            index.events.entry(key).or_default().push(event);
+        }
+        for job in &snapshot.jobs {
+            if let Some(owner) = owner_names(&job.metadata) {
+                index.labelled_jobs.entry(owner).or_default().push(job);
+            }
+        }
+        for deploy in &snapshot.deployments {
+            if let Some(owner) = owner_names(&deploy.metadata) {
+                index.labelled_deployments.entry(owner).or_default().push(deploy);
+            }
+        }
+        index
+    }
+
+    /// The stage `id`, of any kind.
+    pub fn stage(&self, id: &StageId) -> Option<&'a dyn StageRules> {
+        self.stages.get(&(id.kind, id.namespace.as_str(), id.name.as_str())).copied()
+    }
+
+    /// A Kustomization, for the rules only Kustomizations have (their `dependsOn` names Kustomizations).
+    pub fn kustomization(&self, id: &StageId) -> Option<&'a Kustomization> {
+        if id.kind != StageKind::Kustomization {
+            return None;
+        }
+        self.kustomizations.get(&(id.namespace.as_str(), id.name.as_str())).copied()
+    }
+
+    /// A ResourceSet, for the rules only ResourceSets have.
+    pub fn resource_set(&self, id: &StageId) -> Option<&'a ResourceSet> {
+        if id.kind != StageKind::ResourceSet {
+            return None;
+        }
+        self.resource_sets.get(&(id.namespace.as_str(), id.name.as_str())).copied()
+    }
+
+    pub fn source(&self, source: &ObjectRef) -> Option<&'a Source> {
+        self.sources.get(&(source.kind.as_str(), source.namespace.as_str(), source.name.as_str())).copied()
+    }
+
+    pub fn job(&self, ns: &str, name: &str) -> Option<&'a Job> {
+        self.jobs.get(&(ns, name)).copied()
+    }
+
+    pub fn deployment(&self, ns: &str, name: &str) -> Option<&'a Deployment> {
+        self.deployments.get(&(ns, name)).copied()
+    }
+
+    /// The Pods a Job owns: by owner uid (a recreated Job of the same name owns new Pods), or by
+    /// owner name when the Job has no uid (hand-written fixtures).
+    pub fn pods_of_job(&self, job: &Job) -> Vec<&'a Pod> {
+        let pods = match job.metadata.uid.as_deref() {
+            Some(uid) => self.pods_by_owner_uid.get(uid),
+            None => self.pods_by_owner.get(&("Job", job.metadata.namespace_str(), job.metadata.name_str())),
+        };
+        pods.cloned().unwrap_or_default()
+    }
+
+    /// The Pods of a Deployment (see `pods_by_deployment`).
+    pub fn pods_of_deployment(&self, deployment: &NamespacedName) -> Vec<&'a Pod> {
+        self.pods_by_deployment.get(&names(deployment)).cloned().unwrap_or_default()
+    }
+
+    /// Warning events of one object, oldest first.
+    pub fn warnings(&self, object: &ObjectRef) -> Vec<&'a Event> {
+        let mut events: Vec<&Event> = self
+            .events
+            .get(&reference(object))
+            .map(|v| v.iter().copied().filter(|e| e.type_.as_deref() == Some("Warning")).collect())
+            .unwrap_or_default();
+        events.sort_by_key(|e| event_time(e));
+        events
+    }
+
+    /// Warning events of one object, oldest first, as `Reason: message (xN)`; at most the last five.
+    pub fn warning_events(&self, object: &ObjectRef) -> Vec<String> {
+        let events = self.warnings(object);
+        let start = events.len().saturating_sub(5);
+        events[start..]
+            .iter()
+            .map(|e| {
+                let count = e.count.unwrap_or(1);
+                let times = if count > 1 { format!(" (x{count})") } else { String::new() };
+                format!(
+                    "{}: {}{times}",
+                    e.reason.as_deref().unwrap_or_default(),
+                    e.message.as_deref().unwrap_or_default().trim()
+                )
+            })
+            .collect()
+    }
+
+    /// Whether any event says the Job completed (the Job controller records `Completed`), used to
+    /// tell a TTL cleanup from an unexpected deletion once the Job is gone.
+    pub fn job_completed_before(&self, job: &NamespacedName) -> bool {
+        self.events
+            .get(&("Job", job.namespace.as_str(), job.name.as_str()))
+            .is_some_and(|v| v.iter().any(|e| e.reason.as_deref() == Some("Completed")))
+    }
+
+    /// Jobs of a stage: inventory ids first (`<ns>_<name>_batch_Job`), then owner labels.
+    /// Returns the live Jobs and the inventory Jobs that are gone.
+    pub fn stage_jobs(&self, stage: &dyn StageObject) -> (Vec<&'a Job>, Vec<NamespacedName>) {
+        let labelled = self.labelled_jobs.get(&owner_key(stage)).map(Vec::as_slice).unwrap_or_default();
+        self.jobs_of(inventory_objects(stage.inventory(), "batch", "Job"), labelled)
+    }
+
+    fn jobs_of(&self, inventory: Vec<NamespacedName>, labelled: &[&'a Job]) -> (Vec<&'a Job>, Vec<NamespacedName>) {
+        let mut seen = BTreeSet::new();
+        let mut live = Vec::new();
+        let mut missing = Vec::new();
+        for id in inventory {
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            match self.job(&id.namespace, &id.name) {
+                Some(job) => live.push(job),
+                None => missing.push(id),
+            }
+        }
+        for job in labelled {
+            if seen.insert(NamespacedName::of(&job.metadata)) {
+                live.push(job);
+            }
+        }
+        live.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        (live, missing)
+    }
+
+    pub fn stage_deployments(&self, stage: &dyn StageObject) -> Vec<&'a Deployment> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for id in inventory_objects(stage.inventory(), "apps", "Deployment") {
+            if let Some(d) = self.deployment(&id.namespace, &id.name)
+                && seen.insert(id)
+            {
+                out.push(d);
+            }
+        }
+        for d in self.labelled_deployments.get(&owner_key(stage)).into_iter().flatten() {
+            if seen.insert(NamespacedName::of(&d.metadata)) {
+                out.push(d);
+            }
+        }
+        out
+    }
+}
+
+fn event_time(e: &Event) -> Option<Timestamp> {
+    e.last_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .or_else(|| e.event_time.as_ref().map(|t| t.0))
+        .or_else(|| e.first_timestamp.as_ref().map(|t| t.0))
+}
+
+/// The objects of one group and kind in an inventory.
+///
+/// Inventory ids are `<namespace>_<name>_<group>_<kind>`; names may contain `_`, so namespace is
+/// the first field and group and kind the last two (fluxcd/cli-utils `ParseObjMetadata`).
+/// flux-operator keeps the same format (its inventory is fluxcd/pkg ssa's ResourceInventory).
+pub fn inventory_objects(inventory: Option<&Inventory>, group: &str, kind: &str) -> Vec<NamespacedName> {
+    let Some(inventory) = inventory else {
+        return vec![];
+    };
+    inventory
+        .entries
+        .iter()
+        .filter_map(|e| parse_inventory_id(&e.id))
+        .filter(|(_, _, g, k)| g == group && k == kind)
+        .map(|(ns, name, _, _)| NamespacedName::new(ns, name))
+        .collect()
+}
+
+pub fn parse_inventory_id(id: &str) -> Option<(String, String, String, String)> {
+    let (ns, rest) = id.split_once('_')?;
+    let (rest, kind) = rest.rsplit_once('_')?;
+    let (name, group) = rest.rsplit_once('_')?;
+    if name.is_empty() || kind.is_empty() {
+        return None;
+    }
+    Some((ns.to_string(), name.to_string(), group.to_string(), kind.to_string()))
+}

@@ -1,0 +1,305 @@
+//! The one list of the kinds `status` reads. It feeds the live LISTs (`cluster::read`), the watch
+//! (`cluster::watch`), the dump decoder (`snapshot`) and the capture command printed by README and
+//! `status --help`, so they can never disagree: a new kind is one entry here (and, for a new Rust
+//! type, one [`Collected`] impl saying what of it the engine keeps and where the snapshot holds it).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::de::DeserializeOwned;
+
+use super::{Kustomization, ResourceSet, SlimPod, Snapshot, Source};
+use super::{event_is_relevant, slim_deployment, slim_job};
+use crate::refs::{ApiKind, MetaNames, StageKind};
+
+/// What a kind is to the diagnosis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A stage kind: listed with the user's label selector, followed across namespaces.
+    Stage,
+    /// A Flux source a stage applies from.
+    Source,
+    /// What stages apply and run (Jobs, Pods, Events, Deployments), read wherever stages deploy.
+    Workload,
+}
+
+/// What it means when a kind cannot be listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presence {
+    /// Nothing can be diagnosed without it: every failure is an error (a 404 says Flux is missing).
+    Required,
+    /// A built-in kind the diagnosis can do without: a 403 is a warning, other failures errors.
+    Optional,
+    /// A CRD that may not be installed: a 404 means there are none, a 403 is a warning.
+    Crd,
+}
+
+/// One kind `status` reads.
+pub struct ReadKind {
+    pub api: ApiKind,
+    pub role: Role,
+    pub presence: Presence,
+    /// Whether the capture command names it (kubectl refuses a kind the cluster does not serve).
+    pub captured: bool,
+    decode_text: fn(&ReadKind, &mut Snapshot, &str) -> Result<(), serde_json::Error>,
+    decode_value: fn(&ReadKind, &mut Snapshot, serde_json::Value) -> Result<(), serde_json::Error>,
+    new_store: fn() -> Box<dyn KindStore>,
+}
+
+impl std::fmt::Debug for ReadKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadKind").field("api", &self.api).field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
+/// A Rust type the snapshot holds objects of a kind in.
+pub trait Collected: Clone + Send + Sync + 'static {
+    /// What is decoded from the wire (a Pod's spec is skipped by its decoder, never built).
+    type Wire: DeserializeOwned;
+    /// What the engine keeps of an object as read, or `None` when it drops it.
+    fn keep(wire: Self::Wire, kind: &ReadKind) -> Option<Self>;
+    /// Where the snapshot holds this type.
+    fn bucket(snapshot: &mut Snapshot) -> &mut Vec<Self>;
+    fn metadata(&self) -> &ObjectMeta;
+}
+
+macro_rules! collected {
+    ($type:ty, $wire:ty, $field:ident, |$object:ident, $kind:ident| $keep:expr) => {
+        impl Collected for $type {
+            type Wire = $wire;
+            fn keep($object: $wire, $kind: &ReadKind) -> Option<Self> {
+                let _ = $kind;
+                $keep
+            }
+            fn bucket(snapshot: &mut Snapshot) -> &mut Vec<Self> {
+                &mut snapshot.$field
+            }
+            fn metadata(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+        }
+    };
+}
+
+collected!(Kustomization, Kustomization, kustomizations, |object, kind| Some(object));
+collected!(ResourceSet, ResourceSet, resource_sets, |object, kind| Some(object));
+// The API server and kubectl include `kind` in custom resources; set it from the table in case.
+collected!(Source, Source, sources, |object, kind| Some(Source { kind: kind.api.kind.to_string(), ..object }));
+collected!(Job, Job, jobs, |object, kind| Some(slim_job(object)));
+collected!(Pod, SlimPod, pods, |object, kind| Some(object.into()));
+collected!(Event, Event, events, |object, kind| event_is_relevant(&object).then_some(object));
+collected!(Deployment, Deployment, deployments, |object, kind| Some(slim_deployment(object)));
+
+const fn entry<K: Collected>(api: ApiKind, role: Role, presence: Presence) -> ReadKind {
+    ReadKind {
+        api,
+        role,
+        presence,
+        captured: true,
+        decode_text: decode_text::<K>,
+        decode_value: decode_value::<K>,
+        new_store: new_store::<K>,
+    }
+}
+
+const fn source(kind: &'static str, plural: &'static str) -> ReadKind {
+    // source-controller config/crd/bases/source.toolkit.fluxcd.io_*.yaml: English plurals.
+    let api = ApiKind { kind, group: SOURCE_GROUP, version: "v1", plural };
+    entry::<Source>(api, Role::Source, Presence::Crd)
+}
+
+const fn core(kind: &'static str, group: &'static str, plural: &'static str) -> ApiKind {
+    ApiKind { kind, group, version: "v1", plural }
+}
+
+pub const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
+
+/// Every kind `status` reads, in the order the capture command names them.
+pub static READ_KINDS: [ReadKind; 10] = [
+    entry::<Kustomization>(*StageKind::Kustomization.api(), Role::Stage, Presence::Required),
+    entry::<ResourceSet>(*StageKind::ResourceSet.api(), Role::Stage, Presence::Crd),
+    // The source kinds a Kustomization's `spec.sourceRef.kind` may name
+    // (fluxcd/kustomize-controller api/v1/reference_types.go).
+    source("GitRepository", "gitrepositories"),
+    source("OCIRepository", "ocirepositories"),
+    source("Bucket", "buckets"),
+    // Flux >= 2.7 only, and rarely used: the capture command would fail on older Flux.
+    source("ExternalArtifact", "externalartifacts").uncaptured(),
+    entry::<Job>(core("Job", "batch", "jobs"), Role::Workload, Presence::Optional),
+    entry::<Pod>(core("Pod", "", "pods"), Role::Workload, Presence::Optional),
+    entry::<Event>(core("Event", "", "events"), Role::Workload, Presence::Optional),
+    entry::<Deployment>(core("Deployment", "apps", "deployments"), Role::Workload, Presence::Optional),
+];
+
+/// The kind of `apiVersion` and `kind`, if `status` reads it.
+pub fn read_kind(api_version: &str, kind: &str) -> Option<&'static ReadKind> {
+    let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+    READ_KINDS.iter().find(|k| k.api.kind == kind && k.api.group == group)
+}
+
+/// The entry of a stage kind.
+pub fn stage_read_kind(kind: StageKind) -> &'static ReadKind {
+    READ_KINDS.iter().find(|k| k.api == *kind.api()).expect("every stage kind is read")
+}
+
+/// The API of a Flux kind an object reference names: a stage kind or a source kind.
+pub fn flux_kind(kind: &str) -> Option<&'static ApiKind> {
+    READ_KINDS.iter().filter(|k| k.role != Role::Workload).map(|k| &k.api).find(|api| api.kind == kind)
+}
+
+/// How to capture a dump `status --snapshot` reads: every kind above, all namespaces.
+pub fn capture_command() -> String {
+    let plurals: Vec<&str> = READ_KINDS.iter().filter(|k| k.captured).map(|k| k.api.plural).collect();
+    format!("kubectl get {} -A -o yaml > dump.yaml", plurals.join(","))
+}
+
+impl ReadKind {
+    const fn uncaptured(self) -> ReadKind {
+        ReadKind { captured: false, ..self }
+    }
+
+    /// Adds one object, given as its JSON text, to the snapshot (if the engine keeps it).
+    pub fn decode_text(&self, snapshot: &mut Snapshot, text: &str) -> Result<(), serde_json::Error> {
+        (self.decode_text)(self, snapshot, text)
+    }
+
+    /// Adds one object, given as a parsed value (YAML, a watch event), to the snapshot.
+    pub fn decode_value(&self, snapshot: &mut Snapshot, value: serde_json::Value) -> Result<(), serde_json::Error> {
+        (self.decode_value)(self, snapshot, value)
+    }
+
+    /// An empty store of this kind's objects for a watch.
+    pub fn new_store(&self) -> Box<dyn KindStore> {
+        (self.new_store)()
+    }
+}
+
+fn decode_text<K: Collected>(kind: &ReadKind, snapshot: &mut Snapshot, text: &str) -> Result<(), serde_json::Error> {
+    let wire: K::Wire = serde_json::from_str(text)?;
+    K::bucket(snapshot).extend(K::keep(wire, kind));
+    Ok(())
+}
+
+fn decode_value<K: Collected>(
+    kind: &ReadKind,
+    snapshot: &mut Snapshot,
+    value: serde_json::Value,
+) -> Result<(), serde_json::Error> {
+    let wire: K::Wire = serde_json::from_value(value)?;
+    K::bucket(snapshot).extend(K::keep(wire, kind));
+    Ok(())
+}
+
+fn new_store<K: Collected>() -> Box<dyn KindStore> {
+    Box::new(TypedStore::<K> { objects: BTreeMap::new(), listing: None })
+}
+
+/// The objects of one kind a watch keeps, as the engine keeps them (slimmed when they arrive),
+/// keyed by namespace and name. A watch that restarts lists everything again: the new listing
+/// replaces the old one whole when it is done, so objects deleted meanwhile disappear.
+pub trait KindStore: Send {
+    /// A new listing starts.
+    fn restart(&mut self);
+    /// An object added, changed, or listed.
+    fn apply(&mut self, kind: &ReadKind, object: serde_json::Value) -> Result<(), serde_json::Error>;
+    fn delete(&mut self, namespace: &str, name: &str);
+    /// The listing is complete.
+    fn listed(&mut self);
+    /// Copies the objects whose metadata `keep` accepts into the snapshot.
+    fn fill(&self, snapshot: &mut Snapshot, keep: &dyn Fn(&ObjectMeta) -> bool);
+}
+
+type Objects<K> = BTreeMap<(String, String), K>;
+
+struct TypedStore<K> {
+    objects: Objects<K>,
+    /// A listing under way.
+    listing: Option<Objects<K>>,
+}
+
+impl<K: Collected> KindStore for TypedStore<K> {
+    fn restart(&mut self) {
+        self.listing = Some(BTreeMap::new());
+    }
+
+    fn apply(&mut self, kind: &ReadKind, object: serde_json::Value) -> Result<(), serde_json::Error> {
+        let wire: K::Wire = serde_json::from_value(object)?;
+        if let Some(object) = K::keep(wire, kind) {
+            let meta = object.metadata();
+            let key = (meta.namespace_str().to_string(), meta.name_str().to_string());
+            self.listing.as_mut().unwrap_or(&mut self.objects).insert(key, object);
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, namespace: &str, name: &str) {
+        self.objects.remove(&(namespace.to_string(), name.to_string()));
+    }
+
+    fn listed(&mut self) {
+        if let Some(listing) = self.listing.take() {
+            self.objects = listing;
+        }
+    }
+
+    fn fill(&self, snapshot: &mut Snapshot, keep: &dyn Fn(&ObjectMeta) -> bool) {
+        let objects = self.objects.values().filter(|o| keep(o.metadata())).cloned();
+        K::bucket(snapshot).extend(objects);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_kind_is_found_by_its_api_version_and_kind() {
+        for kind in &READ_KINDS {
+            assert!(std::ptr::eq(read_kind(&kind.api.api_version(), kind.api.kind).unwrap(), kind), "{kind:?}");
+        }
+        assert!(read_kind("v1", "ConfigMap").is_none());
+        assert!(read_kind("example.com/v1", "Job").is_none(), "the group counts");
+        for stage in StageKind::ALL {
+            assert_eq!(stage_read_kind(stage).role, Role::Stage);
+        }
+        assert_eq!(
+            capture_command(),
+            "kubectl get kustomizations,resourcesets,gitrepositories,ocirepositories,buckets,jobs,pods,events,deployments -A -o yaml > dump.yaml"
+        );
+    }
+
+    #[test]
+    fn a_store_keeps_what_the_engine_keeps_and_a_new_listing_replaces_the_old() {
+        let pods = read_kind("v1", "Pod").unwrap();
+        let events = read_kind("v1", "Event").unwrap();
+        let pod = |name: &str| json!({"metadata": {"name": name, "namespace": "shop"}, "spec": {"containers": []}});
+        let mut store = pods.new_store();
+        store.apply(pods, pod("a")).unwrap();
+        store.apply(pods, pod("b")).unwrap();
+        store.delete("shop", "a");
+        store.restart();
+        store.apply(pods, pod("c")).unwrap();
+        let names = |store: &dyn KindStore| {
+            let mut snapshot = Snapshot::default();
+            store.fill(&mut snapshot, &|_| true);
+            snapshot.pods.iter().map(|p| p.metadata.name_str().to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(names(&*store), ["b"], "the old objects stay until the listing is complete");
+        store.listed();
+        assert_eq!(names(&*store), ["c"]);
+        let mut snapshot = Snapshot::default();
+        store.fill(&mut snapshot, &|_| true);
+        assert!(snapshot.pods[0].spec.is_none(), "slimmed as the LISTs slim");
+        let mut store = events.new_store();
+        let event = |type_: &str| json!({"metadata": {"name": type_, "namespace": "shop"}, "involvedObject": {}, "type": type_});
+        store.apply(events, event("Normal")).unwrap();
+        store.apply(events, event("Warning")).unwrap();
+        let mut snapshot = Snapshot::default();
+        store.fill(&mut snapshot, &|_| true);
+        assert_eq!(snapshot.events.len(), 1, "the event filter applies to watches too");
+    }
+}

@@ -1,0 +1,143 @@
+//! What every stage kind has, behind one trait: the engine's walk, report assembly, rerun planning
+//! and the waits read stages through [`StageObject`] and never match on their kind. A kind's own
+//! semantics (a Kustomization's source, a ResourceSet's steps) stay in its own type.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::{Condition, Inventory, Kustomization, ResourceSet};
+use crate::refs::{MetaNames, ObjectRef, StageId, StageKind};
+
+/// A stage object of any kind, read-only.
+pub trait StageObject: std::fmt::Debug + Send + Sync {
+    fn stage_kind(&self) -> StageKind;
+    fn meta(&self) -> &ObjectMeta;
+    fn conditions(&self) -> &[Condition];
+    fn inventory(&self) -> Option<&Inventory>;
+    /// Paused by the user: `spec.suspend`, or its controller's annotation.
+    fn suspended(&self) -> bool;
+    /// The stages it depends on, in spec order.
+    fn dependency_ids(&self) -> Vec<StageId>;
+    /// The source it applies from, if its kind has one.
+    fn source(&self) -> Option<ObjectRef>;
+    /// `status.lastHandledReconcileAt`: every Flux controller writes the request it handled.
+    fn last_handled_reconcile_at(&self) -> Option<&str>;
+    fn last_applied_revision(&self) -> Option<&str>;
+    /// The revision it last tried, when its kind records one.
+    fn last_attempted_revision(&self) -> Option<&str>;
+    /// An owned copy, as the commands that write hold a stage.
+    fn to_stage(&self) -> Stage;
+
+    fn id(&self) -> StageId {
+        StageId::of(self.stage_kind(), self.meta())
+    }
+    fn namespace(&self) -> &str {
+        self.meta().namespace_str()
+    }
+    fn name(&self) -> &str {
+        self.meta().name_str()
+    }
+    fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions().iter().find(|c| c.type_ == type_)
+    }
+    /// The command that resumes it when suspended.
+    fn resume_command(&self) -> String {
+        self.stage_kind().resume_command(self.name(), self.namespace())
+    }
+}
+
+impl StageObject for Kustomization {
+    fn stage_kind(&self) -> StageKind {
+        StageKind::Kustomization
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn conditions(&self) -> &[Condition] {
+        self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
+    }
+    fn inventory(&self) -> Option<&Inventory> {
+        self.status.as_ref()?.inventory.as_ref()
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    fn dependency_ids(&self) -> Vec<StageId> {
+        self.spec.depends_on.iter().map(|d| self.dependency_id(d)).collect()
+    }
+    fn source(&self) -> Option<ObjectRef> {
+        Some(Kustomization::source(self))
+    }
+    fn last_handled_reconcile_at(&self) -> Option<&str> {
+        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
+    }
+    fn last_applied_revision(&self) -> Option<&str> {
+        self.status.as_ref()?.last_applied_revision.as_deref()
+    }
+    fn last_attempted_revision(&self) -> Option<&str> {
+        self.status.as_ref()?.last_attempted_revision.as_deref()
+    }
+    fn to_stage(&self) -> Stage {
+        Stage::Kustomization(self.clone())
+    }
+}
+
+impl StageObject for ResourceSet {
+    fn stage_kind(&self) -> StageKind {
+        StageKind::ResourceSet
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn conditions(&self) -> &[Condition] {
+        self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
+    }
+    fn inventory(&self) -> Option<&Inventory> {
+        self.status.as_ref()?.inventory.as_ref()
+    }
+    fn suspended(&self) -> bool {
+        self.disabled()
+    }
+    fn dependency_ids(&self) -> Vec<StageId> {
+        ResourceSet::dependency_ids(self)
+    }
+    fn source(&self) -> Option<ObjectRef> {
+        None
+    }
+    fn last_handled_reconcile_at(&self) -> Option<&str> {
+        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
+    }
+    fn last_applied_revision(&self) -> Option<&str> {
+        self.status.as_ref()?.last_applied_revision.as_deref()
+    }
+    fn last_attempted_revision(&self) -> Option<&str> {
+        None
+    }
+    fn to_stage(&self) -> Stage {
+        Stage::ResourceSet(self.clone())
+    }
+}
+
+/// A stage object of any kind, owned, as the commands that write (rerun, reconcile) hold it; they
+/// read it through [`Stage::object`]. The variants are for the kind-specific rules of rerun's plan.
+#[derive(Clone, Debug)]
+pub enum Stage {
+    Kustomization(Kustomization),
+    ResourceSet(ResourceSet),
+}
+
+impl Stage {
+    pub fn object(&self) -> &(dyn StageObject + 'static) {
+        match self {
+            Stage::Kustomization(ks) => ks,
+            Stage::ResourceSet(rset) => rset,
+        }
+    }
+}
+
+/// A held stage reads as any stage does.
+impl std::ops::Deref for Stage {
+    type Target = dyn StageObject;
+    fn deref(&self) -> &Self::Target {
+        self.object()
+    }
+}
