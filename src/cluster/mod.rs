@@ -11,6 +11,8 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::config::KubeconfigError;
 
 mod connect;
+#[cfg(test)]
+mod mock;
 pub mod preflight;
 pub mod read;
 mod request_log;

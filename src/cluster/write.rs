@@ -16,6 +16,7 @@ use crate::refs::{NamespacedName, ObjectRef};
 /// internal/controller/kustomization_controller.go apply(), fluxcd/pkg ssa/patch.go matchFieldManager).
 pub const FIELD_MANAGER: &str = "fluxjobs";
 
+#[derive(Debug, PartialEq)]
 pub enum Deleted {
     /// Deleted now (the API server accepted it; the Job may still be terminating).
     Deleted,

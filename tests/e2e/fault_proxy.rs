@@ -59,6 +59,16 @@ impl FaultProxy {
         }
     }
 
+    /// Closes every open connection, as a load balancer or the server's timeouts do, and stays up
+    /// for new ones; returns how many connections it closed.
+    pub fn cut(&self) -> usize {
+        let open: Vec<TcpStream> = self.open.lock().unwrap().drain(..).collect();
+        for stream in &open {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        open.len() / 2
+    }
+
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
     }

@@ -13,6 +13,7 @@ mod harness;
 mod resource_sets;
 mod safety;
 mod scenarios;
+mod watching;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -18,6 +18,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("rerun_of_a_resource_set_step_job_lets_flux_operator_recreate_it", rerun_of_a_step_job),
         ("rerun_of_a_failed_recreate_on_failure_job_only_requests_a_reconcile", rerun_with_recreate_on_failure),
         ("reconcile_of_a_resource_set_walks_its_kustomization_dependency_first", reconcile_walks_across_kinds),
+        ("watch_keeps_a_resource_set_and_follows_its_steps", watch_follows_the_steps),
     ]
 }
 
@@ -34,6 +35,38 @@ fn states(report: &Value) -> Vec<String> {
 
 fn namespace(ctx: &Ctx, ns: &str) -> Result<()> {
     ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n")).map(drop)
+}
+
+/// `status --watch` started before the ResourceSet exists: once it is shown, every later frame
+/// shows it, with its steps moving on, until it is Ready.
+fn watch_follows_the_steps(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-rset-watch";
+    namespace(ctx, ns)?;
+    let watching = crate::watching::Watching::start(&ctx.plane.kubeconfig, ns)?;
+    let first = watching.next(std::time::Duration::from_secs(30), "at first")?;
+    check(first["stages"] == serde_json::json!([]), || format!("first document: {first}"))?;
+    ctx.plane.apply(&Pipeline::seed(ns).resource_set(RSET, false, &[]))?;
+    let mut shown = false;
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    watching.until(
+        SETTLE,
+        "with the ResourceSet Ready",
+        |doc| {
+            let present = doc["stages"].as_array().is_some_and(|s| s.iter().any(|s| s["name"] == RSET));
+            check(present || !shown, || format!("a frame after the first with the ResourceSet lacks it: {doc}"))?;
+            shown |= present;
+            if present && seen.last() != Some(&states(doc)) {
+                seen.push(states(doc));
+            }
+            Ok(())
+        },
+        |doc| {
+            doc["stages"].as_array().is_some_and(|s| s.iter().any(|s| s["name"] == RSET))
+                && stage(doc, RSET)["state"] == "Ready"
+        },
+    )?;
+    check(seen.len() >= 2, || format!("the steps did not move in the frames: {seen:?}"))?;
+    check(seen.last().is_some_and(|s| s.iter().all(|state| state == "Done")), || format!("steps: {seen:?}"))
 }
 
 fn three_steps_reach_ready(ctx: &Ctx) -> Result<()> {

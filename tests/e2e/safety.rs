@@ -9,6 +9,7 @@ use crate::fault_proxy::FaultProxy;
 use crate::fixtures::Pipeline;
 use crate::harness::{self, Result};
 use crate::scenarios::{SETTLE, Scenario, uid_of_job};
+use crate::watching::Watching;
 use crate::{Ctx, Output, check, stage, state_of};
 
 pub fn all() -> Vec<(&'static str, Scenario)> {
@@ -21,6 +22,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("rerun_across_an_api_server_outage", rerun_across_an_api_server_outage),
         ("forced_rerun_during_the_health_check_is_followed_by_it", forced_rerun_during_the_health_check),
         ("watch_goes_on_across_an_api_server_outage", watch_across_an_api_server_outage),
+        ("watch_streams_cut_on_a_healthy_server_print_nothing", watch_streams_cut_on_a_healthy_server_print_nothing),
     ]
 }
 
@@ -389,68 +391,55 @@ fn forced_rerun_during_the_health_check(ctx: &Ctx) -> Result<()> {
 }
 
 /// `status --watch` while the API server goes away for a while and comes back (our proxy resets
-/// every connection): one warning line for the outage, not one per watched kind, and the view
-/// follows what changed meanwhile.
+/// every connection): one warning line for the outage, once it has not answered for ten seconds,
+/// not one per watched kind, and the view follows what changed meanwhile.
 fn watch_across_an_api_server_outage(ctx: &Ctx) -> Result<()> {
-    use std::io::{BufRead, BufReader};
-    use std::sync::mpsc;
     let ns = "e2e-safety-watch";
     pre_deploy_done(ctx, ns)?;
     let proxy = FaultProxy::start(ctx.plane.api_server.trim_start_matches("https://"))?;
     let kubeconfig =
         crate::kubeconfig_edited(ctx, "watch-outage.kubeconfig", |t| t.replace(&ctx.plane.api_server, &proxy.url))?;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args(["status", "-n", ns, "--watch", "-o", "json", "--logs", "0"])
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let (docs, documents) = mpsc::channel::<serde_json::Value>();
-    std::thread::spawn(move || {
-        for doc in serde_json::Deserializer::from_reader(BufReader::new(stdout)).into_iter::<serde_json::Value>() {
-            if doc.map(|d| docs.send(d)).is_err() {
-                return;
-            }
-        }
-    });
-    let warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let collected = warnings.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
-            collected.lock().unwrap().push(line);
-        }
-    });
-    let result = (|| {
-        documents.recv_timeout(Duration::from_secs(30)).map_err(|e| format!("no first document: {e}"))?;
-        proxy.take_down();
-        // Long enough for every watch to notice and retry; meanwhile a stage is suspended.
+    let watching = Watching::start(&kubeconfig, ns)?;
+    watching.next(Duration::from_secs(30), "at first")?;
+    proxy.take_down();
+    // Longer than the ten seconds the watch gives the server; meanwhile a stage is suspended.
+    std::thread::sleep(Duration::from_secs(10));
+    let patch = r#"{"spec":{"suspend":true}}"#;
+    ctx.plane.kubectl(&["-n", ns, "patch", "kustomization", "app-post-deploy", "--type=merge", "-p", patch])?;
+    std::thread::sleep(Duration::from_secs(4));
+    proxy.restore();
+    let what = "after the outage showing the change";
+    watching.until(Duration::from_secs(90), what, |_| Ok(()), |doc| state_of(doc, "app-post-deploy") == "Suspended")?;
+    let lines = watching.stderr();
+    let lost: Vec<&String> = lines.iter().filter(|l| l.contains("lost the API server")).collect();
+    check(lost.len() == 1 && lines.len() == 1, || {
+        format!("expected one line for the outage, got:\n{}", lines.join("\n"))
+    })?;
+    check(lost[0].starts_with(&format!("warning: lost the API server at {}", proxy.url)), || lost[0].clone())
+}
+
+/// A minute of `status --watch` on a healthy API server whose connections are cut every few
+/// seconds (as the server's own timeouts, load balancers and proxies do): the watches come back by
+/// themselves, nothing is printed on stderr, and a change after the last cut is still shown.
+fn watch_streams_cut_on_a_healthy_server_print_nothing(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-safety-watch-cuts";
+    pre_deploy_done(ctx, ns)?;
+    let proxy = FaultProxy::start(ctx.plane.api_server.trim_start_matches("https://"))?;
+    let kubeconfig =
+        crate::kubeconfig_edited(ctx, "watch-cuts.kubeconfig", |t| t.replace(&ctx.plane.api_server, &proxy.url))?;
+    let watching = Watching::start(&kubeconfig, ns)?;
+    watching.next(Duration::from_secs(30), "at first")?;
+    let mut cuts = 0;
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_secs(6));
-        let patch = r#"{"spec":{"suspend":true}}"#;
-        ctx.plane.kubectl(&["-n", ns, "patch", "kustomization", "app-post-deploy", "--type=merge", "-p", patch])?;
-        std::thread::sleep(Duration::from_secs(2));
-        proxy.restore();
-        let deadline = std::time::Instant::now() + Duration::from_secs(90);
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let doc = documents
-                .recv_timeout(left)
-                .map_err(|e| format!("no document after the outage showed the change: {e}"))?;
-            if state_of(&doc, "app-post-deploy") == "Suspended" {
-                break;
-            }
-        }
-        let lines = warnings.lock().unwrap().clone();
-        let lost: Vec<&String> = lines.iter().filter(|l| l.contains("lost the API server")).collect();
-        check(lost.len() == 1 && lines.len() == 1, || {
-            format!("expected one line for the outage, got:\n{}", lines.join("\n"))
-        })?;
-        check(lost[0].starts_with(&format!("warning: lost the API server at {}", proxy.url)), || lost[0].clone())
-    })();
-    let _ = child.kill();
-    let _ = child.wait();
-    result
+        cuts += proxy.cut();
+    }
+    check(cuts > 0, || "the proxy cut no connection".into())?;
+    let patch = r#"{"spec":{"suspend":true}}"#;
+    ctx.plane.kubectl(&["-n", ns, "patch", "kustomization", "app-post-deploy", "--type=merge", "-p", patch])?;
+    let what = "showing the change after the cuts";
+    watching.until(Duration::from_secs(60), what, |_| Ok(()), |doc| state_of(doc, "app-post-deploy") == "Suspended")?;
+    let lines = watching.stderr();
+    check(lines.is_empty(), || format!("{cuts} cut connections printed:\n{}", lines.join("\n")))
 }

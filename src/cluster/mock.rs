@@ -1,0 +1,236 @@
+//! A mock API server for the I/O layer's unit tests: kube's `Client` over a service that answers
+//! each request from a handler (method, path and query, body) and records what it was sent, so the
+//! reads, writes and retries are tested in milliseconds rather than against a control plane.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use kube::client::Body;
+
+use super::Connection;
+
+/// One request as the mock API server saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    pub body: String,
+}
+
+pub type Handler = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
+
+/// A connection to a mock API server, and the requests it was sent, in order.
+pub fn connection(
+    handler: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static,
+) -> (Connection, Arc<Mutex<Vec<Seen>>>) {
+    let handler: Arc<Handler> = Arc::new(handler);
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let log = seen.clone();
+    let service = tower::service_fn(move |request: Request<Body>| {
+        let (handler, log) = (handler.clone(), log.clone());
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let request = Seen {
+                method: parts.method.to_string(),
+                uri: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            };
+            let (status, text) = handler(&request);
+            log.lock().unwrap().push(request);
+            let response = Response::builder()
+                .status(status)
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(text)))
+                .expect("a valid response");
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let conn = Connection {
+        client: kube::Client::new(service, "default"),
+        server: "https://mock".into(),
+        default_namespace: "default".into(),
+        retry_budget: Duration::from_secs(10),
+        answered: Default::default(),
+    };
+    (conn, seen)
+}
+
+/// A `Status` body, as the API server writes errors.
+pub fn status(code: u16, reason: &str, message: &str) -> (u16, String) {
+    let body = serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason, "message": message});
+    (code, body.to_string())
+}
+
+/// An empty list.
+pub fn empty_list() -> (u16, String) {
+    (200, r#"{"kind":"List","apiVersion":"v1","metadata":{},"items":[]}"#.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::write::{self, Deleted, DryRun};
+    use crate::cluster::{ClusterError, read_snapshot};
+    use crate::refs::{NamespacedName, ObjectRef};
+    use serde_json::json;
+
+    fn kustomization(ns: &str, name: &str, depends_on: serde_json::Value) -> serde_json::Value {
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+               "metadata": {"name": name, "namespace": ns}, "spec": {"dependsOn": depends_on}})
+    }
+
+    fn list(items: Vec<serde_json::Value>, next: Option<&str>) -> (u16, String) {
+        (
+            200,
+            json!({"kind": "List", "apiVersion": "v1", "metadata": {"continue": next.unwrap_or("")}, "items": items})
+                .to_string(),
+        )
+    }
+
+    async fn read(conn: &Connection, ns: Option<&str>) -> (Result<crate::model::Snapshot, ClusterError>, Vec<String>) {
+        let mut warnings = Vec::new();
+        let snapshot = read_snapshot(conn, ns, None, &mut |w| warnings.push(w)).await;
+        (snapshot, warnings)
+    }
+
+    #[tokio::test]
+    async fn a_list_follows_continue_tokens_page_by_page() {
+        let (conn, seen) = connection(|r| match r.uri.as_str() {
+            u if u.contains("/kustomizations") && !u.contains("continue=") => {
+                list(vec![kustomization("shop", "a", json!([]))], Some("page-2"))
+            }
+            u if u.contains("/kustomizations") => list(vec![kustomization("shop", "b", json!([]))], None),
+            _ => empty_list(),
+        });
+        let (snapshot, warnings) = read(&conn, None).await;
+        let names: Vec<String> = snapshot.unwrap().kustomizations.iter().map(|k| k.name().to_string()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let seen = seen.lock().unwrap();
+        let pages: Vec<&Seen> = seen.iter().filter(|r| r.uri.contains("/kustomizations")).collect();
+        assert_eq!(pages.len(), 2);
+        assert!(pages.iter().all(|p| p.uri.contains("limit=500")), "{pages:?}");
+        assert!(pages[1].uri.contains("continue=page-2"), "{pages:?}");
+        // One LIST per kind, all namespaces, nothing else.
+        assert_eq!(seen.len(), crate::model::READ_KINDS.len() + 1);
+    }
+
+    #[tokio::test]
+    async fn forbidden_kinds_are_warnings_missing_crds_are_none_and_kustomizations_are_required() {
+        let (conn, _) = connection(|r| match r.uri.as_str() {
+            u if u.contains("/pods") => {
+                status(403, "Forbidden", "pods is forbidden: User \"dev\" cannot list resource \"pods\"")
+            }
+            u if u.contains("/resourcesets") || u.contains("/buckets") => (404, "404 page not found".into()),
+            _ => empty_list(),
+        });
+        let (snapshot, warnings) = read(&conn, Some("shop")).await;
+        assert!(snapshot.is_ok());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("forbidden: cannot list pods in namespace \"shop\""), "{warnings:?}");
+        assert!(warnings[0].ends_with("; continuing without them"), "{warnings:?}");
+        let (conn, _) = connection(|r| match r.uri.as_str() {
+            u if u.contains("/kustomizations") => status(403, "Forbidden", "no"),
+            _ => empty_list(),
+        });
+        let error = read(&conn, Some("shop")).await.0.unwrap_err();
+        assert!(
+            matches!(error, ClusterError::Forbidden { ref resource, .. } if resource == "kustomizations.kustomize.toolkit.fluxcd.io"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn dependencies_in_other_namespaces_are_followed() {
+        let (conn, seen) = connection(|r| match r.uri.as_str() {
+            u if u.contains("/namespaces/shop/kustomizations") => {
+                list(vec![kustomization("shop", "app", json!([{"name": "db", "namespace": "infra"}]))], None)
+            }
+            u if u.contains("/namespaces/infra/kustomizations") => {
+                list(vec![kustomization("infra", "db", json!([]))], None)
+            }
+            _ => empty_list(),
+        });
+        let snapshot = read(&conn, Some("shop")).await.0.unwrap();
+        let ids: Vec<String> = snapshot.stage_ids().map(|id| id.to_string()).collect();
+        assert_eq!(ids, ["shop/app", "infra/db"]);
+        assert!(
+            seen.lock().unwrap().iter().any(|r| r.uri.contains("/namespaces/infra/jobs")),
+            "its workloads are read too"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttled_and_unavailable_answers_are_retried() {
+        let calls = Arc::new(Mutex::new(0));
+        let counted = calls.clone();
+        let (conn, _) = connection(move |r| {
+            if !r.uri.contains("/kustomizations") {
+                return empty_list();
+            }
+            let mut calls = counted.lock().unwrap();
+            *calls += 1;
+            match *calls {
+                1 => status(429, "TooManyRequests", "the server has received too many requests"),
+                2 => status(503, "ServiceUnavailable", "try again"),
+                _ => list(vec![kustomization("shop", "a", json!([]))], None),
+            }
+        });
+        let snapshot = read(&conn, Some("shop")).await.0.unwrap();
+        assert_eq!(snapshot.kustomizations.len(), 1);
+        assert_eq!(*calls.lock().unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn delete_says_gone_or_replaced_and_never_deletes_twice() {
+        let job = NamespacedName::new("shop", "db-migration");
+        for (answer, expected) in [
+            (status(404, "NotFound", "jobs.batch \"db-migration\" not found"), Deleted::Gone),
+            (
+                status(409, "Conflict", "Precondition failed: UID in precondition: 1, UID in object meta: 2"),
+                Deleted::Replaced,
+            ),
+            ((200, json!({"kind": "Status", "status": "Success"}).to_string()), Deleted::Deleted),
+        ] {
+            let (conn, seen) = connection(move |_| answer.clone());
+            let deleted = write::delete_job(&conn, &job, "1", DryRun::No).await.unwrap();
+            assert_eq!(deleted, expected);
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 1);
+            assert_eq!(seen[0].method, "DELETE");
+            let body: serde_json::Value = serde_json::from_str(&seen[0].body).unwrap();
+            assert_eq!(body["preconditions"]["uid"], "1", "under a uid precondition");
+            assert_eq!(body["propagationPolicy"], "Background");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reconcile_request_meeting_a_conflict_is_sent_again() {
+        let calls = Arc::new(Mutex::new(0));
+        let counted = calls.clone();
+        let (conn, seen) = connection(move |_| {
+            let mut calls = counted.lock().unwrap();
+            *calls += 1;
+            if *calls == 1 {
+                status(409, "Conflict", "the object has been modified")
+            } else {
+                (200, kustomization("shop", "app", json!([])).to_string())
+            }
+        });
+        let stage = ObjectRef::new("ResourceSet", "shop", "app");
+        write::request_reconcile(&conn, &stage, "2026-12-01T00:00:00Z", DryRun::No).await.unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        assert!(seen.iter().all(|r| r.method == "PATCH"
+            && r.uri.starts_with("/apis/fluxcd.controlplane.io/v1/namespaces/shop/resourcesets/app?")
+            && r.uri.contains("fieldManager=fluxjobs")));
+        let body: serde_json::Value = serde_json::from_str(&seen[1].body).unwrap();
+        assert_eq!(body["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"], "2026-12-01T00:00:00Z");
+    }
+}
