@@ -189,9 +189,19 @@ impl StageId {
         NamespacedName::new(&self.namespace, &self.name)
     }
 
-    /// `short/NAME` (`ks/app`), how the commands take a stage as a target.
+    /// How the commands take it as a target beside `-n NAMESPACE`: `NAME` for the kind whose ids
+    /// are bare, else `short/NAME` (`rset/app`).
     pub fn target(&self) -> String {
-        format!("{}/{}", self.kind.short_name(), self.name)
+        if self.kind.info().bare_id { self.name.clone() } else { format!("{}/{}", self.kind.short_name(), self.name) }
+    }
+
+    /// How tables name it where `home` is the namespace shown: without the namespace there.
+    pub fn label(&self, home: &str) -> String {
+        match (self.namespace == home, self.kind.info().bare_id) {
+            (true, true) => self.name.clone(),
+            (true, false) => format!("{}/{}", self.kind.as_str(), self.name),
+            (false, _) => self.to_string(),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use owo_colors::OwoColorize;
 
 use crate::cli::OutputFormat;
 use crate::duration::age;
-use crate::refs::{ObjectRef, StageId, StageKind};
+use crate::refs::{ObjectRef, StageId};
 use crate::report::{JobReport, JobState, Report, RootCause, StageReport, StageState, StepReport, StepState};
 use crate::terminal::inert;
 
@@ -220,11 +220,7 @@ pub fn short_revision(revision: &str) -> String {
 /// How the table names a stage: a Kustomization by its name, a ResourceSet as `ResourceSet/name`,
 /// each with its namespace when it is not `home`'s.
 fn stage_label(id: &StageId, home: &str) -> String {
-    match id.kind {
-        StageKind::Kustomization if id.namespace == home => id.name.clone(),
-        StageKind::ResourceSet if id.namespace == home => format!("ResourceSet/{}", id.name),
-        _ => id.to_string(),
-    }
+    id.label(home)
 }
 
 /// A ResourceSet step under its stage: `└ 1/3 pre-deploy`, its state, Jobs and root cause.

@@ -3,16 +3,13 @@
 use super::messages::{PodCreationDenial, pod_creation_denial};
 use super::workload::IMAGE_PULL_REASONS;
 use crate::model::Kustomization;
-use crate::refs::{ObjectRef, StageId, StageKind};
+use crate::refs::{ObjectRef, StageId};
 use crate::report::{Reason, RootCause};
 
 /// Our own chain reconcile, which does what `flux reconcile kustomization NAME -n NS` does (and first
 /// reconciles whatever upstream is not Ready), without needing the flux CLI.
 pub fn reconcile_stage(stage: &StageId) -> String {
-    match stage.kind {
-        StageKind::Kustomization => format!("kubectl fluxjobs reconcile {} -n {}", stage.name, stage.namespace),
-        StageKind::ResourceSet => format!("kubectl fluxjobs reconcile rset/{} -n {}", stage.name, stage.namespace),
-    }
+    format!("kubectl fluxjobs reconcile {} -n {}", stage.target(), stage.namespace)
 }
 
 pub fn resume(ks: &Kustomization) -> String {

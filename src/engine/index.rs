@@ -30,6 +30,8 @@ pub trait StageRules: StageObject {
     fn ready_exprs(&self, index: &Index) -> Vec<ReadyExprReport>;
     /// How a reconcile request ended once handled (`None` while it is not final).
     fn settled(&self) -> Option<RequestOutcome>;
+    /// What its controller does with one of its Jobs that rerun deletes, once asked to reconcile.
+    fn job_recreation(&self, job: &Job) -> JobRecreation;
     /// What only its kind reports (a ResourceSet's steps), and its warnings.
     fn complete_report(&self, index: &Index, report: &mut StageReport, warnings: &mut Vec<String>);
 }
@@ -41,6 +43,17 @@ pub trait Walk {
     fn resolve_visiting(&mut self, id: &StageId, visiting: &mut Vec<StageId>) -> Option<Resolution>;
     /// The stage's readyExprs, evaluated once per diagnosis.
     fn ready_exprs(&mut self, stage: &dyn StageRules) -> Vec<ReadyExprReport>;
+}
+
+/// What a stage's controller does with a Job rerun deletes, on the requested reconcile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobRecreation {
+    /// It applies the Job again from its source.
+    Applies,
+    /// It deletes the failed Job itself before applying it again, so nothing is to be deleted.
+    DeletesFailedItself,
+    /// It is in a health check that would wait for the deleted Job until its timeout.
+    WaitsOutHealthCheck,
 }
 
 /// How a stage ended once its controller handled a reconcile request.

@@ -3,13 +3,14 @@
 //! internal/controller/kustomization_controller.go, "KC" below).
 
 use super::causes::{self, source_problem};
-use super::index::{Index, RequestOutcome, StageRules, Walk};
+use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk};
 use super::resolution::{Resolution, stage_cause};
-use super::state::{dependency_ready, generation_observed};
+use super::state::{dependency_ready, generation_observed, health_check_running};
 use super::{hints, messages, ready_expr};
 use crate::model::{Condition, DependencyReference, Kustomization};
 use crate::refs::{ObjectRef, StageId};
 use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState};
+use k8s_openapi::api::batch::v1::Job;
 
 /// Why a dependency does not satisfy checkDependencies, in the order it checks.
 enum DependencyCheck {
@@ -153,6 +154,18 @@ impl StageRules for Kustomization {
                 Some(RequestOutcome::Failed { reason: ready.reason.clone(), message: ready.message.clone() })
             }
             _ => None,
+        }
+    }
+
+    /// KC waits for a deleted Job until the health check's timeout, unless the Job's manifest sets
+    /// ttlSecondsAfterFinished (fluxcd/pkg ssa ExtractJobsWithTTL); without the
+    /// CancelHealthCheckOnNewRevision gate a reconcile request waits behind that check too.
+    fn job_recreation(&self, job: &Job) -> JobRecreation {
+        let has_ttl = job.spec.as_ref().and_then(|s| s.ttl_seconds_after_finished).is_some();
+        if health_check_running(self).is_some() && !has_ttl {
+            JobRecreation::WaitsOutHealthCheck
+        } else {
+            JobRecreation::Applies
         }
     }
 

@@ -31,7 +31,8 @@ use crate::report::Report;
 
 pub use graph::Graph;
 pub use index::{
-    Index, RequestOutcome, StageRules, inventory_objects, owner_of, parse_inventory_id, request_outcome, rules,
+    Index, JobRecreation, RequestOutcome, StageRules, inventory_objects, owner_of, parse_inventory_id, request_outcome,
+    rules,
 };
 
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -3,7 +3,7 @@
 //! internal/controller/resourceset_controller.go (v0.59.0), "RSC" below.
 
 use super::causes::missing_job_report;
-use super::index::{Index, RequestOutcome, StageRules, Walk};
+use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk};
 use super::messages::{self, StepAction};
 use super::resolution::{Resolution, stage_cause};
 use super::steps::{StepJobs, step_jobs, step_states};
@@ -12,6 +12,7 @@ use super::{hints, ready_expr};
 use crate::model::{ResourceSet, StageObject, recreates_on_failure};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::{JobState, ReadyExprReport, Reason, RootCause, StageReport, StageState, StepReport, StepState};
+use k8s_openapi::api::batch::v1::Job;
 
 impl StageRules for ResourceSet {
     fn own_state(&self, _: &Index) -> StageState {
@@ -132,6 +133,17 @@ impl StageRules for ResourceSet {
 
     fn healthy(&self) -> bool {
         ResourceSet::healthy(self)
+    }
+
+    /// flux-operator deletes a failed Job annotated `recreateOnFailure: enabled` itself
+    /// (`deleteFailedJobs` in RSC); any other Job of a step it applies again on the requested
+    /// reconcile (it waits for a step's Jobs within the step timeout, then retries with backoff).
+    fn job_recreation(&self, job: &Job) -> JobRecreation {
+        if job_state(job).0 == JobState::Failed && recreates_on_failure(job) {
+            JobRecreation::DeletesFailedItself
+        } else {
+            JobRecreation::Applies
+        }
     }
 
     /// Its steps, with the root cause on the step it names; Jobs no step could be mapped to.
@@ -285,7 +297,7 @@ fn step_cause(index: &Index, rset: &ResourceSet) -> Option<Resolution> {
 
 /// The next step for a Job of a step: with recreateOnFailure flux-operator itself deletes a failed
 /// Job before applying its step again (RSC `deleteFailedJobs`), so a reconcile is all it takes.
-fn job_hint(rset: &ResourceSet, job: &k8s_openapi::api::batch::v1::Job, cause: &RootCause) -> String {
+fn job_hint(rset: &ResourceSet, job: &Job, cause: &RootCause) -> String {
     let recreated = recreates_on_failure(job);
     if recreated && job_state(job).0 == JobState::Failed {
         format!(

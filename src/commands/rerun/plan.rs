@@ -7,10 +7,10 @@ use std::fmt;
 use k8s_openapi::api::batch::v1::Job;
 
 use crate::cluster::preflight::PlannedWrite;
-use crate::engine::state::health_check_running;
 use crate::engine::workload::job_state;
+use crate::engine::{JobRecreation, rules};
 use crate::error::Error;
-use crate::model::{Kustomization, OWNER_NAME_LABEL, Stage, recreates_on_failure};
+use crate::model::{Kustomization, OWNER_NAME_LABEL, Stage};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::JobState;
 
@@ -120,24 +120,14 @@ pub fn decide(
         let active = job.status.as_ref().and_then(|s| s.active).unwrap_or(0);
         return Err(Refusal::Running { job: id, active });
     }
-    let ks = match owner.filter(|_| !recreate) {
-        None => return Ok(Mode::FromLiveSpec(RecreateReason::Asked)),
-        Some(Stage::ResourceSet(_)) if state == JobState::Failed && recreates_on_failure(job) => {
-            return Ok(Mode::OperatorRecreates);
-        }
-        // flux-operator waits for a step's Jobs within the step timeout, then retries the whole
-        // ResourceSet with backoff: a deleted Job is applied again on the requested reconcile.
-        Some(Stage::ResourceSet(_)) => return Ok(Mode::FluxRecreates),
-        Some(Stage::Kustomization(ks)) => ks,
+    let Some(stage) = owner.filter(|_| !recreate) else {
+        return Ok(Mode::FromLiveSpec(RecreateReason::Asked));
     };
-    // kustomize-controller waits for a deleted Job until the health check's timeout, unless the
-    // Job's manifest sets ttlSecondsAfterFinished (fluxcd/pkg ssa ExtractJobsWithTTL); without the
-    // CancelHealthCheckOnNewRevision gate our reconcile request waits behind that check too.
-    let has_ttl = job.spec.as_ref().and_then(|s| s.ttl_seconds_after_finished).is_some();
-    if health_check_running(ks).is_some() && !has_ttl {
-        return Ok(Mode::FromLiveSpec(RecreateReason::HealthCheckRunning(ks.id())));
-    }
-    Ok(Mode::FluxRecreates)
+    Ok(match rules(stage).job_recreation(job) {
+        JobRecreation::Applies => Mode::FluxRecreates,
+        JobRecreation::DeletesFailedItself => Mode::OperatorRecreates,
+        JobRecreation::WaitsOutHealthCheck => Mode::FromLiveSpec(RecreateReason::HealthCheckRunning(stage.id())),
+    })
 }
 
 /// The Job as it can be created again: server-set fields stripped (uid, resourceVersion,
