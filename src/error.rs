@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::cluster::ClusterError;
 use crate::duration::InvalidDuration;
 use crate::engine::EngineError;
+use crate::plan::{BadTarget, Refusal};
 use crate::refs::{NamespacedName, StageId};
 use crate::render::RenderError;
 use crate::snapshot::SnapshotError;
@@ -27,8 +28,8 @@ pub enum Error {
     Runtime(#[source] std::io::Error),
 
     // rerun
-    #[error("cannot rerun {0:?}: name a Job (job/NAME or NAME) or a stage (ks/NAME)")]
-    BadTarget(String),
+    #[error(transparent)]
+    BadTarget(#[from] BadTarget),
     #[error("Job {0} not found")]
     JobNotFound(NamespacedName),
     #[error("Kustomization {0} not found")]
@@ -36,7 +37,7 @@ pub enum Error {
     #[error("stage {0} has no Jobs in the cluster")]
     StageHasNoJobs(StageId),
     #[error("refusing to rerun: {0}")]
-    Refused(#[from] crate::commands::rerun::Refusal),
+    Refused(#[from] Refusal),
     /// A planned write that authorization or admission would refuse, found before any write.
     #[error("refusing to {command}, nothing was changed")]
     Denied {

@@ -13,6 +13,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod plan;
 pub mod refs;
 pub mod render;
 pub mod report;

@@ -366,6 +366,16 @@ pub fn has_blocked_or_failed(report: &Report) -> bool {
     report.stages.iter().any(|s| matches!(s.state, StageState::Blocked | StageState::Failed))
 }
 
+impl crate::terminal::BrokenPipe for RenderError {
+    fn is_broken_pipe(&self) -> bool {
+        match self {
+            RenderError::Io(e) => e.kind() == std::io::ErrorKind::BrokenPipe,
+            RenderError::Json(e) => e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe),
+            RenderError::Yaml(_) => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

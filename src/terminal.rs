@@ -100,27 +100,42 @@ impl BrokenPipe for std::io::Error {
     }
 }
 
-impl BrokenPipe for crate::render::RenderError {
-    fn is_broken_pipe(&self) -> bool {
+/// What a progress step is, shown with the flux CLI's glyphs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Glyph {
+    /// `►` something starts.
+    Action,
+    /// `✔` it succeeded.
+    Done,
+    /// `◎` waiting, or what a dry run would do.
+    Waiting,
+    /// `✗` it failed.
+    Failed,
+}
+
+impl Glyph {
+    fn text(self) -> &'static str {
         match self {
-            crate::render::RenderError::Io(e) => e.is_broken_pipe(),
-            crate::render::RenderError::Json(e) => e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe),
-            crate::render::RenderError::Yaml(_) => false,
+            Glyph::Action => "►",
+            Glyph::Done => "✔",
+            Glyph::Waiting => "◎",
+            Glyph::Failed => "✗",
         }
     }
 }
 
-/// One progress step on stderr, with flux's glyphs: `►` action, `✔` success, `◎` waiting, `✗` failure.
-pub fn step(glyph: &str, message: &str) {
+/// One progress step on stderr, coloured on a terminal.
+pub fn step(glyph: Glyph, message: &str) {
+    let text = glyph.text();
     let glyph = if auto_color() && std::io::stderr().is_terminal() {
         match glyph {
-            "✔" => glyph.green().to_string(),
-            "✗" => glyph.red().to_string(),
-            "◎" => glyph.yellow().to_string(),
-            _ => glyph.cyan().to_string(),
+            Glyph::Done => text.green().to_string(),
+            Glyph::Failed => text.red().to_string(),
+            Glyph::Waiting => text.yellow().to_string(),
+            Glyph::Action => text.cyan().to_string(),
         }
     } else {
-        glyph.to_string()
+        text.to_string()
     };
     let _ = writeln!(std::io::stderr(), "{glyph} {}", inert(message));
 }

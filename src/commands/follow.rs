@@ -16,7 +16,7 @@ use crate::engine::{self, Filter};
 use crate::error::one_line;
 use crate::refs::StageId;
 use crate::render::{self, RenderOptions};
-use crate::terminal;
+use crate::terminal::{self, Glyph};
 
 /// How a stage ended after a reconcile request, in one word for a timeline.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,15 +42,15 @@ pub async fn settle(conn: &Connection, stage: &StageId, label: &str, token: &str
     match stage_settled(conn, stage, token, timeout).await {
         StageOutcome::Handled(RequestOutcome::Ready(revision)) => {
             let at = revision.map(|r| format!(" at {r}")).unwrap_or_default();
-            terminal::step("✔", &format!("{label} Ready{at} ({})", took(start.elapsed())));
+            terminal::step(Glyph::Done, &format!("{label} Ready{at} ({})", took(start.elapsed())));
             Settled::Ready
         }
         StageOutcome::Handled(RequestOutcome::Failed { reason, message }) => {
-            terminal::step("✗", &format!("{label} {reason}: {message}"));
+            terminal::step(Glyph::Failed, &format!("{label} {reason}: {message}"));
             Settled::NotReady(reason)
         }
         StageOutcome::TimedOut(last) => {
-            terminal::step("✗", &format!("{label} not Ready after {} ({last})", took(timeout)));
+            terminal::step(Glyph::Failed, &format!("{label} not Ready after {} ({last})", took(timeout)));
             Settled::NotReady("timed out".into())
         }
     }

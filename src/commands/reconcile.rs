@@ -22,7 +22,7 @@ use crate::engine::Graph;
 use crate::error::Error;
 use crate::model::Stage;
 use crate::refs::{ObjectRef, StageId};
-use crate::terminal;
+use crate::terminal::{self, Glyph};
 
 /// What happened to one stage, for the timeline.
 struct Step {
@@ -52,7 +52,7 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
     }
 
     let order: Vec<String> = stages.iter().map(|s| s.id().to_string()).collect();
-    terminal::step("►", &format!("reconciling in order: {}", order.join(" -> ")));
+    terminal::step(Glyph::Action, &format!("reconciling in order: {}", order.join(" -> ")));
     // Every request this run may send, checked before the first.
     let fetchable: Vec<ObjectRef> =
         if args.with_source { sources(&stages).into_iter().filter(can_fetch).collect() } else { vec![] };
@@ -64,17 +64,20 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
     if args.dry_run {
         if args.with_source {
             for source in sources(&stages) {
-                terminal::step("◎", &format!("dry run: would request a reconcile of {} {}", source.kind, source.id()));
+                terminal::step(
+                    Glyph::Waiting,
+                    &format!("dry run: would request a reconcile of {} {}", source.kind, source.id()),
+                );
             }
         }
         for stage in &stages {
             let what = if stage.suspended() { "skip (suspended)" } else { "request a reconcile and wait for Ready" };
-            terminal::step("◎", &format!("dry run: {}: would {what}", stage.id()));
+            terminal::step(Glyph::Waiting, &format!("dry run: {}: would {what}", stage.id()));
         }
-        terminal::step("✔", &format!("dry run: {}; nothing was changed", checked.describe()));
+        terminal::step(Glyph::Done, &format!("dry run: {}; nothing was changed", checked.describe()));
         return Ok(ExitCode::SUCCESS);
     }
-    terminal::step("✔", &checked.describe());
+    terminal::step(Glyph::Done, &checked.describe());
 
     let start = Instant::now();
     if args.with_source {
@@ -87,14 +90,14 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
     for stage in &stages {
         let id = stage.id();
         if stage.suspended() {
-            terminal::step("◎", &format!("{id}: skipped (suspended)"));
+            terminal::step(Glyph::Waiting, &format!("{id}: skipped (suspended)"));
             timeline.push(Step { id, result: "skipped (suspended)".into(), took: None });
             continue;
         }
         let step_start = Instant::now();
         let token = write::request_token();
         write::request_reconcile(&conn, &ObjectRef::stage(&id), &token, DryRun::No).await?;
-        terminal::step("►", &format!("{id}: reconcile requested"));
+        terminal::step(Glyph::Action, &format!("{id}: reconcile requested"));
         let settled = follow::settle(&conn, &id, &format!("{id}:"), &token, timeout).await;
         timeline.push(Step { id: id.clone(), result: settled.word().to_string(), took: Some(step_start.elapsed()) });
         if settled != follow::Settled::Ready {
@@ -140,11 +143,11 @@ async fn reconcile_source(conn: &Connection, source: &ObjectRef, timeout: Durati
     let token = write::request_token();
     let start = Instant::now();
     write::request_reconcile(conn, source, &token, DryRun::No).await?;
-    terminal::step("►", &format!("{kind} {id}: reconcile requested"));
+    terminal::step(Glyph::Action, &format!("{kind} {id}: reconcile requested"));
     if !wait::source_fetched(conn, source, &token, timeout).await? {
         return Err(Error::SourceNotHandled { kind: kind.clone(), source_id: id, timeout });
     }
-    terminal::step("✔", &format!("{kind} {id}: fetched ({})", took(start.elapsed())));
+    terminal::step(Glyph::Done, &format!("{kind} {id}: fetched ({})", took(start.elapsed())));
     Ok(())
 }
 

@@ -655,7 +655,7 @@ fn the_uid_precondition_protects_a_recreated_job(ctx: &Ctx) -> Result<()> {
             write::delete_job(&conn, &backfill, &first, write::DryRun::No).await.map_err(|e| e.to_string())?;
         // The other race: recreating from a backup after someone else (kustomize-controller) did.
         let live = read::get_job(&conn, &backfill).await.map_err(|e| e.to_string())?.ok_or("no Job")?;
-        let manifest = fluxjobs::commands::rerun::restorable(&live);
+        let manifest = fluxjobs::plan::restorable(&live);
         let created = write::create_job(&conn, &manifest, write::DryRun::No).await.map_err(|e| e.to_string())?;
         Ok::<_, String>((deleted, created))
     })?;

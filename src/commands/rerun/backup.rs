@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::batch::v1::Job;
 
-use super::plan::Plan;
 use crate::engine::hints::reconcile_stage;
 use crate::error::Error;
+use crate::plan::Plan;
 use crate::refs::NamespacedName;
 
 /// `$XDG_STATE_HOME/kubectl-fluxjobs/backups`, else `~/.local/state/kubectl-fluxjobs/backups`.
@@ -159,9 +159,9 @@ impl Progress {
 
 #[cfg(test)]
 mod tests {
-    use super::super::plan::tests::{job, ks};
-    use super::super::plan::{Mode, Plan};
     use super::*;
+    use crate::plan::tests::{job, ks};
+    use crate::plan::{Mode, Plan};
     use serde_json::json;
 
     #[test]

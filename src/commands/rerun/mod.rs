@@ -8,7 +8,6 @@
 //! whether the Job was deleted and how to restore it.
 
 mod backup;
-mod plan;
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -20,8 +19,6 @@ use k8s_openapi::api::batch::v1::Job;
 use tokio::time::Instant;
 
 use self::backup::Progress;
-use self::plan::{Mode, Plan, Target, decide, parse_target, stage_namespaces};
-pub use self::plan::{Refusal, restorable};
 use super::follow;
 use crate::cli::RerunArgs;
 use crate::cluster::preflight::{self, PlannedWrite};
@@ -34,9 +31,10 @@ use crate::engine::owner_of;
 use crate::engine::workload::{job_state, pod_problem};
 use crate::error::{Error, one_line};
 use crate::model::Stage;
+use crate::plan::{Mode, Plan, Target, decide, parse_target, stage_namespaces};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::JobState;
-use crate::terminal;
+use crate::terminal::{self, Glyph};
 
 /// The exit code of a command stopped by Ctrl-C, as shells report it (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
@@ -56,17 +54,17 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
         None => backup::default_dir()?,
     };
     for plan in &plans {
-        terminal::step("►", &plan.describe());
+        terminal::step(Glyph::Action, &plan.describe());
     }
     if !args.dry_run {
-        terminal::step("✔", &checked.describe());
+        terminal::step(Glyph::Done, &checked.describe());
     }
     if args.dry_run {
         for plan in &plans {
-            terminal::step("◎", &format!("dry run: would save {} to {}", plan.id, backup_dir.display()));
+            terminal::step(Glyph::Waiting, &format!("dry run: would save {} to {}", plan.id, backup_dir.display()));
             if plan.mode != Mode::OperatorRecreates {
                 terminal::step(
-                    "◎",
+                    Glyph::Waiting,
                     &format!(
                         "dry run: would delete Job {} (propagation Background, precondition uid {})",
                         plan.id,
@@ -75,10 +73,13 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
                 );
             }
             if let Some(owner) = &plan.owner_ref {
-                terminal::step("◎", &format!("dry run: would set reconcile.fluxcd.io/requestedAt on {owner}"));
+                terminal::step(
+                    Glyph::Waiting,
+                    &format!("dry run: would set reconcile.fluxcd.io/requestedAt on {owner}"),
+                );
             }
         }
-        terminal::step("✔", &format!("dry run: {}; nothing was changed", checked.describe()));
+        terminal::step(Glyph::Done, &format!("dry run: {}; nothing was changed", checked.describe()));
         return Ok(ExitCode::SUCCESS);
     }
     if !args.yes && terminal::interactive() {
@@ -95,7 +96,7 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
     let mut failed = false;
     for plan in &plans {
         let backup = backup::save(&backup_dir, plan)?;
-        terminal::step("✔", &format!("saved {} to {}", plan.id, backup.display()));
+        terminal::step(Glyph::Done, &format!("saved {} to {}", plan.id, backup.display()));
         let progress = Cell::new(Progress::NothingDeleted);
         let requested = tokio::select! {
             result = execute(&conn, plan, &backup, timeout, &progress) => result.map_err(|e| Error::AfterBackup {
@@ -111,7 +112,7 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
             match backup::prune(&backup_dir, &plan.id) {
                 Ok(0) => {}
                 Ok(removed) => terminal::step(
-                    "✔",
+                    Glyph::Done,
                     &format!(
                         "removed {removed} older backup(s) of Job {} (the newest {} are kept)",
                         plan.id,
@@ -200,25 +201,27 @@ async fn execute(
     });
     match deleted {
         Deleted::Deleted => {
-            terminal::step("►", &format!("deleted Job {id} (uid {uid}); waiting until it is gone"));
+            terminal::step(Glyph::Action, &format!("deleted Job {id} (uid {uid}); waiting until it is gone"));
             if !wait::job_gone(conn, id, uid, timeout).await? {
                 return Err(Error::NotDeleted { job: id.clone(), timeout });
             }
-            terminal::step("✔", &format!("Job {id} is gone"));
+            terminal::step(Glyph::Done, &format!("Job {id} is gone"));
         }
-        Deleted::Gone => terminal::step("✔", &format!("Job {id} was already gone")),
+        Deleted::Gone => terminal::step(Glyph::Done, &format!("Job {id} was already gone")),
         Deleted::Replaced => {
-            terminal::step("✔", &format!("Job {id} was recreated meanwhile (another uid); it was left alone"))
+            terminal::step(Glyph::Done, &format!("Job {id} was recreated meanwhile (another uid); it was left alone"))
         }
     }
     if let Mode::FromLiveSpec(_) = plan.mode {
         let manifest: Job = backup::load(backup)?;
         match write::create_job(conn, &manifest, DryRun::No).await? {
             Created::Created(job) => terminal::step(
-                "✔",
+                Glyph::Done,
                 &format!("recreated Job {id} from its live spec (uid {})", job.metadata.uid.unwrap_or_default()),
             ),
-            Created::Exists => terminal::step("✔", &format!("Job {id} exists again (kustomize-controller was first)")),
+            Created::Exists => {
+                terminal::step(Glyph::Done, &format!("Job {id} exists again (kustomize-controller was first)"))
+            }
         }
         progress.set(Progress::Restored);
     }
@@ -240,7 +243,10 @@ async fn request_and_wait(
     let controller = stage.kind.controller();
     let token = write::request_token();
     write::request_reconcile(conn, &ObjectRef::stage(&stage), &token, DryRun::No).await?;
-    terminal::step("✔", &format!("requested a reconcile of {} {stage} (requestedAt {token})", stage.kind.as_str()));
+    terminal::step(
+        Glyph::Done,
+        &format!("requested a reconcile of {} {stage} (requestedAt {token})", stage.kind.as_str()),
+    );
     if progress.get() == Progress::Restored {
         return Ok(Some(token));
     }
@@ -248,9 +254,11 @@ async fn request_and_wait(
     if progress.get() == Progress::Deleted {
         progress.set(Progress::Requested);
     }
-    terminal::step("◎", &format!("waiting for {controller} to recreate Job {id}"));
+    terminal::step(Glyph::Waiting, &format!("waiting for {controller} to recreate Job {id}"));
     match wait::job_back(conn, id, uid, &stage, &token, timeout).await? {
-        Some(Back::Recreated(new_uid)) => terminal::step("✔", &format!("Job {id} exists again (uid {new_uid})")),
+        Some(Back::Recreated(new_uid)) => {
+            terminal::step(Glyph::Done, &format!("Job {id} exists again (uid {new_uid})"))
+        }
         Some(Back::HandledWithoutJob) => terminal::warn(&format!(
             "{controller} handled the reconcile request of {stage} but did not recreate Job {id}; {}",
             Progress::Deleted.advice(plan, backup)
@@ -279,7 +287,7 @@ async fn follow_rerun(
         return false;
     }
     let (Some(stage), Some(token)) = (stage, token) else { return true };
-    terminal::step("◎", &format!("waiting for stage {stage} to be Ready"));
+    terminal::step(Glyph::Waiting, &format!("waiting for stage {stage} to be Ready"));
     let settled = follow::settle(conn, &stage, &format!("stage {stage}"), token, timeout).await;
     if settled != follow::Settled::Ready {
         follow::explain(conn, ctx, &stage, args.logs).await;
@@ -293,23 +301,23 @@ async fn follow_rerun(
 async fn follow_job(conn: &Connection, id: &NamespacedName, old_uid: &str, timeout: Duration) -> bool {
     let start = Instant::now();
     let mut seen: Vec<String> = Vec::new();
-    let mut say = |line: String, glyph: &str| {
+    let mut say = |line: String, glyph: Glyph| {
         if !seen.contains(&line) {
             terminal::step(glyph, &line);
             seen.push(line);
         }
     };
-    say(format!("waiting for the new Job {id}"), "◎");
+    say(format!("waiting for the new Job {id}"), Glyph::Waiting);
     let finished = wait::poll(wait::POLL_INTERVAL, timeout, async || {
         let job = match read::get_job(conn, id).await? {
             Some(job) if job.metadata.uid.as_deref() != Some(old_uid) => job,
             _ => return Ok(None),
         };
         let uid = job.metadata.uid.clone().unwrap_or_default();
-        say(format!("Job {id} created (uid {uid})"), "✔");
+        say(format!("Job {id} created (uid {uid})"), Glyph::Done);
         match read::job_pods(conn, &id.namespace, &uid).await {
             Ok(pods) => pods.iter().flat_map(pod_lines).for_each(|(line, glyph)| say(line, glyph)),
-            Err(e) => say(format!("cannot list the pods of Job {id}: {}", one_line(&e)), "✗"),
+            Err(e) => say(format!("cannot list the pods of Job {id}: {}", one_line(&e)), Glyph::Failed),
         }
         Ok::<_, ClusterError>(match job_state(&job) {
             (JobState::Complete, _, _) => Some(Ok(())),
@@ -322,26 +330,26 @@ async fn follow_job(conn: &Connection, id: &NamespacedName, old_uid: &str, timeo
     .await;
     match finished {
         Ok(Some(Ok(()))) => {
-            say(format!("Job {id} Complete ({})", took(start.elapsed())), "✔");
+            say(format!("Job {id} Complete ({})", took(start.elapsed())), Glyph::Done);
             true
         }
         Ok(Some(Err(why))) => {
-            say(format!("Job {id} Failed: {why}"), "✗");
+            say(format!("Job {id} Failed: {why}"), Glyph::Failed);
             false
         }
         Ok(None) => {
-            say(format!("Job {id} did not finish within {}", took(timeout)), "✗");
+            say(format!("Job {id} did not finish within {}", took(timeout)), Glyph::Failed);
             false
         }
         Err(e) => {
-            say(format!("cannot read Job {id}: {}", one_line(&e)), "✗");
+            say(format!("cannot read Job {id}: {}", one_line(&e)), Glyph::Failed);
             false
         }
     }
 }
 
 /// What a pod of the followed Job says now: scheduled where, its problem, or its phase.
-fn pod_lines(pod: &k8s_openapi::api::core::v1::Pod) -> Vec<(String, &'static str)> {
+fn pod_lines(pod: &k8s_openapi::api::core::v1::Pod) -> Vec<(String, Glyph)> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let status = pod.status.as_ref();
     let mut lines = Vec::new();
@@ -350,13 +358,13 @@ fn pod_lines(pod: &k8s_openapi::api::core::v1::Pod) -> Vec<(String, &'static str
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "PodScheduled" && c.status == "True"));
     if scheduled {
         let node = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
-        lines.push((format!("Pod {name} scheduled on {node}"), "✔"));
+        lines.push((format!("Pod {name} scheduled on {node}"), Glyph::Done));
     }
     if let Some(problem) = pod_problem(pod) {
         let code = problem.exit_code.map(|c| format!(" (exit code {c})")).unwrap_or_default();
-        lines.push((format!("Pod {name}: {}{code}: {}", problem.reason, problem.message), "✗"));
+        lines.push((format!("Pod {name}: {}{code}: {}", problem.reason, problem.message), Glyph::Failed));
     } else if let Some(phase) = status.and_then(|s| s.phase.clone()) {
-        lines.push((format!("Pod {name} {phase}"), "◎"));
+        lines.push((format!("Pod {name} {phase}"), Glyph::Waiting));
     }
     lines
 }

@@ -9,10 +9,14 @@ use k8s_openapi::api::batch::v1::Job;
 use crate::cluster::preflight::PlannedWrite;
 use crate::engine::workload::job_state;
 use crate::engine::{JobRecreation, rules};
-use crate::error::Error;
 use crate::model::{Kustomization, OWNER_NAME_LABEL, Stage};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::JobState;
+
+/// A target `rerun` cannot take.
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("cannot rerun {0:?}: name a Job (job/NAME or NAME) or a stage (ks/NAME)")]
+pub struct BadTarget(String);
 
 /// What the user named.
 #[derive(Debug, PartialEq)]
@@ -22,8 +26,8 @@ pub enum Target {
 }
 
 /// `job/NAME`, `NAME` or `ks/STAGE`, with kubectl's resource aliases.
-pub fn parse_target(s: &str) -> Result<Target, Error> {
-    let bad = || Error::BadTarget(s.to_string());
+pub fn parse_target(s: &str) -> Result<Target, BadTarget> {
+    let bad = || BadTarget(s.to_string());
     match s.split_once('/') {
         None if !s.is_empty() => Ok(Target::Job(s.to_string())),
         Some((kind, name)) if !name.is_empty() && !name.contains('/') => match kind.to_lowercase().as_str() {
