@@ -162,6 +162,56 @@ pub struct ReadyExprReport {
     pub error: Option<String>,
 }
 
+/// A container whose log tail a root cause shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerRef {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    /// The previous instance's log (a container in CrashLoopBackOff has restarted since it failed).
+    pub previous: bool,
+}
+
+impl Report {
+    /// The containers of root-cause pods that ran, each once: waiting containers (image pull,
+    /// config errors) never ran and have no logs.
+    pub fn log_sources(&self) -> Vec<ContainerRef> {
+        let mut wanted: Vec<ContainerRef> = Vec::new();
+        for c in self.stages.iter().filter_map(|s| s.root_cause.as_ref()) {
+            if let (true, Some(container)) = (c.kind == "Pod", &c.container) {
+                let ran = c.exit_code.is_some() || c.reason == Reason::StillRunning;
+                let source = ContainerRef {
+                    namespace: c.namespace.clone(),
+                    pod: c.name.clone(),
+                    container: container.clone(),
+                    previous: c.reason == "CrashLoopBackOff",
+                };
+                if ran && !wanted.contains(&source) {
+                    wanted.push(source);
+                }
+            }
+        }
+        wanted
+    }
+
+    /// Shows a container's log tail on every cause that names it: a stage's, and the same cause on
+    /// a ResourceSet's step.
+    pub fn attach_logs(&mut self, source: &ContainerRef, lines: &[String]) {
+        let causes = self.stages.iter_mut().flat_map(|s| {
+            let steps = s.steps.iter_mut().flatten().filter_map(|step| step.root_cause.as_mut());
+            s.root_cause.as_mut().into_iter().chain(steps)
+        });
+        for c in causes {
+            if c.namespace == source.namespace
+                && c.name == source.pod
+                && c.container.as_ref() == Some(&source.container)
+            {
+                c.logs = Some(lines.to_vec());
+            }
+        }
+    }
+}
+
 impl StageReport {
     pub fn id(&self) -> StageId {
         StageId::new(self.kind, &self.namespace, &self.name)

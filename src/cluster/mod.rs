@@ -21,7 +21,7 @@ pub mod watch;
 pub mod write;
 
 pub use connect::{ConnectOptions, Overrides, connect};
-pub use read::{attach_logs, read_snapshot, workload_namespaces};
+pub use read::{read_snapshot, workload_namespaces};
 
 use crate::model::{SOURCE_GROUP, flux_kind};
 use crate::refs::{ApiKind, StageKind};

@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use futures::future::join_all;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIGroupList, ListMeta, ObjectMeta};
 use kube::Resource;
 use kube::api::{Api, DynamicObject, ListParams, LogParams};
 use kube::core::Request;
@@ -21,7 +22,7 @@ use crate::model::{
     Snapshot, Stage, stage_read_kind,
 };
 use crate::refs::{NamespacedName, ObjectRef, StageId};
-use crate::report::{Reason, Report};
+use crate::report::ContainerRef;
 
 /// Page size of every LIST, as kubectl uses (`--chunk-size` default 500).
 const PAGE_SIZE: u32 = 500;
@@ -148,22 +149,32 @@ async fn read_namespace(
     namespace: Option<&str>,
     selector: Option<&str>,
 ) -> Result<(Snapshot, Vec<String>), ClusterError> {
-    read_kinds(conn, namespace, selector, &[Role::Stage, Role::Source, Role::Workload]).await
+    read_kinds(conn, namespace, selector, |_| true).await
 }
 
 /// Jobs, Pods, Events and Deployments of one namespace (or all).
 async fn read_workloads(conn: &Connection, namespace: Option<&str>) -> Result<(Snapshot, Vec<String>), ClusterError> {
-    read_kinds(conn, namespace, None, &[Role::Workload]).await
+    read_kinds(conn, namespace, None, |kind| kind.role == Role::Workload).await
 }
 
-/// The kinds of these roles, one LIST each, concurrently.
+/// The objects of the kinds `wanted` selects in one namespace, for completion; kinds that cannot
+/// be listed are left out.
+pub async fn read_some(
+    conn: &Connection,
+    namespace: &str,
+    wanted: impl Fn(&ReadKind) -> bool,
+) -> Result<Snapshot, ClusterError> {
+    read_kinds(conn, Some(namespace), None, wanted).await.map(|(snapshot, _)| snapshot)
+}
+
+/// The kinds `wanted` selects, one LIST each, concurrently.
 async fn read_kinds(
     conn: &Connection,
     namespace: Option<&str>,
     selector: Option<&str>,
-    roles: &[Role],
+    wanted: impl Fn(&ReadKind) -> bool,
 ) -> Result<(Snapshot, Vec<String>), ClusterError> {
-    let kinds: Vec<&ReadKind> = READ_KINDS.iter().filter(|k| roles.contains(&k.role)).collect();
+    let kinds: Vec<&ReadKind> = READ_KINDS.iter().filter(|k| wanted(k)).collect();
     let lists = join_all(kinds.iter().map(|kind| {
         let selector = selector.filter(|_| kind.role == Role::Stage);
         list_kind(conn, kind, namespace, selector)
@@ -221,51 +232,27 @@ pub fn workload_namespaces(snapshot: &Snapshot) -> BTreeSet<String> {
     out
 }
 
-/// Fetches the last `lines` log lines of every root-cause container in the report (the only
-/// per-object requests the plugin makes), concurrently, and attaches them.
-pub async fn attach_logs(conn: &Connection, report: &mut Report, lines: u32, warn: &mut dyn FnMut(String)) {
-    let mut wanted: Vec<(String, String, String, bool)> = Vec::new();
-    for stage in &report.stages {
-        if let Some(c) = &stage.root_cause
-            && let (true, Some(container)) = (c.kind == "Pod", &c.container)
-        {
-            // Waiting containers (image pull, config errors) have never run: no logs.
-            let ran = c.exit_code.is_some() || c.reason == Reason::StillRunning;
-            let key = (c.namespace.clone(), c.name.clone(), container.clone(), c.reason == "CrashLoopBackOff");
-            if ran && !wanted.contains(&key) {
-                wanted.push(key);
-            }
-        }
-    }
-    let fetched = join_all(wanted.iter().map(|(ns, pod, container, previous)| async move {
-        let api: Api<Pod> = Api::namespaced(conn.client.clone(), ns);
+/// The last `lines` log lines of each container, concurrently (the only per-object requests
+/// `status` makes); an error is one line naming the container.
+pub async fn container_logs(
+    conn: &Connection,
+    containers: &[ContainerRef],
+    lines: u32,
+) -> Vec<Result<Vec<String>, String>> {
+    join_all(containers.iter().map(|c| async move {
+        let api: Api<Pod> = Api::namespaced(conn.client.clone(), &c.namespace);
         let params = LogParams {
-            container: Some(container.clone()),
+            container: Some(c.container.clone()),
             tail_lines: Some(lines as i64),
-            previous: *previous,
+            previous: c.previous,
             ..LogParams::default()
         };
-        retry(conn, async || api.logs(pod, &params).await).await
+        let text = retry(conn, async || api.logs(&c.pod, &params).await).await;
+        text.map(|t| t.lines().map(str::to_string).collect()).map_err(|e| {
+            format!("cannot read logs of pod {}/{} container {}: {}", c.namespace, c.pod, c.container, short_error(&e))
+        })
     }))
-    .await;
-    for ((ns, pod, container, _), result) in wanted.iter().zip(fetched) {
-        match result {
-            Ok(text) => {
-                let lines: Vec<String> = text.lines().map(str::to_string).collect();
-                // The stage's cause, and the same cause on a ResourceSet's step.
-                let causes = report.stages.iter_mut().flat_map(|s| {
-                    let steps = s.steps.iter_mut().flatten().filter_map(|step| step.root_cause.as_mut());
-                    s.root_cause.as_mut().into_iter().chain(steps)
-                });
-                for c in causes {
-                    if &c.namespace == ns && &c.name == pod && c.container.as_ref() == Some(container) {
-                        c.logs = Some(lines.clone());
-                    }
-                }
-            }
-            Err(e) => warn(format!("cannot read logs of pod {ns}/{pod} container {container}: {}", short_error(&e))),
-        }
-    }
+    .await
 }
 
 fn short_error(e: &kube::Error) -> String {
@@ -289,6 +276,30 @@ where
     retry(conn, async || api.get_opt(name).await)
         .await
         .map_err(|e| classify(conn, "get", &format!("{resource} {name:?}"), Some(ns), e))
+}
+
+/// The names of every namespace (metadata only).
+pub async fn namespace_names(conn: &Connection) -> Result<Vec<String>, ClusterError> {
+    let api: Api<Namespace> = Api::all(conn.client.clone());
+    let list = retry(conn, async || api.list_metadata(&ListParams::default()).await);
+    let list = list.await.map_err(|e| classify(conn, "list", "namespaces", None, e))?;
+    Ok(list.items.into_iter().filter_map(|n| n.metadata.name).collect())
+}
+
+/// The API server's version (`GET /version`).
+pub async fn server_version(conn: &Connection) -> Result<String, ClusterError> {
+    let info = retry(conn, async || conn.client.apiserver_version().await);
+    Ok(info.await.map_err(|e| classify(conn, "get", "version", None, e))?.git_version)
+}
+
+/// The API groups the server serves (discovery).
+pub async fn api_groups(conn: &Connection) -> Result<APIGroupList, ClusterError> {
+    let groups = retry(conn, async || conn.client.list_api_groups().await);
+    groups.await.map_err(|e| classify(conn, "list", "API groups", None, e))
+}
+
+pub async fn get_deployment(conn: &Connection, ns: &str, name: &str) -> Result<Option<Deployment>, ClusterError> {
+    get_opt(conn, Api::namespaced(conn.client.clone(), ns), "deployments.apps", ns, name).await
 }
 
 pub async fn get_job(conn: &Connection, job: &NamespacedName) -> Result<Option<Job>, ClusterError> {

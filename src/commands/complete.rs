@@ -8,14 +8,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::CommandFactory;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ListParams};
 
 use crate::cli::{Cli, CompletionArgs, CompletionShell};
-use crate::cluster::{self, ConnectOptions};
+use crate::cluster::{self, ConnectOptions, read};
 use crate::error::Error;
-use crate::model::{Kustomization, ResourceSet};
+use crate::model::{ReadKind, Role, Snapshot, StageObject};
+use crate::refs::{MetaNames, StageKind};
 
 /// Cobra's ShellCompDirectiveDefault: let the shell complete file names.
 const FILES: u8 = 0;
@@ -162,16 +160,8 @@ async fn candidates(before: &[String], partial: &str) -> (Vec<(String, String)>,
         return (subcommands, NO_FILES);
     };
     match (sub.get_name(), typed.positionals) {
-        ("status" | "reconcile", 0) => {
-            let (mut out, rsets) = futures::join!(stages(&typed, ""), resource_sets(&typed));
-            out.extend(rsets);
-            (out, NO_FILES)
-        }
-        ("rerun", _) => {
-            let mut out = stages(&typed, "ks/").await;
-            out.extend(jobs(&typed).await);
-            (out, NO_FILES)
-        }
+        ("status" | "reconcile", 0) => (stages(&typed).await, NO_FILES),
+        ("rerun", _) => (rerun_targets(&typed).await, NO_FILES),
         ("completion", 0) => (fixed(&["bash", "zsh", "fish", "kubectl-plugin"]), NO_FILES),
         _ => (vec![], NO_FILES),
     }
@@ -191,49 +181,37 @@ async fn connection(typed: &Typed) -> Option<(cluster::Connection, String)> {
 
 async fn namespaces(typed: &Typed) -> Vec<(String, String)> {
     let Some((conn, _)) = connection(typed).await else { return vec![] };
-    let api: Api<Namespace> = Api::all(conn.client.clone());
-    match api.list_metadata(&ListParams::default()).await {
-        Ok(list) => list.items.into_iter().filter_map(|n| n.metadata.name).map(|n| (n, String::new())).collect(),
-        Err(_) => vec![],
-    }
+    let names = read::namespace_names(&conn).await.unwrap_or_default();
+    names.into_iter().map(|n| (n, String::new())).collect()
 }
 
-/// The objects of kind `K` in the namespace, each as a completion with its description.
-async fn listed<K>(typed: &Typed, describe: impl Fn(&K) -> (String, String)) -> Vec<(String, String)>
-where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    let Some((conn, ns)) = connection(typed).await else { return vec![] };
-    let api: Api<K> = Api::namespaced(conn.client.clone(), &ns);
-    match api.list(&ListParams::default()).await {
-        Ok(list) => list.items.iter().map(describe).collect(),
-        Err(_) => vec![],
-    }
+/// The objects of the kinds `wanted` selects in the namespace typed; nothing when it cannot be read.
+async fn listed(typed: &Typed, wanted: impl Fn(&ReadKind) -> bool) -> Snapshot {
+    let Some((conn, ns)) = connection(typed).await else { return Snapshot::default() };
+    read::read_some(&conn, &ns, wanted).await.unwrap_or_default()
 }
 
-async fn stages(typed: &Typed, prefix: &str) -> Vec<(String, String)> {
-    listed(typed, |k: &Kustomization| {
-        let ready = k.condition("Ready").map(|c| c.reason.clone()).unwrap_or_default();
-        (format!("{prefix}{}", k.name()), format!("Kustomization, {ready}"))
-    })
-    .await
+/// Stages of every kind, as `status` and `reconcile` take them (`NAME`, `rset/NAME`), with their
+/// kind and Ready reason.
+async fn stages(typed: &Typed) -> Vec<(String, String)> {
+    let snapshot = listed(typed, |k| k.role == Role::Stage).await;
+    snapshot.stages().map(|stage| (stage.id().target(), describe(stage))).collect()
 }
 
-/// ResourceSets as `rset/NAME` (none where Flux Operator is not installed).
-async fn resource_sets(typed: &Typed) -> Vec<(String, String)> {
-    listed(typed, |r: &ResourceSet| {
-        let ready = r.condition("Ready").map(|c| c.reason.clone()).unwrap_or_default();
-        (format!("rset/{}", r.name()), format!("ResourceSet, {ready}"))
-    })
-    .await
+fn describe(stage: &dyn StageObject) -> String {
+    let ready = stage.condition("Ready").map(|c| c.reason.as_str()).unwrap_or_default();
+    format!("{}, {ready}", stage.stage_kind().as_str())
 }
 
-async fn jobs(typed: &Typed) -> Vec<(String, String)> {
-    listed(typed, |j: &Job| (format!("job/{}", j.metadata.name.as_deref().unwrap_or_default()), "Job".to_string()))
-        .await
+/// What `rerun` takes: Kustomizations as `ks/NAME` (every Job of the stage), and Jobs as `job/NAME`.
+async fn rerun_targets(typed: &Typed) -> Vec<(String, String)> {
+    let snapshot = listed(typed, |k| k.api == *StageKind::Kustomization.api() || k.api.plural == "jobs").await;
+    let kustomizations = snapshot.kustomizations.iter().map(|k| {
+        let short = StageKind::Kustomization.short_name();
+        (format!("{short}/{}", k.name()), describe(k))
+    });
+    let jobs = snapshot.jobs.iter().map(|j| (format!("job/{}", j.metadata.name_str()), "Job".to_string()));
+    kustomizations.chain(jobs).collect()
 }
 
 #[cfg(test)]

@@ -73,7 +73,7 @@ pub async fn explain(conn: &Connection, ctx: &Context, stage: &StageId, logs: u3
         Err(e) => return terminal::warn(&e.to_string()),
     };
     if logs > 0 {
-        cluster::attach_logs(conn, &mut report, logs, &mut |w| terminal::warn(&w)).await;
+        super::status::attach_logs(conn, &mut report, logs).await;
     }
     let options = RenderOptions {
         format: OutputFormat::Table,

@@ -40,7 +40,7 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode, Error> {
     };
     let mut report = engine::diagnose(&snapshot, &filter)?;
     if let (Some(conn), true) = (&live, args.logs > 0) {
-        cluster::attach_logs(conn, &mut report, args.logs, &mut |w| terminal::warn(&w)).await;
+        attach_logs(conn, &mut report, args.logs).await;
     }
     if report.stages.is_empty() {
         let scope = match &namespace {
@@ -112,4 +112,16 @@ async fn watch(
         }
     })
     .await;
+}
+
+/// Fetches the log tails the report's root causes show and attaches them; a log that cannot be
+/// read is a warning.
+pub(crate) async fn attach_logs(conn: &cluster::Connection, report: &mut crate::report::Report, lines: u32) {
+    let sources = report.log_sources();
+    for (source, logs) in sources.iter().zip(cluster::read::container_logs(conn, &sources, lines).await) {
+        match logs {
+            Ok(logs) => report.attach_logs(source, &logs),
+            Err(warning) => terminal::warn(&warning),
+        }
+    }
 }

@@ -4,12 +4,10 @@
 
 use std::process::ExitCode;
 
-use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::Api;
 use serde::Serialize;
 
 use crate::cli::{VersionArgs, VersionFormat};
-use crate::cluster::{Connection, classify};
+use crate::cluster::{Connection, read};
 use crate::context::Context;
 use crate::error::{Error, one_line};
 use crate::model::{KUSTOMIZE_GROUP, RESOURCE_SET_GROUP as FLUX_OPERATOR_GROUP};
@@ -55,9 +53,8 @@ pub async fn run(ctx: &Context, args: &VersionArgs) -> Result<ExitCode, Error> {
 
 async fn read_server(ctx: &Context, versions: &mut Versions) -> Result<(), Error> {
     let conn = ctx.connect().await?;
-    let info = conn.client.apiserver_version().await.map_err(|e| classify(&conn, "get", "version", None, e))?;
-    versions.server_version = Some(info.git_version);
-    let groups = conn.client.list_api_groups().await.map_err(|e| classify(&conn, "list", "API groups", None, e))?;
+    versions.server_version = Some(read::server_version(&conn).await?);
+    let groups = read::api_groups(&conn).await?;
     let served = |name: &str| -> Vec<String> {
         let group = groups.groups.iter().find(|g| g.name == name);
         let preferred = group.and_then(|g| g.preferred_version.as_ref()).map(|v| v.version.clone());
@@ -77,8 +74,7 @@ async fn read_server(ctx: &Context, versions: &mut Versions) -> Result<(), Error
 /// The image tag of kustomize-controller's Deployment; `None` when it is not there or not readable
 /// (a warning says which).
 async fn kustomize_controller(conn: &Connection) -> Option<String> {
-    let api: Api<Deployment> = Api::namespaced(conn.client.clone(), FLUX_NAMESPACE);
-    match api.get_opt("kustomize-controller").await {
+    match read::get_deployment(conn, FLUX_NAMESPACE, "kustomize-controller").await {
         Ok(deployment) => {
             let spec = deployment?.spec?.template.spec?;
             // flux2's manifests name the container `manager`.
@@ -88,7 +84,6 @@ async fn kustomize_controller(conn: &Connection) -> Option<String> {
             without_digest.rsplit_once(':').map(|(_, tag)| tag.to_string())
         }
         Err(e) => {
-            let e = classify(conn, "get", "deployments.apps \"kustomize-controller\"", Some(FLUX_NAMESPACE), e);
             terminal::warn(&format!("kustomize-controller's version is unknown: {}", one_line(&e)));
             None
         }

@@ -1,10 +1,11 @@
 //! The object at fault inside one stage, one function per state of the stage: suspended, never
 //! reconciled, progressing, failed; and the stage's source when it cannot get an artifact.
 
+use super::index::Index;
 use super::resolution::{Resolution, stage_cause};
 use super::state::{NEW_STAGE_GRACE, health_check_running, stage_timeout};
 use super::workload::{deployment_cause, job_cause, job_state, newest_first};
-use super::{Index, hints, messages};
+use super::{hints, messages};
 use crate::duration::human;
 use crate::model::{Kustomization, StageObject};
 use crate::refs::{NamespacedName, ObjectRef};

@@ -3,11 +3,28 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{EngineError, Filter, Index};
+use super::index::Index;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::model::Snapshot;
 use crate::refs::{StageId, StageKind};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum EngineError {
+    #[error("stage {0:?} not found{1}")]
+    UnknownStage(String, String),
+}
+
+/// Which stages to show.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Only stages in this namespace (and what they depend on); `None` for all.
+    pub namespace: Option<String>,
+    /// Only this stage (`name` or `ns/name`) and everything upstream of it.
+    pub stage: Option<String>,
+    /// Label selector on stages (`a=b,c!=d,e`), for snapshots; live LISTs apply it server-side.
+    pub selector: Option<String>,
+}
 
 pub struct Graph {
     /// Stage -> the stages it depends on, in `spec.dependsOn` order (namespaces defaulted).

@@ -1,13 +1,17 @@
 //! The diagnosis engine: a pure function from a [`Snapshot`] to a [`Report`]. Live clusters and
 //! offline dumps go through the same code.
 //!
-//! The rules follow what the controllers really do, and cite their sources. The rooms:
-//! - [`state`]: each stage's own state, judged from its spec and status;
-//! - `resolve`: the walk from a stage that is not Ready, through `dependsOn`, to the stage at fault;
-//! - `causes`: the object at fault inside that stage (one function per state);
-//! - [`messages`]: parsers of the messages the controllers write;
-//! - `hints`: the one next step for each cause; `warnings`: pipeline-wide pattern checks;
-//! - [`workload`]: Jobs, Pods and Deployments; [`graph`]: the `dependsOn` graph;
+//! The rules follow what the controllers really do, and cite their sources. The rooms, leaves
+//! first; each imports only rooms above it:
+//! - `messages`: parsers of the messages the controllers write; `ready_expr`: CEL readyExprs;
+//! - `resolution`: what the walk answers (the path, the object at fault, the hint);
+//! - `state`: a Kustomization's readiness predicates; `steps`: a ResourceSet's steps and their Jobs;
+//! - `index`: lookup tables over the snapshot, and [`StageRules`], what every stage kind answers;
+//! - `workload`: Jobs, Pods and Deployments; `hints`: the one next step for each cause;
+//! - `causes`: the object at fault inside a Kustomization (one function per state);
+//! - `graph`: the `dependsOn` graph and the [`Filter`]; `warnings`: pipeline-wide pattern checks;
+//! - `kustomization`, `resource_set`: each stage kind's [`StageRules`];
+//! - `resolve`: the walk from a stage that is not Ready to the stage at fault, never by kind;
 //! - `stage`: assembling the [`Report`].
 
 mod causes;
@@ -29,28 +33,11 @@ pub mod workload;
 use crate::model::Snapshot;
 use crate::report::Report;
 
-pub use graph::Graph;
+pub use graph::{EngineError, Filter, Graph};
 pub use index::{
     Index, JobRecreation, RequestOutcome, StageRules, inventory_objects, owner_of, parse_inventory_id, request_outcome,
     rules,
 };
-
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum EngineError {
-    #[error("stage {0:?} not found{1}")]
-    UnknownStage(String, String),
-}
-
-/// Which stages to show.
-#[derive(Clone, Debug, Default)]
-pub struct Filter {
-    /// Only stages in this namespace (and what they depend on); `None` for all.
-    pub namespace: Option<String>,
-    /// Only this stage (`name` or `ns/name`) and everything upstream of it.
-    pub stage: Option<String>,
-    /// Label selector on stages (`a=b,c!=d,e`), for snapshots; live LISTs apply it server-side.
-    pub selector: Option<String>,
-}
 
 /// Runs the diagnosis.
 pub fn diagnose(snapshot: &Snapshot, filter: &Filter) -> Result<Report, EngineError> {

@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 
+use super::graph::Graph;
+use super::hints;
 use super::index::{Index, StageRules, Walk};
 use super::resolution::{Resolution, stage_cause};
-use super::{Graph, hints};
 use crate::refs::StageId;
 use crate::report::{ReadyExprReport, Reason, StageState};
 

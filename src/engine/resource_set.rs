@@ -313,7 +313,7 @@ fn job_hint(rset: &ResourceSet, job: &Job, cause: &RootCause) -> String {
 /// on the step it names.
 fn step_reports(index: &Index, rset: &ResourceSet, steps: &[StepJobs], cause: Option<&RootCause>) -> Vec<StepReport> {
     let states = step_states(rset, |at| step_done(index, &steps[at]));
-    let inventory = super::inventory_objects(rset.inventory(), "batch", "Job");
+    let inventory = super::index::inventory_objects(rset.inventory(), "batch", "Job");
     rset.spec
         .steps
         .iter()

@@ -3,8 +3,8 @@
 
 use k8s_openapi::api::batch::v1::Job;
 
-use super::Graph;
 use super::causes::missing_job_report;
+use super::graph::Graph;
 use super::index::{Index, StageRules, Walk};
 use super::resolution::Resolution;
 use super::resolve::Resolver;

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::Index;
+use super::index::Index;
 use super::workload::split_image;
 use crate::refs::{NamespacedName, StageId};
 use crate::report::{JobState, StageReport, StageState};

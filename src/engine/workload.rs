@@ -5,7 +5,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
-use super::Index;
+use super::index::Index;
 use crate::refs::{MetaNames, NamespacedName, ObjectRef};
 use crate::report::{JobReport, JobState, PodReport, Reason, RootCause};
 
