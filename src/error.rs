@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub use crate::chain::one_line;
+use crate::chain::with_sources;
 use crate::cluster::ClusterError;
 use crate::duration::InvalidDuration;
 use crate::engine::EngineError;
@@ -103,33 +105,10 @@ pub enum Error {
     StageNotReady(StageId),
 }
 
-/// An error and its causes on one line, `error: cause: cause`: each cause is added unless the text
-/// already says it, and each keeps only its first line (parsers append multi-line snippets).
-pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
-    with_sources(first_line(e), e)
-}
-
 /// What `main` prints after `error: `: the error's whole text (rerun's restore advice spans lines
 /// on purpose), then its causes as [`one_line`] adds them.
 pub fn for_user(e: &Error) -> String {
     with_sources(e.to_string(), e)
-}
-
-fn first_line(e: &dyn std::error::Error) -> String {
-    e.to_string().lines().next().unwrap_or_default().trim().to_string()
-}
-
-fn with_sources(mut out: String, e: &(dyn std::error::Error + 'static)) -> String {
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = first_line(s);
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -281,7 +281,7 @@ fn help_and_version() {
 /// print that same line, whole.
 #[test]
 fn readme_and_help_give_the_capture_command_of_the_kinds_status_reads() {
-    let capture = fluxjobs::model::capture_command();
+    let capture = fluxjobs::testing::capture_command();
     // Help text is wrapped at the terminal's width; words stay whole.
     let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
     let help = stdout(&run(&["status", "--help"]));

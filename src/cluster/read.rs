@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use super::{ClusterError, Connection, api_resource, classify, dynamic_api, flux_api_resource, resource_name, retry};
-use crate::error::one_line;
+use crate::chain::one_line;
 use crate::model::{
     Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, Presence, READ_KINDS, ReadKind, ResourceSet, Role,
     Snapshot, Stage, stage_read_kind,

@@ -9,8 +9,8 @@ use tokio::time::Instant;
 
 use super::read::{get_job, get_stage, source_handled};
 use super::{ClusterError, Connection};
+use crate::chain::one_line;
 use crate::engine::{RequestOutcome, request_outcome, rules};
-use crate::error::one_line;
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 
 /// How often a condition is checked: one GET a second, about as `flux reconcile` polls.

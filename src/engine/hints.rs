@@ -12,10 +12,6 @@ pub fn reconcile_stage(stage: &StageId) -> String {
     format!("kubectl fluxjobs reconcile {} -n {}", stage.target(), stage.namespace)
 }
 
-pub fn resume(ks: &Kustomization) -> String {
-    format!("flux resume kustomization {} -n {}", ks.name(), ks.namespace())
-}
-
 pub fn break_cycle() -> String {
     "remove one dependsOn entry of the cycle; kustomize-controller can never satisfy it".into()
 }

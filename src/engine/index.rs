@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
 use super::resolution::Resolution;
-use crate::model::{Inventory, Kustomization, ResourceSet, Snapshot, Source, StageObject};
+use crate::model::{Inventory, Kustomization, Snapshot, Source, StageObject};
 use crate::refs::{MetaNames, NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::{ReadyExprReport, StageReport, StageState};
 
@@ -86,10 +86,8 @@ pub fn rules(stage: &crate::model::Stage) -> &dyn StageRules {
 
 /// Lookup tables over a snapshot, built once per diagnosis.
 pub struct Index<'a> {
-    pub snapshot: &'a Snapshot,
     pub now: Timestamp,
     kustomizations: HashMap<Names<'a>, &'a Kustomization>,
-    resource_sets: HashMap<Names<'a>, &'a ResourceSet>,
     stages: HashMap<Owner<'a>, &'a dyn StageRules>,
     sources: HashMap<(&'a str, &'a str, &'a str), &'a Source>,
     jobs: HashMap<(&'a str, &'a str), &'a Job>,
@@ -143,10 +141,8 @@ impl<'a> Index<'a> {
     pub fn new(snapshot: &'a Snapshot) -> Self {
         let names = |meta: &'a ObjectMeta| (meta.namespace_str(), meta.name_str());
         let mut index = Index {
-            snapshot,
             now: snapshot.now.unwrap_or_else(Timestamp::now),
             kustomizations: snapshot.kustomizations.iter().map(|k| ((k.namespace(), k.name()), k)).collect(),
-            resource_sets: snapshot.resource_sets.iter().map(|r| ((r.namespace(), r.name()), r)).collect(),
             stages: HashMap::new(),
             sources: snapshot.sources.iter().map(|s| ((s.kind.as_str(), s.namespace(), s.name()), s)).collect(),
             jobs: snapshot.jobs.iter().map(|j| (names(&j.metadata), j)).collect(),
@@ -209,14 +205,6 @@ impl<'a> Index<'a> {
             return None;
         }
         self.kustomizations.get(&(id.namespace.as_str(), id.name.as_str())).copied()
-    }
-
-    /// A ResourceSet, for the rules only ResourceSets have.
-    pub fn resource_set(&self, id: &StageId) -> Option<&'a ResourceSet> {
-        if id.kind != StageKind::ResourceSet {
-            return None;
-        }
-        self.resource_sets.get(&(id.namespace.as_str(), id.name.as_str())).copied()
     }
 
     pub fn source(&self, source: &ObjectRef) -> Option<&'a Source> {
@@ -365,4 +353,26 @@ pub fn parse_inventory_id(id: &str) -> Option<(String, String, String, String)> 
         return None;
     }
     Some((ns.to_string(), name.to_string(), group.to_string(), kind.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_inventory_ids() {
+        assert_eq!(
+            parse_inventory_id("apps_db-migration_batch_Job"),
+            Some(("apps".into(), "db-migration".into(), "batch".into(), "Job".into()))
+        );
+        assert_eq!(
+            parse_inventory_id("default_podinfo__Service"),
+            Some(("default".into(), "podinfo".into(), "".into(), "Service".into()))
+        );
+        assert_eq!(
+            parse_inventory_id("apps_my_job_batch_Job"),
+            Some(("apps".into(), "my_job".into(), "batch".into(), "Job".into()))
+        );
+        assert_eq!(parse_inventory_id("garbage"), None);
+    }
 }

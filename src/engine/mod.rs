@@ -34,10 +34,7 @@ use crate::model::Snapshot;
 use crate::report::Report;
 
 pub use graph::{EngineError, Filter, Graph};
-pub use index::{
-    Index, JobRecreation, RequestOutcome, StageRules, inventory_objects, owner_of, parse_inventory_id, request_outcome,
-    rules,
-};
+pub use index::{Index, JobRecreation, RequestOutcome, inventory_objects, owner_of, request_outcome, rules};
 
 /// Runs the diagnosis.
 pub fn diagnose(snapshot: &Snapshot, filter: &Filter) -> Result<Report, EngineError> {
@@ -45,28 +42,6 @@ pub fn diagnose(snapshot: &Snapshot, filter: &Filter) -> Result<Report, EngineEr
     let graph = Graph::new(snapshot);
     let shown = graph.select(&index, filter)?;
     Ok(stage::report(&index, &graph, &shown))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_inventory_ids() {
-        assert_eq!(
-            parse_inventory_id("apps_db-migration_batch_Job"),
-            Some(("apps".into(), "db-migration".into(), "batch".into(), "Job".into()))
-        );
-        assert_eq!(
-            parse_inventory_id("default_podinfo__Service"),
-            Some(("default".into(), "podinfo".into(), "".into(), "Service".into()))
-        );
-        assert_eq!(
-            parse_inventory_id("apps_my_job_batch_Job"),
-            Some(("apps".into(), "my_job".into(), "batch".into(), "Job".into()))
-        );
-        assert_eq!(parse_inventory_id("garbage"), None);
-    }
 }
 
 #[cfg(test)]

@@ -11,10 +11,6 @@ use super::{Condition, Inventory};
 use crate::refs::{MetaNames, StageId, StageKind};
 
 pub const RESOURCE_SET_GROUP: &str = StageKind::ResourceSet.api().group;
-/// Owner labels flux-operator stamps on what a ResourceSet applies (fluxcd/pkg ssa `SetOwnerLabels`
-/// with the group `resourceset.fluxcd.controlplane.io`, flux-operator api/v1 common_types.go).
-pub const RSET_OWNER_NAME_LABEL: &str = StageKind::ResourceSet.info().owner_labels.0;
-pub const RSET_OWNER_NAMESPACE_LABEL: &str = StageKind::ResourceSet.info().owner_labels.1;
 /// `fluxcd.controlplane.io/reconcile: disabled` pauses a ResourceSet (`IsDisabled` in api/v1
 /// resourceset_types.go); on an applied object it freezes that object.
 pub const OPERATOR_RECONCILE_ANNOTATION: &str = "fluxcd.controlplane.io/reconcile";

@@ -642,25 +642,25 @@ fn the_uid_precondition_protects_a_recreated_job(ctx: &Ctx) -> Result<()> {
     let second = uid_of_job(ctx, ns, "backfill")?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     let (deleted, created) = runtime.block_on(async {
-        use fluxjobs::cluster::{read, write};
-        use fluxjobs::refs::NamespacedName;
-        let options = fluxjobs::cluster::ConnectOptions {
+        use fluxjobs::testing::NamespacedName;
+        use fluxjobs::testing::{read, write};
+        let options = fluxjobs::testing::ConnectOptions {
             kubeconfig: Some(ctx.plane.kubeconfig.clone()),
             request_timeout: Some(std::time::Duration::from_secs(10)),
             ..Default::default()
         };
-        let conn = fluxjobs::cluster::connect(&options).await.map_err(|e| e.to_string())?;
+        let conn = fluxjobs::testing::connect(&options).await.map_err(|e| e.to_string())?;
         let backfill = NamespacedName::new(ns, "backfill");
         let deleted =
             write::delete_job(&conn, &backfill, &first, write::DryRun::No).await.map_err(|e| e.to_string())?;
         // The other race: recreating from a backup after someone else (kustomize-controller) did.
         let live = read::get_job(&conn, &backfill).await.map_err(|e| e.to_string())?.ok_or("no Job")?;
-        let manifest = fluxjobs::plan::restorable(&live);
+        let manifest = fluxjobs::testing::restorable(&live);
         let created = write::create_job(&conn, &manifest, write::DryRun::No).await.map_err(|e| e.to_string())?;
         Ok::<_, String>((deleted, created))
     })?;
-    check(matches!(deleted, fluxjobs::cluster::write::Deleted::Replaced), || "a stale uid deleted the Job".into())?;
-    check(matches!(created, fluxjobs::cluster::write::Created::Exists), || "a second create was not Exists".into())?;
+    check(matches!(deleted, fluxjobs::testing::write::Deleted::Replaced), || "a stale uid deleted the Job".into())?;
+    check(matches!(created, fluxjobs::testing::write::Created::Exists), || "a second create was not Exists".into())?;
     check(uid_of_job(ctx, ns, "backfill")? == second, || "the recreated Job is gone".into())?;
     ctx.plane.kubectl(&["-n", ns, "wait", "--for=condition=Complete", "--timeout=60s", "job/backfill"])?;
     // Not managed by Flux: refused without --recreate, recreated with it.
