@@ -70,81 +70,14 @@ fn load_kubeconfig(options: &ConnectOptions) -> Result<Option<Kubeconfig>, Clust
 fn apply_overrides(kubeconfig: &mut Kubeconfig, options: &ConnectOptions) -> KubeConfigOptions {
     let o = &options.overrides;
     let context_name = options.context.clone().or_else(|| kubeconfig.current_context.clone());
-    let context =
-        kubeconfig.contexts.iter().find(|c| Some(&c.name) == context_name.as_ref()).and_then(|c| c.context.clone());
-    let mut cluster_name = options.cluster.clone().or_else(|| context.as_ref().map(|c| c.cluster.clone()));
-    let mut user_name = options.user.clone().or_else(|| context.as_ref().and_then(|c| c.user.clone()));
-    let has_cluster = |k: &Kubeconfig, name: &Option<String>| k.clusters.iter().any(|c| Some(&c.name) == name.as_ref());
-    if o.server.is_some() && !has_cluster(kubeconfig, &cluster_name) {
-        kubeconfig.clusters.push(NamedCluster {
-            name: FLAGS_ENTRY.into(),
-            cluster: Some(Cluster::default()),
-            ..Default::default()
-        });
-        cluster_name = Some(FLAGS_ENTRY.into());
+    let (cluster_name, user_name) = select_entries(kubeconfig, options, context_name.as_ref());
+    let cluster = kubeconfig.clusters.iter_mut().find(|c| Some(&c.name) == cluster_name.as_ref());
+    if let Some(cluster) = cluster.and_then(|c| c.cluster.as_mut()) {
+        override_cluster(cluster, o);
     }
-    let wants_user = o.token.is_some() || o.client_certificate.is_some() || o.impersonate.is_some();
-    if wants_user && !kubeconfig.auth_infos.iter().any(|a| Some(&a.name) == user_name.as_ref()) {
-        kubeconfig.auth_infos.push(NamedAuthInfo {
-            name: FLAGS_ENTRY.into(),
-            auth_info: Some(AuthInfo::default()),
-            ..Default::default()
-        });
-        user_name = Some(FLAGS_ENTRY.into());
-    }
-    if let Some(cluster) =
-        kubeconfig.clusters.iter_mut().find(|c| Some(&c.name) == cluster_name.as_ref()).and_then(|c| c.cluster.as_mut())
-    {
-        if let Some(server) = &o.server {
-            cluster.server = Some(server.clone());
-        }
-        if let Some(ca) = &o.certificate_authority {
-            cluster.certificate_authority = Some(ca.display().to_string());
-            cluster.certificate_authority_data = None;
-        }
-        if o.insecure_skip_tls_verify {
-            // As client-go: verification off means no CA either.
-            cluster.insecure_skip_tls_verify = Some(true);
-            cluster.certificate_authority = None;
-            cluster.certificate_authority_data = None;
-        }
-        if let Some(name) = &o.tls_server_name {
-            cluster.tls_server_name = Some(name.clone());
-        }
-        if o.disable_compression {
-            cluster.disable_compression = Some(true);
-        }
-    }
-    if let Some(user) = kubeconfig
-        .auth_infos
-        .iter_mut()
-        .find(|a| Some(&a.name) == user_name.as_ref())
-        .and_then(|a| a.auth_info.as_mut())
-    {
-        if let Some(token) = &o.token {
-            // The flag's token is the credential: no token file, plugin or provider instead of it.
-            user.token = Some(token.clone().into());
-            user.token_file = None;
-            user.exec = None;
-            user.auth_provider = None;
-        }
-        if let Some(cert) = &o.client_certificate {
-            user.client_certificate = Some(cert.display().to_string());
-            user.client_certificate_data = None;
-        }
-        if let Some(key) = &o.client_key {
-            user.client_key = Some(key.display().to_string());
-            user.client_key_data = None;
-        }
-        if let Some(who) = &o.impersonate {
-            user.impersonate = Some(who.clone());
-        }
-        if let Some(uid) = &o.impersonate_uid {
-            user.impersonate_uid = Some(uid.clone());
-        }
-        if !o.impersonate_groups.is_empty() {
-            user.impersonate_groups = Some(o.impersonate_groups.clone());
-        }
+    let user = kubeconfig.auth_infos.iter_mut().find(|a| Some(&a.name) == user_name.as_ref());
+    if let Some(user) = user.and_then(|a| a.auth_info.as_mut()) {
+        override_user(user, o);
     }
     // --server on a kubeconfig without a context to use: one context of the flags' entries.
     let known_context = context_name.filter(|n| kubeconfig.contexts.iter().any(|c| &c.name == n));
@@ -165,6 +98,90 @@ fn apply_overrides(kubeconfig: &mut Kubeconfig, options: &ConnectOptions) -> Kub
         other => other.or_else(|| options.context.clone()),
     };
     KubeConfigOptions { context: context_name, cluster: cluster_name, user: user_name }
+}
+
+/// The cluster and user entries the flags apply to: `--cluster`/`--user`, else the context's; an
+/// entry of the flags' own when a flag needs one and the kubeconfig has none.
+fn select_entries(
+    kubeconfig: &mut Kubeconfig,
+    options: &ConnectOptions,
+    context_name: Option<&String>,
+) -> (Option<String>, Option<String>) {
+    let o = &options.overrides;
+    let context = kubeconfig.contexts.iter().find(|c| Some(&c.name) == context_name).and_then(|c| c.context.clone());
+    let mut cluster_name = options.cluster.clone().or_else(|| context.as_ref().map(|c| c.cluster.clone()));
+    let mut user_name = options.user.clone().or_else(|| context.as_ref().and_then(|c| c.user.clone()));
+    let has_cluster = |k: &Kubeconfig, name: &Option<String>| k.clusters.iter().any(|c| Some(&c.name) == name.as_ref());
+    if o.server.is_some() && !has_cluster(kubeconfig, &cluster_name) {
+        kubeconfig.clusters.push(NamedCluster {
+            name: FLAGS_ENTRY.into(),
+            cluster: Some(Cluster::default()),
+            ..Default::default()
+        });
+        cluster_name = Some(FLAGS_ENTRY.into());
+    }
+    let wants_user = o.token.is_some() || o.client_certificate.is_some() || o.impersonate.is_some();
+    if wants_user && !kubeconfig.auth_infos.iter().any(|a| Some(&a.name) == user_name.as_ref()) {
+        kubeconfig.auth_infos.push(NamedAuthInfo {
+            name: FLAGS_ENTRY.into(),
+            auth_info: Some(AuthInfo::default()),
+            ..Default::default()
+        });
+        user_name = Some(FLAGS_ENTRY.into());
+    }
+    (cluster_name, user_name)
+}
+
+/// `--server`, `--certificate-authority`, `--insecure-skip-tls-verify`, `--tls-server-name`,
+/// `--disable-compression` over the cluster entry.
+fn override_cluster(cluster: &mut Cluster, o: &Overrides) {
+    if let Some(server) = &o.server {
+        cluster.server = Some(server.clone());
+    }
+    if let Some(ca) = &o.certificate_authority {
+        cluster.certificate_authority = Some(ca.display().to_string());
+        cluster.certificate_authority_data = None;
+    }
+    if o.insecure_skip_tls_verify {
+        // As client-go: verification off means no CA either.
+        cluster.insecure_skip_tls_verify = Some(true);
+        cluster.certificate_authority = None;
+        cluster.certificate_authority_data = None;
+    }
+    if let Some(name) = &o.tls_server_name {
+        cluster.tls_server_name = Some(name.clone());
+    }
+    if o.disable_compression {
+        cluster.disable_compression = Some(true);
+    }
+}
+
+/// `--token`, `--client-certificate`, `--client-key` and impersonation over the user entry.
+fn override_user(user: &mut AuthInfo, o: &Overrides) {
+    if let Some(token) = &o.token {
+        // The flag's token is the credential: no token file, plugin or provider instead of it.
+        user.token = Some(token.clone().into());
+        user.token_file = None;
+        user.exec = None;
+        user.auth_provider = None;
+    }
+    if let Some(cert) = &o.client_certificate {
+        user.client_certificate = Some(cert.display().to_string());
+        user.client_certificate_data = None;
+    }
+    if let Some(key) = &o.client_key {
+        user.client_key = Some(key.display().to_string());
+        user.client_key_data = None;
+    }
+    if let Some(who) = &o.impersonate {
+        user.impersonate = Some(who.clone());
+    }
+    if let Some(uid) = &o.impersonate_uid {
+        user.impersonate_uid = Some(uid.clone());
+    }
+    if !o.impersonate_groups.is_empty() {
+        user.impersonate_groups = Some(o.impersonate_groups.clone());
+    }
 }
 
 pub async fn connect(options: &ConnectOptions) -> Result<Connection, ClusterError> {

@@ -31,11 +31,47 @@ struct Step {
     took: Option<Duration>,
 }
 
+/// `reconcile`, in its phases: the stages to walk, in dependency order; every request checked
+/// before the first; then (or, with `--dry-run`, instead) each stage in turn until one is not Ready.
 pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error> {
     let timeout = parse_timeout_flag("--timeout", &args.timeout)?;
     let conn = ctx.connect().await?;
-    let ns = Graph::named_namespace(&args.stage).unwrap_or_else(|| ctx.namespace(&conn));
-    let snapshot = cluster::read_snapshot(&conn, Some(&ns), None, &mut |w| terminal::warn(&w)).await?;
+    let stages = chain(ctx, &conn, args).await?;
+    let order: Vec<String> = stages.iter().map(|s| s.id().to_string()).collect();
+    terminal::step(Glyph::Action, &format!("reconciling in order: {}", order.join(" -> ")));
+    let fetchable: Vec<ObjectRef> =
+        if args.with_source { sources(&stages).into_iter().filter(can_fetch).collect() } else { vec![] };
+    let requested: Vec<ObjectRef> =
+        stages.iter().filter(|s| !s.suspended()).map(|s| ObjectRef::stage(&s.id())).collect();
+    let writes: Vec<PlannedWrite> = fetchable.iter().chain(&requested).map(PlannedWrite::RequestReconcile).collect();
+    let checked =
+        preflight::check(&conn, &writes).await.map_err(|source| Error::Denied { command: "reconcile", source })?;
+    if args.dry_run {
+        say_dry_run(&stages, &checked, args.with_source);
+        return Ok(ExitCode::SUCCESS);
+    }
+    terminal::step(Glyph::Done, &checked.describe());
+    let start = Instant::now();
+    if args.with_source {
+        for source in sources(&stages) {
+            reconcile_source(&conn, &source, timeout).await?;
+        }
+    }
+    let (timeline, failure) = walk(&conn, &stages, timeout).await?;
+    print_timeline(&timeline, start.elapsed());
+    if let Some(id) = failure {
+        follow::explain(&conn, ctx, &id, args.logs).await;
+        return Err(Error::StageNotReady(id));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The stage named and everything upstream of it (with `--downstream`, also what depends on it),
+/// in dependency order; refused when it is in a cycle, misses a dependency, or holds a suspended
+/// stage that `--skip-suspended` does not allow.
+async fn chain(ctx: &Context, conn: &Connection, args: &ReconcileArgs) -> Result<Vec<Stage>, Error> {
+    let ns = Graph::named_namespace(&args.stage).unwrap_or_else(|| ctx.namespace(conn));
+    let snapshot = cluster::read_snapshot(conn, Some(&ns), None, &mut |w| terminal::warn(&w)).await?;
     let graph = Graph::new(&snapshot);
     let target = graph.resolve_stage(&args.stage, Some(&ns))?;
     if let Some(cycle) = graph.cycle(&target) {
@@ -50,44 +86,31 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
     if !suspended.is_empty() && !args.skip_suspended {
         return Err(Error::SuspendedInChain(suspended));
     }
+    Ok(stages)
+}
 
-    let order: Vec<String> = stages.iter().map(|s| s.id().to_string()).collect();
-    terminal::step(Glyph::Action, &format!("reconciling in order: {}", order.join(" -> ")));
-    // Every request this run may send, checked before the first.
-    let fetchable: Vec<ObjectRef> =
-        if args.with_source { sources(&stages).into_iter().filter(can_fetch).collect() } else { vec![] };
-    let requested: Vec<ObjectRef> =
-        stages.iter().filter(|s| !s.suspended()).map(|s| ObjectRef::stage(&s.id())).collect();
-    let writes: Vec<PlannedWrite> = fetchable.iter().chain(&requested).map(PlannedWrite::RequestReconcile).collect();
-    let checked =
-        preflight::check(&conn, &writes).await.map_err(|source| Error::Denied { command: "reconcile", source })?;
-    if args.dry_run {
-        if args.with_source {
-            for source in sources(&stages) {
-                terminal::step(
-                    Glyph::Waiting,
-                    &format!("dry run: would request a reconcile of {} {}", source.kind, source.id()),
-                );
-            }
-        }
-        for stage in &stages {
-            let what = if stage.suspended() { "skip (suspended)" } else { "request a reconcile and wait for Ready" };
-            terminal::step(Glyph::Waiting, &format!("dry run: {}: would {what}", stage.id()));
-        }
-        terminal::step(Glyph::Done, &format!("dry run: {}; nothing was changed", checked.describe()));
-        return Ok(ExitCode::SUCCESS);
-    }
-    terminal::step(Glyph::Done, &checked.describe());
-
-    let start = Instant::now();
-    if args.with_source {
-        for source in sources(&stages) {
-            reconcile_source(&conn, &source, timeout).await?;
+/// Every request the run would send, and that nothing was changed.
+fn say_dry_run(stages: &[Stage], checked: &preflight::Checked, with_source: bool) {
+    if with_source {
+        for source in sources(stages) {
+            terminal::step(
+                Glyph::Waiting,
+                &format!("dry run: would request a reconcile of {} {}", source.kind, source.id()),
+            );
         }
     }
+    for stage in stages {
+        let what = if stage.suspended() { "skip (suspended)" } else { "request a reconcile and wait for Ready" };
+        terminal::step(Glyph::Waiting, &format!("dry run: {}: would {what}", stage.id()));
+    }
+    terminal::step(Glyph::Done, &format!("dry run: {}; nothing was changed", checked.describe()));
+}
+
+/// Each stage in turn: a reconcile request, followed until its controller says how it ended; the
+/// walk stops at the first stage that is not Ready (returned).
+async fn walk(conn: &Connection, stages: &[Stage], timeout: Duration) -> Result<(Vec<Step>, Option<StageId>), Error> {
     let mut timeline = Vec::new();
-    let mut failure = None;
-    for stage in &stages {
+    for stage in stages {
         let id = stage.id();
         if stage.suspended() {
             terminal::step(Glyph::Waiting, &format!("{id}: skipped (suspended)"));
@@ -96,21 +119,15 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
         }
         let step_start = Instant::now();
         let token = write::request_token();
-        write::request_reconcile(&conn, &ObjectRef::stage(&id), &token, DryRun::No).await?;
+        write::request_reconcile(conn, &ObjectRef::stage(&id), &token, DryRun::No).await?;
         terminal::step(Glyph::Action, &format!("{id}: reconcile requested"));
-        let settled = follow::settle(&conn, &id, &format!("{id}:"), &token, timeout).await;
+        let settled = follow::settle(conn, &id, &format!("{id}:"), &token, timeout).await;
         timeline.push(Step { id: id.clone(), result: settled.word().to_string(), took: Some(step_start.elapsed()) });
         if settled != follow::Settled::Ready {
-            failure = Some(id);
-            break;
+            return Ok((timeline, Some(id)));
         }
     }
-    print_timeline(&timeline, start.elapsed());
-    if let Some(id) = failure {
-        follow::explain(&conn, ctx, &id, args.logs).await;
-        return Err(Error::StageNotReady(id));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((timeline, None))
 }
 
 /// The distinct sources of the stages (ResourceSets have none).

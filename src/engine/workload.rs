@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodStatus};
 
 use super::index::Index;
 use crate::refs::{MetaNames, NamespacedName, ObjectRef};
@@ -86,78 +86,89 @@ pub struct PodProblem {
 pub const IMAGE_PULL_REASONS: [&str; 5] =
     ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"];
 
-/// Looks at a Pod the way an operator would, most specific first: eviction, scheduling, a
-/// container that cannot start, a container that exited non-zero.
+/// Looks at a Pod the way an operator would, most specific first: the pod as a whole (eviction,
+/// scheduling, disruption), a container that cannot start, a container that exited non-zero, and
+/// last the pod's own failure.
 pub fn pod_problem(pod: &Pod) -> Option<PodProblem> {
     let status = pod.status.as_ref()?;
-    if status.reason.as_deref() == Some("Evicted") {
-        return Some(PodProblem {
-            reason: "Evicted".into(),
-            message: status.message.clone().unwrap_or_else(|| "the pod was evicted".into()),
-            exit_code: None,
-            container: None,
-        });
+    let init: Vec<&ContainerStatus> = status.init_container_statuses.iter().flatten().collect();
+    let regular: Vec<&ContainerStatus> = status.container_statuses.iter().flatten().collect();
+    whole_pod_problem(status)
+        .or_else(|| init.iter().chain(&regular).find_map(|cs| waiting_problem(cs)))
+        .or_else(|| exit_problem(&init, &regular))
+        .or_else(|| {
+            (status.phase.as_deref() == Some("Failed")).then(|| PodProblem {
+                reason: status.reason.clone().unwrap_or_else(|| "Failed".into()),
+                message: status.message.clone().unwrap_or_else(|| "the pod failed".into()),
+                exit_code: None,
+                container: None,
+            })
+        })
+}
+
+impl PodProblem {
+    fn of_pod(reason: String, message: String) -> Self {
+        PodProblem { reason, message, exit_code: None, container: None }
     }
-    let unschedulable = status
-        .conditions
-        .iter()
-        .flatten()
+}
+
+/// Evicted, unschedulable, or taken away by the control plane.
+fn whole_pod_problem(status: &PodStatus) -> Option<PodProblem> {
+    if status.reason.as_deref() == Some("Evicted") {
+        let message = status.message.clone().unwrap_or_else(|| "the pod was evicted".into());
+        return Some(PodProblem::of_pod("Evicted".into(), message));
+    }
+    let conditions = || status.conditions.iter().flatten();
+    let unschedulable = conditions()
         .find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"));
     if let Some(c) = unschedulable {
-        return Some(PodProblem {
-            reason: "Unschedulable".into(),
-            message: c.message.clone().unwrap_or_default(),
-            exit_code: None,
-            container: None,
-        });
+        return Some(PodProblem::of_pod("Unschedulable".into(), c.message.clone().unwrap_or_default()));
     }
     // The control plane took the pod away (preemption, eviction, node shutdown, taint, pod GC): a
     // container killed then (137) is a symptom, not the cause.
-    let disrupted = status.conditions.iter().flatten().find(|c| c.type_ == "DisruptionTarget" && c.status == "True");
-    if let Some(c) = disrupted {
-        return Some(PodProblem {
-            reason: c.reason.clone().unwrap_or_else(|| "DisruptionTarget".into()),
-            message: c.message.clone().unwrap_or_else(|| "the pod was disrupted".into()),
-            exit_code: None,
-            container: None,
-        });
+    let disrupted = conditions().find(|c| c.type_ == "DisruptionTarget" && c.status == "True")?;
+    Some(PodProblem::of_pod(
+        disrupted.reason.clone().unwrap_or_else(|| "DisruptionTarget".into()),
+        disrupted.message.clone().unwrap_or_else(|| "the pod was disrupted".into()),
+    ))
+}
+
+/// A container that cannot start: its image, its configuration, or a crash loop.
+fn waiting_problem(cs: &ContainerStatus) -> Option<PodProblem> {
+    let waiting = cs.state.as_ref()?.waiting.as_ref()?;
+    let reason = waiting.reason.clone().unwrap_or_default();
+    let message = waiting.message.clone().unwrap_or_default();
+    let container = Some(cs.name.clone());
+    if IMAGE_PULL_REASONS.contains(&reason.as_str()) {
+        let message = if message.is_empty() { format!("cannot pull image {}", cs.image) } else { message };
+        return Some(PodProblem { reason, message, exit_code: None, container });
     }
-    let init: Vec<&ContainerStatus> = status.init_container_statuses.iter().flatten().collect();
-    let regular: Vec<&ContainerStatus> = status.container_statuses.iter().flatten().collect();
-    let containers: Vec<&ContainerStatus> = init.iter().chain(&regular).copied().collect();
-    for cs in &containers {
-        let Some(waiting) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
-            continue;
-        };
-        let reason = waiting.reason.clone().unwrap_or_default();
-        let message = waiting.message.clone().unwrap_or_default();
-        if IMAGE_PULL_REASONS.contains(&reason.as_str()) {
-            let message = if message.is_empty() { format!("cannot pull image {}", cs.image) } else { message };
-            return Some(PodProblem { reason, message, exit_code: None, container: Some(cs.name.clone()) });
-        }
-        if reason == "CreateContainerConfigError" || reason == "CreateContainerError" {
-            return Some(PodProblem { reason, message, exit_code: None, container: Some(cs.name.clone()) });
-        }
-        if reason == "CrashLoopBackOff" {
-            let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
-            let exit_code = last.map(|t| t.exit_code);
-            let detail = match last {
-                Some(t) => format!(
-                    "container {} keeps crashing (restarts: {}), last exit code {} ({})",
-                    cs.name,
-                    cs.restart_count,
-                    t.exit_code,
-                    t.reason.as_deref().unwrap_or("Error")
-                ),
-                None => format!("container {} keeps crashing (restarts: {})", cs.name, cs.restart_count),
-            };
-            return Some(PodProblem { reason, message: detail, exit_code, container: Some(cs.name.clone()) });
-        }
+    if reason == "CreateContainerConfigError" || reason == "CreateContainerError" {
+        return Some(PodProblem { reason, message, exit_code: None, container });
     }
-    // Regular containers start only after every regular init container exited 0 (kubernetes
-    // pkg/kubelet/kuberuntime/kuberuntime_container.go, computeInitContainerActions). So once one
-    // has run, a non-zero init container exit is a native sidecar's (restartPolicy: Always),
-    // stopped with the pod: the regular containers' exits are the cause.
+    if reason != "CrashLoopBackOff" {
+        return None;
+    }
+    let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
+    let detail = match last {
+        Some(t) => format!(
+            "container {} keeps crashing (restarts: {}), last exit code {} ({})",
+            cs.name,
+            cs.restart_count,
+            t.exit_code,
+            t.reason.as_deref().unwrap_or("Error")
+        ),
+        None => format!("container {} keeps crashing (restarts: {})", cs.name, cs.restart_count),
+    };
+    Some(PodProblem { reason, message: detail, exit_code: last.map(|t| t.exit_code), container })
+}
+
+/// A container that exited non-zero, blamed on the right one. Regular containers start only after
+/// every regular init container exited 0 (kubernetes
+/// pkg/kubelet/kuberuntime/kuberuntime_container.go, computeInitContainerActions). So once one
+/// has run, a non-zero init container exit is a native sidecar's (restartPolicy: Always),
+/// stopped with the pod: the regular containers' exits are the cause.
+fn exit_problem(init: &[&ContainerStatus], regular: &[&ContainerStatus]) -> Option<PodProblem> {
     let regular_ran = regular.iter().any(|cs| {
         let state = cs.state.as_ref();
         state.is_some_and(|s| s.running.is_some() || s.terminated.is_some())
@@ -167,32 +178,16 @@ pub fn pod_problem(pod: &Pod) -> Option<PodProblem> {
         .iter()
         .map(|cs| (cs, "container"))
         .chain(init.iter().filter(|_| !regular_ran).map(|cs| (cs, "init container")));
-    for (cs, role) in blamed {
-        let terminated = cs.state.as_ref().and_then(|s| s.terminated.as_ref());
-        if let Some(t) = terminated.filter(|t| t.exit_code != 0) {
-            let reason = t.reason.clone().unwrap_or_else(|| "Error".into());
-            let mut message = format!("{role} {} exited with code {} ({reason})", cs.name, t.exit_code);
-            if let Some(m) = t.message.as_deref().filter(|m| !m.is_empty()) {
-                message.push_str(": ");
-                message.push_str(m);
-            }
-            return Some(PodProblem {
-                reason,
-                message,
-                exit_code: Some(t.exit_code),
-                container: Some(cs.name.clone()),
-            });
+    blamed.into_iter().find_map(|(cs, role)| {
+        let t = cs.state.as_ref()?.terminated.as_ref().filter(|t| t.exit_code != 0)?;
+        let reason = t.reason.clone().unwrap_or_else(|| "Error".into());
+        let mut message = format!("{role} {} exited with code {} ({reason})", cs.name, t.exit_code);
+        if let Some(m) = t.message.as_deref().filter(|m| !m.is_empty()) {
+            message.push_str(": ");
+            message.push_str(m);
         }
-    }
-    if status.phase.as_deref() == Some("Failed") {
-        return Some(PodProblem {
-            reason: status.reason.clone().unwrap_or_else(|| "Failed".into()),
-            message: status.message.clone().unwrap_or_else(|| "the pod failed".into()),
-            exit_code: None,
-            container: None,
-        });
-    }
-    None
+        Some(PodProblem { reason, message, exit_code: Some(t.exit_code), container: Some(cs.name.clone()) })
+    })
 }
 
 fn cause_from_pod(index: &Index, pod: &Pod, problem: PodProblem, via: Vec<ObjectRef>) -> RootCause {

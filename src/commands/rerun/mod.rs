@@ -39,6 +39,8 @@ use crate::terminal::{self, Glyph};
 /// The exit code of a command stopped by Ctrl-C, as shells report it (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
 
+/// `rerun`, in its phases: plan every target and check every write before the first; say what
+/// will happen (or, with `--dry-run`, all that would and stop); ask; then carry the plans out.
 pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
     let targets = args.targets.iter().map(|t| parse_target(t)).collect::<Result<Vec<_>, _>>()?;
     let timeout = parse_timeout_flag("--timeout", &args.timeout)?;
@@ -48,7 +50,6 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
     let writes: Vec<PlannedWrite> = plans.iter().flat_map(Plan::writes).collect();
     let checked =
         preflight::check(&conn, &writes).await.map_err(|source| Error::Denied { command: "rerun", source })?;
-
     let backup_dir = match &args.backup_dir {
         Some(dir) => dir.clone(),
         None => backup::default_dir()?,
@@ -56,50 +57,59 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
     for plan in &plans {
         terminal::step(Glyph::Action, &plan.describe());
     }
-    if !args.dry_run {
-        terminal::step(Glyph::Done, &checked.describe());
-    }
     if args.dry_run {
-        for plan in &plans {
-            terminal::step(Glyph::Waiting, &format!("dry run: would save {} to {}", plan.id, backup_dir.display()));
-            if plan.mode != Mode::OperatorRecreates {
-                terminal::step(
-                    Glyph::Waiting,
-                    &format!(
-                        "dry run: would delete Job {} (propagation Background, precondition uid {})",
-                        plan.id,
-                        plan.uid()
-                    ),
-                );
-            }
-            if let Some(owner) = &plan.owner_ref {
-                terminal::step(
-                    Glyph::Waiting,
-                    &format!("dry run: would set reconcile.fluxcd.io/requestedAt on {owner}"),
-                );
-            }
-        }
-        terminal::step(Glyph::Done, &format!("dry run: {}; nothing was changed", checked.describe()));
+        say_dry_run(&plans, &checked, &backup_dir);
         return Ok(ExitCode::SUCCESS);
     }
+    terminal::step(Glyph::Done, &checked.describe());
     if !args.yes && terminal::interactive() {
         let question = format!("Delete {} Job{} as above?", plans.len(), if plans.len() == 1 { "" } else { "s" });
         if !terminal::confirm(&question) {
             return Err(Error::Aborted);
         }
     }
+    carry_out(ctx, &conn, args, &plans, &backup_dir, timeout).await
+}
 
-    // From here on an interrupt must not leave a deleted Job unexplained: Ctrl-C is caught (after
-    // the confirmation, where it still just aborts) and answered with the way to restore.
+/// Every write the plans would make, and that nothing was changed.
+fn say_dry_run(plans: &[Plan], checked: &preflight::Checked, backup_dir: &Path) {
+    for plan in plans {
+        terminal::step(Glyph::Waiting, &format!("dry run: would save {} to {}", plan.id, backup_dir.display()));
+        if plan.mode != Mode::OperatorRecreates {
+            let delete = format!(
+                "dry run: would delete Job {} (propagation Background, precondition uid {})",
+                plan.id,
+                plan.uid()
+            );
+            terminal::step(Glyph::Waiting, &delete);
+        }
+        if let Some(owner) = &plan.owner_ref {
+            terminal::step(Glyph::Waiting, &format!("dry run: would set reconcile.fluxcd.io/requestedAt on {owner}"));
+        }
+    }
+    terminal::step(Glyph::Done, &format!("dry run: {}; nothing was changed", checked.describe()));
+}
+
+/// Each plan in turn: its backup, its writes, older backups pruned once the Job is back, and with
+/// `--wait` the new Job followed to its end. From the first write on, an interrupt must not leave
+/// a deleted Job unexplained: Ctrl-C is caught and answered with the way to restore.
+async fn carry_out(
+    ctx: &Context,
+    conn: &Connection,
+    args: &RerunArgs,
+    plans: &[Plan],
+    backup_dir: &Path,
+    timeout: Duration,
+) -> Result<ExitCode, Error> {
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     let mut failed = false;
-    for plan in &plans {
-        let backup = backup::save(&backup_dir, plan)?;
+    for plan in plans {
+        let backup = backup::save(backup_dir, plan)?;
         terminal::step(Glyph::Done, &format!("saved {} to {}", plan.id, backup.display()));
         let progress = Cell::new(Progress::NothingDeleted);
         let requested = tokio::select! {
-            result = execute(&conn, plan, &backup, timeout, &progress) => result.map_err(|e| Error::AfterBackup {
+            result = execute(conn, plan, &backup, timeout, &progress) => result.map_err(|e| Error::AfterBackup {
                 source: Box::new(e),
                 advice: progress.get().advice(plan, &backup),
             })?,
@@ -109,22 +119,11 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
             }
         };
         if progress.get() == Progress::Restored {
-            match backup::prune(&backup_dir, &plan.id) {
-                Ok(0) => {}
-                Ok(removed) => terminal::step(
-                    Glyph::Done,
-                    &format!(
-                        "removed {removed} older backup(s) of Job {} (the newest {} are kept)",
-                        plan.id,
-                        backup::KEPT_PER_JOB
-                    ),
-                ),
-                Err(e) => terminal::warn(&format!("cannot remove older backups in {}: {e}", backup_dir.display())),
-            }
+            prune_older_backups(backup_dir, plan);
         }
         if args.wait {
             tokio::select! {
-                ok = follow_rerun(&conn, ctx, args, plan, requested.as_deref(), timeout) => failed |= !ok,
+                ok = follow_rerun(conn, ctx, args, plan, requested.as_deref(), timeout) => failed |= !ok,
                 _ = &mut interrupted => {
                     eprintln!("error: interrupted while following Job {}\n{}", plan.id, Progress::Restored.advice(plan, &backup));
                     return Ok(ExitCode::from(INTERRUPTED));
@@ -136,6 +135,22 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
         return Err(Error::RerunFailed);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Once the Job exists again, only the newest backups of it are kept.
+fn prune_older_backups(backup_dir: &Path, plan: &Plan) {
+    match backup::prune(backup_dir, &plan.id) {
+        Ok(0) => {}
+        Ok(removed) => terminal::step(
+            Glyph::Done,
+            &format!(
+                "removed {removed} older backup(s) of Job {} (the newest {} are kept)",
+                plan.id,
+                backup::KEPT_PER_JOB
+            ),
+        ),
+        Err(e) => terminal::warn(&format!("cannot remove older backups in {}: {e}", backup_dir.display())),
+    }
 }
 
 /// Every check first: one refused target refuses the whole command, before any write. Owning
