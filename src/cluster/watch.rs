@@ -58,6 +58,12 @@ async fn answers(conn: &Connection) -> bool {
     probe.await.is_ok_and(|version| version.is_ok())
 }
 
+/// Whether a watch event is the API server's answer: the watcher says `Init` before it asks
+/// anything (every re-list after a failure starts with it), so it proves nothing.
+fn from_server(event: &watcher::Event<DynamicObject>) -> bool {
+    !matches!(event, watcher::Event::Init)
+}
+
 /// Decides what the watch says about failures: one line per outage of the API server (it has not
 /// answered for [`OUTAGE_AFTER`] while watches fail), however many watches fail in it; and one line
 /// per kind for errors that are not an outage (a kind the user may not watch fails forever).
@@ -182,7 +188,9 @@ pub async fn watch(
         tokio::select! {
             signal = streams.next() => match signal {
                 Some((at, Signal::Event(event))) => {
-                    outages.answered(Instant::now());
+                    if from_server(&event) {
+                        outages.answered(Instant::now());
+                    }
                     if matches!(*event, watcher::Event::InitDone) {
                         settled.insert(at);
                     }
@@ -253,6 +261,13 @@ mod tests {
         outages.answered(at(60));
         assert_eq!(outages.failed(jobs, "connection reset", true, false), None);
         assert!(outages.unanswered(at(71), "https://api").is_some(), "a second outage");
+    }
+
+    #[test]
+    fn a_re_list_that_has_not_reached_the_server_is_no_answer() {
+        assert!(!from_server(&watcher::Event::Init));
+        assert!(from_server(&watcher::Event::InitDone));
+        assert!(from_server(&watcher::Event::Apply(DynamicObject::new("a", &api_resource(&READ_KINDS[0].api)))));
     }
 
     #[test]
