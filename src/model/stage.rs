@@ -45,19 +45,34 @@ pub trait StageObject: std::fmt::Debug + Send + Sync {
     }
 }
 
+/// What both Flux stage kinds read the same way: their metadata, and the status fields fluxcd/pkg
+/// apis/meta gives every Flux object (conditions, inventory, the handled reconcile request, the
+/// applied revision).
+macro_rules! status_fields {
+    () => {
+        fn meta(&self) -> &ObjectMeta {
+            &self.metadata
+        }
+        fn conditions(&self) -> &[Condition] {
+            self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
+        }
+        fn inventory(&self) -> Option<&Inventory> {
+            self.status.as_ref()?.inventory.as_ref()
+        }
+        fn last_handled_reconcile_at(&self) -> Option<&str> {
+            self.status.as_ref()?.last_handled_reconcile_at.as_deref()
+        }
+        fn last_applied_revision(&self) -> Option<&str> {
+            self.status.as_ref()?.last_applied_revision.as_deref()
+        }
+    };
+}
+
 impl StageObject for Kustomization {
     fn stage_kind(&self) -> StageKind {
         StageKind::Kustomization
     }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn conditions(&self) -> &[Condition] {
-        self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
-    }
-    fn inventory(&self) -> Option<&Inventory> {
-        self.status.as_ref()?.inventory.as_ref()
-    }
+    status_fields!();
     fn suspended(&self) -> bool {
         self.spec.suspend
     }
@@ -66,12 +81,6 @@ impl StageObject for Kustomization {
     }
     fn source(&self) -> Option<ObjectRef> {
         Some(Kustomization::source(self))
-    }
-    fn last_handled_reconcile_at(&self) -> Option<&str> {
-        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
-    }
-    fn last_applied_revision(&self) -> Option<&str> {
-        self.status.as_ref()?.last_applied_revision.as_deref()
     }
     fn last_attempted_revision(&self) -> Option<&str> {
         self.status.as_ref()?.last_attempted_revision.as_deref()
@@ -85,15 +94,7 @@ impl StageObject for ResourceSet {
     fn stage_kind(&self) -> StageKind {
         StageKind::ResourceSet
     }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn conditions(&self) -> &[Condition] {
-        self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
-    }
-    fn inventory(&self) -> Option<&Inventory> {
-        self.status.as_ref()?.inventory.as_ref()
-    }
+    status_fields!();
     fn suspended(&self) -> bool {
         self.disabled()
     }
@@ -102,12 +103,6 @@ impl StageObject for ResourceSet {
     }
     fn source(&self) -> Option<ObjectRef> {
         None
-    }
-    fn last_handled_reconcile_at(&self) -> Option<&str> {
-        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
-    }
-    fn last_applied_revision(&self) -> Option<&str> {
-        self.status.as_ref()?.last_applied_revision.as_deref()
     }
     fn last_attempted_revision(&self) -> Option<&str> {
         None

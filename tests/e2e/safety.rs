@@ -390,26 +390,43 @@ fn forced_rerun_during_the_health_check(ctx: &Ctx) -> Result<()> {
     check(uid_of_job(ctx, ns, "db-migration")? != old, || "the Job was not recreated".into())
 }
 
+/// The seed pipeline's pre-deploy stage Ready in `ns`, and `status --watch` on it through a fault
+/// proxy of our own, past its first document.
+fn watching_through_a_proxy(ctx: &Ctx, ns: &str) -> Result<(FaultProxy, Watching)> {
+    pre_deploy_done(ctx, ns)?;
+    let proxy = FaultProxy::start(ctx.plane.api_server.trim_start_matches("https://"))?;
+    let file = format!("{ns}.kubeconfig");
+    let kubeconfig = crate::kubeconfig_edited(ctx, &file, |t| t.replace(&ctx.plane.api_server, &proxy.url))?;
+    let watching = Watching::start(&kubeconfig, ns)?;
+    watching.next(Duration::from_secs(30), "at first")?;
+    Ok((proxy, watching))
+}
+
+fn suspend_post_deploy(ctx: &Ctx, ns: &str) -> Result<()> {
+    let patch = r#"{"spec":{"suspend":true}}"#;
+    ctx.plane.kubectl(&["-n", ns, "patch", "kustomization", "app-post-deploy", "--type=merge", "-p", patch]).map(drop)
+}
+
+/// The watch shows the change [`suspend_post_deploy`] made, within 90 seconds.
+fn shows_post_deploy_suspended(watching: &Watching, when: &str) -> Result<()> {
+    let what = format!("{when} showing app-post-deploy Suspended");
+    let suspended = |doc: &serde_json::Value| state_of(doc, "app-post-deploy") == "Suspended";
+    watching.until(Duration::from_secs(90), &what, |_| Ok(()), suspended).map(drop)
+}
+
 /// `status --watch` while the API server goes away for a while and comes back (our proxy resets
 /// every connection): one warning line for the outage, once it has not answered for ten seconds,
 /// not one per watched kind, and the view follows what changed meanwhile.
 fn watch_across_an_api_server_outage(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-safety-watch";
-    pre_deploy_done(ctx, ns)?;
-    let proxy = FaultProxy::start(ctx.plane.api_server.trim_start_matches("https://"))?;
-    let kubeconfig =
-        crate::kubeconfig_edited(ctx, "watch-outage.kubeconfig", |t| t.replace(&ctx.plane.api_server, &proxy.url))?;
-    let watching = Watching::start(&kubeconfig, ns)?;
-    watching.next(Duration::from_secs(30), "at first")?;
+    let (proxy, watching) = watching_through_a_proxy(ctx, ns)?;
     proxy.take_down();
     // Longer than the ten seconds the watch gives the server; meanwhile a stage is suspended.
     std::thread::sleep(Duration::from_secs(10));
-    let patch = r#"{"spec":{"suspend":true}}"#;
-    ctx.plane.kubectl(&["-n", ns, "patch", "kustomization", "app-post-deploy", "--type=merge", "-p", patch])?;
+    suspend_post_deploy(ctx, ns)?;
     std::thread::sleep(Duration::from_secs(4));
     proxy.restore();
-    let what = "after the outage showing the change";
-    watching.until(Duration::from_secs(90), what, |_| Ok(()), |doc| state_of(doc, "app-post-deploy") == "Suspended")?;
+    shows_post_deploy_suspended(&watching, "after the outage")?;
     let lines = watching.stderr();
     let lost: Vec<&String> = lines.iter().filter(|l| l.contains("lost the API server")).collect();
     check(lost.len() == 1 && lines.len() == 1, || {
@@ -423,12 +440,7 @@ fn watch_across_an_api_server_outage(ctx: &Ctx) -> Result<()> {
 /// themselves, nothing is printed on stderr, and a change after the last cut is still shown.
 fn watch_streams_cut_on_a_healthy_server_print_nothing(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-safety-watch-cuts";
-    pre_deploy_done(ctx, ns)?;
-    let proxy = FaultProxy::start(ctx.plane.api_server.trim_start_matches("https://"))?;
-    let kubeconfig =
-        crate::kubeconfig_edited(ctx, "watch-cuts.kubeconfig", |t| t.replace(&ctx.plane.api_server, &proxy.url))?;
-    let watching = Watching::start(&kubeconfig, ns)?;
-    watching.next(Duration::from_secs(30), "at first")?;
+    let (proxy, watching) = watching_through_a_proxy(ctx, ns)?;
     let mut cuts = 0;
     let start = std::time::Instant::now();
     while start.elapsed() < Duration::from_secs(60) {
@@ -436,10 +448,8 @@ fn watch_streams_cut_on_a_healthy_server_print_nothing(ctx: &Ctx) -> Result<()> 
         cuts += proxy.cut();
     }
     check(cuts > 0, || "the proxy cut no connection".into())?;
-    let patch = r#"{"spec":{"suspend":true}}"#;
-    ctx.plane.kubectl(&["-n", ns, "patch", "kustomization", "app-post-deploy", "--type=merge", "-p", patch])?;
-    let what = "showing the change after the cuts";
-    watching.until(Duration::from_secs(60), what, |_| Ok(()), |doc| state_of(doc, "app-post-deploy") == "Suspended")?;
+    suspend_post_deploy(ctx, ns)?;
+    shows_post_deploy_suspended(&watching, "after the cuts")?;
     let lines = watching.stderr();
     check(lines.is_empty(), || format!("{cuts} cut connections printed:\n{}", lines.join("\n")))
 }
