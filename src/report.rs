@@ -5,7 +5,7 @@ use serde::{Serialize, Serializer};
 
 use crate::refs::{ObjectRef, StageId, StageKind};
 
-/// The state of one stage (one Kustomization).
+/// The state of one stage, of any kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum StageState {
     Ready,

@@ -14,10 +14,10 @@ pub fn pipeline_warnings(index: &Index, pipeline: &[StageId], stages: &[StageRep
     // Deployment images by repository: (repository, tag, `Deployment ns/name`).
     let mut deployed: Vec<(String, String, String)> = Vec::new();
     for id in pipeline {
-        let Some(ks) = index.kustomization(id) else {
-            continue; // a ResourceSet: its Deployments are not tracked
+        let Some(stage) = index.stage(id) else {
+            continue;
         };
-        for d in index.stage_deployments(ks) {
+        for d in index.stage_deployments(stage) {
             let containers = d.spec.as_ref().and_then(|s| s.template.spec.as_ref()).map(|p| &p.containers);
             for c in containers.into_iter().flatten() {
                 if let (repo, Some(tag)) = split_image(c.image.as_deref().unwrap_or_default()) {
