@@ -353,6 +353,7 @@ pub(super) mod tests {
     #[test]
     fn recreates_itself_while_kustomize_controller_health_checks_a_job_without_ttl() {
         let checking = ks(json!({"status": {"conditions": [
+            {"type": "Ready", "status": "Unknown", "reason": "Progressing", "message": "Reconciliation in progress"},
             {"type": "Reconciling", "status": "True", "reason": "Progressing", "message": "Running health checks for revision 'main@sha1:1' with a timeout of 5m0s"}]}}));
         let running = job(json!({"status": {"conditions": [], "active": 1}}));
         let mode =
@@ -363,6 +364,20 @@ pub(super) mod tests {
             job(json!({"spec": {"ttlSecondsAfterFinished": 600}, "status": {"conditions": [], "active": 1}}));
         assert_eq!(
             decide(&with_ttl, Some(&Stage::Kustomization(checking.clone())), Some(&owner()), true, false),
+            Ok(Mode::FluxRecreates)
+        );
+    }
+
+    /// examples/failed-migration.yaml: the check failed (Ready=False HealthCheckFailed) and
+    /// kustomize-controller left its "Running health checks" message with ProgressingWithRetry.
+    #[test]
+    fn a_failed_health_check_is_not_read_as_running() {
+        let failed = ks(json!({"status": {"conditions": [
+            {"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry", "message": "Running health checks for revision 'main@sha1:1' with a timeout of 5m0s"},
+            {"type": "Ready", "status": "False", "reason": "HealthCheckFailed", "message": "health check failed after 5.0s"}]}}));
+        let job_failed = job(json!({"status": {"conditions": [{"type": "Failed", "status": "True"}]}}));
+        assert_eq!(
+            decide(&job_failed, Some(&Stage::Kustomization(failed)), Some(&owner()), false, false),
             Ok(Mode::FluxRecreates)
         );
     }

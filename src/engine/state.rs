@@ -26,9 +26,19 @@ pub fn dependency_ready(dep: &Kustomization) -> bool {
     dep.condition("Ready").is_some_and(|c| c.status == "True") && generation_observed(dep)
 }
 
-/// The Reconciling condition while kustomize-controller runs the stage's health checks.
+/// The Reconciling condition while kustomize-controller runs the stage's health checks: KC marks
+/// Ready Unknown when a reconcile starts, then Reconciling=True `Progressing` "Running health
+/// checks ..." (KC `reconcile`, `checkHealth`). A failed check leaves that Reconciling message in
+/// place with the reason `ProgressingWithRetry` beside Ready=False (KC `finalizeStatus`): that
+/// check is over, not running.
 pub fn health_check_running(ks: &Kustomization) -> Option<&Condition> {
-    ks.condition("Reconciling").filter(|c| c.status == "True" && messages::is_health_check_progress(&c.message))
+    let ready_unknown = ks.condition("Ready").is_some_and(|c| c.status == "Unknown");
+    ks.condition("Reconciling").filter(|c| {
+        ready_unknown
+            && c.status == "True"
+            && c.reason == "Progressing"
+            && messages::is_health_check_progress(&c.message)
+    })
 }
 
 /// `spec.timeout`, else `interval - 30s` but at least 30s: `GetTimeout` in fluxcd/kustomize-controller
