@@ -132,6 +132,21 @@ fn exit_code_flag_reports_blocked_pipelines_with_3() {
     assert_eq!(plain.status.code(), Some(0));
 }
 
+/// Nothing to check is not green: a namespace without stages (a typo, or the context's default
+/// while the stages live elsewhere) exits 4 with `--exit-code`, and the warning says where they are.
+#[test]
+fn exit_code_flag_reports_nothing_to_check_with_4_and_says_where_stages_are() {
+    let empty = run(&["status", "--snapshot", &example("failed-migration"), "-n", "default", "--exit-code"]);
+    assert_eq!(empty.status.code(), Some(4), "{}", stderr(&empty));
+    let err = stderr(&empty);
+    assert_eq!(
+        err.trim(),
+        "warning: no Flux Kustomizations or ResourceSets found in namespace \"default\"; there are some in namespace \"shop\": try -n shop, or -A for all namespaces"
+    );
+    let plain = run(&["status", "--snapshot", &example("failed-migration"), "-n", "default"]);
+    assert_eq!(plain.status.code(), Some(0), "without the flag an empty view is a successful run");
+}
+
 #[test]
 fn stage_argument_shows_the_stage_and_its_upstream_only() {
     let out = run(&["status", "app-deploy", "--snapshot", &example("failed-migration"), "-o", "json"]);

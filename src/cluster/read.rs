@@ -278,6 +278,16 @@ where
         .map_err(|e| classify(conn, "get", &format!("{resource} {name:?}"), Some(ns), e))
 }
 
+/// The namespaces that hold stages of any kind, across the cluster; none when they cannot be
+/// listed (the user may see only one namespace). Read only when a namespace holds no stage, to say
+/// where to look instead.
+pub async fn stage_namespaces(conn: &Connection) -> Vec<String> {
+    match read_kinds(conn, None, None, |kind| kind.role == Role::Stage).await {
+        Ok((snapshot, _)) => snapshot.stage_ids().map(|id| id.namespace).collect(),
+        Err(_) => vec![],
+    }
+}
+
 /// The names of every namespace (metadata only).
 pub async fn namespace_names(conn: &Connection) -> Result<Vec<String>, ClusterError> {
     let api: Api<Namespace> = Api::all(conn.client.clone());

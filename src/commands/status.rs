@@ -10,12 +10,16 @@ use crate::cluster;
 use crate::context::Context;
 use crate::engine::{self, Filter};
 use crate::error::Error;
+use crate::refs::StageKind;
 use crate::render::{self, RenderOptions};
 use crate::snapshot;
 use crate::terminal;
 
 /// Exit status of `--exit-code` when a shown stage is Blocked or Failed.
 pub const EXIT_BLOCKED: u8 = 3;
+/// Exit status of `--exit-code` when there is nothing to check: no stage in the scope (a typo in
+/// `-n`, or the context's namespace while the stages live in flux-system) must not pass a CI gate.
+pub const EXIT_NOTHING: u8 = 4;
 
 pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode, Error> {
     let (snapshot, namespace, live) = match &args.snapshot {
@@ -42,12 +46,14 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode, Error> {
     if let (Some(conn), true) = (&live, args.logs > 0) {
         attach_logs(conn, &mut report, args.logs).await;
     }
-    if report.stages.is_empty() {
-        let scope = match &namespace {
-            Some(ns) => format!("in namespace {ns:?}"),
-            None => "in any namespace".into(),
+    let nothing = report.stages.is_empty();
+    if nothing {
+        let elsewhere = match (&namespace, &live) {
+            (None, _) => vec![],
+            (Some(_), None) => snapshot.stage_ids().map(|id| id.namespace).collect(),
+            (Some(_), Some(conn)) => cluster::read::stage_namespaces(conn).await,
         };
-        terminal::warn(&format!("no Flux Kustomizations or ResourceSets found {scope}"));
+        terminal::warn(&nothing_found(namespace.as_deref(), elsewhere));
     }
     let options = RenderOptions {
         format: args.output,
@@ -68,7 +74,27 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode, Error> {
     if args.exit_code && render::has_blocked_or_failed(&report) {
         return Ok(ExitCode::from(EXIT_BLOCKED));
     }
+    if args.exit_code && nothing {
+        return Ok(ExitCode::from(EXIT_NOTHING));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// No stage in scope: where to look instead, when stages live in other namespaces.
+fn nothing_found(namespace: Option<&str>, elsewhere: Vec<String>) -> String {
+    let kinds: Vec<String> = StageKind::ALL.iter().map(|k| format!("{}s", k.as_str())).collect();
+    let kinds = kinds.join(" or ");
+    let Some(ns) = namespace else { return format!("no Flux {kinds} found in any namespace") };
+    let elsewhere: std::collections::BTreeSet<String> = elsewhere.into_iter().filter(|other| other != ns).collect();
+    let found = format!("no Flux {kinds} found in namespace {ns:?}");
+    match elsewhere.len() {
+        0 => found,
+        1 => {
+            let other = elsewhere.first().expect("one");
+            format!("{found}; there are some in namespace {other:?}: try -n {other}, or -A for all namespaces")
+        }
+        n => format!("{found}; there are some in {n} other namespaces: try -A for all namespaces"),
+    }
 }
 
 /// `--watch`: the same view, printed again whenever the watched objects change.
@@ -84,7 +110,7 @@ async fn watch(
     // The namespaces the first picture needed: the stages', their dependencies', their workloads'.
     let namespaces = namespace.map(|ns| {
         let mut set = std::collections::BTreeSet::from([ns.to_string()]);
-        set.extend(first.kustomizations.iter().map(|k| k.namespace().to_string()));
+        set.extend(first.stage_ids().map(|id| id.namespace));
         set.extend(cluster::workload_namespaces(first));
         set
     });
