@@ -37,7 +37,26 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("forbidden_user_gets_a_clear_error", forbidden_user_gets_a_clear_error),
         ("unreachable_server_is_named", unreachable_server_is_named),
         ("flux_not_installed_is_one_clear_line", flux_not_installed_is_one_clear_line),
+        ("an_empty_namespace_exits_4_and_says_where_stages_are", an_empty_namespace_exits_4_and_says_where_stages_are),
     ]
+}
+
+/// `status -n NS --exit-code` where NS has no stage but others do: exit 4, and the warning says
+/// where to look (read with one cluster-wide LIST of the stage kinds).
+fn an_empty_namespace_exits_4_and_says_where_stages_are(ctx: &Ctx) -> Result<()> {
+    let (empty, elsewhere) = ("e2e-empty", "e2e-elsewhere");
+    for ns in [empty, elsewhere] {
+        ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    }
+    ctx.plane.apply(&format!(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app\n  namespace: {elsewhere}\n\
+         spec:\n  interval: 10m\n  prune: true\n  sourceRef: {{kind: GitRepository, name: nowhere}}\n"
+    ))?;
+    let out = ctx.plugin(&["status", "-n", empty, "--exit-code"])?;
+    check(out.code == 4, || format!("exit {}: {}", out.code, out.stderr))?;
+    let expected = format!("warning: no Flux Kustomizations or ResourceSets found in namespace \"{empty}\"; there are some in ");
+    check(out.stderr.starts_with(&expected) && out.stderr.contains("try -"), || out.stderr.clone())?;
+    check(out.stdout.lines().count() <= 1, || format!("stdout: {}", out.stdout))
 }
 
 const STAGES: [&str; 3] = ["app-pre-deploy", "app-deploy", "app-post-deploy"];
