@@ -5,11 +5,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// This plugin's version as every command prints it: `v` and the crate's version, as kubectl does.
+pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
+
 #[derive(Debug, Parser)]
 #[command(
     name = "kubectl fluxjobs",
     bin_name = "kubectl fluxjobs",
-    version,
+    // The same text as `version --client` prints (kubectl's `v` form).
+    version = VERSION,
     about = "Why is my Flux deploy stuck? Follows a dependsOn chain of Flux Kustomizations down to the failing Job, Pod and container.",
     long_about = "Why is my Flux deploy stuck?\n\n\
 kubectl fluxjobs reads Flux Kustomizations chained with dependsOn (pre-deploy Jobs -> app -> post-deploy Jobs), \

@@ -165,6 +165,9 @@ fn unknown_stage_is_a_one_line_error() {
     assert!(err.starts_with("error: stage \"app-typo\" not found"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(out.stdout.is_empty());
+    // A typo close to a stage's name gets the name.
+    let typo = run(&["status", "app-deplyo", "--snapshot", &example("ready")]);
+    assert_eq!(stderr(&typo).trim(), "error: stage \"app-deplyo\" not found; did you mean \"app-deploy\"?");
 }
 
 #[test]
@@ -281,7 +284,10 @@ fn broken_kubeconfig_is_a_clear_error() {
 #[test]
 fn help_and_version() {
     let version = run(&["--version"]);
-    assert_eq!(stdout(&version).trim(), format!("kubectl fluxjobs {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(stdout(&version).trim(), format!("kubectl fluxjobs v{}", env!("CARGO_PKG_VERSION")));
+    // The same version text as `version --client` (which needs no cluster).
+    let client = run(&["version", "--client"]);
+    assert_eq!(stdout(&client), format!("Client Version: v{}\n", env!("CARGO_PKG_VERSION")));
     let help = run(&["status", "--help"]);
     let text = stdout(&help);
     for flag in

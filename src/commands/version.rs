@@ -38,7 +38,7 @@ struct Flux {
 }
 
 pub async fn run(ctx: &Context, args: &VersionArgs) -> Result<ExitCode, Error> {
-    let mut versions = Versions { client_version: format!("v{}", env!("CARGO_PKG_VERSION")), ..Versions::default() };
+    let mut versions = Versions { client_version: crate::cli::VERSION.to_string(), ..Versions::default() };
     let server = if args.client { Ok(()) } else { read_server(ctx, &mut versions).await };
     let text = match args.output {
         Some(VersionFormat::Json) => serde_json::to_string_pretty(&versions).map(|t| t + "\n").map_err(Into::into),

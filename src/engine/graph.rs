@@ -26,6 +26,22 @@ pub struct Filter {
     pub selector: Option<String>,
 }
 
+/// Levenshtein distance: insertions, deletions and substitutions (a transposition counts two).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
 pub struct Graph {
     /// Stage -> the stages it depends on, in `spec.dependsOn` order (namespaces defaulted).
     deps: BTreeMap<StageId, Vec<StageId>>,
@@ -107,7 +123,9 @@ impl Graph {
                     Some(ns) if named.is_none() => format!(" in namespace {ns:?}"),
                     _ => String::new(),
                 };
-                Err(EngineError::UnknownStage(stage.to_string(), scope))
+                let suggestion = self.closest(name, namespace.filter(|_| named.is_none()));
+                let hint = suggestion.map(|s| format!("; did you mean {s:?}?")).unwrap_or_default();
+                Err(EngineError::UnknownStage(stage.to_string(), format!("{scope}{hint}")))
             }
             1 => Ok(matches[0].clone()),
             _ => {
@@ -118,6 +136,15 @@ impl Graph {
                 ))
             }
         }
+    }
+
+    /// The stage name closest to a mistyped one (in `namespace` when given), when it is close
+    /// enough to be a typo: at most two edits, and fewer than half the name.
+    fn closest(&self, name: &str, namespace: Option<&str>) -> Option<String> {
+        let candidates = self.deps.keys().filter(|id| namespace.is_none_or(|ns| id.namespace == ns));
+        let scored = candidates.map(|id| (edit_distance(&id.name, name), &id.name));
+        let (distance, best) = scored.min()?;
+        (distance > 0 && distance <= 2 && distance * 2 < name.chars().count()).then(|| best.clone())
     }
 
     /// What `reconcile` walks: the stage and everything upstream of it (with `downstream`, also every
