@@ -13,7 +13,7 @@ use kube::config::{
 use kube::{Client, Config};
 
 use super::request_log::{self, RequestLog};
-use super::{ClusterError, Connection};
+use super::{ClusterError, Connection, kubeconfig_error};
 
 /// The kubeconfig selection flags, as kubectl has them.
 #[derive(Clone, Debug, Default)]
@@ -53,15 +53,15 @@ const FLAGS_ENTRY: &str = "kubectl-fluxjobs-flags";
 
 /// The kubeconfig to use, `None` when there is none (then in-cluster configuration applies).
 fn load_kubeconfig(options: &ConnectOptions) -> Result<Option<Kubeconfig>, ClusterError> {
-    let kubeconfig_error = |source| ClusterError::Kubeconfig { path: options.kubeconfig.clone(), source };
+    let unreadable = |source| kubeconfig_error(options.kubeconfig.clone(), source);
     if let Some(path) = &options.kubeconfig {
-        return Kubeconfig::read_from(path).map(Some).map_err(kubeconfig_error);
+        return Kubeconfig::read_from(path).map(Some).map_err(unreadable);
     }
     let home_config = std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".kube/config"));
     if std::env::var_os("KUBECONFIG").is_none() && !home_config.is_some_and(|p| p.exists()) {
         return Ok(None);
     }
-    Kubeconfig::read().map(Some).map_err(kubeconfig_error)
+    Kubeconfig::read().map(Some).map_err(unreadable)
 }
 
 /// Applies the flags to the cluster and user entries the context selects, creating them when
@@ -185,7 +185,7 @@ fn override_user(user: &mut AuthInfo, o: &Overrides) {
 }
 
 pub async fn connect(options: &ConnectOptions) -> Result<Connection, ClusterError> {
-    let kubeconfig_error = |source| ClusterError::Kubeconfig { path: options.kubeconfig.clone(), source };
+    let unreadable = |source| kubeconfig_error(options.kubeconfig.clone(), source);
     let kubeconfig = match load_kubeconfig(options)? {
         Some(kubeconfig) => Some(kubeconfig),
         // Nothing to read, but --server says where: the flags are the whole configuration.
@@ -195,7 +195,7 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, ClusterErro
     let mut config = match kubeconfig {
         Some(mut kubeconfig) => {
             let selection = apply_overrides(&mut kubeconfig, options);
-            Config::from_custom_kubeconfig(kubeconfig, &selection).await.map_err(kubeconfig_error)?
+            Config::from_custom_kubeconfig(kubeconfig, &selection).await.map_err(unreadable)?
         }
         None => {
             let mut config = Config::incluster().map_err(|_| ClusterError::NoKubeconfig)?;

@@ -36,6 +36,13 @@ pub enum ClusterError {
         #[source]
         source: KubeconfigError,
     },
+    /// kube's own text names the path a second time, quoted twice (`'"path"'`): said once here.
+    #[error("cannot read kubeconfig {}", path.display())]
+    KubeconfigUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot load kubeconfig")]
     Infer(#[source] kube::config::InferConfigError),
     #[error("cannot load kubeconfig")]
@@ -44,7 +51,7 @@ pub enum ClusterError {
     Unreachable {
         server: String,
         #[source]
-        source: kube::Error,
+        source: NetworkCause,
     },
     #[error("the API server at {server} rejected the credentials (401 Unauthorized): {message}")]
     Unauthorized { server: String, message: String },
@@ -58,6 +65,31 @@ pub enum ClusterError {
     NotServed { server: String, resource: String },
     #[error("cannot {verb} {resource} in {scope}: {message}")]
     Api { verb: &'static str, resource: String, scope: String, message: String },
+}
+
+/// Why a request did not reach the API server, as the network said it: the innermost cause of the
+/// client's error (a refused connection, a timeout, a certificate rejected), without the client
+/// library's own layers (`ServiceError: client error (Connect)`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NetworkCause(String);
+
+impl NetworkCause {
+    fn of(e: &kube::Error) -> NetworkCause {
+        let mut innermost: &dyn std::error::Error = e;
+        while let Some(source) = innermost.source() {
+            innermost = source;
+        }
+        NetworkCause(innermost.to_string())
+    }
+}
+
+/// The kubeconfig error, with an unreadable file said once.
+pub(crate) fn kubeconfig_error(path: Option<PathBuf>, source: KubeconfigError) -> ClusterError {
+    match source {
+        KubeconfigError::ReadConfig(source, path) => ClusterError::KubeconfigUnreadable { path, source },
+        source => ClusterError::Kubeconfig { path, source },
+    }
 }
 
 /// A connected client, its server URL (for messages), and the context's default namespace.
@@ -190,7 +222,7 @@ pub(crate) fn classify(
             }
             _ => ClusterError::Api { verb, resource: resource.into(), scope, message: status.message.clone() },
         },
-        source => ClusterError::Unreachable { server: conn.server.clone(), source },
+        source => ClusterError::Unreachable { server: conn.server.clone(), source: NetworkCause::of(&source) },
     }
 }
 
@@ -211,6 +243,16 @@ mod tests {
         let details: StatusDetails =
             serde_json::from_value(serde_json::json!({"retryAfterSeconds": retry_after_seconds})).unwrap();
         kube::Error::Api(Box::new(Status { code, details: Some(details), ..Status::default() }))
+    }
+
+    #[test]
+    fn network_and_kubeconfig_errors_say_their_cause_once() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)");
+        let wrapped = kube::Error::Service(Box::new(refused));
+        assert_eq!(NetworkCause::of(&wrapped).to_string(), "Connection refused (os error 111)");
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
+        let error = kubeconfig_error(Some("/k".into()), KubeconfigError::ReadConfig(missing, "/k".into()));
+        assert_eq!(crate::chain::one_line(&error), "cannot read kubeconfig /k: No such file or directory (os error 2)");
     }
 
     #[test]
