@@ -253,6 +253,7 @@ pub fn stage_namespaces(ks: &Kustomization) -> Vec<String> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::refs::MetaNames;
     use serde_json::json;
 
     pub fn job(extra: serde_json::Value) -> Job {
@@ -366,6 +367,41 @@ pub(super) mod tests {
             decide(&with_ttl, Some(&Stage::Kustomization(checking.clone())), Some(&owner()), true, false),
             Ok(Mode::FluxRecreates)
         );
+    }
+
+    /// Every `kubectl fluxjobs rerun ...` a hint names, on every example, is a command the planner
+    /// accepts in that state (a hint must never lead to a refusal); and the cases that need one
+    /// keep one.
+    #[test]
+    fn every_rerun_a_hint_names_is_accepted_by_the_planner() {
+        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut named = Vec::new();
+        for entry in std::fs::read_dir(&examples).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "yaml") {
+                continue;
+            }
+            let snapshot = crate::snapshot::read_snapshot(&path).unwrap();
+            let report = crate::engine::diagnose(&snapshot, &crate::engine::Filter::default()).unwrap();
+            for hint in report.stages.iter().filter_map(|s| s.hint.as_deref()) {
+                let Some(at) = hint.find("kubectl fluxjobs rerun ") else { continue };
+                let words: Vec<&str> = hint[at..].split_whitespace().skip(3).collect();
+                let target = words[0].trim_end_matches([',', ';', ')']);
+                let ns = words.iter().position(|w| *w == "-n").map(|i| words[i + 1].trim_end_matches([',', ';', ')']));
+                let (force, recreate) = (words.contains(&"--force"), words.contains(&"--recreate"));
+                let Ok(Target::Job(name)) = parse_target(target) else { panic!("{}: {hint}", path.display()) };
+                let ns = ns.unwrap_or_else(|| panic!("{}: no -n in {hint}", path.display()));
+                let job =
+                    snapshot.jobs.iter().find(|j| j.metadata.name_str() == name && j.metadata.namespace_str() == ns);
+                let job = job.unwrap_or_else(|| panic!("{}: no Job {ns}/{name}", path.display()));
+                let owner_id = crate::engine::owner_of(&job.metadata);
+                let owner = owner_id.as_ref().and_then(|id| snapshot.stage(id));
+                let decided = decide(job, owner.as_ref(), owner_id.as_ref(), force, recreate);
+                assert!(decided.is_ok(), "{}: the hint {hint:?} leads to {decided:?}", path.display());
+                named.push(path.file_name().unwrap().to_string_lossy().into_owned());
+            }
+        }
+        assert!(named.iter().any(|n| n == "failed-migration.yaml"), "failed-migration names a rerun: {named:?}");
     }
 
     /// examples/failed-migration.yaml: the check failed (Ready=False HealthCheckFailed) and

@@ -139,7 +139,7 @@ fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef
     let (jobs, missing) = index.stage_jobs(ks);
     let wanted = |object: &ObjectRef| refs.is_none_or(|refs| refs.iter().any(|(r, _)| r == object));
     let with_hint = |cause: RootCause| {
-        let hint = hints::for_cause(&ks.id(), &cause);
+        let hint = hints::for_cause(index, &ks.id(), &cause);
         Resolution::at(&ks.id(), cause, hint)
     };
     for job in &jobs {

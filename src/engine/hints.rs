@@ -1,10 +1,11 @@
 //! The hint catalogue: one actionable next step for each cause, as a command the user can run.
 
+use super::index::Index;
 use super::messages::{PodCreationDenial, pod_creation_denial};
-use super::workload::IMAGE_PULL_REASONS;
+use super::workload::{IMAGE_PULL_REASONS, job_state};
 use crate::model::Kustomization;
 use crate::refs::{ObjectRef, StageId};
-use crate::report::{Reason, RootCause};
+use crate::report::{JobState, Reason, RootCause};
 
 /// Our own chain reconcile, which does what `flux reconcile kustomization NAME -n NS` does (and first
 /// reconciles whatever upstream is not Ready), without needing the flux CLI.
@@ -124,11 +125,20 @@ pub fn immutable(ks: &Kustomization, object: &ObjectRef) -> String {
 }
 
 /// One actionable next step for a workload cause of stage `ks`.
-pub fn for_cause(stage: &StageId, cause: &RootCause) -> String {
+pub fn for_cause(index: &Index, stage: &StageId, cause: &RootCause) -> String {
     // The Job to rerun: the one the cause is about, or the Job its pod belongs to.
     let job = cause.via.first().cloned().unwrap_or_else(|| cause.object());
     let rerun = if job.kind == "Job" {
-        format!("kubectl fluxjobs rerun job/{} -n {}", job.name, job.namespace)
+        // rerun refuses a Job that is still active (a pod that cannot start keeps it so) unless
+        // forced: the hint names the command that will be accepted, and says why.
+        let active = index.job(&job.namespace, &job.name).map(|j| job_state(j).0);
+        match active {
+            Some(JobState::Running | JobState::Pending) => format!(
+                "kubectl fluxjobs rerun job/{} -n {} --force (--force: the Job still counts its pod as active)",
+                job.name, job.namespace
+            ),
+            _ => format!("kubectl fluxjobs rerun job/{} -n {}", job.name, job.namespace),
+        }
     } else {
         reconcile_stage(stage)
     };

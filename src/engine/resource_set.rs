@@ -246,7 +246,7 @@ fn step_cause(index: &Index, rset: &ResourceSet) -> Option<Resolution> {
         if let Some(job) = index.job(&job_id.namespace, &job_id.name)
             && let Some(cause) = job_cause(index, job)
         {
-            let hint = job_hint(rset, job, &cause);
+            let hint = job_hint(index, rset, job, &cause);
             return Some(at_step(cause, hint));
         }
     }
@@ -264,7 +264,7 @@ fn step_cause(index: &Index, rset: &ResourceSet) -> Option<Resolution> {
             && let Some(d) = index.deployment(&object.namespace, &object.name)
             && let Some(cause) = deployment_cause(index, d)
         {
-            let hint = hints::for_cause(&id, &cause);
+            let hint = hints::for_cause(index, &id, &cause);
             return Some(at_step(cause, hint));
         }
         if object.kind == "Job" && status == "NotFound" {
@@ -297,7 +297,7 @@ fn step_cause(index: &Index, rset: &ResourceSet) -> Option<Resolution> {
 
 /// The next step for a Job of a step: with recreateOnFailure flux-operator itself deletes a failed
 /// Job before applying its step again (RSC `deleteFailedJobs`), so a reconcile is all it takes.
-fn job_hint(rset: &ResourceSet, job: &Job, cause: &RootCause) -> String {
+fn job_hint(index: &Index, rset: &ResourceSet, job: &Job, cause: &RootCause) -> String {
     let recreated = recreates_on_failure(job);
     if recreated && job_state(job).0 == JobState::Failed {
         format!(
@@ -305,7 +305,7 @@ fn job_hint(rset: &ResourceSet, job: &Job, cause: &RootCause) -> String {
             hints::reconcile_stage(&rset.id())
         )
     } else {
-        hints::for_cause(&rset.id(), cause)
+        hints::for_cause(index, &rset.id(), cause)
     }
 }
 
