@@ -33,8 +33,6 @@ use harness::{ControlPlane, Options, Tools};
 
 const REV: &str = "main@sha1:5e0f7a1c2d3b4a59687766554433221100ffeedd";
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-fluxjobs");
-/// The kinds `status` reads, for the `kubectl get` floor.
-const KINDS: &str = "kustomizations.kustomize.toolkit.fluxcd.io,resourcesets.fluxcd.controlplane.io,gitrepositories.source.toolkit.fluxcd.io,ocirepositories.source.toolkit.fluxcd.io,buckets.source.toolkit.fluxcd.io,externalartifacts.source.toolkit.fluxcd.io,jobs,pods,events,deployments";
 
 struct Args {
     namespaces: usize,
@@ -115,7 +113,7 @@ fn main() {
     )
     .unwrap();
     live(&plane, &bench_kubeconfig, args.runs, &mut report);
-    let dump = plane.kubectl(&["get", KINDS, "-A", "-o", "json"]).unwrap();
+    let dump = plane.kubectl(&["get", &fluxjobs::testing::read_resources(), "-A", "-o", "json"]).unwrap();
     std::fs::write(out.join(format!("fleet-{}.json", args.namespaces)), &dump).unwrap();
     offline(&serde_json::from_str(&dump).unwrap(), &plane.dir, &args, &mut report);
     startup(&mut report);
@@ -447,6 +445,8 @@ fn median<T: Copy + Ord>(mut v: Vec<T>) -> T {
 fn live(plane: &ControlPlane, kubeconfig: &Path, runs: usize, report: &mut String) {
     let kc = kubeconfig.to_str().unwrap();
     let kubectl = plane.tool("KUBECTL").to_path_buf();
+    // The kinds `status` reads, from its own list, for the `kubectl get` floor.
+    let kinds = fluxjobs::testing::read_resources();
     let mut peers: Vec<(&str, PathBuf, Vec<&str>)> = vec![
         (
             "(a) kubectl-fluxjobs status -A -o json",
@@ -461,7 +461,7 @@ fn live(plane: &ControlPlane, kubeconfig: &Path, runs: usize, report: &mut Strin
         (
             "(c) kubectl get <same kinds> -A -o json",
             kubectl,
-            vec!["--kubeconfig", kc, "get", KINDS, "-A", "-o", "json"],
+            vec!["--kubeconfig", kc, "get", &kinds, "-A", "-o", "json"],
         ),
     ];
     if let Some(flux) = plane.try_tool("FLUX") {

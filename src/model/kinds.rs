@@ -150,10 +150,22 @@ pub fn flux_kind(kind: &str) -> Option<&'static ApiKind> {
     READ_KINDS.iter().filter(|k| k.role != Role::Workload).map(|k| &k.api).find(|api| api.kind == kind)
 }
 
+/// The kinds a capture names, as `kubectl get` takes them (`kustomizations,resourcesets,...`).
+pub fn captured_kinds() -> String {
+    let plurals: Vec<&str> = READ_KINDS.iter().filter(|k| k.captured).map(|k| k.api.plural).collect();
+    plurals.join(",")
+}
+
+/// Every kind `status` reads as `resource.group`, as `kubectl get` takes them unambiguously: what the
+/// benchmark's `kubectl get` floor lists.
+pub fn read_resources() -> String {
+    let resources: Vec<String> = READ_KINDS.iter().map(|k| k.api.resource()).collect();
+    resources.join(",")
+}
+
 /// How to capture a dump `status --snapshot` reads: every kind above, all namespaces.
 pub fn capture_command() -> String {
-    let plurals: Vec<&str> = READ_KINDS.iter().filter(|k| k.captured).map(|k| k.api.plural).collect();
-    format!("kubectl get {} -A -o yaml > dump.yaml", plurals.join(","))
+    format!("kubectl get {} -A -o yaml > dump.yaml", captured_kinds())
 }
 
 impl ReadKind {
@@ -266,6 +278,10 @@ mod tests {
         for stage in StageKind::ALL {
             assert_eq!(stage_read_kind(stage).role, Role::Stage);
         }
+        assert_eq!(
+            read_resources(),
+            "kustomizations.kustomize.toolkit.fluxcd.io,resourcesets.fluxcd.controlplane.io,gitrepositories.source.toolkit.fluxcd.io,ocirepositories.source.toolkit.fluxcd.io,buckets.source.toolkit.fluxcd.io,externalartifacts.source.toolkit.fluxcd.io,jobs.batch,pods,events,deployments.apps"
+        );
         assert_eq!(
             capture_command(),
             "kubectl get kustomizations,resourcesets,gitrepositories,ocirepositories,buckets,jobs,pods,events,deployments -A -o yaml > dump.yaml"

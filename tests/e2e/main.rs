@@ -105,14 +105,8 @@ impl Ctx {
         let Some(dir) = std::env::var_os("FLUXJOBS_CAPTURE_EXAMPLES") else {
             return Ok(());
         };
-        let dump = self.plane.kubectl(&[
-            "get",
-            "kustomizations,resourcesets,gitrepositories,ocirepositories,buckets,jobs,pods,events,deployments",
-            "-n",
-            ns,
-            "-o",
-            "yaml",
-        ])?;
+        let kinds = fluxjobs::testing::captured_kinds();
+        let dump = self.plane.kubectl(&["get", &kinds, "-n", ns, "-o", "yaml"])?;
         let path = PathBuf::from(dir).join(format!("{name}.yaml"));
         std::fs::write(&path, dump.replace(ns, "shop")).map_err(|e| format!("cannot write {}: {e}", path.display()))
     }

@@ -311,7 +311,21 @@ fn image_pull_failure_is_the_root_cause(ctx: &Ctx) -> Result<()> {
     check(pre["state"] == "Progressing", || format!("pre-deploy should still be running its health check: {pre}"))?;
     let cause = &pre["rootCause"];
     check(cause["kind"] == "Pod" && cause["container"] == "migration", || format!("root cause: {cause}"))?;
-    check(cause["message"].as_str().unwrap_or("").contains(&pipeline.image()), || format!("message: {cause}"))
+    check(cause["message"].as_str().unwrap_or("").contains(&pipeline.image()), || format!("message: {cause}"))?;
+    hinted_rerun_is_accepted(ctx, pre["hint"].as_str().unwrap_or_default())
+}
+
+/// The `kubectl fluxjobs rerun ...` a hint names, run as written with `--dry-run`: accepted (every
+/// check passes, nothing changes), not refused.
+fn hinted_rerun_is_accepted(ctx: &Ctx, hint: &str) -> Result<()> {
+    let at = hint.find("kubectl fluxjobs rerun ").ok_or_else(|| format!("the hint names no rerun: {hint}"))?;
+    let command: Vec<&str> = hint[at..].split(" (").next().unwrap_or_default().split_whitespace().skip(2).collect();
+    let mut args = command.clone();
+    args.push("--dry-run");
+    let out = ctx.plugin(&args)?;
+    check(out.code == 0 && out.stderr.contains("nothing was changed"), || {
+        format!("{} exited {}: {}", command.join(" "), out.code, out.stderr)
+    })
 }
 
 fn unschedulable_pod_is_the_root_cause(ctx: &Ctx) -> Result<()> {
@@ -328,7 +342,8 @@ fn unschedulable_pod_is_the_root_cause(ctx: &Ctx) -> Result<()> {
     check(cause["message"].as_str().unwrap_or("").contains("Insufficient cpu"), || format!("root cause: {cause}"))?;
     check(stage(&report, "app-deploy")["rootCause"]["reason"] == "Unschedulable", || {
         format!("app-deploy: {}", stage(&report, "app-deploy"))
-    })
+    })?;
+    hinted_rerun_is_accepted(ctx, stage(&report, "app-pre-deploy")["hint"].as_str().unwrap_or_default())
 }
 
 fn forbidden_user_gets_a_clear_error(ctx: &Ctx) -> Result<()> {
