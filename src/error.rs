@@ -70,7 +70,7 @@ pub enum Error {
     },
     #[error("aborted; nothing was changed")]
     Aborted,
-    #[error("Job {job} was not deleted within {} (finalizers?)", crate::duration::took(*.timeout))]
+    #[error("Job {job} is still terminating {} after its delete was accepted", crate::duration::took(*.timeout))]
     NotDeleted { job: NamespacedName, timeout: std::time::Duration },
     #[error(
         "{} did not recreate Job {job} nor handle the reconcile request of {stage} within {} (is it running, and does it watch this stage?)",

@@ -17,6 +17,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("rerun_without_permission_to_patch_is_refused_before_any_write", refused_without_permission_to_patch),
         ("rerun_denied_by_an_admission_policy_is_refused_before_any_write", refused_by_an_admission_policy),
         ("rerun_nobody_recreates_prints_a_restore_that_works", nobody_recreates_the_job),
+        ("rerun_of_a_job_held_by_a_finalizer_says_it_is_terminating", job_held_by_a_finalizer),
         ("concurrent_reruns_delete_the_job_once", concurrent_reruns_delete_once),
         ("throttled_status_and_rerun_retry_until_they_succeed", throttled_by_api_priority_and_fairness),
         ("rerun_across_an_api_server_outage", rerun_across_an_api_server_outage),
@@ -131,6 +132,24 @@ fn nobody_recreates_the_job(ctx: &Ctx) -> Result<()> {
         || format!("no clear line about the missing Job:\n{}", out.stderr),
     )?;
     restore_as_printed(ctx, ns, &out)
+}
+
+/// A Job a finalizer holds: the API server accepts the delete but the Job stays, terminating. rerun
+/// says exactly that, once (not that it was deleted), and how to restore once it is gone.
+fn job_held_by_a_finalizer(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-safety-finalizer";
+    pre_deploy_done(ctx, ns)?;
+    let hold = r#"{"metadata":{"finalizers":["fluxjobs.test/hold"]}}"#;
+    ctx.plane.kubectl(&["-n", ns, "patch", "job", "db-migration", "--type=merge", "-p", hold])?;
+    let backups = ctx.plane.dir.join("backups-safety-finalizer");
+    let out = ctx.rerun_migration(ns, &backups, &["--timeout", "3s"])?;
+    let release = r#"{"metadata":{"finalizers":null}}"#;
+    ctx.plane.kubectl(&["-n", ns, "patch", "job", "db-migration", "--type=merge", "-p", release])?;
+    check(out.code == 1, || format!("exit {}:\n{}", out.code, out.stderr))?;
+    let still = format!("error: Job {ns}/db-migration is still terminating 3.0s after its delete was accepted");
+    check(out.stderr.contains(&still), || format!("no terminating line:\n{}", out.stderr))?;
+    check(out.stderr.contains("The delete was accepted but the Job is still terminating"), || out.stderr.clone())?;
+    check(!out.stderr.contains("The Job was deleted"), || format!("two accounts:\n{}", out.stderr))
 }
 
 /// Runs the restore command rerun printed, on a Job that is missing, and checks it is back.

@@ -123,6 +123,9 @@ pub fn load(path: &Path) -> Result<Job, Error> {
 pub enum Progress {
     /// The delete was not confirmed by the API server (it may still have been applied).
     NothingDeleted,
+    /// The API server accepted the delete, but the Job still exists (terminating: a finalizer, or
+    /// the garbage collector, holds it).
+    Terminating,
     /// The Job was deleted and nothing has brought it back yet.
     Deleted,
     /// The Job was deleted and kustomize-controller was asked to recreate it, which it has not
@@ -142,6 +145,10 @@ impl Progress {
         match self {
             Progress::NothingDeleted => format!(
                 "The Job may not have been deleted; if `kubectl get job {name} -n {ns}` does not find it, restore it with: {restore}"
+            ),
+            Progress::Terminating => format!(
+                "The delete was accepted but the Job is still terminating (`kubectl get job {name} -n {ns} -o jsonpath='{{.metadata.finalizers}}'` shows what holds it); once it is gone, restore it with: {restore}{}",
+                flux.clone().unwrap_or_default()
             ),
             Progress::Deleted => {
                 format!("The Job was deleted; restore it with: {restore}{}", flux.unwrap_or_default())
@@ -174,6 +181,11 @@ mod tests {
             before.contains("may not have been deleted") && before.contains("kubectl get job db-migration -n shop")
         );
         assert!(before.contains("kubectl create -f /backups/shop.db-migration.yaml"));
+        // Accepted but still there: not "deleted", and the restore waits until it is gone.
+        let terminating = Progress::Terminating.advice(&plan, backup);
+        assert!(terminating.starts_with("The delete was accepted but the Job is still terminating"), "{terminating}");
+        assert!(terminating.contains("once it is gone, restore it with: kubectl create -f /backups/"), "{terminating}");
+        assert!(!terminating.contains("was deleted"), "{terminating}");
         let deleted = Progress::Deleted.advice(&plan, backup);
         assert!(deleted.starts_with("The Job was deleted; restore it with: kubectl create -f /backups/"));
         assert!(deleted.ends_with("or let Flux recreate it: kubectl fluxjobs reconcile app-pre-deploy -n shop"));

@@ -212,7 +212,8 @@ async fn execute(
     let deleted = write::delete_job(conn, id, uid, DryRun::No).await?;
     progress.set(match deleted {
         Deleted::Replaced => Progress::Restored,
-        Deleted::Deleted | Deleted::Gone => Progress::Deleted,
+        Deleted::Deleted => Progress::Terminating,
+        Deleted::Gone => Progress::Deleted,
     });
     match deleted {
         Deleted::Deleted => {
@@ -220,6 +221,7 @@ async fn execute(
             if !wait::job_gone(conn, id, uid, timeout).await? {
                 return Err(Error::NotDeleted { job: id.clone(), timeout });
             }
+            progress.set(Progress::Deleted);
             terminal::step(Glyph::Done, &format!("Job {id} is gone"));
         }
         Deleted::Gone => terminal::step(Glyph::Done, &format!("Job {id} was already gone")),
