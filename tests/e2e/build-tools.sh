@@ -52,7 +52,7 @@ build() {
   else
     local tmp="$dir.tmp.$$"
     rm -rf "$tmp" && mkdir -p "$tmp"
-    log "$component $version: building (cold builds take minutes; see README 'End-to-end tests')"
+    log "$component $version: building (cold builds take minutes; see CONTRIBUTING.md 'End-to-end tests')"
     local start=$SECONDS
     (cd "$wrapper" && go build -trimpath -ldflags="$ldflags" -o "$tmp/" "$@")
     rm -rf "$dir" && mv "$tmp" "$dir"
