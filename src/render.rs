@@ -223,7 +223,8 @@ fn stage_label(id: &StageId, home: &str) -> String {
     id.label(home)
 }
 
-/// A ResourceSet step under its stage: `└ 1/3 pre-deploy`, its state, Jobs and root cause.
+/// A ResourceSet step under its stage, drawn as a tree (`├ 1/3 pre-deploy`, the last `└ 3/3 ...`),
+/// its state, Jobs and root cause.
 fn step_row(
     stage: &StageReport,
     i: usize,
@@ -237,7 +238,8 @@ fn step_row(
     if o.namespace_column {
         row.push(Cell::new(""));
     }
-    row.push(Cell::new(format!("└ {}/{total} {}", i + 1, inert(&step.name))));
+    let branch = if i + 1 == total { "└" } else { "├" };
+    row.push(Cell::new(format!("{branch} {}/{total} {}", i + 1, inert(&step.name))));
     let color = match step.state {
         StepState::Done => Color::Green,
         StepState::Applying => Color::Cyan,

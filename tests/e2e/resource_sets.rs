@@ -93,7 +93,7 @@ fn three_steps_reach_ready(ctx: &Ctx) -> Result<()> {
     let lines: Vec<&str> = out.stdout.lines().collect();
     check(out.code == 0 && lines.len() == 5, || format!("table:\n{}{}", out.stdout, out.stderr))?;
     check(lines[1].starts_with(&format!("ResourceSet/{RSET} ")) && lines[1].contains("Ready"), || out.stdout.clone())?;
-    check(lines[2].contains("└ 1/3 pre-deploy") && lines[2].contains("Done") && lines[2].contains("1/1 ok"), || {
+    check(lines[2].contains("├ 1/3 pre-deploy") && lines[2].contains("Done") && lines[2].contains("1/1 ok"), || {
         out.stdout.clone()
     })?;
     check(lines[4].contains("└ 3/3 post-deploy"), || out.stdout.clone())?;
