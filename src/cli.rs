@@ -161,8 +161,9 @@ kubectl fluxjobs rerun job/backfill -n shop --recreate"
     #[command(
         long_about = "Reconcile a stage and everything upstream of it, in dependency order, waiting for each.\n\n\
 Each stage is asked to reconcile (reconcile.fluxcd.io/requestedAt) only after the previous one handled \
-its request (status.lastHandledReconcileAt) and became Ready, so no hop waits out kustomize-controller's \
-dependency requeue (--requeue-dependency, 30s by default). Stops at the first failure and prints its \
+its request (status.lastHandledReconcileAt) and became Ready, so no hop waits out the dependency \
+requeue of the stage's controller (a flag of kustomize-controller and flux-operator themselves, not of \
+this command: 30s and 5s by default). Stops at the first failure and prints its \
 root cause. Suspended stages are refused (or skipped with --skip-suspended).",
         after_help = "Examples:\n  \
 kubectl fluxjobs reconcile app-post-deploy -n shop\n  \

@@ -342,6 +342,9 @@ fn the_plugin_completion_protocol_answers_in_cobras_format() {
 
 #[test]
 fn rerun_and_reconcile_have_help_with_examples_and_check_their_arguments() {
+    // The controllers' own flags are not offered as if they were ours.
+    let reconcile_help = stdout(&run(&["reconcile", "--help"]));
+    assert!(!reconcile_help.contains("(--requeue-dependency"), "{reconcile_help}");
     for command in ["rerun", "reconcile", "completion"] {
         let help = stdout(&run(&[command, "--help"]));
         assert!(help.contains("Examples:"), "{command} --help has no examples");
