@@ -298,8 +298,19 @@ fn truncate(s: &str, width: usize) -> String {
 fn render_causes(report: &Report, o: &RenderOptions) -> String {
     let mut out = String::new();
     let mut shown: HashSet<(ObjectRef, &str)> = HashSet::new();
-    // Downstream stages come last in each pipeline, so walk backwards: the longest chain first.
-    for stage in report.stages.iter().rev() {
+    // With stages of several namespaces shown, chains name each stage with its namespace.
+    let namespaces: HashSet<&str> = report.stages.iter().map(|s| s.namespace.as_str()).collect();
+    let qualified = namespaces.len() > 1;
+    // Pipelines in the table's order; downstream stages come last in each, so each is walked
+    // backwards: its longest chain first.
+    let mut pipelines = Vec::new();
+    let mut rest = report.stages.as_slice();
+    for pipeline in &report.pipelines {
+        let (group, after) = rest.split_at(pipeline.len().min(rest.len()));
+        pipelines.push(group);
+        rest = after;
+    }
+    for stage in pipelines.into_iter().flat_map(|group| group.iter().rev()) {
         let Some(cause) = &stage.root_cause else {
             continue;
         };
@@ -307,7 +318,7 @@ fn render_causes(report: &Report, o: &RenderOptions) -> String {
             continue;
         }
         out.push('\n');
-        out.push_str(&chain_line(stage, cause, o));
+        out.push_str(&chain_line(stage, cause, o, qualified));
         out.push('\n');
         if !cause.message.is_empty() {
             out.push_str(&format!("  {}\n", inert(&cause.message)));
@@ -333,9 +344,10 @@ fn render_causes(report: &Report, o: &RenderOptions) -> String {
     out
 }
 
-fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions) -> String {
+fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions, qualified: bool) -> String {
     let home = &stage.namespace;
-    let mut parts: Vec<String> = stage.path.iter().map(|id| stage_label(id, home)).collect();
+    let stage_home = if qualified { "" } else { home.as_str() };
+    let mut parts: Vec<String> = stage.path.iter().map(|id| stage_label(id, stage_home)).collect();
     if let Some(step) = &cause.step {
         parts.push(format!("step {step}"));
     }

@@ -132,6 +132,30 @@ fn exit_code_flag_reports_blocked_pipelines_with_3() {
     assert_eq!(plain.status.code(), Some(0));
 }
 
+/// Stages of several namespaces: each chain names its stages with their namespace, and the chains
+/// come in the table's order.
+#[test]
+fn chains_of_several_namespaces_say_their_namespace_in_the_table_order() {
+    let one = std::fs::read_to_string(example("failed-migration")).unwrap();
+    let other = one.replace("shop", "web").replace("uid: ", "uid: web-");
+    let dir = std::env::temp_dir().join(format!("fluxjobs-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let both = dir.join("two-namespaces.yaml");
+    std::fs::write(&both, format!("{other}\n---\n{one}")).unwrap();
+    let out = run(&["status", "--snapshot", both.to_str().unwrap(), "--color", "never"]);
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("shop ") || l.starts_with("web ")).collect();
+    let table_order: Vec<&str> = rows.iter().map(|l| l.split_whitespace().next().unwrap()).collect();
+    let chains: Vec<&str> = text.lines().filter(|l| l.starts_with("✗ ")).collect();
+    assert_eq!(chains.len(), 2, "{text}");
+    assert!(
+        chains[0].starts_with(&format!("✗ {}/app-post-deploy <- {}/app-deploy <- ", table_order[0], table_order[0])),
+        "{text}"
+    );
+    assert!(chains[1].starts_with(&format!("✗ {}/app-post-deploy", table_order[rows.len() - 1])), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Nothing to check is not green: a namespace without stages (a typo, or the context's default
 /// while the stages live elsewhere) exits 4 with `--exit-code`, and the warning says where they are.
 #[test]
