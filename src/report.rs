@@ -194,6 +194,18 @@ impl Report {
         wanted
     }
 
+    /// The log tails shown, by container.
+    pub fn logs(&self) -> Vec<(ContainerRef, Vec<String>)> {
+        let shown = |source: &ContainerRef| {
+            let causes = self.stages.iter().filter_map(|s| s.root_cause.as_ref());
+            causes
+                .filter(|c| c.namespace == source.namespace && c.name == source.pod)
+                .find(|c| c.container.as_ref() == Some(&source.container))
+                .and_then(|c| c.logs.clone())
+        };
+        self.log_sources().into_iter().filter_map(|source| shown(&source).map(|logs| (source, logs))).collect()
+    }
+
     /// Shows a container's log tail on every cause that names it: a stage's, and the same cause on
     /// a ResourceSet's step.
     pub fn attach_logs(&mut self, source: &ContainerRef, lines: &[String]) {

@@ -197,6 +197,12 @@ mod tests {
                 Deleted::Replaced,
             ),
             ((200, json!({"kind": "Status", "status": "Success"}).to_string()), Deleted::Deleted),
+            // A finalizer holds it: the answer is the Job itself, with its deletionTimestamp.
+            (
+                (200, json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "db-migration", "namespace": "shop",
+                    "deletionTimestamp": "2026-12-01T00:00:00Z", "finalizers": ["example.com/hold"]}}).to_string()),
+                Deleted::Terminating,
+            ),
         ] {
             let (conn, seen) = connection(move |_| answer.clone());
             let deleted = write::delete_job(&conn, &job, "1", DryRun::No).await.unwrap();

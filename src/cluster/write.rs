@@ -18,8 +18,11 @@ pub const FIELD_MANAGER: &str = "fluxjobs";
 
 #[derive(Debug, PartialEq)]
 pub enum Deleted {
-    /// Deleted now (the API server accepted it; the Job may still be terminating).
+    /// Deleted now.
     Deleted,
+    /// The API server accepted the delete but the Job still exists: a finalizer holds it (the
+    /// answer is the object with its deletionTimestamp, not a Status).
+    Terminating,
     /// Already gone.
     Gone,
     /// A Job of that name exists with another uid: recreated meanwhile, and left alone.
@@ -57,6 +60,8 @@ pub async fn delete_job(
     };
     // A repeat after a lost answer finds the Job gone (404) or replaced (409): never a second delete.
     match retry(conn, async || api.delete(name, &params).await).await {
+        // The answer is the object itself (Left) while it is held, a Status (Right) once deleted.
+        Ok(answer) if answer.is_left() => Ok(Deleted::Terminating),
         Ok(_) => Ok(Deleted::Deleted),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(Deleted::Gone),
         // A failed uid precondition is a 409 Conflict.

@@ -66,6 +66,7 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode, Error> {
     if let (true, Some(conn)) = (args.watch, &live) {
         let first = render::render(&report, &options).map_err(Error::Stdout)?;
         terminal::print_data(&first).map_err(|e| Error::Stdout(e.into()))?;
+        let first = FirstFrame { text: first, logs: report.logs() };
         watch(conn, &snapshot, namespace.as_deref(), filter, args, options, first).await;
         return Ok(ExitCode::SUCCESS);
     }
@@ -97,6 +98,12 @@ fn nothing_found(namespace: Option<&str>, elsewhere: Vec<String>) -> String {
     }
 }
 
+/// The first frame of a watch: its text, and the log tails read for it.
+struct FirstFrame {
+    text: String,
+    logs: Vec<(crate::report::ContainerRef, Vec<String>)>,
+}
+
 /// `--watch`: the same view, printed again whenever the watched objects change.
 async fn watch(
     conn: &cluster::Connection,
@@ -105,8 +112,9 @@ async fn watch(
     filter: Filter,
     args: &StatusArgs,
     options: RenderOptions,
-    mut last: String,
+    first_frame: FirstFrame,
 ) {
+    let FirstFrame { text: mut last, logs } = first_frame;
     // The namespaces the first picture needed: the stages', their dependencies', their workloads'.
     let namespaces = namespace.map(|ns| {
         let mut set = std::collections::BTreeSet::from([ns.to_string()]);
@@ -119,10 +127,16 @@ async fn watch(
     let redraw = std::io::IsTerminal::is_terminal(&std::io::stdout())
         && matches!(args.output, crate::cli::OutputFormat::Table | crate::cli::OutputFormat::Wide);
     cluster::watch::watch(conn, namespaces, &mut |w| terminal::warn(&w), &mut |snapshot| {
-        let report = match engine::diagnose(&snapshot, &filter) {
+        let mut report = match engine::diagnose(&snapshot, &filter) {
             Ok(report) => report,
             Err(e) => return terminal::warn(&crate::error::one_line(&e)),
         };
+        // The log tails read for the first frame stay on the causes that still name their
+        // container (a frame is drawn from watched objects only; logs are not watched).
+        let sources = report.log_sources();
+        for (source, lines) in logs.iter().filter(|(source, _)| sources.contains(source)) {
+            report.attach_logs(source, lines);
+        }
         let options = RenderOptions { now: snapshot.now.unwrap_or_else(Timestamp::now), ..options };
         let Ok(text) = render::render(&report, &options) else { return };
         if text != last {

@@ -11,7 +11,7 @@ use crate::{Ctx, check, stage, state_of};
 pub type Scenario = fn(&Ctx) -> Result<()>;
 
 /// Namespaces whose pods get container logs from kwok (see `ControlPlane::kwok_config`).
-pub const LOG_NAMESPACES: &[&str] = &["e2e-failed-migration", "e2e-rset-failed"];
+pub const LOG_NAMESPACES: &[&str] = &["e2e-failed-migration", "e2e-rset-failed", "e2e-watch-logs"];
 
 pub fn all() -> Vec<(&'static str, Scenario)> {
     vec![
@@ -33,6 +33,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("the_uid_precondition_protects_a_recreated_job", the_uid_precondition_protects_a_recreated_job),
         ("an_interrupted_rerun_says_how_to_restore", an_interrupted_rerun_says_how_to_restore),
         ("watch_follows_the_pipeline_to_ready", watch_follows_the_pipeline_to_ready),
+        ("watch_keeps_the_log_tail_after_the_first_frame", watch_keeps_the_log_tail),
         ("krew_installs_the_plugin_and_kubectl_runs_it", krew_installs_the_plugin_and_kubectl_runs_it),
         ("forbidden_user_gets_a_clear_error", forbidden_user_gets_a_clear_error),
         ("unreachable_server_is_named", unreachable_server_is_named),
@@ -767,9 +768,11 @@ fn an_interrupted_rerun_says_how_to_restore(ctx: &Ctx) -> Result<()> {
     seen.push_str(&rest);
     let code = child.wait().map_err(|e| e.to_string())?.code();
     check(code == Some(130), || format!("interrupted rerun exited {code:?}:\n{seen}"))?;
+    // The held Job is terminating, not deleted: the advice says so, and when to restore.
     let restore = seen
         .lines()
-        .find_map(|l| l.strip_prefix("The Job was deleted; restore it with: kubectl create -f "))
+        .filter(|l| l.starts_with("The delete was accepted but the Job is still terminating"))
+        .find_map(|l| l.split("once it is gone, restore it with: kubectl create -f ").nth(1))
         .ok_or_else(|| format!("no restore command after the interrupt:\n{seen}"))?
         .to_string();
     // Let the held delete finish, then restore exactly as told.
@@ -787,6 +790,33 @@ fn an_interrupted_rerun_says_how_to_restore(ctx: &Ctx) -> Result<()> {
     ctx.plane.kubectl(&["create", "-f", &restore])?;
     ctx.plane.kubectl(&["-n", ns, "wait", "--for=condition=Complete", "--timeout=60s", "job/report"])?;
     check(uid_of_job(ctx, ns, "report")? != old_uid, || "the restored Job has the old uid".into())
+}
+
+/// `status --watch` on a failed migration: the log tail read for the first frame is still on the
+/// cause in the frame a later change draws.
+fn watch_keeps_the_log_tail(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-watch-logs";
+    ctx.plane.write_pod_log(ns, &["applying migration 0042_add_order_totals", "migration failed"])?;
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_labels = vec![("fluxjobs.test/exit-code".into(), "3".into())];
+    pipeline.install(&ctx.plane)?;
+    ctx.wait_status(ns, "pre-deploy Failed with its log tail", SETTLE, |r| {
+        state_of(r, "app-pre-deploy") == "Failed" && stage(r, "app-pre-deploy")["rootCause"]["logs"].is_array()
+    })?;
+    let args = ["status", "-n", ns, "--watch", "-o", "json"];
+    let watching = crate::watching::Watching::start_args(&ctx.plane.kubeconfig, &args)?;
+    let logs = |doc: &Value| stage(doc, "app-pre-deploy")["rootCause"]["logs"].clone();
+    let first = watching.next(Duration::from_secs(30), "at first")?;
+    check(logs(&first).is_array(), || format!("no log tail in the first frame: {first}"))?;
+    let patch = r#"{"spec":{"suspend":true}}"#;
+    ctx.plane.kubectl(&["-n", ns, "patch", "kustomization", "app-post-deploy", "--type=merge", "-p", patch])?;
+    let later = watching.until(
+        SETTLE,
+        "with app-post-deploy Suspended",
+        |_| Ok(()),
+        |doc| state_of(doc, "app-post-deploy") == "Suspended",
+    )?;
+    check(logs(&later) == logs(&first), || format!("the log tail changed or went: {}", logs(&later)))
 }
 
 /// `status --watch -o json`: one document per change, from watches, until the pipeline is Ready.

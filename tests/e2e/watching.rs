@@ -20,10 +20,15 @@ pub struct Watching {
 impl Watching {
     /// `kubectl fluxjobs status -n NS --watch -o json --logs 0` with this kubeconfig.
     pub fn start(kubeconfig: &Path, ns: &str) -> Result<Watching> {
+        Watching::start_args(kubeconfig, &["status", "-n", ns, "--watch", "-o", "json", "--logs", "0"])
+    }
+
+    /// The plugin with these arguments (a `status --watch -o json`) and this kubeconfig.
+    pub fn start_args(kubeconfig: &Path, args: &[&str]) -> Result<Watching> {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
             .arg("--kubeconfig")
             .arg(kubeconfig)
-            .args(["status", "-n", ns, "--watch", "-o", "json", "--logs", "0"])
+            .args(args)
             .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -212,11 +212,11 @@ async fn execute(
     let deleted = write::delete_job(conn, id, uid, DryRun::No).await?;
     progress.set(match deleted {
         Deleted::Replaced => Progress::Restored,
-        Deleted::Deleted => Progress::Terminating,
-        Deleted::Gone => Progress::Deleted,
+        Deleted::Terminating => Progress::Terminating,
+        Deleted::Deleted | Deleted::Gone => Progress::Deleted,
     });
     match deleted {
-        Deleted::Deleted => {
+        Deleted::Deleted | Deleted::Terminating => {
             terminal::step(Glyph::Action, &format!("deleted Job {id} (uid {uid}); waiting until it is gone"));
             if !wait::job_gone(conn, id, uid, timeout).await? {
                 return Err(Error::NotDeleted { job: id.clone(), timeout });
