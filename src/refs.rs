@@ -448,13 +448,13 @@ eq_text!(ObjectRef);
 
 impl PartialEq<&str> for StageId {
     fn eq(&self, text: &&str) -> bool {
-        self.to_string() == *text
+        self.text_bytes().eq(text.bytes())
     }
 }
 
 impl PartialEq<String> for StageId {
     fn eq(&self, text: &String) -> bool {
-        self.to_string() == *text
+        self.text_bytes().eq(text.bytes())
     }
 }
 

@@ -8,7 +8,9 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::model::{ReadKind, Snapshot, read_kind};
+use std::collections::HashSet;
+
+use crate::model::{READ_KINDS, ReadKind, Snapshot, read_kind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -72,12 +74,12 @@ pub fn parse_snapshot(text: &str, label: &str) -> Result<Snapshot, SnapshotError
     options.budget = None;
     let documents = serde_saphyr::from_multiple_with_options::<Value>(text, options)
         .map_err(|e| SnapshotError::Yaml { path: label.to_string(), message: e.to_string() })?;
-    let mut sink = Sink { snapshot: Snapshot::default(), index: 0, label, failure: None };
+    let mut sink = Sink::new(label);
     for doc in documents {
         newest_timestamp(&doc, &mut sink.snapshot.now);
         sink.value(doc)?;
     }
-    Ok(sink.snapshot)
+    Ok(sink.finish())
 }
 
 /// JSON, as kubectl prints it (one object or List; several concatenated documents are accepted):
@@ -87,7 +89,7 @@ fn read_json<'de, R: serde_json::de::Read<'de>>(
     mut de: serde_json::Deserializer<R>,
     label: &str,
 ) -> Result<Snapshot, SnapshotError> {
-    let mut sink = Sink { snapshot: Snapshot::default(), index: 0, label, failure: None };
+    let mut sink = Sink::new(label);
     let json_error = |e: serde_json::Error| SnapshotError::Json {
         path: label.to_string(),
         line: e.line(),
@@ -102,7 +104,7 @@ fn read_json<'de, R: serde_json::de::Read<'de>>(
         parsed.map_err(json_error)?;
         // Another document follows unless only whitespace is left.
         if de.end().is_ok() {
-            return Ok(sink.snapshot);
+            return Ok(sink.finish());
         }
     }
 }
@@ -113,6 +115,32 @@ struct Sink<'l> {
     index: usize,
     label: &'l str,
     failure: Option<SnapshotError>,
+    /// The kinds `status` reads that the dump holds objects of (kept or not).
+    seen: HashSet<&'static str>,
+}
+
+impl<'l> Sink<'l> {
+    fn new(label: &'l str) -> Self {
+        Sink { snapshot: Snapshot::default(), index: 0, label, failure: None, seen: HashSet::new() }
+    }
+
+    /// The snapshot, with the captured kinds the dump holds nothing of.
+    fn finish(mut self) -> Snapshot {
+        let lacking = READ_KINDS.iter().filter(|k| k.captured && !self.seen.contains(k.api.plural));
+        self.snapshot.dump_lacks = lacking.map(|k| k.api.plural).collect();
+        self.snapshot
+    }
+
+    /// Adds one object to the snapshot if its kind is one `status` reads ([`READ_KINDS`]).
+    fn add(&mut self, api_version: &str, kind: &str, object: impl Decode) -> Result<(), serde_json::Error> {
+        match read_kind(api_version, kind) {
+            Some(kind) => {
+                self.seen.insert(kind.api.plural);
+                object.decode_into(kind, &mut self.snapshot)
+            }
+            None => Ok(()), // other kinds are not part of the diagnosis
+        }
+    }
 }
 
 impl Sink<'_> {
@@ -134,7 +162,7 @@ impl Sink<'_> {
             return self.value(serde_json::from_str(text).expect("valid JSON, checked by the parser"));
         }
         self.index += 1;
-        add(&mut self.snapshot, &head.api_version, &head.kind, raw).map_err(|e| {
+        self.add(&head.api_version, &head.kind, raw).map_err(|e| {
             malformed(self.label, self.index, &head.kind, head.metadata.as_ref().and_then(HeadMeta::id), e)
         })
     }
@@ -162,8 +190,7 @@ impl Sink<'_> {
         let id = obj
             .get("metadata")
             .and_then(|m| Some(format!("{}/{}", m.get("namespace")?.as_str()?, m.get("name")?.as_str()?)));
-        add(&mut self.snapshot, &api_version, &kind, Value::Object(obj))
-            .map_err(|e| malformed(self.label, self.index, &kind, id, e))
+        self.add(&api_version, &kind, Value::Object(obj)).map_err(|e| malformed(self.label, self.index, &kind, id, e))
     }
 
     fn not_objects(&self, found: String) -> SnapshotError {
@@ -332,14 +359,6 @@ impl Decode for Value {
 impl Decode for &RawValue {
     fn decode_into(self, kind: &ReadKind, snapshot: &mut Snapshot) -> Result<(), serde_json::Error> {
         kind.decode_text(snapshot, self.get())
-    }
-}
-
-/// Adds one object to the snapshot if its kind is one `status` reads ([`crate::model::READ_KINDS`]).
-fn add(snapshot: &mut Snapshot, api_version: &str, kind: &str, object: impl Decode) -> Result<(), serde_json::Error> {
-    match read_kind(api_version, kind) {
-        Some(kind) => object.decode_into(kind, snapshot),
-        None => Ok(()), // other kinds are not part of the diagnosis
     }
 }
 

@@ -132,6 +132,28 @@ fn exit_code_flag_reports_blocked_pipelines_with_3() {
     assert_eq!(plain.status.code(), Some(0));
 }
 
+/// A dump taken without Jobs and Pods: said once, with the capture command, instead of a confident
+/// diagnosis from what is not there.
+#[test]
+fn a_dump_without_jobs_or_pods_says_so() {
+    let full = std::fs::read_to_string(example("failed-migration")).unwrap();
+    let dir = std::env::temp_dir().join(format!("fluxjobs-cli-lacks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lacking = dir.join("no-pods.yaml");
+    // Drop every Pod from the List: items start with `- apiVersion: v1\n  kind: Pod`.
+    let items: Vec<&str> = full.split("\n- ").collect();
+    let kept: Vec<&str> = items.iter().copied().filter(|i| !i.starts_with("apiVersion: v1\n  kind: Pod\n")).collect();
+    assert!(kept.len() < items.len(), "the example has Pods");
+    std::fs::write(&lacking, kept.join("\n- ")).unwrap();
+    let out = run(&["status", "--snapshot", lacking.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert!(err.starts_with("warning: the dump holds no pods: causes below them cannot be seen"), "{err}");
+    assert!(err.contains(&fluxjobs::testing::capture_command()), "{err}");
+    let whole = run(&["status", "--snapshot", &example("failed-migration")]);
+    assert!(stderr(&whole).is_empty(), "a whole dump: {}", stderr(&whole));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Stages of several namespaces: each chain names its stages with their namespace, and the chains
 /// come in the table's order.
 #[test]

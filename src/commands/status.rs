@@ -46,6 +46,15 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode, Error> {
     if let (Some(conn), true) = (&live, args.logs > 0) {
         attach_logs(conn, &mut report, args.logs).await;
     }
+    // A dump without the objects the causes are read from: say so rather than let them look gone.
+    let lacking = dump_lacks(&snapshot);
+    if !lacking.is_empty() {
+        terminal::warn(&format!(
+            "the dump holds no {}: causes below them cannot be seen, and its Jobs may show as missing; capture it with: {}",
+            lacking.join(", "),
+            crate::model::capture_command()
+        ));
+    }
     let nothing = report.stages.is_empty();
     if nothing {
         let elsewhere = match (&namespace, &live) {
@@ -79,6 +88,27 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::from(EXIT_NOTHING));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The kinds a dump lacks that its own objects say exist: Jobs when a stage's inventory names one,
+/// Pods when a Job ran some. (Events expire after an hour, so a dump without them is no sign.)
+fn dump_lacks(snapshot: &crate::model::Snapshot) -> Vec<&'static str> {
+    let lacks = |plural: &str| snapshot.dump_lacks.contains(&plural);
+    let inventory_jobs =
+        snapshot.stages().any(|s| !engine::inventory_objects(s.inventory(), "batch", "Job").is_empty());
+    let jobs_ran = snapshot
+        .jobs
+        .iter()
+        .filter_map(|j| j.status.as_ref())
+        .any(|s| s.active.unwrap_or(0) + s.succeeded.unwrap_or(0) + s.failed.unwrap_or(0) > 0);
+    let mut out = Vec::new();
+    if lacks("jobs") && inventory_jobs {
+        out.push("jobs");
+    }
+    if lacks("pods") && jobs_ran {
+        out.push("pods");
+    }
+    out
 }
 
 /// No stage in scope: where to look instead, when stages live in other namespaces.

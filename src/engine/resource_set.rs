@@ -49,7 +49,7 @@ impl StageRules for ResourceSet {
                 continue;
             };
             let at_dependency = |cause, hint| Resolution { path: vec![id.clone(), dep_id.clone()], cause, hint };
-            if !walk.index().stage(&dep_id).is_some() {
+            if walk.index().stage(&dep_id).is_none() {
                 let message = format!("dependency {display} not found");
                 let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::DependencyNotFound, message);
                 return at_dependency(cause, hints::create_dependency(&dep_id, &id));

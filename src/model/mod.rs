@@ -298,12 +298,16 @@ pub struct Snapshot {
     /// The time the snapshot was taken, for ages and elapsed health checks: now for a live cluster,
     /// the newest timestamp in the file for a dump (so a dump reads the same on any day).
     pub now: Option<Timestamp>,
+    /// For a dump: the kinds its capture names that it holds no object of (plurals); a dump taken
+    /// without them cannot show the causes below them. Empty for a live read.
+    pub dump_lacks: Vec<&'static str>,
 }
 
 impl Snapshot {
     /// Adds what another read found (another namespace's objects).
     pub fn merge(&mut self, more: Snapshot) {
-        let Snapshot { kustomizations, resource_sets, sources, jobs, pods, events, deployments, now: _ } = more;
+        let Snapshot { kustomizations, resource_sets, sources, jobs, pods, events, deployments, now: _, dump_lacks: _ } =
+            more;
         self.kustomizations.extend(kustomizations);
         self.resource_sets.extend(resource_sets);
         self.sources.extend(sources);
