@@ -9,6 +9,7 @@ use k8s_openapi::api::batch::v1::Job;
 use crate::cluster::preflight::PlannedWrite;
 use crate::engine::workload::job_state;
 use crate::engine::{JobRecreation, rules};
+use crate::model::StageObject;
 use crate::model::{Kustomization, OWNER_NAME_LABEL, Stage};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::JobState;

@@ -77,6 +77,7 @@ mod tests {
     use super::*;
     use crate::cluster::write::{self, Deleted, DryRun};
     use crate::cluster::{ClusterError, read_snapshot};
+    use crate::model::StageObject;
     use crate::refs::{NamespacedName, ObjectRef};
     use serde_json::json;
 

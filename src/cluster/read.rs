@@ -17,9 +17,9 @@ use serde_json::value::RawValue;
 
 use super::{ClusterError, Connection, api_resource, classify, dynamic_api, flux_api_resource, resource_name, retry};
 use crate::chain::one_line;
+use crate::model::StageObject;
 use crate::model::{
-    Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, Presence, READ_KINDS, ReadKind, ResourceSet, Role,
-    Snapshot, Stage, stage_read_kind,
+    Kustomization, Presence, READ_KINDS, ReadKind, ResourceSet, Role, Snapshot, Stage, stage_read_kind,
 };
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::ContainerRef;
@@ -340,14 +340,15 @@ pub async fn get_stage(conn: &Connection, id: &StageId) -> Result<Option<Stage>,
     Ok(snapshot.stage(id))
 }
 
-/// The Jobs a stage applied, found by kustomize-controller's owner labels: one LIST per namespace
-/// the stage deploys into.
+/// The Jobs a stage applied, found by the owner labels its controller stamps (from the stage kind
+/// table): one LIST per namespace the stage deploys into.
 pub async fn stage_jobs(
     conn: &Connection,
-    ks: &Kustomization,
+    stage: &dyn StageObject,
     namespaces: &[String],
 ) -> Result<Vec<Job>, ClusterError> {
-    let selector = format!("{OWNER_NAME_LABEL}={},{OWNER_NAMESPACE_LABEL}={}", ks.name(), ks.namespace());
+    let (name_label, namespace_label) = stage.stage_kind().info().owner_labels;
+    let selector = format!("{name_label}={},{namespace_label}={}", stage.name(), stage.namespace());
     let lists = join_all(namespaces.iter().map(|ns| {
         let api: Api<Job> = Api::namespaced(conn.client.clone(), ns);
         let params = ListParams::default().labels(&selector);

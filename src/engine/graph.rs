@@ -7,6 +7,7 @@ use super::index::Index;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::model::Snapshot;
+use crate::model::StageObject;
 use crate::refs::{StageId, StageKind};
 
 #[derive(Debug, thiserror::Error, PartialEq)]

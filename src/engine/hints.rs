@@ -4,6 +4,7 @@ use super::index::Index;
 use super::messages::{PodCreationDenial, pod_creation_denial};
 use super::workload::{IMAGE_PULL_REASONS, job_state};
 use crate::model::Kustomization;
+use crate::model::StageObject;
 use crate::refs::{ObjectRef, StageId};
 use crate::report::{JobState, Reason, RootCause};
 

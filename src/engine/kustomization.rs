@@ -7,6 +7,7 @@ use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk};
 use super::resolution::{Resolution, stage_cause};
 use super::state::{dependency_ready, generation_observed, health_check_running};
 use super::{hints, messages, ready_expr};
+use crate::model::StageObject;
 use crate::model::{Condition, DependencyReference, Kustomization};
 use crate::refs::{ObjectRef, StageId};
 use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState};

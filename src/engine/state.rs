@@ -6,6 +6,7 @@ use k8s_openapi::jiff::SignedDuration;
 
 use super::messages;
 use crate::duration::parse_go_duration;
+use crate::model::StageObject;
 use crate::model::{Condition, Kustomization};
 
 /// How long a new Kustomization may go without conditions before that points at the controller.

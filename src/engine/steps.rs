@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::messages;
+use crate::model::StageObject;
 use crate::model::{OPERATOR_RECONCILE_ANNOTATION, ResourceSet, ResourceSetStep};
 use crate::refs::NamespacedName;
 use crate::report::StepState;

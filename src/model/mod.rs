@@ -25,9 +25,8 @@ pub use stage::*;
 use crate::refs::StageKind;
 
 pub const KUSTOMIZE_GROUP: &str = StageKind::Kustomization.api().group;
-/// Owner labels kustomize-controller stamps on every applied object (fluxcd/pkg ssa `SetOwnerLabels`).
+/// The owner label kustomize-controller stamps on every applied object, as rerun's refusal names it.
 pub const OWNER_NAME_LABEL: &str = StageKind::Kustomization.info().owner_labels.0;
-pub const OWNER_NAMESPACE_LABEL: &str = StageKind::Kustomization.info().owner_labels.1;
 /// The reconcile request annotation (fluxcd/pkg apis/meta/annotations.go).
 pub const RECONCILE_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
 
@@ -192,22 +191,8 @@ use flux_resource;
 
 flux_resource!(Kustomization, StageKind::Kustomization);
 
+/// What only a Kustomization has; what every stage has is [`StageObject`].
 impl Kustomization {
-    pub fn namespace(&self) -> &str {
-        self.metadata.namespace_str()
-    }
-    pub fn name(&self) -> &str {
-        self.metadata.name_str()
-    }
-    pub fn id(&self) -> StageId {
-        StageId::of(StageKind::Kustomization, &self.metadata)
-    }
-    pub fn condition(&self, type_: &str) -> Option<&Condition> {
-        self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
-    }
-    pub fn inventory(&self) -> Option<&Inventory> {
-        self.status.as_ref()?.inventory.as_ref()
-    }
     /// The namespace the source lives in: `sourceRef.namespace`, defaulting to the Kustomization's.
     pub fn source_namespace(&self) -> &str {
         self.spec.source_ref.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace())
@@ -222,10 +207,6 @@ impl Kustomization {
     pub fn dependency_id(&self, dependency: &DependencyReference) -> StageId {
         let ns = dependency.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace());
         StageId::kustomization(ns, &dependency.name)
-    }
-    /// Every `dependsOn` entry's stage, in spec order.
-    pub fn dependency_ids(&self) -> Vec<StageId> {
-        self.spec.depends_on.iter().map(|d| self.dependency_id(d)).collect()
     }
 }
 

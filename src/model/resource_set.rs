@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
+use super::StageObject;
 use super::{Condition, Inventory};
-use crate::refs::{MetaNames, StageId, StageKind};
+use crate::refs::{StageId, StageKind};
 
 pub const RESOURCE_SET_GROUP: &str = StageKind::ResourceSet.api().group;
 /// `fluxcd.controlplane.io/reconcile: disabled` pauses a ResourceSet (`IsDisabled` in api/v1
@@ -103,32 +104,14 @@ pub struct ResourceSet {
 
 super::flux_resource!(ResourceSet, StageKind::ResourceSet);
 
+/// What only a ResourceSet has; what every stage has is [`super::StageObject`].
 impl ResourceSet {
-    pub fn namespace(&self) -> &str {
-        self.metadata.namespace_str()
-    }
-    pub fn name(&self) -> &str {
-        self.metadata.name_str()
-    }
-    pub fn id(&self) -> StageId {
-        StageId::of(StageKind::ResourceSet, &self.metadata)
-    }
-    pub fn condition(&self, type_: &str) -> Option<&Condition> {
-        self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
-    }
-    pub fn inventory(&self) -> Option<&Inventory> {
-        self.status.as_ref()?.inventory.as_ref()
-    }
     /// Paused with `fluxcd.controlplane.io/reconcile: disabled` (any case, as `IsDisabled` compares).
     pub fn disabled(&self) -> bool {
         let annotations = self.metadata.annotations.as_ref();
         annotations
             .and_then(|a| a.get(OPERATOR_RECONCILE_ANNOTATION))
             .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
-    }
-    /// The stages among `dependsOn`, in spec order.
-    pub fn dependency_ids(&self) -> Vec<StageId> {
-        self.spec.depends_on.iter().filter_map(ResourceSetDependency::stage).collect()
     }
     /// Ready=True for the current generation: the check flux-operator applies to a ResourceSet
     /// dependency (`HealthCheckExpr` in api/v1 common_types.go compares the condition's

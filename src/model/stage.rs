@@ -98,8 +98,9 @@ impl StageObject for ResourceSet {
     fn suspended(&self) -> bool {
         self.disabled()
     }
+    /// The stages among `dependsOn` (other kinds are not stages), in spec order.
     fn dependency_ids(&self) -> Vec<StageId> {
-        ResourceSet::dependency_ids(self)
+        self.spec.depends_on.iter().filter_map(super::ResourceSetDependency::stage).collect()
     }
     fn source(&self) -> Option<ObjectRef> {
         None
