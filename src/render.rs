@@ -55,9 +55,6 @@ pub fn write(report: &Report, options: &RenderOptions, out: &mut dyn std::io::Wr
     Ok(())
 }
 
-/// Messages in the table are cut to this many characters (the full text is in the cause block,
-/// `-o wide`, and JSON), so that a table stays readable at 80 columns.
-const MESSAGE_WIDTH: usize = 60;
 /// What MESSAGE keeps on a narrow terminal, however little room the other columns leave.
 const MIN_MESSAGE_WIDTH: usize = 10;
 
@@ -83,14 +80,16 @@ fn render_table(report: &Report, o: &RenderOptions) -> String {
         header.extend(["SUSPENDED", "SOURCE", "DEPENDS-ON"]);
     }
     header.push("MESSAGE");
+    if wide {
+        header.push("FLUX MESSAGE");
+    }
     if !o.no_headers {
         table.set_header(header.clone());
     }
+    // On a terminal MESSAGE takes the rest of the line; piped and in -o wide it is whole.
     let message_width = match o.width {
-        Some(width) if !wide => {
-            width.saturating_sub(fixed_width(report, o, &header)).clamp(MIN_MESSAGE_WIDTH, MESSAGE_WIDTH)
-        }
-        _ => MESSAGE_WIDTH,
+        Some(width) if !wide => width.saturating_sub(fixed_width(report, o, &header)).max(MIN_MESSAGE_WIDTH),
+        _ => usize::MAX,
     };
     let by_id: std::collections::HashMap<StageId, &StageReport> = report.stages.iter().map(|s| (s.id(), s)).collect();
     for (i, pipeline) in report.pipelines.iter().enumerate() {
@@ -156,9 +155,16 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: 
         .and_then(|c| c.parse::<Timestamp>().ok())
         .map(|t| age(o.now, t))
         .unwrap_or_else(|| "<unknown>".into());
-    let message = stage.ready.as_ref().map(|r| r.message.lines().next().unwrap_or_default()).unwrap_or_default();
-    let message = if stage.ready.is_none() && !stage.suspended { "waiting to be reconciled" } else { message };
-    let message = &*inert(message);
+    let flux_message = stage.ready.as_ref().map(|r| r.message.lines().next().unwrap_or_default()).unwrap_or_default();
+    let flux_message =
+        if stage.ready.is_none() && !stage.suspended { "waiting to be reconciled" } else { flux_message };
+    // MESSAGE is our diagnosis; Flux's own Ready message only while the stage is Ready (or has no
+    // root cause), since for a stage that waits it may be stale.
+    let diagnosis = match stage.state {
+        StageState::Ready => None,
+        _ => stage.diagnosis(&stage.namespace),
+    };
+    let message = inert(diagnosis.as_deref().unwrap_or(flux_message));
     row.push(Cell::new(stage_label(&stage.id(), &stage.namespace)));
     row.push(Cell::new(stage.state.as_str()).fg(state_color(stage.state)));
     row.push(Cell::new(age));
@@ -170,8 +176,9 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: 
         row.push(Cell::new(inert(&stage.source.as_ref().map(ObjectRef::to_string).unwrap_or_default())));
         row.push(Cell::new(inert(&depends_on_column(stage))));
         row.push(Cell::new(message));
+        row.push(Cell::new(inert(flux_message)));
     } else {
-        row.push(Cell::new(truncate(message, message_width)));
+        row.push(Cell::new(truncate(&message, message_width)));
     }
     row
 }
@@ -250,11 +257,12 @@ fn step_row(
     row.push(Cell::new(""));
     row.push(Cell::new(""));
     row.push(Cell::new(jobs_summary(&step.jobs)));
-    while row.len() < header.len() - 1 {
+    let message_column = header.iter().position(|h| *h == "MESSAGE").unwrap_or(header.len() - 1);
+    while row.len() < message_column {
         row.push(Cell::new(""));
     }
     let message = match (&step.root_cause, step.unmapped) {
-        (Some(cause), _) => format!("{} {}", cause.object().short(&stage.namespace), cause.reason),
+        (Some(cause), _) => format!("{} {}", cause.object().short(&stage.namespace), cause.summary()),
         (None, true) => "some objects not mapped (templated names)".into(),
         (None, false) => String::new(),
     };
@@ -425,9 +433,43 @@ mod tests {
         let rows: Vec<&str> = table.lines().take_while(|l| !l.is_empty()).collect();
         assert_eq!(rows.len(), 4, "{table}");
         assert!(rows.iter().all(|l| l.chars().count() <= 80), "{table}");
-        // Piped: messages keep 60 characters, as in the golden files.
-        let piped = render(&report, &options(None)).unwrap();
-        assert!(piped.lines().any(|l| l.chars().count() > 80), "{piped}");
+        // MESSAGE takes the rest of the line: cut at 80, whole at 200 and when piped.
+        let blocked = "blocked by app-pre-deploy: Pod/db-migration-grq6n exit code 3 (Error)";
+        assert!(!table.contains(blocked), "{table}");
+        for wide_or_piped in [Some(200), None] {
+            let table = render(&report, &options(wide_or_piped)).unwrap();
+            assert!(table.lines().nth(2).unwrap().ends_with(blocked), "{table}");
+        }
+    }
+
+    #[test]
+    fn message_is_the_diagnosis_and_wide_adds_the_flux_message() {
+        let snapshot =
+            crate::snapshot::parse_snapshot(include_str!("../examples/missing-dependency.yaml"), "example").unwrap();
+        let report = crate::engine::diagnose(&snapshot, &crate::engine::Filter::default()).unwrap();
+        let options = |format| RenderOptions {
+            format,
+            color: false,
+            no_headers: false,
+            namespace_column: false,
+            now: snapshot.now.unwrap(),
+            width: None,
+        };
+        // Flux's message on app-deploy names the Ready app-pre-deploy; the cause is app-database.
+        let stale = "dependency 'shop/app-pre-deploy' is not ready";
+        let table = render(&report, &options(OutputFormat::Table)).unwrap();
+        let row = table.lines().find(|l| l.starts_with("app-deploy")).unwrap();
+        assert!(row.ends_with("blocked by app-database: not found") && !table.contains(stale), "{table}");
+        let wide = render(&report, &options(OutputFormat::Wide)).unwrap();
+        let header: Vec<&str> =
+            wide.lines().next().unwrap().split("   ").map(str::trim).filter(|h| !h.is_empty()).collect();
+        assert_eq!(header.last(), Some(&"FLUX MESSAGE"), "{wide}");
+        assert_eq!(header[header.len() - 2], "MESSAGE", "{wide}");
+        let row = wide.lines().find(|l| l.starts_with("app-deploy")).unwrap();
+        assert!(row.contains("blocked by app-database: not found") && row.ends_with(stale), "{wide}");
+        // A Ready stage keeps Flux's message in MESSAGE.
+        let row = table.lines().find(|l| l.starts_with("app-pre-deploy")).unwrap();
+        assert!(row.contains("Applied revision: main@sha1:b09241b4f4c3a66d1b6212b264a1a81fc9cd7276"), "{table}");
     }
 
     #[test]
@@ -460,8 +502,10 @@ mod tests {
             };
             let text = render(&report, &options).unwrap();
             assert!(!text.contains(['\x1b', '\x07', '\r']), "{text}");
-            // The table's MESSAGE is the condition's first line; the other fields are whole.
-            assert!(text.contains("ready ^[[2J^[]0;t^G\n"), "{text}");
+            // Flux's message (-o wide) is the condition's first line; the other fields are whole.
+            if format == OutputFormat::Wide {
+                assert!(text.contains("ready ^[[2J^[]0;t^G\n"), "{text}");
+            }
             for field in ["message ", "Reason", "container", "log ", "Event: ", "hint ", "warning "] {
                 assert!(text.contains(&format!("{field}^[[2J^[]0;t^G\\r\\n")), "{field} is not inert:\n{text}");
             }

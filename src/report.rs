@@ -228,6 +228,26 @@ impl StageReport {
     pub fn id(&self) -> StageId {
         StageId::new(self.kind, &self.namespace, &self.name)
     }
+
+    /// The table's MESSAGE for a stage that is not Ready: our diagnosis in one line, from the root
+    /// cause (`Pod/db-migration-grq6n exit code 3 (Error)`; a Blocked stage says by what:
+    /// `blocked by app-database: not found`). `None` without a root cause. Stages outside `home`
+    /// are named with their namespace.
+    pub fn diagnosis(&self, home: &str) -> Option<String> {
+        let cause = self.root_cause.as_ref()?;
+        let object = cause.object();
+        let at = self.path.last().filter(|at| **at != self.id());
+        let headline = match at {
+            Some(at) if ObjectRef::stage(at) == object => cause.summary(),
+            _ if object == ObjectRef::stage(&self.id()) => cause.summary(),
+            _ => format!("{} {}", object.short(home), cause.summary()),
+        };
+        Some(match (self.state, at) {
+            (StageState::Blocked, Some(at)) => format!("blocked by {}: {headline}", at.label(home)),
+            (StageState::Blocked, None) => format!("blocked by {headline}"),
+            _ => headline,
+        })
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -304,6 +324,19 @@ impl RootCause {
     pub fn object(&self) -> ObjectRef {
         ObjectRef::new(&self.kind, &self.namespace, &self.name)
     }
+
+    /// What happened to the object, in a few words: `exit code 3 (Error)`, `ImagePullBackOff`, `not
+    /// found`; a controller's reason on a stage comes with the first line of its message.
+    pub fn summary(&self) -> String {
+        match (self.exit_code, self.reason.phrase()) {
+            (Some(code), _) => format!("exit code {code} ({})", self.reason),
+            (None, Some(phrase)) => phrase,
+            (None, None) if self.object().as_stage().is_some() && !self.message.is_empty() => {
+                format!("{}: {}", self.reason, self.message.lines().next().unwrap_or_default())
+            }
+            (None, None) => self.reason.to_string(),
+        }
+    }
 }
 
 /// Why an object is at fault. Reasons the controllers write (the kubelet's `ErrImagePull`, the Job
@@ -371,6 +404,31 @@ impl Reason {
             Reason::StillRunning => "StillRunning",
             Reason::Observed(reason) => reason,
         }
+    }
+}
+
+impl Reason {
+    /// The reasons this plugin names about a stage or its source, in words for the table; the
+    /// reason itself stays in JSON and in the chain line.
+    fn phrase(&self) -> Option<String> {
+        Some(String::from(match self {
+            Reason::DependencyCycle => "in a dependsOn cycle",
+            Reason::DependencyNotFound | Reason::SourceNotFound => "not found",
+            Reason::DependencyNotReady => "not ready",
+            Reason::ReadyExprNotMet => "readyExpr is false",
+            Reason::RevisionNotUpToDate => "source revision not applied yet",
+            Reason::Suspended => "suspended",
+            Reason::NotReconciled => "not reconciled yet",
+            Reason::GenerationNotObserved => "latest spec not reconciled yet",
+            Reason::Progressing => "reconciling",
+            Reason::ArtifactMissing => "no artifact",
+            Reason::JobRunning => "still running",
+            Reason::JobDeleted => "deleted",
+            Reason::JobSuspended => "suspended",
+            Reason::StillRunning => "still running at the health check timeout",
+            Reason::AwaitingAdmission { queue } => return Some(format!("awaiting admission by LocalQueue {queue}")),
+            Reason::ImmutableField | Reason::Observed(_) => return None,
+        }))
     }
 }
 
