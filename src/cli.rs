@@ -269,7 +269,7 @@ pub struct RerunArgs {
     /// Print every step and change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Do not ask for confirmation on a terminal.
+    /// Do not ask for confirmation (needed where no terminal is attached: CI, cron, scripts).
     #[arg(short = 'y', long)]
     pub yes: bool,
     /// Where to save the Job manifests before deleting them

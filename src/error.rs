@@ -70,6 +70,8 @@ pub enum Error {
     },
     #[error("aborted; nothing was changed")]
     Aborted,
+    #[error("refusing to rerun without confirmation: no terminal to ask on; pass --yes to rerun without asking")]
+    Unconfirmed,
     #[error("Job {job} is still terminating {} after its delete was accepted", crate::duration::took(*.timeout))]
     NotDeleted { job: NamespacedName, timeout: std::time::Duration },
     #[error(

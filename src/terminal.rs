@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Write};
 
 use owo_colors::OwoColorize;
 
@@ -140,17 +140,43 @@ pub fn step(glyph: Glyph, message: &str) {
     let _ = writeln!(std::io::stderr(), "{glyph} {}", inert(message));
 }
 
-/// Asks a yes/no question on the terminal; `false` unless the answer starts with y.
-pub fn confirm(question: &str) -> bool {
-    let _ = write!(std::io::stderr(), "{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).is_ok() && answer.trim_start().to_lowercase().starts_with('y')
+/// The answer to a yes/no question.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Yes,
+    No,
+    /// No terminal is attached to ask on (a CI job, cron, a pipe from another program).
+    NoTerminal,
 }
 
-/// Whether a human can answer a question: stdin and stderr are both terminals.
-pub fn interactive() -> bool {
-    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+/// Asks a yes/no question on the controlling terminal, whatever stdin, stdout and stderr are
+/// (`rerun ... 2>&1 | tee log` still asks): `/dev/tty` on Unix, the console on Windows. `Yes` only
+/// when the answer starts with y.
+pub fn confirm(question: &str) -> Answer {
+    let Ok((input, mut output)) = controlling_terminal() else { return Answer::NoTerminal };
+    if write!(output, "{question} [y/N] ").and_then(|()| output.flush()).is_err() {
+        return Answer::NoTerminal;
+    }
+    let mut answer = String::new();
+    match std::io::BufReader::new(input).read_line(&mut answer) {
+        Ok(_) if answer.trim_start().to_lowercase().starts_with('y') => Answer::Yes,
+        Ok(_) => Answer::No,
+        Err(_) => Answer::NoTerminal,
+    }
+}
+
+/// The terminal to read an answer from and write a question to.
+#[cfg(not(windows))]
+fn controlling_terminal() -> std::io::Result<(std::fs::File, std::fs::File)> {
+    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty")?;
+    Ok((tty.try_clone()?, tty))
+}
+
+#[cfg(windows)]
+fn controlling_terminal() -> std::io::Result<(std::fs::File, std::fs::File)> {
+    let input = std::fs::OpenOptions::new().read(true).write(true).open("CONIN$")?;
+    let output = std::fs::OpenOptions::new().read(true).write(true).open("CONOUT$")?;
+    Ok((input, output))
 }
 
 /// Colour on stderr, for reports printed there (`rerun --wait` failures).

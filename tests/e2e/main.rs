@@ -13,6 +13,7 @@ mod harness;
 mod resource_sets;
 mod safety;
 mod scenarios;
+mod terminal;
 mod watching;
 
 use std::path::PathBuf;
@@ -36,6 +37,16 @@ pub struct Output {
     pub stderr: String,
 }
 
+impl Output {
+    fn of(out: &std::process::Output) -> Self {
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 impl Ctx {
     /// Runs the built plugin with the test cluster's kubeconfig.
     pub fn plugin(&self, args: &[&str]) -> Result<Output> {
@@ -43,19 +54,23 @@ impl Ctx {
     }
 
     pub fn plugin_with(&self, kubeconfig: &std::path::Path, args: &[&str]) -> Result<Output> {
-        let out = Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .env("NO_COLOR", "1")
+        let out = terminal::without_terminal(self.command(kubeconfig, args))
             .output()
             .map_err(|e| format!("cannot run kubectl-fluxjobs: {e}"))?;
-        Ok(Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        Ok(Output::of(&out))
+    }
+
+    /// Runs the plugin as at a user's terminal, with its stdin from nowhere and its stdout and stderr
+    /// piped (as in `rerun ... 2>&1 | tee log`): types `answer` at its question. Returns what it
+    /// printed and what the terminal showed.
+    pub fn plugin_at_terminal(&self, args: &[&str], answer: &str) -> Result<(Output, String)> {
+        terminal::answer_at_terminal(self.command(&self.plane.kubeconfig, args), answer)
+    }
+
+    fn command(&self, kubeconfig: &std::path::Path, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"));
+        command.arg("--kubeconfig").arg(kubeconfig).args(args).env_remove("KUBECONFIG").env("NO_COLOR", "1");
+        command
     }
 
     /// `rerun job/db-migration -n NS --yes --backup-dir BACKUPS` and `extra` flags.

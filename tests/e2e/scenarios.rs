@@ -488,8 +488,26 @@ fn rerun_after_fixing_a_failed_migration(ctx: &Ctx) -> Result<()> {
     ctx.plane.kubectl(&["label", "node", "kwok-node-0", &format!("fluxjobs.test/pool={ns}")])?;
     let old_uid = uid_of_job(ctx, ns, "db-migration")?;
     let backups = ctx.plane.dir.join("backups-rerun");
-    let out = ctx.rerun_migration(ns, &backups, &["--wait", "--timeout", "2m"])?;
-    check(out.code == 0, || format!("rerun exited {}:\n{}", out.code, out.stderr))?;
+    // Without --yes it asks on the terminal, whatever stdin and stderr are; with no terminal it
+    // refuses; "n" changes nothing.
+    let rerun = ["rerun", "job/db-migration", "-n", ns, "--wait", "--timeout", "2m", "--backup-dir"];
+    let rerun: Vec<&str> = rerun.into_iter().chain([backups.to_str().unwrap()]).collect();
+    let out = ctx.plugin(&rerun)?;
+    check(out.code == 1 && out.stderr.lines().last().is_some_and(|l| l.contains("pass --yes")), || {
+        format!("without a terminal: exit {}: {}", out.code, out.stderr)
+    })?;
+    let (out, terminal) = ctx.plugin_at_terminal(&rerun, "n")?;
+    check(out.code == 1 && out.stderr.contains("aborted; nothing was changed"), || {
+        format!("answered n: exit {}: {}\nterminal: {terminal}", out.code, out.stderr)
+    })?;
+    check(terminal.contains("Delete 1 Job as above? [y/N]") && !out.stderr.contains("[y/N]"), || {
+        format!("the question was not asked on the terminal: {terminal:?}\nstderr: {}", out.stderr)
+    })?;
+    check(uid_of_job(ctx, ns, "db-migration")? == old_uid && !backups.exists(), || {
+        "a refused rerun changed something".into()
+    })?;
+    let (out, terminal) = ctx.plugin_at_terminal(&rerun, "y")?;
+    check(out.code == 0, || format!("rerun exited {}:\n{}\nterminal: {terminal}", out.code, out.stderr))?;
     for expected in [
         "saved e2e-rerun/db-migration",
         "is gone",

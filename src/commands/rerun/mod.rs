@@ -34,7 +34,7 @@ use crate::model::Stage;
 use crate::plan::{Mode, Plan, Target, decide, parse_target, stage_namespaces};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::JobState;
-use crate::terminal::{self, Glyph};
+use crate::terminal::{self, Answer, Glyph};
 
 /// The exit code of a command stopped by Ctrl-C, as shells report it (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
@@ -62,10 +62,12 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
     terminal::step(Glyph::Done, &checked.describe());
-    if !args.yes && terminal::interactive() {
+    if !args.yes {
         let question = format!("Delete {} Job{} as above?", plans.len(), if plans.len() == 1 { "" } else { "s" });
-        if !terminal::confirm(&question) {
-            return Err(Error::Aborted);
+        match terminal::confirm(&question) {
+            Answer::Yes => {}
+            Answer::No => return Err(Error::Aborted),
+            Answer::NoTerminal => return Err(Error::Unconfirmed),
         }
     }
     carry_out(ctx, &conn, args, &plans, &backup_dir, timeout).await
