@@ -89,7 +89,7 @@ pub fn failed(index: &Index, ks: &Kustomization) -> Resolution {
                 .or_else(|| still_running(index, ks, &refs))
                 .unwrap_or_else(|| own("HealthCheckFailed", ready.message.clone(), hints::see_health_check()))
         }
-        "ReconciliationFailed" => immutable_field(ks, &ready.message).unwrap_or_else(|| {
+        "ReconciliationFailed" => immutable_field(index, ks, &ready.message).unwrap_or_else(|| {
             own("ReconciliationFailed", messages::first_line(&ready.message), hints::fix_manifests(ks))
         }),
         "BuildFailed" => own("BuildFailed", messages::first_line(&ready.message), hints::fix_build(ks)),
@@ -242,9 +242,11 @@ fn missing_job_cause(index: &Index, job: &NamespacedName, health_check_waits: bo
 }
 
 /// An immutable-field apply failure; with `force` kustomize-controller would have recreated it.
-fn immutable_field(ks: &Kustomization, message: &str) -> Option<Resolution> {
+fn immutable_field(index: &Index, ks: &Kustomization, message: &str) -> Option<Resolution> {
     let (object, line) = messages::immutable_field(message)?;
-    let hint = hints::immutable(ks, &object);
+    // rerun takes Jobs only, and only one that is there to recreate.
+    let rerunnable = object.kind == "Job" && index.job(&object.namespace, &object.name).is_some();
+    let hint = hints::immutable(ks, &object, rerunnable);
     let cause = RootCause::new(object, Reason::ImmutableField, messages::abbreviate_invalid_values(line));
     Some(Resolution::at(&ks.id(), cause, hint))
 }

@@ -110,18 +110,18 @@ pub fn slow_job(ks: &Kustomization, job: &ObjectRef) -> String {
 }
 
 /// An object kustomize-controller could not update in place (an immutable field).
-pub fn immutable(ks: &Kustomization, object: &ObjectRef) -> String {
+pub fn immutable(ks: &Kustomization, object: &ObjectRef, rerunnable: bool) -> String {
     if ks.spec.force {
-        "force is on but the object could not be recreated; see the stage's events".to_string()
-    } else {
-        format!(
-            "set spec.force: true on Kustomization {} (or label the {} kustomize.toolkit.fluxcd.io/force: enabled) so Flux recreates it; or: kubectl fluxjobs rerun {}/{} -n {}",
-            ks.id(),
-            object.kind,
-            object.kind.to_lowercase(),
-            object.name,
-            object.namespace
-        )
+        return "force is on but the object could not be recreated; see the stage's events".to_string();
+    }
+    let force = format!(
+        "set spec.force: true on Kustomization {} (or label the {} kustomize.toolkit.fluxcd.io/force: enabled) so Flux recreates it",
+        ks.id(),
+        object.kind
+    );
+    match rerunnable {
+        true => format!("{force}; or: kubectl fluxjobs rerun job/{} -n {}", object.name, object.namespace),
+        false => force,
     }
 }
 

@@ -173,7 +173,12 @@ fn run_filtered(mut objects: Vec<Value>, filter: Filter) -> Report {
     objects.push(event("Namespace", NS, "Normal", "Clock", "fixes the snapshot time"));
     let text = json!({"apiVersion": "v1", "kind": "List", "items": objects}).to_string();
     let snapshot = parse_snapshot(&text, "fixture").expect("fixture parses");
-    diagnose(&snapshot, &filter).expect("diagnosis")
+    let report = diagnose(&snapshot, &filter).expect("diagnosis");
+    // A hint never names a rerun the planner would refuse in that state.
+    if let Err(e) = crate::plan::hinted_reruns_accepted(&snapshot, &report) {
+        panic!("{e}");
+    }
+    report
 }
 
 fn stage<'a>(report: &'a Report, name: &str) -> &'a StageReport {
@@ -864,7 +869,21 @@ fn immutable_job_without_force_names_the_job_and_suggests_force() {
     );
     let s = stage(&report, "app-pre-deploy");
     assert!(s.hint.as_deref().unwrap().contains("spec.force: true"));
+    // The Job is not in this snapshot: no rerun is named (rerun would not find it).
+    assert!(!s.hint.as_deref().unwrap().contains("fluxjobs rerun"), "{:?}", s.hint);
     assert!(s.root_cause.as_ref().unwrap().message.ends_with("Invalid value: {…}: field is immutable"));
+    // A Deployment is not something rerun takes.
+    let mut pre = ks("app-pre-deploy", &[]);
+    pre["spec"]["force"] = json!(false);
+    set_ready(
+        &mut pre,
+        "False",
+        "ReconciliationFailed",
+        "Deployment/shop/app dry-run failed (Invalid): Deployment.apps \"app\" is invalid: spec.selector: Invalid value: {}: field is immutable\n",
+    );
+    let report = run(blocked_pipeline(pre, vec![]));
+    let hint = stage(&report, "app-pre-deploy").hint.clone().unwrap();
+    assert!(hint.contains("label the Deployment") && !hint.contains("fluxjobs rerun"), "{hint}");
 }
 
 #[test]
