@@ -240,4 +240,24 @@ mod tests {
         let body: serde_json::Value = serde_json::from_str(&seen[1].body).unwrap();
         assert_eq!(body["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"], "2026-12-01T00:00:00Z");
     }
+
+    /// A stage whose controller never handled the request has a Ready condition from before it: the
+    /// timeout says so instead of presenting it as the outcome.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_never_handled_is_told_from_a_stage_still_on_its_way() {
+        use crate::cluster::wait::{StageOutcome, stage_settled};
+        let stage_with = |handled: &str, reason: &str| {
+            let mut k = kustomization("shop", "app", json!([]));
+            k["status"] = json!({"lastHandledReconcileAt": handled, "conditions": [
+                {"type": "Ready", "status": "False", "reason": reason, "message": "old news"}]});
+            (200, k.to_string())
+        };
+        let id = crate::refs::StageId::kustomization("shop", "app");
+        let (never, _) = connection(move |_| stage_with("an-older-token", "DependencyNotReady"));
+        let outcome = stage_settled(&never, &id, "token", Duration::from_secs(30)).await;
+        assert_eq!(outcome, StageOutcome::TimedOut { handled: false, last: "DependencyNotReady: old news".into() });
+        let (handled, _) = connection(move |_| stage_with("token", "DependencyNotReady"));
+        let outcome = stage_settled(&handled, &id, "token", Duration::from_secs(30)).await;
+        assert!(matches!(outcome, StageOutcome::TimedOut { handled: true, .. }), "{outcome:?}");
+    }
 }

@@ -61,20 +61,24 @@ pub async fn job_gone(
 pub enum StageOutcome {
     /// kustomize-controller handled the request, with this outcome (or the stage was deleted).
     Handled(RequestOutcome),
-    /// Not handled within the timeout; the last Ready condition (or read error) seen.
-    TimedOut(String),
+    /// Not settled within the timeout: the controller handled the request but the stage is still
+    /// on its way (`handled`), or it never handled it, so `last` (the Ready condition or read error
+    /// last seen) may date from before the request.
+    TimedOut { handled: bool, last: String },
 }
 
 /// Follows a stage until kustomize-controller has handled the reconcile request `token` and the
 /// engine calls the outcome final. Read errors are retried until the timeout.
 pub async fn stage_settled(conn: &Connection, stage: &StageId, token: &str, timeout: Duration) -> StageOutcome {
     let mut last = String::from("no status yet");
+    let mut handled = false;
     let settled = poll(POLL_INTERVAL, timeout, async || {
         match get_stage(conn, stage).await {
             Ok(Some(object)) => {
                 if let Some(outcome) = request_outcome(rules(&object), token) {
                     return Ok(Some(StageOutcome::Handled(outcome)));
                 }
+                handled |= rules(&object).last_handled_reconcile_at() == Some(token);
                 if let Some(ready) = object.condition("Ready") {
                     last = format!("{}: {}", ready.reason, ready.message);
                 }
@@ -90,7 +94,7 @@ pub async fn stage_settled(conn: &Connection, stage: &StageId, token: &str, time
     .await;
     match settled {
         Ok(Some(outcome)) => outcome,
-        Ok(None) => StageOutcome::TimedOut(last),
+        Ok(None) => StageOutcome::TimedOut { handled, last },
         Err(never) => match never {},
     }
 }

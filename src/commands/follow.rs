@@ -49,9 +49,21 @@ pub async fn settle(conn: &Connection, stage: &StageId, label: &str, token: &str
             terminal::step(Glyph::Failed, &format!("{label} {reason}: {message}"));
             Settled::NotReady(reason)
         }
-        StageOutcome::TimedOut(last) => {
+        StageOutcome::TimedOut { handled: true, last } => {
             terminal::step(Glyph::Failed, &format!("{label} not Ready after {} ({last})", took(timeout)));
             Settled::NotReady("timed out".into())
+        }
+        // Its status is from before the request: say so rather than present it as the outcome.
+        StageOutcome::TimedOut { handled: false, last } => {
+            let controller = stage.kind.controller();
+            terminal::step(
+                Glyph::Failed,
+                &format!(
+                    "{label} {controller} did not handle the reconcile request within {} (is it running, and does it watch this namespace?); its status from before the request: {last}",
+                    took(timeout)
+                ),
+            );
+            Settled::NotReady("request not handled".into())
         }
     }
 }
