@@ -158,12 +158,13 @@ fn apply(store: &mut dyn KindStore, kind: &ReadKind, event: watcher::Event<Dynam
 }
 
 /// Watches the namespaces (all when `None`) and calls `on_change` with a snapshot after every
-/// burst of changes. Runs until the process is interrupted.
+/// burst of changes (it may read more, such as log tails; events wait meanwhile). Runs until the
+/// process is interrupted.
 pub async fn watch(
     conn: &Connection,
     namespaces: Option<BTreeSet<String>>,
     warn: &mut dyn FnMut(String),
-    on_change: &mut dyn FnMut(Snapshot),
+    mut on_change: impl AsyncFnMut(Snapshot),
 ) {
     // One namespace: namespaced watches; several: cluster-wide watches, filtered here.
     let scope = match &namespaces {
@@ -225,7 +226,7 @@ pub async fn watch(
                     for store in &stores {
                         store.fill(&mut snapshot, &keep);
                     }
-                    on_change(snapshot);
+                    on_change(snapshot).await;
                 }
             }
         }

@@ -12,6 +12,7 @@ use crate::engine::{self, Filter};
 use crate::error::Error;
 use crate::refs::StageKind;
 use crate::render::{self, RenderOptions};
+use crate::report::ContainerRef;
 use crate::snapshot;
 use crate::terminal;
 
@@ -131,7 +132,7 @@ fn nothing_found(namespace: Option<&str>, elsewhere: Vec<String>) -> String {
 /// The first frame of a watch: its text, and the log tails read for it.
 struct FirstFrame {
     text: String,
-    logs: Vec<(crate::report::ContainerRef, Vec<String>)>,
+    logs: Vec<(ContainerRef, Vec<String>)>,
 }
 
 /// `--watch`: the same view, printed again whenever the watched objects change.
@@ -144,7 +145,7 @@ async fn watch(
     options: RenderOptions,
     first_frame: FirstFrame,
 ) {
-    let FirstFrame { text: mut last, logs } = first_frame;
+    let FirstFrame { text: mut last, mut logs } = first_frame;
     // The namespaces the first picture needed: the stages', their dependencies', their workloads'.
     let namespaces = namespace.map(|ns| {
         let mut set = std::collections::BTreeSet::from([ns.to_string()]);
@@ -156,15 +157,28 @@ async fn watch(
     let filter = Filter { selector: args.selector.clone(), ..filter };
     let redraw = std::io::IsTerminal::is_terminal(&std::io::stdout())
         && matches!(args.output, crate::cli::OutputFormat::Table | crate::cli::OutputFormat::Wide);
-    cluster::watch::watch(conn, namespaces, &mut |w| terminal::warn(&w), &mut |snapshot| {
+    let on_change = async |snapshot: crate::model::Snapshot| {
         let mut report = match engine::diagnose(&snapshot, &filter) {
             Ok(report) => report,
             Err(e) => return terminal::warn(&crate::error::one_line(&e)),
         };
-        // The log tails read for the first frame stay on the causes that still name their
-        // container (a frame is drawn from watched objects only; logs are not watched).
+        // Logs are not watched: a container's tail is read once, when a cause first names it (a
+        // container that ended writes no more), and kept while a cause still names it.
         let sources = report.log_sources();
-        for (source, lines) in logs.iter().filter(|(source, _)| sources.contains(source)) {
+        if args.logs > 0 {
+            let new: Vec<ContainerRef> =
+                sources.iter().filter(|s| !logs.iter().any(|(read, _)| read == *s)).cloned().collect();
+            for (source, read) in new.iter().zip(cluster::read::container_logs(conn, &new, args.logs).await) {
+                // One that cannot be read is said once, not on every frame.
+                let lines = read.unwrap_or_else(|warning| {
+                    terminal::warn(&warning);
+                    vec![]
+                });
+                logs.push((source.clone(), lines));
+            }
+        }
+        logs.retain(|(source, _)| sources.contains(source));
+        for (source, lines) in &logs {
             report.attach_logs(source, lines);
         }
         let options = RenderOptions { now: snapshot.now.unwrap_or_else(Timestamp::now), ..options };
@@ -180,8 +194,8 @@ async fn watch(
             let _ = terminal::print_data(&format!("{separator}{text}"));
             last = text;
         }
-    })
-    .await;
+    };
+    cluster::watch::watch(conn, namespaces, &mut |w| terminal::warn(&w), on_change).await;
 }
 
 /// Fetches the log tails the report's root causes show and attaches them; a log that cannot be

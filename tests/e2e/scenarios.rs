@@ -33,7 +33,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("the_uid_precondition_protects_a_recreated_job", the_uid_precondition_protects_a_recreated_job),
         ("an_interrupted_rerun_says_how_to_restore", an_interrupted_rerun_says_how_to_restore),
         ("watch_follows_the_pipeline_to_ready", watch_follows_the_pipeline_to_ready),
-        ("watch_keeps_the_log_tail_after_the_first_frame", watch_keeps_the_log_tail),
+        ("watch_reads_the_log_tail_of_a_cause_in_a_later_frame", watch_keeps_the_log_tail),
         ("krew_installs_the_plugin_and_kubectl_runs_it", krew_installs_the_plugin_and_kubectl_runs_it),
         ("forbidden_user_gets_a_clear_error", forbidden_user_gets_a_clear_error),
         ("unreachable_server_is_named", unreachable_server_is_named),
@@ -810,22 +810,28 @@ fn an_interrupted_rerun_says_how_to_restore(ctx: &Ctx) -> Result<()> {
     check(uid_of_job(ctx, ns, "report")? != old_uid, || "the restored Job has the old uid".into())
 }
 
-/// `status --watch` on a failed migration: the log tail read for the first frame is still on the
-/// cause in the frame a later change draws.
+/// `status --watch` started before the migration fails: the cause that appears in a later frame gets
+/// its log tail, read once, and keeps it in the frames after.
 fn watch_keeps_the_log_tail(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-watch-logs";
     ctx.plane.write_pod_log(ns, &["applying migration 0042_add_order_totals", "migration failed"])?;
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    let args = ["status", "-n", ns, "--watch", "-o", "json"];
+    let watching = crate::watching::Watching::start_args(&ctx.plane.kubeconfig, &args)?;
+    let first = watching.next(Duration::from_secs(30), "at first")?;
+    check(first["stages"] == serde_json::json!([]), || format!("first document: {first}"))?;
     let mut pipeline = Pipeline::seed(ns);
     pipeline.migration_labels = vec![("fluxjobs.test/exit-code".into(), "3".into())];
     pipeline.install(&ctx.plane)?;
-    ctx.wait_status(ns, "pre-deploy Failed with its log tail", SETTLE, |r| {
-        state_of(r, "app-pre-deploy") == "Failed" && stage(r, "app-pre-deploy")["rootCause"]["logs"].is_array()
-    })?;
-    let args = ["status", "-n", ns, "--watch", "-o", "json"];
-    let watching = crate::watching::Watching::start_args(&ctx.plane.kubeconfig, &args)?;
     let logs = |doc: &Value| stage(doc, "app-pre-deploy")["rootCause"]["logs"].clone();
-    let first = watching.next(Duration::from_secs(30), "at first")?;
-    check(logs(&first).is_array(), || format!("no log tail in the first frame: {first}"))?;
+    let failed = watching.until(
+        SETTLE,
+        "with pre-deploy Failed",
+        |_| Ok(()),
+        |doc| doc["stages"].as_array().is_some_and(|s| !s.is_empty()) && state_of(doc, "app-pre-deploy") == "Failed",
+    )?;
+    let tail = serde_json::json!(["applying migration 0042_add_order_totals", "migration failed"]);
+    check(logs(&failed) == tail, || format!("no log tail on the cause of a later frame: {}", logs(&failed)))?;
     let patch = r#"{"spec":{"suspend":true}}"#;
     ctx.plane.kubectl(&["-n", ns, "patch", "kustomization", "app-post-deploy", "--type=merge", "-p", patch])?;
     let later = watching.until(
@@ -834,7 +840,7 @@ fn watch_keeps_the_log_tail(ctx: &Ctx) -> Result<()> {
         |_| Ok(()),
         |doc| state_of(doc, "app-post-deploy") == "Suspended",
     )?;
-    check(logs(&later) == logs(&first), || format!("the log tail changed or went: {}", logs(&later)))
+    check(logs(&later) == tail, || format!("the log tail changed or went: {}", logs(&later)))
 }
 
 /// `status --watch -o json`: one document per change, from watches, until the pipeline is Ready.
