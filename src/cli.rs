@@ -119,13 +119,14 @@ pub enum OutputFormat {
 
 /// `status --help`'s examples; the capture command comes from the list of kinds `status` reads.
 fn status_examples() -> String {
+    let capture = crate::model::capture_command_lines().replace('\n', "\n  ");
     let examples = [
         "kubectl fluxjobs status",
         "kubectl fluxjobs status app-post-deploy -n shop",
         "kubectl fluxjobs status -A -o wide",
         "kubectl fluxjobs status -A -o json --exit-code",
         "kubectl fluxjobs status -n shop --watch",
-        &crate::model::capture_command(),
+        &capture,
         "kubectl fluxjobs status --snapshot dump.yaml -A",
     ];
     format!("Examples:\n  {}", examples.join("\n  "))

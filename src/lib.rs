@@ -27,7 +27,7 @@ pub mod terminal;
 /// `rerun` makes, the manifest it restores from, and the capture command.
 pub mod testing {
     pub use crate::cluster::{ConnectOptions, connect, read, write};
-    pub use crate::model::{capture_command, captured_kinds, read_resources};
+    pub use crate::model::{capture_command, capture_command_lines, captured_kinds, read_resources};
     pub use crate::plan::restorable;
     pub use crate::refs::NamespacedName;
 }

@@ -345,16 +345,24 @@ fn help_and_version() {
 }
 
 /// The capture command comes from the one list of kinds `status` reads; README and `status --help`
-/// print that same line, whole.
+/// print the same two lines (joined by a backslash, never wrapped mid-command), which a shell reads
+/// as the one-line command the warnings give.
 #[test]
 fn readme_and_help_give_the_capture_command_of_the_kinds_status_reads() {
-    let capture = fluxjobs::testing::capture_command();
-    // Help text is wrapped at the terminal's width; words stay whole.
-    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let lines = fluxjobs::testing::capture_command_lines();
     let help = stdout(&run(&["status", "--help"]));
-    assert!(words(&help).contains(&capture), "status --help lacks {capture:?}:\n{help}");
+    let indented = format!("  {}", lines.replace('\n', "\n  "));
+    assert!(help.contains(&indented), "status --help lacks {indented:?}:\n{help}");
+    assert!(help.lines().all(|l| l.chars().count() <= 100), "{help}");
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    assert!(readme.lines().any(|l| l.trim() == capture), "README lacks {capture:?}");
+    assert!(readme.contains(&format!("```sh\n{lines}\n")), "README lacks {lines:?}");
+    // As a shell reads it: the continuation joined, the same words as the one-line command.
+    let words = |text: &str| {
+        let mut words: Vec<String> = text.replace("\\\n", " ").split_whitespace().map(String::from).collect();
+        words.sort();
+        words
+    };
+    assert_eq!(words(&lines), words(&fluxjobs::testing::capture_command()));
 }
 
 #[test]

@@ -168,6 +168,13 @@ pub fn capture_command() -> String {
     format!("kubectl get {} -A -o yaml > dump.yaml", captured_kinds())
 }
 
+/// The same command as README and `status --help` print it: two lines joined by a backslash, so
+/// that a help printer wrapping at 100 columns never breaks it (the list of kinds is one word on a
+/// line of its own) and it still works pasted into a shell (a redirection may stand anywhere).
+pub fn capture_command_lines() -> String {
+    format!("kubectl get -A -o yaml > dump.yaml \\\n  {}", captured_kinds())
+}
+
 impl ReadKind {
     const fn uncaptured(self) -> ReadKind {
         ReadKind { captured: false, ..self }
