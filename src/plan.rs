@@ -98,6 +98,14 @@ pub enum Refusal {
     OwnerGone { job: NamespacedName, owner: StageId },
     #[error("Job {job} is still running ({active} active pod{}); pass --force to delete it anyway", if *active == 1 { "" } else { "s" })]
     Running { job: NamespacedName, active: i32 },
+    #[error(
+        "Job {job} is run by {} {stage}, which creates it only when the action that runs it runs; rerun does not take such Jobs yet: flux reconcile {} {} -n {} --force",
+        stage.kind.as_str(),
+        stage.kind.as_str().to_lowercase(),
+        stage.name,
+        stage.namespace
+    )]
+    NotByRerun { job: NamespacedName, stage: StageId },
 }
 
 /// The checks before any write. `owner_id` is the stage the Job's owner labels name, `owner` that
@@ -132,6 +140,7 @@ pub fn decide(
         JobRecreation::Applies => Mode::FluxRecreates,
         JobRecreation::DeletesFailedItself => Mode::OperatorRecreates,
         JobRecreation::WaitsOutHealthCheck => Mode::FromLiveSpec(RecreateReason::HealthCheckRunning(stage.id())),
+        JobRecreation::NotByRerun => return Err(Refusal::NotByRerun { job: id, stage: stage.id() }),
     })
 }
 
@@ -284,7 +293,6 @@ pub(crate) fn hinted_reruns_accepted(
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::refs::MetaNames;
     use serde_json::json;
 
     pub fn job(extra: serde_json::Value) -> Job {
@@ -460,6 +468,19 @@ pub(super) mod tests {
             err.to_string().contains("kubectl annotate resourceset release -n shop fluxcd.controlplane.io/reconcile-"),
             "{err}"
         );
+    }
+
+    /// Helm creates a hook Job only with the action that runs it: rerun refuses, before any write,
+    /// and names the way that works.
+    #[test]
+    fn a_helm_hook_job_is_refused_with_the_way_that_reruns_it() {
+        let release: crate::model::HelmRelease =
+            serde_json::from_value(json!({"metadata": {"name": "my-app", "namespace": "shop"}})).unwrap();
+        let id = StageId::new(crate::refs::StageKind::HelmRelease, "shop", "my-app");
+        let failed = job(json!({"status": {"conditions": [{"type": "Failed", "status": "True"}]}}));
+        let err = decide(&failed, Some(&Stage::HelmRelease(release)), Some(&id), true, false).unwrap_err();
+        assert!(matches!(err, Refusal::NotByRerun { .. }), "{err:?}");
+        assert!(err.to_string().ends_with("flux reconcile helmrelease my-app -n shop --force"), "{err}");
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub enum StageKind {
     #[default]
     Kustomization,
     ResourceSet,
+    HelmRelease,
 }
 
 /// One row of the stage kind table.
@@ -95,15 +96,28 @@ const RESOURCE_SET: StageKindInfo = StageKindInfo {
     bare_id: false,
 };
 
+/// github.com/fluxcd/helm-controller config/crd/bases/helm.toolkit.fluxcd.io_helmreleases.yaml (v1.6.3).
+const HELM_RELEASE: StageKindInfo = StageKindInfo {
+    api: ApiKind { kind: "HelmRelease", group: "helm.toolkit.fluxcd.io", version: "v2", plural: "helmreleases" },
+    short_names: &["hr"],
+    controller: "helm-controller",
+    // helm-controller labels the objects of a release, hook Jobs included, with the HelmRelease
+    // (internal/postrender/common_renderer.go OriginLabels: `helm.toolkit.fluxcd.io/name|namespace`).
+    owner_labels: ("helm.toolkit.fluxcd.io/name", "helm.toolkit.fluxcd.io/namespace"),
+    resume: "flux resume helmrelease {name} -n {namespace}",
+    bare_id: false,
+};
+
 impl StageKind {
     /// Every stage kind, in the order stages of different kinds are listed.
-    pub const ALL: [StageKind; 2] = [StageKind::Kustomization, StageKind::ResourceSet];
+    pub const ALL: [StageKind; 3] = [StageKind::Kustomization, StageKind::ResourceSet, StageKind::HelmRelease];
 
     /// This kind's row of the table.
     pub const fn info(self) -> &'static StageKindInfo {
         match self {
             StageKind::Kustomization => &KUSTOMIZATION,
             StageKind::ResourceSet => &RESOURCE_SET,
+            StageKind::HelmRelease => &HELM_RELEASE,
         }
     }
 

@@ -3,10 +3,10 @@
 #  1. checks the prerequisites (cargo, go, openssl, tar, sha256sum) and says what is missing;
 #  2. builds, or reuses from its cache, the real control plane (tests/e2e/build-tools.sh: etcd,
 #     kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, kustomize-controller,
-#     flux-operator, and the Kubernetes 1.37 programs);
+#     flux-operator, helm-controller, and the Kubernetes 1.37 programs);
 #  3. runs `cargo test` with the end-to-end suite switched on (FLUXJOBS_E2E=1): unit tests, CLI and
 #     golden tests on the examples, and the scenarios against the live control plane (Kubernetes
-#     1.36, kustomize-controller v1.9, flux-operator);
+#     1.36, kustomize-controller v1.9, helm-controller v1.6, flux-operator);
 #  4. runs the end-to-end suite again on Kubernetes 1.37 (FLUXJOBS_E2E_K8S=1.37).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -115,7 +115,11 @@ fn dump_lacks(snapshot: &crate::model::Snapshot) -> Vec<&'static str> {
 /// No stage in scope: where to look instead, when stages live in other namespaces.
 fn nothing_found(namespace: Option<&str>, elsewhere: Vec<String>) -> String {
     let kinds: Vec<String> = StageKind::ALL.iter().map(|k| format!("{}s", k.as_str())).collect();
-    let kinds = kinds.join(" or ");
+    let kinds = match kinds.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
     let Some(ns) = namespace else { return format!("no Flux {kinds} found in any namespace") };
     let elsewhere: std::collections::BTreeSet<String> = elsewhere.into_iter().filter(|other| other != ns).collect();
     let found = format!("no Flux {kinds} found in namespace {ns:?}");

@@ -7,7 +7,6 @@ use super::index::Index;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::model::Snapshot;
-use crate::model::StageObject;
 use crate::refs::{StageId, StageKind};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -51,11 +50,9 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// Over every stage: Kustomizations and ResourceSets (whose `dependsOn` may name either kind).
+    /// Over every stage, of every kind (a ResourceSet's `dependsOn` may name any kind).
     pub fn new(snapshot: &Snapshot) -> Self {
-        let kustomizations = snapshot.kustomizations.iter().map(|k| (k.id(), k.dependency_ids()));
-        let resource_sets = snapshot.resource_sets.iter().map(|r| (r.id(), r.dependency_ids()));
-        let deps: BTreeMap<StageId, Vec<StageId>> = kustomizations.chain(resource_sets).collect();
+        let deps: BTreeMap<StageId, Vec<StageId>> = snapshot.stages().map(|s| (s.id(), s.dependency_ids())).collect();
         let cycles = find_cycles(&deps);
         Graph { deps, cycles }
     }

@@ -54,6 +54,9 @@ pub enum JobRecreation {
     DeletesFailedItself,
     /// It is in a health check that would wait for the deleted Job until its timeout.
     WaitsOutHealthCheck,
+    /// A reconcile request does not make it create the Job again (a Helm hook runs only with the
+    /// action that runs it).
+    NotByRerun,
 }
 
 /// How a stage ended once its controller handled a reconcile request.
@@ -81,6 +84,7 @@ pub fn rules(stage: &crate::model::Stage) -> &dyn StageRules {
     match stage {
         crate::model::Stage::Kustomization(ks) => ks,
         crate::model::Stage::ResourceSet(rset) => rset,
+        crate::model::Stage::HelmRelease(hr) => hr,
     }
 }
 
@@ -155,7 +159,9 @@ impl<'a> Index<'a> {
             labelled_deployments: HashMap::new(),
         };
         let kustomizations = snapshot.kustomizations.iter().map(|k| k as &dyn StageRules);
-        for stage in kustomizations.chain(snapshot.resource_sets.iter().map(|r| r as &dyn StageRules)) {
+        let resource_sets = snapshot.resource_sets.iter().map(|r| r as &dyn StageRules);
+        let helm_releases = snapshot.helm_releases.iter().map(|h| h as &dyn StageRules);
+        for stage in kustomizations.chain(resource_sets).chain(helm_releases) {
             index.stages.insert(owner_key(stage), stage);
         }
         for pod in &snapshot.pods {

@@ -10,12 +10,13 @@
 //! - `workload`: Jobs, Pods and Deployments; `hints`: the one next step for each cause;
 //! - `causes`: the object at fault inside a Kustomization (one function per state);
 //! - `graph`: the `dependsOn` graph and the [`Filter`]; `warnings`: pipeline-wide pattern checks;
-//! - `kustomization`, `resource_set`: each stage kind's [`StageRules`];
+//! - `kustomization`, `resource_set`, `helm_release`: each stage kind's [`StageRules`];
 //! - `resolve`: the walk from a stage that is not Ready to the stage at fault, never by kind;
 //! - `stage`: assembling the [`Report`].
 
 mod causes;
 mod graph;
+mod helm_release;
 pub mod hints;
 mod index;
 mod kustomization;

@@ -1115,3 +1115,99 @@ fn a_resource_set_ready_expr_is_evaluated_on_the_dependency_alone() {
     assert_eq!(s.ready_exprs.len(), 1);
     assert_eq!(s.ready_exprs[0].value, Some(false));
 }
+
+/// A HelmRelease `name` in NS from OCIRepository `name`, Ready for generation 1.
+fn hr(name: &str, depends_on: &[&str]) -> Value {
+    json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": name, "namespace": NS, "generation": 1, "creationTimestamp": T0},
+        "spec": {
+            "dependsOn": depends_on.iter().map(|d| json!({"name": d})).collect::<Vec<_>>(),
+            "chartRef": {"kind": "OCIRepository", "name": name}, "interval": "60m",
+        },
+        "status": {
+            "observedGeneration": 1,
+            "lastAttemptedRevision": "1.2.0+cdbfaee5f38d",
+            "conditions": [{"type": "Ready", "status": "True", "reason": "InstallSucceeded", "observedGeneration": 1,
+                            "message": format!("Helm install succeeded for release {NS}/{name}.v1 with chart my-app@1.2.0+cdbfaee5f38d"),
+                            "lastTransitionTime": T0}],
+        },
+    })
+}
+
+/// helm-controller's message for a pre-install hook Job that failed (internal/reconcile/install.go,
+/// with Helm v4's pkg/kube/statuswait.go), as the e2e scenario on the real controller shows it.
+fn hook_failed(name: &str, job: &str) -> String {
+    format!(
+        "Helm install failed for release {NS}/{name} with chart my-app@1.2.0+cdbfaee5f38d: failed pre-install: failed early due to stalled resources: [Job/{NS}/{job} status: 'Failed']"
+    )
+}
+
+fn hook_job(release: &str, name: &str) -> Value {
+    let mut job = failed_job(name, "BackoffLimitExceeded", "Job has reached the specified backoff limit");
+    job["metadata"]["labels"] = json!({"helm.toolkit.fluxcd.io/name": release, "helm.toolkit.fluxcd.io/namespace": NS});
+    job["metadata"]["annotations"] = json!({"helm.sh/hook": "pre-install,pre-upgrade"});
+    job
+}
+
+#[test]
+fn a_failed_hook_of_a_helm_release_is_followed_to_its_pod() {
+    let mut release = hr("my-app", &[]);
+    release["status"]["conditions"] =
+        json!([condition("Ready", "False", "InstallFailed", &hook_failed("my-app", "my-app-db-migrate"))]);
+    let mut dependent = hr("my-web", &["my-app"]);
+    dependent["status"]["conditions"] =
+        json!([condition("Ready", "False", "DependencyNotReady", &format!("dependency '{NS}/my-app' is not ready"))]);
+    let objects = vec![
+        release,
+        dependent,
+        hook_job("my-app", "my-app-db-migrate"),
+        pod_of("my-app-db-migrate", "my-app-db-migrate-x1", terminated(3, "Error")),
+    ];
+    let report = run(objects);
+    let s = report.stages.iter().find(|s| s.name == "my-app").unwrap();
+    assert_eq!(s.state, StageState::Failed);
+    let cause = s.root_cause.as_ref().unwrap();
+    assert_eq!((cause.kind.as_str(), cause.name.as_str(), cause.exit_code), ("Pod", "my-app-db-migrate-x1", Some(3)));
+    assert_eq!(cause.via, vec![crate::refs::ObjectRef::new("Job", NS, "my-app-db-migrate")]);
+    assert!(s.hint.as_deref().unwrap().ends_with(&format!("flux reconcile helmrelease my-app -n {NS} --force")));
+    assert_eq!(s.jobs.len(), 1, "the hook Job, found by helm-controller's labels");
+    // Its dependent is Blocked by it, down to the same pod.
+    let web = report.stages.iter().find(|s| s.name == "my-web").unwrap();
+    assert_eq!(web.state, StageState::Blocked);
+    let path: Vec<String> = web.path.iter().map(ToString::to_string).collect();
+    assert_eq!(path, [format!("HelmRelease/{NS}/my-web"), format!("HelmRelease/{NS}/my-app")]);
+    assert_eq!(web.root_cause.as_ref().unwrap().name, "my-app-db-migrate-x1");
+}
+
+#[test]
+fn a_helm_release_hook_gone_a_missing_dependency_and_the_plain_states() {
+    // The hook Job the message names is gone (its hook-delete-policy, or remediation).
+    let mut release = hr("my-app", &[]);
+    release["status"]["conditions"] =
+        json!([condition("Ready", "False", "InstallFailed", &hook_failed("my-app", "my-app-db-migrate"))]);
+    let report = run(vec![release]);
+    let cause = report.stages[0].root_cause.as_ref().unwrap();
+    assert_eq!((cause.kind.as_str(), cause.reason.as_str()), ("Job", "JobDeleted"), "{cause:?}");
+    // A dependency that does not exist.
+    let mut dependent = hr("my-web", &["my-db"]);
+    dependent["status"]["conditions"] =
+        json!([condition("Ready", "False", "DependencyNotReady", &format!("dependency '{NS}/my-db' is not ready"))]);
+    let report = run(vec![dependent]);
+    let cause = report.stages[0].root_cause.as_ref().unwrap();
+    assert_eq!((cause.name.as_str(), cause.reason.as_str()), ("my-db", "DependencyNotFound"));
+    // Ready, suspended, working, and Ready for an older generation.
+    let ready = run(vec![hr("my-app", &[])]);
+    assert_eq!(ready.stages[0].state, StageState::Ready);
+    let mut suspended = hr("my-app", &[]);
+    suspended["spec"]["suspend"] = json!(true);
+    let report = run(vec![suspended]);
+    assert_eq!(report.stages[0].state, StageState::Suspended);
+    assert!(report.stages[0].hint.as_deref().unwrap().contains("flux resume helmrelease my-app"));
+    let mut working = hr("my-app", &[]);
+    working["status"]["conditions"] = json!([condition("Ready", "Unknown", "Progressing", "Fulfilling prerequisites")]);
+    assert_eq!(run(vec![working]).stages[0].state, StageState::Progressing);
+    let mut newer = hr("my-app", &[]);
+    newer["metadata"]["generation"] = json!(2);
+    assert_eq!(run(vec![newer]).stages[0].state, StageState::Progressing);
+}

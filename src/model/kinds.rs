@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 
-use super::{Kustomization, ResourceSet, SlimPod, Snapshot, Source};
+use super::{HelmRelease, Kustomization, ResourceSet, SlimPod, Snapshot, Source};
 use super::{event_is_relevant, slim_deployment, slim_job};
 use crate::refs::{ApiKind, MetaNames, StageKind};
 
@@ -86,6 +86,7 @@ macro_rules! collected {
 
 collected!(Kustomization, Kustomization, kustomizations, |object, kind| Some(object));
 collected!(ResourceSet, ResourceSet, resource_sets, |object, kind| Some(object));
+collected!(HelmRelease, HelmRelease, helm_releases, |object, kind| Some(object));
 // The API server and kubectl include `kind` in custom resources; set it from the table in case.
 collected!(Source, Source, sources, |object, kind| Some(Source { kind: kind.api.kind.to_string(), ..object }));
 collected!(Job, Job, jobs, |object, kind| Some(slim_job(object)));
@@ -118,9 +119,10 @@ const fn core(kind: &'static str, group: &'static str, plural: &'static str) -> 
 pub const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 
 /// Every kind `status` reads, in the order the capture command names them.
-pub static READ_KINDS: [ReadKind; 10] = [
+pub static READ_KINDS: [ReadKind; 11] = [
     entry::<Kustomization>(*StageKind::Kustomization.api(), Role::Stage, Presence::Required),
     entry::<ResourceSet>(*StageKind::ResourceSet.api(), Role::Stage, Presence::Crd),
+    entry::<HelmRelease>(*StageKind::HelmRelease.api(), Role::Stage, Presence::Crd),
     // The source kinds a Kustomization's `spec.sourceRef.kind` may name
     // (fluxcd/kustomize-controller api/v1/reference_types.go).
     source("GitRepository", "gitrepositories"),
@@ -169,8 +171,9 @@ pub fn capture_command() -> String {
 }
 
 /// The same command as README and `status --help` print it: two lines joined by a backslash, so
-/// that a help printer wrapping at 100 columns never breaks it (the list of kinds is one word on a
-/// line of its own) and it still works pasted into a shell (a redirection may stand anywhere).
+/// that a help printer wrapping lines never breaks it (the list of kinds is one word on a line of
+/// its own, which is never split) and it still works pasted into a shell (a redirection may stand
+/// anywhere in a command).
 pub fn capture_command_lines() -> String {
     format!("kubectl get -A -o yaml > dump.yaml \\\n  {}", captured_kinds())
 }
@@ -287,11 +290,11 @@ mod tests {
         }
         assert_eq!(
             read_resources(),
-            "kustomizations.kustomize.toolkit.fluxcd.io,resourcesets.fluxcd.controlplane.io,gitrepositories.source.toolkit.fluxcd.io,ocirepositories.source.toolkit.fluxcd.io,buckets.source.toolkit.fluxcd.io,externalartifacts.source.toolkit.fluxcd.io,jobs.batch,pods,events,deployments.apps"
+            "kustomizations.kustomize.toolkit.fluxcd.io,resourcesets.fluxcd.controlplane.io,helmreleases.helm.toolkit.fluxcd.io,gitrepositories.source.toolkit.fluxcd.io,ocirepositories.source.toolkit.fluxcd.io,buckets.source.toolkit.fluxcd.io,externalartifacts.source.toolkit.fluxcd.io,jobs.batch,pods,events,deployments.apps"
         );
         assert_eq!(
             capture_command(),
-            "kubectl get kustomizations,resourcesets,gitrepositories,ocirepositories,buckets,jobs,pods,events,deployments -A -o yaml > dump.yaml"
+            "kubectl get kustomizations,resourcesets,helmreleases,gitrepositories,ocirepositories,buckets,jobs,pods,events,deployments -A -o yaml > dump.yaml"
         );
     }
 

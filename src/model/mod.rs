@@ -15,9 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::refs::{MetaNames, ObjectRef, StageId};
 
+mod helm_release;
 mod kinds;
 mod resource_set;
 mod stage;
+pub use helm_release::*;
 pub use kinds::*;
 pub use resource_set::*;
 pub use stage::*;
@@ -271,6 +273,7 @@ impl Source {
 pub struct Snapshot {
     pub kustomizations: Vec<Kustomization>,
     pub resource_sets: Vec<ResourceSet>,
+    pub helm_releases: Vec<HelmRelease>,
     pub sources: Vec<Source>,
     pub jobs: Vec<Job>,
     pub pods: Vec<Pod>,
@@ -287,10 +290,21 @@ pub struct Snapshot {
 impl Snapshot {
     /// Adds what another read found (another namespace's objects).
     pub fn merge(&mut self, more: Snapshot) {
-        let Snapshot { kustomizations, resource_sets, sources, jobs, pods, events, deployments, now: _, dump_lacks: _ } =
-            more;
+        let Snapshot {
+            kustomizations,
+            resource_sets,
+            helm_releases,
+            sources,
+            jobs,
+            pods,
+            events,
+            deployments,
+            now: _,
+            dump_lacks: _,
+        } = more;
         self.kustomizations.extend(kustomizations);
         self.resource_sets.extend(resource_sets);
+        self.helm_releases.extend(helm_releases);
         self.sources.extend(sources);
         self.jobs.extend(jobs);
         self.pods.extend(pods);
@@ -301,7 +315,8 @@ impl Snapshot {
     /// Every stage, of every kind.
     pub fn stages(&self) -> impl Iterator<Item = &dyn StageObject> + '_ {
         let kustomizations = self.kustomizations.iter().map(|k| k as &dyn StageObject);
-        kustomizations.chain(self.resource_sets.iter().map(|r| r as &dyn StageObject))
+        let resource_sets = self.resource_sets.iter().map(|r| r as &dyn StageObject);
+        kustomizations.chain(resource_sets).chain(self.helm_releases.iter().map(|h| h as &dyn StageObject))
     }
 
     /// The stage `id`, of its kind.
@@ -355,10 +370,14 @@ fn slim_workload(meta: &mut ObjectMeta, template: Option<&mut k8s_openapi::api::
 /// The part of a Job the engine reads: metadata without managedFields and annotations (but one), the spec
 /// fields that decide its state, its containers' images, and its status.
 pub fn slim_job(mut job: Job) -> Job {
-    // flux-operator's recreateOnFailure is the one annotation the engine reads.
-    let recreate = job.metadata.annotations.as_mut().and_then(|a| a.remove_entry(RECREATE_ON_FAILURE_ANNOTATION));
+    // The annotations the engine reads: flux-operator's recreateOnFailure, and Helm's hook
+    // annotations (events, weight, delete policy).
+    let kept = job.metadata.annotations.take().map(|annotations| {
+        let read = |key: &String| key == RECREATE_ON_FAILURE_ANNOTATION || key.starts_with(HOOK_ANNOTATION);
+        annotations.into_iter().filter(|(key, _)| read(key)).collect::<std::collections::BTreeMap<_, _>>()
+    });
     slim_workload(&mut job.metadata, job.spec.as_mut().map(|s| &mut s.template));
-    job.metadata.annotations = recreate.map(|entry| [entry].into());
+    job.metadata.annotations = kept.filter(|a| !a.is_empty());
     job
 }
 

@@ -4,7 +4,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{Condition, Inventory, Kustomization, ResourceSet};
+use super::{Condition, HelmRelease, Inventory, Kustomization, ResourceSet};
 use crate::refs::{MetaNames, ObjectRef, StageId, StageKind};
 
 /// A stage object of any kind, read-only.
@@ -113,12 +113,63 @@ impl StageObject for ResourceSet {
     }
 }
 
+impl StageObject for HelmRelease {
+    fn stage_kind(&self) -> StageKind {
+        StageKind::HelmRelease
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn conditions(&self) -> &[Condition] {
+        self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
+    }
+    /// A release's objects are in Helm's storage, not in an inventory; they carry the HelmRelease's
+    /// owner labels.
+    fn inventory(&self) -> Option<&Inventory> {
+        None
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    /// HelmReleases, in spec order; a dependency without a namespace is in this one (api/v2
+    /// `DependsOn`, helm-controller internal/controller/helmrelease_controller.go checkDependencies).
+    fn dependency_ids(&self) -> Vec<StageId> {
+        let own = self.namespace();
+        let namespace = |d: &super::DependencyReference| d.namespace.clone().filter(|n| !n.is_empty());
+        self.spec
+            .depends_on
+            .iter()
+            .map(|d| StageId::new(StageKind::HelmRelease, namespace(d).unwrap_or_else(|| own.to_string()), &d.name))
+            .collect()
+    }
+    /// `spec.chartRef` (an OCIRepository or HelmChart), when the chart comes from one.
+    fn source(&self) -> Option<ObjectRef> {
+        let chart = self.spec.chart_ref.as_ref()?;
+        let namespace = chart.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace());
+        Some(ObjectRef::new(&chart.kind, namespace, &chart.name))
+    }
+    fn last_handled_reconcile_at(&self) -> Option<&str> {
+        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
+    }
+    /// The chart version and digest of the last attempt; a HelmRelease records no applied revision.
+    fn last_applied_revision(&self) -> Option<&str> {
+        None
+    }
+    fn last_attempted_revision(&self) -> Option<&str> {
+        self.status.as_ref()?.last_attempted_revision.as_deref()
+    }
+    fn to_stage(&self) -> Stage {
+        Stage::HelmRelease(self.clone())
+    }
+}
+
 /// A stage object of any kind, owned, as the commands that write (rerun, reconcile) hold it; they
 /// read it through [`Stage::object`]. The variants are for the kind-specific rules of rerun's plan.
 #[derive(Clone, Debug)]
 pub enum Stage {
     Kustomization(Kustomization),
     ResourceSet(ResourceSet),
+    HelmRelease(HelmRelease),
 }
 
 impl Stage {
@@ -126,6 +177,7 @@ impl Stage {
         match self {
             Stage::Kustomization(ks) => ks,
             Stage::ResourceSet(rset) => rset,
+            Stage::HelmRelease(hr) => hr,
         }
     }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real control-plane programs the end-to-end tests run (etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl, kwok, kustomize-controller, flux-operator) from the Go module
+# kube-controller-manager, kube-scheduler, kubectl, kwok, kustomize-controller, flux-operator,
+# helm-controller) from the Go module
 # proxy, using the wrapper go.mod files under tests/e2e/tools/; and krew with its manifest validator.
 #
 # Binaries are cached outside the repository, one directory per component keyed by its version and
@@ -160,10 +161,12 @@ build_flux() {
 }
 
 build_flux_operator() {
-  # Go 1.27 is required (flux-operator's go.mod): fetched from the module proxy for this one build.
-  local v src dir go127=(env GOTOOLCHAIN=go1.27.0)
+  # Go 1.27 is required (flux-operator's go.mod): the approved go1.27.3, fetched from the module
+  # proxy for this one build; the cache is keyed by it too.
+  local toolchain=go1.27.3
+  local v src dir go127=(env GOTOOLCHAIN=$toolchain)
   v=$(cd "$tools/flux-operator" && "${go127[@]}" go list -m -f '{{.Version}}' github.com/controlplaneio-fluxcd/flux-operator)
-  dir=$(cache_dir flux-operator "$v" "$tools/flux-operator")
+  dir=$(cache_dir flux-operator "$v-$toolchain" "$tools/flux-operator")
   if [ -x "$dir/flux-operator" ]; then
     log "flux-operator $v: cached in $dir"
   else
@@ -188,8 +191,34 @@ build_flux_operator() {
   echo "FLUX_OPERATOR_CRDS=$dir/crds"
 }
 
+build_helm_controller() {
+  local v src dir tmp start
+  v=$(sed -n 's|^require github.com/fluxcd/helm-controller \(v[^ ]*\)$|\1|p' "$tools/helm-controller/go.mod")
+  dir=$(cache_dir helm-controller "$v" "$tools/helm-controller")
+  if [ -x "$dir/helm-controller" ]; then
+    log "helm-controller $v: cached in $dir"
+  else
+    log "helm-controller $v: building"
+    start=$SECONDS tmp="$dir.tmp.$$"
+    rm -rf "$tmp" && mkdir -p "$tmp/wrapper" && cp "$tools/helm-controller/go.mod" "$tools/helm-controller/go.sum" "$tmp/wrapper/"
+    # Where the module proxy refuses the module, its unchanged source (../shared/go-sources, which
+    # .ci/run names in FLUXJOBS_GO_SOURCES) replaces it.
+    src="${FLUXJOBS_GO_SOURCES:-}/github.com/fluxcd/helm-controller@$v"
+    if [ -n "${FLUXJOBS_GO_SOURCES:-}" ] && [ -f "$src/go.mod" ]; then
+      (cd "$tmp/wrapper" && go mod edit -replace "github.com/fluxcd/helm-controller=$src")
+    fi
+    (cd "$tmp/wrapper" && go build -trimpath -ldflags="-s -w" -o "$tmp/helm-controller" github.com/fluxcd/helm-controller)
+    src=$(cd "$tmp/wrapper" && go list -m -f '{{if .Replace}}{{.Replace.Dir}}{{else}}{{.Dir}}{{end}}' github.com/fluxcd/helm-controller)
+    mkdir -p "$tmp/crds" && cp "$src/config/crd/bases/"*.yaml "$tmp/crds/"
+    rm -rf "$tmp/wrapper" "$dir" && mv "$tmp" "$dir"
+    log "helm-controller $v: built in $((SECONDS - start))s"
+  fi
+  echo "HELM_CONTROLLER=$dir/helm-controller"
+  echo "HELM_CONTROLLER_CRDS=$dir/crds"
+}
+
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(etcd k8s kwok kustomize-controller flux-operator krew)
+[ ${#components[@]} -gt 0 ] || components=(etcd k8s kwok kustomize-controller flux-operator helm-controller krew)
 for c in "${components[@]}"; do
   case "$c" in
     etcd) build_etcd ;;
@@ -199,6 +228,7 @@ for c in "${components[@]}"; do
     krew) build_krew ;;
     flux) build_flux ;;
     flux-operator) build_flux_operator ;;
-    *) echo "build-tools: unknown component '$c' (etcd, k8s, kwok, kustomize-controller, krew, flux, flux-operator)" >&2; exit 2 ;;
+    helm-controller) build_helm_controller ;;
+    *) echo "build-tools: unknown component '$c' (etcd, k8s, kwok, kustomize-controller, krew, flux, flux-operator, helm-controller)" >&2; exit 2 ;;
   esac
 done

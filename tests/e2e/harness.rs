@@ -310,8 +310,8 @@ impl ControlPlane {
 
         // kustomize-controller watches every source kind, so all source CRDs must be Established
         // before it starts (kustomize-controller internal/controller/kustomization_manager.go).
-        let crd_dirs =
-            [self.tools.get("KUSTOMIZATION_CRDS"), self.tools.get("SOURCE_CRDS"), self.tools.get("FLUX_OPERATOR_CRDS")];
+        let crd_dirs = ["KUSTOMIZATION_CRDS", "SOURCE_CRDS", "FLUX_OPERATOR_CRDS", "HELM_CONTROLLER_CRDS"]
+            .map(|k| self.tools.get(k));
         for dir in crd_dirs {
             self.kubectl(&["apply", "--server-side", "-f", &dir.display().to_string()])?;
         }
@@ -357,6 +357,21 @@ impl ControlPlane {
                 .arg("--web-server-port=0")
                 .arg("--log-encoding=console")
                 .arg(format!("--storage-path={}", storage.display())),
+        )?;
+        // helm-controller has no --kubeconfig flag; it reads KUBECONFIG.
+        self.spawn(
+            "helm-controller",
+            Command::new(self.tools.get("HELM_CONTROLLER"))
+                .env("KUBECONFIG", &self.kubeconfig)
+                .env("RUNTIME_NAMESPACE", "flux-system")
+                .args([
+                    "--metrics-addr=0",
+                    "--health-addr=127.0.0.1:0",
+                    "--enable-leader-election=false",
+                    "--log-encoding=console",
+                    "--watch-all-namespaces=true",
+                    "--concurrent=10",
+                ]),
         )?;
         eprintln!(
             "e2e: control plane up in {:.1}s at {} (work dir {})",
@@ -658,34 +673,84 @@ impl ControlPlane {
     /// (artifact with digest and revision, Ready=True) written through the status subresource.
     /// Returns the revision (`main@sha1:<40 hex>`).
     pub fn publish(&self, ns: &str, name: &str, files: &[(&str, &str)]) -> Result<String> {
-        let content_dir = self.dir.join("sources").join(ns).join(name);
+        let (sha256, artifact) = self.serve_tarball("gitrepository", ns, name, files, ".")?;
+        self.apply(&format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: {name}\n  namespace: {ns}\n\
+             spec:\n  url: https://git.example.invalid/{ns}/{name}.git\n  interval: 60m\n  ref:\n    branch: main\n"
+        ))?;
+        let revision = format!("main@sha1:{}", &sha256[..40]);
+        self.write_artifact_status("gitrepository", ns, name, &sha256, &artifact, &revision)?;
+        Ok(revision)
+    }
+
+    /// Publishes a Helm chart (`files` under the chart's directory `chart`) as OCIRepository
+    /// `ns/name`, the way source-controller would for `spec.chartRef` of a HelmRelease: the chart
+    /// archive served over HTTP and the OCIRepository's artifact written through its status.
+    /// Returns the revision (`VERSION@sha256:<64 hex>`).
+    pub fn publish_chart(
+        &self,
+        ns: &str,
+        name: &str,
+        chart: &str,
+        version: &str,
+        files: &[(&str, &str)],
+    ) -> Result<String> {
+        let files: Vec<(String, &str)> = files.iter().map(|(path, text)| (format!("{chart}/{path}"), *text)).collect();
+        let files: Vec<(&str, &str)> = files.iter().map(|(path, text)| (path.as_str(), *text)).collect();
+        let (sha256, artifact) = self.serve_tarball("ocirepository", ns, name, &files, chart)?;
+        self.apply(&format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata:\n  name: {name}\n  namespace: {ns}\n\
+             spec:\n  url: oci://registry.example.invalid/charts/{chart}\n  interval: 60m\n  ref:\n    tag: {version}\n"
+        ))?;
+        let revision = format!("{version}@sha256:{sha256}");
+        self.write_artifact_status("ocirepository", ns, name, &sha256, &artifact, &revision)?;
+        Ok(revision)
+    }
+
+    /// Writes `files` into a tarball of `top` (a directory among them, or `.`), served at
+    /// `KIND/NS/NAME/<digest>.tar.gz`; returns its sha256 and that path and size.
+    fn serve_tarball(
+        &self,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        files: &[(&str, &str)],
+        top: &str,
+    ) -> Result<(String, (String, u64))> {
+        let content_dir = self.dir.join("sources").join(kind).join(ns).join(name);
         let _ = fs::remove_dir_all(&content_dir);
         for (path, text) in files {
             let file = content_dir.join(path);
             fs::create_dir_all(file.parent().unwrap()).map_err(|e| e.to_string())?;
             fs::write(&file, text).map_err(|e| e.to_string())?;
         }
-        let staging = self.dir.join("sources").join(format!("{ns}-{name}.tar.gz"));
+        let staging = self.dir.join("sources").join(format!("{kind}-{ns}-{name}.tar.gz"));
         run(Command::new("tar")
             .args(["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-czf"])
             .arg(&staging)
             .arg("-C")
             .arg(&content_dir)
-            .arg("."))?;
+            .arg(top))?;
         let sha256 = run(Command::new("sha256sum").arg(&staging))?;
         let sha256 = sha256.split_whitespace().next().unwrap_or_default().to_string();
-        let commit = &sha256[..40];
-        let artifact_path = format!("gitrepository/{ns}/{name}/{commit}.tar.gz");
+        let artifact_path = format!("{kind}/{ns}/{name}/{sha256}.tar.gz");
         let served = self.dir.join("artifacts").join(&artifact_path);
         fs::create_dir_all(served.parent().unwrap()).map_err(|e| e.to_string())?;
         let size = fs::metadata(&staging).map_err(|e| e.to_string())?.len();
         fs::rename(&staging, &served).map_err(|e| e.to_string())?;
+        Ok((sha256, (artifact_path, size)))
+    }
 
-        self.apply(&format!(
-            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: {name}\n  namespace: {ns}\n\
-             spec:\n  url: https://git.example.invalid/{ns}/{name}.git\n  interval: 60m\n  ref:\n    branch: main\n"
-        ))?;
-        let revision = format!("main@sha1:{commit}");
+    /// The source's artifact and Ready=True, through the status subresource.
+    fn write_artifact_status(
+        &self,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        sha256: &str,
+        (artifact_path, size): &(String, u64),
+        revision: &str,
+    ) -> Result<()> {
         let now = rfc3339_now();
         let status = serde_json::json!({
             "status": {
@@ -710,14 +775,14 @@ impl ControlPlane {
             "-n",
             ns,
             "patch",
-            "gitrepository",
+            kind,
             name,
             "--subresource=status",
             "--type=merge",
             "-p",
             &status.to_string(),
         ])?;
-        Ok(revision)
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@ mod diagnosis;
 mod fault_proxy;
 mod fixtures;
 mod harness;
+mod helm_releases;
 mod resource_sets;
 mod safety;
 mod scenarios;
@@ -132,6 +133,12 @@ pub fn stage<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["stages"].as_array().and_then(|stages| stages.iter().find(|s| s["name"] == name)).unwrap_or(&Value::Null)
 }
 
+/// The stage of this kind and name in a report.
+pub fn stage_of_kind<'a>(report: &'a Value, kind: &str, name: &str) -> &'a Value {
+    let stages = report["stages"].as_array();
+    stages.and_then(|stages| stages.iter().find(|s| s["kind"] == kind && s["name"] == name)).unwrap_or(&Value::Null)
+}
+
 pub fn state_of(report: &Value, name: &str) -> String {
     stage(report, name)["state"].as_str().unwrap_or("<absent>").to_string()
 }
@@ -150,6 +157,7 @@ fn main() {
     let mut scenarios = scenarios::all();
     scenarios.extend(safety::all());
     scenarios.extend(resource_sets::all());
+    scenarios.extend(helm_releases::all());
     scenarios.extend(diagnosis::all());
     scenarios.extend(conventions::all());
     let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));

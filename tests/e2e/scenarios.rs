@@ -55,8 +55,9 @@ fn an_empty_namespace_exits_4_and_says_where_stages_are(ctx: &Ctx) -> Result<()>
     ))?;
     let out = ctx.plugin(&["status", "-n", empty, "--exit-code"])?;
     check(out.code == 4, || format!("exit {}: {}", out.code, out.stderr))?;
-    let expected =
-        format!("warning: no Flux Kustomizations or ResourceSets found in namespace \"{empty}\"; there are some in ");
+    let expected = format!(
+        "warning: no Flux Kustomizations, ResourceSets or HelmReleases found in namespace \"{empty}\"; there are some in "
+    );
     check(out.stderr.starts_with(&expected) && out.stderr.contains("try -"), || out.stderr.clone())?;
     check(out.stdout.lines().count() <= 1, || format!("stdout: {}", out.stdout))
 }

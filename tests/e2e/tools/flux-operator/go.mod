@@ -2,7 +2,7 @@
 // module's source out of the module cache and builds ./cmd/operator there: its web/embed.go embeds
 // web/dist, which the module zip does not contain, and one dependency version it pins is not served
 // by the Go module proxy here (see the replace in build_flux_operator). It needs Go 1.27, which
-// GOTOOLCHAIN=go1.27.0 fetches from the module proxy.
+// GOTOOLCHAIN=go1.27.3 (the approved version) fetches from the module proxy.
 module example.invalid/fluxjobs-e2e-flux-operator
 
 go 1.27.0

@@ -1,0 +1,151 @@
+//! A Flux HelmRelease as a stage: its state from the conditions helm-controller writes, and the
+//! failed hook Job its message names, followed down to the pod (github.com/fluxcd/helm-controller
+//! v1.6.3 internal/reconcile/*.go; the `failed early due to stalled resources: [Job/NS/NAME status:
+//! 'Failed']` text is Helm v4's pkg/kube/statuswait.go, as kstatus names objects).
+
+use k8s_openapi::api::batch::v1::Job;
+
+use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk};
+use super::resolution::{Resolution, stage_cause};
+use super::workload::job_cause;
+use super::{hints, messages};
+use crate::model::{HelmRelease, StageObject};
+use crate::refs::{ObjectRef, StageId};
+use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState};
+
+impl StageRules for HelmRelease {
+    fn own_state(&self, _: &Index) -> StageState {
+        state_of(self)
+    }
+
+    fn cause(&self, index: &Index, state: StageState) -> Resolution {
+        let id = self.id();
+        let own = |reason: Reason, message: String, hint: String| {
+            Resolution::at(&id, stage_cause(self, reason, message), hint)
+        };
+        match state {
+            StageState::Suspended => {
+                own(Reason::Suspended, "reconciliation is suspended (spec.suspend: true)".into(), self.resume_command())
+            }
+            StageState::Unknown => own(
+                Reason::NotReconciled,
+                "never reconciled: no status conditions".into(),
+                "check that helm-controller is running and watches this namespace".into(),
+            ),
+            _ => hook_cause(index, self).unwrap_or_else(|| {
+                let ready = self.condition("Ready").cloned().unwrap_or_default();
+                let reason =
+                    if ready.reason.is_empty() { Reason::Progressing } else { Reason::from(ready.reason.as_str()) };
+                let hint = match state {
+                    StageState::Progressing => "wait for helm-controller to finish".to_string(),
+                    _ => format!("kubectl describe helmrelease {} -n {}", self.name(), self.namespace()),
+                };
+                own(reason, messages::first_line(&ready.message), hint)
+            }),
+        }
+    }
+
+    /// The first dependency that is not Ready for its generation, in spec order
+    /// (`checkDependencies` in helm-controller internal/controller/helmrelease_controller.go).
+    fn blocked(&self, walk: &mut dyn Walk, visiting: &mut Vec<StageId>) -> Resolution {
+        let id = self.id();
+        for dep_id in self.dependency_ids() {
+            let at_dependency = |cause, hint| Resolution { path: vec![id.clone(), dep_id.clone()], cause, hint };
+            let Some(dep) = walk.index().stage(&dep_id) else {
+                let message = format!("dependency '{}/{}' not found", dep_id.namespace, dep_id.name);
+                let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::DependencyNotFound, message);
+                return at_dependency(cause, hints::create_dependency(&dep_id, &id));
+            };
+            if dep.healthy() || visiting.contains(&dep_id) {
+                continue;
+            }
+            let mut r = walk.resolve_visiting(&dep_id, visiting).unwrap_or_else(|| {
+                let message = format!("dependency '{}/{}' is not ready", dep_id.namespace, dep_id.name);
+                let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::DependencyNotReady, message);
+                Resolution::at(&dep_id, cause, hints::reconcile_stage(&dep_id))
+            });
+            r.path.insert(0, id.clone());
+            return r;
+        }
+        let ready = self.condition("Ready").cloned().unwrap_or_default();
+        let message = format!(
+            "{}; its dependencies are ready now, helm-controller re-checks them every --requeue-dependency (30s by default)",
+            ready.message
+        );
+        Resolution::at(&id, stage_cause(self, Reason::DependencyNotReady, message), hints::reconcile_stage(&id))
+    }
+
+    /// Ready=True for its generation.
+    fn healthy(&self) -> bool {
+        state_of(self) == StageState::Ready
+    }
+
+    /// helm-controller evaluates a dependency's readyExpr itself; not evaluated here (yet).
+    fn ready_exprs(&self, _: &Index) -> Vec<ReadyExprReport> {
+        vec![]
+    }
+
+    fn settled(&self) -> Option<RequestOutcome> {
+        let ready = self.condition("Ready")?;
+        match state_of(self) {
+            StageState::Ready => Some(RequestOutcome::Ready(self.last_attempted_revision().map(str::to_string))),
+            StageState::Failed => {
+                Some(RequestOutcome::Failed { reason: ready.reason.clone(), message: ready.message.clone() })
+            }
+            _ => None,
+        }
+    }
+
+    /// A hook Job is created by Helm when the action that runs its hook runs, which a plain
+    /// reconcile request does not start: rerun does not take it (yet).
+    fn job_recreation(&self, _: &Job) -> JobRecreation {
+        JobRecreation::NotByRerun
+    }
+
+    fn complete_report(&self, _: &Index, _: &mut StageReport, _: &mut Vec<String>) {}
+}
+
+/// A HelmRelease's own state. helm-controller writes Ready=False `DependencyNotReady` while a
+/// dependency is not ready, Ready=Unknown while it works, and Ready=False with the action's reason
+/// (`InstallFailed`, `UpgradeFailed`, `TestFailed`, ...) when an action failed
+/// (api/v2 condition_types.go).
+fn state_of(hr: &HelmRelease) -> StageState {
+    if hr.spec.suspend {
+        return StageState::Suspended;
+    }
+    let Some(ready) = hr.condition("Ready") else {
+        return StageState::Unknown;
+    };
+    if ready.reason == "DependencyNotReady" {
+        return StageState::Blocked;
+    }
+    let observed = hr.metadata.generation.is_none() || ready.observed_generation == hr.metadata.generation;
+    match ready.status.as_str() {
+        "True" if observed => StageState::Ready,
+        "True" | "Unknown" => StageState::Progressing,
+        _ => StageState::Failed,
+    }
+}
+
+/// The hook Job (or other Job) helm-controller's message names as failed, down to its pod; a named
+/// Job that is gone was deleted by its `helm.sh/hook-delete-policy` or by remediation.
+fn hook_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
+    let ready = hr.condition("Ready")?;
+    let id = hr.id();
+    let refs = messages::health_check_refs(&ready.message);
+    let (object, _) = refs.iter().find(|(object, status)| object.kind == "Job" && status == "Failed")?;
+    let hint = format!(
+        "fix what made it fail (see its logs), then run the release's action again with its hooks: flux reconcile helmrelease {} -n {} --force",
+        hr.name(),
+        hr.namespace()
+    );
+    let cause = match index.job(&object.namespace, &object.name) {
+        Some(job) => job_cause(index, job)?,
+        None => RootCause::new(
+            object.clone(),
+            Reason::JobDeleted,
+            "helm-controller reported it failed; it is gone (its helm.sh/hook-delete-policy, or remediation, deleted it)",
+        ),
+    };
+    Some(Resolution::at(&id, cause, hint))
+}
