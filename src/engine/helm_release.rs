@@ -10,7 +10,7 @@ use super::resolution::{Resolution, stage_cause};
 use super::workload::job_cause;
 use super::{hints, messages};
 use crate::model::{HelmRelease, StageObject};
-use crate::refs::{ObjectRef, StageId};
+use crate::refs::{ObjectRef, StageId, StageKind};
 use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState};
 
 impl StageRules for HelmRelease {
@@ -45,29 +45,41 @@ impl StageRules for HelmRelease {
         }
     }
 
-    /// The first dependency that is not Ready for its generation, in spec order
-    /// (`checkDependencies` in helm-controller internal/controller/helmrelease_controller.go).
+    /// The first dependency that fails helm-controller's check, in spec order (`checkDependencies`
+    /// in helm-controller internal/controller/helmrelease_controller.go): it must exist; with a
+    /// readyExpr, the expression decides (helm-controller evaluates it; its verdict is taken from
+    /// its message); else Ready=True with status.observedGeneration at its generation.
     fn blocked(&self, walk: &mut dyn Walk, visiting: &mut Vec<StageId>) -> Resolution {
         let id = self.id();
-        for dep_id in self.dependency_ids() {
+        let ready = self.condition("Ready").cloned().unwrap_or_default();
+        for (dep_ref, dep_id) in self.spec.depends_on.iter().zip(self.dependency_ids()) {
             let at_dependency = |cause, hint| Resolution { path: vec![id.clone(), dep_id.clone()], cause, hint };
+            let names = format!("{}/{}", dep_id.namespace, dep_id.name);
             let Some(dep) = walk.index().stage(&dep_id) else {
-                let message = format!("dependency '{}/{}' not found", dep_id.namespace, dep_id.name);
+                let plural = StageKind::HelmRelease.api().resource();
+                let message = format!("unable to get '{names}' dependency: {plural} \"{}\" not found", dep_id.name);
                 let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::DependencyNotFound, message);
                 return at_dependency(cause, hints::create_dependency(&dep_id, &id));
             };
+            if dep_ref.ready_expr.is_some() {
+                let unmet = format!("dependency '{names}' is not ready according to readyExpr eval");
+                if ready.message.contains(&unmet) {
+                    let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::ReadyExprNotMet, unmet);
+                    return at_dependency(cause, hints::ready_expr_false(&id, &dep_id));
+                }
+                continue;
+            }
             if dep.healthy() || visiting.contains(&dep_id) {
                 continue;
             }
             let mut r = walk.resolve_visiting(&dep_id, visiting).unwrap_or_else(|| {
-                let message = format!("dependency '{}/{}' is not ready", dep_id.namespace, dep_id.name);
+                let message = format!("dependency '{names}' is not ready");
                 let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::DependencyNotReady, message);
                 Resolution::at(&dep_id, cause, hints::reconcile_stage(&dep_id))
             });
             r.path.insert(0, id.clone());
             return r;
         }
-        let ready = self.condition("Ready").cloned().unwrap_or_default();
         let message = format!(
             "{}; its dependencies are ready now, helm-controller re-checks them every --requeue-dependency (30s by default)",
             ready.message
@@ -75,9 +87,11 @@ impl StageRules for HelmRelease {
         Resolution::at(&id, stage_cause(self, Reason::DependencyNotReady, message), hints::reconcile_stage(&id))
     }
 
-    /// Ready=True for its generation.
+    /// What a dependent's check asks of it: Ready=True and status.observedGeneration at its
+    /// generation (`checkDependencies`).
     fn healthy(&self) -> bool {
-        state_of(self) == StageState::Ready
+        let observed = self.status.as_ref().and_then(|s| s.observed_generation);
+        self.condition("Ready").is_some_and(|c| c.status == "True") && observed == self.metadata.generation
     }
 
     /// helm-controller evaluates a dependency's readyExpr itself; not evaluated here (yet).

@@ -19,7 +19,8 @@ pub fn break_cycle() -> String {
 }
 
 pub fn create_dependency(dependency: &StageId, dependent: &StageId) -> String {
-    format!("create Kustomization {dependency}, or remove it from spec.dependsOn of {dependent}")
+    let (kind, namespace, name) = (dependency.kind.as_str(), &dependency.namespace, &dependency.name);
+    format!("create {kind} {namespace}/{name}, or remove it from spec.dependsOn of {dependent}")
 }
 
 pub fn ready_expr_false(dependent: &StageId, dependency: &StageId) -> String {

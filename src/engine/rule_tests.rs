@@ -1196,6 +1196,24 @@ fn a_helm_release_hook_gone_a_missing_dependency_and_the_plain_states() {
     let report = run(vec![dependent]);
     let cause = report.stages[0].root_cause.as_ref().unwrap();
     assert_eq!((cause.name.as_str(), cause.reason.as_str()), ("my-db", "DependencyNotFound"));
+    let expected =
+        format!("unable to get '{NS}/my-db' dependency: helmreleases.helm.toolkit.fluxcd.io \"my-db\" not found");
+    assert_eq!(cause.message, expected);
+    let hint = report.stages[0].hint.as_deref().unwrap();
+    assert!(hint.starts_with(&format!("create HelmRelease {NS}/my-db, or remove it")), "{hint}");
+    // A readyExpr helm-controller found false: its verdict, on the dependency.
+    let mut dependent = hr("my-web", &[]);
+    dependent["spec"]["dependsOn"] =
+        json!([{"name": "my-app", "readyExpr": "dep.status.lastAttemptedRevision == '2.0.0'"}]);
+    let unmet = format!("dependency '{NS}/my-app' is not ready according to readyExpr eval");
+    dependent["status"]["conditions"] = json!([condition("Ready", "False", "DependencyNotReady", &unmet)]);
+    let report = run(vec![hr("my-app", &[]), dependent]);
+    let web = report.stages.iter().find(|s| s.name == "my-web").unwrap();
+    let cause = web.root_cause.as_ref().unwrap();
+    assert_eq!(
+        (cause.name.as_str(), cause.reason.as_str(), cause.message.as_str()),
+        ("my-app", "ReadyExprNotMet", unmet.as_str())
+    );
     // Ready, suspended, working, and Ready for an older generation.
     let ready = run(vec![hr("my-app", &[])]);
     assert_eq!(ready.stages[0].state, StageState::Ready);
