@@ -318,13 +318,29 @@ fn render_causes(report: &Report, o: &RenderOptions) -> String {
         pipelines.push(group);
         rest = after;
     }
-    for stage in pipelines.into_iter().flat_map(|group| group.iter().rev()) {
-        let Some(cause) = &stage.root_cause else {
+    let ordered: Vec<&StageReport> = pipelines.into_iter().flat_map(|group| group.iter().rev()).collect();
+    // Each distinct cause once, where it is first met, told from the stage with the longest path
+    // to it (another pipeline may reach it through more stages, e.g. a Kustomization whose health
+    // check names a HelmRelease that is a pipeline of its own).
+    let mut longest: std::collections::HashMap<(ObjectRef, &str), &StageReport> = std::collections::HashMap::new();
+    for stage in &ordered {
+        if let Some(cause) = &stage.root_cause {
+            let entry = longest.entry((cause.object(), cause.reason.as_str())).or_insert(stage);
+            if stage.path.len() > entry.path.len() {
+                *entry = stage;
+            }
+        }
+    }
+    for first in ordered {
+        let Some(cause) = &first.root_cause else {
             continue;
         };
-        if !shown.insert((cause.object(), cause.reason.as_str())) {
+        let key = (cause.object(), cause.reason.as_str());
+        if !shown.insert(key.clone()) {
             continue;
         }
+        let stage = longest[&key];
+        let Some(cause) = &stage.root_cause else { continue };
         out.push('\n');
         out.push_str(&chain_line(stage, cause, o, qualified));
         out.push('\n');

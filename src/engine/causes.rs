@@ -87,6 +87,7 @@ pub fn failed(index: &Index, ks: &Kustomization) -> Resolution {
             let refs = messages::health_check_refs(&ready.message);
             workload_problem(index, ks, Some(&refs))
                 .or_else(|| still_running(index, ks, &refs))
+                .or_else(|| unhealthy_stage(index, ks, &refs))
                 .unwrap_or_else(|| own("HealthCheckFailed", ready.message.clone(), hints::see_health_check()))
         }
         "ReconciliationFailed" => immutable_field(index, ks, &ready.message).unwrap_or_else(|| {
@@ -95,6 +96,17 @@ pub fn failed(index: &Index, ks: &Kustomization) -> Resolution {
         "BuildFailed" => own("BuildFailed", messages::first_line(&ready.message), hints::fix_build(ks)),
         reason => own(reason, messages::first_line(&ready.message), hints::stage_events(ks)),
     }
+}
+
+/// A stage the health check names as not healthy (a HelmRelease or ResourceSet the Kustomization
+/// applies): the cause is that stage, and the walk goes on into it.
+fn unhealthy_stage(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, String)]) -> Option<Resolution> {
+    let (object, status) = refs.iter().find(|(object, status)| {
+        status != "Current" && object.as_stage().is_some_and(|id| index.stage(&id).is_some())
+    })?;
+    let message = format!("the health check of {} reports it {status}", ks.id());
+    let cause = RootCause::new(object.clone(), Reason::from("HealthCheckFailed"), message);
+    Some(Resolution::at(&ks.id(), cause, hints::see_health_check()))
 }
 
 /// `elapsed of timeout` for a running health check, from the Reconciling condition's transition

@@ -45,7 +45,29 @@ impl<'i, 'a> Resolver<'i, 'a> {
                 visiting.pop();
                 Some(r)
             }
-            state => Some(stage.cause(self.index, state)),
+            state => {
+                let at_stage = stage.cause(self.index, state);
+                Some(self.into_named_stage(id, at_stage, visiting))
+            }
+        }
+    }
+
+    /// A cause that is itself a stage (a HelmRelease a Kustomization's health check names): the
+    /// walk goes on into it, so the path reaches the object at fault there. Cycle-safe.
+    fn into_named_stage(&mut self, id: &StageId, at_stage: Resolution, visiting: &mut Vec<StageId>) -> Resolution {
+        let next = at_stage.cause.object().as_stage();
+        let Some(next) = next.filter(|n| n != id && !visiting.contains(n) && self.index.stage(n).is_some()) else {
+            return at_stage;
+        };
+        visiting.push(id.clone());
+        let deeper = self.resolve_visiting(&next, visiting);
+        visiting.pop();
+        match deeper {
+            Some(mut deeper) => {
+                deeper.path.splice(0..0, at_stage.path);
+                deeper
+            }
+            None => at_stage,
         }
     }
 }

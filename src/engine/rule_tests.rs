@@ -1229,3 +1229,37 @@ fn a_helm_release_hook_gone_a_missing_dependency_and_the_plain_states() {
     newer["metadata"]["generation"] = json!(2);
     assert_eq!(run(vec![newer]).stages[0].state, StageState::Progressing);
 }
+
+/// A Kustomization stage that applies a HelmRelease and health-checks it: its failed health check
+/// names the HelmRelease, and the walk goes on into it, down to the hook's pod.
+#[test]
+fn a_health_check_naming_a_helm_release_continues_into_it() {
+    let mut release = hr("my-app", &[]);
+    release["status"]["conditions"] =
+        json!([condition("Ready", "False", "InstallFailed", &hook_failed("my-app", "my-app-db-migrate"))]);
+    let mut apps = ks("apps", &[]);
+    let health = format!(
+        "health check failed after 5.3s: failed early due to stalled resources: [HelmRelease/{NS}/my-app status: 'Failed']"
+    );
+    set_ready(&mut apps, "False", "HealthCheckFailed", &health);
+    let mut smoke = ks("smoke-tests", &["apps"]);
+    blocked_on(&mut smoke, "apps");
+    let objects = vec![
+        apps,
+        smoke,
+        release,
+        git_repository(Some(REV)),
+        hook_job("my-app", "my-app-db-migrate"),
+        pod_of("my-app-db-migrate", "my-app-db-migrate-x1", terminated(3, "Error")),
+    ];
+    let report = run(objects);
+    let smoke = stage(&report, "smoke-tests");
+    assert_eq!(smoke.state, StageState::Blocked);
+    let path: Vec<String> = smoke.path.iter().map(ToString::to_string).collect();
+    assert_eq!(path, [format!("{NS}/smoke-tests"), format!("{NS}/apps"), format!("HelmRelease/{NS}/my-app")]);
+    let cause = smoke.root_cause.as_ref().unwrap();
+    assert_eq!((cause.kind.as_str(), cause.exit_code), ("Pod", Some(3)), "{cause:?}");
+    let apps = stage(&report, "apps");
+    assert_eq!(apps.state, StageState::Failed);
+    assert_eq!(apps.root_cause.as_ref().unwrap().name, "my-app-db-migrate-x1");
+}

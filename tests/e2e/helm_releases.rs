@@ -6,7 +6,13 @@ use crate::scenarios::{SETTLE, Scenario};
 use crate::{Ctx, check, stage_of_kind};
 
 pub fn all() -> Vec<(&'static str, Scenario)> {
-    vec![("a_failing_pre_install_hook_is_the_root_cause_of_its_helm_release", failing_pre_install_hook)]
+    vec![
+        ("a_failing_pre_install_hook_is_the_root_cause_of_its_helm_release", failing_pre_install_hook),
+        (
+            "a_kustomization_applying_a_failing_helm_release_leads_into_it",
+            kustomization_applying_a_failing_helm_release,
+        ),
+    ]
 }
 
 /// A chart `my-app` 1.2.0: a ConfigMap, and a pre-install/pre-upgrade hook Job whose pod exits with
@@ -71,4 +77,46 @@ fn failing_pre_install_hook(ctx: &Ctx) -> Result<()> {
         "a refused rerun changed the Job".into()
     })?;
     ctx.capture_example(ns, "helm-hook-failed")
+}
+
+/// A Kustomization stage `apps` applies the HelmRelease and health-checks it (`wait: true`); a
+/// stage `smoke-tests` depends on it. The hook fails: the chain goes from `smoke-tests` through
+/// `apps` into the HelmRelease, down to the hook's pod.
+fn kustomization_applying_a_failing_helm_release(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-helm-ks";
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    let files = chart(3);
+    let files: Vec<(&str, &str)> = files.iter().map(|(path, text)| (*path, text.as_str())).collect();
+    ctx.plane.publish_chart(ns, "my-app", "my-app", "1.2.0", &files)?;
+    let smoke = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: smoke\ndata:\n  ok: \"true\"\n";
+    let release = helm_release(ns);
+    ctx.plane.publish(ns, "app", &[("apps/helmrelease.yaml", &release), ("smoke/configmap.yaml", smoke)])?;
+    let stage = |name: &str, path: &str, deps: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{deps}  sourceRef:\n    kind: GitRepository\n    name: app\n  path: {path}\n  targetNamespace: {ns}\n  interval: 60m\n  retryInterval: 20s\n  timeout: 1m\n  prune: true\n  wait: true\n"
+        )
+    };
+    ctx.plane.apply(&stage("apps", "./apps", ""))?;
+    ctx.plane.apply(&stage("smoke-tests", "./smoke", "  dependsOn:\n  - name: apps\n"))?;
+    let report = ctx.wait_status(ns, "apps to fail its health check on the HelmRelease", SETTLE, |r| {
+        crate::state_of(r, "apps") == "Failed" && crate::state_of(r, "smoke-tests") == "Blocked"
+    })?;
+    let smoke = stage_of_kind(&report, "Kustomization", "smoke-tests");
+    let path = &smoke["path"];
+    let expected =
+        serde_json::json!([format!("{ns}/smoke-tests"), format!("{ns}/apps"), format!("HelmRelease/{ns}/my-app")]);
+    check(*path == expected, || format!("path: {path}"))?;
+    let cause = &smoke["rootCause"];
+    check(cause["kind"] == "Pod" && cause["exitCode"] == 3, || format!("root cause: {cause}"))?;
+    let apps = stage_of_kind(&report, "Kustomization", "apps");
+    let health = apps["ready"]["message"].as_str().unwrap_or_default();
+    check(health.contains(&format!("[HelmRelease/{ns}/my-app status: 'Failed']")), || {
+        format!("kustomize-controller's message: {health}")
+    })?;
+    let out = ctx.plugin(&["status", "-n", ns])?;
+    check(
+        out.stdout
+            .contains("smoke-tests <- apps <- HelmRelease/my-app <- Job/my-app-db-migrate <- Pod/my-app-db-migrate-"),
+        || format!("table:\n{}", out.stdout),
+    )
 }
