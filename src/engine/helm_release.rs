@@ -148,8 +148,15 @@ fn hook_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
     let id = hr.id();
     let refs = messages::health_check_refs(&ready.message);
     let (object, _) = refs.iter().find(|(object, status)| object.kind == "Job" && status == "Failed")?;
+    // Stalled=True RetriesExceeded: helm-controller does not try again until the chart, values or
+    // spec change (api/v2 condition_types.go; internal/reconcile/atomic_release.go).
+    let stalled = hr.condition("Stalled").filter(|c| c.status == "True" && c.reason == "RetriesExceeded");
+    let retries = match stalled {
+        Some(c) => format!("helm-controller will not try again by itself ({}); ", c.message),
+        None => String::new(),
+    };
     let hint = format!(
-        "fix what made it fail (see its logs), then run the release's action again with its hooks: flux reconcile helmrelease {} -n {} --force",
+        "{retries}fix what made it fail (see its logs), then run the release's action again with its hooks: flux reconcile helmrelease {} -n {} --force",
         hr.name(),
         hr.namespace()
     );

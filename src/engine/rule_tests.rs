@@ -1153,8 +1153,10 @@ fn hook_job(release: &str, name: &str) -> Value {
 #[test]
 fn a_failed_hook_of_a_helm_release_is_followed_to_its_pod() {
     let mut release = hr("my-app", &[]);
-    release["status"]["conditions"] =
-        json!([condition("Ready", "False", "InstallFailed", &hook_failed("my-app", "my-app-db-migrate"))]);
+    release["status"]["conditions"] = json!([
+        condition("Stalled", "True", "RetriesExceeded", "Failed to install after 1 attempt(s)"),
+        condition("Ready", "False", "InstallFailed", &hook_failed("my-app", "my-app-db-migrate")),
+    ]);
     let mut dependent = hr("my-web", &["my-app"]);
     dependent["status"]["conditions"] =
         json!([condition("Ready", "False", "DependencyNotReady", &format!("dependency '{NS}/my-app' is not ready"))]);
@@ -1170,7 +1172,12 @@ fn a_failed_hook_of_a_helm_release_is_followed_to_its_pod() {
     let cause = s.root_cause.as_ref().unwrap();
     assert_eq!((cause.kind.as_str(), cause.name.as_str(), cause.exit_code), ("Pod", "my-app-db-migrate-x1", Some(3)));
     assert_eq!(cause.via, vec![crate::refs::ObjectRef::new("Job", NS, "my-app-db-migrate")]);
-    assert!(s.hint.as_deref().unwrap().ends_with(&format!("flux reconcile helmrelease my-app -n {NS} --force")));
+    let hint = s.hint.as_deref().unwrap();
+    assert!(hint.ends_with(&format!("flux reconcile helmrelease my-app -n {NS} --force")), "{hint}");
+    assert!(
+        hint.starts_with("helm-controller will not try again by itself (Failed to install after 1 attempt(s))"),
+        "{hint}"
+    );
     assert_eq!(s.jobs.len(), 1, "the hook Job, found by helm-controller's labels");
     // Its dependent is Blocked by it, down to the same pod.
     let web = report.stages.iter().find(|s| s.name == "my-web").unwrap();
