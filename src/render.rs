@@ -10,7 +10,7 @@ use owo_colors::OwoColorize;
 use crate::cli::OutputFormat;
 use crate::duration::age;
 use crate::refs::{ObjectRef, StageId};
-use crate::report::{JobReport, JobState, Report, RootCause, StageReport, StageState, StepReport, StepState};
+use crate::report::{JobReport, JobState, Report, RootCause, StageReport, StageState, StepState};
 use crate::terminal::inert;
 
 #[derive(Clone, Copy, Debug)]
@@ -98,8 +98,8 @@ fn render_table(report: &Report, o: &RenderOptions) -> String {
         }
         for stage in pipeline.iter().filter_map(|id| by_id.get(id)) {
             table.add_row(stage_row(stage, o, wide, message_width));
-            for (i, step) in stage.steps.iter().flatten().enumerate() {
-                table.add_row(step_row(stage, i, step, o, &header, message_width));
+            for row in child_rows(stage, o, &header, message_width) {
+                table.add_row(row);
             }
         }
     }
@@ -134,8 +134,7 @@ fn state_color(state: StageState) -> Color {
 fn fixed_width(report: &Report, o: &RenderOptions, header: &[&str]) -> usize {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for stage in &report.stages {
-        let steps = stage.steps.iter().flatten().enumerate().map(|(i, step)| step_row(stage, i, step, o, header, 0));
-        for row in std::iter::once(stage_row(stage, o, false, 0)).chain(steps) {
+        for row in std::iter::once(stage_row(stage, o, false, 0)).chain(child_rows(stage, o, header, 0)) {
             for (i, cell) in row.iter().enumerate() {
                 widths[i] = widths[i].max(cell.content().chars().count());
             }
@@ -230,44 +229,68 @@ fn stage_label(id: &StageId, home: &str) -> String {
     id.label(home)
 }
 
-/// A ResourceSet step under its stage, drawn as a tree (`├ 1/3 pre-deploy`, the last `└ 3/3 ...`),
-/// its state, Jobs and root cause.
-fn step_row(
-    stage: &StageReport,
-    i: usize,
-    step: &StepReport,
-    o: &RenderOptions,
-    header: &[&str],
-    message_width: usize,
-) -> Vec<Cell> {
-    let total = stage.steps.as_ref().map_or(0, Vec::len);
-    let mut row = vec![];
-    if o.namespace_column {
-        row.push(Cell::new(""));
-    }
-    let branch = if i + 1 == total { "└" } else { "├" };
-    row.push(Cell::new(format!("{branch} {}/{total} {}", i + 1, inert(&step.name))));
-    let color = match step.state {
-        StepState::Done => Color::Green,
-        StepState::Applying => Color::Cyan,
-        StepState::Failed => Color::Red,
-        StepState::NotReached => Color::Grey,
-    };
-    row.push(Cell::new(step.state.as_str()).fg(color));
-    row.push(Cell::new(""));
-    row.push(Cell::new(""));
-    row.push(Cell::new(jobs_summary(&step.jobs)));
+/// The rows under a stage, drawn as a tree (`├` ... the last `└`): a ResourceSet's steps
+/// (`├ 1/3 pre-deploy`), a HelmRelease's hook Jobs (`└ hook my-app-db-migrate`); each with its
+/// state, its Jobs and its root cause.
+fn child_rows(stage: &StageReport, o: &RenderOptions, header: &[&str], message_width: usize) -> Vec<Vec<Cell>> {
+    let home = stage.namespace.as_str();
+    let headline = |cause: &RootCause| format!("{} {}", cause.object().short(home), cause.summary());
+    let steps = stage.steps.iter().flatten().enumerate().map(|(i, step)| {
+        let total = stage.steps.as_ref().map_or(0, Vec::len);
+        let color = match step.state {
+            StepState::Done => Color::Green,
+            StepState::Applying => Color::Cyan,
+            StepState::Failed => Color::Red,
+            StepState::NotReached => Color::Grey,
+        };
+        let message = match (&step.root_cause, step.unmapped) {
+            (Some(cause), _) => headline(cause),
+            (None, true) => "some objects not mapped (templated names)".into(),
+            (None, false) => String::new(),
+        };
+        let label = format!("{}/{total} {}", i + 1, inert(&step.name));
+        (label, Cell::new(step.state.as_str()).fg(color), jobs_summary(&step.jobs), message)
+    });
+    let hooks = stage.hooks.iter().flatten().map(|hook| {
+        let message = match &hook.root_cause {
+            Some(cause) => headline(cause),
+            None => format!("hook: {}", hook.events.join(",")),
+        };
+        let label = format!("hook {}", inert(&hook.name));
+        (label, Cell::new(hook.state.as_str()).fg(job_color(hook.state)), String::new(), message)
+    });
+    let children: Vec<_> = steps.chain(hooks).collect();
+    let total = children.len();
     let message_column = header.iter().position(|h| *h == "MESSAGE").unwrap_or(header.len() - 1);
-    while row.len() < message_column {
-        row.push(Cell::new(""));
+    children
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, state, jobs, message))| {
+            let mut row = vec![];
+            if o.namespace_column {
+                row.push(Cell::new(""));
+            }
+            let branch = if i + 1 == total { "└" } else { "├" };
+            row.push(Cell::new(format!("{branch} {label}")));
+            row.push(state);
+            row.extend([Cell::new(""), Cell::new(""), Cell::new(jobs)]);
+            while row.len() < message_column {
+                row.push(Cell::new(""));
+            }
+            row.push(Cell::new(truncate(&inert(&message), message_width)));
+            row
+        })
+        .collect()
+}
+
+fn job_color(state: JobState) -> Color {
+    match state {
+        JobState::Complete => Color::Green,
+        JobState::Running => Color::Cyan,
+        JobState::Failed => Color::Red,
+        JobState::Pending | JobState::Suspended => Color::Yellow,
+        JobState::Missing => Color::Grey,
     }
-    let message = match (&step.root_cause, step.unmapped) {
-        (Some(cause), _) => format!("{} {}", cause.object().short(&stage.namespace), cause.summary()),
-        (None, true) => "some objects not mapped (templated names)".into(),
-        (None, false) => String::new(),
-    };
-    row.push(Cell::new(truncate(&inert(&message), message_width)));
-    row
 }
 
 /// `1/1 ok`, `0/1 failed`, `0/2 running`, `-` when there are no Jobs.

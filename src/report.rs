@@ -129,9 +129,25 @@ pub struct StageReport {
     /// The `dependsOn` entries with a `readyExpr`, each evaluated on the snapshot; omitted when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ready_exprs: Vec<ReadyExprReport>,
-    /// A ResourceSet's `spec.steps`, in order; omitted for Kustomizations.
+    /// A ResourceSet's `spec.steps`, in order; omitted for other kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<StepReport>>,
+    /// A HelmRelease's hook Jobs (those annotated `helm.sh/hook`), by name; omitted for other kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<Vec<HookReport>>,
+}
+
+/// One Helm hook Job of a HelmRelease.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookReport {
+    pub namespace: String,
+    pub name: String,
+    /// Its `helm.sh/hook` events (`pre-install`, `pre-upgrade`, ...).
+    pub events: Vec<String>,
+    pub state: JobState,
+    /// The stage's root cause, when it is this Job or its pod.
+    pub root_cause: Option<RootCause>,
 }
 
 /// One step of a ResourceSet.

@@ -7,11 +7,11 @@ use k8s_openapi::api::batch::v1::Job;
 
 use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk};
 use super::resolution::{Resolution, stage_cause};
-use super::workload::job_cause;
+use super::workload::{job_cause, job_state};
 use super::{hints, messages};
-use crate::model::{HelmRelease, StageObject};
+use crate::model::{HOOK_ANNOTATION, HelmRelease, StageObject};
 use crate::refs::{ObjectRef, StageId, StageKind};
-use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState};
+use crate::report::{HookReport, ReadyExprReport, Reason, RootCause, StageReport, StageState};
 
 impl StageRules for HelmRelease {
     fn own_state(&self, _: &Index) -> StageState {
@@ -52,6 +52,16 @@ impl StageRules for HelmRelease {
     fn blocked(&self, walk: &mut dyn Walk, visiting: &mut Vec<StageId>) -> Resolution {
         let id = self.id();
         let ready = self.condition("Ready").cloned().unwrap_or_default();
+        // Its chart source (spec.chartRef) has no artifact for its generation yet: helm-controller
+        // waits for it (`isSourceReady` in internal/controller/helmrelease_controller.go).
+        if ready.reason == SOURCE_NOT_READY
+            && let Some(source) = self.source()
+        {
+            let hint =
+                format!("kubectl describe {} {} -n {}", source.kind.to_lowercase(), source.name, source.namespace);
+            let cause = RootCause::new(source, Reason::from(SOURCE_NOT_READY), ready.message.clone());
+            return Resolution::at(&id, cause, hint);
+        }
         for (dep_ref, dep_id) in self.spec.depends_on.iter().zip(self.dependency_ids()) {
             let at_dependency = |cause, hint| Resolution { path: vec![id.clone(), dep_id.clone()], cause, hint };
             let names = format!("{}/{}", dep_id.namespace, dep_id.name);
@@ -116,13 +126,33 @@ impl StageRules for HelmRelease {
         JobRecreation::NotByRerun
     }
 
-    fn complete_report(&self, _: &Index, _: &mut StageReport, _: &mut Vec<String>) {}
+    /// Its hook Jobs: the Jobs of the release annotated `helm.sh/hook`, with their events.
+    fn complete_report(&self, index: &Index, report: &mut StageReport, _: &mut Vec<String>) {
+        let (jobs, _) = index.stage_jobs(self);
+        let hooks = jobs.into_iter().filter_map(|job| {
+            let events = job.metadata.annotations.as_ref()?.get(HOOK_ANNOTATION)?;
+            let object = ObjectRef::of("Job", &job.metadata);
+            let cause = report.root_cause.as_ref().filter(|c| c.object() == object || c.via.first() == Some(&object));
+            Some(HookReport {
+                namespace: object.namespace,
+                name: object.name,
+                events: events.split(',').map(|e| e.trim().to_string()).collect(),
+                state: job_state(job).0,
+                root_cause: cause.cloned(),
+            })
+        });
+        report.hooks = Some(hooks.collect());
+    }
 }
 
 /// A HelmRelease's own state. helm-controller writes Ready=False `DependencyNotReady` while a
 /// dependency is not ready, Ready=Unknown while it works, and Ready=False with the action's reason
 /// (`InstallFailed`, `UpgradeFailed`, `TestFailed`, ...) when an action failed
 /// (api/v2 condition_types.go).
+/// helm-controller's Ready reason while the chart source is not ready (a literal in
+/// internal/controller/helmrelease_controller.go).
+const SOURCE_NOT_READY: &str = "SourceNotReady";
+
 fn state_of(hr: &HelmRelease) -> StageState {
     if hr.spec.suspend {
         return StageState::Suspended;
@@ -130,7 +160,7 @@ fn state_of(hr: &HelmRelease) -> StageState {
     let Some(ready) = hr.condition("Ready") else {
         return StageState::Unknown;
     };
-    if ready.reason == "DependencyNotReady" {
+    if ready.reason == "DependencyNotReady" || ready.reason == SOURCE_NOT_READY {
         return StageState::Blocked;
     }
     let observed = hr.metadata.generation.is_none() || ready.observed_generation == hr.metadata.generation;

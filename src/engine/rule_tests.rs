@@ -1232,6 +1232,18 @@ fn a_helm_release_hook_gone_a_missing_dependency_and_the_plain_states() {
     let mut working = hr("my-app", &[]);
     working["status"]["conditions"] = json!([condition("Ready", "Unknown", "Progressing", "Fulfilling prerequisites")]);
     assert_eq!(run(vec![working]).stages[0].state, StageState::Progressing);
+    // The chart source not ready for its new generation: Blocked by it.
+    let mut waiting = hr("my-app", &[]);
+    let message =
+        format!("OCIRepository '{NS}/my-app' is not ready: latest generation of object has not been reconciled");
+    waiting["status"]["conditions"] = json!([condition("Ready", "False", "SourceNotReady", &message)]);
+    let report = run(vec![waiting]);
+    assert_eq!(report.stages[0].state, StageState::Blocked);
+    let cause = report.stages[0].root_cause.as_ref().unwrap();
+    assert_eq!(
+        (cause.kind.as_str(), cause.name.as_str(), cause.message.as_str()),
+        ("OCIRepository", "my-app", message.as_str())
+    );
     let mut newer = hr("my-app", &[]);
     newer["metadata"]["generation"] = json!(2);
     assert_eq!(run(vec![newer]).stages[0].state, StageState::Progressing);

@@ -62,6 +62,7 @@ fn stage_report(index: &Index, stage: &dyn StageRules, resolution: Option<Resolu
         created: stage.meta().creation_timestamp.as_ref().map(|t| t.0.to_string()),
         ready_exprs: vec![],
         steps: None,
+        hooks: None,
     }
 }
 

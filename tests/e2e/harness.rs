@@ -752,9 +752,15 @@ impl ControlPlane {
         revision: &str,
     ) -> Result<()> {
         let now = rfc3339_now();
+        // For the spec's current generation: a changed spec (a new tag) is then reconciled.
+        let generation: i64 = self
+            .kubectl(&["-n", ns, "get", kind, name, "-o", "jsonpath={.metadata.generation}"])?
+            .trim()
+            .parse()
+            .map_err(|e| format!("the generation of {kind} {ns}/{name}: {e}"))?;
         let status = serde_json::json!({
             "status": {
-                "observedGeneration": 1,
+                "observedGeneration": generation,
                 "artifact": {
                     "digest": format!("sha256:{sha256}"),
                     "lastUpdateTime": now,
@@ -764,9 +770,9 @@ impl ControlPlane {
                     "url": format!("http://127.0.0.1:{}/{artifact_path}", self.artifact_port),
                 },
                 "conditions": [
-                    {"type": "Ready", "status": "True", "reason": "Succeeded", "observedGeneration": 1,
+                    {"type": "Ready", "status": "True", "reason": "Succeeded", "observedGeneration": generation,
                      "message": format!("stored artifact for revision '{revision}'"), "lastTransitionTime": now},
-                    {"type": "ArtifactInStorage", "status": "True", "reason": "Succeeded", "observedGeneration": 1,
+                    {"type": "ArtifactInStorage", "status": "True", "reason": "Succeeded", "observedGeneration": generation,
                      "message": format!("stored artifact for revision '{revision}'"), "lastTransitionTime": now},
                 ],
             }

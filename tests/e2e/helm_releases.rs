@@ -12,16 +12,26 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
             "a_kustomization_applying_a_failing_helm_release_leads_into_it",
             kustomization_applying_a_failing_helm_release,
         ),
+        ("a_failing_pre_upgrade_hook_after_a_good_release_is_the_root_cause", failing_pre_upgrade_hook),
     ]
 }
 
 /// A chart `my-app` 1.2.0: a ConfigMap, and a pre-install/pre-upgrade hook Job whose pod exits with
 /// `exit_code` (kwok stage `pod-exit-code`).
 fn chart(exit_code: u8) -> Vec<(&'static str, String)> {
-    let chart = "apiVersion: v2\nname: my-app\nversion: 1.2.0\n".to_string();
+    chart_version("1.2.0", Some(exit_code))
+}
+
+/// A chart `my-app` at `version` whose hook Job's pod exits with `exit_code`, or completes.
+fn chart_version(version: &str, exit_code: Option<u8>) -> Vec<(&'static str, String)> {
+    let chart = format!("apiVersion: v2\nname: my-app\nversion: {version}\n");
+    let labels = match exit_code {
+        Some(code) => format!("    metadata:\n      labels:\n        fluxjobs.test/exit-code: \"{code}\"\n"),
+        None => String::new(),
+    };
     let config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: my-app\ndata:\n  greeting: hello\n".to_string();
     let hook = format!(
-        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: my-app-db-migrate\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-weight: \"0\"\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        fluxjobs.test/exit-code: \"{exit_code}\"\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: registry.example.invalid/shop/app:1.2.0\n        command: [sh, -c, \"echo migrating\"]\n"
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: my-app-db-migrate\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-weight: \"0\"\nspec:\n  backoffLimit: 0\n  template:\n{labels}    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: registry.example.invalid/shop/app:{version}\n        command: [sh, -c, \"echo migrating\"]\n"
     );
     vec![("Chart.yaml", chart), ("templates/configmap.yaml", config), ("templates/db-migrate.yaml", hook)]
 }
@@ -119,4 +129,40 @@ fn kustomization_applying_a_failing_helm_release(ctx: &Ctx) -> Result<()> {
             .contains("smoke-tests <- apps <- HelmRelease/my-app <- Job/my-app-db-migrate <- Pod/my-app-db-migrate-"),
         || format!("table:\n{}", out.stdout),
     )
+}
+
+/// A good release 1.2.0 (its hook completes), then 1.3.0 whose pre-upgrade hook exits 3: Failed
+/// with helm-controller's upgrade message, the root cause the new hook Job's pod.
+fn failing_pre_upgrade_hook(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-helm-upgrade";
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    let publish = |version: &str, exit_code: Option<u8>| {
+        let files = chart_version(version, exit_code);
+        let files: Vec<(&str, &str)> = files.iter().map(|(path, text)| (*path, text.as_str())).collect();
+        ctx.plane.publish_chart(ns, "my-app", "my-app", version, &files)
+    };
+    publish("1.2.0", None)?;
+    ctx.plane.apply(&helm_release(ns))?;
+    ctx.wait_status(ns, "release 1.2.0 to be Ready", SETTLE, |r| {
+        stage_of_kind(r, "HelmRelease", "my-app")["state"] == "Ready"
+    })?;
+    publish("1.3.0", Some(3))?;
+    let report = ctx.wait_status(ns, "the upgrade to fail on its hook", SETTLE, |r| {
+        let hr = stage_of_kind(r, "HelmRelease", "my-app");
+        hr["state"] == "Failed" && hr["rootCause"]["kind"] == "Pod"
+    })?;
+    let hr = stage_of_kind(&report, "HelmRelease", "my-app");
+    let ready = hr["ready"]["message"].as_str().unwrap_or_default();
+    check(
+        ready.starts_with(&format!("Helm upgrade failed for release {ns}/my-app with chart my-app@1.3.0+"))
+            && ready.contains("pre-upgrade hooks failed")
+            && ready.contains(&format!("[Job/{ns}/my-app-db-migrate status: 'Failed']")),
+        || format!("helm-controller's message: {ready}"),
+    )?;
+    let cause = &hr["rootCause"];
+    check(cause["exitCode"] == 3 && cause["via"][0] == format!("Job/{ns}/my-app-db-migrate"), || {
+        format!("root cause: {cause}")
+    })?;
+    let images = &hr["jobs"][0]["images"];
+    check(images[0] == "registry.example.invalid/shop/app:1.3.0", || format!("the new hook Job: {images}"))
 }
