@@ -5,7 +5,7 @@
 
 use k8s_openapi::api::batch::v1::Job;
 
-use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk};
+use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, into_dependency};
 use super::resolution::{Resolution, stage_cause};
 use super::workload::{job_cause, job_state};
 use super::{hints, messages};
@@ -82,13 +82,8 @@ impl StageRules for HelmRelease {
             if dep.healthy() || visiting.contains(&dep_id) {
                 continue;
             }
-            let mut r = walk.resolve_visiting(&dep_id, visiting).unwrap_or_else(|| {
-                let message = format!("dependency '{names}' is not ready");
-                let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::DependencyNotReady, message);
-                Resolution::at(&dep_id, cause, hints::reconcile_stage(&dep_id))
-            });
-            r.path.insert(0, id.clone());
-            return r;
+            let message = format!("dependency '{names}' is not ready");
+            return into_dependency(walk, &id, &dep_id, visiting, message, hints::reconcile_stage(&dep_id));
         }
         let message = format!(
             "{}; its dependencies are ready now, helm-controller re-checks them every --requeue-dependency (30s by default)",

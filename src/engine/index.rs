@@ -13,7 +13,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::resolution::Resolution;
 use crate::model::{Inventory, Kustomization, Snapshot, Source, StageObject};
 use crate::refs::{MetaNames, NamespacedName, ObjectRef, StageId, StageKind};
-use crate::report::{ReadyExprReport, StageReport, StageState};
+use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState};
 
 /// What the engine asks of a stage of any kind; each kind implements it in its own room
 /// (`kustomization`, `resource_set`).
@@ -43,6 +43,24 @@ pub trait Walk {
     fn resolve_visiting(&mut self, id: &StageId, visiting: &mut Vec<StageId>) -> Option<Resolution>;
     /// The stage's readyExprs, evaluated once per diagnosis.
     fn ready_exprs(&mut self, stage: &dyn StageRules) -> Vec<ReadyExprReport>;
+}
+
+/// The walk into dependency `dep_id` of stage `id`, which is not ready: the dependency's own
+/// resolution with `id` in front, or, when it has none, `message` on it with `hint`.
+pub fn into_dependency(
+    walk: &mut dyn Walk,
+    id: &StageId,
+    dep_id: &StageId,
+    visiting: &mut Vec<StageId>,
+    message: String,
+    hint: String,
+) -> Resolution {
+    let mut r = walk.resolve_visiting(dep_id, visiting).unwrap_or_else(|| {
+        let cause = RootCause::new(ObjectRef::stage(dep_id), Reason::DependencyNotReady, message);
+        Resolution::at(dep_id, cause, hint)
+    });
+    r.path.insert(0, id.clone());
+    r
 }
 
 /// What a stage's controller does with a Job rerun deletes, on the requested reconcile.

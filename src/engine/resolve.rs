@@ -54,7 +54,12 @@ impl<'i, 'a> Resolver<'i, 'a> {
 
     /// A cause that is itself a stage (a HelmRelease a Kustomization's health check names): the
     /// walk goes on into it, so the path reaches the object at fault there. Cycle-safe.
-    fn continue_into_named_stage(&mut self, id: &StageId, at_stage: Resolution, visiting: &mut Vec<StageId>) -> Resolution {
+    fn continue_into_named_stage(
+        &mut self,
+        id: &StageId,
+        at_stage: Resolution,
+        visiting: &mut Vec<StageId>,
+    ) -> Resolution {
         let next = at_stage.cause.object().as_stage();
         let Some(next) = next.filter(|n| n != id && !visiting.contains(n) && self.index.stage(n).is_some()) else {
             return at_stage;

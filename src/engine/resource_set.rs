@@ -3,7 +3,7 @@
 //! internal/controller/resourceset_controller.go (v0.59.0), "RSC" below.
 
 use super::causes::missing_job_report;
-use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk};
+use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, into_dependency};
 use super::messages::{self, StepAction};
 use super::resolution::{Resolution, stage_cause};
 use super::steps::{StepJobs, step_jobs, step_states};
@@ -76,13 +76,8 @@ impl StageRules for ResourceSet {
             if dep_ready || visiting.contains(&dep_id) {
                 continue;
             }
-            let mut r = walk.resolve_visiting(&dep_id, visiting).unwrap_or_else(|| {
-                let message = format!("dependency {display} not ready");
-                let cause = RootCause::new(ObjectRef::stage(&dep_id), Reason::DependencyNotReady, message);
-                Resolution::at(&dep_id, cause, hints::reconcile_stage(&dep_id))
-            });
-            r.path.insert(0, id.clone());
-            return r;
+            let message = format!("dependency {display} not ready");
+            return into_dependency(walk, &id, &dep_id, visiting, message, hints::reconcile_stage(&dep_id));
         }
         let message = format!(
             "{}; its dependencies are ready now, flux-operator re-checks them every --requeue-dependency (5s by default)",
