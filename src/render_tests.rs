@@ -2,6 +2,25 @@
 
 use super::*;
 
+/// An example's snapshot and report.
+fn example(text: &str) -> (crate::model::Snapshot, Report) {
+    let snapshot = crate::snapshot::parse_snapshot(text, "example").unwrap();
+    let report = crate::engine::diagnose(&snapshot, &crate::engine::Filter::default()).unwrap();
+    (snapshot, report)
+}
+
+/// Uncoloured, with headers, no NAMESPACE column.
+fn options(snapshot: &crate::model::Snapshot, format: OutputFormat, width: Option<usize>) -> RenderOptions {
+    RenderOptions {
+        format,
+        color: false,
+        no_headers: false,
+        namespace_column: false,
+        now: snapshot.now.unwrap(),
+        width,
+    }
+}
+
 #[test]
 fn shortens_revisions_like_flux() {
     assert_eq!(short_revision("main@sha1:1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b"), "main@sha1:1a2b3c4d");
@@ -18,17 +37,8 @@ fn truncates_long_messages() {
 
 #[test]
 fn a_terminal_of_80_columns_gets_rows_of_at_most_80() {
-    let snapshot =
-        crate::snapshot::parse_snapshot(include_str!("../examples/failed-migration.yaml"), "example").unwrap();
-    let report = crate::engine::diagnose(&snapshot, &crate::engine::Filter::default()).unwrap();
-    let options = |width| RenderOptions {
-        format: OutputFormat::Table,
-        color: false,
-        no_headers: false,
-        namespace_column: false,
-        now: snapshot.now.unwrap(),
-        width,
-    };
+    let (snapshot, report) = example(include_str!("../examples/failed-migration.yaml"));
+    let options = |width| options(&snapshot, OutputFormat::Table, width);
     let table = render(&report, &options(Some(80))).unwrap();
     let rows: Vec<&str> = table.lines().take_while(|l| !l.is_empty()).collect();
     assert_eq!(rows.len(), 4, "{table}");
@@ -44,17 +54,8 @@ fn a_terminal_of_80_columns_gets_rows_of_at_most_80() {
 
 #[test]
 fn message_is_the_diagnosis_and_wide_adds_the_flux_message() {
-    let snapshot =
-        crate::snapshot::parse_snapshot(include_str!("../examples/missing-dependency.yaml"), "example").unwrap();
-    let report = crate::engine::diagnose(&snapshot, &crate::engine::Filter::default()).unwrap();
-    let options = |format| RenderOptions {
-        format,
-        color: false,
-        no_headers: false,
-        namespace_column: false,
-        now: snapshot.now.unwrap(),
-        width: None,
-    };
+    let (snapshot, report) = example(include_str!("../examples/missing-dependency.yaml"));
+    let options = |format| options(&snapshot, format, None);
     // Flux's message on app-deploy names the Ready app-pre-deploy; the cause is app-database.
     let stale = "dependency 'shop/app-pre-deploy' is not ready";
     let table = render(&report, &options(OutputFormat::Table)).unwrap();
@@ -74,9 +75,7 @@ fn message_is_the_diagnosis_and_wide_adds_the_flux_message() {
 
 #[test]
 fn every_field_with_cluster_text_is_printed_inert() {
-    let snapshot =
-        crate::snapshot::parse_snapshot(include_str!("../examples/failed-migration.yaml"), "example").unwrap();
-    let mut report = crate::engine::diagnose(&snapshot, &crate::engine::Filter::default()).unwrap();
+    let (snapshot, mut report) = example(include_str!("../examples/failed-migration.yaml"));
     const HOSTILE: &str = "\x1b[2J\x1b]0;t\x07\r\n";
     let stage = report.stages.iter_mut().find(|s| s.root_cause.is_some()).unwrap();
     stage.ready.as_mut().unwrap().message = format!("ready {HOSTILE}");
@@ -92,15 +91,7 @@ fn every_field_with_cluster_text_is_printed_inert() {
     cause.events = vec![format!("Event: {HOSTILE}")];
     report.warnings = vec![format!("warning {HOSTILE}")];
     for format in [OutputFormat::Table, OutputFormat::Wide] {
-        let options = RenderOptions {
-            format,
-            color: false,
-            no_headers: false,
-            namespace_column: false,
-            now: snapshot.now.unwrap(),
-            width: None,
-        };
-        let text = render(&report, &options).unwrap();
+        let text = render(&report, &options(&snapshot, format, None)).unwrap();
         assert!(!text.contains(['\x1b', '\x07', '\r']), "{text}");
         // Flux's message (-o wide) is the condition's first line; the other fields are whole.
         if format == OutputFormat::Wide {

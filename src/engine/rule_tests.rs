@@ -847,17 +847,19 @@ fn build_and_apply_failures_are_the_stages_own() {
     );
 }
 
-#[test]
-fn immutable_job_without_force_names_the_job_and_suggests_force() {
+/// The seed pipeline whose pre-deploy stage (without `force`) failed to apply with `message`.
+fn immutable_apply(message: &str) -> Report {
     let mut pre = ks("app-pre-deploy", &[]);
     pre["spec"]["force"] = json!(false);
-    set_ready(
-        &mut pre,
-        "False",
-        "ReconciliationFailed",
+    set_ready(&mut pre, "False", "ReconciliationFailed", message);
+    run(blocked_pipeline(pre, vec![]))
+}
+
+#[test]
+fn immutable_job_without_force_names_the_job_and_suggests_force() {
+    let report = immutable_apply(
         "Job/shop/db-migration dry-run failed (Invalid): Job.batch \"db-migration\" is invalid: spec.template: Invalid value: {\"labels\":{}}: field is immutable\n",
     );
-    let report = run(blocked_pipeline(pre, vec![]));
     assert_cause(
         &report,
         "app-post-deploy",
@@ -873,15 +875,9 @@ fn immutable_job_without_force_names_the_job_and_suggests_force() {
     assert!(!s.hint.as_deref().unwrap().contains("fluxjobs rerun"), "{:?}", s.hint);
     assert!(s.root_cause.as_ref().unwrap().message.ends_with("Invalid value: {…}: field is immutable"));
     // A Deployment is not something rerun takes.
-    let mut pre = ks("app-pre-deploy", &[]);
-    pre["spec"]["force"] = json!(false);
-    set_ready(
-        &mut pre,
-        "False",
-        "ReconciliationFailed",
+    let report = immutable_apply(
         "Deployment/shop/app dry-run failed (Invalid): Deployment.apps \"app\" is invalid: spec.selector: Invalid value: {}: field is immutable\n",
     );
-    let report = run(blocked_pipeline(pre, vec![]));
     let hint = stage(&report, "app-pre-deploy").hint.clone().unwrap();
     assert!(hint.contains("label the Deployment") && !hint.contains("fluxjobs rerun"), "{hint}");
 }

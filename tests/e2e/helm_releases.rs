@@ -16,14 +16,11 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
     ]
 }
 
-/// A chart `my-app` 1.2.0: a ConfigMap, and a pre-install/pre-upgrade hook Job whose pod exits with
-/// `exit_code` (kwok stage `pod-exit-code`).
-fn chart(exit_code: u8) -> Vec<(&'static str, String)> {
-    chart_version("1.2.0", Some(exit_code))
-}
-
-/// A chart `my-app` at `version` whose hook Job's pod exits with `exit_code`, or completes.
-fn chart_version(version: &str, exit_code: Option<u8>) -> Vec<(&'static str, String)> {
+/// Namespace `ns` with chart `my-app` at `version` published as OCIRepository `my-app`: a ConfigMap,
+/// and a pre-install/pre-upgrade hook Job whose pod exits with `exit_code` (kwok stage
+/// `pod-exit-code`), or completes.
+fn publish_chart(ctx: &Ctx, ns: &str, version: &str, exit_code: Option<u8>) -> Result<String> {
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
     let chart = format!("apiVersion: v2\nname: my-app\nversion: {version}\n");
     let labels = match exit_code {
         Some(code) => format!("    metadata:\n      labels:\n        fluxjobs.test/exit-code: \"{code}\"\n"),
@@ -33,7 +30,9 @@ fn chart_version(version: &str, exit_code: Option<u8>) -> Vec<(&'static str, Str
     let hook = format!(
         "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: my-app-db-migrate\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-weight: \"0\"\nspec:\n  backoffLimit: 0\n  template:\n{labels}    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: registry.example.invalid/shop/app:{version}\n        command: [sh, -c, \"echo migrating\"]\n"
     );
-    vec![("Chart.yaml", chart), ("templates/configmap.yaml", config), ("templates/db-migrate.yaml", hook)]
+    let files = [("Chart.yaml", chart), ("templates/configmap.yaml", config), ("templates/db-migrate.yaml", hook)];
+    let files: Vec<(&str, &str)> = files.iter().map(|(path, text)| (*path, text.as_str())).collect();
+    ctx.plane.publish_chart(ns, "my-app", "my-app", version, &files)
 }
 
 fn helm_release(ns: &str) -> String {
@@ -46,10 +45,7 @@ fn helm_release(ns: &str) -> String {
 /// the root cause is the hook Job's pod, exit code 3; the table's chain goes down to it.
 fn failing_pre_install_hook(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-helm-hook";
-    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
-    let files = chart(3);
-    let files: Vec<(&str, &str)> = files.iter().map(|(path, text)| (*path, text.as_str())).collect();
-    ctx.plane.publish_chart(ns, "my-app", "my-app", "1.2.0", &files)?;
+    publish_chart(ctx, ns, "1.2.0", Some(3))?;
     ctx.plane.apply(&helm_release(ns))?;
     let report = ctx.wait_status(ns, "the HelmRelease to fail on its hook", SETTLE, |r| {
         stage_of_kind(r, "HelmRelease", "my-app")["state"] == "Failed"
@@ -94,10 +90,7 @@ fn failing_pre_install_hook(ctx: &Ctx) -> Result<()> {
 /// `apps` into the HelmRelease, down to the hook's pod.
 fn kustomization_applying_a_failing_helm_release(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-helm-ks";
-    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
-    let files = chart(3);
-    let files: Vec<(&str, &str)> = files.iter().map(|(path, text)| (*path, text.as_str())).collect();
-    ctx.plane.publish_chart(ns, "my-app", "my-app", "1.2.0", &files)?;
+    publish_chart(ctx, ns, "1.2.0", Some(3))?;
     let smoke = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: smoke\ndata:\n  ok: \"true\"\n";
     let release = helm_release(ns);
     ctx.plane.publish(ns, "app", &[("apps/helmrelease.yaml", &release), ("smoke/configmap.yaml", smoke)])?;
@@ -135,18 +128,12 @@ fn kustomization_applying_a_failing_helm_release(ctx: &Ctx) -> Result<()> {
 /// with helm-controller's upgrade message, the root cause the new hook Job's pod.
 fn failing_pre_upgrade_hook(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-helm-upgrade";
-    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
-    let publish = |version: &str, exit_code: Option<u8>| {
-        let files = chart_version(version, exit_code);
-        let files: Vec<(&str, &str)> = files.iter().map(|(path, text)| (*path, text.as_str())).collect();
-        ctx.plane.publish_chart(ns, "my-app", "my-app", version, &files)
-    };
-    publish("1.2.0", None)?;
+    publish_chart(ctx, ns, "1.2.0", None)?;
     ctx.plane.apply(&helm_release(ns))?;
     ctx.wait_status(ns, "release 1.2.0 to be Ready", SETTLE, |r| {
         stage_of_kind(r, "HelmRelease", "my-app")["state"] == "Ready"
     })?;
-    publish("1.3.0", Some(3))?;
+    publish_chart(ctx, ns, "1.3.0", Some(3))?;
     let report = ctx.wait_status(ns, "the upgrade to fail on its hook", SETTLE, |r| {
         let hr = stage_of_kind(r, "HelmRelease", "my-app");
         hr["state"] == "Failed" && hr["rootCause"]["kind"] == "Pod"
