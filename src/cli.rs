@@ -146,12 +146,20 @@ recreated meanwhile is never deleted), waits until it is gone, and asks kustomiz
 the owning Kustomization (reconcile.fluxcd.io/requestedAt), which recreates the Job from Git.\n\n\
 When kustomize-controller is in the middle of a health check of the stage, it would wait for the deleted \
 Job until its timeout (unless the Job sets ttlSecondsAfterFinished); rerun then recreates the Job itself \
-from the saved spec, so the running health check follows the new Job.",
+from the saved spec, so the running health check follows the new Job.\n\n\
+A Job of a HelmRelease (a Helm hook) runs again only with the Helm action that runs its hook: rerun \
+works out which action a forced reconcile runs (an upgrade once a release is in Helm's storage, an \
+install when there is none) and refuses a hook that action does not run, saying what would. It saves \
+the Job and its pods' log tail, deletes it only when Helm would not replace it (a \
+helm.sh/hook-delete-policy without before-hook-creation), and sets reconcile.fluxcd.io/forceAt, resetAt \
+and requestedAt on the HelmRelease with one token. A release that is Ready is run again only with --force.",
         after_help = "Examples:\n  \
 # Rerun a failed migration after fixing what broke it, and follow it to the end of the pipeline\n  \
 kubectl fluxjobs rerun job/db-migration -n shop --wait\n\n  \
 # Every Job of a stage, without asking\n  \
 kubectl fluxjobs rerun ks/app-pre-deploy -n shop --yes\n\n  \
+# A HelmRelease's failed hooks: a forced upgrade (or install) that runs them again\n  \
+kubectl fluxjobs rerun hr/my-app -n shop --wait\n\n  \
 # Show what would happen, change nothing\n  \
 kubectl fluxjobs rerun db-migration -n shop --dry-run\n\n  \
 # A Job Flux does not manage: recreate it from its live spec\n  \
@@ -251,10 +259,11 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct RerunArgs {
-    /// `job/NAME` (or a bare Job name), or `ks/STAGE` for every Job of a stage.
+    /// `job/NAME` (or a bare Job name), `ks/STAGE` for every Job of a stage, or `hr/RELEASE` for a
+    /// HelmRelease's forced reconcile with the hooks it runs.
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
-    /// Delete the Job even while it is still running.
+    /// Delete the Job even while it is still running; run a HelmRelease that is Ready again.
     #[arg(long)]
     pub force: bool,
     /// Recreate the Job from its saved live spec (server-set fields stripped) instead of letting

@@ -19,8 +19,8 @@ pub enum PlannedWrite<'a> {
     DeleteJob { job: &'a NamespacedName, uid: &'a str },
     /// Create this Job.
     CreateJob(&'a Job),
-    /// Set the reconcile request annotation on a Kustomization or source.
-    RequestReconcile(&'a ObjectRef),
+    /// Set the reconcile request annotations on a stage or source.
+    RequestReconcile(&'a ObjectRef, write::Request),
 }
 
 /// What a write needs the authorizer to allow, in SelfSubjectAccessReview terms.
@@ -62,7 +62,7 @@ impl PlannedWrite<'_> {
                 namespace: job.metadata.namespace.clone().unwrap_or_default(),
                 name: None,
             },
-            PlannedWrite::RequestReconcile(object) => {
+            PlannedWrite::RequestReconcile(object, _) => {
                 let resource = flux_api_resource(&object.kind);
                 Access {
                     verb: "patch",
@@ -80,8 +80,8 @@ impl PlannedWrite<'_> {
         match *self {
             PlannedWrite::DeleteJob { job, uid } => write::delete_job(conn, job, uid, DryRun::All).await.map(drop),
             PlannedWrite::CreateJob(job) => write::create_job(conn, job, DryRun::All).await.map(drop),
-            PlannedWrite::RequestReconcile(object) => {
-                write::request_reconcile(conn, object, &write::request_token(), DryRun::All).await
+            PlannedWrite::RequestReconcile(object, request) => {
+                write::request_reconcile(conn, object, request, &write::request_token(), DryRun::All).await
             }
         }
     }
@@ -172,10 +172,10 @@ mod tests {
         let delete = PlannedWrite::DeleteJob { job: &job, uid: "u-1" }.access();
         assert_eq!((delete.verb, delete.resource_text()), ("delete", "jobs.batch \"db-migration\"".to_string()));
         let stage = ObjectRef::new("Kustomization", "shop", "app-pre-deploy");
-        let patch = PlannedWrite::RequestReconcile(&stage).access();
+        let patch = PlannedWrite::RequestReconcile(&stage, write::Request::Reconcile).access();
         assert_eq!(patch.resource_text(), format!("{} \"app-pre-deploy\"", resource_name("Kustomization")));
         let source = ObjectRef::new("GitRepository", "flux-system", "app");
-        let patch = PlannedWrite::RequestReconcile(&source).access();
+        let patch = PlannedWrite::RequestReconcile(&source, write::Request::Reconcile).access();
         assert_eq!((patch.verb, patch.namespace.as_str()), ("patch", "flux-system"));
         assert_eq!(patch.resource_text(), format!("{} \"app\"", resource_name("GitRepository")));
     }

@@ -95,23 +95,45 @@ pub fn request_token() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
-/// Sets `reconcile.fluxcd.io/requestedAt` on a Kustomization or source (merge patch, field manager
+/// What a reconcile request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// `reconcile.fluxcd.io/requestedAt`, which every Flux controller honours (flux-operator too:
+    /// internal/controller/common.go).
+    Reconcile,
+    /// A HelmRelease's one-off forced release: `forceAt` and `resetAt` (which clears exhausted
+    /// retries) beside `requestedAt`, all with one token, as `flux reconcile helmrelease --force
+    /// --reset` writes them; helm-controller handles them only with a matching `requestedAt`
+    /// (github.com/fluxcd/helm-controller api/v2 annotations.go `ShouldHandleForceRequest`,
+    /// `ShouldHandleResetRequest`).
+    ForceAndReset,
+}
+
+/// helm-controller api/v2 annotations.go (`ForceRequestAnnotation` is fluxcd/pkg apis/meta's).
+const FORCE_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/forceAt";
+const RESET_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/resetAt";
+
+/// Sets the request's annotations on a stage or source (merge patch, field manager
 /// [`FIELD_MANAGER`]). Merge patches carry no resourceVersion, so they do not conflict; a 409 from
 /// an admission race is retried.
 pub async fn request_reconcile(
     conn: &Connection,
     object: &ObjectRef,
+    request: Request,
     token: &str,
     dry_run: DryRun,
 ) -> Result<(), ClusterError> {
     let (kind, ns, name) = (object.kind.as_str(), object.namespace.as_str(), object.name.as_str());
-    let patch = serde_json::json!({"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: token}}});
+    let mut annotations = serde_json::json!({RECONCILE_REQUEST_ANNOTATION: token});
+    if request == Request::ForceAndReset {
+        annotations[FORCE_REQUEST_ANNOTATION] = token.into();
+        annotations[RESET_REQUEST_ANNOTATION] = token.into();
+    }
+    let patch = serde_json::json!({"metadata": {"annotations": annotations}});
     let params =
         PatchParams { dry_run: dry_run.on(), field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
     let mut attempt = 0;
     loop {
-        // Every Flux controller honours the same annotation (flux-operator too:
-        // internal/controller/common.go).
         let api = dynamic_api(&conn.client, Some(ns), &flux_api_resource(kind));
         let result = retry(conn, async || api.patch(name, &params, &Patch::Merge(&patch)).await.map(drop)).await;
         match result {

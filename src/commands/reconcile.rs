@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::follow;
 use crate::cli::ReconcileArgs;
 use crate::cluster::preflight::{self, PlannedWrite};
-use crate::cluster::write::DryRun;
+use crate::cluster::write::{DryRun, Request};
 use crate::cluster::{self, Connection, wait, write};
 use crate::context::Context;
 use crate::duration::{parse_timeout_flag, took};
@@ -43,7 +43,7 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
         if args.with_source { sources(&stages).into_iter().filter(can_fetch).collect() } else { vec![] };
     let requested: Vec<ObjectRef> =
         stages.iter().filter(|s| !s.suspended()).map(|s| ObjectRef::stage(&s.id())).collect();
-    let writes: Vec<PlannedWrite> = fetchable.iter().chain(&requested).map(PlannedWrite::RequestReconcile).collect();
+    let writes: Vec<PlannedWrite> = fetchable.iter().chain(&requested).map(|o| PlannedWrite::RequestReconcile(o, Request::Reconcile)).collect();
     let checked =
         preflight::check(&conn, &writes).await.map_err(|source| Error::Denied { command: "reconcile", source })?;
     if args.dry_run {
@@ -119,7 +119,7 @@ async fn walk(conn: &Connection, stages: &[Stage], timeout: Duration) -> Result<
         }
         let step_start = Instant::now();
         let token = write::request_token();
-        write::request_reconcile(conn, &ObjectRef::stage(&id), &token, DryRun::No).await?;
+        write::request_reconcile(conn, &ObjectRef::stage(&id), Request::Reconcile, &token, DryRun::No).await?;
         terminal::step(Glyph::Action, &format!("{id}: reconcile requested"));
         let settled = follow::settle(conn, &id, &format!("{id}:"), &token, timeout).await;
         timeline.push(Step { id: id.clone(), result: settled.word().to_string(), took: Some(step_start.elapsed()) });
@@ -159,7 +159,7 @@ async fn reconcile_source(conn: &Connection, source: &ObjectRef, timeout: Durati
     }
     let token = write::request_token();
     let start = Instant::now();
-    write::request_reconcile(conn, source, &token, DryRun::No).await?;
+    write::request_reconcile(conn, source, Request::Reconcile, &token, DryRun::No).await?;
     terminal::step(Glyph::Action, &format!("{kind} {id}: reconcile requested"));
     if !wait::source_fetched(conn, source, &token, timeout).await? {
         return Err(Error::SourceNotHandled { kind: kind.clone(), source_id: id, timeout });

@@ -5,6 +5,7 @@
 
 use k8s_openapi::api::batch::v1::Job;
 
+use super::helm_hooks::HookRerun;
 use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, into_dependency};
 use super::resolution::{Resolution, stage_cause};
 use super::workload::{job_cause, job_state};
@@ -115,10 +116,10 @@ impl StageRules for HelmRelease {
         }
     }
 
-    /// A hook Job is created by Helm when the action that runs its hook runs, which a plain
-    /// reconcile request does not start: rerun does not take it (yet).
-    fn job_recreation(&self, _: &Job) -> JobRecreation {
-        JobRecreation::NotByRerun
+    /// A hook Job is created by Helm when the action that runs its hook runs, which only a forced
+    /// reconcile starts on a release that did not change.
+    fn job_recreation(&self, job: &Job) -> JobRecreation {
+        JobRecreation::HelmAction(HookRerun::of(self, job))
     }
 
     /// Its hook Jobs: the Jobs of the release annotated `helm.sh/hook`, with their events.

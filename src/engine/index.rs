@@ -64,7 +64,7 @@ pub fn into_dependency(
 }
 
 /// What a stage's controller does with a Job rerun deletes, on the requested reconcile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobRecreation {
     /// It applies the Job again from its source.
     Applies,
@@ -72,9 +72,9 @@ pub enum JobRecreation {
     DeletesFailedItself,
     /// It is in a health check that would wait for the deleted Job until its timeout.
     WaitsOutHealthCheck,
-    /// A reconcile request does not make it create the Job again (a Helm hook runs only with the
-    /// action that runs it).
-    NotByRerun,
+    /// A HelmRelease's: only a forced reconcile whose action runs the Job's hook (or, for a Job
+    /// that is no hook, applies the release's manifest) creates it again.
+    HelmAction(super::helm_hooks::HookRerun),
 }
 
 /// How a stage ended once its controller handled a reconcile request.

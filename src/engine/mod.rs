@@ -10,12 +10,14 @@
 //! - `workload`: Jobs, Pods and Deployments; `hints`: the one next step for each cause;
 //! - `causes`: the object at fault inside a Kustomization (one function per state);
 //! - `graph`: the `dependsOn` graph and the [`Filter`]; `warnings`: pipeline-wide pattern checks;
+//! - `helm_hooks`: what a forced reconcile of a HelmRelease runs, and which hook Jobs with it;
 //! - `kustomization`, `resource_set`, `helm_release`: each stage kind's [`StageRules`];
 //! - `resolve`: the walk from a stage that is not Ready to the stage at fault, never by kind;
 //! - `stage`: assembling the [`Report`].
 
 mod causes;
 mod graph;
+pub mod helm_hooks;
 mod helm_release;
 pub mod hints;
 mod index;

@@ -12,6 +12,10 @@ use crate::refs::StageKind;
 /// (`pre-install,pre-upgrade`; helm.sh/helm/v4 pkg/release hooks).
 pub const HOOK_ANNOTATION: &str = "helm.sh/hook";
 
+/// When Helm deletes a hook's objects: `before-hook-creation` (its default when none is set),
+/// `hook-succeeded`, `hook-failed` (helm.sh/helm/v4 pkg/action/hooks.go `hookSetDeletePolicy`).
+pub const HOOK_DELETE_POLICY_ANNOTATION: &str = "helm.sh/hook-delete-policy";
+
 /// `spec.chartRef` (api/v2 `CrossNamespaceSourceReference`): an OCIRepository or HelmChart.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -30,6 +34,27 @@ pub struct HelmReleaseSpec {
     pub chart_ref: Option<ChartReference>,
     pub release_name: Option<String>,
     pub target_namespace: Option<String>,
+    pub storage_namespace: Option<String>,
+    pub test: Option<TestSpec>,
+}
+
+/// `spec.test` (api/v2 `Test`): whether helm-controller runs the chart's test hooks after an
+/// install or upgrade.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TestSpec {
+    pub enable: bool,
+}
+
+/// One release in `status.history` (api/v2 snapshot_types.go `Snapshot`), newest first.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ReleaseSnapshot {
+    pub name: String,
+    pub namespace: String,
+    pub version: i64,
+    /// Helm's release status: `deployed`, `failed`, `superseded`, `uninstalled`, `pending-*`.
+    pub status: String,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -45,6 +70,7 @@ pub struct HelmReleaseStatus {
     pub failures: Option<i64>,
     pub install_failures: Option<i64>,
     pub upgrade_failures: Option<i64>,
+    pub history: Vec<ReleaseSnapshot>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

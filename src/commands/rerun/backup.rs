@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::batch::v1::Job;
 
 use crate::engine::hints::reconcile_stage;
-use crate::error::Error;
+use crate::cluster::{Connection, read};
+use crate::error::{Error, one_line};
+use crate::report::ContainerRef;
 use crate::plan::Plan;
 use crate::refs::NamespacedName;
 
@@ -25,10 +27,45 @@ pub fn default_dir() -> Result<PathBuf, Error> {
 /// brought it back ([`prune`]).
 pub const KEPT_PER_JOB: usize = 10;
 
-/// Writes the plan's restorable manifest to `dir` and returns its path. Job specs often carry
-/// credentials in env values, so the file is readable by its owner only (0600) and a directory
-/// created for it is too (0700); an existing file is never overwritten.
-pub fn save(dir: &Path, plan: &Plan) -> Result<PathBuf, Error> {
+/// How many log lines of each container of the Job's pods a backup keeps.
+const LOG_TAIL_LINES: u32 = 50;
+
+/// The last lines each container of the Job's pods logged, as `# pod/container: line` comments:
+/// a deleted Job (by rerun, or by Helm before it runs a hook again) takes its pods and their logs
+/// with it. Best effort: what cannot be read is said in the same form.
+pub async fn log_tail(conn: &Connection, plan: &Plan) -> Vec<String> {
+    let pods = match read::job_pods(conn, &plan.id.namespace, plan.uid()).await {
+        Ok(pods) => pods,
+        Err(e) => return vec![format!("cannot list the pods of Job {}: {}", plan.id, one_line(&e))],
+    };
+    let containers: Vec<ContainerRef> = pods
+        .iter()
+        .flat_map(|pod| {
+            let spec = pod.spec.as_ref().map(|s| s.containers.as_slice()).unwrap_or_default();
+            spec.iter().map(|c| ContainerRef {
+                namespace: plan.id.namespace.clone(),
+                pod: pod.metadata.name.clone().unwrap_or_default(),
+                container: c.name.clone(),
+                previous: false,
+            })
+        })
+        .collect();
+    let logs = read::container_logs(conn, &containers, LOG_TAIL_LINES).await;
+    containers
+        .iter()
+        .zip(logs)
+        .flat_map(|(c, lines)| match lines {
+            Ok(lines) => lines.into_iter().map(|l| format!("{}/{}: {l}", c.pod, c.container)).collect(),
+            Err(e) => vec![e],
+        })
+        .collect()
+}
+
+/// Writes the plan's restorable manifest to `dir`, with the log lines of its pods as comments
+/// after it, and returns its path. Job specs often carry credentials in env values, so the file
+/// is readable by its owner only (0600) and a directory created for it is too (0700); an existing
+/// file is never overwritten.
+pub fn save(dir: &Path, plan: &Plan, logs: &[String]) -> Result<PathBuf, Error> {
     let io = |action, path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Backup { action, path, source }
@@ -50,10 +87,16 @@ pub fn save(dir: &Path, plan: &Plan) -> Result<PathBuf, Error> {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             other => other.map_err(io("write the backup", &path))?,
         };
-        let text = format!(
+        let mut text = format!(
             "{HEADER}{id} (uid {uid}) saved by kubectl-fluxjobs rerun before deleting it.\n# Restore: kubectl create -f {}\n{manifest}",
             path.display(),
         );
+        if !logs.is_empty() {
+            text.push_str(&format!("# The last {LOG_TAIL_LINES} log lines of each container of its pods:\n"));
+            for line in logs {
+                text.push_str(&format!("#   {line}\n"));
+            }
+        }
         file.write_all(text.as_bytes()).map_err(io("write the backup", &path))?;
         return Ok(path);
     }
@@ -205,9 +248,11 @@ mod tests {
     #[test]
     fn a_saved_backup_reads_back_as_the_restorable_job() {
         let dir = scratch("read");
-        let path = save(&dir, &Plan::new(job(json!({})), None, Mode::FluxRecreates)).unwrap();
+        let logs = ["db-migration-x/m: ERROR: relation \"users\" does not exist".to_string()];
+        let path = save(&dir, &Plan::new(job(json!({})), None, Mode::FluxRecreates), &logs).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("# Job shop/db-migration (uid u-1) saved by kubectl-fluxjobs rerun"), "{text}");
+        assert!(text.ends_with("#   db-migration-x/m: ERROR: relation \"users\" does not exist\n"), "{text}");
         let back = load(&path).unwrap();
         assert_eq!(back.metadata.name.as_deref(), Some("db-migration"));
         assert_eq!(back.metadata.uid, None);
@@ -219,8 +264,8 @@ mod tests {
     fn backups_are_private_and_never_overwritten() {
         use std::os::unix::fs::PermissionsExt;
         let dir = scratch("private");
-        let first = save(&dir, &Plan::new(job(json!({})), None, Mode::FluxRecreates)).unwrap();
-        let second = save(&dir, &Plan::new(job(json!({})), None, Mode::FluxRecreates)).unwrap();
+        let first = save(&dir, &Plan::new(job(json!({})), None, Mode::FluxRecreates), &[]).unwrap();
+        let second = save(&dir, &Plan::new(job(json!({})), None, Mode::FluxRecreates), &[]).unwrap();
         assert_ne!(first, second, "a second backup in the same second must not replace the first");
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!((mode(&dir), mode(&first), mode(&second)), (0o700, 0o600, 0o600));
@@ -231,10 +276,10 @@ mod tests {
     fn pruning_keeps_the_newest_backups_of_that_job_only() {
         let dir = scratch("prune");
         let paths: Vec<PathBuf> = (0..KEPT_PER_JOB + 2)
-            .map(|_| save(&dir, &Plan::new(job(json!({})), None, Mode::FluxRecreates)).unwrap())
+            .map(|_| save(&dir, &Plan::new(job(json!({})), None, Mode::FluxRecreates), &[]).unwrap())
             .collect();
         let other =
-            save(&dir, &Plan::new(job(json!({"metadata": {"name": "db-migration-2"}})), None, Mode::FluxRecreates))
+            save(&dir, &Plan::new(job(json!({"metadata": {"name": "db-migration-2"}})), None, Mode::FluxRecreates), &[])
                 .unwrap();
         assert_eq!(prune(&dir, &NamespacedName::new("shop", "db-migration")).unwrap(), 2);
         assert!(other.exists(), "another Job's backup was removed");

@@ -8,6 +8,7 @@
 //! whether the Job was deleted and how to restore it.
 
 mod backup;
+mod release;
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -23,7 +24,7 @@ use super::follow;
 use crate::cli::RerunArgs;
 use crate::cluster::preflight::{self, PlannedWrite};
 use crate::cluster::wait::Back;
-use crate::cluster::write::{self, Created, Deleted, DryRun};
+use crate::cluster::write::{self, Created, Deleted, DryRun, Request};
 use crate::cluster::{ClusterError, Connection, read, wait};
 use crate::context::Context;
 use crate::duration::{parse_timeout_flag, took};
@@ -31,8 +32,10 @@ use crate::engine::owner_of;
 use crate::engine::workload::{job_state, pod_problem};
 use crate::error::{Error, one_line};
 use crate::model::Stage;
-use crate::plan::{Mode, Plan, Target, decide, parse_target, stage_namespaces};
-use crate::refs::{NamespacedName, ObjectRef, StageId};
+use crate::engine::helm_hooks::ForcedRun;
+use crate::model::{HelmRelease, StageObject};
+use crate::plan::{Mode, Plan, Refusal, ReleaseRun, Target, decide, decide_release, parse_target, stage_namespaces};
+use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::JobState;
 use crate::terminal::{self, Answer, Glyph};
 
@@ -47,15 +50,22 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
     let conn = ctx.connect().await?;
     let ns = ctx.namespace(&conn);
     let plans = plan_all(&conn, &ns, &targets, args).await?;
-    let writes: Vec<PlannedWrite> = plans.iter().flat_map(Plan::writes).collect();
+    let writes: Vec<PlannedWrite> =
+        plans.jobs.iter().flat_map(Plan::writes).chain(plans.releases.iter().flat_map(ReleaseRun::writes)).collect();
     let checked =
         preflight::check(&conn, &writes).await.map_err(|source| Error::Denied { command: "rerun", source })?;
     let backup_dir = match &args.backup_dir {
         Some(dir) => dir.clone(),
         None => backup::default_dir()?,
     };
-    for plan in &plans {
+    for plan in &plans.jobs {
         terminal::step(Glyph::Action, &plan.describe());
+    }
+    for release in &plans.releases {
+        terminal::step(Glyph::Action, &release.describe());
+        for plan in &release.jobs {
+            terminal::step(Glyph::Action, &plan.describe());
+        }
     }
     if args.dry_run {
         say_dry_run(&plans, &checked, &backup_dir);
@@ -63,7 +73,7 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
     }
     terminal::step(Glyph::Done, &checked.describe());
     if !args.yes {
-        let question = format!("Delete {} Job{} as above?", plans.len(), if plans.len() == 1 { "" } else { "s" });
+        let question = plans.question();
         match terminal::confirm(&question) {
             Answer::Yes => {}
             Answer::No => return Err(Error::Aborted),
@@ -73,11 +83,43 @@ pub async fn run(ctx: &Context, args: &RerunArgs) -> Result<ExitCode, Error> {
     carry_out(ctx, &conn, args, &plans, &backup_dir, timeout).await
 }
 
+/// What one command does, planned: Jobs of Kustomizations and ResourceSets, each on its own, and
+/// HelmReleases, each with its Jobs and one forced request.
+struct Plans {
+    jobs: Vec<Plan>,
+    releases: Vec<ReleaseRun>,
+}
+
+impl Plans {
+    fn all_jobs(&self) -> impl Iterator<Item = &Plan> {
+        self.jobs.iter().chain(self.releases.iter().flat_map(|r| &r.jobs))
+    }
+
+    /// `Delete 2 Jobs as above?`, `Run HelmRelease/shop/my-app again as above?`, or both.
+    fn question(&self) -> String {
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let deleted = self.all_jobs().filter(|p| p.deletes()).count();
+        let mut asks = Vec::new();
+        if deleted > 0 {
+            asks.push(format!("delete {}", plural(deleted, "Job")));
+        }
+        if !self.releases.is_empty() {
+            let ids: Vec<String> = self.releases.iter().map(|r| r.id().to_string()).collect();
+            asks.push(format!("run {} again", ids.join(", ")));
+        }
+        let mut question = asks.join(" and ");
+        if let Some(first) = question.get_mut(0..1) {
+            first.make_ascii_uppercase();
+        }
+        format!("{question} as above?")
+    }
+}
+
 /// Every write the plans would make, and that nothing was changed.
-fn say_dry_run(plans: &[Plan], checked: &preflight::Checked, backup_dir: &Path) {
-    for plan in plans {
+fn say_dry_run(plans: &Plans, checked: &preflight::Checked, backup_dir: &Path) {
+    for plan in plans.all_jobs() {
         terminal::step(Glyph::Waiting, &format!("dry run: would save {} to {}", plan.id, backup_dir.display()));
-        if plan.mode != Mode::OperatorRecreates {
+        if plan.deletes() {
             let delete = format!(
                 "dry run: would delete Job {} (propagation Background, precondition uid {})",
                 plan.id,
@@ -85,9 +127,13 @@ fn say_dry_run(plans: &[Plan], checked: &preflight::Checked, backup_dir: &Path) 
             );
             terminal::step(Glyph::Waiting, &delete);
         }
-        if let Some(owner) = &plan.owner_ref {
+        if let Some(owner) = plan.owner_ref.as_ref().filter(|_| !matches!(plan.mode, Mode::HelmRuns { .. })) {
             terminal::step(Glyph::Waiting, &format!("dry run: would set reconcile.fluxcd.io/requestedAt on {owner}"));
         }
+    }
+    for release in &plans.releases {
+        let annotations = "reconcile.fluxcd.io/forceAt, resetAt and requestedAt";
+        terminal::step(Glyph::Waiting, &format!("dry run: would set {annotations} on {}", release.object));
     }
     terminal::step(Glyph::Done, &format!("dry run: {}; nothing was changed", checked.describe()));
 }
@@ -99,15 +145,15 @@ async fn carry_out(
     ctx: &Context,
     conn: &Connection,
     args: &RerunArgs,
-    plans: &[Plan],
+    plans: &Plans,
     backup_dir: &Path,
     timeout: Duration,
 ) -> Result<ExitCode, Error> {
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     let mut failed = false;
-    for plan in plans {
-        let backup = backup::save(backup_dir, plan)?;
+    for plan in &plans.jobs {
+        let backup = backup::save(backup_dir, plan, &backup::log_tail(conn, plan).await)?;
         terminal::step(Glyph::Done, &format!("saved {} to {}", plan.id, backup.display()));
         let progress = Cell::new(Progress::NothingDeleted);
         let requested = tokio::select! {
@@ -133,6 +179,12 @@ async fn carry_out(
             }
         }
     }
+    for run in &plans.releases {
+        match release::carry_out(ctx, conn, args, run, backup_dir, timeout).await? {
+            Some(ok) => failed |= !ok,
+            None => return Ok(ExitCode::from(INTERRUPTED)),
+        }
+    }
     if failed {
         return Err(Error::RerunFailed);
     }
@@ -156,9 +208,10 @@ fn prune_older_backups(backup_dir: &Path, plan: &Plan) {
 }
 
 /// Every check first: one refused target refuses the whole command, before any write. Owning
-/// Kustomizations are read once each however many of their Jobs are named.
-async fn plan_all(conn: &Connection, ns: &str, targets: &[Target], args: &RerunArgs) -> Result<Vec<Plan>, Error> {
-    let mut plans: Vec<Plan> = Vec::new();
+/// stages are read once each however many of their Jobs are named; the Jobs of one HelmRelease
+/// join its one [`ReleaseRun`].
+async fn plan_all(conn: &Connection, ns: &str, targets: &[Target], args: &RerunArgs) -> Result<Plans, Error> {
+    let mut plans = Plans { jobs: Vec::new(), releases: Vec::new() };
     let mut owners: HashMap<StageId, Option<Stage>> = HashMap::new();
     for target in targets {
         let jobs = match target {
@@ -166,7 +219,26 @@ async fn plan_all(conn: &Connection, ns: &str, targets: &[Target], args: &RerunA
                 let id = NamespacedName::new(ns, name);
                 vec![read::get_job(conn, &id).await?.ok_or(Error::JobNotFound(id))?]
             }
-            Target::Stage(name) => {
+            Target::Stage(StageKind::HelmRelease, name) => {
+                let id = StageId::new(StageKind::HelmRelease, ns, name);
+                let Some(Stage::HelmRelease(hr)) = read::get_stage(conn, &id).await? else {
+                    return Err(Error::StageNotFound(id));
+                };
+                let run = decide_release(&hr, args.force)?;
+                let jobs = read::stage_jobs(conn, &hr, &release_namespaces(&hr)).await?;
+                release_of(&mut plans, &hr, run);
+                let stage = hr.to_stage();
+                for job in jobs {
+                    match decide(&job, Some(&stage), Some(&id), args.force, false) {
+                        Err(Refusal::HookNotRun { job, events, .. }) => {
+                            release_of(&mut plans, &hr, ForcedRun::of(&hr)).skipped.push((job, events))
+                        }
+                        mode => add(&mut plans, job, Some(hr.to_stage()), mode?),
+                    }
+                }
+                continue;
+            }
+            Target::Stage(_, name) => {
                 let id = StageId::kustomization(ns, name);
                 let ks = read::get_kustomization(conn, &id).await?.ok_or_else(|| Error::StageNotFound(id.clone()))?;
                 let jobs = read::stage_jobs(conn, &ks, &stage_namespaces(&ks)).await?;
@@ -190,12 +262,43 @@ async fn plan_all(conn: &Connection, ns: &str, targets: &[Target], args: &RerunA
                 None => None,
             };
             let mode = decide(&job, owner.as_ref(), owner_id.as_ref(), args.force, args.recreate)?;
-            if !plans.iter().any(|p| p.job.metadata.uid == job.metadata.uid) {
-                plans.push(Plan::new(job, owner, mode));
-            }
+            add(&mut plans, job, owner, mode);
         }
     }
     Ok(plans)
+}
+
+/// The Job's plan, once: alone, or with its HelmRelease's run.
+fn add(plans: &mut Plans, job: Job, owner: Option<Stage>, mode: Mode) {
+    if plans.all_jobs().any(|p| p.job.metadata.uid == job.metadata.uid) {
+        return;
+    }
+    match (&mode, &owner) {
+        (Mode::HelmRuns { .. }, Some(Stage::HelmRelease(hr))) => {
+            let hr = hr.clone();
+            release_of(plans, &hr, ForcedRun::of(&hr)).jobs.push(Plan::new(job, owner, mode))
+        }
+        _ => plans.jobs.push(Plan::new(job, owner, mode)),
+    }
+}
+
+/// The run of release `hr` in `plans`, added with `run` when it is not there yet.
+fn release_of<'a>(plans: &'a mut Plans, hr: &HelmRelease, run: ForcedRun) -> &'a mut ReleaseRun {
+    let at = match plans.releases.iter().position(|r| r.id() == hr.id()) {
+        Some(at) => at,
+        None => {
+            plans.releases.push(ReleaseRun::new(hr, run));
+            plans.releases.len() - 1
+        }
+    };
+    &mut plans.releases[at]
+}
+
+/// Where a release's Jobs are: its target namespace (or its own), and its own.
+fn release_namespaces(hr: &HelmRelease) -> Vec<String> {
+    let mut out = vec![hr.namespace().to_string()];
+    out.extend(hr.spec.target_namespace.clone().filter(|ns| !ns.is_empty() && ns != hr.namespace()));
+    out
 }
 
 /// Delete, wait until gone, recreate when asked, request the reconcile, recording each step in
@@ -207,10 +310,36 @@ async fn execute(
     timeout: Duration,
     progress: &Cell<Progress>,
 ) -> Result<Option<String>, Error> {
-    let (id, uid) = (&plan.id, plan.uid());
     if plan.mode == Mode::OperatorRecreates {
         return request_and_wait(conn, plan, backup, timeout, progress).await;
     }
+    delete_until_gone(conn, plan, timeout, progress).await?;
+    let id = &plan.id;
+    if let Mode::FromLiveSpec(_) = plan.mode {
+        let manifest: Job = backup::load(backup)?;
+        match write::create_job(conn, &manifest, DryRun::No).await? {
+            Created::Created(job) => terminal::step(
+                Glyph::Done,
+                &format!("recreated Job {id} from its live spec (uid {})", job.metadata.uid.unwrap_or_default()),
+            ),
+            Created::Exists => {
+                terminal::step(Glyph::Done, &format!("Job {id} exists again (kustomize-controller was first)"))
+            }
+        }
+        progress.set(Progress::Restored);
+    }
+    request_and_wait(conn, plan, backup, timeout, progress).await
+}
+
+/// Deletes the plan's Job under its uid precondition and waits until it is gone, recording each
+/// step in `progress`.
+async fn delete_until_gone(
+    conn: &Connection,
+    plan: &Plan,
+    timeout: Duration,
+    progress: &Cell<Progress>,
+) -> Result<(), Error> {
+    let (id, uid) = (&plan.id, plan.uid());
     let deleted = write::delete_job(conn, id, uid, DryRun::No).await?;
     progress.set(match deleted {
         Deleted::Replaced => Progress::Restored,
@@ -231,20 +360,7 @@ async fn execute(
             terminal::step(Glyph::Done, &format!("Job {id} was recreated meanwhile (another uid); it was left alone"))
         }
     }
-    if let Mode::FromLiveSpec(_) = plan.mode {
-        let manifest: Job = backup::load(backup)?;
-        match write::create_job(conn, &manifest, DryRun::No).await? {
-            Created::Created(job) => terminal::step(
-                Glyph::Done,
-                &format!("recreated Job {id} from its live spec (uid {})", job.metadata.uid.unwrap_or_default()),
-            ),
-            Created::Exists => {
-                terminal::step(Glyph::Done, &format!("Job {id} exists again (kustomize-controller was first)"))
-            }
-        }
-        progress.set(Progress::Restored);
-    }
-    request_and_wait(conn, plan, backup, timeout, progress).await
+    Ok(())
 }
 
 /// Requests the owning stage's reconcile and, unless the Job is already back, waits until its
@@ -261,7 +377,7 @@ async fn request_and_wait(
     let stage = owner.id();
     let controller = stage.kind.controller();
     let token = write::request_token();
-    write::request_reconcile(conn, &ObjectRef::stage(&stage), &token, DryRun::No).await?;
+    write::request_reconcile(conn, &ObjectRef::stage(&stage), Request::Reconcile, &token, DryRun::No).await?;
     terminal::step(
         Glyph::Done,
         &format!("requested a reconcile of {} {stage} (requestedAt {token})", stage.kind.as_str()),

@@ -6,37 +6,46 @@ use std::fmt;
 
 use k8s_openapi::api::batch::v1::Job;
 
+mod release;
+
+pub use release::{ReleaseRun, decide_release};
+
 use crate::cluster::preflight::PlannedWrite;
+use crate::cluster::write::Request;
+use crate::engine::helm_hooks::{HelmAction, HookRerun};
 use crate::engine::workload::job_state;
 use crate::engine::{JobRecreation, rules};
 use crate::model::StageObject;
-use crate::model::{Kustomization, OWNER_NAME_LABEL, Stage};
-use crate::refs::{NamespacedName, ObjectRef, StageId};
+use crate::model::{HOOK_DELETE_POLICY_ANNOTATION, Kustomization, OWNER_NAME_LABEL, Stage};
+use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::JobState;
 
 /// A target `rerun` cannot take.
 #[derive(Debug, PartialEq, thiserror::Error)]
-#[error("cannot rerun {0:?}: name a Job (job/NAME or NAME) or a stage (ks/NAME)")]
+#[error("cannot rerun {0:?}: name a Job (job/NAME or NAME), a Kustomization (ks/NAME) or a HelmRelease (hr/NAME)")]
 pub struct BadTarget(String);
 
 /// What the user named.
 #[derive(Debug, PartialEq)]
 pub enum Target {
     Job(String),
-    Stage(String),
+    /// A Kustomization (its Jobs) or a HelmRelease (its forced reconcile, with the hooks it runs).
+    Stage(StageKind, String),
 }
 
-/// `job/NAME`, `NAME` or `ks/STAGE`, with kubectl's resource aliases.
+/// `job/NAME`, `NAME`, `ks/STAGE` or `hr/RELEASE`, with kubectl's resource aliases.
 pub fn parse_target(s: &str) -> Result<Target, BadTarget> {
     let bad = || BadTarget(s.to_string());
     match s.split_once('/') {
         None if !s.is_empty() => Ok(Target::Job(s.to_string())),
         Some((kind, name)) if !name.is_empty() && !name.contains('/') => match kind.to_lowercase().as_str() {
             "job" | "jobs" | "job.batch" | "jobs.batch" => Ok(Target::Job(name.to_string())),
-            "ks" | "kustomization" | "kustomizations" | "kustomization.kustomize.toolkit.fluxcd.io" => {
-                Ok(Target::Stage(name.to_string()))
-            }
-            _ => Err(bad()),
+            kind => match StageKind::parse_user(kind) {
+                Some(kind @ (StageKind::Kustomization | StageKind::HelmRelease)) => {
+                    Ok(Target::Stage(kind, name.to_string()))
+                }
+                _ => Err(bad()),
+            },
         },
         _ => Err(bad()),
     }
@@ -77,6 +86,10 @@ pub enum Mode {
     OperatorRecreates,
     /// rerun recreates it from the saved live spec.
     FromLiveSpec(RecreateReason),
+    /// A HelmRelease's Job: helm-controller runs it again in the `action` a forced reconcile
+    /// (`forceAt` and `resetAt`) starts; rerun deletes it first unless Helm replaces it itself
+    /// (see [`crate::engine::helm_hooks`]).
+    HelmRuns { action: HelmAction, delete_first: bool },
 }
 
 /// A refusal, with the way out.
@@ -98,14 +111,18 @@ pub enum Refusal {
     OwnerGone { job: NamespacedName, owner: StageId },
     #[error("Job {job} is still running ({active} active pod{}); pass --force to delete it anyway", if *active == 1 { "" } else { "s" })]
     Running { job: NamespacedName, active: i32 },
+    /// `why`: what a forced reconcile of its release runs instead, and what would run the hook.
+    #[error("Job {job} is a {events} hook of {why}")]
+    HookNotRun { job: NamespacedName, events: String, why: String },
     #[error(
-        "Job {job} is run by {} {stage}, which creates it only when the action that runs it runs; rerun does not take such Jobs yet: flux reconcile {} {} -n {} --force",
-        stage.kind.as_str(),
-        stage.kind.as_str().to_lowercase(),
-        stage.name,
-        stage.namespace
+        "{stage} is suspended: helm-controller would not run it. Resume it first: {}",
+        stage.kind.resume_command(&stage.name, &stage.namespace)
     )]
-    NotByRerun { job: NamespacedName, stage: StageId },
+    Suspended { stage: StageId },
+    #[error(
+        "{stage} is Ready: running its hooks again means a forced {action} of a healthy release; pass --force to do it anyway"
+    )]
+    ReleaseReady { stage: StageId, action: HelmAction },
 }
 
 /// The checks before any write. `owner_id` is the stage the Job's owner labels name, `owner` that
@@ -140,7 +157,22 @@ pub fn decide(
         JobRecreation::Applies => Mode::FluxRecreates,
         JobRecreation::DeletesFailedItself => Mode::OperatorRecreates,
         JobRecreation::WaitsOutHealthCheck => Mode::FromLiveSpec(RecreateReason::HealthCheckRunning(stage.id())),
-        JobRecreation::NotByRerun => return Err(Refusal::NotByRerun { job: id, stage: stage.id() }),
+        JobRecreation::HelmAction(HookRerun::Runs { action, replaced_by_helm }) => {
+            if rules(stage).healthy() && !force {
+                return Err(Refusal::ReleaseReady { stage: stage.id(), action });
+            }
+            Mode::HelmRuns { action, delete_first: !replaced_by_helm }
+        }
+        JobRecreation::HelmAction(HookRerun::NotRun { events, run, advice }) => {
+            let why = format!(
+                "{}, and a forced reconcile of it now runs an {} ({}), which runs {} hooks only: {advice}",
+                stage.id(),
+                run.action,
+                run.why,
+                run.events_text()
+            );
+            return Err(Refusal::HookNotRun { job: id, events, why });
+        }
     })
 }
 
@@ -200,6 +232,15 @@ impl Plan {
         Plan { id: NamespacedName::of(&job.metadata), manifest: restorable(&job), job, owner, owner_ref, mode }
     }
 
+    /// Whether rerun deletes the Job (otherwise its controller, or Helm, does).
+    pub fn deletes(&self) -> bool {
+        match self.mode {
+            Mode::OperatorRecreates => false,
+            Mode::HelmRuns { delete_first, .. } => delete_first,
+            Mode::FluxRecreates | Mode::FromLiveSpec(_) => true,
+        }
+    }
+
     pub fn uid(&self) -> &str {
         self.job.metadata.uid.as_deref().unwrap_or_default()
     }
@@ -208,14 +249,15 @@ impl Plan {
     /// from the manifest when rerun recreates the Job, the owning stage's reconcile request.
     pub fn writes(&self) -> Vec<PlannedWrite<'_>> {
         let mut writes = vec![];
-        if self.mode != Mode::OperatorRecreates {
+        if self.deletes() {
             writes.push(PlannedWrite::DeleteJob { job: &self.id, uid: self.uid() });
         }
         if let Mode::FromLiveSpec(_) = self.mode {
             writes.push(PlannedWrite::CreateJob(&self.manifest));
         }
-        if let Some(stage) = &self.owner_ref {
-            writes.push(PlannedWrite::RequestReconcile(stage));
+        // A release's one forced request is its [`ReleaseRun`]'s.
+        if let Some(stage) = self.owner_ref.as_ref().filter(|_| !matches!(self.mode, Mode::HelmRuns { .. })) {
+            writes.push(PlannedWrite::RequestReconcile(stage, Request::Reconcile));
         }
         writes
     }
@@ -244,6 +286,12 @@ impl Plan {
                 };
                 format!("delete it and recreate it from its live spec ({why}){then}")
             }
+            Mode::HelmRuns { action, delete_first: true } => format!(
+                "delete it (its {HOOK_DELETE_POLICY_ANNOTATION} has no before-hook-creation, so Helm would not replace it), then ask helm-controller for a forced {action} of {owner}, which creates it again"
+            ),
+            Mode::HelmRuns { action, delete_first: false } => format!(
+                "ask helm-controller for a forced {action} of {owner}: Helm deletes it and creates it again (before-hook-creation)"
+            ),
         };
         format!("Job {} [{state}, uid {}]: {how}", self.id, self.uid())
     }
@@ -343,8 +391,15 @@ pub(super) mod tests {
         assert_eq!(parse_target("db-migration").unwrap(), Target::Job("db-migration".into()));
         assert_eq!(parse_target("job/db-migration").unwrap(), Target::Job("db-migration".into()));
         assert_eq!(parse_target("jobs.batch/x").unwrap(), Target::Job("x".into()));
-        assert_eq!(parse_target("ks/app-pre-deploy").unwrap(), Target::Stage("app-pre-deploy".into()));
-        assert_eq!(parse_target("kustomization/a").unwrap(), Target::Stage("a".into()));
+        let ks = |name: &str| Target::Stage(StageKind::Kustomization, name.into());
+        assert_eq!(parse_target("ks/app-pre-deploy").unwrap(), ks("app-pre-deploy"));
+        assert_eq!(parse_target("kustomization/a").unwrap(), ks("a"));
+        assert_eq!(parse_target("hr/my-app").unwrap(), Target::Stage(StageKind::HelmRelease, "my-app".into()));
+        assert_eq!(
+            parse_target("helmreleases.helm.toolkit.fluxcd.io/x").unwrap(),
+            Target::Stage(StageKind::HelmRelease, "x".into())
+        );
+        assert!(parse_target("rset/release").unwrap_err().to_string().contains("hr/NAME"));
         assert!(parse_target("deployment/app").unwrap_err().to_string().contains("name a Job"));
         assert!(parse_target("job/").is_err());
     }
@@ -457,7 +512,7 @@ pub(super) mod tests {
         assert_eq!(decide(&job(json!({})), Some(&rset), Some(&id), false, false), Ok(Mode::FluxRecreates));
         let plan = Plan::new(annotated, Some(rset), Mode::OperatorRecreates);
         let writes = plan.writes();
-        assert!(matches!(writes[..], [PlannedWrite::RequestReconcile(_)]), "only a reconcile request: {writes:?}");
+        assert!(matches!(writes[..], [PlannedWrite::RequestReconcile(_, Request::Reconcile)]), "only a reconcile request: {writes:?}");
         assert!(plan.describe().contains("recreateOnFailure"), "{}", plan.describe());
         let disabled: crate::model::ResourceSet = serde_json::from_value(
             json!({"metadata": {"name": "release", "namespace": "shop", "annotations": {"fluxcd.controlplane.io/reconcile": "disabled"}}}),
@@ -468,19 +523,6 @@ pub(super) mod tests {
             err.to_string().contains("kubectl annotate resourceset release -n shop fluxcd.controlplane.io/reconcile-"),
             "{err}"
         );
-    }
-
-    /// Helm creates a hook Job only with the action that runs it: rerun refuses, before any write,
-    /// and names the way that works.
-    #[test]
-    fn a_helm_hook_job_is_refused_with_the_way_that_reruns_it() {
-        let release: crate::model::HelmRelease =
-            serde_json::from_value(json!({"metadata": {"name": "my-app", "namespace": "shop"}})).unwrap();
-        let id = StageId::new(crate::refs::StageKind::HelmRelease, "shop", "my-app");
-        let failed = job(json!({"status": {"conditions": [{"type": "Failed", "status": "True"}]}}));
-        let err = decide(&failed, Some(&Stage::HelmRelease(release)), Some(&id), true, false).unwrap_err();
-        assert!(matches!(err, Refusal::NotByRerun { .. }), "{err:?}");
-        assert!(err.to_string().ends_with("flux reconcile helmrelease my-app -n shop --force"), "{err}");
     }
 
     #[test]
