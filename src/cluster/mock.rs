@@ -231,7 +231,9 @@ mod tests {
             }
         });
         let stage = ObjectRef::new("ResourceSet", "shop", "app");
-        write::request_reconcile(&conn, &stage, write::Request::Reconcile, "2026-12-01T00:00:00Z", DryRun::No).await.unwrap();
+        write::request_reconcile(&conn, &stage, write::Request::Reconcile, "2026-12-01T00:00:00Z", DryRun::No)
+            .await
+            .unwrap();
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 2);
         assert!(seen.iter().all(|r| r.method == "PATCH"

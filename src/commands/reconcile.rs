@@ -43,7 +43,8 @@ pub async fn run(ctx: &Context, args: &ReconcileArgs) -> Result<ExitCode, Error>
         if args.with_source { sources(&stages).into_iter().filter(can_fetch).collect() } else { vec![] };
     let requested: Vec<ObjectRef> =
         stages.iter().filter(|s| !s.suspended()).map(|s| ObjectRef::stage(&s.id())).collect();
-    let writes: Vec<PlannedWrite> = fetchable.iter().chain(&requested).map(|o| PlannedWrite::RequestReconcile(o, Request::Reconcile)).collect();
+    let writes: Vec<PlannedWrite> =
+        fetchable.iter().chain(&requested).map(|o| PlannedWrite::RequestReconcile(o, Request::Reconcile)).collect();
     let checked =
         preflight::check(&conn, &writes).await.map_err(|source| Error::Denied { command: "reconcile", source })?;
     if args.dry_run {

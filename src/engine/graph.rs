@@ -47,6 +47,10 @@ pub struct Graph {
     deps: BTreeMap<StageId, Vec<StageId>>,
     /// Stage -> the cycle it is part of, as `a -> b -> a`.
     cycles: HashMap<StageId, String>,
+    /// Stage -> the stage that applies it (a Kustomization applying a HelmRelease), from the owner
+    /// labels its controller stamps on what it applies; only stages in the snapshot. `reconcile`
+    /// walks it before the stage it applies (its spec comes from there).
+    appliers: HashMap<StageId, StageId>,
 }
 
 impl Graph {
@@ -54,7 +58,19 @@ impl Graph {
     pub fn new(snapshot: &Snapshot) -> Self {
         let deps: BTreeMap<StageId, Vec<StageId>> = snapshot.stages().map(|s| (s.id(), s.dependency_ids())).collect();
         let cycles = find_cycles(&deps);
-        Graph { deps, cycles }
+        let appliers = snapshot
+            .stages()
+            .filter_map(|s| Some((s.id(), super::owner_of(s.meta())?)))
+            .filter(|(id, applier)| id != applier && deps.contains_key(applier))
+            .collect();
+        Graph { deps, cycles, appliers }
+    }
+
+    /// What must be reconciled before `id`: its dependencies and, with `appliers`, the stage that
+    /// applies it.
+    fn before(&self, id: &StageId, appliers: bool) -> impl Iterator<Item = &StageId> {
+        let applier = self.appliers.get(id).filter(|_| appliers);
+        self.dependencies(id).iter().chain(applier)
     }
 
     pub fn dependencies(&self, id: &StageId) -> &[StageId] {
@@ -72,13 +88,13 @@ impl Graph {
     }
 
     /// `id` and every stage upstream of it.
-    fn upstream(&self, id: &StageId, out: &mut BTreeSet<StageId>) {
+    fn upstream(&self, id: &StageId, out: &mut BTreeSet<StageId>, appliers: bool) {
         if !out.insert(id.clone()) {
             return;
         }
-        for dep in self.dependencies(id) {
+        for dep in self.before(id, appliers) {
             if self.contains(dep) {
-                self.upstream(dep, out);
+                self.upstream(dep, out, appliers);
             }
         }
     }
@@ -145,11 +161,12 @@ impl Graph {
         (distance > 0 && distance <= 2 && distance * 2 < name.chars().count()).then(|| best.clone())
     }
 
-    /// What `reconcile` walks: the stage and everything upstream of it (with `downstream`, also every
-    /// stage that depends on it, directly or not), in dependency order.
+    /// What `reconcile` walks: the stage and everything upstream of it, the stages that apply them
+    /// included (with `downstream`, also every stage that depends on it, directly or not), in
+    /// dependency order.
     pub fn plan(&self, id: &StageId, downstream: bool) -> Vec<StageId> {
         let mut set = BTreeSet::new();
-        self.upstream(id, &mut set);
+        self.upstream(id, &mut set, true);
         if downstream {
             let mut frontier = vec![id.clone()];
             while let Some(current) = frontier.pop() {
@@ -160,7 +177,7 @@ impl Graph {
                 }
             }
         }
-        self.order(set.into_iter().collect())
+        self.order(set.into_iter().collect(), true)
     }
 
     /// The stages to show, grouped in pipelines, each in dependency order.
@@ -180,7 +197,7 @@ impl Graph {
         }
         let mut shown = BTreeSet::new();
         for root in &roots {
-            self.upstream(root, &mut shown);
+            self.upstream(root, &mut shown, false);
         }
         Ok(self.pipelines(&shown))
     }
@@ -211,18 +228,18 @@ impl Graph {
             let root = find(&mut parent, i);
             groups.entry(root).or_default().push((*id).clone());
         }
-        let mut pipelines: Vec<Vec<StageId>> = groups.into_values().map(|g| self.order(g)).collect();
+        let mut pipelines: Vec<Vec<StageId>> = groups.into_values().map(|g| self.order(g, false)).collect();
         pipelines.sort();
         pipelines
     }
 
     /// Kahn's algorithm with a sorted frontier, so the order is stable; stages in a cycle come last.
-    fn order(&self, group: Vec<StageId>) -> Vec<StageId> {
+    fn order(&self, group: Vec<StageId>, appliers: bool) -> Vec<StageId> {
         let members: BTreeSet<&StageId> = group.iter().collect();
         let mut pending: BTreeMap<&StageId, usize> = BTreeMap::new();
         let mut dependents: HashMap<&StageId, Vec<&StageId>> = HashMap::new();
         for id in &members {
-            let inside: Vec<&StageId> = self.dependencies(id).iter().filter(|d| members.contains(d)).collect();
+            let inside: Vec<&StageId> = self.before(id, appliers).filter(|d| members.contains(d)).collect();
             pending.insert(id, inside.len());
             for d in inside {
                 dependents.entry(d).or_default().push(id);

@@ -77,9 +77,9 @@ impl ForcedRun {
 
     /// Whether it runs a hook with these events.
     pub fn runs(&self, hook: &Hook) -> bool {
-        hook.events.iter().any(|e| {
-            self.action.events().contains(&e.as_str()) || (self.tests && TEST_EVENTS.contains(&e.as_str()))
-        })
+        hook.events
+            .iter()
+            .any(|e| self.action.events().contains(&e.as_str()) || (self.tests && TEST_EVENTS.contains(&e.as_str())))
     }
 
     /// The hook events it runs, for messages: `pre-upgrade, post-upgrade` (`, test`).
@@ -214,7 +214,10 @@ mod tests {
         assert!(run.runs(&hook("pre-install,pre-upgrade", None)));
         assert!(run.runs(&hook("post-upgrade", None)));
         let advice = not_run_advice(&hr, &run, &hook("pre-install", None));
-        assert!(advice.contains("helm uninstall my-app -n shop") && advice.contains("rerun hr/my-app -n shop"), "{advice}");
+        assert!(
+            advice.contains("helm uninstall my-app -n shop") && advice.contains("rerun hr/my-app -n shop"),
+            "{advice}"
+        );
     }
 
     #[test]

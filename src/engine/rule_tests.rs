@@ -1278,3 +1278,21 @@ fn a_health_check_naming_a_helm_release_continues_into_it() {
     assert_eq!(apps.state, StageState::Failed);
     assert_eq!(apps.root_cause.as_ref().unwrap().name, "my-app-db-migrate-x1");
 }
+
+/// `reconcile hr/my-app` walks what it depends on and the Kustomization that applies it (its spec
+/// comes from there) before it; `status` groups and orders by dependsOn alone.
+#[test]
+fn reconcile_walks_the_stage_that_applies_a_release_before_it() {
+    let mut app = hr("my-app", &["my-db"]);
+    app["metadata"]["labels"] =
+        json!({"kustomize.toolkit.fluxcd.io/name": "apps", "kustomize.toolkit.fluxcd.io/namespace": NS});
+    let objects = json!({"apiVersion": "v1", "kind": "List", "items": [app, hr("my-db", &[]), ks("apps", &[]), ks("other", &[])]});
+    let snapshot = parse_snapshot(&objects.to_string(), "fixture").unwrap();
+    let graph = crate::engine::Graph::new(&snapshot);
+    let target = crate::refs::StageId::new(crate::refs::StageKind::HelmRelease, NS, "my-app");
+    let plan: Vec<String> = graph.plan(&target, false).iter().map(|id| id.to_string()).collect();
+    let at = |id: String| plan.iter().position(|p| *p == id).unwrap_or_else(|| panic!("{id} not in {plan:?}"));
+    let (apps, db, app) =
+        (at(format!("{NS}/apps")), at(format!("HelmRelease/{NS}/my-db")), at(format!("HelmRelease/{NS}/my-app")));
+    assert!(plan.len() == 3 && apps < app && db < app, "{plan:?}");
+}

@@ -512,7 +512,10 @@ pub(super) mod tests {
         assert_eq!(decide(&job(json!({})), Some(&rset), Some(&id), false, false), Ok(Mode::FluxRecreates));
         let plan = Plan::new(annotated, Some(rset), Mode::OperatorRecreates);
         let writes = plan.writes();
-        assert!(matches!(writes[..], [PlannedWrite::RequestReconcile(_, Request::Reconcile)]), "only a reconcile request: {writes:?}");
+        assert!(
+            matches!(writes[..], [PlannedWrite::RequestReconcile(_, Request::Reconcile)]),
+            "only a reconcile request: {writes:?}"
+        );
         assert!(plan.describe().contains("recreateOnFailure"), "{}", plan.describe());
         let disabled: crate::model::ResourceSet = serde_json::from_value(
             json!({"metadata": {"name": "release", "namespace": "shop", "annotations": {"fluxcd.controlplane.io/reconcile": "disabled"}}}),

@@ -117,7 +117,10 @@ mod tests {
     fn a_release_that_is_ready_or_suspended_is_refused_with_the_way_out() {
         assert_eq!(decide_release(&failed(), false).unwrap().action, HelmAction::Upgrade);
         let err = decide_release(&ready(), false).unwrap_err().to_string();
-        assert!(err.contains("HelmRelease/shop/my-app is Ready") && err.ends_with("pass --force to do it anyway"), "{err}");
+        assert!(
+            err.contains("HelmRelease/shop/my-app is Ready") && err.ends_with("pass --force to do it anyway"),
+            "{err}"
+        );
         assert!(decide_release(&ready(), true).is_ok());
         let mut suspended = failed();
         suspended.spec.suspend = true;
@@ -144,9 +147,15 @@ mod tests {
     #[test]
     fn a_pre_install_hook_after_a_failed_install_is_refused_saying_why_and_what_runs_it() {
         let err = decide_hook(&failed(), &hook_job("pre-install", None), true).unwrap_err().to_string();
-        assert!(err.starts_with("Job shop/my-app-db-migrate is a pre-install hook of HelmRelease/shop/my-app"), "{err}");
+        assert!(
+            err.starts_with("Job shop/my-app-db-migrate is a pre-install hook of HelmRelease/shop/my-app"),
+            "{err}"
+        );
         assert!(err.contains("runs an upgrade (the latest release in Helm's storage is failed)"), "{err}");
-        assert!(err.contains("which runs pre-upgrade, post-upgrade hooks only: only an install runs it again"), "{err}");
+        assert!(
+            err.contains("which runs pre-upgrade, post-upgrade hooks only: only an install runs it again"),
+            "{err}"
+        );
         assert!(err.contains("helm uninstall my-app -n shop"), "{err}");
     }
 
@@ -168,7 +177,9 @@ mod tests {
             ),
             "{writes:?}"
         );
-        assert!(run.jobs[0].describe().contains("delete it (its helm.sh/hook-delete-policy has no before-hook-creation"));
+        assert!(
+            run.jobs[0].describe().contains("delete it (its helm.sh/hook-delete-policy has no before-hook-creation")
+        );
         assert!(run.jobs[1].describe().contains("Helm deletes it and creates it again"));
         assert!(run.describe().contains("forced upgrade (the latest release in Helm's storage is failed)"));
     }

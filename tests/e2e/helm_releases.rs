@@ -16,28 +16,63 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
     ]
 }
 
-/// Namespace `ns` with chart `my-app` at `version` published as OCIRepository `my-app`: a ConfigMap,
-/// and a pre-install/pre-upgrade hook Job whose pod exits with `exit_code` (kwok stage
-/// `pod-exit-code`), or completes.
+/// A chart of one release: a ConfigMap and a hook Job `NAME-db-migrate`.
+struct Chart<'a> {
+    name: &'a str,
+    version: &'a str,
+    /// `helm.sh/hook` of the Job.
+    hook: &'a str,
+    /// `helm.sh/hook-delete-policy`, when set.
+    delete_policy: Option<&'a str>,
+    /// The pod exits with this code (kwok stage `pod-exit-code`); `None`: it completes.
+    exit_code: Option<u8>,
+    /// Node pool (label `fluxjobs.test/pool`) the hook runs in, the flaky node included.
+    pool: Option<&'a str>,
+}
+
+impl<'a> Chart<'a> {
+    fn new(version: &'a str, exit_code: Option<u8>) -> Self {
+        Chart { name: "my-app", version, hook: "pre-install,pre-upgrade", delete_policy: None, exit_code, pool: None }
+    }
+
+    /// Namespace `ns` with the chart published as OCIRepository NAME.
+    fn publish(&self, ctx: &Ctx, ns: &str) -> Result<String> {
+        let (name, version) = (self.name, self.version);
+        ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+        let chart = format!("apiVersion: v2\nname: {name}\nversion: {version}\n");
+        let labels = match self.exit_code {
+            Some(code) => format!("    metadata:\n      labels:\n        fluxjobs.test/exit-code: \"{code}\"\n"),
+            None => String::new(),
+        };
+        let placement = self.pool.map(|p| format!(
+            "      nodeSelector:\n        fluxjobs.test/pool: {p}\n      tolerations:\n      - key: fluxjobs.test/flaky\n        operator: Exists\n        effect: NoSchedule\n"
+        )).unwrap_or_default();
+        let policy = self.delete_policy.map(|p| format!("    helm.sh/hook-delete-policy: {p}\n")).unwrap_or_default();
+        let config = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  greeting: hello\n");
+        let hook = format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}-db-migrate\n  annotations:\n    helm.sh/hook: {}\n    helm.sh/hook-weight: \"0\"\n{policy}spec:\n  backoffLimit: 0\n  template:\n{labels}    spec:\n{placement}      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: registry.example.invalid/shop/app:{version}\n        command: [sh, -c, \"echo migrating\"]\n",
+            self.hook
+        );
+        let files = [("Chart.yaml", chart), ("templates/configmap.yaml", config), ("templates/db-migrate.yaml", hook)];
+        let files: Vec<(&str, &str)> = files.iter().map(|(path, text)| (*path, text.as_str())).collect();
+        ctx.plane.publish_chart(ns, name, name, version, &files)
+    }
+}
+
+/// Namespace `ns` with chart `my-app` at `version` published as OCIRepository `my-app`, its hook
+/// `pre-install,pre-upgrade` exiting with `exit_code`, or completing.
 fn publish_chart(ctx: &Ctx, ns: &str, version: &str, exit_code: Option<u8>) -> Result<String> {
-    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
-    let chart = format!("apiVersion: v2\nname: my-app\nversion: {version}\n");
-    let labels = match exit_code {
-        Some(code) => format!("    metadata:\n      labels:\n        fluxjobs.test/exit-code: \"{code}\"\n"),
-        None => String::new(),
-    };
-    let config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: my-app\ndata:\n  greeting: hello\n".to_string();
-    let hook = format!(
-        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: my-app-db-migrate\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-weight: \"0\"\nspec:\n  backoffLimit: 0\n  template:\n{labels}    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: registry.example.invalid/shop/app:{version}\n        command: [sh, -c, \"echo migrating\"]\n"
-    );
-    let files = [("Chart.yaml", chart), ("templates/configmap.yaml", config), ("templates/db-migrate.yaml", hook)];
-    let files: Vec<(&str, &str)> = files.iter().map(|(path, text)| (*path, text.as_str())).collect();
-    ctx.plane.publish_chart(ns, "my-app", "my-app", version, &files)
+    Chart::new(version, exit_code).publish(ctx, ns)
 }
 
 fn helm_release(ns: &str) -> String {
+    release_of(ns, "my-app", "")
+}
+
+/// HelmRelease `name` of chart `name`, with `extra` spec lines (indented two spaces).
+fn release_of(ns: &str, name: &str, extra: &str) -> String {
     format!(
-        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: my-app\n  namespace: {ns}\nspec:\n  interval: 60m\n  timeout: 2m\n  chartRef:\n    kind: OCIRepository\n    name: my-app\n"
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  interval: 60m\n  timeout: 2m\n  chartRef:\n    kind: OCIRepository\n    name: {name}\n{extra}"
     )
 }
 
@@ -73,15 +108,19 @@ fn failing_pre_install_hook(ctx: &Ctx) -> Result<()> {
             && out.stdout.contains(": exit code 3 (Error)"),
         || format!("table:\n{}", out.stdout),
     )?;
-    // rerun does not take a hook Job yet: refused before any write, with the way that works.
+    // The hook is also pre-upgrade, and the failed install is in Helm's storage: a forced
+    // reconcile runs an upgrade, which runs it; Helm replaces the Job itself (no delete policy).
     let uid = crate::scenarios::uid_of_job(ctx, ns, "my-app-db-migrate")?;
-    let out = ctx.plugin(&["rerun", "job/my-app-db-migrate", "-n", ns, "--yes"])?;
-    check(out.code == 1 && out.stderr.contains("flux reconcile helmrelease my-app"), || {
-        format!("rerun of a hook Job: exit {}: {}", out.code, out.stderr)
-    })?;
-    check(crate::scenarios::uid_of_job(ctx, ns, "my-app-db-migrate")? == uid, || {
-        "a refused rerun changed the Job".into()
-    })?;
+    let out = ctx.plugin(&["rerun", "job/my-app-db-migrate", "-n", ns, "--dry-run"])?;
+    check(
+        out.code == 0
+            && out.stderr.contains(&format!("HelmRelease/{ns}/my-app: ask helm-controller for a forced upgrade (the latest release in Helm's storage is failed)"))
+            && out.stderr.contains("Helm deletes it and creates it again (before-hook-creation)")
+            && out.stderr.contains("would set reconcile.fluxcd.io/forceAt, resetAt and requestedAt")
+            && !out.stderr.contains("would delete"),
+        || format!("rerun --dry-run of a hook Job: exit {}: {}", out.code, out.stderr),
+    )?;
+    check(crate::scenarios::uid_of_job(ctx, ns, "my-app-db-migrate")? == uid, || "a dry run changed the Job".into())?;
     ctx.capture_example(ns, "helm-hook-failed")
 }
 

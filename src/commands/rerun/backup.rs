@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::batch::v1::Job;
 
-use crate::engine::hints::reconcile_stage;
 use crate::cluster::{Connection, read};
+use crate::engine::hints::reconcile_stage;
 use crate::error::{Error, one_line};
-use crate::report::ContainerRef;
 use crate::plan::Plan;
 use crate::refs::NamespacedName;
+use crate::report::ContainerRef;
 
 /// `$XDG_STATE_HOME/kubectl-fluxjobs/backups`, else `~/.local/state/kubectl-fluxjobs/backups`.
 pub fn default_dir() -> Result<PathBuf, Error> {
@@ -278,9 +278,12 @@ mod tests {
         let paths: Vec<PathBuf> = (0..KEPT_PER_JOB + 2)
             .map(|_| save(&dir, &Plan::new(job(json!({})), None, Mode::FluxRecreates), &[]).unwrap())
             .collect();
-        let other =
-            save(&dir, &Plan::new(job(json!({"metadata": {"name": "db-migration-2"}})), None, Mode::FluxRecreates), &[])
-                .unwrap();
+        let other = save(
+            &dir,
+            &Plan::new(job(json!({"metadata": {"name": "db-migration-2"}})), None, Mode::FluxRecreates),
+            &[],
+        )
+        .unwrap();
         assert_eq!(prune(&dir, &NamespacedName::new("shop", "db-migration")).unwrap(), 2);
         assert!(other.exists(), "another Job's backup was removed");
         assert!(paths[KEPT_PER_JOB + 1].exists(), "the newest backup was removed");

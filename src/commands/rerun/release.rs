@@ -10,9 +10,9 @@ use std::time::Duration;
 use super::backup::{self, Progress};
 use super::{delete_until_gone, follow_job};
 use crate::cli::RerunArgs;
+use crate::cluster::Connection;
 use crate::cluster::wait::{self, Back};
 use crate::cluster::write::{self, DryRun, Request};
-use crate::cluster::Connection;
 use crate::commands::follow;
 use crate::context::Context;
 use crate::engine::helm_hooks::Hook;
@@ -116,9 +116,15 @@ async fn execute(
             // Helm deletes a hook Job by its policy once it ran (`hook-succeeded`, `hook-failed`).
             Some(Back::HandledWithoutJob) => {
                 let deletes_after = Hook::of(&plan.job).is_some_and(|h| !h.delete_policies.is_empty());
-                let line = format!("helm-controller handled the forced {} of {stage} and Job {id} does not exist now", run.run.action);
+                let line = format!(
+                    "helm-controller handled the forced {} of {stage} and Job {id} does not exist now",
+                    run.run.action
+                );
                 if deletes_after {
-                    terminal::step(Glyph::Done, &format!("{line} (its helm.sh/hook-delete-policy deletes it once it ran)"));
+                    terminal::step(
+                        Glyph::Done,
+                        &format!("{line} (its helm.sh/hook-delete-policy deletes it once it ran)"),
+                    );
                 } else {
                     terminal::warn(&format!("{line}; `kubectl fluxjobs status {stage}` says why"));
                 }
