@@ -175,18 +175,25 @@ fn hook_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
     let refs = messages::health_check_refs(&ready.message);
     let (object, _) = refs.iter().find(|(object, status)| object.kind == "Job" && status == "Failed")?;
     // Stalled=True RetriesExceeded: helm-controller does not try again until the chart, values or
-    // spec change (api/v2 condition_types.go; internal/reconcile/atomic_release.go).
+    // spec change (api/v2 condition_types.go; internal/action/reset.go MustResetFailures).
     let stalled = hr.condition("Stalled").filter(|c| c.status == "True" && c.reason == "RetriesExceeded");
     let retries = match stalled {
-        Some(c) => format!("helm-controller will not try again by itself ({}); ", c.message),
+        Some(c) => {
+            format!("helm-controller will not try again until the chart, values or spec change ({}); ", c.message)
+        }
         None => String::new(),
     };
-    let hint = format!(
-        "{retries}fix what made it fail (see its logs), then run the release's action again with its hooks: flux reconcile helmrelease {} -n {} --force",
-        hr.name(),
-        hr.namespace()
-    );
-    let cause = match index.job(&object.namespace, &object.name) {
+    let job = index.job(&object.namespace, &object.name);
+    let again = match job.map(|job| HookRerun::of(hr, job)) {
+        Some(HookRerun::Runs { action, .. }) => format!(
+            "kubectl fluxjobs rerun job/{} -n {} (a forced {action} of the release runs it again)",
+            object.name, object.namespace
+        ),
+        Some(HookRerun::NotRun { advice, .. }) => advice,
+        None => format!("kubectl fluxjobs rerun hr/{} -n {}", hr.name(), hr.namespace()),
+    };
+    let hint = format!("{retries}fix what made it fail (see its logs), then {again}");
+    let cause = match job {
         Some(job) => job_cause(index, job)?,
         None => RootCause::new(
             object.clone(),

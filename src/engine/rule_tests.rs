@@ -1153,6 +1153,7 @@ fn a_failed_hook_of_a_helm_release_is_followed_to_its_pod() {
         condition("Stalled", "True", "RetriesExceeded", "Failed to install after 1 attempt(s)"),
         condition("Ready", "False", "InstallFailed", &hook_failed("my-app", "my-app-db-migrate")),
     ]);
+    release["status"]["history"] = json!([{"name": "my-app", "version": 1, "status": "failed", "action": "install"}]);
     let mut dependent = hr("my-web", &["my-app"]);
     dependent["status"]["conditions"] =
         json!([condition("Ready", "False", "DependencyNotReady", &format!("dependency '{NS}/my-app' is not ready"))]);
@@ -1169,9 +1170,13 @@ fn a_failed_hook_of_a_helm_release_is_followed_to_its_pod() {
     assert_eq!((cause.kind.as_str(), cause.name.as_str(), cause.exit_code), ("Pod", "my-app-db-migrate-x1", Some(3)));
     assert_eq!(cause.via, vec![crate::refs::ObjectRef::new("Job", NS, "my-app-db-migrate")]);
     let hint = s.hint.as_deref().unwrap();
-    assert!(hint.ends_with(&format!("flux reconcile helmrelease my-app -n {NS} --force")), "{hint}");
+    // The failed install is in Helm's storage: a forced reconcile upgrades, and the hook is also
+    // pre-upgrade, so rerun of the Job runs it (the fixture's `run` checks the planner accepts it).
+    let again =
+        "then kubectl fluxjobs rerun job/my-app-db-migrate -n shop (a forced upgrade of the release runs it again)";
+    assert!(hint.ends_with(again), "{hint}");
     assert!(
-        hint.starts_with("helm-controller will not try again by itself (Failed to install after 1 attempt(s))"),
+        hint.starts_with("helm-controller will not try again until the chart, values or spec change (Failed to install after 1 attempt(s))"),
         "{hint}"
     );
     assert_eq!(s.jobs.len(), 1, "the hook Job, found by helm-controller's labels");
@@ -1295,4 +1300,32 @@ fn reconcile_walks_the_stage_that_applies_a_release_before_it() {
     let (apps, db, app) =
         (at(format!("{NS}/apps")), at(format!("HelmRelease/{NS}/my-db")), at(format!("HelmRelease/{NS}/my-app")));
     assert!(plan.len() == 3 && apps < app && db < app, "{plan:?}");
+}
+
+/// A `pre-install`-only hook after a failed install: a forced reconcile upgrades, which does not
+/// run it, so the hint says what would instead of naming a rerun the planner refuses; a hook Job
+/// that is gone is run again through its release.
+#[test]
+fn a_failed_hook_the_forced_action_does_not_run_gets_the_way_that_does() {
+    let failed_release = |hook: Option<&str>| {
+        let mut release = hr("my-app", &[]);
+        release["status"]["conditions"] =
+            json!([condition("Ready", "False", "InstallFailed", &hook_failed("my-app", "my-app-db-migrate"))]);
+        release["status"]["history"] = json!([{"name": "my-app", "version": 1, "status": "failed"}]);
+        let mut objects = vec![release];
+        if let Some(events) = hook {
+            let mut job = hook_job("my-app", "my-app-db-migrate");
+            job["metadata"]["annotations"]["helm.sh/hook"] = events.into();
+            objects.push(job);
+        }
+        run(objects)
+    };
+    let report = failed_release(Some("pre-install"));
+    let hint = stage(&report, "my-app").hint.clone().unwrap();
+    assert!(hint.contains("only an install runs it again") && hint.contains("helm uninstall my-app -n shop"), "{hint}");
+    assert!(!hint.contains("rerun job/"), "{hint}");
+    let report = failed_release(None);
+    let s = stage(&report, "my-app");
+    assert_eq!(s.root_cause.as_ref().unwrap().reason, crate::report::Reason::JobDeleted);
+    assert!(s.hint.as_deref().unwrap().ends_with("then kubectl fluxjobs rerun hr/my-app -n shop"), "{:?}", s.hint);
 }

@@ -308,8 +308,9 @@ pub fn stage_namespaces(ks: &Kustomization) -> Vec<String> {
     out
 }
 
-/// For the tests: every `kubectl fluxjobs rerun job/NAME -n NS [--force] [--recreate]` that a hint
-/// of `report` names is accepted by [`decide`] on `snapshot`; how many hints name one.
+/// For the tests: every `kubectl fluxjobs rerun job/NAME|hr/NAME -n NS [--force] [--recreate]` that
+/// a hint of `report` names is accepted by [`decide`] (or [`decide_release`]) on `snapshot`; how
+/// many hints name one.
 #[cfg(test)]
 pub(crate) fn hinted_reruns_accepted(
     snapshot: &crate::model::Snapshot,
@@ -324,13 +325,24 @@ pub(crate) fn hinted_reruns_accepted(
         let target = word(words[0]);
         let ns = words.iter().position(|w| *w == "-n").map(|i| word(words[i + 1]));
         let (force, recreate) = (words.contains(&"--force"), words.contains(&"--recreate"));
-        let Ok(Target::Job(name)) = parse_target(&target) else { return Err(format!("not a Job target: {hint}")) };
         let ns = ns.ok_or_else(|| format!("no -n in {hint}"))?;
-        let job = snapshot.jobs.iter().find(|j| j.metadata.name_str() == name && j.metadata.namespace_str() == ns);
-        let job = job.ok_or_else(|| format!("no Job {ns}/{name} for the hint {hint:?}"))?;
-        let owner_id = crate::engine::owner_of(&job.metadata);
-        let owner = owner_id.as_ref().and_then(|id| snapshot.stage(id));
-        if let Err(refused) = decide(job, owner.as_ref(), owner_id.as_ref(), force, recreate) {
+        let refused = match parse_target(&target) {
+            Ok(Target::Job(name)) => {
+                let job =
+                    snapshot.jobs.iter().find(|j| j.metadata.name_str() == name && j.metadata.namespace_str() == ns);
+                let job = job.ok_or_else(|| format!("no Job {ns}/{name} for the hint {hint:?}"))?;
+                let owner_id = crate::engine::owner_of(&job.metadata);
+                let owner = owner_id.as_ref().and_then(|id| snapshot.stage(id));
+                decide(job, owner.as_ref(), owner_id.as_ref(), force, recreate).err()
+            }
+            Ok(Target::Stage(StageKind::HelmRelease, name)) => {
+                let hr = snapshot.helm_releases.iter().find(|h| h.name() == name && h.namespace() == ns);
+                let hr = hr.ok_or_else(|| format!("no HelmRelease {ns}/{name} for the hint {hint:?}"))?;
+                decide_release(hr, force).err()
+            }
+            _ => return Err(format!("not a Job or HelmRelease target: {hint}")),
+        };
+        if let Some(refused) = refused {
             return Err(format!("the hint {hint:?} leads to {refused}"));
         }
         named += 1;

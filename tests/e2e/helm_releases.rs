@@ -13,7 +13,216 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
             kustomization_applying_a_failing_helm_release,
         ),
         ("a_failing_pre_upgrade_hook_after_a_good_release_is_the_root_cause", failing_pre_upgrade_hook),
+        ("rerun_runs_failed_hooks_again_in_one_forced_upgrade_per_release", rerun_failed_hooks),
+        ("rerun_refuses_a_pre_install_only_hook_after_a_failed_install", pre_install_only_hook_refused),
+        (
+            "a_release_depending_on_a_failed_one_and_reconcile_of_a_release_applied_by_a_kustomization",
+            release_depending_on_a_failed_one,
+        ),
     ]
+}
+
+/// A node whose Job pods all exit with code 3 (kwok stage `pod-on-flaky-node-fails`), in pool
+/// e2e-helm-rerun; tainted, so only that pool's Jobs run there.
+const FLAKY_HELM_NODE: &str = "apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-flaky-helm
+  annotations:
+    kwok.x-k8s.io/node: fake
+  labels:
+    kubernetes.io/hostname: kwok-node-flaky-helm
+    kubernetes.io/os: linux
+    fluxjobs.test/pool: e2e-helm-rerun
+spec:
+  taints:
+  - key: fluxjobs.test/flaky
+    value: \"true\"
+    effect: NoSchedule
+status:
+  allocatable: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
+  capacity: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
+";
+
+/// The fix of the broken environment: a healthy node in the pool.
+const HEALTHY_HELM_NODE: &str = "apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-helm
+  annotations:
+    kwok.x-k8s.io/node: fake
+  labels:
+    kubernetes.io/hostname: kwok-node-helm
+    kubernetes.io/os: linux
+    fluxjobs.test/pool: e2e-helm-rerun
+status:
+  allocatable: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
+  capacity: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
+";
+
+/// Two releases whose hooks fail on a broken node: `my-app` (no delete policy: Helm replaces its
+/// Job) and `my-worker` (`hook-succeeded`: Helm would meet the failed Job, so rerun deletes it
+/// first). After the fix, one `rerun` of both hook Jobs runs each release's forced upgrade once;
+/// both end Ready. Then a rerun of the Ready release is refused without --force.
+fn rerun_failed_hooks(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-helm-rerun";
+    ctx.plane.apply(FLAKY_HELM_NODE)?;
+    let app = Chart { pool: Some(ns), ..Chart::new("1.2.0", None) };
+    app.publish(ctx, ns)?;
+    let worker = Chart { name: "my-worker", delete_policy: Some("hook-succeeded"), ..app };
+    worker.publish(ctx, ns)?;
+    ctx.plane.apply(&release_of(ns, "my-app", ""))?;
+    ctx.plane.apply(&release_of(ns, "my-worker", ""))?;
+    ctx.wait_status(ns, "both hooks to fail on the broken node", SETTLE, |r| {
+        ["my-app", "my-worker"].iter().all(|name| stage_of_kind(r, "HelmRelease", name)["rootCause"]["exitCode"] == 3)
+    })?;
+    ctx.plane.kubectl(&["cordon", "kwok-node-flaky-helm"])?;
+    ctx.plane.apply(HEALTHY_HELM_NODE)?;
+    let old_app = crate::scenarios::uid_of_job(ctx, ns, "my-app-db-migrate")?;
+    let old_worker = crate::scenarios::uid_of_job(ctx, ns, "my-worker-db-migrate")?;
+    let backups = ctx.plane.dir.join("backups-helm-rerun");
+    let out = ctx.plugin(&[
+        "rerun",
+        "job/my-app-db-migrate",
+        "job/my-worker-db-migrate",
+        "-n",
+        ns,
+        "--yes",
+        "--wait",
+        "--timeout",
+        "3m",
+        "--backup-dir",
+        backups.to_str().unwrap(),
+    ])?;
+    check(out.code == 0, || format!("rerun exited {}:\n{}", out.code, out.stderr))?;
+    for expected in [
+        format!("deleted Job {ns}/my-worker-db-migrate (uid {old_worker})"),
+        format!(
+            "requested a forced upgrade of HelmRelease/{ns}/my-app (reconcile.fluxcd.io/forceAt, resetAt and requestedAt"
+        ),
+        format!("requested a forced upgrade of HelmRelease/{ns}/my-worker"),
+        format!("Job {ns}/my-app-db-migrate exists again (uid "),
+        format!("HelmRelease/{ns}/my-app Ready"),
+        format!("HelmRelease/{ns}/my-worker Ready"),
+    ] {
+        check(out.stderr.contains(&expected), || format!("missing {expected:?} in:\n{}", out.stderr))?;
+    }
+    check(!out.stderr.contains(&format!("deleted Job {ns}/my-app-db-migrate")), || {
+        format!("rerun deleted a Job Helm replaces itself:\n{}", out.stderr)
+    })?;
+    check(out.stderr.matches("requested a forced upgrade").count() == 2, || {
+        format!("one forced request per release:\n{}", out.stderr)
+    })?;
+    let new_app = crate::scenarios::uid_of_job(ctx, ns, "my-app-db-migrate")?;
+    check(!new_app.is_empty() && new_app != old_app, || format!("my-app's hook Job uid {new_app} (was {old_app})"))?;
+    // hook-succeeded: Helm deleted the new Job once it ran.
+    let worker_left =
+        ctx.plane.kubectl(&["-n", ns, "get", "job", "my-worker-db-migrate", "--ignore-not-found", "-o", "name"])?;
+    check(worker_left.trim().is_empty(), || format!("my-worker's succeeded hook Job is still there: {worker_left}"))?;
+    let saved: Vec<String> = std::fs::read_dir(&backups)
+        .map_err(|e| format!("no backups: {e}"))?
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .collect();
+    check(
+        saved.len() == 2
+            && saved.iter().all(|text| text.contains("# The last 50 log lines of each container of its pods:")),
+        || format!("backups: {saved:?}"),
+    )?;
+    let report = ctx.status(ns)?;
+    for name in ["my-app", "my-worker"] {
+        let hr = stage_of_kind(&report, "HelmRelease", name);
+        check(hr["state"] == "Ready", || format!("{name}: {hr}"))?;
+    }
+    let out = ctx.plugin(&["rerun", "hr/my-app", "-n", ns, "--yes"])?;
+    check(
+        out.code == 1
+            && out.stderr.contains(&format!("HelmRelease/{ns}/my-app is Ready"))
+            && out.stderr.contains("pass --force"),
+        || format!("rerun of a Ready release: exit {}: {}", out.code, out.stderr),
+    )?;
+    check(crate::scenarios::uid_of_job(ctx, ns, "my-app-db-migrate")? == new_app, || {
+        "a refused rerun changed the Job".into()
+    })
+}
+
+/// A `pre-install`-only hook fails: the failed install is in Helm's storage, so a forced reconcile
+/// would run an upgrade, which does not run the hook. rerun refuses before any write and says what
+/// would run it.
+fn pre_install_only_hook_refused(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-helm-preinstall";
+    Chart { hook: "pre-install", ..Chart::new("1.2.0", Some(3)) }.publish(ctx, ns)?;
+    ctx.plane.apply(&helm_release(ns))?;
+    ctx.wait_status(ns, "the pre-install hook to fail", SETTLE, |r| {
+        stage_of_kind(r, "HelmRelease", "my-app")["rootCause"]["exitCode"] == 3
+    })?;
+    let uid = crate::scenarios::uid_of_job(ctx, ns, "my-app-db-migrate")?;
+    let out = ctx.plugin(&["rerun", "job/my-app-db-migrate", "-n", ns, "--yes", "--force"])?;
+    let expected = format!(
+        "Job {ns}/my-app-db-migrate is a pre-install hook of HelmRelease/{ns}/my-app, and a forced reconcile of it now runs an upgrade (the latest release in Helm's storage is failed), which runs pre-upgrade, post-upgrade hooks only: only an install runs it again"
+    );
+    check(
+        out.code == 1
+            && out.stderr.contains(&expected)
+            && out.stderr.contains(&format!("helm uninstall my-app -n {ns}")),
+        || format!("exit {}: {}", out.code, out.stderr),
+    )?;
+    check(out.stderr.lines().count() == 1, || format!("one line: {}", out.stderr))?;
+    let force =
+        ctx.plane.kubectl(&["-n", ns, "get", "helmrelease", "my-app", "-o", "jsonpath={.metadata.annotations}"])?;
+    check(crate::scenarios::uid_of_job(ctx, ns, "my-app-db-migrate")? == uid && !force.contains("forceAt"), || {
+        format!("a refused rerun wrote something: annotations {force}")
+    })
+}
+
+/// HelmRelease `my-app`, applied by Kustomization `apps`, depends on HelmRelease `my-db`, whose hook
+/// fails: `my-app` is Blocked with `my-db`'s hook pod as its root cause. A new `my-db` chart fixes
+/// it; then `reconcile hr/my-app` walks `my-db` and `apps` before `my-app`, each Ready.
+fn release_depending_on_a_failed_one(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-helm-deps";
+    Chart { name: "my-db", ..Chart::new("1.0.0", Some(3)) }.publish(ctx, ns)?;
+    publish_chart(ctx, ns, "1.2.0", None)?;
+    let app = release_of(ns, "my-app", "  dependsOn:\n  - name: my-db\n");
+    ctx.plane.publish(ns, "app", &[("apps/helmrelease.yaml", &app)])?;
+    ctx.plane.apply(&release_of(ns, "my-db", ""))?;
+    ctx.plane.apply(&format!(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: {ns}\nspec:\n  sourceRef:\n    kind: GitRepository\n    name: app\n  path: ./apps\n  targetNamespace: {ns}\n  interval: 60m\n  timeout: 3m\n  prune: true\n"
+    ))?;
+    let report = ctx.wait_status(ns, "my-app to be blocked by my-db's failed hook", SETTLE, |r| {
+        stage_of_kind(r, "HelmRelease", "my-app")["state"] == "Blocked"
+            && stage_of_kind(r, "HelmRelease", "my-app")["rootCause"]["kind"] == "Pod"
+    })?;
+    let app = stage_of_kind(&report, "HelmRelease", "my-app");
+    let ready = app["ready"]["message"].as_str().unwrap_or_default();
+    check(ready.contains(&format!("dependency '{ns}/my-db' is not ready")), || {
+        format!("helm-controller's message: {ready}")
+    })?;
+    let path = &app["path"];
+    check(*path == serde_json::json!([format!("HelmRelease/{ns}/my-app"), format!("HelmRelease/{ns}/my-db")]), || {
+        format!("path: {path}")
+    })?;
+    check(
+        app["rootCause"]["exitCode"] == 3 && app["rootCause"]["via"][0] == format!("Job/{ns}/my-db-db-migrate"),
+        || format!("root cause: {}", app["rootCause"]),
+    )?;
+    Chart { name: "my-db", ..Chart::new("1.0.1", None) }.publish(ctx, ns)?;
+    ctx.wait_status(ns, "every release Ready after the fix", SETTLE, |r| {
+        ["my-app", "my-db"].iter().all(|name| stage_of_kind(r, "HelmRelease", name)["state"] == "Ready")
+    })?;
+    let out = ctx.plugin(&["reconcile", "hr/my-app", "-n", ns, "--timeout", "2m"])?;
+    check(out.code == 0, || format!("reconcile exited {}:\n{}", out.code, out.stderr))?;
+    let order = out.stderr.lines().find(|l| l.contains("reconciling in order:")).unwrap_or_default();
+    let at = |what: &str| order.find(what).unwrap_or(usize::MAX);
+    let (db, apps, app) =
+        (at(&format!("HelmRelease/{ns}/my-db")), at(&format!("{ns}/apps")), at(&format!("HelmRelease/{ns}/my-app")));
+    check(db < app && apps < app && app != usize::MAX, || format!("order: {order}"))?;
+    for stage in [
+        format!("HelmRelease/{ns}/my-db: Ready"),
+        format!("{ns}/apps: Ready"),
+        format!("HelmRelease/{ns}/my-app: Ready"),
+    ] {
+        check(out.stderr.contains(&stage), || format!("missing {stage:?} in:\n{}", out.stderr))?;
+    }
+    Ok(())
 }
 
 /// A chart of one release: a ConfigMap and a hook Job `NAME-db-migrate`.
@@ -101,7 +310,11 @@ fn failing_pre_install_hook(ctx: &Ctx) -> Result<()> {
         || format!("root cause: {cause}"),
     )?;
     let hint = hr["hint"].as_str().unwrap_or_default();
-    check(hint.contains(&format!("flux reconcile helmrelease my-app -n {ns} --force")), || format!("hint: {hint}"))?;
+    check(
+        hint.starts_with("helm-controller will not try again until the chart, values or spec change (Failed to install after 1 attempt(s))")
+            && hint.ends_with(&format!("then kubectl fluxjobs rerun job/my-app-db-migrate -n {ns} (a forced upgrade of the release runs it again)")),
+        || format!("hint: {hint}"),
+    )?;
     let out = ctx.plugin(&["status", "-n", ns])?;
     check(
         out.stdout.contains("HelmRelease/my-app <- Job/my-app-db-migrate <- Pod/my-app-db-migrate-")
