@@ -8,7 +8,7 @@ use k8s_openapi::api::batch::v1::Job;
 use super::helm_hooks::HookRerun;
 use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, into_dependency};
 use super::resolution::{Resolution, stage_cause};
-use super::workload::{job_cause, job_state};
+use super::workload::{job_cause, job_state, pod_cause};
 use super::{hints, messages};
 use crate::model::{HOOK_ANNOTATION, HelmRelease, StageObject};
 use crate::refs::{ObjectRef, StageId, StageKind};
@@ -167,13 +167,20 @@ fn state_of(hr: &HelmRelease) -> StageState {
     }
 }
 
-/// The hook Job (or other Job) helm-controller's message names as failed, down to its pod; a named
-/// Job that is gone was deleted by its `helm.sh/hook-delete-policy` or by remediation.
+/// The hook Job (or bare test Pod) helm-controller's messages name as failed, down to its pod; a
+/// named Job that is gone was deleted by its `helm.sh/hook-delete-policy` or by remediation.
+/// helm-controller names it in the condition of the action that failed; after a remediation, Ready
+/// carries the remediation's message and Released (or TestSuccess) still the failure (`summarize`
+/// in internal/reconcile/release.go).
 fn hook_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
-    let ready = hr.condition("Ready")?;
     let id = hr.id();
-    let refs = messages::health_check_refs(&ready.message);
-    let (object, _) = refs.iter().find(|(object, status)| object.kind == "Job" && status == "Failed")?;
+    let failed = ["Ready", "Released", "TestSuccess"]
+        .iter()
+        .filter_map(|t| hr.condition(t))
+        .filter(|c| c.status != "True")
+        .flat_map(|c| messages::health_check_refs(&c.message))
+        .find(|(object, status)| matches!(object.kind.as_str(), "Job" | "Pod") && status == "Failed");
+    let (object, _) = failed?;
     // Stalled=True RetriesExceeded: helm-controller does not try again until the chart, values or
     // spec change (api/v2 condition_types.go; internal/action/reset.go MustResetFailures).
     let stalled = hr.condition("Stalled").filter(|c| c.status == "True" && c.reason == "RetriesExceeded");
@@ -183,7 +190,16 @@ fn hook_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
         }
         None => String::new(),
     };
-    let job = index.job(&object.namespace, &object.name);
+    // Remediated=True: the failed release was rolled back or uninstalled (internal/reconcile/
+    // rollback_remediation.go, uninstall_remediation.go).
+    let remediated = match hr.condition("Remediated").filter(|c| c.status == "True") {
+        Some(c) if c.reason == "UninstallSucceeded" => {
+            format!("helm-controller uninstalled the release: {}; ", c.message)
+        }
+        Some(c) => format!("helm-controller rolled back: {}; ", c.message),
+        None => String::new(),
+    };
+    let job = (object.kind == "Job").then(|| index.job(&object.namespace, &object.name)).flatten();
     let again = match job.map(|job| HookRerun::of(hr, job)) {
         Some(HookRerun::Runs { action, .. }) => format!(
             "kubectl fluxjobs rerun job/{} -n {} (a forced {action} of the release runs it again)",
@@ -192,14 +208,18 @@ fn hook_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
         Some(HookRerun::NotRun { advice, .. }) => advice,
         None => format!("kubectl fluxjobs rerun hr/{} -n {}", hr.name(), hr.namespace()),
     };
-    let hint = format!("{retries}fix what made it fail (see its logs), then {again}");
-    let cause = match job {
-        Some(job) => job_cause(index, job)?,
-        None => RootCause::new(
-            object.clone(),
-            Reason::JobDeleted,
-            "helm-controller reported it failed; it is gone (its helm.sh/hook-delete-policy, or remediation, deleted it)",
-        ),
+    let hint = format!("{remediated}{retries}fix what made it fail (see its logs), then {again}");
+    let gone = |what: &str| {
+        let message = format!("helm-controller reported it failed; it is gone ({what})");
+        RootCause::new(object.clone(), Reason::JobDeleted, message)
+    };
+    let cause = match (object.kind.as_str(), job) {
+        (_, Some(job)) => job_cause(index, job)?,
+        ("Pod", _) => match index.pod(&object.namespace, &object.name) {
+            Some(pod) => pod_cause(index, pod)?,
+            None => gone("its helm.sh/hook-delete-policy deleted it"),
+        },
+        _ => gone("its helm.sh/hook-delete-policy, or remediation, deleted it"),
     };
     Some(Resolution::at(&id, cause, hint))
 }

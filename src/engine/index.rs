@@ -113,6 +113,7 @@ pub struct Index<'a> {
     stages: HashMap<Owner<'a>, &'a dyn StageRules>,
     sources: HashMap<(&'a str, &'a str, &'a str), &'a Source>,
     jobs: HashMap<(&'a str, &'a str), &'a Job>,
+    pods: HashMap<(&'a str, &'a str), &'a Pod>,
     deployments: HashMap<(&'a str, &'a str), &'a Deployment>,
     /// Pods by the uid, and by the reference, of their controller owner.
     pods_by_owner_uid: HashMap<&'a str, Vec<&'a Pod>>,
@@ -168,6 +169,7 @@ impl<'a> Index<'a> {
             stages: HashMap::new(),
             sources: snapshot.sources.iter().map(|s| ((s.kind.as_str(), s.namespace(), s.name()), s)).collect(),
             jobs: snapshot.jobs.iter().map(|j| (names(&j.metadata), j)).collect(),
+            pods: snapshot.pods.iter().map(|p| (names(&p.metadata), p)).collect(),
             deployments: snapshot.deployments.iter().map(|d| (names(&d.metadata), d)).collect(),
             pods_by_owner_uid: HashMap::new(),
             pods_by_owner: HashMap::new(),
@@ -237,6 +239,11 @@ impl<'a> Index<'a> {
 
     pub fn job(&self, ns: &str, name: &str) -> Option<&'a Job> {
         self.jobs.get(&(ns, name)).copied()
+    }
+
+    /// A Pod by name (a Helm test hook is often a bare Pod).
+    pub fn pod(&self, ns: &str, name: &str) -> Option<&'a Pod> {
+        self.pods.get(&(ns, name)).copied()
     }
 
     pub fn deployment(&self, ns: &str, name: &str) -> Option<&'a Deployment> {

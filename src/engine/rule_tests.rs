@@ -1329,3 +1329,51 @@ fn a_failed_hook_the_forced_action_does_not_run_gets_the_way_that_does() {
     assert_eq!(s.root_cause.as_ref().unwrap().reason, crate::report::Reason::JobDeleted);
     assert!(s.hint.as_deref().unwrap().ends_with("then kubectl fluxjobs rerun hr/my-app -n shop"), "{:?}", s.hint);
 }
+
+/// After a rollback remediation, Ready carries the rollback's message and Released still names the
+/// failed post-upgrade hook (helm-controller `summarize`): the cause is the hook's pod, and the hint
+/// says the release was rolled back.
+#[test]
+fn a_hook_failure_rolled_back_by_remediation_is_still_the_root_cause() {
+    let mut release = hr("my-app", &[]);
+    let upgrade_failed = format!(
+        "Helm upgrade failed for release {NS}/my-app with chart my-app@1.3.0+0f3e: post-upgrade hooks failed: failed early due to stalled resources: [Job/{NS}/my-app-db-migrate status: 'Failed']"
+    );
+    let rolled_back =
+        format!("Helm rollback to previous release {NS}/my-app.v1 with chart my-app@1.2.0+cdbfaee5f38d succeeded");
+    release["status"]["conditions"] = json!([
+        condition("Ready", "False", "RollbackSucceeded", &rolled_back),
+        condition("Released", "False", "UpgradeFailed", &upgrade_failed),
+        condition("Remediated", "True", "RollbackSucceeded", &rolled_back),
+    ]);
+    release["status"]["history"] = json!([{"version": 3, "status": "deployed"}, {"version": 2, "status": "failed"}]);
+    let mut job = hook_job("my-app", "my-app-db-migrate");
+    job["metadata"]["annotations"]["helm.sh/hook"] = "post-install,post-upgrade".into();
+    let report = run(vec![release, job, pod_of("my-app-db-migrate", "my-app-db-migrate-x1", terminated(3, "Error"))]);
+    let s = stage(&report, "my-app");
+    assert_eq!(s.root_cause.as_ref().unwrap().exit_code, Some(3));
+    let hint = s.hint.as_deref().unwrap();
+    assert!(hint.starts_with(&format!("helm-controller rolled back: {rolled_back}; ")), "{hint}");
+    assert!(
+        hint.ends_with(
+            "kubectl fluxjobs rerun job/my-app-db-migrate -n shop (a forced upgrade of the release runs it again)"
+        ),
+        "{hint}"
+    );
+}
+
+/// A test hook that is a bare Pod: the cause is that Pod, with nothing above it.
+#[test]
+fn a_failed_bare_test_pod_is_the_root_cause() {
+    let mut release = hr("my-app", &[]);
+    let message = format!(
+        "Helm test failed for release {NS}/my-app.v1 with chart my-app@1.2.0+cdbfaee5f38d: failed early due to stalled resources: [Pod/{NS}/my-app-smoke status: 'Failed']"
+    );
+    release["status"]["conditions"] = json!([condition("Ready", "False", "TestFailed", &message)]);
+    let mut pod = pod_of("unused", "my-app-smoke", terminated(1, "Error"));
+    pod["metadata"].as_object_mut().unwrap().remove("ownerReferences");
+    let report = run(vec![release, pod]);
+    let cause = stage(&report, "my-app").root_cause.clone().unwrap();
+    assert_eq!((cause.kind.as_str(), cause.name.as_str(), cause.exit_code), ("Pod", "my-app-smoke", Some(1)));
+    assert!(cause.via.is_empty(), "{:?}", cause.via);
+}

@@ -257,6 +257,12 @@ pub fn job_cause(index: &Index, job: &Job) -> Option<RootCause> {
     Some(RootCause::new(object, reason, message).with_events(events))
 }
 
+/// The cause a Pod of its own (no Job above it, as a bare Helm test hook) shows, if it has a problem.
+pub fn pod_cause(index: &Index, pod: &Pod) -> Option<RootCause> {
+    let problem = pod_problem(pod).or_else(|| start_failure(index, pod))?;
+    Some(cause_from_pod(index, pod, problem, vec![]))
+}
+
 /// The object at fault for a Deployment that is not available or not progressing: one of its Pods
 /// with a problem, else the Deployment with the condition that says so.
 pub fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<RootCause> {

@@ -19,7 +19,72 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
             "a_release_depending_on_a_failed_one_and_reconcile_of_a_release_applied_by_a_kustomization",
             release_depending_on_a_failed_one,
         ),
+        ("a_failing_post_upgrade_hook_rolled_back_by_remediation_is_the_root_cause", post_upgrade_hook_rolled_back),
+        ("a_failing_test_hook_is_the_root_cause_of_its_helm_release", failing_test_hook),
     ]
+}
+
+/// The HelmRelease as helm-controller left it, for a failure message.
+fn release_yaml(ctx: &Ctx, ns: &str, name: &str) -> String {
+    ctx.plane.kubectl(&["-n", ns, "get", "helmrelease", name, "-o", "yaml"]).unwrap_or_else(|e| e)
+}
+
+/// A good release 1.2.0, then 1.3.0 whose post-upgrade hook exits 3, with upgrade remediation
+/// (`retries: 1`, rollback): helm-controller upgrades, fails, rolls back, tries once more, rolls
+/// back again and stops. The root cause is still the hook Job's pod, and the rollback is said.
+fn post_upgrade_hook_rolled_back(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-helm-remediation";
+    let chart = |version, exit_code| Chart { hook: "post-install,post-upgrade", ..Chart::new(version, exit_code) };
+    chart("1.2.0", None).publish(ctx, ns)?;
+    let remediation = "  upgrade:\n    remediation:\n      retries: 1\n      strategy: rollback\n";
+    ctx.plane.apply(&release_of(ns, "my-app", remediation))?;
+    ctx.wait_status(ns, "release 1.2.0 to be Ready", SETTLE, |r| {
+        stage_of_kind(r, "HelmRelease", "my-app")["state"] == "Ready"
+    })?;
+    chart("1.3.0", Some(3)).publish(ctx, ns)?;
+    let report = ctx
+        .wait_status(ns, "the upgrade to be rolled back twice and stop", SETTLE, |r| {
+            let hr = stage_of_kind(r, "HelmRelease", "my-app");
+            hr["state"] == "Failed"
+                && hr["ready"]["reason"] == "RollbackSucceeded"
+                && hr["hint"].as_str().is_some_and(|h| h.contains("will not try again"))
+        })
+        .map_err(|e| format!("{e}\n{}", release_yaml(ctx, ns, "my-app")))?;
+    let hr = stage_of_kind(&report, "HelmRelease", "my-app");
+    let cause = &hr["rootCause"];
+    check(
+        cause["kind"] == "Pod" && cause["exitCode"] == 3 && cause["via"][0] == format!("Job/{ns}/my-app-db-migrate"),
+        || format!("root cause: {cause}\n{}", release_yaml(ctx, ns, "my-app")),
+    )?;
+    let hint = hr["hint"].as_str().unwrap_or_default();
+    check(
+        hint.contains(&format!(
+            "helm-controller rolled back: Helm rollback to previous release {ns}/my-app.v1 with chart my-app@1.2.0+"
+        )),
+        || format!("hint: {hint}"),
+    )
+}
+
+/// A release whose test hook (`helm.sh/hook: test`, `spec.test.enable: true`) exits 3: the
+/// release installed, the test failed, and the root cause is the test Job's pod.
+fn failing_test_hook(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-helm-test";
+    Chart { hook: "test", ..Chart::new("1.2.0", Some(3)) }.publish(ctx, ns)?;
+    ctx.plane.apply(&release_of(ns, "my-app", "  test:\n    enable: true\n"))?;
+    let report = ctx
+        .wait_status(ns, "the test hook to fail", SETTLE, |r| {
+            let hr = stage_of_kind(r, "HelmRelease", "my-app");
+            hr["state"] == "Failed" && hr["ready"]["reason"] == "TestFailed"
+        })
+        .map_err(|e| format!("{e}\n{}", release_yaml(ctx, ns, "my-app")))?;
+    let hr = stage_of_kind(&report, "HelmRelease", "my-app");
+    let cause = &hr["rootCause"];
+    check(
+        cause["kind"] == "Pod" && cause["exitCode"] == 3 && cause["via"][0] == format!("Job/{ns}/my-app-db-migrate"),
+        || format!("root cause: {cause}\nhint: {}\n{}", hr["hint"], release_yaml(ctx, ns, "my-app")),
+    )?;
+    let hint = hr["hint"].as_str().unwrap_or_default();
+    check(hint.contains(&format!("kubectl fluxjobs rerun job/my-app-db-migrate -n {ns}")), || format!("hint: {hint}"))
 }
 
 /// A node whose Job pods all exit with code 3 (kwok stage `pod-on-flaky-node-fails`), in pool
