@@ -79,7 +79,7 @@ pub fn failed(index: &Index, ks: &Kustomization) -> Resolution {
         Resolution::at(&id, stage_cause(ks, Reason::from(reason), message), hint)
     };
     match ready.reason.as_str() {
-        "ArtifactFailed" => match source_problem(index, ks) {
+        "ArtifactFailed" => match source_problem(index, &ks.source()) {
             Some((cause, hint)) => Resolution::at(&id, cause, hint),
             None => own("ArtifactFailed", ready.message.clone(), hints::check_path(ks)),
         },
@@ -120,9 +120,9 @@ fn health_clock(index: &Index, ks: &Kustomization) -> Option<String> {
     ))
 }
 
-/// The source object at fault when a stage cannot get its artifact.
-pub fn source_problem(index: &Index, ks: &Kustomization) -> Option<(RootCause, String)> {
-    let object = ks.source();
+/// The source object at fault when a stage cannot get its artifact from `object`.
+pub fn source_problem(index: &Index, object: &ObjectRef) -> Option<(RootCause, String)> {
+    let object = object.clone();
     let cause = |reason: Reason, message: String| {
         RootCause::new(object.clone(), reason, message).with_events(index.warning_events(&object))
     };

@@ -5,11 +5,11 @@
 
 use k8s_openapi::api::batch::v1::Job;
 
-use super::helm_hooks::HookRerun;
+use super::helm_hooks::{Hook, HookRerun};
 use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, into_dependency};
 use super::resolution::{Resolution, stage_cause};
-use super::workload::{job_cause, job_state, pod_cause};
-use super::{hints, messages};
+use super::workload::{deployment_cause, job_cause, job_state, pod_cause};
+use super::{causes, hints, messages};
 use crate::model::{HOOK_ANNOTATION, HelmRelease, StageObject};
 use crate::refs::{ObjectRef, StageId, StageKind};
 use crate::report::{HookReport, ReadyExprReport, Reason, RootCause, StageReport, StageState};
@@ -33,7 +33,7 @@ impl StageRules for HelmRelease {
                 "never reconciled: no status conditions".into(),
                 "check that helm-controller is running and watches this namespace".into(),
             ),
-            _ => hook_cause(index, self).unwrap_or_else(|| {
+            _ => release_cause(index, self).unwrap_or_else(|| {
                 let ready = self.condition("Ready").cloned().unwrap_or_default();
                 let reason =
                     if ready.reason.is_empty() { Reason::Progressing } else { Reason::from(ready.reason.as_str()) };
@@ -53,11 +53,15 @@ impl StageRules for HelmRelease {
     fn blocked(&self, walk: &mut dyn Walk, visiting: &mut Vec<StageId>) -> Resolution {
         let id = self.id();
         let ready = self.condition("Ready").cloned().unwrap_or_default();
-        // Its chart source (spec.chartRef) has no artifact for its generation yet: helm-controller
-        // waits for it (`isSourceReady` in internal/controller/helmrelease_controller.go).
+        // Its chart source has no artifact for its generation yet: helm-controller waits for it
+        // (`isSourceReady` in internal/controller/helmrelease_controller.go). The source's own
+        // condition, when it was read, says more: a HelmChart's down to its HelmRepository.
         if ready.reason == SOURCE_NOT_READY
             && let Some(source) = self.source()
         {
+            if let Some((cause, hint)) = chart_source_problem(walk.index(), &source) {
+                return Resolution::at(&id, cause, hint);
+            }
             let hint =
                 format!("kubectl describe {} {} -n {}", source.kind.to_lowercase(), source.name, source.namespace);
             let cause = RootCause::new(source, Reason::from(SOURCE_NOT_READY), ready.message.clone());
@@ -141,6 +145,21 @@ impl StageRules for HelmRelease {
     }
 }
 
+/// What is wrong with a chart source that was read: a HelmChart's own source (its HelmRepository,
+/// in its namespace) first, with the HelmChart on the way; `None` when it was not read or is fine.
+fn chart_source_problem(index: &Index, source: &ObjectRef) -> Option<(RootCause, String)> {
+    let chart = index.source(source)?;
+    let upstream = chart.spec.source_ref.as_ref().filter(|_| chart.kind == "HelmChart");
+    let upstream = upstream.map(|r| ObjectRef::new(&r.kind, chart.namespace(), &r.name));
+    if let Some(upstream) = upstream.filter(|u| index.source(u).is_some())
+        && let Some((mut cause, hint)) = causes::source_problem(index, &upstream)
+    {
+        cause.via.insert(0, source.clone());
+        return Some((cause, hint));
+    }
+    causes::source_problem(index, source)
+}
+
 /// A HelmRelease's own state. helm-controller writes Ready=False `DependencyNotReady` while a
 /// dependency is not ready, Ready=Unknown while it works, and Ready=False with the action's reason
 /// (`InstallFailed`, `UpgradeFailed`, `TestFailed`, ...) when an action failed
@@ -167,20 +186,27 @@ fn state_of(hr: &HelmRelease) -> StageState {
     }
 }
 
-/// The hook Job (or bare test Pod) helm-controller's messages name as failed, down to its pod; a
-/// named Job that is gone was deleted by its `helm.sh/hook-delete-policy` or by remediation.
-/// helm-controller names it in the condition of the action that failed; after a remediation, Ready
-/// carries the remediation's message and Released (or TestSuccess) still the failure (`summarize`
-/// in internal/reconcile/release.go).
-fn hook_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
+/// The object at fault in a release, down to its pod: the hook Job (or bare test Pod) Helm names as
+/// failed, else a release object (Deployment, Job) its wait gave up on. A named Job that is gone
+/// was deleted by its `helm.sh/hook-delete-policy` or by remediation. helm-controller names them in
+/// the condition of the action that failed; after a remediation, Ready carries the remediation's
+/// message and Released (or TestSuccess) still the failure (`summarize` in
+/// internal/reconcile/release.go).
+fn release_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
     let id = hr.id();
-    let failed = ["Ready", "Released", "TestSuccess"]
+    let failing: Vec<&crate::model::Condition> = ["Ready", "Released", "TestSuccess"]
         .iter()
         .filter_map(|t| hr.condition(t))
         .filter(|c| c.status != "True")
-        .flat_map(|c| messages::health_check_refs(&c.message))
-        .find(|(object, status)| matches!(object.kind.as_str(), "Job" | "Pod") && status == "Failed");
-    let (object, _) = failed?;
+        .collect();
+    let stalled_refs = failing.iter().flat_map(|c| messages::health_check_refs(&c.message));
+    let waited_refs = failing.iter().flat_map(|c| messages::not_ready_refs(&c.message));
+    let refs: Vec<(ObjectRef, String)> = stalled_refs.chain(waited_refs).collect();
+    let workload = |kinds: &[&str], failed: bool| {
+        refs.iter().find(|(o, status)| kinds.contains(&o.kind.as_str()) && (!failed || status == "Failed")).cloned()
+    };
+    let (object, status) =
+        workload(&["Job", "Pod"], true).or_else(|| workload(&["Deployment", "Job", "Pod"], false))?;
     // Stalled=True RetriesExceeded: helm-controller does not try again until the chart, values or
     // spec change (api/v2 condition_types.go; internal/action/reset.go MustResetFailures).
     let stalled = hr.condition("Stalled").filter(|c| c.status == "True" && c.reason == "RetriesExceeded");
@@ -200,7 +226,8 @@ fn hook_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
         None => String::new(),
     };
     let job = (object.kind == "Job").then(|| index.job(&object.namespace, &object.name)).flatten();
-    let again = match job.map(|job| HookRerun::of(hr, job)) {
+    // A hook Job runs again with the action that runs its hook; anything else with the release.
+    let again = match job.filter(|job| Hook::of(job).is_some()).map(|job| HookRerun::of(hr, job)) {
         Some(HookRerun::Runs { action, .. }) => format!(
             "kubectl fluxjobs rerun job/{} -n {} (a forced {action} of the release runs it again)",
             object.name, object.namespace
@@ -213,11 +240,20 @@ fn hook_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
         let message = format!("helm-controller reported it failed; it is gone ({what})");
         RootCause::new(object.clone(), Reason::JobDeleted, message)
     };
+    let waited = || {
+        let message = format!("Helm waited for it to become ready and gave up (kstatus: {status})");
+        RootCause::new(object.clone(), Reason::from(status.as_str()), message)
+            .with_events(index.warning_events(&object))
+    };
     let cause = match (object.kind.as_str(), job) {
-        (_, Some(job)) => job_cause(index, job)?,
+        (_, Some(job)) => job_cause(index, job).unwrap_or_else(waited),
         ("Pod", _) => match index.pod(&object.namespace, &object.name) {
-            Some(pod) => pod_cause(index, pod)?,
+            Some(pod) => pod_cause(index, pod).unwrap_or_else(waited),
             None => gone("its helm.sh/hook-delete-policy deleted it"),
+        },
+        ("Deployment", _) => match index.deployment(&object.namespace, &object.name) {
+            Some(deployment) => deployment_cause(index, deployment).unwrap_or_else(waited),
+            None => waited(),
         },
         _ => gone("its helm.sh/hook-delete-policy, or remediation, deleted it"),
     };

@@ -42,7 +42,9 @@ impl StageRules for Kustomization {
             // status.observedGeneration only moves when a reconcile succeeds (KC finalizeStatus):
             // Ready=True for an older generation means the new spec has not been applied yet.
             "True" | "Unknown" => StageState::Progressing,
-            _ if ready.reason == "ArtifactFailed" && source_problem(index, ks).is_some() => StageState::Blocked,
+            _ if ready.reason == "ArtifactFailed" && source_problem(index, &ks.source()).is_some() => {
+                StageState::Blocked
+            }
             _ if ready.reason == "HealthCheckCanceled" => StageState::Progressing,
             _ => StageState::Failed,
         }
@@ -63,7 +65,7 @@ impl StageRules for Kustomization {
         let id = ks.id();
         let ready = ks.condition("Ready").cloned().unwrap_or_default();
         if ready.reason == "ArtifactFailed"
-            && let Some((cause, hint)) = source_problem(walk.index(), ks)
+            && let Some((cause, hint)) = source_problem(walk.index(), &ks.source())
         {
             return Resolution::at(&id, cause, hint);
         }

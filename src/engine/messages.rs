@@ -55,6 +55,21 @@ pub fn health_check_refs(message: &str) -> Vec<(ObjectRef, String)> {
         .collect()
 }
 
+/// Each object Helm's wait names as not ready when it gives up, one per line: `resource
+/// Deployment/shop/app not ready. status: InProgress, message: ...` (helm.sh/helm/v4
+/// pkg/kube/statuswait.go `waitForResources`), as `Kind/ns/name` and its kstatus status.
+pub fn not_ready_refs(message: &str) -> Vec<(ObjectRef, String)> {
+    message
+        .split("resource ")
+        .skip(1)
+        .filter_map(|rest| {
+            let (reference, rest) = rest.split_once(" not ready. status: ")?;
+            let status = rest.split(',').next()?.trim();
+            Some((reference.trim().parse().ok()?, status.to_string()))
+        })
+        .collect()
+}
+
 /// flux-operator's Reconciling message before a step's health check: `Applying step %d/%d %q`
 /// (github.com/controlplaneio-fluxcd/flux-operator internal/controller/resourceset_controller.go,
 /// `apply`). Returns the 1-based step number and the name.
@@ -203,6 +218,16 @@ pub fn first_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_the_objects_helm_waited_for_in_vain() {
+        let message = "Helm upgrade failed for release shop/my-app with chart my-app@1.3.0+0f3e: resource Deployment/shop/my-app not ready. status: InProgress, message: Available: 0/1\nresource Job/shop/seed not ready. status: InProgress, message: Job in progress\ncontext deadline exceeded";
+        let refs = not_ready_refs(message);
+        assert_eq!(refs.len(), 2);
+        assert_eq!(refs[0], (ObjectRef::new("Deployment", "shop", "my-app"), "InProgress".to_string()));
+        assert_eq!(refs[1].0, ObjectRef::new("Job", "shop", "seed"));
+        assert!(not_ready_refs("the resource is fine").is_empty());
+    }
 
     #[test]
     fn parses_the_operator_step_messages() {

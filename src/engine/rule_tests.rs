@@ -1377,3 +1377,42 @@ fn a_failed_bare_test_pod_is_the_root_cause() {
     assert_eq!((cause.kind.as_str(), cause.name.as_str(), cause.exit_code), ("Pod", "my-app-smoke", Some(1)));
     assert!(cause.via.is_empty(), "{:?}", cause.via);
 }
+
+/// A HelmRelease with `spec.chart`: helm-controller waits for the HelmChart it made, whose
+/// HelmRepository cannot fetch its index. The cause is the HelmRepository, via the HelmChart.
+#[test]
+fn a_chart_template_waits_for_its_helm_chart_down_to_the_helm_repository() {
+    let mut release = hr("my-app", &[]);
+    release["spec"].as_object_mut().unwrap().remove("chartRef");
+    release["spec"]["chart"] =
+        json!({"spec": {"chart": "my-app", "sourceRef": {"kind": "HelmRepository", "name": "charts"}}});
+    let waiting = format!("HelmChart '{NS}/{NS}-my-app' is not ready: chart pull error");
+    release["status"]["conditions"] = json!([condition("Ready", "False", "SourceNotReady", &waiting)]);
+    let chart = json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+        "metadata": {"name": format!("{NS}-my-app"), "namespace": NS},
+        "spec": {"chart": "my-app", "sourceRef": {"kind": "HelmRepository", "name": "charts"}},
+        "status": {"conditions": [condition("Ready", "False", "ChartPullError", "chart pull error")]},
+    });
+    let index_error = "failed to fetch Helm repository index: failed to cache index to temporary file: failed to fetch https://charts.example.invalid/index.yaml : 404 Not Found";
+    let repository = json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+        "metadata": {"name": "charts", "namespace": NS},
+        "status": {"conditions": [condition("Ready", "False", "FailedArtifact", index_error)]},
+    });
+    let report = run(vec![release.clone(), chart.clone(), repository]);
+    let s = stage(&report, "my-app");
+    assert_eq!(s.state, StageState::Blocked);
+    let cause = s.root_cause.as_ref().unwrap();
+    assert_eq!((cause.kind.as_str(), cause.name.as_str()), ("HelmRepository", "charts"));
+    assert!(cause.message.contains("404 Not Found"), "{}", cause.message);
+    assert_eq!(cause.via, vec![crate::refs::ObjectRef::new("HelmChart", NS, format!("{NS}-my-app"))]);
+    assert_eq!(s.source.as_ref().map(|s| s.kind.as_str()), Some("HelmChart"));
+    // Without the HelmRepository read (an older dump), the HelmChart's own condition.
+    let report = run(vec![release, chart]);
+    let cause = stage(&report, "my-app").root_cause.clone().unwrap();
+    assert_eq!(
+        (cause.kind.as_str(), cause.message.as_str()),
+        ("HelmChart", "the source has no artifact: chart pull error")
+    );
+}

@@ -16,13 +16,30 @@ pub const HOOK_ANNOTATION: &str = "helm.sh/hook";
 /// `hook-succeeded`, `hook-failed` (helm.sh/helm/v4 pkg/action/hooks.go `hookSetDeletePolicy`).
 pub const HOOK_DELETE_POLICY_ANNOTATION: &str = "helm.sh/hook-delete-policy";
 
-/// `spec.chartRef` (api/v2 `CrossNamespaceSourceReference`): an OCIRepository or HelmChart.
+/// `spec.chartRef` (api/v2 `CrossNamespaceSourceReference`): an OCIRepository or HelmChart; also
+/// the `sourceRef` of a chart template.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ChartReference {
     pub kind: String,
     pub name: String,
     pub namespace: Option<String>,
+}
+
+/// `spec.chart` (api/v2 `HelmChartTemplate`): helm-controller makes a HelmChart of it, named
+/// `NAMESPACE-NAME` after the HelmRelease, in its source's namespace
+/// (internal/reconcile/helmchart_template.go, `GetHelmChartName`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct HelmChartTemplate {
+    pub spec: HelmChartTemplateSpec,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct HelmChartTemplateSpec {
+    pub chart: String,
+    pub source_ref: ChartReference,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -32,6 +49,7 @@ pub struct HelmReleaseSpec {
     pub depends_on: Vec<DependencyReference>,
     pub suspend: bool,
     pub chart_ref: Option<ChartReference>,
+    pub chart: Option<HelmChartTemplate>,
     pub release_name: Option<String>,
     pub target_namespace: Option<String>,
     pub storage_namespace: Option<String>,

@@ -119,15 +119,19 @@ const fn core(kind: &'static str, group: &'static str, plural: &'static str) -> 
 pub const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 
 /// Every kind `status` reads, in the order the capture command names them.
-pub static READ_KINDS: [ReadKind; 11] = [
+pub static READ_KINDS: [ReadKind; 13] = [
     entry::<Kustomization>(*StageKind::Kustomization.api(), Role::Stage, Presence::Required),
     entry::<ResourceSet>(*StageKind::ResourceSet.api(), Role::Stage, Presence::Crd),
     entry::<HelmRelease>(*StageKind::HelmRelease.api(), Role::Stage, Presence::Crd),
     // The source kinds a Kustomization's `spec.sourceRef.kind` may name
-    // (fluxcd/kustomize-controller api/v1/reference_types.go).
+    // (fluxcd/kustomize-controller api/v1/reference_types.go), and a HelmRelease's chart sources: the
+    // HelmChart helm-controller makes from `spec.chart` (or a `chartRef`) and the HelmRepository it
+    // pulls from (fluxcd/helm-controller api/v2/helmrelease_types.go).
     source("GitRepository", "gitrepositories"),
     source("OCIRepository", "ocirepositories"),
     source("Bucket", "buckets"),
+    source("HelmChart", "helmcharts"),
+    source("HelmRepository", "helmrepositories"),
     // Flux >= 2.7 only, and rarely used: the capture command would fail on older Flux.
     source("ExternalArtifact", "externalartifacts").uncaptured(),
     entry::<Job>(core("Job", "batch", "jobs"), Role::Workload, Presence::Optional),
@@ -290,11 +294,11 @@ mod tests {
         }
         assert_eq!(
             read_resources(),
-            "kustomizations.kustomize.toolkit.fluxcd.io,resourcesets.fluxcd.controlplane.io,helmreleases.helm.toolkit.fluxcd.io,gitrepositories.source.toolkit.fluxcd.io,ocirepositories.source.toolkit.fluxcd.io,buckets.source.toolkit.fluxcd.io,externalartifacts.source.toolkit.fluxcd.io,jobs.batch,pods,events,deployments.apps"
+            "kustomizations.kustomize.toolkit.fluxcd.io,resourcesets.fluxcd.controlplane.io,helmreleases.helm.toolkit.fluxcd.io,gitrepositories.source.toolkit.fluxcd.io,ocirepositories.source.toolkit.fluxcd.io,buckets.source.toolkit.fluxcd.io,helmcharts.source.toolkit.fluxcd.io,helmrepositories.source.toolkit.fluxcd.io,externalartifacts.source.toolkit.fluxcd.io,jobs.batch,pods,events,deployments.apps"
         );
         assert_eq!(
             capture_command(),
-            "kubectl get kustomizations,resourcesets,helmreleases,gitrepositories,ocirepositories,buckets,jobs,pods,events,deployments -A -o yaml > dump.yaml"
+            "kubectl get kustomizations,resourcesets,helmreleases,gitrepositories,ocirepositories,buckets,helmcharts,helmrepositories,jobs,pods,events,deployments -A -o yaml > dump.yaml"
         );
     }
 

@@ -238,10 +238,23 @@ pub struct SourceStatus {
 pub struct SourceSpec {
     #[serde(default)]
     pub suspend: bool,
+    /// A HelmChart's source (a HelmRepository, GitRepository or Bucket in its namespace).
+    #[serde(default, rename = "sourceRef")]
+    pub source_ref: Option<LocalSourceReference>,
 }
 
-/// A Flux source (GitRepository, OCIRepository, Bucket or ExternalArtifact): all the engine needs
-/// is the artifact revision and the Ready condition, which every source kind has.
+/// `spec.sourceRef` of a HelmChart (source-controller api/v1 `LocalHelmChartSourceReference`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct LocalSourceReference {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// A Flux source (GitRepository, OCIRepository, Bucket, ExternalArtifact, HelmChart or
+/// HelmRepository): all the engine needs is the artifact revision and the Ready condition, which
+/// every source kind has, and a HelmChart's own source.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct Source {
     #[serde(default)]

@@ -142,11 +142,17 @@ impl StageObject for HelmRelease {
             .map(|d| StageId::new(StageKind::HelmRelease, namespace(d).unwrap_or_else(|| own.to_string()), &d.name))
             .collect()
     }
-    /// `spec.chartRef` (an OCIRepository or HelmChart), when the chart comes from one.
+    /// `spec.chartRef` (an OCIRepository or HelmChart), or the HelmChart helm-controller makes of
+    /// `spec.chart`.
     fn source(&self) -> Option<ObjectRef> {
-        let chart = self.spec.chart_ref.as_ref()?;
-        let namespace = chart.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(self.namespace());
-        Some(ObjectRef::new(&chart.kind, namespace, &chart.name))
+        let namespace = |r: &super::ChartReference| r.namespace.clone().filter(|n| !n.is_empty());
+        if let Some(chart) = &self.spec.chart_ref {
+            let ns = namespace(chart).unwrap_or_else(|| self.namespace().to_string());
+            return Some(ObjectRef::new(&chart.kind, ns, &chart.name));
+        }
+        let template = self.spec.chart.as_ref()?;
+        let ns = namespace(&template.spec.source_ref).unwrap_or_else(|| self.namespace().to_string());
+        Some(ObjectRef::new("HelmChart", ns, format!("{}-{}", self.namespace(), self.name())))
     }
     fn last_handled_reconcile_at(&self) -> Option<&str> {
         self.status.as_ref()?.last_handled_reconcile_at.as_deref()

@@ -21,7 +21,58 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ),
         ("a_failing_post_upgrade_hook_rolled_back_by_remediation_is_the_root_cause", post_upgrade_hook_rolled_back),
         ("a_failing_test_hook_is_the_root_cause_of_its_helm_release", failing_test_hook),
+        ("a_chart_template_waiting_for_its_helm_repository_leads_to_it", chart_from_a_failing_helm_repository),
     ]
+}
+
+/// A HelmRelease with `spec.chart` from a HelmRepository that cannot fetch its index (its status
+/// written as source-controller writes it; the suite runs no source-controller). helm-controller
+/// makes the HelmChart and waits for it (SourceNotReady); the cause is the HelmRepository, via the
+/// HelmChart.
+fn chart_from_a_failing_helm_repository(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-helm-repo";
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    ctx.plane.apply(&format!(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: charts\n  namespace: {ns}\nspec:\n  url: https://charts.example.invalid\n  interval: 60m\n"
+    ))?;
+    // source-controller internal/controller/helmrepository_controller.go, a 404 on the index.
+    let failure = "failed to fetch Helm repository index: failed to cache index to temporary file: failed to fetch https://charts.example.invalid/index.yaml : 404 Not Found";
+    let status = serde_json::json!({"status": {"observedGeneration": 1, "conditions": [
+        {"type": "Ready", "status": "False", "reason": "FailedArtifact", "observedGeneration": 1,
+         "message": failure, "lastTransitionTime": "2026-12-01T00:00:00Z"}]}});
+    let status = status.to_string();
+    ctx.plane.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "helmrepository",
+        "charts",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status,
+    ])?;
+    ctx.plane.apply(&format!(
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: my-app\n  namespace: {ns}\nspec:\n  interval: 60m\n  chart:\n    spec:\n      chart: my-app\n      version: 1.2.0\n      sourceRef:\n        kind: HelmRepository\n        name: charts\n"
+    ))?;
+    let report = ctx
+        .wait_status(ns, "the release to wait for its chart", SETTLE, |r| {
+            stage_of_kind(r, "HelmRelease", "my-app")["rootCause"]["kind"] == "HelmRepository"
+        })
+        .map_err(|e| format!("{e}\n{}", release_yaml(ctx, ns, "my-app")))?;
+    let hr = stage_of_kind(&report, "HelmRelease", "my-app");
+    let ready = hr["ready"]["message"].as_str().unwrap_or_default();
+    check(
+        hr["state"] == "Blocked" && ready.starts_with(&format!("HelmChart '{ns}/{ns}-my-app' is not ready")),
+        || format!("state {}, helm-controller's message: {ready}", hr["state"]),
+    )?;
+    let cause = &hr["rootCause"];
+    check(
+        cause["name"] == "charts"
+            && cause["message"] == format!("the source has no artifact: {failure}")
+            && cause["via"][0] == format!("HelmChart/{ns}/{ns}-my-app"),
+        || format!("root cause: {cause}"),
+    )
 }
 
 /// The HelmRelease as helm-controller left it, for a failure message.
@@ -57,10 +108,15 @@ fn post_upgrade_hook_rolled_back(ctx: &Ctx) -> Result<()> {
         || format!("root cause: {cause}\n{}", release_yaml(ctx, ns, "my-app")),
     )?;
     let hint = hr["hint"].as_str().unwrap_or_default();
+    // The second rollback goes to the release the first one made (v3, a copy of v1).
+    let rolled_back = format!("helm-controller rolled back: Helm rollback to previous release {ns}/my-app.v");
+    let again =
+        format!("kubectl fluxjobs rerun job/my-app-db-migrate -n {ns} (a forced upgrade of the release runs it again)");
     check(
-        hint.contains(&format!(
-            "helm-controller rolled back: Helm rollback to previous release {ns}/my-app.v1 with chart my-app@1.2.0+"
-        )),
+        hint.starts_with(&rolled_back)
+            && hint.contains(" with chart my-app@1.2.0+")
+            && hint.contains("(Failed to upgrade after 2 attempt(s))")
+            && hint.ends_with(&again),
         || format!("hint: {hint}"),
     )
 }
@@ -217,8 +273,10 @@ fn pre_install_only_hook_refused(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-helm-preinstall";
     Chart { hook: "pre-install", ..Chart::new("1.2.0", Some(3)) }.publish(ctx, ns)?;
     ctx.plane.apply(&helm_release(ns))?;
-    ctx.wait_status(ns, "the pre-install hook to fail", SETTLE, |r| {
-        stage_of_kind(r, "HelmRelease", "my-app")["rootCause"]["exitCode"] == 3
+    // Until Stalled (see `failing_pre_install_hook`: the history follows the conditions).
+    ctx.wait_status(ns, "the pre-install hook to fail and the release to stall", SETTLE, |r| {
+        let hr = stage_of_kind(r, "HelmRelease", "my-app");
+        hr["rootCause"]["exitCode"] == 3 && hr["hint"].as_str().is_some_and(|h| h.contains("will not try again"))
     })?;
     let uid = crate::scenarios::uid_of_job(ctx, ns, "my-app-db-migrate")?;
     let out = ctx.plugin(&["rerun", "job/my-app-db-migrate", "-n", ns, "--yes", "--force"])?;
@@ -356,8 +414,12 @@ fn failing_pre_install_hook(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-helm-hook";
     publish_chart(ctx, ns, "1.2.0", Some(3))?;
     ctx.plane.apply(&helm_release(ns))?;
-    let report = ctx.wait_status(ns, "the HelmRelease to fail on its hook", SETTLE, |r| {
-        stage_of_kind(r, "HelmRelease", "my-app")["state"] == "Failed"
+    // Until Stalled: helm-controller patches the conditions before the rest of the status
+    // (fluxcd/pkg runtime/patch/patch.go), so for a moment Ready says InstallFailed while
+    // status.history is still the one the install cleared.
+    let report = ctx.wait_status(ns, "the HelmRelease to fail on its hook and stall", SETTLE, |r| {
+        let hr = stage_of_kind(r, "HelmRelease", "my-app");
+        hr["state"] == "Failed" && hr["hint"].as_str().is_some_and(|h| h.contains("will not try again"))
     })?;
     let hr = stage_of_kind(&report, "HelmRelease", "my-app");
     let ready = hr["ready"]["message"].as_str().unwrap_or_default();
