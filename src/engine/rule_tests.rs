@@ -1416,3 +1416,36 @@ fn a_chart_template_waits_for_its_helm_chart_down_to_the_helm_repository() {
         ("HelmChart", "the source has no artifact: chart pull error")
     );
 }
+
+/// A release's Deployment that Helm's wait gave up on is the cause; the hook Job running another
+/// tag of the same image than the release's Deployment gets the image-skew warning.
+#[test]
+fn a_release_deployment_helm_waited_for_is_the_cause_and_hook_images_are_compared() {
+    let mut release = hr("my-app", &[]);
+    let message = format!(
+        "Helm upgrade failed for release {NS}/my-app with chart my-app@1.3.0+0f3e: resource Deployment/{NS}/my-app not ready. status: InProgress, message: Available: 0/1\ncontext deadline exceeded"
+    );
+    release["status"]["conditions"] = json!([condition("Ready", "False", "UpgradeFailed", &message)]);
+    let labels = json!({"helm.toolkit.fluxcd.io/name": "my-app", "helm.toolkit.fluxcd.io/namespace": NS});
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "my-app", "namespace": NS, "generation": 2, "labels": labels},
+        "spec": {"selector": {"matchLabels": {"app": "my-app"}}, "template": {"metadata": {"labels": {"app": "my-app"}},
+                 "spec": {"containers": [{"name": "app", "image": "registry.example.invalid/app:1.2.0"}]}}},
+        "status": {"observedGeneration": 2, "replicas": 1, "unavailableReplicas": 1, "conditions": [
+            {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."}]},
+    });
+    let mut hook = hook_job("my-app", "my-app-db-migrate");
+    hook["status"] = json!({"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1});
+    hook["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.invalid/app:1.3.0".into();
+    let report = run(vec![release, deployment, hook]);
+    let s = stage(&report, "my-app");
+    let cause = s.root_cause.as_ref().unwrap();
+    assert_eq!((cause.kind.as_str(), cause.name.as_str()), ("Deployment", "my-app"), "{cause:?}");
+    assert!(s.hint.as_deref().unwrap().ends_with("then kubectl fluxjobs rerun hr/my-app -n shop"), "{:?}", s.hint);
+    assert!(
+        report.warnings.iter().any(|w| w.starts_with("Job shop/my-app-db-migrate (stage HelmRelease/shop/my-app) runs registry.example.invalid/app:1.3.0 but Deployment shop/my-app runs registry.example.invalid/app:1.2.0")),
+        "{:?}",
+        report.warnings
+    );
+}

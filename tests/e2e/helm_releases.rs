@@ -22,7 +22,32 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("a_failing_post_upgrade_hook_rolled_back_by_remediation_is_the_root_cause", post_upgrade_hook_rolled_back),
         ("a_failing_test_hook_is_the_root_cause_of_its_helm_release", failing_test_hook),
         ("a_chart_template_waiting_for_its_helm_repository_leads_to_it", chart_from_a_failing_helm_repository),
+        ("a_release_deployment_that_never_becomes_ready_is_the_root_cause", release_deployment_never_ready),
     ]
+}
+
+/// A release whose Deployment never becomes ready: Helm's wait fails on it once it passes its
+/// progress deadline, and the root cause is the Deployment (ProgressDeadlineExceeded); the hint
+/// names the release's rerun.
+fn release_deployment_never_ready(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-helm-deployment";
+    Chart { never_ready_app: true, ..Chart::new("1.2.0", None) }.publish(ctx, ns)?;
+    ctx.plane.apply(&helm_release(ns))?;
+    let report = ctx
+        .wait_status(ns, "the install to fail on the Deployment", SETTLE, |r| {
+            let hr = stage_of_kind(r, "HelmRelease", "my-app");
+            hr["state"] == "Failed" && hr["rootCause"]["kind"] == "Deployment"
+        })
+        .map_err(|e| format!("{e}\n{}", release_yaml(ctx, ns, "my-app")))?;
+    let hr = stage_of_kind(&report, "HelmRelease", "my-app");
+    let ready = hr["ready"]["message"].as_str().unwrap_or_default();
+    check(ready.contains(&format!("Deployment/{ns}/my-app")), || format!("helm-controller's message: {ready}"))?;
+    let cause = &hr["rootCause"];
+    check(cause["name"] == "my-app" && cause["reason"] == "ProgressDeadlineExceeded", || {
+        format!("root cause: {cause}")
+    })?;
+    let hint = hr["hint"].as_str().unwrap_or_default();
+    check(hint.ends_with(&format!("then kubectl fluxjobs rerun hr/my-app -n {ns}")), || format!("hint: {hint}"))
 }
 
 /// A HelmRelease with `spec.chart` from a HelmRepository that cannot fetch its index (its status
@@ -360,11 +385,22 @@ struct Chart<'a> {
     exit_code: Option<u8>,
     /// Node pool (label `fluxjobs.test/pool`) the hook runs in, the flaky node included.
     pool: Option<&'a str>,
+    /// A Deployment NAME whose pods run but never become ready (kwok stage), with a 10 s progress
+    /// deadline.
+    never_ready_app: bool,
 }
 
 impl<'a> Chart<'a> {
     fn new(version: &'a str, exit_code: Option<u8>) -> Self {
-        Chart { name: "my-app", version, hook: "pre-install,pre-upgrade", delete_policy: None, exit_code, pool: None }
+        Chart {
+            name: "my-app",
+            version,
+            hook: "pre-install,pre-upgrade",
+            delete_policy: None,
+            exit_code,
+            pool: None,
+            never_ready_app: false,
+        }
     }
 
     /// Namespace `ns` with the chart published as OCIRepository NAME.
@@ -385,7 +421,14 @@ impl<'a> Chart<'a> {
             "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}-db-migrate\n  annotations:\n    helm.sh/hook: {}\n    helm.sh/hook-weight: \"0\"\n{policy}spec:\n  backoffLimit: 0\n  template:\n{labels}    spec:\n{placement}      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: registry.example.invalid/shop/app:{version}\n        command: [sh, -c, \"echo migrating\"]\n",
             self.hook
         );
-        let files = [("Chart.yaml", chart), ("templates/configmap.yaml", config), ("templates/db-migrate.yaml", hook)];
+        let mut files =
+            vec![("Chart.yaml", chart), ("templates/configmap.yaml", config), ("templates/db-migrate.yaml", hook)];
+        if self.never_ready_app {
+            let deployment = format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 1\n  progressDeadlineSeconds: 10\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n        fluxjobs.test/never-ready: \"true\"\n    spec:\n      containers:\n      - name: app\n        image: registry.example.invalid/shop/app:{version}\n"
+            );
+            files.push(("templates/deployment.yaml", deployment));
+        }
         let files: Vec<(&str, &str)> = files.iter().map(|(path, text)| (*path, text.as_str())).collect();
         ctx.plane.publish_chart(ns, name, name, version, &files)
     }
