@@ -1,14 +1,14 @@
 //! The object at fault inside one stage, one function per state of the stage: suspended, never
 //! reconciled, progressing, failed; and the stage's source when it cannot get an artifact.
 
-use super::index::Index;
+use super::index::{Index, inventory_objects};
 use super::resolution::{Resolution, stage_cause};
 use super::state::{NEW_STAGE_GRACE, health_check_running, stage_timeout};
 use super::workload::{deployment_cause, job_cause, job_state, newest_first};
 use super::{hints, messages};
 use crate::duration::human;
 use crate::model::{Kustomization, StageObject};
-use crate::refs::{NamespacedName, ObjectRef};
+use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::{JobReport, JobState, Reason, RootCause};
 
 /// `spec.suspend: true`.
@@ -53,6 +53,9 @@ pub fn progressing(index: &Index, ks: &Kustomization) -> Resolution {
         if let Some(clock) = &clock {
             r.cause.message = format!("{} ({clock})", r.cause.message);
         }
+        return r;
+    }
+    if let Some(r) = unhealthy_applied_stage(index, ks, clock.as_deref()) {
         return r;
     }
     let running =
@@ -107,6 +110,23 @@ fn unhealthy_stage(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, String
     let message = format!("the health check of {} reports it {status}", ks.id());
     let cause = RootCause::new(object.clone(), Reason::from("HealthCheckFailed"), message);
     Some(Resolution::at(&ks.id(), cause, hints::see_health_check()))
+}
+
+/// A stage the Kustomization applied (its inventory lists it: a HelmRelease, a ResourceSet, a
+/// Kustomization) that is not Ready: what a running health check of a `wait: true` stage waits for.
+/// The cause is that stage, and the walk goes on into it.
+fn unhealthy_applied_stage(index: &Index, ks: &Kustomization, clock: Option<&str>) -> Option<Resolution> {
+    let applied = StageKind::ALL.into_iter().flat_map(|kind| {
+        let api = kind.api();
+        inventory_objects(ks.inventory(), api.group, api.kind)
+            .into_iter()
+            .map(move |id| StageId::new(kind, id.namespace, id.name))
+    });
+    let id = applied.filter(|id| *id != ks.id()).find(|id| index.stage(id).is_some_and(|s| !s.healthy()))?;
+    let clock = clock.map(|c| format!(" ({c})")).unwrap_or_default();
+    let message = format!("{} applied it and is waiting for it to be Ready{clock}", ks.id());
+    let cause = RootCause::new(ObjectRef::stage(&id), Reason::Progressing, message);
+    Some(Resolution::at(&ks.id(), cause, hints::wait_for_controller()))
 }
 
 /// `elapsed of timeout` for a running health check, from the Reconciling condition's transition

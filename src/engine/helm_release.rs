@@ -12,7 +12,7 @@ use super::workload::{deployment_cause, job_cause, job_state, pod_cause};
 use super::{causes, hints, messages};
 use crate::model::{HOOK_ANNOTATION, HelmRelease, StageObject};
 use crate::refs::{ObjectRef, StageId, StageKind};
-use crate::report::{HookReport, ReadyExprReport, Reason, RootCause, StageReport, StageState};
+use crate::report::{HookReport, JobState, ReadyExprReport, Reason, RootCause, StageReport, StageState};
 
 impl StageRules for HelmRelease {
     fn own_state(&self, _: &Index) -> StageState {
@@ -33,16 +33,19 @@ impl StageRules for HelmRelease {
                 "never reconciled: no status conditions".into(),
                 "check that helm-controller is running and watches this namespace".into(),
             ),
-            _ => release_cause(index, self).unwrap_or_else(|| {
-                let ready = self.condition("Ready").cloned().unwrap_or_default();
-                let reason =
-                    if ready.reason.is_empty() { Reason::Progressing } else { Reason::from(ready.reason.as_str()) };
-                let hint = match state {
-                    StageState::Progressing => "wait for helm-controller to finish".to_string(),
-                    _ => format!("kubectl describe helmrelease {} -n {}", self.name(), self.namespace()),
-                };
-                own(reason, messages::first_line(&ready.message), hint)
-            }),
+            _ => running_hook(index, self)
+                .filter(|_| state == StageState::Progressing)
+                .or_else(|| release_cause(index, self))
+                .unwrap_or_else(|| {
+                    let ready = self.condition("Ready").cloned().unwrap_or_default();
+                    let reason =
+                        if ready.reason.is_empty() { Reason::Progressing } else { Reason::from(ready.reason.as_str()) };
+                    let hint = match state {
+                        StageState::Progressing => "wait for helm-controller to finish".to_string(),
+                        _ => format!("kubectl describe helmrelease {} -n {}", self.name(), self.namespace()),
+                    };
+                    own(reason, messages::first_line(&ready.message), hint)
+                }),
         }
     }
 
@@ -184,6 +187,24 @@ fn state_of(hr: &HelmRelease) -> StageState {
         "True" | "Unknown" => StageState::Progressing,
         _ => StageState::Failed,
     }
+}
+
+/// While helm-controller runs an action, the hook Job it waits for: a pod that cannot start (image
+/// pull, scheduling) or the Job still running. Helm runs one hook at a time and waits for it up to
+/// the release's timeout (helm.sh/helm/v4 pkg/action/hooks.go).
+fn running_hook(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
+    let (jobs, _) = index.stage_jobs(hr);
+    let job = jobs
+        .into_iter()
+        .find(|job| Hook::of(job).is_some() && matches!(job_state(job).0, JobState::Running | JobState::Pending))?;
+    let ready = hr.condition("Ready").map(|c| messages::first_line(&c.message)).unwrap_or_default();
+    let cause = job_cause(index, job).unwrap_or_else(|| {
+        let object = ObjectRef::of("Job", &job.metadata);
+        let message = format!("the hook Job has not finished yet; helm-controller: {ready}");
+        RootCause::new(object.clone(), Reason::JobRunning, message).with_events(index.warning_events(&object))
+    });
+    let hint = "wait for the hook Job; Helm waits for it up to the release's spec.timeout".to_string();
+    Some(Resolution::at(&hr.id(), cause, hint))
 }
 
 /// The object at fault in a release, down to its pod: the hook Job (or bare test Pod) Helm names as

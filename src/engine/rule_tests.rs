@@ -1449,3 +1449,42 @@ fn a_release_deployment_helm_waited_for_is_the_cause_and_hook_images_are_compare
         report.warnings
     );
 }
+
+/// A `wait: true` Kustomization whose health check runs while the HelmRelease it applied runs its
+/// hook: its inventory leads into the release, and the release to the hook Job still running.
+#[test]
+fn a_running_health_check_leads_into_the_applied_release_and_its_running_hook() {
+    let mut apps = ks("apps", &[]);
+    set_ready(&mut apps, "Unknown", "Progressing", "Reconciliation in progress");
+    apps["status"]["inventory"]["entries"] =
+        json!([{"id": format!("{NS}_my-app_helm.toolkit.fluxcd.io_HelmRelease"), "v": "v2"}]);
+    let mut smoke = ks("smoke-tests", &["apps"]);
+    blocked_on(&mut smoke, "apps");
+    let mut release = hr("my-app", &[]);
+    release["status"]["conditions"] =
+        json!([condition("Ready", "Unknown", "Progressing", "Running 'install' action with timeout of 5m0s")]);
+    let mut hook = hook_job("my-app", "my-app-db-migrate");
+    hook["status"] = json!({"active": 1, "startTime": T0});
+    let objects = vec![
+        git_repository(Some(REV)),
+        apps,
+        smoke,
+        release,
+        hook,
+        pod_of("my-app-db-migrate", "my-app-db-migrate-x1", running()),
+    ];
+    let report = run(objects);
+    let s = stage(&report, "smoke-tests");
+    assert_eq!(
+        s.path.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        [format!("{NS}/smoke-tests"), format!("{NS}/apps"), format!("HelmRelease/{NS}/my-app")]
+    );
+    let cause = s.root_cause.as_ref().unwrap();
+    assert_eq!((cause.kind.as_str(), cause.name.as_str()), ("Job", "my-app-db-migrate"), "{cause:?}");
+    assert_eq!(cause.reason, crate::report::Reason::JobRunning);
+    assert!(
+        cause.message.ends_with("helm-controller: Running 'install' action with timeout of 5m0s"),
+        "{}",
+        cause.message
+    );
+}

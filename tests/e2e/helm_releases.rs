@@ -23,7 +23,43 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("a_failing_test_hook_is_the_root_cause_of_its_helm_release", failing_test_hook),
         ("a_chart_template_waiting_for_its_helm_repository_leads_to_it", chart_from_a_failing_helm_repository),
         ("a_release_deployment_that_never_becomes_ready_is_the_root_cause", release_deployment_never_ready),
+        ("a_kustomization_waiting_on_a_release_leads_to_its_running_hook", kustomization_waiting_on_a_running_hook),
     ]
+}
+
+/// A `wait: true` Kustomization applies a HelmRelease whose pre-install hook runs on: while
+/// kustomize-controller's health check waits, the chain goes from the next stage through the
+/// Kustomization (its inventory lists the HelmRelease) into the release, to the running hook Job.
+fn kustomization_waiting_on_a_running_hook(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-helm-waiting";
+    Chart { run_forever: true, ..Chart::new("1.2.0", None) }.publish(ctx, ns)?;
+    let smoke = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: smoke\ndata:\n  ok: \"true\"\n";
+    let release = helm_release(ns);
+    ctx.plane.publish(ns, "app", &[("apps/helmrelease.yaml", &release), ("smoke/configmap.yaml", smoke)])?;
+    let stage = |name: &str, path: &str, deps: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{deps}  sourceRef:\n    kind: GitRepository\n    name: app\n  path: {path}\n  targetNamespace: {ns}\n  interval: 60m\n  timeout: 5m\n  prune: true\n  wait: true\n"
+        )
+    };
+    ctx.plane.apply(&stage("apps", "./apps", ""))?;
+    ctx.plane.apply(&stage("smoke-tests", "./smoke", "  dependsOn:\n  - name: apps\n"))?;
+    let report = ctx.wait_status(ns, "smoke-tests to wait on the release's running hook", SETTLE, |r| {
+        let smoke = stage_of_kind(r, "Kustomization", "smoke-tests");
+        smoke["rootCause"]["kind"] == "Job" && crate::state_of(r, "apps") == "Progressing"
+    })?;
+    let smoke = stage_of_kind(&report, "Kustomization", "smoke-tests");
+    let path = &smoke["path"];
+    let expected =
+        serde_json::json!([format!("{ns}/smoke-tests"), format!("{ns}/apps"), format!("HelmRelease/{ns}/my-app")]);
+    check(*path == expected, || format!("path: {path}"))?;
+    let cause = &smoke["rootCause"];
+    let message = cause["message"].as_str().unwrap_or_default();
+    check(
+        cause["name"] == "my-app-db-migrate"
+            && cause["reason"] == "JobRunning"
+            && message.contains("helm-controller: Running 'install' action with timeout of 2m0s"),
+        || format!("root cause: {cause}"),
+    )
 }
 
 /// A release whose Deployment never becomes ready: Helm's wait fails on it once it passes its
@@ -385,6 +421,8 @@ struct Chart<'a> {
     exit_code: Option<u8>,
     /// Node pool (label `fluxjobs.test/pool`) the hook runs in, the flaky node included.
     pool: Option<&'a str>,
+    /// The hook's pod runs and never completes (kwok stage `pod-run-forever`).
+    run_forever: bool,
     /// A Deployment NAME whose pods run but never become ready (kwok stage), with a 10 s progress
     /// deadline.
     never_ready_app: bool,
@@ -399,6 +437,7 @@ impl<'a> Chart<'a> {
             delete_policy: None,
             exit_code,
             pool: None,
+            run_forever: false,
             never_ready_app: false,
         }
     }
@@ -408,9 +447,10 @@ impl<'a> Chart<'a> {
         let (name, version) = (self.name, self.version);
         ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
         let chart = format!("apiVersion: v2\nname: {name}\nversion: {version}\n");
-        let labels = match self.exit_code {
-            Some(code) => format!("    metadata:\n      labels:\n        fluxjobs.test/exit-code: \"{code}\"\n"),
-            None => String::new(),
+        let labels = match (self.exit_code, self.run_forever) {
+            (Some(code), _) => format!("    metadata:\n      labels:\n        fluxjobs.test/exit-code: \"{code}\"\n"),
+            (None, true) => "    metadata:\n      labels:\n        fluxjobs.test/run-forever: \"true\"\n".to_string(),
+            (None, false) => String::new(),
         };
         let placement = self.pool.map(|p| format!(
             "      nodeSelector:\n        fluxjobs.test/pool: {p}\n      tolerations:\n      - key: fluxjobs.test/flaky\n        operator: Exists\n        effect: NoSchedule\n"
