@@ -4,7 +4,7 @@
 use super::index::{Index, inventory_objects};
 use super::resolution::{Resolution, stage_cause};
 use super::state::{NEW_STAGE_GRACE, health_check_running, stage_timeout};
-use super::workload::{deployment_cause, job_cause, job_state, newest_first};
+use super::workload::{deployment_cause, job_cause, job_state, newest_first, pod_set_cause};
 use super::{hints, messages};
 use crate::duration::human;
 use crate::model::{Kustomization, StageObject};
@@ -166,7 +166,7 @@ pub fn source_problem(index: &Index, object: &ObjectRef) -> Option<(RootCause, S
 }
 
 /// The workload at fault in a stage: among `refs` (from a health-check message) when given, else
-/// among all its Jobs and Deployments.
+/// among all its Jobs, Deployments, StatefulSets and DaemonSets.
 fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef, String)]>) -> Option<Resolution> {
     let (jobs, missing) = index.stage_jobs(ks);
     let wanted = |object: &ObjectRef| refs.is_none_or(|refs| refs.iter().any(|(r, _)| r == object));
@@ -198,7 +198,13 @@ fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef
             return Some(with_hint(cause));
         }
     }
-    None
+    // StatefulSets and DaemonSets it applied, and those its health check names (spec.healthChecks
+    // may name objects of other stages).
+    let named =
+        refs.into_iter().flatten().map(|(r, _)| r).filter(|r| matches!(r.kind.as_str(), "StatefulSet" | "DaemonSet"));
+    let mut sets: Vec<ObjectRef> = index.stage_pod_sets(ks).into_iter().filter(|s| wanted(s)).collect();
+    sets.extend(named.filter(|r| !sets.contains(r)).cloned().collect::<Vec<_>>());
+    sets.iter().find_map(|set| pod_set_cause(index, set)).map(with_hint)
 }
 
 /// A health check that timed out on a Job that was still running with nothing wrong in sight:

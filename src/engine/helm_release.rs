@@ -8,7 +8,7 @@ use k8s_openapi::api::batch::v1::Job;
 use super::helm_hooks::{Hook, HookRerun};
 use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, into_dependency};
 use super::resolution::{Resolution, stage_cause};
-use super::workload::{deployment_cause, job_cause, job_state, pod_cause};
+use super::workload::{deployment_cause, job_cause, job_state, pod_cause, pod_set_cause};
 use super::{causes, hints, messages};
 use crate::model::{HOOK_ANNOTATION, HelmRelease, StageObject};
 use crate::refs::{ObjectRef, StageId, StageKind};
@@ -226,8 +226,8 @@ fn release_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
     let workload = |kinds: &[&str], failed: bool| {
         refs.iter().find(|(o, status)| kinds.contains(&o.kind.as_str()) && (!failed || status == "Failed")).cloned()
     };
-    let (object, status) =
-        workload(&["Job", "Pod"], true).or_else(|| workload(&["Deployment", "Job", "Pod"], false))?;
+    let (object, status) = workload(&["Job", "Pod"], true)
+        .or_else(|| workload(&["Deployment", "StatefulSet", "DaemonSet", "Job", "Pod"], false))?;
     // Stalled=True RetriesExceeded: helm-controller does not try again until the chart, values or
     // spec change (api/v2 condition_types.go; internal/action/reset.go MustResetFailures).
     let stalled = hr.condition("Stalled").filter(|c| c.status == "True" && c.reason == "RetriesExceeded");
@@ -272,6 +272,7 @@ fn release_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
             Some(pod) => pod_cause(index, pod).unwrap_or_else(waited),
             None => gone("its helm.sh/hook-delete-policy deleted it"),
         },
+        ("StatefulSet" | "DaemonSet", _) => pod_set_cause(index, &object).unwrap_or_else(waited),
         ("Deployment", _) => match index.deployment(&object.namespace, &object.name) {
             Some(deployment) => deployment_cause(index, deployment).unwrap_or_else(waited),
             None => waited(),

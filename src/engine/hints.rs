@@ -212,9 +212,18 @@ pub fn for_cause(index: &Index, stage: &StageId, cause: &RootCause) -> String {
             "the pod was taken away, not failed by its code; a podFailurePolicy rule (action: Ignore, onPodConditions: [{{type: DisruptionTarget}}]) keeps that from counting against backoffLimit; then {rerun}"
         ),
         "DeadlineExceeded" => format!("raise spec.activeDeadlineSeconds or make the Job faster, then {rerun}"),
-        "ProgressDeadlineExceeded" | "ReplicasUnavailable" | "MinimumReplicasUnavailable" => {
-            format!("kubectl rollout status deployment/{} -n {}", cause.name, cause.namespace)
-        }
+        "ProgressDeadlineExceeded" | "ReplicasUnavailable" | "MinimumReplicasUnavailable" | "ReplicasNotReady"
+        | "PodsUnavailable" | "RolloutIncomplete" => format!(
+            "kubectl rollout status {}/{} -n {}",
+            cause.kind.to_lowercase(),
+            cause.name,
+            cause.namespace
+        ),
+        // A pod that runs but is not Ready (kubelet pkg/kubelet/status/generate.go).
+        "ContainersNotReady" | "NotReady" => format!(
+            "see why its readiness probe fails (its logs; kubectl describe pod {} -n {})",
+            cause.name, cause.namespace
+        ),
         _ if cause.exit_code.is_some() => format!("fix what made the container fail (see its logs), then {rerun}"),
         _ => rerun,
     }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -115,6 +115,8 @@ pub struct Index<'a> {
     jobs: HashMap<(&'a str, &'a str), &'a Job>,
     pods: HashMap<(&'a str, &'a str), &'a Pod>,
     deployments: HashMap<(&'a str, &'a str), &'a Deployment>,
+    stateful_sets: HashMap<(&'a str, &'a str), &'a StatefulSet>,
+    daemon_sets: HashMap<(&'a str, &'a str), &'a DaemonSet>,
     /// Pods by the uid, and by the reference, of their controller owner.
     pods_by_owner_uid: HashMap<&'a str, Vec<&'a Pod>>,
     pods_by_owner: HashMap<Ref<'a>, Vec<&'a Pod>>,
@@ -124,6 +126,7 @@ pub struct Index<'a> {
     /// Objects carrying a stage kind's owner labels, by owning stage.
     labelled_jobs: HashMap<Owner<'a>, Vec<&'a Job>>,
     labelled_deployments: HashMap<Owner<'a>, Vec<&'a Deployment>>,
+    labelled_pod_sets: HashMap<Owner<'a>, Vec<ObjectRef>>,
 }
 
 /// Keys borrowed from the snapshot (no copy of a name per object): `(namespace, name)` and
@@ -171,12 +174,15 @@ impl<'a> Index<'a> {
             jobs: snapshot.jobs.iter().map(|j| (names(&j.metadata), j)).collect(),
             pods: snapshot.pods.iter().map(|p| (names(&p.metadata), p)).collect(),
             deployments: snapshot.deployments.iter().map(|d| (names(&d.metadata), d)).collect(),
+            stateful_sets: snapshot.stateful_sets.iter().map(|d| (names(&d.metadata), d)).collect(),
+            daemon_sets: snapshot.daemon_sets.iter().map(|d| (names(&d.metadata), d)).collect(),
             pods_by_owner_uid: HashMap::new(),
             pods_by_owner: HashMap::new(),
             pods_by_deployment: HashMap::new(),
             events: HashMap::new(),
             labelled_jobs: HashMap::new(),
             labelled_deployments: HashMap::new(),
+            labelled_pod_sets: HashMap::new(),
         };
         let kustomizations = snapshot.kustomizations.iter().map(|k| k as &dyn StageRules);
         let resource_sets = snapshot.resource_sets.iter().map(|r| r as &dyn StageRules);
@@ -217,6 +223,12 @@ impl<'a> Index<'a> {
                 index.labelled_deployments.entry(owner).or_default().push(deploy);
             }
         }
+        let stateful = snapshot.stateful_sets.iter().map(|s| ("StatefulSet", &s.metadata));
+        for (kind, meta) in stateful.chain(snapshot.daemon_sets.iter().map(|s| ("DaemonSet", &s.metadata))) {
+            if let Some(owner) = owner_names(meta) {
+                index.labelled_pod_sets.entry(owner).or_default().push(ObjectRef::of(kind, meta));
+            }
+        }
         index
     }
 
@@ -248,6 +260,35 @@ impl<'a> Index<'a> {
 
     pub fn deployment(&self, ns: &str, name: &str) -> Option<&'a Deployment> {
         self.deployments.get(&(ns, name)).copied()
+    }
+
+    pub fn stateful_set(&self, ns: &str, name: &str) -> Option<&'a StatefulSet> {
+        self.stateful_sets.get(&(ns, name)).copied()
+    }
+
+    pub fn daemon_set(&self, ns: &str, name: &str) -> Option<&'a DaemonSet> {
+        self.daemon_sets.get(&(ns, name)).copied()
+    }
+
+    /// The Pods a StatefulSet or DaemonSet owns (their controller owner, no ReplicaSet between).
+    pub fn pods_owned_by(&self, owner: &ObjectRef) -> Vec<&'a Pod> {
+        let key = (owner.kind.as_str(), owner.namespace.as_str(), owner.name.as_str());
+        self.pods_by_owner.get(&key).cloned().unwrap_or_default()
+    }
+
+    /// The StatefulSets and DaemonSets a stage applied (its inventory) or that carry its owner
+    /// labels (a HelmRelease's), as object references.
+    pub fn stage_pod_sets(&self, stage: &dyn StageObject) -> Vec<ObjectRef> {
+        let mut out: Vec<ObjectRef> = Vec::new();
+        for kind in ["StatefulSet", "DaemonSet"] {
+            for id in inventory_objects(stage.inventory(), "apps", kind) {
+                out.push(ObjectRef::new(kind, &id.namespace, &id.name));
+            }
+        }
+        out.extend(self.labelled_pod_sets.get(&owner_key(stage)).into_iter().flatten().cloned());
+        out.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+        out.dedup();
+        out
     }
 
     /// The Pods a Job owns: by owner uid (a recreated Job of the same name owns new Pods), or by

@@ -296,6 +296,96 @@ pub fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<RootCause>
     Some(RootCause::new(object, Reason::from(reason), message).with_events(events))
 }
 
+/// How far a StatefulSet or DaemonSet is from done, as kstatus judges it
+/// (sigs.k8s.io/cli-utils pkg/kstatus/status/core.go `stsConditions`, `daemonsetConditions`);
+/// `None` when it is done.
+fn pod_set_rollout(index: &Index, object: &ObjectRef) -> Option<(&'static str, String)> {
+    let (ns, name) = (object.namespace.as_str(), object.name.as_str());
+    match object.kind.as_str() {
+        "StatefulSet" => {
+            let set = index.stateful_set(ns, name)?;
+            let spec = set.spec.as_ref()?;
+            let status = set.status.clone().unwrap_or_default();
+            let desired = spec.replicas.unwrap_or(1);
+            let partition = spec
+                .update_strategy
+                .as_ref()
+                .and_then(|u| u.rolling_update.as_ref())
+                .and_then(|r| r.partition)
+                .unwrap_or(0);
+            let ready = status.ready_replicas.unwrap_or(0);
+            let updated = status.updated_replicas.unwrap_or(0);
+            if ready < desired {
+                return Some(("ReplicasNotReady", format!("{ready} of {desired} replicas ready")));
+            }
+            let (current, update) =
+                (status.current_revision.unwrap_or_default(), status.update_revision.unwrap_or_default());
+            let rolled = if partition > 0 { updated >= desired - partition } else { current == update };
+            if !rolled {
+                let held = if partition > 0 {
+                    format!(
+                        "; rollingUpdate.partition {partition} keeps the pods below ordinal {partition} at the old revision"
+                    )
+                } else {
+                    String::new()
+                };
+                return Some((
+                    "RolloutIncomplete",
+                    format!("{updated} of {desired} replicas at revision {update} (current {current}){held}"),
+                ));
+            }
+            None
+        }
+        "DaemonSet" => {
+            let status = index.daemon_set(ns, name)?.status.clone().unwrap_or_default();
+            let desired = status.desired_number_scheduled;
+            let available = status.number_available.unwrap_or(0);
+            let updated = status.updated_number_scheduled.unwrap_or(0);
+            if available < desired {
+                return Some(("PodsUnavailable", format!("{} of {desired} pods available", available)));
+            }
+            if updated < desired {
+                return Some(("RolloutIncomplete", format!("{updated} of {desired} pods updated")));
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// A pod that runs but is not Ready: its containers that are not (a failing readiness probe, or
+/// still starting).
+fn pod_not_ready(pod: &Pod) -> Option<PodProblem> {
+    let status = pod.status.as_ref()?;
+    let ready = status.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready")?;
+    if status.phase.as_deref() != Some("Running") || ready.status == "True" {
+        return None;
+    }
+    let unready: Vec<&str> =
+        status.container_statuses.iter().flatten().filter(|c| !c.ready).map(|c| c.name.as_str()).collect();
+    Some(PodProblem {
+        reason: ready.reason.clone().unwrap_or_else(|| "NotReady".into()),
+        message: format!("running, but not Ready: containers with unready status: [{}]", unready.join(" ")),
+        exit_code: None,
+        container: unready.first().map(|c| c.to_string()),
+    })
+}
+
+/// The object at fault for a StatefulSet or DaemonSet that is not done: one of its Pods with a
+/// problem, or running but not Ready, else the set with how far its rollout got.
+pub fn pod_set_cause(index: &Index, object: &ObjectRef) -> Option<RootCause> {
+    let (reason, message) = pod_set_rollout(index, object)?;
+    let pods = newest_first(index.pods_owned_by(object));
+    let problem = |pod: &Pod| pod_problem(pod).or_else(|| start_failure(index, pod));
+    if let Some((pod, problem)) = pods.iter().find_map(|p| Some((*p, problem(p)?))) {
+        return Some(cause_from_pod(index, pod, problem, vec![object.clone()]));
+    }
+    if let Some((pod, problem)) = pods.iter().find_map(|p| Some((*p, pod_not_ready(p)?))) {
+        return Some(cause_from_pod(index, pod, problem, vec![object.clone()]));
+    }
+    Some(RootCause::new(object.clone(), Reason::from(reason), message).with_events(index.warning_events(object)))
+}
+
 /// Warning reasons the kubelet records while it cannot start a pod's containers: volumes it cannot
 /// attach or mount, a sandbox it cannot create (kubernetes pkg/kubelet/events/event.go).
 pub const START_FAILURES: [&str; 6] = [

@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 
 use super::{HelmRelease, Kustomization, ResourceSet, SlimPod, Snapshot, Source};
-use super::{event_is_relevant, slim_deployment, slim_job};
+use super::{event_is_relevant, slim_daemon_set, slim_deployment, slim_job, slim_stateful_set};
 use crate::refs::{ApiKind, MetaNames, StageKind};
 
 /// What a kind is to the diagnosis.
@@ -93,6 +93,8 @@ collected!(Job, Job, jobs, |object, kind| Some(slim_job(object)));
 collected!(Pod, SlimPod, pods, |object, kind| Some(object.into()));
 collected!(Event, Event, events, |object, kind| event_is_relevant(&object).then_some(object));
 collected!(Deployment, Deployment, deployments, |object, kind| Some(slim_deployment(object)));
+collected!(StatefulSet, StatefulSet, stateful_sets, |object, kind| Some(slim_stateful_set(object)));
+collected!(DaemonSet, DaemonSet, daemon_sets, |object, kind| Some(slim_daemon_set(object)));
 
 const fn entry<K: Collected>(api: ApiKind, role: Role, presence: Presence) -> ReadKind {
     ReadKind {
@@ -119,7 +121,7 @@ const fn core(kind: &'static str, group: &'static str, plural: &'static str) -> 
 pub const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 
 /// Every kind `status` reads, in the order the capture command names them.
-pub static READ_KINDS: [ReadKind; 13] = [
+pub static READ_KINDS: [ReadKind; 15] = [
     entry::<Kustomization>(*StageKind::Kustomization.api(), Role::Stage, Presence::Required),
     entry::<ResourceSet>(*StageKind::ResourceSet.api(), Role::Stage, Presence::Crd),
     entry::<HelmRelease>(*StageKind::HelmRelease.api(), Role::Stage, Presence::Crd),
@@ -138,6 +140,8 @@ pub static READ_KINDS: [ReadKind; 13] = [
     entry::<Pod>(core("Pod", "", "pods"), Role::Workload, Presence::Optional),
     entry::<Event>(core("Event", "", "events"), Role::Workload, Presence::Optional),
     entry::<Deployment>(core("Deployment", "apps", "deployments"), Role::Workload, Presence::Optional),
+    entry::<StatefulSet>(core("StatefulSet", "apps", "statefulsets"), Role::Workload, Presence::Optional),
+    entry::<DaemonSet>(core("DaemonSet", "apps", "daemonsets"), Role::Workload, Presence::Optional),
 ];
 
 /// The kind of `apiVersion` and `kind`, if `status` reads it.
@@ -294,11 +298,11 @@ mod tests {
         }
         assert_eq!(
             read_resources(),
-            "kustomizations.kustomize.toolkit.fluxcd.io,resourcesets.fluxcd.controlplane.io,helmreleases.helm.toolkit.fluxcd.io,gitrepositories.source.toolkit.fluxcd.io,ocirepositories.source.toolkit.fluxcd.io,buckets.source.toolkit.fluxcd.io,helmcharts.source.toolkit.fluxcd.io,helmrepositories.source.toolkit.fluxcd.io,externalartifacts.source.toolkit.fluxcd.io,jobs.batch,pods,events,deployments.apps"
+            "kustomizations.kustomize.toolkit.fluxcd.io,resourcesets.fluxcd.controlplane.io,helmreleases.helm.toolkit.fluxcd.io,gitrepositories.source.toolkit.fluxcd.io,ocirepositories.source.toolkit.fluxcd.io,buckets.source.toolkit.fluxcd.io,helmcharts.source.toolkit.fluxcd.io,helmrepositories.source.toolkit.fluxcd.io,externalartifacts.source.toolkit.fluxcd.io,jobs.batch,pods,events,deployments.apps,statefulsets.apps,daemonsets.apps"
         );
         assert_eq!(
             capture_command(),
-            "kubectl get kustomizations,resourcesets,helmreleases,gitrepositories,ocirepositories,buckets,helmcharts,helmrepositories,jobs,pods,events,deployments -A -o yaml > dump.yaml"
+            "kubectl get kustomizations,resourcesets,helmreleases,gitrepositories,ocirepositories,buckets,helmcharts,helmrepositories,jobs,pods,events,deployments,statefulsets,daemonsets -A -o yaml > dump.yaml"
         );
     }
 

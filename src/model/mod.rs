@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -292,6 +292,8 @@ pub struct Snapshot {
     pub pods: Vec<Pod>,
     pub events: Vec<Event>,
     pub deployments: Vec<Deployment>,
+    pub stateful_sets: Vec<StatefulSet>,
+    pub daemon_sets: Vec<DaemonSet>,
     /// The time the snapshot was taken, for ages and elapsed health checks: now for a live cluster,
     /// the newest timestamp in the file for a dump (so a dump reads the same on any day).
     pub now: Option<Timestamp>,
@@ -312,6 +314,8 @@ impl Snapshot {
             pods,
             events,
             deployments,
+            stateful_sets,
+            daemon_sets,
             now: _,
             dump_lacks: _,
         } = more;
@@ -323,6 +327,8 @@ impl Snapshot {
         self.pods.extend(pods);
         self.events.extend(events);
         self.deployments.extend(deployments);
+        self.stateful_sets.extend(stateful_sets);
+        self.daemon_sets.extend(daemon_sets);
     }
 
     /// Every stage, of every kind.
@@ -398,6 +404,22 @@ pub fn slim_job(mut job: Job) -> Job {
 pub fn slim_deployment(mut deployment: Deployment) -> Deployment {
     slim_workload(&mut deployment.metadata, deployment.spec.as_mut().map(|s| &mut s.template));
     deployment
+}
+
+/// The part of a StatefulSet the engine reads: its replicas, update strategy and status (its
+/// volume claim templates go).
+pub fn slim_stateful_set(mut set: StatefulSet) -> StatefulSet {
+    slim_workload(&mut set.metadata, set.spec.as_mut().map(|s| &mut s.template));
+    if let Some(spec) = set.spec.as_mut() {
+        spec.volume_claim_templates = None;
+    }
+    set
+}
+
+/// The part of a DaemonSet the engine reads (see [`slim_job`]).
+pub fn slim_daemon_set(mut set: DaemonSet) -> DaemonSet {
+    slim_workload(&mut set.metadata, set.spec.as_mut().map(|s| &mut s.template));
+    set
 }
 
 /// A Pod as decoded from a dump: the spec is skipped by the decoder instead of being built and

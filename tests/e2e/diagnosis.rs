@@ -16,7 +16,71 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("pods_of_a_missing_service_account_are_the_root_cause", refused_for_a_missing_service_account),
         ("a_health_check_timing_out_on_a_running_job_says_it_is_slow", health_check_times_out_on_a_slow_job),
         ("a_deployment_that_never_becomes_available_is_the_root_cause", deployment_never_available),
+        ("statefulset_and_daemonset_pods_that_never_become_ready_are_the_root_cause", pod_sets_never_ready),
     ]
+}
+
+/// Stage `db` applies a StatefulSet whose pod runs but never becomes ready; stage `agent` a
+/// DaemonSet whose pods cannot pull their image; `app` depends on both. Each stage's health check
+/// waits on its set, and the root cause is the pod (via the set), as for a Deployment.
+fn pod_sets_never_ready(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-pod-sets";
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    let set = |kind: &str, name: &str, label: &str, replicas: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n{replicas}  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n        {label}\n    spec:\n      containers:\n      - name: {name}\n        image: registry.example.invalid/shop/{name}:1.0.0\n"
+        )
+    };
+    let db = set("StatefulSet", "db", "fluxjobs.test/never-ready: \"true\"", "  serviceName: db\n  replicas: 1\n");
+    let agent = set("DaemonSet", "agent", "fluxjobs.test/image-pull: fail", "");
+    let app = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  ok: \"true\"\n";
+    ctx.plane.publish(
+        ns,
+        "app",
+        &[("db/statefulset.yaml", &db), ("agent/daemonset.yaml", &agent), ("app/configmap.yaml", app)],
+    )?;
+    let stage_yaml = |name: &str, deps: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{deps}  sourceRef:\n    kind: GitRepository\n    name: app\n  path: ./{name}\n  targetNamespace: {ns}\n  interval: 60m\n  timeout: 30s\n  prune: true\n  wait: true\n"
+        )
+    };
+    ctx.plane.apply(&stage_yaml("db", ""))?;
+    ctx.plane.apply(&stage_yaml("agent", ""))?;
+    ctx.plane.apply(&stage_yaml("app", "  dependsOn:\n  - name: db\n  - name: agent\n"))?;
+    let report = ctx.wait_status(ns, "both health checks to fail on their sets", SETTLE, |r| {
+        crate::state_of(r, "db") == "Failed"
+            && crate::state_of(r, "agent") == "Failed"
+            && crate::state_of(r, "app") == "Blocked"
+    })?;
+    let db = stage(&report, "db");
+    let ready = db["ready"]["message"].as_str().unwrap_or_default();
+    check(ready.contains(&format!("StatefulSet/{ns}/db status: 'InProgress'")), || {
+        format!("kustomize-controller: {ready}")
+    })?;
+    let cause = &db["rootCause"];
+    check(
+        cause["kind"] == "Pod"
+            && cause["name"] == "db-0"
+            && cause["reason"] == "ContainersNotReady"
+            && cause["via"][0] == format!("StatefulSet/{ns}/db"),
+        || format!("db's cause: {cause}"),
+    )?;
+    let agent = stage(&report, "agent");
+    let cause = &agent["rootCause"];
+    check(
+        cause["kind"] == "Pod"
+            && cause["reason"] == "ImagePullBackOff"
+            && cause["via"][0] == format!("DaemonSet/{ns}/agent"),
+        || format!("agent's cause: {cause}"),
+    )?;
+    let app = stage(&report, "app");
+    check(app["path"][1] == format!("{ns}/db") && app["rootCause"]["name"] == "db-0", || {
+        format!("app: path {} cause {}", app["path"], app["rootCause"])
+    })?;
+    let out = ctx.plugin(&["status", "-n", ns])?;
+    check(out.stdout.contains("app <- db <- StatefulSet/db <- Pod/db-0: ContainersNotReady"), || {
+        format!("table:\n{}", out.stdout)
+    })
 }
 
 /// Creates `ns`, runs `prepare` (which sets up what refuses the pods, and waits until the API
