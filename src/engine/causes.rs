@@ -5,7 +5,7 @@ use super::index::{Index, inventory_objects};
 use super::resolution::{Resolution, stage_cause};
 use super::state::{NEW_STAGE_GRACE, health_check_running, stage_timeout};
 use super::workload::{deployment_cause, job_cause, job_state, newest_first, pod_set_cause};
-use super::{hints, messages};
+use super::{controller_failures, hints, messages};
 use crate::duration::human;
 use crate::model::{Kustomization, StageObject};
 use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
@@ -81,10 +81,12 @@ pub fn failed(index: &Index, ks: &Kustomization) -> Resolution {
     let own = |reason: &str, message: String, hint: String| {
         Resolution::at(&id, stage_cause(ks, Reason::from(reason), message), hint)
     };
+    // The exact fix of a failure inside kustomize-controller, when its message is a known one.
+    let exact = || controller_failures::hint(ks, &ready.reason, &ready.message);
     match ready.reason.as_str() {
         "ArtifactFailed" => match source_problem(index, &ks.source()) {
             Some((cause, hint)) => Resolution::at(&id, cause, hint),
-            None => own("ArtifactFailed", ready.message.clone(), hints::check_path(ks)),
+            None => own("ArtifactFailed", ready.message.clone(), exact().unwrap_or_else(|| hints::check_path(ks))),
         },
         "HealthCheckFailed" => {
             let refs = messages::health_check_refs(&ready.message);
@@ -94,10 +96,13 @@ pub fn failed(index: &Index, ks: &Kustomization) -> Resolution {
                 .unwrap_or_else(|| own("HealthCheckFailed", ready.message.clone(), hints::see_health_check()))
         }
         "ReconciliationFailed" => immutable_field(index, ks, &ready.message).unwrap_or_else(|| {
-            own("ReconciliationFailed", messages::first_line(&ready.message), hints::fix_manifests(ks))
+            let hint = exact().unwrap_or_else(|| hints::fix_manifests(ks));
+            own("ReconciliationFailed", messages::first_line(&ready.message), hint)
         }),
-        "BuildFailed" => own("BuildFailed", messages::first_line(&ready.message), hints::fix_build(ks)),
-        reason => own(reason, messages::first_line(&ready.message), hints::stage_events(ks)),
+        "BuildFailed" => {
+            own("BuildFailed", messages::first_line(&ready.message), exact().unwrap_or_else(|| hints::fix_build(ks)))
+        }
+        reason => own(reason, messages::first_line(&ready.message), exact().unwrap_or_else(|| hints::stage_events(ks))),
     }
 }
 

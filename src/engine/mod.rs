@@ -8,6 +8,7 @@
 //! - `state`: a Kustomization's readiness predicates; `steps`: a ResourceSet's steps and their Jobs;
 //! - `index`: lookup tables over the snapshot, and [`StageRules`], what every stage kind answers;
 //! - `workload`: Jobs, Pods and Deployments; `hints`: the one next step for each cause;
+//! - `controller_failures`: the exact fix of a failure inside kustomize-controller, from its message;
 //! - `causes`: the object at fault inside a Kustomization (one function per state);
 //! - `graph`: the `dependsOn` graph and the [`Filter`]; `warnings`: pipeline-wide pattern checks;
 //! - `helm_hooks`: what a forced reconcile of a HelmRelease runs, and which hook Jobs with it;
@@ -16,6 +17,7 @@
 //! - `stage`: assembling the [`Report`].
 
 mod causes;
+mod controller_failures;
 mod graph;
 pub mod helm_hooks;
 mod helm_release;

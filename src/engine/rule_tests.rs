@@ -1502,8 +1502,7 @@ fn pod_set(kind: &str, name: &str, status: Value, spec_extra: Value) -> Value {
 
 fn owned_pod(owner_kind: &str, owner: &str, pod: &str, status: Value) -> Value {
     let mut p = pod_of("unused", pod, status);
-    p["metadata"]["ownerReferences"] =
-        json!([{"apiVersion": "apps/v1", "kind": owner_kind, "name": owner, "uid": format!("{owner}-uid"), "controller": true}]);
+    p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": owner_kind, "name": owner, "uid": format!("{owner}-uid"), "controller": true}]);
     p
 }
 
@@ -1512,22 +1511,43 @@ fn owned_pod(owner_kind: &str, owner: &str, pod: &str, status: Value) -> Value {
 #[test]
 fn a_stateful_set_that_is_not_ready_is_followed_to_its_pod_or_said_as_a_rollout() {
     let mut db = ks("db", &[]);
-    set_ready(&mut db, "False", "HealthCheckFailed", &format!("health check failed after 30s: timeout waiting for: [StatefulSet/{NS}/db status: 'InProgress']"));
+    set_ready(
+        &mut db,
+        "False",
+        "HealthCheckFailed",
+        &format!("health check failed after 30s: timeout waiting for: [StatefulSet/{NS}/db status: 'InProgress']"),
+    );
     db["status"]["inventory"]["entries"] = json!([{"id": format!("{NS}_db_apps_StatefulSet"), "v": "v1"}]);
-    let set = pod_set("StatefulSet", "db", json!({"replicas": 1, "readyReplicas": 0, "currentRevision": "db-1", "updateRevision": "db-1"}), json!({"replicas": 1}));
+    let set = pod_set(
+        "StatefulSet",
+        "db",
+        json!({"replicas": 1, "readyReplicas": 0, "currentRevision": "db-1", "updateRevision": "db-1"}),
+        json!({"replicas": 1}),
+    );
     let not_ready = json!({"phase": "Running",
         "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady", "message": "containers with unready status: [db]"}],
         "containerStatuses": [{"name": "db", "image": "i", "imageID": "", "ready": false, "restartCount": 0, "state": {"running": {"startedAt": T0}}}]});
-    let report = run(vec![git_repository(Some(REV)), db.clone(), set.clone(), owned_pod("StatefulSet", "db", "db-0", not_ready)]);
+    let report = run(vec![
+        git_repository(Some(REV)),
+        db.clone(),
+        set.clone(),
+        owned_pod("StatefulSet", "db", "db-0", not_ready),
+    ]);
     let s = stage(&report, "db");
     let cause = s.root_cause.as_ref().unwrap();
-    assert_eq!((cause.kind.as_str(), cause.name.as_str(), cause.reason.as_str()), ("Pod", "db-0", "ContainersNotReady"));
+    assert_eq!(
+        (cause.kind.as_str(), cause.name.as_str(), cause.reason.as_str()),
+        ("Pod", "db-0", "ContainersNotReady")
+    );
     assert_eq!(cause.via, [format!("StatefulSet/{NS}/db")]);
     assert!(s.hint.as_deref().unwrap().contains("kubectl describe pod db-0 -n shop"), "{:?}", s.hint);
     // No pods read: the set itself.
     let report = run(vec![git_repository(Some(REV)), db.clone(), set]);
     let cause = stage(&report, "db").root_cause.clone().unwrap();
-    assert_eq!((cause.kind.as_str(), cause.reason.as_str(), cause.message.as_str()), ("StatefulSet", "ReplicasNotReady", "0 of 1 replicas ready"));
+    assert_eq!(
+        (cause.kind.as_str(), cause.reason.as_str(), cause.message.as_str()),
+        ("StatefulSet", "ReplicasNotReady", "0 of 1 replicas ready")
+    );
     assert_eq!(stage(&report, "db").hint.as_deref(), Some("kubectl rollout status statefulset/db -n shop"));
     // All ready, but a partition holds the rollout back.
     let partitioned = pod_set(
@@ -1539,7 +1559,11 @@ fn a_stateful_set_that_is_not_ready_is_followed_to_its_pod_or_said_as_a_rollout(
     let report = run(vec![git_repository(Some(REV)), db, partitioned]);
     let cause = stage(&report, "db").root_cause.clone().unwrap();
     assert_eq!(cause.reason.as_str(), "RolloutIncomplete");
-    assert!(cause.message.starts_with("1 of 3 replicas at revision db-2 (current db-1); rollingUpdate.partition 1"), "{}", cause.message);
+    assert!(
+        cause.message.starts_with("1 of 3 replicas at revision db-2 (current db-1); rollingUpdate.partition 1"),
+        "{}",
+        cause.message
+    );
 }
 
 /// A DaemonSet with unavailable pods: the pod that cannot pull its image, via the set.
@@ -1548,8 +1572,18 @@ fn a_daemon_set_with_unavailable_pods_is_followed_to_its_pod() {
     let mut agent = ks("agent", &[]);
     set_ready(&mut agent, "Unknown", "Progressing", "Reconciliation in progress");
     agent["status"]["inventory"]["entries"] = json!([{"id": format!("{NS}_agent_apps_DaemonSet"), "v": "v1"}]);
-    let set = pod_set("DaemonSet", "agent", json!({"desiredNumberScheduled": 2, "currentNumberScheduled": 2, "numberMisscheduled": 0, "numberReady": 1, "numberAvailable": 1, "updatedNumberScheduled": 2}), json!({}));
-    let pod = owned_pod("DaemonSet", "agent", "agent-x1", waiting("ImagePullBackOff", "Back-off pulling image \"registry.example.invalid/agent:1\""));
+    let set = pod_set(
+        "DaemonSet",
+        "agent",
+        json!({"desiredNumberScheduled": 2, "currentNumberScheduled": 2, "numberMisscheduled": 0, "numberReady": 1, "numberAvailable": 1, "updatedNumberScheduled": 2}),
+        json!({}),
+    );
+    let pod = owned_pod(
+        "DaemonSet",
+        "agent",
+        "agent-x1",
+        waiting("ImagePullBackOff", "Back-off pulling image \"registry.example.invalid/agent:1\""),
+    );
     let report = run(vec![git_repository(Some(REV)), agent.clone(), set.clone(), pod]);
     let cause = stage(&report, "agent").root_cause.clone().unwrap();
     assert_eq!((cause.kind.as_str(), cause.reason.as_str()), ("Pod", "ImagePullBackOff"));

@@ -1,0 +1,238 @@
+//! Failures inside kustomize-controller (build, apply, source access), each read from the message
+//! the controller writes and answered with the exact fix: the object to create or change and, where
+//! one exists, the command that does it. The messages, and where they come from:
+//! - fluxcd/kustomize-controller v1.9.6 internal/controller/kustomization_controller.go:
+//!   `kustomization path not found: %w`, `post build failed for '%s/%s': %w`,
+//!   `kustomize build failed: %w`, and the access check's `can't access '%s', cross-namespace
+//!   references have been blocked` (fluxcd/pkg runtime/acl);
+//! - fluxcd/pkg kustomize v1.35.7 kustomize_varsub.go: `substitute from 'ConfigMap/%s' error: %w`,
+//!   `envsubst error: %w`; fluxcd/pkg envsubst v1.7.1 template.go: `variable not set (strict mode): %q`;
+//! - fluxcd/pkg ssa v0.76.2 errors/errors.go `DryRunErr`: `Kind/ns/name dry-run failed (Reason): %s`,
+//!   `Kind/ns/name not found: %s`; the underlying texts are the API server's (RBAC's `User "..."
+//!   cannot VERB resource "RES" in API group "G" in the namespace "NS"`, a
+//!   ValidatingAdmissionPolicy's `ValidatingAdmissionPolicy 'P' with binding 'B' denied request:
+//!   %s`, a webhook's `admission webhook "W" denied the request: %s`) or the REST mapper's
+//!   (`no matches for kind "K" in version "G/V"`).
+
+use crate::model::{Kustomization, StageObject};
+
+/// The hint for a kustomize-controller failure `message` of stage `ks` (Ready reason `reason`), when
+/// the message is one of those above.
+pub fn hint(ks: &Kustomization, reason: &str, message: &str) -> Option<String> {
+    match reason {
+        "BuildFailed" => build(ks, message),
+        "ReconciliationFailed" => apply(ks, message),
+        "ArtifactFailed" => artifact(ks, message),
+        "AccessDenied" => access_denied(ks, message),
+        "InvalidCELExpression" => Some(format!(
+            "fix the CEL expression in {} (a dependsOn readyExpr or spec.healthCheckExprs): kustomize-controller does not retry until the spec changes",
+            ks.id()
+        )),
+        "HealthCheckCanceled" => Some(format!(
+            "nothing to fix: {} was re-queued before its health check ended; kustomize-controller checks the new revision now",
+            ks.id()
+        )),
+        _ => None,
+    }
+}
+
+/// The text between the first pair of `open` and `close` after `after`.
+fn quoted<'a>(message: &'a str, after: &str, open: char, close: char) -> Option<&'a str> {
+    let rest = &message[message.find(after)? + after.len()..];
+    let start = rest.find(open)? + open.len_utf8();
+    let end = rest[start..].find(close)?;
+    Some(&rest[start..start + end])
+}
+
+fn build(ks: &Kustomization, message: &str) -> Option<String> {
+    let ns = ks.namespace();
+    if let Some(reference) = quoted(message, "substitute from ", '\'', '\'') {
+        let (kind, name) = reference.split_once('/')?;
+        let create = match kind {
+            "Secret" => format!("kubectl create secret generic {name} -n {ns} --from-literal=KEY=VALUE"),
+            _ => format!("kubectl create configmap {name} -n {ns} --from-literal=KEY=VALUE"),
+        };
+        if message.contains("not found") {
+            return Some(format!(
+                "create {kind} {name} in namespace {ns} with the variables ({create}), or mark it `optional: true` in spec.postBuild.substituteFrom of {}",
+                ks.id()
+            ));
+        }
+        return Some(format!("{} cannot read {kind} {ns}/{name}: see the message; {create} creates one", ks.id()));
+    }
+    if let Some(variable) = quoted(message, "variable not set (strict mode): ", '"', '"') {
+        return Some(format!(
+            "set {variable} in spec.postBuild.substitute (or a substituteFrom ConfigMap or Secret) of {}, or give it a default where the source uses it: ${{{variable}:=default}}",
+            ks.id()
+        ));
+    }
+    None
+}
+
+fn apply(ks: &Kustomization, message: &str) -> Option<String> {
+    let object = message.split_whitespace().next().filter(|o| o.matches('/').count() >= 1)?;
+    if let Some(user) = quoted(message, "User ", '"', '"') {
+        let verb = message[message.find("\" cannot ")? + "\" cannot ".len()..].split_whitespace().next()?;
+        let resource = quoted(message, "resource ", '"', '"')?;
+        let group = quoted(message, "in API group ", '"', '"').unwrap_or_default();
+        let full = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
+        let target = quoted(message, "in the namespace ", '"', '"');
+        // (who, the binding's subject flag, a short name for the role)
+        let (who, subject, short) = match user.strip_prefix("system:serviceaccount:").and_then(|sa| sa.split_once(':'))
+        {
+            Some((sa_ns, sa)) => (
+                format!("ServiceAccount {sa_ns}/{sa} (spec.serviceAccountName of {})", ks.id()),
+                format!("--serviceaccount={sa_ns}:{sa}"),
+                sa.to_string(),
+            ),
+            None => (format!("user {user}"), format!("--user={user}"), "kustomize-controller".to_string()),
+        };
+        let role = format!("{short}-{resource}");
+        let commands = match target {
+            Some(ns) => format!(
+                "kubectl create role {role} -n {ns} --verb={verb} --resource={full} && kubectl create rolebinding {role} -n {ns} --role={role} {subject}"
+            ),
+            None => format!(
+                "kubectl create clusterrole {role} --verb={verb} --resource={full} && kubectl create clusterrolebinding {role} --clusterrole={role} {subject}"
+            ),
+        };
+        let scope = target.map(|ns| format!(" in namespace {ns}")).unwrap_or_else(|| " cluster-wide".into());
+        return Some(format!(
+            "grant {who} `{verb}` on {full}{scope} (kustomize-controller applies as it; it applies with server-side apply, so it also needs get, list, watch and create): {commands}"
+        ));
+    }
+    if let Some(policy) = quoted(message, "ValidatingAdmissionPolicy ", '\'', '\'') {
+        return Some(format!(
+            "ValidatingAdmissionPolicy {policy} refuses {object}: change it in the source as the policy's message asks, or the policy (kubectl get validatingadmissionpolicy {policy} -o yaml)"
+        ));
+    }
+    if let Some(webhook) = quoted(message, "admission webhook ", '"', '"') {
+        return Some(format!(
+            "the admission webhook {webhook} refuses {object}: change it in the source as its message asks (kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations shows who serves it)"
+        ));
+    }
+    if let Some(kind) = quoted(message, "no matches for kind ", '"', '"') {
+        let version = quoted(message, "in version ", '"', '"').unwrap_or_default();
+        return Some(format!(
+            "no CRD serves {kind} in {version}: install it first (in an earlier stage that {} dependsOn), or fix apiVersion and kind of {object} in the source",
+            ks.id()
+        ));
+    }
+    if let Some(namespace) = quoted(message, "namespaces ", '"', '"').filter(|_| message.contains(" not found: ")) {
+        return Some(format!(
+            "namespace {namespace} does not exist: create it (kubectl create namespace {namespace}, or in an earlier stage that {} dependsOn), or set spec.targetNamespace",
+            ks.id()
+        ));
+    }
+    message.contains(" dry-run failed (Invalid)").then(|| {
+        format!(
+            "the API server rejects {object} as invalid: fix the field its message names, in the source at {}",
+            path(ks)
+        )
+    })
+}
+
+fn artifact(ks: &Kustomization, message: &str) -> Option<String> {
+    message.starts_with("kustomization path not found").then(|| {
+        format!(
+            "spec.path {} of {} is not a directory in the source's artifact: fix spec.path, or add the directory to {}",
+            path(ks),
+            ks.id(),
+            ks.source()
+        )
+    })
+}
+
+fn access_denied(ks: &Kustomization, message: &str) -> Option<String> {
+    let source = quoted(message, "can't access ", '\'', '\'')?;
+    let source_ns = source.split('/').nth(1).unwrap_or_default();
+    Some(format!(
+        "kustomize-controller runs with --no-cross-namespace-refs: move {source} into namespace {}, or {} into namespace {source_ns}",
+        ks.namespace(),
+        ks.id()
+    ))
+}
+
+fn path(ks: &Kustomization) -> String {
+    let path = ks.spec.path.as_deref().unwrap_or("./");
+    if path.is_empty() { "./".into() } else { path.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stage() -> Kustomization {
+        serde_json::from_value(json!({"metadata": {"name": "app-pre-deploy", "namespace": "shop"},
+            "spec": {"path": "./pre-deploy", "sourceRef": {"kind": "GitRepository", "name": "app"}, "serviceAccountName": "deployer"}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_missing_substitute_from_config_map_names_it_and_the_way_out() {
+        let message = "post build failed for 'apps_v1_Deployment/my-app': substitute from 'ConfigMap/app-vars' error: configmaps \"app-vars\" not found";
+        let given = super::hint(&stage(), "BuildFailed", message).unwrap();
+        assert!(given.starts_with("create ConfigMap app-vars in namespace shop"), "{given}");
+        assert!(given.contains("kubectl create configmap app-vars -n shop --from-literal=KEY=VALUE"), "{given}");
+        assert!(given.contains("`optional: true` in spec.postBuild.substituteFrom of shop/app-pre-deploy"), "{given}");
+        let strict = "post build failed for 'batch_v1_Job/db-migration': envsubst error: variable not set (strict mode): \"IMAGE_TAG\"";
+        let given = super::hint(&stage(), "BuildFailed", strict).unwrap();
+        assert!(
+            given.starts_with("set IMAGE_TAG in spec.postBuild.substitute") && given.ends_with("${IMAGE_TAG:=default}"),
+            "{given}"
+        );
+    }
+
+    #[test]
+    fn a_forbidden_dry_run_names_the_service_account_and_the_role_it_needs() {
+        let message = "Job/shop/db-migration dry-run failed (Forbidden): jobs.batch \"db-migration\" is forbidden: User \"system:serviceaccount:shop:deployer\" cannot patch resource \"jobs\" in API group \"batch\" in the namespace \"shop\"";
+        let given = super::hint(&stage(), "ReconciliationFailed", message).unwrap();
+        assert!(given.starts_with("grant ServiceAccount shop/deployer (spec.serviceAccountName of shop/app-pre-deploy) `patch` on jobs.batch in namespace shop"), "{given}");
+        assert!(given.ends_with("kubectl create role deployer-jobs -n shop --verb=patch --resource=jobs.batch && kubectl create rolebinding deployer-jobs -n shop --role=deployer-jobs --serviceaccount=shop:deployer"), "{given}");
+        let cluster = "Namespace/shop dry-run failed (Forbidden): namespaces \"shop\" is forbidden: User \"system:serviceaccount:shop:deployer\" cannot patch resource \"namespaces\" in API group \"\" at the cluster scope";
+        let given = super::hint(&stage(), "ReconciliationFailed", cluster).unwrap();
+        assert!(
+            given.contains("`patch` on namespaces cluster-wide")
+                && given.contains("kubectl create clusterrole deployer-namespaces --verb=patch --resource=namespaces"),
+            "{given}"
+        );
+    }
+
+    #[test]
+    fn admission_denials_name_the_policy_or_webhook() {
+        let vap = "Job/shop/db-migration dry-run failed (Forbidden): jobs.batch \"db-migration\" is forbidden: ValidatingAdmissionPolicy 'jobs-need-ttl' with binding 'jobs-need-ttl' denied request: Jobs must set ttlSecondsAfterFinished";
+        let given = super::hint(&stage(), "ReconciliationFailed", vap).unwrap();
+        assert!(given.starts_with("ValidatingAdmissionPolicy jobs-need-ttl refuses Job/shop/db-migration"), "{given}");
+        let webhook = "Job/shop/db-migration dry-run failed (Forbidden): admission webhook \"validate.kyverno.svc\" denied the request: policy require-labels";
+        assert!(
+            hint_of(webhook).starts_with("the admission webhook validate.kyverno.svc refuses Job/shop/db-migration")
+        );
+    }
+
+    fn hint_of(message: &str) -> String {
+        super::hint(&stage(), "ReconciliationFailed", message).unwrap()
+    }
+
+    #[test]
+    fn a_kind_without_a_crd_and_a_missing_namespace_say_what_to_create_first() {
+        let message = "Widget/shop/w dry-run failed: no matches for kind \"Widget\" in version \"example.com/v1\"";
+        assert!(hint_of(message).starts_with("no CRD serves Widget in example.com/v1: install it first"));
+        let missing = "Job/billing/db-migration not found: namespaces \"billing\" not found";
+        assert!(
+            hint_of(missing)
+                .starts_with("namespace billing does not exist: create it (kubectl create namespace billing")
+        );
+    }
+
+    #[test]
+    fn a_missing_path_and_a_blocked_cross_namespace_source_say_what_to_move() {
+        let path = "kustomization path not found: stat /tmp/kustomization-1/pre-deploy: no such file or directory";
+        let given = super::hint(&stage(), "ArtifactFailed", path).unwrap();
+        assert!(given.starts_with("spec.path ./pre-deploy of shop/app-pre-deploy is not a directory"), "{given}");
+        let access = "can't access 'GitRepository/flux-system/app', cross-namespace references have been blocked";
+        let given = super::hint(&stage(), "AccessDenied", access).unwrap();
+        assert!(given.contains("move GitRepository/flux-system/app into namespace shop, or shop/app-pre-deploy into namespace flux-system"), "{given}");
+        assert!(super::hint(&stage(), "ArtifactFailed", "Source artifact not found, retrying in 30s").is_none());
+    }
+}
