@@ -5,6 +5,7 @@
 //! run when `FLUXJOBS_E2E=1` is set, as `tests/run-all.sh` (README's test command) does; plain
 //! `cargo test` lists them as ignored.
 
+mod controller_failures;
 mod conventions;
 mod diagnosis;
 mod fault_proxy;
@@ -159,6 +160,7 @@ fn main() {
     scenarios.extend(resource_sets::all());
     scenarios.extend(helm_releases::all());
     scenarios.extend(diagnosis::all());
+    scenarios.extend(controller_failures::all());
     scenarios.extend(conventions::all());
     let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
     let ctx = if needs_cluster {
