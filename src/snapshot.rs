@@ -10,7 +10,8 @@ use serde_json::value::RawValue;
 
 use std::collections::HashSet;
 
-use crate::model::{READ_KINDS, ReadKind, Snapshot, read_kind};
+use crate::engine::named_objects::named_elsewhere;
+use crate::model::{NamedObject, READ_KINDS, ReadKind, Snapshot, read_kind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -117,17 +118,24 @@ struct Sink<'l> {
     failure: Option<SnapshotError>,
     /// The kinds `status` reads that the dump holds objects of (kept or not).
     seen: HashSet<&'static str>,
+    /// Objects of other kinds that have conditions: kept at the end only if a stage names them.
+    others: Vec<NamedObject>,
 }
 
 impl<'l> Sink<'l> {
     fn new(label: &'l str) -> Self {
-        Sink { snapshot: Snapshot::default(), index: 0, label, failure: None, seen: HashSet::new() }
+        Sink { snapshot: Snapshot::default(), index: 0, label, failure: None, seen: HashSet::new(), others: Vec::new() }
     }
 
     /// The snapshot, with the captured kinds the dump holds nothing of.
     fn finish(mut self) -> Snapshot {
         let lacking = READ_KINDS.iter().filter(|k| k.captured && !self.seen.contains(k.api.plural));
         self.snapshot.dump_lacks = lacking.map(|k| k.api.plural).collect();
+        // An operator's custom resources, kept when a stage's health check names them (so a dump
+        // of `-A` custom resources costs nothing extra).
+        let named = named_elsewhere(&self.snapshot);
+        let wanted = |o: &NamedObject| named.iter().any(|(r, _)| *r == o.object_ref());
+        self.snapshot.named_objects = self.others.into_iter().filter(wanted).collect();
         self.snapshot
     }
 
@@ -138,7 +146,21 @@ impl<'l> Sink<'l> {
                 self.seen.insert(kind.api.plural);
                 object.decode_into(kind, &mut self.snapshot)
             }
-            None => Ok(()), // other kinds are not part of the diagnosis
+            // Other kinds matter only if a stage names them; those with conditions are held until
+            // the end says which.
+            // (one whose status does not read as conditions is no such object, and no error).
+            None => {
+                if let Ok(other) = object.decode_other()
+                    && !other.status.conditions.is_empty()
+                {
+                    self.others.push(NamedObject {
+                        kind: kind.to_string(),
+                        api_version: api_version.to_string(),
+                        ..other
+                    });
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -348,17 +370,25 @@ fn strip_serde_position(message: &str) -> String {
 /// One object, from a parsed YAML value or from raw JSON text.
 trait Decode {
     fn decode_into(self, kind: &ReadKind, snapshot: &mut Snapshot) -> Result<(), serde_json::Error>;
+    /// An object of a kind `status` does not read, as far as kstatus reads it.
+    fn decode_other(self) -> Result<NamedObject, serde_json::Error>;
 }
 
 impl Decode for Value {
     fn decode_into(self, kind: &ReadKind, snapshot: &mut Snapshot) -> Result<(), serde_json::Error> {
         kind.decode_value(snapshot, self)
     }
+    fn decode_other(self) -> Result<NamedObject, serde_json::Error> {
+        serde_json::from_value(self)
+    }
 }
 
 impl Decode for &RawValue {
     fn decode_into(self, kind: &ReadKind, snapshot: &mut Snapshot) -> Result<(), serde_json::Error> {
         kind.decode_text(snapshot, self.get())
+    }
+    fn decode_other(self) -> Result<NamedObject, serde_json::Error> {
+        serde_json::from_str(self.get())
     }
 }
 

@@ -10,17 +10,18 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIGroupList, ListMeta, ObjectMeta};
 use kube::Resource;
-use kube::api::{Api, DynamicObject, ListParams, LogParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, LogParams};
 use kube::core::Request;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use super::{ClusterError, Connection, api_resource, classify, dynamic_api, flux_api_resource, resource_name, retry};
 use crate::chain::one_line;
-use crate::model::StageObject;
+use crate::engine::named_objects::{MAX_FETCHED, named_elsewhere};
 use crate::model::{
     Kustomization, Presence, READ_KINDS, ReadKind, ResourceSet, Role, Snapshot, Stage, stage_read_kind,
 };
+use crate::model::{NamedObject, StageObject};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::ContainerRef;
 
@@ -139,7 +140,94 @@ pub async fn read_snapshot(
             }
         }
     }
+    let named = named_objects(conn, &snapshot, warn).await;
+    snapshot.named_objects.extend(named);
     Ok(snapshot)
+}
+
+/// The objects a failed health check names whose kind no LIST covers (an operator's custom
+/// resource), one GET each, at most [`MAX_FETCHED`], concurrently: the one exception to "no
+/// per-object GETs". The API resource comes from the stage's inventory entry (group and version),
+/// else from discovery; a kind several groups serve, a 403 or a failed lookup is a warning, never a
+/// guess.
+async fn named_objects(conn: &Connection, snapshot: &Snapshot, warn: &mut dyn FnMut(String)) -> Vec<NamedObject> {
+    let wanted = named_elsewhere(snapshot);
+    if wanted.len() > MAX_FETCHED {
+        warn(format!(
+            "health checks name {} objects of kinds not listed; only the first {MAX_FETCHED} are read",
+            wanted.len()
+        ));
+    }
+    let wanted = &wanted[..wanted.len().min(MAX_FETCHED)];
+    let mut discovery: Option<Result<kube::Discovery, kube::Error>> = None;
+    let mut lookups = Vec::new();
+    for (object, api_version) in wanted {
+        let resource = match api_version {
+            Some(api_version) => {
+                let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+                let gvk = GroupVersionKind::gvk(group, version, &object.kind);
+                kube::discovery::pinned_kind(&conn.client, &gvk).await.map(|(r, _)| r).map_err(|e| one_line(&e))
+            }
+            None => {
+                if discovery.is_none() {
+                    discovery = Some(kube::Discovery::new(conn.client.clone()).run().await);
+                }
+                match discovery.as_ref().expect("just run") {
+                    Ok(discovery) => {
+                        let served: Vec<ApiResource> = discovery
+                            .groups()
+                            .flat_map(|g| g.recommended_resources())
+                            .filter(|(r, _)| r.kind == object.kind)
+                            .map(|(r, _)| r)
+                            .collect();
+                        match served.as_slice() {
+                            [one] => Ok(one.clone()),
+                            [] => Err(format!("no API group serves kind {}", object.kind)),
+                            several => {
+                                let groups: Vec<String> = several.iter().map(|r| r.group.clone()).collect();
+                                Err(format!(
+                                    "kind {} is served by several API groups ({}); not guessed",
+                                    object.kind,
+                                    groups.join(", ")
+                                ))
+                            }
+                        }
+                    }
+                    Err(e) => Err(format!("discovery failed: {}", one_line(e))),
+                }
+            }
+        };
+        match resource {
+            Ok(resource) => lookups.push((object, resource)),
+            Err(why) => warn(format!("cannot read {object}, which a health check names: {why}")),
+        }
+    }
+    let results = join_all(lookups.iter().map(|(object, resource)| async move {
+        let api = dynamic_api(&conn.client, Some(&object.namespace), resource);
+        retry(conn, async || api.get_opt(&object.name).await).await
+    }))
+    .await;
+    let mut out = Vec::new();
+    for ((object, resource), result) in lookups.iter().zip(results) {
+        match result.map(|found| found.map(serde_json::to_value)) {
+            Ok(Some(Ok(value))) => match serde_json::from_value::<NamedObject>(value) {
+                Ok(named) => out.push(NamedObject { kind: object.kind.clone(), ..named }),
+                Err(e) => warn(format!("cannot read {object}: malformed object: {e}")),
+            },
+            Ok(None) => {}
+            Ok(Some(Err(e))) => warn(format!("cannot read {object}: {e}")),
+            Err(e) => {
+                let plural = if resource.group.is_empty() {
+                    resource.plural.clone()
+                } else {
+                    format!("{}.{}", resource.plural, resource.group)
+                };
+                let e = classify(conn, "get", &format!("{plural} {:?}", object.name), Some(&object.namespace), e);
+                warn(format!("cannot read {object}, which a health check names: {}", one_line(&e)));
+            }
+        }
+    }
+    out
 }
 
 /// One namespace's (or all namespaces') objects of every kind `status` reads, and warnings about

@@ -5,7 +5,7 @@ use super::index::{Index, inventory_objects};
 use super::resolution::{Resolution, stage_cause};
 use super::state::{NEW_STAGE_GRACE, health_check_running, stage_timeout};
 use super::workload::{deployment_cause, job_cause, job_state, newest_first, pod_set_cause};
-use super::{controller_failures, hints, messages};
+use super::{controller_failures, hints, messages, named_objects};
 use crate::duration::human;
 use crate::model::{Kustomization, StageObject};
 use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
@@ -93,6 +93,7 @@ pub fn failed(index: &Index, ks: &Kustomization) -> Resolution {
             workload_problem(index, ks, Some(&refs))
                 .or_else(|| still_running(index, ks, &refs))
                 .or_else(|| unhealthy_stage(index, ks, &refs))
+                .or_else(|| named_object(index, ks, &refs))
                 .unwrap_or_else(|| own("HealthCheckFailed", ready.message.clone(), hints::see_health_check()))
         }
         "ReconciliationFailed" => immutable_field(index, ks, &ready.message).unwrap_or_else(|| {
@@ -132,6 +133,15 @@ fn unhealthy_applied_stage(index: &Index, ks: &Kustomization, clock: Option<&str
     let message = format!("{} applied it and is waiting for it to be Ready{clock}", ks.id());
     let cause = RootCause::new(ObjectRef::stage(&id), Reason::Progressing, message);
     Some(Resolution::at(&ks.id(), cause, hints::wait_for_controller()))
+}
+
+/// An object of a kind no LIST covers that the health check names as not Current (an operator's
+/// custom resource), read because it names it: its own condition is the cause.
+fn named_object(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, String)]) -> Option<Resolution> {
+    refs.iter().filter(|(_, status)| status != "Current").find_map(|(object, status)| {
+        let cause = named_objects::named_object_cause(index, object, status)?;
+        Some(Resolution::at(&ks.id(), cause, named_objects::describe(index, object)))
+    })
 }
 
 /// `elapsed of timeout` for a running health check, from the Reconciling condition's transition

@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
 use super::resolution::Resolution;
-use crate::model::{Inventory, Kustomization, Snapshot, Source, StageObject};
+use crate::model::{Inventory, Kustomization, NamedObject, Snapshot, Source, StageObject};
 use crate::refs::{MetaNames, NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState};
 
@@ -127,6 +127,7 @@ pub struct Index<'a> {
     labelled_jobs: HashMap<Owner<'a>, Vec<&'a Job>>,
     labelled_deployments: HashMap<Owner<'a>, Vec<&'a Deployment>>,
     labelled_pod_sets: HashMap<Owner<'a>, Vec<ObjectRef>>,
+    named_objects: HashMap<Ref<'a>, &'a NamedObject>,
 }
 
 /// Keys borrowed from the snapshot (no copy of a name per object): `(namespace, name)` and
@@ -183,6 +184,11 @@ impl<'a> Index<'a> {
             labelled_jobs: HashMap::new(),
             labelled_deployments: HashMap::new(),
             labelled_pod_sets: HashMap::new(),
+            named_objects: snapshot
+                .named_objects
+                .iter()
+                .map(|o| ((o.kind.as_str(), o.metadata.namespace_str(), o.metadata.name_str()), o))
+                .collect(),
         };
         let kustomizations = snapshot.kustomizations.iter().map(|k| k as &dyn StageRules);
         let resource_sets = snapshot.resource_sets.iter().map(|r| r as &dyn StageRules);
@@ -251,6 +257,11 @@ impl<'a> Index<'a> {
 
     pub fn job(&self, ns: &str, name: &str) -> Option<&'a Job> {
         self.jobs.get(&(ns, name)).copied()
+    }
+
+    /// An object of a kind no LIST covers, read because a stage names it.
+    pub fn named_object(&self, object: &ObjectRef) -> Option<&'a NamedObject> {
+        self.named_objects.get(&(object.kind.as_str(), object.namespace.as_str(), object.name.as_str())).copied()
     }
 
     /// A Pod by name (a Helm test hook is often a bare Pod).

@@ -8,6 +8,7 @@
 //! - `state`: a Kustomization's readiness predicates; `steps`: a ResourceSet's steps and their Jobs;
 //! - `index`: lookup tables over the snapshot, and [`StageRules`], what every stage kind answers;
 //! - `workload`: Jobs, Pods and Deployments; `hints`: the one next step for each cause;
+//! - `named_objects`: objects no LIST covers that a health check names (custom resources);
 //! - `controller_failures`: the exact fix of a failure inside kustomize-controller, from its message;
 //! - `causes`: the object at fault inside a Kustomization (one function per state);
 //! - `graph`: the `dependsOn` graph and the [`Filter`]; `warnings`: pipeline-wide pattern checks;
@@ -25,6 +26,7 @@ pub mod hints;
 mod index;
 mod kustomization;
 pub mod messages;
+pub mod named_objects;
 mod ready_expr;
 mod resolution;
 mod resolve;

@@ -1592,3 +1592,35 @@ fn a_daemon_set_with_unavailable_pods_is_followed_to_its_pod() {
     let cause = stage(&report, "agent").root_cause.clone().unwrap();
     assert_eq!((cause.kind.as_str(), cause.message.as_str()), ("DaemonSet", "1 of 2 pods available"));
 }
+
+/// A health check naming an operator's custom resource (a cert-manager Certificate): kept from the
+/// dump because it is named (another one is not), and its own condition is the cause.
+#[test]
+fn a_custom_resource_a_health_check_names_is_the_cause_with_its_condition() {
+    let mut app = ks("app", &[]);
+    set_ready(
+        &mut app,
+        "False",
+        "HealthCheckFailed",
+        &format!(
+            "health check failed after 1m0s: timeout waiting for: [Certificate/{NS}/app-tls status: 'InProgress']"
+        ),
+    );
+    let certificate = |name: &str| {
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": name, "namespace": NS},
+               "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "DoesNotExist",
+                                          "message": "Issuing certificate as Secret does not exist"}]}})
+    };
+    let other = json!({"apiVersion": "example.com/v1", "kind": "Odd", "metadata": {"name": "x", "namespace": NS}, "status": "fine"});
+    let report = run(vec![git_repository(Some(REV)), app, certificate("app-tls"), certificate("unrelated"), other]);
+    let s = stage(&report, "app");
+    let cause = s.root_cause.as_ref().unwrap();
+    assert_eq!(
+        (cause.kind.as_str(), cause.name.as_str(), cause.reason.as_str()),
+        ("Certificate", "app-tls", "DoesNotExist")
+    );
+    assert_eq!(cause.message, "Ready False: Issuing certificate as Secret does not exist");
+    assert_eq!(s.hint.as_deref(), Some("kubectl describe certificate.cert-manager.io app-tls -n shop"));
+    let text = json!({"apiVersion": "v1", "kind": "List", "items": [certificate("unrelated")]}).to_string();
+    assert!(parse_snapshot(&text, "t").unwrap().named_objects.is_empty(), "an object no stage names is not kept");
+}

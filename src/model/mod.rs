@@ -281,6 +281,37 @@ impl Source {
     }
 }
 
+/// An object of a kind `status` does not LIST (a custom resource a health check names): what kstatus
+/// reads of it, its conditions.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedObject {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub status: NamedObjectStatus,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct NamedObjectStatus {
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+}
+
+impl NamedObject {
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef::of(&self.kind, &self.metadata)
+    }
+
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.status.conditions.iter().find(|c| c.type_ == type_)
+    }
+}
+
 /// Everything the engine looks at, read either from a live cluster or from an offline dump.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -294,6 +325,9 @@ pub struct Snapshot {
     pub deployments: Vec<Deployment>,
     pub stateful_sets: Vec<StatefulSet>,
     pub daemon_sets: Vec<DaemonSet>,
+    /// Objects of kinds no LIST covers that a stage names (a health check, an inventory entry): an
+    /// operator's custom resources, fetched one by one live, kept from a dump.
+    pub named_objects: Vec<NamedObject>,
     /// The time the snapshot was taken, for ages and elapsed health checks: now for a live cluster,
     /// the newest timestamp in the file for a dump (so a dump reads the same on any day).
     pub now: Option<Timestamp>,
@@ -316,6 +350,7 @@ impl Snapshot {
             deployments,
             stateful_sets,
             daemon_sets,
+            named_objects,
             now: _,
             dump_lacks: _,
         } = more;
@@ -329,6 +364,7 @@ impl Snapshot {
         self.deployments.extend(deployments);
         self.stateful_sets.extend(stateful_sets);
         self.daemon_sets.extend(daemon_sets);
+        self.named_objects.extend(named_objects);
     }
 
     /// Every stage, of every kind.

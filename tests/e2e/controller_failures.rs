@@ -16,7 +16,48 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("an_admission_policy_denying_an_applied_object_is_named", denied_by_an_admission_policy),
         ("a_missing_path_in_the_source_is_named", missing_path),
         ("a_nested_kustomization_failing_is_followed_into", nested_kustomization),
+        ("a_custom_resource_a_health_check_names_is_read_and_is_the_cause", custom_resource),
     ]
+}
+
+/// A stage applies a custom resource (a CRD of the test's own) whose operator, played by the test,
+/// writes Stalled=True: kustomize-controller's health check fails on it, and `status` reads that one
+/// object (one GET, its API group from the inventory) and shows its condition as the cause.
+fn custom_resource(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-custom-resource";
+    ctx.plane.apply(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names:\n    kind: Widget\n    plural: widgets\n    singular: widget\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    subresources:\n      status: {}\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n",
+    )?;
+    ctx.plane.kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "crd/widgets.example.com"])?;
+    let widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: large\n";
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    ctx.plane.publish(ns, "app", &[("app/widget.yaml", widget)])?;
+    // The operator has already given up on it when the stage applies it (kstatus reads an object
+    // without conditions as Current, so the status must be there before the health check).
+    ctx.plane.apply(&format!(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: {ns}\nspec:\n  size: large\n"
+    ))?;
+    let status = serde_json::json!({"status": {"conditions": [
+        {"type": "Ready", "status": "False", "reason": "ProvisioningFailed", "message": "quota exceeded in region eu-1", "lastTransitionTime": "2026-12-01T00:00:00Z"},
+        {"type": "Stalled", "status": "True", "reason": "ProvisioningFailed", "message": "quota exceeded in region eu-1", "lastTransitionTime": "2026-12-01T00:00:00Z"}]}});
+    let status = status.to_string();
+    ctx.plane.kubectl(&["-n", ns, "patch", "widget", "w", "--subresource=status", "--type=merge", "-p", &status])?;
+    ctx.plane.apply(&format!(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app\n  namespace: {ns}\nspec:\n  sourceRef:\n    kind: GitRepository\n    name: app\n  path: ./app\n  targetNamespace: {ns}\n  interval: 60m\n  timeout: 1m\n  prune: true\n  wait: true\n"
+    ))?;
+    let report = ctx.wait_status(ns, "the health check to fail on the Widget", SETTLE, |r| {
+        stage(r, "app")["rootCause"]["kind"] == "Widget"
+    })?;
+    let app = stage(&report, "app");
+    let cause = &app["rootCause"];
+    check(
+        cause["name"] == "w"
+            && cause["reason"] == "ProvisioningFailed"
+            && cause["message"] == "Stalled True: quota exceeded in region eu-1",
+        || format!("cause: {cause}\nmessage: {}", app["ready"]["message"]),
+    )?;
+    let hint = hint_of(app);
+    check(hint == format!("kubectl describe widget.example.com w -n {ns}"), || format!("hint: {hint}"))
 }
 
 /// Stage `parent` (`wait: true`) applies Kustomization `child`, whose migration Job exits 3; stage
