@@ -100,6 +100,51 @@ mod tests {
         (snapshot, warnings)
     }
 
+    /// A stage whose failed health check names a Widget (a kind no LIST covers): one discovery
+    /// request for its group version (from the inventory) and one GET; a 403 on another is a
+    /// warning naming it; a kind with no inventory entry that discovery does not find is said.
+    #[tokio::test]
+    async fn objects_a_health_check_names_are_read_with_one_get_each() {
+        let failed = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "app", "namespace": "shop"},
+            "spec": {},
+            "status": {"inventory": {"entries": [{"id": "shop_w_example.com_Widget", "v": "v1"}, {"id": "shop_secret_example.com_Widget", "v": "v1"}]},
+                       "conditions": [{"type": "Ready", "status": "False", "reason": "HealthCheckFailed",
+                                       "message": "health check failed after 1m0s: failed early due to stalled resources: [Widget/shop/w status: 'Failed', Widget/shop/secret status: 'Failed', Gadget/shop/g status: 'InProgress']"}]}});
+        let (conn, seen) = connection(move |r| {
+            match r.uri.as_str() {
+            u if u.contains("/kustomizations") => list(vec![failed.clone()], None),
+            "/apis/example.com/v1" => (200, json!({"kind": "APIResourceList", "groupVersion": "example.com/v1", "resources": [
+                {"name": "widgets", "singularName": "widget", "namespaced": true, "kind": "Widget", "verbs": ["get", "list"]}]}).to_string()),
+            "/apis/example.com/v1/namespaces/shop/widgets/w" => (200, json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                "metadata": {"name": "w", "namespace": "shop"},
+                "status": {"conditions": [{"type": "Stalled", "status": "True", "reason": "ProvisioningFailed", "message": "quota"}]}}).to_string()),
+            "/apis/example.com/v1/namespaces/shop/widgets/secret" => status(403, "Forbidden", "widgets.example.com \"secret\" is forbidden: User \"dev\" cannot get resource \"widgets\""),
+            "/api" => (200, json!({"kind": "APIVersions", "versions": ["v1"]}).to_string()),
+            "/api/v1" => (200, json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": []}).to_string()),
+            "/apis" => (200, json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}).to_string()),
+            _ => empty_list(),
+        }
+        });
+        let (snapshot, warnings) = read(&conn, None).await;
+        let snapshot = snapshot.unwrap();
+        assert_eq!(snapshot.named_objects.len(), 1, "{:?}", snapshot.named_objects);
+        assert_eq!(snapshot.named_objects[0].condition("Stalled").unwrap().reason, "ProvisioningFailed");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("cannot read Widget/shop/secret, which a health check names: forbidden")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings.iter().any(|w| w.contains("Gadget/shop/g") && w.contains("no API group serves kind Gadget")),
+            "{warnings:?}"
+        );
+        let seen = seen.lock().unwrap();
+        let gets: Vec<&Seen> = seen.iter().filter(|r| r.uri.contains("/widgets/")).collect();
+        assert_eq!(gets.len(), 2, "one GET per named object: {gets:?}");
+    }
+
     #[tokio::test]
     async fn a_list_follows_continue_tokens_page_by_page() {
         let (conn, seen) = connection(|r| match r.uri.as_str() {
