@@ -297,7 +297,7 @@ impl<'a> Index<'a> {
             }
         }
         out.extend(self.labelled_pod_sets.get(&owner_key(stage)).into_iter().flatten().cloned());
-        out.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+        out.sort_by_key(|o| o.to_string());
         out.dedup();
         out
     }
