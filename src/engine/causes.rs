@@ -172,10 +172,14 @@ pub fn source_problem(index: &Index, object: &ObjectRef) -> Option<(RootCause, S
             Some(m) => format!("the source has no artifact: {m}"),
             None => "the source has no artifact".to_string(),
         };
+        let hint = ready.and_then(|c| controller_failures::source_hint(source, &c.reason, &c.message)).unwrap_or(hint);
         return Some((cause(Reason::ArtifactMissing, message), hint));
     }
     match ready {
-        Some(c) if c.status == "False" => Some((cause(Reason::from(c.reason.as_str()), c.message.clone()), hint)),
+        Some(c) if c.status == "False" => {
+            let hint = controller_failures::source_hint(source, &c.reason, &c.message).unwrap_or(hint);
+            Some((cause(Reason::from(c.reason.as_str()), c.message.clone()), hint))
+        }
         _ => None,
     }
 }

@@ -14,7 +14,7 @@
 //!   %s`, a webhook's `admission webhook "W" denied the request: %s`) or the REST mapper's
 //!   (`no matches for kind "K" in version "G/V"`).
 
-use crate::model::{Kustomization, StageObject};
+use crate::model::{Kustomization, Source, StageObject};
 
 /// The hint for a kustomize-controller failure `message` of stage `ks` (Ready reason `reason`), when
 /// the message is one of those above.
@@ -34,6 +34,41 @@ pub fn hint(ks: &Kustomization, reason: &str, message: &str) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// The hint for a source that cannot produce an artifact, from source-controller's Ready reason and
+/// message (fluxcd/source-controller v1.9.6 internal/controller/gitrepository_controller.go:
+/// `AuthenticationFailed` for a Secret it cannot use, `GitOperationFailed` with `failed to checkout
+/// and determine revision: %w` around go-git's `authentication required`, `couldn't find remote ref`
+/// and `repository not found`; registries answer `UNAUTHORIZED` or `DENIED`).
+pub fn source_hint(source: &Source, reason: &str, message: &str) -> Option<String> {
+    let id = format!("{}/{}/{}", source.kind, source.namespace(), source.name());
+    let secret = source.spec.secret_ref.as_ref().map(|s| s.name.as_str());
+    let credentials = match secret {
+        Some(name) => {
+            format!("the Secret {name} (spec.secretRef): kubectl get secret {name} -n {} -o yaml", source.namespace())
+        }
+        None => "a Secret named in spec.secretRef (it names none): flux create secret git|oci NAME".to_string(),
+    };
+    let lower = message.to_lowercase();
+    if reason == "AuthenticationFailed" {
+        return Some(format!("{id} cannot use its credentials: create or fix {credentials}"));
+    }
+    if ["authentication required", "authorization failed", "unauthorized", "denied:", "401", "403 forbidden"]
+        .iter()
+        .any(|s| lower.contains(s))
+    {
+        return Some(format!("{id} is refused by the repository: give it credentials it accepts in {credentials}"));
+    }
+    if lower.contains("couldn't find remote ref") {
+        return Some(format!("the branch, tag or commit in spec.ref of {id} does not exist in the repository"));
+    }
+    if lower.contains("repository not found") {
+        return Some(format!(
+            "spec.url of {id} names no repository its credentials can see: fix the URL, or {credentials}"
+        ));
+    }
+    None
 }
 
 /// The text between the first pair of `open` and `close` after `after`.
@@ -132,14 +167,35 @@ fn apply(ks: &Kustomization, message: &str) -> Option<String> {
     })
 }
 
+/// fluxcd/pkg http/fetch v0.25.0 archive_fetcher.go: `failed to verify archive: computed digest
+/// doesn't match provided '%s' ...`, `failed to download archive from %s (status: %s)`.
 fn artifact(ks: &Kustomization, message: &str) -> Option<String> {
-    message.starts_with("kustomization path not found").then(|| {
-        format!(
-            "spec.path {} of {} is not a directory in the source's artifact: fix spec.path, or add the directory to {}",
+    let source = ks.source();
+    let fetch_again = format!(
+        "flux reconcile source {} {} -n {}",
+        match source.kind.as_str() {
+            "GitRepository" => "git",
+            "OCIRepository" => "oci",
+            "Bucket" => "bucket",
+            other => other,
+        },
+        source.name,
+        source.namespace
+    );
+    if message.starts_with("kustomization path not found") {
+        return Some(format!(
+            "spec.path {} of {} is not a directory in the source's artifact: fix spec.path, or add the directory to {source}",
             path(ks),
-            ks.id(),
-            ks.source()
-        )
+            ks.id()
+        ));
+    }
+    if message.contains("computed digest doesn't match provided") {
+        return Some(format!(
+            "the artifact downloaded is not the one {source} advertises (status.artifact.digest): have source-controller store it again ({fetch_again}); if it persists, the artifact storage or a proxy in between alters it"
+        ));
+    }
+    message.starts_with("failed to download archive").then(|| {
+        format!("{source}'s artifact cannot be downloaded from source-controller's storage: {fetch_again}, and check that source-controller is running")
     })
 }
 
@@ -226,6 +282,42 @@ mod tests {
     }
 
     #[test]
+    fn a_source_that_cannot_fetch_names_its_credentials_or_ref() {
+        let source = |secret: Option<&str>| -> Source {
+            let mut spec = json!({});
+            if let Some(s) = secret {
+                spec["secretRef"] = json!({"name": s});
+            }
+            serde_json::from_value(
+                json!({"kind": "GitRepository", "metadata": {"name": "app", "namespace": "shop"}, "spec": spec}),
+            )
+            .unwrap()
+        };
+        let auth = "failed to checkout and determine revision: unable to clone 'https://git.example.invalid/shop/app': authentication required";
+        let given = source_hint(&source(Some("git-creds")), "GitOperationFailed", auth).unwrap();
+        assert!(
+            given.starts_with("GitRepository/shop/app is refused by the repository")
+                && given.contains("kubectl get secret git-creds -n shop"),
+            "{given}"
+        );
+        let given = source_hint(&source(None), "GitOperationFailed", auth).unwrap();
+        assert!(given.contains("(it names none)"), "{given}");
+        let missing = "failed to get secret 'shop/git-creds': secrets \"git-creds\" not found";
+        assert!(
+            source_hint(&source(Some("git-creds")), "AuthenticationFailed", missing)
+                .unwrap()
+                .starts_with("GitRepository/shop/app cannot use its credentials")
+        );
+        let r#ref = "failed to checkout and determine revision: unable to clone 'https://git.example.invalid/shop/app': couldn't find remote ref \"refs/heads/release\"";
+        assert!(
+            source_hint(&source(None), "GitOperationFailed", r#ref)
+                .unwrap()
+                .starts_with("the branch, tag or commit in spec.ref")
+        );
+        assert!(source_hint(&source(None), "GitOperationFailed", "connection refused").is_none());
+    }
+
+    #[test]
     fn a_missing_path_and_a_blocked_cross_namespace_source_say_what_to_move() {
         let path = "kustomization path not found: stat /tmp/kustomization-1/pre-deploy: no such file or directory";
         let given = super::hint(&stage(), "ArtifactFailed", path).unwrap();
@@ -234,5 +326,12 @@ mod tests {
         let given = super::hint(&stage(), "AccessDenied", access).unwrap();
         assert!(given.contains("move GitRepository/flux-system/app into namespace shop, or shop/app-pre-deploy into namespace flux-system"), "{given}");
         assert!(super::hint(&stage(), "ArtifactFailed", "Source artifact not found, retrying in 30s").is_none());
+        let digest = "failed to verify archive: computed digest doesn't match provided 'sha256:0000' (check whether file size exceeds max download size)";
+        let given = super::hint(&stage(), "ArtifactFailed", digest).unwrap();
+        assert!(
+            given.starts_with("the artifact downloaded is not the one GitRepository/shop/app advertises")
+                && given.contains("flux reconcile source git app -n shop"),
+            "{given}"
+        );
     }
 }

@@ -241,6 +241,9 @@ pub struct SourceSpec {
     /// A HelmChart's source (a HelmRepository, GitRepository or Bucket in its namespace).
     #[serde(default, rename = "sourceRef")]
     pub source_ref: Option<LocalSourceReference>,
+    /// The Secret with the credentials, when one is named.
+    #[serde(default, rename = "secretRef")]
+    pub secret_ref: Option<LocalSourceReference>,
 }
 
 /// `spec.sourceRef` of a HelmChart (source-controller api/v1 `LocalHelmChartSourceReference`).

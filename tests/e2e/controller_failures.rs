@@ -17,7 +17,46 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("a_missing_path_in_the_source_is_named", missing_path),
         ("a_nested_kustomization_failing_is_followed_into", nested_kustomization),
         ("a_custom_resource_a_health_check_names_is_read_and_is_the_cause", custom_resource),
+        ("an_artifact_failing_its_digest_is_named_with_the_fetch_again", artifact_digest_mismatch),
     ]
+}
+
+/// The source advertises a digest its artifact does not have (written in its status as
+/// source-controller would, but wrong): kustomize-controller's download fails its check.
+fn artifact_digest_mismatch(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-fail-digest";
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    ctx.plane.publish(ns, "app", &[("app/configmap.yaml", CONFIG_MAP)])?;
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let patch = serde_json::json!({"status": {"artifact": {"digest": wrong}}}).to_string();
+    ctx.plane.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "gitrepository",
+        "app",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &patch,
+    ])?;
+    ctx.plane.apply(&format!(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app\n  namespace: {ns}\nspec:\n  sourceRef:\n    kind: GitRepository\n    name: app\n  path: ./app\n  interval: 60m\n  retryInterval: 10s\n  prune: true\n"
+    ))?;
+    let report = ctx.wait_status(ns, "the download to fail its digest", SETTLE, |r| {
+        stage(r, "app")["ready"]["reason"] == "ArtifactFailed"
+    })?;
+    let app = stage(&report, "app");
+    let message = app["ready"]["message"].as_str().unwrap_or_default();
+    check(message.contains(&format!("computed digest doesn't match provided '{wrong}'")), || {
+        format!("kustomize-controller: {message}")
+    })?;
+    let hint = hint_of(app);
+    check(
+        hint.starts_with(&format!("the artifact downloaded is not the one GitRepository/{ns}/app advertises"))
+            && hint.contains(&format!("flux reconcile source git app -n {ns}")),
+        || format!("hint: {hint}"),
+    )
 }
 
 /// A stage applies a custom resource (a CRD of the test's own) whose operator, played by the test,
