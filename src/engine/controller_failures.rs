@@ -95,6 +95,16 @@ fn build(ks: &Kustomization, message: &str) -> Option<String> {
         }
         return Some(format!("{} cannot read {kind} {ns}/{name}: see the message; {create} creates one", ks.id()));
     }
+    // sigs.k8s.io/kustomize/api v0.21.1 internal/target/kusttarget.go: `accumulating resources from
+    // '%s'` for a `resources` entry that is neither a file nor a directory in the source.
+    if message.contains("no such file or directory")
+        && let Some(entry) = quoted(message, "accumulating resources from ", '\'', '\'')
+    {
+        return Some(format!(
+            "the kustomization.yaml at {} in the source lists `{entry}` in resources, but the source has no such file or directory: add it, or remove the entry",
+            path(ks)
+        ));
+    }
     if let Some(variable) = quoted(message, "variable not set (strict mode): ", '"', '"') {
         return Some(format!(
             "set {variable} in spec.postBuild.substitute (or a substituteFrom ConfigMap or Secret) of {}, or give it a default where the source uses it: ${{{variable}:=default}}",
@@ -236,6 +246,16 @@ mod tests {
         let given = super::hint(&stage(), "BuildFailed", strict).unwrap();
         assert!(
             given.starts_with("set IMAGE_TAG in spec.postBuild.substitute") && given.ends_with("${IMAGE_TAG:=default}"),
+            "{given}"
+        );
+    }
+
+    #[test]
+    fn a_resources_entry_missing_from_the_source_is_named() {
+        let message = "kustomize build failed: accumulating resources: accumulation err='accumulating resources from 'missing.yaml': open /tmp/kustomization-1/pre-deploy/missing.yaml: no such file or directory': must build at directory: not a valid directory: evalsymlink failure on '/tmp/kustomization-1/pre-deploy/missing.yaml' : lstat /tmp/kustomization-1/pre-deploy/missing.yaml: no such file or directory";
+        let given = super::hint(&stage(), "BuildFailed", message).unwrap();
+        assert!(
+            given.starts_with("the kustomization.yaml at ./pre-deploy in the source lists `missing.yaml` in resources"),
             "{given}"
         );
     }

@@ -23,6 +23,16 @@ pub fn create_dependency(dependency: &StageId, dependent: &StageId) -> String {
     format!("create {kind} {namespace}/{name}, or remove it from spec.dependsOn of {dependent}")
 }
 
+/// A `dependsOn` name that exists, but as another kind than the dependent's controller looks for.
+pub fn depends_on_other_kind(dependency: &StageId, found: &StageId, dependent: &StageId) -> String {
+    format!(
+        "{} dependsOn can name only {}s, and {found} is a {}: wait on it with a health check instead (spec.healthChecks of {dependent}, or of the stage that applies it), or remove it from spec.dependsOn",
+        dependent.kind.as_str(),
+        dependency.kind.as_str(),
+        found.kind.as_str()
+    )
+}
+
 pub fn ready_expr_false(dependent: &StageId, dependency: &StageId) -> String {
     format!(
         "the readyExpr of {dependent}'s dependency on {dependency} is false; check it against {dependency}'s status"

@@ -9,7 +9,7 @@ use super::state::{dependency_ready, generation_observed, health_check_running};
 use super::{hints, messages, ready_expr};
 use crate::model::StageObject;
 use crate::model::{Condition, DependencyReference, Kustomization};
-use crate::refs::{ObjectRef, StageId};
+use crate::refs::{ObjectRef, StageId, StageKind};
 use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState};
 use k8s_openapi::api::batch::v1::Job;
 
@@ -83,7 +83,18 @@ impl StageRules for Kustomization {
                         Reason::DependencyNotFound,
                         messages::dependency_not_found(&dep_id),
                     );
-                    return at_dependency(cause, hints::create_dependency(&dep_id, &id));
+                    // kustomize-controller looks the name up as a Kustomization only
+                    // (checkDependencies in internal/controller/kustomization_controller.go).
+                    let other_kind = StageKind::ALL
+                        .into_iter()
+                        .filter(|k| *k != dep_id.kind)
+                        .map(|k| StageId::new(k, &dep_id.namespace, &dep_id.name))
+                        .find(|other| walk.index().stage(other).is_some());
+                    let hint = match other_kind {
+                        Some(other) => hints::depends_on_other_kind(&dep_id, &other, &id),
+                        None => hints::create_dependency(&dep_id, &id),
+                    };
+                    return at_dependency(cause, hint);
                 }
                 DependencyCheck::ReadyExprUnmet(expr) => {
                     let (cause, hint) = ready_expr_unmet(walk, ks, &dep_id, &expr);

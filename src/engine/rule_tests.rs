@@ -1624,3 +1624,28 @@ fn a_custom_resource_a_health_check_names_is_the_cause_with_its_condition() {
     let text = json!({"apiVersion": "v1", "kind": "List", "items": [certificate("unrelated")]}).to_string();
     assert!(parse_snapshot(&text, "t").unwrap().named_objects.is_empty(), "an object no stage names is not kept");
 }
+
+/// A Kustomization's dependsOn names a HelmRelease: kustomize-controller looks for a Kustomization
+/// of that name and finds none; the hint says dependsOn names Kustomizations only.
+#[test]
+fn a_depends_on_naming_another_kind_says_so() {
+    let mut app = ks("app", &["my-db"]);
+    set_ready(
+        &mut app,
+        "False",
+        "DependencyNotReady",
+        &format!(
+            "unable to get '{NS}/my-db' dependency: kustomizations.kustomize.toolkit.fluxcd.io \"my-db\" not found"
+        ),
+    );
+    let report = run(vec![git_repository(Some(REV)), app, hr("my-db", &[])]);
+    let s = stage(&report, "app");
+    assert_eq!(s.root_cause.as_ref().unwrap().reason, crate::report::Reason::DependencyNotFound);
+    let hint = s.hint.as_deref().unwrap();
+    assert!(
+        hint.starts_with(&format!(
+            "Kustomization dependsOn can name only Kustomizations, and HelmRelease/{NS}/my-db is a HelmRelease"
+        )),
+        "{hint}"
+    );
+}

@@ -18,7 +18,27 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("a_nested_kustomization_failing_is_followed_into", nested_kustomization),
         ("a_custom_resource_a_health_check_names_is_read_and_is_the_cause", custom_resource),
         ("an_artifact_failing_its_digest_is_named_with_the_fetch_again", artifact_digest_mismatch),
+        ("a_build_error_names_the_missing_resources_entry", build_error),
     ]
+}
+
+/// The source's kustomization.yaml lists a file the source does not have: the build fails and the
+/// hint names the entry.
+fn build_error(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-fail-build";
+    let kustomization = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- configmap.yaml\n- missing.yaml\n";
+    let app = failing_stage(
+        ctx,
+        ns,
+        &[("app/kustomization.yaml", kustomization), ("app/configmap.yaml", CONFIG_MAP)],
+        "",
+        "BuildFailed",
+    )?;
+    let message = app["ready"]["message"].as_str().unwrap_or_default();
+    let hint = hint_of(&app);
+    check(hint.starts_with("the kustomization.yaml at ./app in the source lists `missing.yaml` in resources"), || {
+        format!("hint: {hint}\nmessage: {message}")
+    })
 }
 
 /// The source advertises a digest its artifact does not have (written in its status as
