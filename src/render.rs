@@ -77,7 +77,7 @@ fn render_table(report: &Report, o: &RenderOptions) -> String {
     }
     header.extend(["STAGE", "STATE", "AGE", "REVISION", "JOBS"]);
     if wide {
-        header.extend(["SUSPENDED", "SOURCE", "DEPENDS-ON"]);
+        header.extend(["SUSPENDED", "SOURCE", "DEPENDS-ON", "HISTORY"]);
     }
     header.push("MESSAGE");
     if wide {
@@ -174,12 +174,33 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: 
         row.push(Cell::new(if stage.suspended { "True" } else { "False" }));
         row.push(Cell::new(inert(&stage.source.as_ref().map(ObjectRef::to_string).unwrap_or_default())));
         row.push(Cell::new(inert(&depends_on_column(stage))));
+        row.push(Cell::new(history_column(stage, o.now)));
         row.push(Cell::new(message));
         row.push(Cell::new(inert(flux_message)));
     } else {
         row.push(Cell::new(truncate(&message, message_width)));
     }
     row
+}
+
+/// What `status.history` says, in a few words: `failing for 12m (3 attempts), last ok 2h ago`, `ok`.
+fn history_column(stage: &StageReport, now: Timestamp) -> String {
+    let Some(history) = &stage.history else { return String::new() };
+    let last_ok = history.last_success.as_ref().map(|ok| match ok.time {
+        Some(time) => format!("last ok {} ago", age(now, time)),
+        None => "last ok".to_string(),
+    });
+    match (history.failing_since, last_ok) {
+        (Some(since), last_ok) => {
+            let attempts = history.failed_attempts;
+            let plural = if attempts == 1 { "" } else { "s" };
+            let mut text = format!("failing for {} ({attempts} attempt{plural})", age(now, since));
+            text.push_str(&last_ok.map(|ok| format!(", {ok}")).unwrap_or_else(|| ", never ok".into()));
+            text
+        }
+        (None, Some(_)) => "ok".to_string(),
+        (None, None) => String::new(),
+    }
 }
 
 /// `ns/name`, or `ns/name@readyExpr (VALUE)` (Flux writes a dependency as `[ns/]name[@readyExpr]`,

@@ -126,6 +126,10 @@ pub struct StageReport {
     pub hint: Option<String>,
     /// `metadata.creationTimestamp`, RFC 3339.
     pub created: Option<String>,
+    /// What `status.history` says (kustomize-controller 1.7+, flux-operator, helm-controller);
+    /// omitted when the stage keeps none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<crate::model::StageHistory>,
     /// The `dependsOn` entries with a `readyExpr`, each evaluated on the snapshot; omitted when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ready_exprs: Vec<ReadyExprReport>,

@@ -1649,3 +1649,39 @@ fn a_depends_on_naming_another_kind_says_so() {
         "{hint}"
     );
 }
+
+/// `status.history`: the failing entries at the front give since when and how many attempts; the
+/// newest success its revision and time (kustomize-controller's `revision` metadata).
+#[test]
+fn status_history_says_since_when_a_stage_fails_and_its_last_success() {
+    let mut app = ks("app", &[]);
+    set_ready(&mut app, "False", "HealthCheckFailed", "health check failed after 5.0s");
+    app["status"]["history"] = json!([
+        {"digest": "sha256:3", "firstReconciled": "2026-11-24T10:10:00Z", "lastReconciled": "2026-11-24T10:40:00Z",
+         "lastReconciledStatus": "HealthCheckFailed", "totalReconciliations": 4, "metadata": {"revision": "main@sha1:3"}},
+        {"digest": "sha256:2", "firstReconciled": "2026-11-24T10:05:00Z", "lastReconciled": "2026-11-24T10:06:00Z",
+         "lastReconciledStatus": "ReconciliationFailed", "totalReconciliations": 2, "metadata": {"revision": "main@sha1:2"}},
+        {"digest": "sha256:1", "firstReconciled": "2026-11-24T09:00:00Z", "lastReconciled": "2026-11-24T10:00:00Z",
+         "lastReconciledStatus": "ReconciliationSucceeded", "totalReconciliations": 9, "metadata": {"revision": "main@sha1:1"}},
+    ]);
+    let report = run(vec![git_repository(Some(REV)), app]);
+    let history = stage(&report, "app").history.clone().unwrap();
+    assert_eq!(history.failing_since.map(|t| t.to_string()).as_deref(), Some("2026-11-24T10:05:00Z"));
+    assert_eq!(history.failed_attempts, 6);
+    let ok = history.last_success.unwrap();
+    assert_eq!(
+        (ok.revision.as_deref(), ok.time.map(|t| t.to_string())),
+        (Some("main@sha1:1"), Some("2026-11-24T10:00:00Z".into()))
+    );
+    // A HelmRelease's releases: failed ones in front, the last deployed one its success.
+    let mut release = hr("my-app", &[]);
+    release["status"]["history"] = json!([
+        {"version": 3, "status": "failed", "chartVersion": "1.3.0", "firstDeployed": "2026-11-24T09:00:00Z", "lastDeployed": "2026-11-24T10:20:00Z"},
+        {"version": 2, "status": "deployed", "chartVersion": "1.2.0", "firstDeployed": "2026-11-24T09:00:00Z", "lastDeployed": "2026-11-24T09:30:00Z"},
+    ]);
+    let report = run(vec![release]);
+    let history = stage(&report, "my-app").history.clone().unwrap();
+    assert_eq!(history.failed_attempts, 1);
+    assert_eq!(history.failing_since.map(|t| t.to_string()).as_deref(), Some("2026-11-24T10:20:00Z"));
+    assert_eq!(history.last_success.unwrap().revision.as_deref(), Some("1.2.0"));
+}

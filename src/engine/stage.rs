@@ -60,6 +60,7 @@ fn stage_report(index: &Index, stage: &dyn StageRules, resolution: Option<Resolu
         path,
         hint,
         created: stage.meta().creation_timestamp.as_ref().map(|t| t.0.to_string()),
+        history: stage.history(),
         ready_exprs: vec![],
         steps: None,
         hooks: None,

@@ -73,6 +73,9 @@ pub struct ReleaseSnapshot {
     pub version: i64,
     /// Helm's release status: `deployed`, `failed`, `superseded`, `uninstalled`, `pending-*`.
     pub status: String,
+    pub chart_version: String,
+    pub first_deployed: Option<k8s_openapi::jiff::Timestamp>,
+    pub last_deployed: Option<k8s_openapi::jiff::Timestamp>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

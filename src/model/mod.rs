@@ -123,6 +123,63 @@ pub struct KustomizationStatus {
     pub last_handled_reconcile_at: Option<String>,
     #[serde(default)]
     pub inventory: Option<Inventory>,
+    /// kustomize-controller 1.7+.
+    #[serde(default)]
+    pub history: Vec<ReconcileSnapshot>,
+}
+
+/// One entry of `status.history`, newest first (fluxcd/pkg apis/meta history.go `Snapshot`, which
+/// flux-operator's ResourceSet history copies): a group of applied objects (by digest) with how its
+/// reconciliations ended.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ReconcileSnapshot {
+    pub first_reconciled: Option<Timestamp>,
+    pub last_reconciled: Option<Timestamp>,
+    /// The Ready reason it ended with: `ReconciliationSucceeded`, `ReconciliationFailed`,
+    /// `HealthCheckFailed`, ...
+    pub last_reconciled_status: String,
+    pub total_reconciliations: u64,
+    /// kustomize-controller's `revision` (and `originRevision`).
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// What `status.history` says of a stage: since when and how many times it has been failing, and
+/// its last success. The same fields for every kind that keeps a history.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageHistory {
+    /// When the failures that are the newest entries began; `None` when the newest succeeded.
+    pub failing_since: Option<Timestamp>,
+    /// How many reconciliations (or releases) failed since then.
+    pub failed_attempts: u64,
+    pub last_success: Option<LastSuccess>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LastSuccess {
+    pub revision: Option<String>,
+    pub time: Option<Timestamp>,
+}
+
+impl StageHistory {
+    /// From fluxcd/pkg-style snapshots, newest first (`ReconciliationSucceeded` is a success).
+    pub fn of_reconciliations(history: &[ReconcileSnapshot]) -> Option<StageHistory> {
+        if history.is_empty() {
+            return None;
+        }
+        let succeeded = |s: &&ReconcileSnapshot| s.last_reconciled_status == "ReconciliationSucceeded";
+        let failing: Vec<&ReconcileSnapshot> = history.iter().take_while(|s| !succeeded(s)).collect();
+        let last_success = history
+            .iter()
+            .find(succeeded)
+            .map(|s| LastSuccess { revision: s.metadata.get("revision").cloned(), time: s.last_reconciled });
+        Some(StageHistory {
+            failing_since: failing.iter().filter_map(|s| s.first_reconciled).min(),
+            failed_attempts: failing.iter().map(|s| s.total_reconciliations).sum(),
+            last_success,
+        })
+    }
 }
 
 /// A Flux `Kustomization` (kustomize.toolkit.fluxcd.io/v1), partially typed, plus the whole object

@@ -90,6 +90,7 @@ pub struct ResourceSetSpec {
 pub struct ResourceSetStatus {
     pub conditions: Vec<Condition>,
     pub inventory: Option<Inventory>,
+    pub history: Vec<super::ReconcileSnapshot>,
     pub last_applied_revision: Option<String>,
     pub last_handled_reconcile_at: Option<String>,
 }

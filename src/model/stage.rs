@@ -4,7 +4,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{Condition, HelmRelease, Inventory, Kustomization, ResourceSet};
+use super::{Condition, HelmRelease, Inventory, Kustomization, LastSuccess, ResourceSet, StageHistory};
 use crate::refs::{MetaNames, ObjectRef, StageId, StageKind};
 
 /// A stage object of any kind, read-only.
@@ -26,6 +26,8 @@ pub trait StageObject: std::fmt::Debug + Send + Sync {
     fn last_attempted_revision(&self) -> Option<&str>;
     /// An owned copy, as the commands that write hold a stage.
     fn to_stage(&self) -> Stage;
+    /// What its `status.history` says, when its kind keeps one and it has entries.
+    fn history(&self) -> Option<StageHistory>;
 
     fn id(&self) -> StageId {
         StageId::of(self.stage_kind(), self.meta())
@@ -88,6 +90,9 @@ impl StageObject for Kustomization {
     fn to_stage(&self) -> Stage {
         Stage::Kustomization(self.clone())
     }
+    fn history(&self) -> Option<StageHistory> {
+        StageHistory::of_reconciliations(&self.status.as_ref()?.history)
+    }
 }
 
 impl StageObject for ResourceSet {
@@ -110,6 +115,9 @@ impl StageObject for ResourceSet {
     }
     fn to_stage(&self) -> Stage {
         Stage::ResourceSet(self.clone())
+    }
+    fn history(&self) -> Option<StageHistory> {
+        StageHistory::of_reconciliations(&self.status.as_ref()?.history)
     }
 }
 
@@ -166,6 +174,25 @@ impl StageObject for HelmRelease {
     }
     fn to_stage(&self) -> Stage {
         Stage::HelmRelease(self.clone())
+    }
+    /// Its releases, newest first (api/v2 `Snapshots`): the failed ones at the front are the
+    /// failing run, the newest deployed or superseded one the last success.
+    fn history(&self) -> Option<StageHistory> {
+        let history = &self.status.as_ref()?.history;
+        if history.is_empty() {
+            return None;
+        }
+        let succeeded = |s: &&super::ReleaseSnapshot| matches!(s.status.as_str(), "deployed" | "superseded");
+        let failing: Vec<&super::ReleaseSnapshot> = history.iter().take_while(|s| !succeeded(s)).collect();
+        Some(StageHistory {
+            // A release snapshot's firstDeployed is the release's (its first version's); lastDeployed is this version's.
+            failing_since: failing.iter().filter_map(|s| s.last_deployed.or(s.first_deployed)).min(),
+            failed_attempts: failing.iter().filter(|s| s.status == "failed").count() as u64,
+            last_success: history.iter().find(succeeded).map(|s| LastSuccess {
+                revision: Some(s.chart_version.clone()).filter(|v| !v.is_empty()),
+                time: s.last_deployed,
+            }),
+        })
     }
 }
 
