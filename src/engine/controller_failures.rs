@@ -5,6 +5,8 @@
 //!   `kustomization path not found: %w`, `post build failed for '%s/%s': %w`,
 //!   `kustomize build failed: %w`, and the access check's `can't access '%s', cross-namespace
 //!   references have been blocked` (fluxcd/pkg runtime/acl);
+//! - kustomize-controller internal/decryptor/decryptor.go: `cannot get %s decryption Secret '%s': %w`,
+//!   `failed to decrypt and format '%s/%s' %s data: %w`;
 //! - fluxcd/pkg kustomize v1.35.7 kustomize_varsub.go: `substitute from 'ConfigMap/%s' error: %w`,
 //!   `envsubst error: %w`; fluxcd/pkg envsubst v1.7.1 template.go: `variable not set (strict mode): %q`;
 //! - fluxcd/pkg ssa v0.76.2 errors/errors.go `DryRunErr`: `Kind/ns/name dry-run failed (Reason): %s`,
@@ -103,6 +105,20 @@ fn build(ks: &Kustomization, message: &str) -> Option<String> {
         return Some(format!(
             "the kustomization.yaml at {} in the source lists `{entry}` in resources, but the source has no such file or directory: add it, or remove the entry",
             path(ks)
+        ));
+    }
+    // kustomize-controller internal/decryptor/decryptor.go: the decryption Secret it cannot get,
+    // and a file SOPS cannot decrypt with the keys it has.
+    if let Some(secret) = quoted(message, "decryption Secret ", '\'', '\'') {
+        return Some(format!(
+            "kustomize-controller cannot read the decryption Secret {secret} (spec.decryption.secretRef of {}): create it in namespace {ns} with the private key (kubectl create secret generic {secret} -n {ns} --from-file=age.agekey=KEYFILE, or the key file of your SOPS provider)",
+            ks.id()
+        ));
+    }
+    if let Some(file) = quoted(message, "failed to decrypt and format ", '\'', '\'') {
+        return Some(format!(
+            "SOPS cannot decrypt {file} with the keys {} has (spec.decryption): the file was encrypted for another key; re-encrypt it for a key in the decryption Secret, or add that key there",
+            ks.id()
         ));
     }
     if let Some(variable) = quoted(message, "variable not set (strict mode): ", '"', '"') {
@@ -256,6 +272,23 @@ mod tests {
         let given = super::hint(&stage(), "BuildFailed", message).unwrap();
         assert!(
             given.starts_with("the kustomization.yaml at ./pre-deploy in the source lists `missing.yaml` in resources"),
+            "{given}"
+        );
+    }
+
+    #[test]
+    fn sops_failures_name_the_decryption_secret_or_the_file() {
+        let missing = "cannot get SOPS decryption Secret 'sops-age': secrets \"sops-age\" not found";
+        let given = super::hint(&stage(), "BuildFailed", missing).unwrap();
+        assert!(
+            given.contains("cannot read the decryption Secret sops-age")
+                && given.contains("kubectl create secret generic sops-age -n shop"),
+            "{given}"
+        );
+        let wrong_key = "failed to decrypt and format 'shop/db-credentials' Secret data: Error getting data key: 0 successful groups required, got 0";
+        let given = super::hint(&stage(), "BuildFailed", wrong_key).unwrap();
+        assert!(
+            given.starts_with("SOPS cannot decrypt shop/db-credentials with the keys shop/app-pre-deploy has"),
             "{given}"
         );
     }

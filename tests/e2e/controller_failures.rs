@@ -220,23 +220,26 @@ fn missing_substitute_from(ctx: &Ctx) -> Result<()> {
     )
 }
 
-/// The source holds an object of a kind no CRD serves: the dry run finds no mapping.
+/// The source holds an object of a kind no CRD serves (not the Widget another scenario installs):
+/// the dry run finds no mapping.
 fn kind_without_crd(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-fail-crd";
-    let widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec: {}\n";
+    let gizmo = "apiVersion: nowhere.example.com/v1\nkind: Gizmo\nmetadata:\n  name: g\nspec: {}\n";
     let app = failing_stage(
         ctx,
         ns,
-        &[("app/widget.yaml", widget), ("app/configmap.yaml", CONFIG_MAP)],
+        &[("app/gizmo.yaml", gizmo), ("app/configmap.yaml", CONFIG_MAP)],
         "",
         "ReconciliationFailed",
     )?;
     let message = app["ready"]["message"].as_str().unwrap_or_default();
-    check(message.contains("no matches for kind \"Widget\" in version \"example.com/v1\""), || {
+    check(message.contains("no matches for kind \"Gizmo\" in version \"nowhere.example.com/v1\""), || {
         format!("kustomize-controller: {message}")
     })?;
     let hint = hint_of(&app);
-    check(hint.starts_with("no CRD serves Widget in example.com/v1: install it first"), || format!("hint: {hint}"))
+    check(hint.starts_with("no CRD serves Gizmo in nowhere.example.com/v1: install it first"), || {
+        format!("hint: {hint}")
+    })
 }
 
 /// A ValidatingAdmissionPolicy denies ConfigMaps labelled `tier: forbidden` in the namespace; the
