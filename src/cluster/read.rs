@@ -150,7 +150,7 @@ pub async fn read_snapshot(
 /// per-object GETs". The API resource comes from the stage's inventory entry (group and version),
 /// else from discovery; a kind several groups serve, a 403 or a failed lookup is a warning, never a
 /// guess.
-async fn named_objects(conn: &Connection, snapshot: &Snapshot, warn: &mut dyn FnMut(String)) -> Vec<NamedObject> {
+pub async fn named_objects(conn: &Connection, snapshot: &Snapshot, warn: &mut dyn FnMut(String)) -> Vec<NamedObject> {
     let wanted = named_elsewhere(snapshot);
     if wanted.len() > MAX_FETCHED {
         warn(format!(

@@ -161,7 +161,11 @@ async fn watch(
     let filter = Filter { selector: args.selector.clone(), ..filter };
     let redraw = std::io::IsTerminal::is_terminal(&std::io::stdout())
         && matches!(args.output, crate::cli::OutputFormat::Table | crate::cli::OutputFormat::Wide);
-    let on_change = async |snapshot: crate::model::Snapshot| {
+    // Objects a failed health check names that no watch covers (custom resources) are read again
+    // when the set named changes, or after NAMED_REFRESH; a warning about one is said once.
+    let mut named = NamedCache::default();
+    let on_change = async |mut snapshot: crate::model::Snapshot| {
+        snapshot.named_objects = named.current(conn, &snapshot).await;
         let mut report = match engine::diagnose(&snapshot, &filter) {
             Ok(report) => report,
             Err(e) => return terminal::warn(&crate::error::one_line(&e)),
@@ -200,6 +204,43 @@ async fn watch(
         }
     };
     cluster::watch::watch(conn, namespaces, &mut |w| terminal::warn(&w), on_change).await;
+}
+
+/// How long a watch keeps objects it read because a health check names them before it reads them
+/// again (they are not watched).
+const NAMED_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The objects a watch read because failed health checks name them.
+#[derive(Default)]
+struct NamedCache {
+    wanted: Vec<crate::refs::ObjectRef>,
+    objects: Vec<crate::model::NamedObject>,
+    read_at: Option<tokio::time::Instant>,
+    said: std::collections::HashSet<String>,
+}
+
+impl NamedCache {
+    async fn current(
+        &mut self,
+        conn: &cluster::Connection,
+        snapshot: &crate::model::Snapshot,
+    ) -> Vec<crate::model::NamedObject> {
+        let wanted: Vec<crate::refs::ObjectRef> =
+            engine::named_objects::named_elsewhere(snapshot).into_iter().map(|(o, _)| o).collect();
+        let stale = self.read_at.is_none_or(|at| at.elapsed() >= NAMED_REFRESH);
+        if wanted != self.wanted || (stale && !wanted.is_empty()) {
+            let said = &mut self.said;
+            self.objects = cluster::read::named_objects(conn, snapshot, &mut |w| {
+                if said.insert(w.clone()) {
+                    terminal::warn(&w);
+                }
+            })
+            .await;
+            self.wanted = wanted;
+            self.read_at = Some(tokio::time::Instant::now());
+        }
+        self.objects.clone()
+    }
 }
 
 /// Fetches the log tails the report's root causes show and attaches them; a log that cannot be

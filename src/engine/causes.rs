@@ -71,7 +71,9 @@ pub fn progressing(index: &Index, ks: &Kustomization) -> Resolution {
         Some(clock) => format!("{} ({clock})", ready.message),
         None => ready.message.clone(),
     };
-    Resolution::at(&id, stage_cause(ks, Reason::Progressing, message), hints::wait_for_controller())
+    // A canceled health check is retried at once: its hint names what interrupted it.
+    let hint = controller_failures::hint(ks, &ready.reason, &ready.message).unwrap_or_else(hints::wait_for_controller);
+    Resolution::at(&id, stage_cause(ks, Reason::Progressing, message), hint)
 }
 
 /// The stage's own build, apply or health check failed (Ready=False with the controller's reason).

@@ -30,10 +30,14 @@ pub fn hint(ks: &Kustomization, reason: &str, message: &str) -> Option<String> {
             "fix the CEL expression in {} (a dependsOn readyExpr or spec.healthCheckExprs): kustomize-controller does not retry until the spec changes",
             ks.id()
         )),
-        "HealthCheckCanceled" => Some(format!(
-            "nothing to fix: {} was re-queued before its health check ended; kustomize-controller checks the new revision now",
-            ks.id()
-        )),
+        // `New reconciliation triggered by %s/%s/%s` (kustomize-controller, the QueueEventSource).
+        "HealthCheckCanceled" => {
+            let trigger = message.strip_prefix("New reconciliation triggered by ").unwrap_or("a change");
+            Some(format!(
+                "nothing to fix: {trigger} started a new reconciliation of {} before its health check ended; kustomize-controller checks again now",
+                ks.id()
+            ))
+        }
         _ => None,
     }
 }
@@ -379,6 +383,14 @@ mod tests {
         let given = super::hint(&stage(), "AccessDenied", access).unwrap();
         assert!(given.contains("move GitRepository/flux-system/app into namespace shop, or shop/app-pre-deploy into namespace flux-system"), "{given}");
         assert!(super::hint(&stage(), "ArtifactFailed", "Source artifact not found, retrying in 30s").is_none());
+        let canceled = "New reconciliation triggered by GitRepository/shop/app";
+        let given = super::hint(&stage(), "HealthCheckCanceled", canceled).unwrap();
+        assert!(
+            given.starts_with(
+                "nothing to fix: GitRepository/shop/app started a new reconciliation of shop/app-pre-deploy"
+            ),
+            "{given}"
+        );
         let digest = "failed to verify archive: computed digest doesn't match provided 'sha256:0000' (check whether file size exceeds max download size)";
         let given = super::hint(&stage(), "ArtifactFailed", digest).unwrap();
         assert!(

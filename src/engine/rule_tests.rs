@@ -1685,3 +1685,23 @@ fn status_history_says_since_when_a_stage_fails_and_its_last_success() {
     assert_eq!(history.failing_since.map(|t| t.to_string()).as_deref(), Some("2026-11-24T10:20:00Z"));
     assert_eq!(history.last_success.unwrap().revision.as_deref(), Some("1.2.0"));
 }
+
+/// A health check canceled by a new reconciliation: Progressing, and the hint names the trigger.
+#[test]
+fn a_canceled_health_check_names_what_interrupted_it() {
+    let mut app = ks("app", &[]);
+    set_ready(
+        &mut app,
+        "False",
+        "HealthCheckCanceled",
+        &format!("New reconciliation triggered by GitRepository/{NS}/app"),
+    );
+    let report = run(vec![git_repository(Some(REV)), app]);
+    let s = stage(&report, "app");
+    assert_eq!(s.state, StageState::Progressing);
+    assert!(
+        s.hint.as_deref().unwrap().starts_with("nothing to fix: GitRepository/shop/app started a new reconciliation"),
+        "{:?}",
+        s.hint
+    );
+}

@@ -48,18 +48,7 @@ fn artifact_digest_mismatch(ctx: &Ctx) -> Result<()> {
     ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
     ctx.plane.publish(ns, "app", &[("app/configmap.yaml", CONFIG_MAP)])?;
     let wrong = format!("sha256:{}", "0".repeat(64));
-    let patch = serde_json::json!({"status": {"artifact": {"digest": wrong}}}).to_string();
-    ctx.plane.kubectl(&[
-        "-n",
-        ns,
-        "patch",
-        "gitrepository",
-        "app",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        &patch,
-    ])?;
+    ctx.plane.patch_status(ns, "gitrepository", "app", &serde_json::json!({"artifact": {"digest": wrong}}))?;
     ctx.plane.apply(&format!(
         "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app\n  namespace: {ns}\nspec:\n  sourceRef:\n    kind: GitRepository\n    name: app\n  path: ./app\n  interval: 60m\n  retryInterval: 10s\n  prune: true\n"
     ))?;
@@ -96,11 +85,10 @@ fn custom_resource(ctx: &Ctx) -> Result<()> {
     ctx.plane.apply(&format!(
         "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: {ns}\nspec:\n  size: large\n"
     ))?;
-    let status = serde_json::json!({"status": {"conditions": [
+    let status = serde_json::json!({"conditions": [
         {"type": "Ready", "status": "False", "reason": "ProvisioningFailed", "message": "quota exceeded in region eu-1", "lastTransitionTime": "2026-12-01T00:00:00Z"},
-        {"type": "Stalled", "status": "True", "reason": "ProvisioningFailed", "message": "quota exceeded in region eu-1", "lastTransitionTime": "2026-12-01T00:00:00Z"}]}});
-    let status = status.to_string();
-    ctx.plane.kubectl(&["-n", ns, "patch", "widget", "w", "--subresource=status", "--type=merge", "-p", &status])?;
+        {"type": "Stalled", "status": "True", "reason": "ProvisioningFailed", "message": "quota exceeded in region eu-1", "lastTransitionTime": "2026-12-01T00:00:00Z"}]});
+    ctx.plane.patch_status(ns, "widget", "w", &status)?;
     ctx.plane.apply(&format!(
         "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app\n  namespace: {ns}\nspec:\n  sourceRef:\n    kind: GitRepository\n    name: app\n  path: ./app\n  targetNamespace: {ns}\n  interval: 60m\n  timeout: 1m\n  prune: true\n  wait: true\n"
     ))?;
@@ -116,7 +104,28 @@ fn custom_resource(ctx: &Ctx) -> Result<()> {
         || format!("cause: {cause}\nmessage: {}", app["ready"]["message"]),
     )?;
     let hint = hint_of(app);
-    check(hint == format!("kubectl describe widget.example.com w -n {ns}"), || format!("hint: {hint}"))
+    check(hint == format!("kubectl describe widget.example.com w -n {ns}"), || format!("hint: {hint}"))?;
+    // `--watch` reads it too (no watch covers it): again when the objects named change, or after
+    // 10 s, on the next frame. The operator's new message shows once a watched object changes.
+    let watching = crate::watching::Watching::start(&ctx.plane.kubeconfig, ns)?;
+    let first = watching.next(Duration::from_secs(30), "first frame")?;
+    check(stage(&first, "app")["rootCause"]["message"] == "Stalled True: quota exceeded in region eu-1", || {
+        format!("first frame: {}", stage(&first, "app")["rootCause"])
+    })?;
+    let status = serde_json::json!({"conditions": [
+        {"type": "Ready", "status": "False", "reason": "ProvisioningFailed", "message": "quota exceeded in region eu-2", "lastTransitionTime": "2026-12-01T00:01:00Z"},
+        {"type": "Stalled", "status": "True", "reason": "ProvisioningFailed", "message": "quota exceeded in region eu-2", "lastTransitionTime": "2026-12-01T00:01:00Z"}]});
+    ctx.plane.patch_status(ns, "widget", "w", &status)?;
+    std::thread::sleep(Duration::from_secs(11));
+    ctx.plane.kubectl(&["-n", ns, "annotate", "kustomization", "app", "fluxjobs.test/nudge=1", "--overwrite"])?;
+    watching.until(
+        Duration::from_secs(60),
+        "the Widget's new message",
+        |_| Ok(()),
+        |doc| stage(doc, "app")["rootCause"]["message"] == "Stalled True: quota exceeded in region eu-2",
+    )?;
+    let warnings = watching.stderr();
+    check(warnings.is_empty(), || format!("stderr: {warnings:?}"))
 }
 
 /// Stage `parent` (`wait: true`) applies Kustomization `child`, whose migration Job exits 3; stage

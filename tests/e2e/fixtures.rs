@@ -218,3 +218,17 @@ impl Pipeline {
         )
     }
 }
+
+/// A fake node kwok runs, in node pool `pool` (label `fluxjobs.test/pool`). A `flaky` one is
+/// tainted, so only that pool's Jobs (which tolerate it) land there, and its Job pods exit with
+/// code 3 when its name is one the kwok stage `pod-on-flaky-node-fails` names.
+pub fn kwok_node(name: &str, pool: &str, flaky: bool) -> String {
+    let taint = if flaky {
+        "spec:\n  taints:\n  - key: fluxjobs.test/flaky\n    value: \"true\"\n    effect: NoSchedule\n"
+    } else {
+        ""
+    };
+    format!(
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: {name}\n  annotations:\n    kwok.x-k8s.io/node: fake\n  labels:\n    kubernetes.io/hostname: {name}\n    kubernetes.io/os: linux\n    fluxjobs.test/pool: {pool}\n{taint}status:\n  allocatable: {{cpu: \"32\", memory: 256Gi, pods: \"110\"}}\n  capacity: {{cpu: \"32\", memory: 256Gi, pods: \"110\"}}\n"
+    )
+}

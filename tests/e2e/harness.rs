@@ -636,6 +636,13 @@ impl ControlPlane {
         run(Command::new(self.tools.get("KUBECTL")).arg("--kubeconfig").arg(&self.kubeconfig).args(args))
     }
 
+    /// Merges `status` (a JSON object) into the status of `kind` `ns`/`name` through the status
+    /// subresource, as the object's controller would write it.
+    pub fn patch_status(&self, ns: &str, kind: &str, name: &str, status: &serde_json::Value) -> Result<String> {
+        let patch = serde_json::json!({ "status": status }).to_string();
+        self.kubectl(&["-n", ns, "patch", kind, name, "--subresource=status", "--type=merge", "-p", &patch])
+    }
+
     pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Result<String> {
         let mut child = Command::new(self.tools.get("KUBECTL"))
             .arg("--kubeconfig")
@@ -759,36 +766,23 @@ impl ControlPlane {
             .parse()
             .map_err(|e| format!("the generation of {kind} {ns}/{name}: {e}"))?;
         let status = serde_json::json!({
-            "status": {
-                "observedGeneration": generation,
-                "artifact": {
-                    "digest": format!("sha256:{sha256}"),
-                    "lastUpdateTime": now,
-                    "path": artifact_path,
-                    "revision": revision,
-                    "size": size,
-                    "url": format!("http://127.0.0.1:{}/{artifact_path}", self.artifact_port),
-                },
-                "conditions": [
-                    {"type": "Ready", "status": "True", "reason": "Succeeded", "observedGeneration": generation,
-                     "message": format!("stored artifact for revision '{revision}'"), "lastTransitionTime": now},
-                    {"type": "ArtifactInStorage", "status": "True", "reason": "Succeeded", "observedGeneration": generation,
-                     "message": format!("stored artifact for revision '{revision}'"), "lastTransitionTime": now},
-                ],
-            }
+            "observedGeneration": generation,
+            "artifact": {
+                "digest": format!("sha256:{sha256}"),
+                "lastUpdateTime": now,
+                "path": artifact_path,
+                "revision": revision,
+                "size": size,
+                "url": format!("http://127.0.0.1:{}/{artifact_path}", self.artifact_port),
+            },
+            "conditions": [
+                {"type": "Ready", "status": "True", "reason": "Succeeded", "observedGeneration": generation,
+                 "message": format!("stored artifact for revision '{revision}'"), "lastTransitionTime": now},
+                {"type": "ArtifactInStorage", "status": "True", "reason": "Succeeded", "observedGeneration": generation,
+                 "message": format!("stored artifact for revision '{revision}'"), "lastTransitionTime": now},
+            ],
         });
-        self.kubectl(&[
-            "-n",
-            ns,
-            "patch",
-            kind,
-            name,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status.to_string(),
-        ])?;
-        Ok(())
+        self.patch_status(ns, kind, name, &status).map(drop)
     }
 }
 

@@ -33,26 +33,12 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
 fn kustomization_waiting_on_a_running_hook(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-helm-waiting";
     Chart { run_forever: true, ..Chart::new("1.2.0", None) }.publish(ctx, ns)?;
-    let smoke = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: smoke\ndata:\n  ok: \"true\"\n";
-    let release = helm_release(ns);
-    ctx.plane.publish(ns, "app", &[("apps/helmrelease.yaml", &release), ("smoke/configmap.yaml", smoke)])?;
-    let stage = |name: &str, path: &str, deps: &str| {
-        format!(
-            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{deps}  sourceRef:\n    kind: GitRepository\n    name: app\n  path: {path}\n  targetNamespace: {ns}\n  interval: 60m\n  timeout: 5m\n  prune: true\n  wait: true\n"
-        )
-    };
-    ctx.plane.apply(&stage("apps", "./apps", ""))?;
-    ctx.plane.apply(&stage("smoke-tests", "./smoke", "  dependsOn:\n  - name: apps\n"))?;
+    apps_and_smoke_tests(ctx, ns, "  timeout: 5m\n")?;
     let report = ctx.wait_status(ns, "smoke-tests to wait on the release's running hook", SETTLE, |r| {
         let smoke = stage_of_kind(r, "Kustomization", "smoke-tests");
         smoke["rootCause"]["kind"] == "Job" && crate::state_of(r, "apps") == "Progressing"
     })?;
-    let smoke = stage_of_kind(&report, "Kustomization", "smoke-tests");
-    let path = &smoke["path"];
-    let expected =
-        serde_json::json!([format!("{ns}/smoke-tests"), format!("{ns}/apps"), format!("HelmRelease/{ns}/my-app")]);
-    check(*path == expected, || format!("path: {path}"))?;
-    let cause = &smoke["rootCause"];
+    let cause = cause_through_apps(&report, ns)?;
     let message = cause["message"].as_str().unwrap_or_default();
     check(
         cause["name"] == "my-app-db-migrate"
@@ -98,21 +84,10 @@ fn chart_from_a_failing_helm_repository(ctx: &Ctx) -> Result<()> {
     ))?;
     // source-controller internal/controller/helmrepository_controller.go, a 404 on the index.
     let failure = "failed to fetch Helm repository index: failed to cache index to temporary file: failed to fetch https://charts.example.invalid/index.yaml : 404 Not Found";
-    let status = serde_json::json!({"status": {"observedGeneration": 1, "conditions": [
+    let status = serde_json::json!({"observedGeneration": 1, "conditions": [
         {"type": "Ready", "status": "False", "reason": "FailedArtifact", "observedGeneration": 1,
-         "message": failure, "lastTransitionTime": "2026-12-01T00:00:00Z"}]}});
-    let status = status.to_string();
-    ctx.plane.kubectl(&[
-        "-n",
-        ns,
-        "patch",
-        "helmrepository",
-        "charts",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        &status,
-    ])?;
+         "message": failure, "lastTransitionTime": "2026-12-01T00:00:00Z"}]});
+    ctx.plane.patch_status(ns, "helmrepository", "charts", &status)?;
     ctx.plane.apply(&format!(
         "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: my-app\n  namespace: {ns}\nspec:\n  interval: 60m\n  chart:\n    spec:\n      chart: my-app\n      version: 1.2.0\n      sourceRef:\n        kind: HelmRepository\n        name: charts\n"
     ))?;
@@ -204,51 +179,13 @@ fn failing_test_hook(ctx: &Ctx) -> Result<()> {
     check(hint.contains(&format!("kubectl fluxjobs rerun job/my-app-db-migrate -n {ns}")), || format!("hint: {hint}"))
 }
 
-/// A node whose Job pods all exit with code 3 (kwok stage `pod-on-flaky-node-fails`), in pool
-/// e2e-helm-rerun; tainted, so only that pool's Jobs run there.
-const FLAKY_HELM_NODE: &str = "apiVersion: v1
-kind: Node
-metadata:
-  name: kwok-node-flaky-helm
-  annotations:
-    kwok.x-k8s.io/node: fake
-  labels:
-    kubernetes.io/hostname: kwok-node-flaky-helm
-    kubernetes.io/os: linux
-    fluxjobs.test/pool: e2e-helm-rerun
-spec:
-  taints:
-  - key: fluxjobs.test/flaky
-    value: \"true\"
-    effect: NoSchedule
-status:
-  allocatable: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
-  capacity: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
-";
-
-/// The fix of the broken environment: a healthy node in the pool.
-const HEALTHY_HELM_NODE: &str = "apiVersion: v1
-kind: Node
-metadata:
-  name: kwok-node-helm
-  annotations:
-    kwok.x-k8s.io/node: fake
-  labels:
-    kubernetes.io/hostname: kwok-node-helm
-    kubernetes.io/os: linux
-    fluxjobs.test/pool: e2e-helm-rerun
-status:
-  allocatable: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
-  capacity: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
-";
-
 /// Two releases whose hooks fail on a broken node: `my-app` (no delete policy: Helm replaces its
 /// Job) and `my-worker` (`hook-succeeded`: Helm would meet the failed Job, so rerun deletes it
 /// first). After the fix, one `rerun` of both hook Jobs runs each release's forced upgrade once;
 /// both end Ready. Then a rerun of the Ready release is refused without --force.
 fn rerun_failed_hooks(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-helm-rerun";
-    ctx.plane.apply(FLAKY_HELM_NODE)?;
+    ctx.plane.apply(&crate::fixtures::kwok_node("kwok-node-flaky-helm", ns, true))?;
     let app = Chart { pool: Some(ns), ..Chart::new("1.2.0", None) };
     app.publish(ctx, ns)?;
     let worker = Chart { name: "my-worker", delete_policy: Some("hook-succeeded"), ..app };
@@ -259,7 +196,8 @@ fn rerun_failed_hooks(ctx: &Ctx) -> Result<()> {
         ["my-app", "my-worker"].iter().all(|name| stage_of_kind(r, "HelmRelease", name)["rootCause"]["exitCode"] == 3)
     })?;
     ctx.plane.kubectl(&["cordon", "kwok-node-flaky-helm"])?;
-    ctx.plane.apply(HEALTHY_HELM_NODE)?;
+    // The fix of the broken environment: a healthy node in the pool.
+    ctx.plane.apply(&crate::fixtures::kwok_node("kwok-node-helm", ns, false))?;
     let old_app = crate::scenarios::uid_of_job(ctx, ns, "my-app-db-migrate")?;
     let old_worker = crate::scenarios::uid_of_job(ctx, ns, "my-worker-db-migrate")?;
     let backups = ctx.plane.dir.join("backups-helm-rerun");
@@ -547,31 +485,43 @@ fn failing_pre_install_hook(ctx: &Ctx) -> Result<()> {
     ctx.capture_example(ns, "helm-hook-failed")
 }
 
+/// The root cause of `smoke-tests`, whose chain must go through `apps` into HelmRelease `my-app`.
+fn cause_through_apps<'a>(report: &'a serde_json::Value, ns: &str) -> Result<&'a serde_json::Value> {
+    let smoke = stage_of_kind(report, "Kustomization", "smoke-tests");
+    let path = &smoke["path"];
+    let expected =
+        serde_json::json!([format!("{ns}/smoke-tests"), format!("{ns}/apps"), format!("HelmRelease/{ns}/my-app")]);
+    check(*path == expected, || format!("path: {path}"))?;
+    Ok(&smoke["rootCause"])
+}
+
+/// Stages `apps` (applies HelmRelease `my-app`, `wait: true`) and `smoke-tests` (depends on it), with
+/// `timing` spec lines, from source `app`.
+fn apps_and_smoke_tests(ctx: &Ctx, ns: &str, timing: &str) -> Result<()> {
+    let smoke = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: smoke\ndata:\n  ok: \"true\"\n";
+    let release = helm_release(ns);
+    ctx.plane.publish(ns, "app", &[("apps/helmrelease.yaml", &release), ("smoke/configmap.yaml", smoke)])?;
+    let stage = |name: &str, path: &str, deps: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{deps}  sourceRef:\n    kind: GitRepository\n    name: app\n  path: {path}\n  targetNamespace: {ns}\n  interval: 60m\n{timing}  prune: true\n  wait: true\n"
+        )
+    };
+    ctx.plane.apply(&stage("apps", "./apps", ""))?;
+    ctx.plane.apply(&stage("smoke-tests", "./smoke", "  dependsOn:\n  - name: apps\n"))?;
+    Ok(())
+}
+
 /// A Kustomization stage `apps` applies the HelmRelease and health-checks it (`wait: true`); a
 /// stage `smoke-tests` depends on it. The hook fails: the chain goes from `smoke-tests` through
 /// `apps` into the HelmRelease, down to the hook's pod.
 fn kustomization_applying_a_failing_helm_release(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-helm-ks";
     publish_chart(ctx, ns, "1.2.0", Some(3))?;
-    let smoke = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: smoke\ndata:\n  ok: \"true\"\n";
-    let release = helm_release(ns);
-    ctx.plane.publish(ns, "app", &[("apps/helmrelease.yaml", &release), ("smoke/configmap.yaml", smoke)])?;
-    let stage = |name: &str, path: &str, deps: &str| {
-        format!(
-            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{deps}  sourceRef:\n    kind: GitRepository\n    name: app\n  path: {path}\n  targetNamespace: {ns}\n  interval: 60m\n  retryInterval: 20s\n  timeout: 1m\n  prune: true\n  wait: true\n"
-        )
-    };
-    ctx.plane.apply(&stage("apps", "./apps", ""))?;
-    ctx.plane.apply(&stage("smoke-tests", "./smoke", "  dependsOn:\n  - name: apps\n"))?;
+    apps_and_smoke_tests(ctx, ns, "  retryInterval: 20s\n  timeout: 1m\n")?;
     let report = ctx.wait_status(ns, "apps to fail its health check on the HelmRelease", SETTLE, |r| {
         crate::state_of(r, "apps") == "Failed" && crate::state_of(r, "smoke-tests") == "Blocked"
     })?;
-    let smoke = stage_of_kind(&report, "Kustomization", "smoke-tests");
-    let path = &smoke["path"];
-    let expected =
-        serde_json::json!([format!("{ns}/smoke-tests"), format!("{ns}/apps"), format!("HelmRelease/{ns}/my-app")]);
-    check(*path == expected, || format!("path: {path}"))?;
-    let cause = &smoke["rootCause"];
+    let cause = cause_through_apps(&report, ns)?;
     check(cause["kind"] == "Pod" && cause["exitCode"] == 3, || format!("root cause: {cause}"))?;
     let apps = stage_of_kind(&report, "Kustomization", "apps");
     let health = apps["ready"]["message"].as_str().unwrap_or_default();

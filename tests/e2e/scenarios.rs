@@ -442,28 +442,6 @@ fn stages_deploying_into_another_namespace(ctx: &Ctx) -> Result<()> {
     check(j["namespace"] == apps && j["state"] == "Failed", || format!("job: {j}"))
 }
 
-/// A node whose Job pods all exit with code 3 (kwok stage `pod-on-flaky-node-fails`), in the
-/// migration's node pool and tainted so that no other test's pods land on it.
-const FLAKY_NODE: &str = "apiVersion: v1
-kind: Node
-metadata:
-  name: kwok-node-flaky
-  annotations:
-    kwok.x-k8s.io/node: fake
-  labels:
-    kubernetes.io/hostname: kwok-node-flaky
-    kubernetes.io/os: linux
-    fluxjobs.test/pool: e2e-rerun
-spec:
-  taints:
-  - key: fluxjobs.test/flaky
-    value: \"true\"
-    effect: NoSchedule
-status:
-  allocatable: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
-  capacity: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
-";
-
 /// `spec.suspend: true`, as `flux suspend kustomization` sets it.
 fn suspend_stage(ctx: &Ctx, ns: &str, name: &str) -> Result<String> {
     let patch = r#"{"spec":{"suspend":true}}"#;
@@ -477,7 +455,7 @@ pub fn uid_of_job(ctx: &Ctx, ns: &str, name: &str) -> Result<String> {
 /// Failed migration -> fix outside the Job's spec -> `rerun --wait` -> `reconcile` -> all Ready.
 fn rerun_after_fixing_a_failed_migration(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-rerun";
-    ctx.plane.apply(FLAKY_NODE)?;
+    ctx.plane.apply(&crate::fixtures::kwok_node("kwok-node-flaky", ns, true))?;
     let mut pipeline = Pipeline::seed(ns);
     pipeline.migration_pool = Some(ns.into());
     pipeline.install(&ctx.plane)?;
@@ -656,18 +634,8 @@ fn reconcile_with_source_waits_for_the_fetch(ctx: &Ctx) -> Result<()> {
                 Ok(!token.is_empty() && token != unanswered)
             },
         )?;
-        let handled = serde_json::json!({"status": {"lastHandledReconcileAt": token}}).to_string();
-        ctx.plane.kubectl(&[
-            "-n",
-            ns,
-            "patch",
-            "gitrepository",
-            "app",
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &handled,
-        ])
+        let handled = serde_json::json!({"lastHandledReconcileAt": token});
+        ctx.plane.patch_status(ns, "gitrepository", "app", &handled)
     })();
     if let Err(e) = answered {
         let _ = child.kill();
