@@ -131,10 +131,21 @@ impl<'l> Sink<'l> {
     fn finish(mut self) -> Snapshot {
         let lacking = READ_KINDS.iter().filter(|k| k.captured && !self.seen.contains(k.api.plural));
         self.snapshot.dump_lacks = lacking.map(|k| k.api.plural).collect();
-        // An operator's custom resources, kept when a stage's health check names them (so a dump
-        // of `-A` custom resources costs nothing extra).
+        // An operator's custom resources, kept when a stage's health check or inventory names them
+        // (so a dump of `-A` custom resources costs nothing extra).
         let named = named_elsewhere(&self.snapshot);
-        let wanted = |o: &NamedObject| named.iter().any(|(r, _)| *r == o.object_ref());
+        let inventories: std::collections::HashSet<(String, String, String, String)> = self
+            .snapshot
+            .stages()
+            .flat_map(|s| s.inventory().map(|i| i.entries.as_slice()).unwrap_or_default())
+            .filter_map(|e| crate::engine::parse_inventory_id(&e.id))
+            .collect();
+        let wanted = |o: &NamedObject| {
+            let group = o.api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or_default().to_string();
+            let id = (o.metadata.namespace.clone().unwrap_or_default(), o.metadata.name.clone().unwrap_or_default());
+            named.iter().any(|(r, _)| *r == o.object_ref())
+                || inventories.contains(&(id.0, id.1, group, o.kind.clone()))
+        };
         self.snapshot.named_objects = self.others.into_iter().filter(wanted).collect();
         self.snapshot
     }

@@ -41,7 +41,9 @@ use crate::model::Snapshot;
 use crate::report::Report;
 
 pub use graph::{EngineError, Filter, Graph};
-pub use index::{Index, JobRecreation, RequestOutcome, inventory_objects, owner_of, request_outcome, rules};
+pub use index::{
+    Index, JobRecreation, RequestOutcome, inventory_objects, owner_of, parse_inventory_id, request_outcome, rules,
+};
 
 /// Runs the diagnosis.
 pub fn diagnose(snapshot: &Snapshot, filter: &Filter) -> Result<Report, EngineError> {

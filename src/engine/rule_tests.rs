@@ -1623,6 +1623,12 @@ fn a_custom_resource_a_health_check_names_is_the_cause_with_its_condition() {
     assert_eq!(s.hint.as_deref(), Some("kubectl describe certificate.cert-manager.io app-tls -n shop"));
     let text = json!({"apiVersion": "v1", "kind": "List", "items": [certificate("unrelated")]}).to_string();
     assert!(parse_snapshot(&text, "t").unwrap().named_objects.is_empty(), "an object no stage names is not kept");
+    // One a stage's inventory lists is kept too.
+    let mut owner = ks("certs", &[]);
+    owner["status"]["inventory"]["entries"] =
+        json!([{"id": format!("{NS}_unrelated_cert-manager.io_Certificate"), "v": "v1"}]);
+    let text = json!({"apiVersion": "v1", "kind": "List", "items": [owner, certificate("unrelated")]}).to_string();
+    assert_eq!(parse_snapshot(&text, "t").unwrap().named_objects.len(), 1, "an object an inventory lists is kept");
 }
 
 /// A Kustomization's dependsOn names a HelmRelease: kustomize-controller looks for a Kustomization
