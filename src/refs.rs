@@ -65,6 +65,9 @@ pub struct StageKindInfo {
     pub owner_labels: (&'static str, &'static str),
     /// How a user resumes a suspended stage (`{name}` and `{namespace}` filled in).
     pub resume: &'static str,
+    /// How long its controller waits before it checks dependencies that were not ready again
+    /// (`--requeue-dependency`, the controller's default).
+    pub requeue_dependency: &'static str,
     /// Whether the kind's ids print without their kind (`namespace/name`): the form
     /// kustomize-controller uses for dependencies, kept for the kind that came first.
     pub bare_id: bool,
@@ -81,6 +84,8 @@ const KUSTOMIZATION: StageKindInfo = StageKindInfo {
     controller: "kustomize-controller",
     owner_labels: ("kustomize.toolkit.fluxcd.io/name", "kustomize.toolkit.fluxcd.io/namespace"),
     resume: "flux resume kustomization {name} -n {namespace}",
+    // fluxcd/kustomize-controller main.go.
+    requeue_dependency: "30s",
     bare_id: true,
 };
 
@@ -93,6 +98,8 @@ const RESOURCE_SET: StageKindInfo = StageKindInfo {
     owner_labels: ("resourceset.fluxcd.controlplane.io/name", "resourceset.fluxcd.controlplane.io/namespace"),
     // `fluxcd.controlplane.io/reconcile: disabled` pauses it (IsDisabled in api/v1 resourceset_types.go).
     resume: "kubectl annotate resourceset {name} -n {namespace} fluxcd.controlplane.io/reconcile-",
+    // github.com/controlplaneio-fluxcd/flux-operator cmd/operator/main.go.
+    requeue_dependency: "5s",
     bare_id: false,
 };
 
@@ -105,6 +112,8 @@ const HELM_RELEASE: StageKindInfo = StageKindInfo {
     // (internal/postrender/common_renderer.go OriginLabels: `helm.toolkit.fluxcd.io/name|namespace`).
     owner_labels: ("helm.toolkit.fluxcd.io/name", "helm.toolkit.fluxcd.io/namespace"),
     resume: "flux resume helmrelease {name} -n {namespace}",
+    // fluxcd/helm-controller main.go.
+    requeue_dependency: "30s",
     bare_id: false,
 };
 

@@ -140,7 +140,7 @@ pub async fn read_snapshot(
             }
         }
     }
-    let named = named_objects(conn, &snapshot, warn).await;
+    let named = named_objects(conn, &named_elsewhere(&snapshot), warn).await;
     snapshot.named_objects.extend(named);
     Ok(snapshot)
 }
@@ -150,8 +150,11 @@ pub async fn read_snapshot(
 /// per-object GETs". The API resource comes from the stage's inventory entry (group and version),
 /// else from discovery; a kind several groups serve, a 403 or a failed lookup is a warning, never a
 /// guess.
-pub async fn named_objects(conn: &Connection, snapshot: &Snapshot, warn: &mut dyn FnMut(String)) -> Vec<NamedObject> {
-    let wanted = named_elsewhere(snapshot);
+pub async fn named_objects(
+    conn: &Connection,
+    wanted: &[(ObjectRef, Option<String>)],
+    warn: &mut dyn FnMut(String),
+) -> Vec<NamedObject> {
     if wanted.len() > MAX_FETCHED {
         warn(format!(
             "health checks name {} objects of kinds not listed; only the first {MAX_FETCHED} are read",

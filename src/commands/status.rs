@@ -213,7 +213,7 @@ const NAMED_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
 /// The objects a watch read because failed health checks name them.
 #[derive(Default)]
 struct NamedCache {
-    wanted: Vec<crate::refs::ObjectRef>,
+    wanted: Vec<(crate::refs::ObjectRef, Option<String>)>,
     objects: Vec<crate::model::NamedObject>,
     read_at: Option<tokio::time::Instant>,
     said: std::collections::HashSet<String>,
@@ -225,12 +225,11 @@ impl NamedCache {
         conn: &cluster::Connection,
         snapshot: &crate::model::Snapshot,
     ) -> Vec<crate::model::NamedObject> {
-        let wanted: Vec<crate::refs::ObjectRef> =
-            engine::named_objects::named_elsewhere(snapshot).into_iter().map(|(o, _)| o).collect();
+        let wanted = engine::named_objects::named_elsewhere(snapshot);
         let stale = self.read_at.is_none_or(|at| at.elapsed() >= NAMED_REFRESH);
         if wanted != self.wanted || (stale && !wanted.is_empty()) {
             let said = &mut self.said;
-            self.objects = cluster::read::named_objects(conn, snapshot, &mut |w| {
+            self.objects = cluster::read::named_objects(conn, &wanted, &mut |w| {
                 if said.insert(w.clone()) {
                     terminal::warn(&w);
                 }

@@ -6,7 +6,7 @@
 use k8s_openapi::api::batch::v1::Job;
 
 use super::helm_hooks::{Hook, HookRerun};
-use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, into_dependency};
+use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, dependencies_ready_now, into_dependency};
 use super::resolution::{Resolution, stage_cause};
 use super::workload::{deployment_cause, job_cause, job_state, pod_cause, pod_set_cause};
 use super::{causes, hints, messages};
@@ -93,11 +93,7 @@ impl StageRules for HelmRelease {
             let message = format!("dependency '{names}' is not ready");
             return into_dependency(walk, &id, &dep_id, visiting, message, hints::reconcile_stage(&dep_id));
         }
-        let message = format!(
-            "{}; its dependencies are ready now, helm-controller re-checks them every --requeue-dependency (30s by default)",
-            ready.message
-        );
-        Resolution::at(&id, stage_cause(self, Reason::DependencyNotReady, message), hints::reconcile_stage(&id))
+        dependencies_ready_now(self)
     }
 
     /// What a dependent's check asks of it: Ready=True and status.observedGeneration at its

@@ -63,6 +63,19 @@ pub fn into_dependency(
     r
 }
 
+/// A stage still blocked although every dependency is ready now: the block is stale until its
+/// controller checks again, after its dependency requeue.
+pub fn dependencies_ready_now(stage: &dyn StageObject) -> Resolution {
+    let (id, info) = (stage.id(), stage.stage_kind().info());
+    let ready = stage.condition("Ready").map(|c| c.message.as_str()).unwrap_or_default();
+    let message = format!(
+        "{ready}; its dependencies are ready now, {} re-checks them every --requeue-dependency ({} by default)",
+        info.controller, info.requeue_dependency
+    );
+    let cause = super::resolution::stage_cause(stage, Reason::DependencyNotReady, message);
+    Resolution::at(&id, cause, super::hints::reconcile_stage(&id))
+}
+
 /// What a stage's controller does with a Job rerun deletes, on the requested reconcile.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobRecreation {

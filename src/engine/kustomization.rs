@@ -3,7 +3,7 @@
 //! internal/controller/kustomization_controller.go, "KC" below).
 
 use super::causes::{self, source_problem};
-use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk};
+use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, dependencies_ready_now};
 use super::resolution::{Resolution, stage_cause};
 use super::state::{dependency_ready, generation_observed, health_check_running};
 use super::{hints, messages, ready_expr};
@@ -121,12 +121,7 @@ impl StageRules for Kustomization {
                 }
             }
         }
-        // Every dependency is ready now: the block is stale until the controller re-checks.
-        let message = format!(
-            "{}; its dependencies are ready now, kustomize-controller re-checks them every --requeue-dependency (30s by default)",
-            ready.message
-        );
-        Resolution::at(&id, stage_cause(ks, Reason::DependencyNotReady, message), hints::reconcile_stage(&id))
+        dependencies_ready_now(ks)
     }
 
     fn healthy(&self) -> bool {

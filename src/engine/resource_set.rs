@@ -3,7 +3,7 @@
 //! internal/controller/resourceset_controller.go (v0.59.0), "RSC" below.
 
 use super::causes::missing_job_report;
-use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, into_dependency};
+use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, dependencies_ready_now, into_dependency};
 use super::messages::{self, StepAction};
 use super::resolution::{Resolution, stage_cause};
 use super::steps::{StepJobs, step_jobs, step_states};
@@ -79,12 +79,7 @@ impl StageRules for ResourceSet {
             let message = format!("dependency {display} not ready");
             return into_dependency(walk, &id, &dep_id, visiting, message, hints::reconcile_stage(&dep_id));
         }
-        let message = format!(
-            "{}; its dependencies are ready now, flux-operator re-checks them every --requeue-dependency (5s by default)",
-            ready.message
-        );
-        let cause = stage_cause(rset, Reason::DependencyNotReady, message);
-        Resolution::at(&id, cause, hints::reconcile_stage(&id))
+        dependencies_ready_now(rset)
     }
 
     /// A ResourceSet's readyExprs (on dependencies with `ready: true`), evaluated the way
