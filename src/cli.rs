@@ -128,6 +128,9 @@ fn status_examples() -> String {
         "kubectl fluxjobs status -n shop --watch",
         &capture,
         "kubectl fluxjobs status --snapshot dump.yaml -A",
+        "kubectl fluxjobs status -A --contexts 'prod-*,staging' --summary",
+        "kubectl fluxjobs status -A --all-contexts -o json --exit-code",
+        "kubectl fluxjobs status -A --snapshot prod-eu.yaml --snapshot prod-us.yaml",
     ];
     format!("Examples:\n  {}", examples.join("\n  "))
 }
@@ -245,9 +248,22 @@ pub struct StatusArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub logs: u32,
     /// Read objects from a dump instead of a cluster (`-` for stdin), as the capture command in the
-    /// examples below writes it.
+    /// examples below writes it. Repeat it to compare dumps of several clusters: each is a context
+    /// named after its file (without extension).
     #[arg(long, value_name = "FILE")]
-    pub snapshot: Option<PathBuf>,
+    pub snapshot: Vec<PathBuf>,
+    /// Read these kubeconfig contexts, concurrently: a comma-separated list of context names (an
+    /// EKS ARN included) or globs (`prod-*`, `eu-?`, `[a-c]*`). Each context keeps its own
+    /// credentials, namespace default and --request-timeout.
+    #[arg(long, value_name = "LIST", conflicts_with_all = ["all_contexts", "snapshot", "context", "cluster", "user", "server", "token"])]
+    pub contexts: Option<String>,
+    /// Read every context of the kubeconfig, concurrently (see --contexts).
+    #[arg(long, conflicts_with_all = ["snapshot", "context", "cluster", "user", "server", "token"])]
+    pub all_contexts: bool,
+    /// One line per context: its pipelines by state and the worst root cause (Failed before
+    /// Blocked before Progressing, then the oldest).
+    #[arg(long)]
+    pub summary: bool,
     /// Exit with status 3 when a shown stage is Blocked or Failed.
     #[arg(long)]
     pub exit_code: bool,

@@ -24,6 +24,11 @@ pub enum Error {
     Engine(#[from] EngineError),
     #[error(transparent)]
     InvalidDuration(#[from] InvalidDuration),
+    /// Flags that cannot work together, found after parsing (exit status 2, as clap's).
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    NoSuchContext(#[from] crate::cluster::contexts::NoSuchContext),
     #[error("cannot write to stdout")]
     Stdout(#[source] RenderError),
     #[error("cannot start the async runtime")]

@@ -33,11 +33,12 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
+            let usage = matches!(e, Error::Usage(_) | Error::NoSuchContext(_));
             // API errors carry text from admission policies and webhooks: inert, line by line.
             let text = for_user(&e);
             let lines: Vec<_> = text.lines().map(inert).collect();
             eprintln!("error: {}", lines.join("\n"));
-            ExitCode::FAILURE
+            if usage { ExitCode::from(2) } else { ExitCode::FAILURE }
         }
     }
 }

@@ -218,12 +218,13 @@ impl StageId {
         if self.kind.info().bare_id { self.name.clone() } else { format!("{}/{}", self.kind.short_name(), self.name) }
     }
 
-    /// How tables name it where `home` is the namespace shown: without the namespace there.
+    /// How tables name it where `home` is the namespace shown: without the namespace there, and
+    /// never with its context (a table says it in a column of its own).
     pub fn label(&self, home: &str) -> String {
         match (self.namespace == home, self.kind.info().bare_id) {
             (true, true) => self.name.clone(),
             (true, false) => format!("{}/{}", self.kind.as_str(), self.name),
-            (false, _) => self.to_string(),
+            (false, _) => StageId { context: None, ..self.clone() }.to_string(),
         }
     }
 }

@@ -10,7 +10,7 @@ use owo_colors::OwoColorize;
 use crate::cli::OutputFormat;
 use crate::duration::age;
 use crate::refs::{ObjectRef, StageId};
-use crate::report::{JobReport, JobState, Report, RootCause, StageReport, StageState, StepState};
+use crate::report::{JobReport, JobState, Report, RootCause, StageReport, StageState, StepState, Summary};
 use crate::terminal::inert;
 
 #[derive(Clone, Copy, Debug)]
@@ -20,6 +20,11 @@ pub struct RenderOptions {
     pub no_headers: bool,
     /// Show a NAMESPACE column (with `-A`), as kubectl does.
     pub namespace_column: bool,
+    /// Show a CONTEXT column first, and the context on every chain line (output that spans
+    /// several contexts).
+    pub context_column: bool,
+    /// One line per context instead of every stage (`--summary`).
+    pub summary: bool,
     pub now: Timestamp,
     /// The terminal's width when printing to one: the MESSAGE column shrinks so that a row fits
     /// (80 columns included). `None` (piped) keeps messages at 60 characters.
@@ -44,6 +49,9 @@ pub fn render(report: &Report, options: &RenderOptions) -> Result<String, Render
 
 /// Writes the report to `out`; JSON and YAML are streamed, so a big report is never held twice.
 pub fn write(report: &Report, options: &RenderOptions, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
+    if options.summary {
+        return write_summary(&report.summary(), options, out);
+    }
     match options.format {
         OutputFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, report)?;
@@ -72,6 +80,9 @@ fn render_table(report: &Report, o: &RenderOptions) -> String {
         table.force_no_tty();
     }
     let mut header = vec![];
+    if o.context_column {
+        header.push("CONTEXT");
+    }
     if o.namespace_column {
         header.push("NAMESPACE");
     }
@@ -145,6 +156,9 @@ fn fixed_width(report: &Report, o: &RenderOptions, header: &[&str]) -> usize {
 
 fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: usize) -> Vec<Cell> {
     let mut row = vec![];
+    if o.context_column {
+        row.push(Cell::new(inert(stage.context.as_deref().unwrap_or("-"))));
+    }
     if o.namespace_column {
         row.push(Cell::new(&stage.namespace));
     }
@@ -288,6 +302,9 @@ fn child_rows(stage: &StageReport, o: &RenderOptions, header: &[&str], message_w
         .enumerate()
         .map(|(i, (label, state, jobs, message))| {
             let mut row = vec![];
+            if o.context_column {
+                row.push(Cell::new(""));
+            }
             if o.namespace_column {
                 row.push(Cell::new(""));
             }
@@ -345,11 +362,14 @@ fn truncate(s: &str, width: usize) -> String {
     }
 }
 
+/// A root cause told once: its context, object and reason.
+type CauseKey<'a> = (Option<&'a str>, ObjectRef, &'a str);
+
 /// The chain of each distinct root cause, from its most downstream stage:
 /// `app-post-deploy <- app-deploy <- app-pre-deploy <- Job/db-migration <- Pod/db-migration-b2m8s: exit code 3 (Error)`.
 fn render_causes(report: &Report, o: &RenderOptions) -> String {
     let mut out = String::new();
-    let mut shown: HashSet<(ObjectRef, &str)> = HashSet::new();
+    let mut shown: HashSet<CauseKey> = HashSet::new();
     // With stages of several namespaces shown, chains name each stage with its namespace.
     let namespaces: HashSet<&str> = report.stages.iter().map(|s| s.namespace.as_str()).collect();
     let qualified = namespaces.len() > 1;
@@ -366,10 +386,10 @@ fn render_causes(report: &Report, o: &RenderOptions) -> String {
     // Each distinct cause once, where it is first met, told from the stage with the longest path
     // to it (another pipeline may reach it through more stages, e.g. a Kustomization whose health
     // check names a HelmRelease that is a pipeline of its own).
-    let mut longest: std::collections::HashMap<(ObjectRef, &str), &StageReport> = std::collections::HashMap::new();
+    let mut longest: std::collections::HashMap<CauseKey, &StageReport> = std::collections::HashMap::new();
     for stage in &ordered {
         if let Some(cause) = &stage.root_cause {
-            let entry = longest.entry((cause.object(), cause.reason.as_str())).or_insert(stage);
+            let entry = longest.entry((stage.context.as_deref(), cause.object(), cause.reason.as_str())).or_insert(stage);
             if stage.path.len() > entry.path.len() {
                 *entry = stage;
             }
@@ -379,7 +399,7 @@ fn render_causes(report: &Report, o: &RenderOptions) -> String {
         let Some(cause) = &first.root_cause else {
             continue;
         };
-        let key = (cause.object(), cause.reason.as_str());
+        let key = (first.context.as_deref(), cause.object(), cause.reason.as_str());
         if !shown.insert(key.clone()) {
             continue;
         }
@@ -440,7 +460,89 @@ fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions, qualifi
     } else {
         (marker.to_string(), summary)
     };
-    format!("{marker} {}: {summary}", inert(&parts.join(" <- ")))
+    let context = match (&stage.context, o.context_column) {
+        (Some(context), true) => format!("[{}] ", inert(context)),
+        _ => String::new(),
+    };
+    format!("{marker} {context}{}: {summary}", inert(&parts.join(" <- ")))
+}
+
+/// `--summary`: a table of one line per context, or the same as a JSON/YAML document.
+fn write_summary(summary: &Summary, o: &RenderOptions, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
+    match o.format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, summary)?;
+            out.write_all(b"\n")?;
+        }
+        OutputFormat::Yaml => serde_saphyr::to_io_writer(&mut &mut *out, summary)?,
+        OutputFormat::Table | OutputFormat::Wide => out.write_all(summary_table(summary, o).as_bytes())?,
+    }
+    Ok(())
+}
+
+fn summary_table(summary: &Summary, o: &RenderOptions) -> String {
+    let header = ["CONTEXT", "PIPELINES", "READY", "PROGRESSING", "BLOCKED", "FAILED", "WORST ROOT CAUSE"];
+    let rows: Vec<Vec<Cell>> = summary
+        .contexts
+        .iter()
+        .map(|c| {
+            let name = Cell::new(inert(c.read.name.as_deref().unwrap_or("-")));
+            let count = |n: usize, color: Color| {
+                let cell = Cell::new(n);
+                if n > 0 { cell.fg(color) } else { cell }
+            };
+            let mut row = vec![name];
+            match &c.counts {
+                Some(n) => row.extend([
+                    Cell::new(n.pipelines),
+                    count(n.ready, Color::Green),
+                    count(n.progressing, Color::Cyan),
+                    count(n.blocked, Color::Yellow),
+                    count(n.failed, Color::Red),
+                ]),
+                None => row.extend((0..5).map(|_| Cell::new("-"))),
+            }
+            let message = match (&c.read.error, &c.worst) {
+                (Some(error), _) => format!("unreadable: {error}"),
+                (None, Some(worst)) => format!("{}: {}", worst.stage.label(""), worst.diagnosis),
+                (None, None) => String::new(),
+            };
+            row.push(Cell::new(inert(&message)));
+            row
+        })
+        .collect();
+    let fixed: usize = (0..header.len() - 1)
+        .map(|i| {
+            let widest = rows.iter().map(|r| r[i].content().chars().count()).max().unwrap_or(0);
+            widest.max(header[i].len()) + 3
+        })
+        .sum();
+    let message_width = o.width.map_or(usize::MAX, |w| w.saturating_sub(fixed).max(MIN_MESSAGE_WIDTH));
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    if o.color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    if !o.no_headers {
+        table.set_header(header);
+    }
+    for mut row in rows {
+        let message = row.pop().map(|c| c.content()).unwrap_or_default();
+        row.push(Cell::new(truncate(&message, message_width)));
+        table.add_row(row);
+    }
+    let last = header.len() - 1;
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if i == last { 0 } else { 3 }));
+    }
+    let mut text = String::new();
+    for line in table.lines() {
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
 }
 
 /// For `--exit-code`: whether any shown stage is Blocked or Failed.

@@ -16,6 +16,8 @@ fn options(snapshot: &crate::model::Snapshot, format: OutputFormat, width: Optio
         color: false,
         no_headers: false,
         namespace_column: false,
+        context_column: false,
+        summary: false,
         now: snapshot.now.unwrap(),
         width,
     }

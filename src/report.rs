@@ -3,6 +3,8 @@
 
 use serde::{Serialize, Serializer};
 
+use std::sync::Arc;
+
 use crate::refs::{ObjectRef, StageId, StageKind};
 
 /// The state of one stage, of any kind.
@@ -82,6 +84,8 @@ impl JobState {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
+    /// The contexts (or dumps) read, in order, and whether each could be.
+    pub contexts: Vec<ContextRead>,
     /// Connected groups of stages, each in dependency order (upstream first), as `ns/name`.
     pub pipelines: Vec<Vec<StageId>>,
     /// Every shown stage, pipeline by pipeline, in dependency order.
@@ -103,6 +107,12 @@ pub struct ReadyCondition {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StageReport {
+    /// The kubeconfig context the stage was read from (a dump's file name offline); null when the
+    /// connection had no context (in-cluster).
+    pub context: Option<Arc<str>>,
+    /// Whether the stage's ids carry its context (output that spans several).
+    #[serde(skip)]
+    pub qualified: bool,
     pub kind: StageKind,
     pub namespace: String,
     pub name: String,
@@ -192,7 +202,218 @@ pub struct ContainerRef {
     pub previous: bool,
 }
 
+/// `status --summary`: one line per context.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextSummary {
+    #[serde(flatten)]
+    pub read: ContextRead,
+    /// Omitted for a context that could not be read.
+    #[serde(flatten)]
+    pub counts: Option<PipelineCounts>,
+    /// The root cause that matters most: of a Failed stage before a Blocked one before a
+    /// Progressing one, then of the one in that state the longest.
+    pub worst: Option<WorstCause>,
+}
+
+/// A context's pipelines by state: Failed when a stage of it failed, else Blocked when one is
+/// Blocked or Suspended, else Progressing when one is Progressing or Unknown, else Ready.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineCounts {
+    pub pipelines: usize,
+    pub ready: usize,
+    pub progressing: usize,
+    pub blocked: usize,
+    pub failed: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorstCause {
+    pub stage: StageId,
+    pub state: StageState,
+    /// The table's MESSAGE for that stage.
+    pub diagnosis: String,
+    /// Since when the stage is in that state (its Ready condition's lastTransitionTime).
+    pub since: Option<String>,
+}
+
+/// The summary's document for `-o json|yaml`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub contexts: Vec<ContextSummary>,
+}
+
 impl Report {
+    /// One line per context read, in order.
+    pub fn summary(&self) -> Summary {
+        let by_id: std::collections::HashMap<StageId, &StageReport> = self.stages.iter().map(|s| (s.id(), s)).collect();
+        let contexts = self
+            .contexts
+            .iter()
+            .map(|read| {
+                let mine = |s: &&StageReport| s.context == read.name;
+                if read.error.is_some() {
+                    return ContextSummary { read: read.clone(), counts: None, worst: None };
+                }
+                let mut counts = PipelineCounts::default();
+                for pipeline in &self.pipelines {
+                    let stages: Vec<&StageReport> = pipeline.iter().filter_map(|id| by_id.get(id).copied()).collect();
+                    if !stages.first().is_some_and(mine) {
+                        continue;
+                    }
+                    counts.pipelines += 1;
+                    let any = |states: &[StageState]| stages.iter().any(|s| states.contains(&s.state));
+                    let slot = if any(&[StageState::Failed]) {
+                        &mut counts.failed
+                    } else if any(&[StageState::Blocked, StageState::Suspended]) {
+                        &mut counts.blocked
+                    } else if any(&[StageState::Progressing, StageState::Unknown]) {
+                        &mut counts.progressing
+                    } else {
+                        &mut counts.ready
+                    };
+                    *slot += 1;
+                }
+                let rank = |state: StageState| match state {
+                    StageState::Failed => Some(0),
+                    StageState::Blocked => Some(1),
+                    StageState::Progressing | StageState::Unknown => Some(2),
+                    _ => None,
+                };
+                let since = |s: &StageReport| {
+                    s.ready.as_ref().and_then(|r| r.last_transition_time.as_deref()?.parse::<k8s_openapi::jiff::Timestamp>().ok())
+                };
+                let worst = self
+                    .stages
+                    .iter()
+                    .filter(mine)
+                    .filter(|s| s.root_cause.is_some())
+                    .filter_map(|s| rank(s.state).map(|r| (r, since(s).is_none(), since(s), s)))
+                    .min_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)))
+                    .map(|(_, _, _, s)| WorstCause {
+                        stage: s.id(),
+                        state: s.state,
+                        diagnosis: s.diagnosis(&s.namespace).unwrap_or_default(),
+                        since: s.ready.as_ref().and_then(|r| r.last_transition_time.clone()),
+                    });
+                ContextSummary { read: read.clone(), counts: Some(counts), worst }
+            })
+            .collect();
+        Summary { contexts }
+    }
+}
+
+/// `hint` with `flag` after each `kubectl fluxjobs VERB`, `kubectl` and `flux` that starts a command.
+fn with_context_flag(hint: &str, flag: &str) -> String {
+    let mut out = String::with_capacity(hint.len() + flag.len());
+    let mut rest = hint;
+    while !rest.is_empty() {
+        let at_word = out.is_empty() || out.ends_with([' ', '(', '`', ':', ';', '\n']);
+        let command = if !at_word {
+            None
+        } else if let Some(after) = rest.strip_prefix("kubectl fluxjobs ") {
+            let verb = after.split(' ').next().unwrap_or_default();
+            Some((format!("kubectl fluxjobs {verb} {flag}"), "kubectl fluxjobs ".len() + verb.len()))
+        } else if rest.starts_with("kubectl ") {
+            Some((format!("kubectl {flag}"), 7))
+        } else if rest.starts_with("flux ") {
+            Some((format!("flux {flag}"), 4))
+        } else {
+            None
+        };
+        match command {
+            Some((text, consumed)) => {
+                out.push_str(&text);
+                rest = &rest[consumed..];
+            }
+            None => {
+                let c = rest.chars().next().expect("not empty");
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    out
+}
+
+/// One context (or dump) of a run, and why it could not be read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ContextRead {
+    pub name: Option<Arc<str>>,
+    /// The kubeconfig cluster entry it uses.
+    pub cluster: Option<String>,
+    /// The API server's URL.
+    pub server: Option<String>,
+    /// Why it could not be read, in one line; null when it was.
+    pub error: Option<String>,
+}
+
+impl Report {
+    /// The report of one context: every stage says where it was read, and with `qualified` (output
+    /// that spans several contexts) every stage reference carries the context and every warning
+    /// names it.
+    pub fn in_context(mut self, read: ContextRead, qualified: bool) -> Report {
+        let context = read.name.clone();
+        let tag = |id: &mut StageId| {
+            if let (true, Some(context)) = (qualified, &context) {
+                id.context = Some(context.clone());
+            }
+        };
+        self.pipelines.iter_mut().flatten().for_each(tag);
+        for stage in &mut self.stages {
+            stage.context.clone_from(&context);
+            stage.qualified = qualified;
+            stage.depends_on.iter_mut().for_each(tag);
+            stage.path.iter_mut().for_each(tag);
+            stage.ready_exprs.iter_mut().for_each(|e| tag(&mut e.dependency));
+        }
+        if let (true, Some(context)) = (qualified, &context) {
+            for warning in &mut self.warnings {
+                *warning = format!("context {context}: {warning}");
+            }
+            // A live context (a dump has no server) is a cluster the hints' commands can reach.
+            if read.server.is_some() {
+                self.hints_for_context(context);
+            }
+        }
+        self.contexts = vec![read];
+        self
+    }
+
+    /// Makes every command a hint names run against `context` (a fleet's hints name commands for
+    /// one of its clusters): `kubectl fluxjobs VERB --context NAME ...`, `kubectl --context NAME
+    /// ...` (kubectl refuses flags before a plugin's name), `flux --context NAME ...`.
+    fn hints_for_context(&mut self, context: &str) {
+        let quoted = if context.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:/@=+,".contains(c)) {
+            context.to_string()
+        } else {
+            format!("'{}'", context.replace('\'', "'\\''"))
+        };
+        let flag = format!("--context {quoted}");
+        for hint in self.stages.iter_mut().filter_map(|s| s.hint.as_mut()) {
+            *hint = with_context_flag(hint, &flag);
+        }
+    }
+
+    /// One report of several contexts' reports, in their order.
+    pub fn merge(reports: impl IntoIterator<Item = Report>) -> Report {
+        let mut merged = Report { contexts: vec![], pipelines: vec![], stages: vec![], warnings: vec![] };
+        for report in reports {
+            merged.contexts.extend(report.contexts);
+            merged.pipelines.extend(report.pipelines);
+            merged.stages.extend(report.stages);
+            merged.warnings.extend(report.warnings);
+        }
+        merged
+    }
+
+    /// The report of a context that could not be read.
+    pub fn unreadable(read: ContextRead) -> Report {
+        Report { contexts: vec![read], pipelines: vec![], stages: vec![], warnings: vec![] }
+    }
+
     /// The containers of root-cause pods that ran, each once: waiting containers (image pull,
     /// config errors) never ran and have no logs.
     pub fn log_sources(&self) -> Vec<ContainerRef> {
@@ -246,7 +467,11 @@ impl Report {
 
 impl StageReport {
     pub fn id(&self) -> StageId {
-        StageId::new(self.kind, &self.namespace, &self.name)
+        let id = StageId::new(self.kind, &self.namespace, &self.name);
+        match (&self.context, self.qualified) {
+            (Some(context), true) => id.in_context(context.clone()),
+            _ => id,
+        }
     }
 
     /// The table's MESSAGE for a stage that is not Ready: our diagnosis in one line, from the root
@@ -479,5 +704,24 @@ impl PartialEq<&str> for Reason {
 impl Serialize for Reason {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_context_flag;
+
+    #[test]
+    fn hints_name_the_context_in_every_command_they_give() {
+        let flag = "--context prod-eu";
+        assert_eq!(
+            with_context_flag("fix it, then kubectl fluxjobs rerun job/db -n shop (or flux resume kustomization a -n shop)", flag),
+            "fix it, then kubectl fluxjobs rerun --context prod-eu job/db -n shop (or flux --context prod-eu resume kustomization a -n shop)"
+        );
+        assert_eq!(
+            with_context_flag("kubectl create -f backup.yaml; see `kubectl describe pod x`", flag),
+            "kubectl --context prod-eu create -f backup.yaml; see `kubectl --context prod-eu describe pod x`"
+        );
+        assert_eq!(with_context_flag("the kubectl-fluxjobs plugin and influx are no commands", flag), "the kubectl-fluxjobs plugin and influx are no commands");
     }
 }

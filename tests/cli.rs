@@ -494,3 +494,124 @@ fn the_k9s_plugins_parse_use_k9s_keys_only_and_call_real_commands() {
     verbs.sort();
     assert_eq!(verbs, ["Reconcile", "Rerun", "Status"]);
 }
+
+/// A new empty directory of this test's own.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fluxjobs-cli-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Copies examples into a temporary directory under new names: dumps "sent from" several clusters.
+fn fleet_of_dumps(test: &str, files: &[(&str, &str)]) -> (PathBuf, Vec<String>) {
+    let dir = scratch(test);
+    let paths = files
+        .iter()
+        .map(|(example_name, as_name)| {
+            let path = dir.join(format!("{as_name}.yaml"));
+            std::fs::copy(root().join(example(example_name)), &path).unwrap();
+            path.display().to_string()
+        })
+        .collect();
+    (dir, paths)
+}
+
+#[test]
+fn repeated_snapshots_are_a_fleet_each_named_after_its_file() {
+    let (_dir, paths) =
+        fleet_of_dumps("fleet", &[("failed-migration", "prod-eu"), ("ready", "prod-us"), ("rset-failed-step", "staging")]);
+    let mut args = vec!["status", "-A"];
+    for p in &paths {
+        args.extend(["--snapshot", p.as_str()]);
+    }
+    let table = run(&args);
+    assert!(table.status.success(), "{}", stderr(&table));
+    golden("fleet.txt", &stdout(&table));
+    let json_args = [args.clone(), vec!["-o", "json"]].concat();
+    let json: serde_json::Value = serde_json::from_slice(&run(&json_args).stdout).unwrap();
+    let contexts: Vec<&str> = json["contexts"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(contexts, ["prod-eu", "prod-us", "staging"]);
+    let first = &json["stages"][0];
+    assert_eq!(first["context"], "prod-eu");
+    assert_eq!(json["pipelines"][0][0], "shop/app-pre-deploy@prod-eu", "references carry their context");
+    let deploy = json["stages"].as_array().unwrap().iter().find(|s| s["name"] == "app-deploy" && s["context"] == "prod-eu").unwrap();
+    assert_eq!(deploy["dependsOn"][0], "shop/app-pre-deploy@prod-eu");
+    assert_eq!(deploy["path"].as_array().unwrap().last().unwrap(), "shop/app-pre-deploy@prod-eu");
+    // Both clusters have app-pre-deploy: one is Failed, the other Ready; nothing is merged.
+    let pre: Vec<(&str, &str)> = json["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] == "app-pre-deploy")
+        .map(|s| (s["context"].as_str().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(pre, [("prod-eu", "Failed"), ("prod-us", "Ready")]);
+    // A dump is no cluster: its hints name no --context.
+    assert!(!first["hint"].as_str().unwrap().contains("--context"), "{}", first["hint"]);
+    let gate = run(&[args.clone(), vec!["--exit-code"]].concat());
+    assert_eq!(gate.status.code(), Some(3), "a pipeline anywhere is blocked");
+}
+
+#[test]
+fn summary_is_one_line_per_context_with_the_worst_root_cause() {
+    let (_dir, paths) = fleet_of_dumps("summary", &[("ready", "prod-us"), ("failed-migration", "prod-eu"), ("suspended", "dev")]);
+    let mut args = vec!["status", "-A", "--summary"];
+    for p in &paths {
+        args.extend(["--snapshot", p.as_str()]);
+    }
+    let table = run(&args);
+    assert!(table.status.success(), "{}", stderr(&table));
+    golden("fleet-summary.txt", &stdout(&table));
+    let json: serde_json::Value = serde_json::from_slice(&run(&[args.clone(), vec!["-o", "json"]].concat()).stdout).unwrap();
+    let eu = &json["contexts"][1];
+    assert_eq!(eu["name"], "prod-eu");
+    assert_eq!((eu["pipelines"].as_u64(), eu["failed"].as_u64(), eu["blocked"].as_u64()), (Some(1), Some(1), Some(0)));
+    assert_eq!(eu["worst"]["stage"], "shop/app-pre-deploy@prod-eu", "the Failed stage, not the Blocked ones");
+    assert_eq!(eu["worst"]["state"], "Failed");
+    assert_eq!(json["contexts"][0]["ready"], 1);
+    assert!(json["contexts"][0]["worst"].is_null());
+}
+
+#[test]
+fn two_dumps_with_one_name_and_contexts_that_select_nothing_are_usage_errors() {
+    let dir = scratch("usage");
+    let a = dir.join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::copy(root().join(example("ready")), a.join("prod.yaml")).unwrap();
+    std::fs::copy(root().join(example("ready")), dir.join("prod.yml")).unwrap();
+    let (one, two) = (a.join("prod.yaml").display().to_string(), dir.join("prod.yml").display().to_string());
+    let out = run(&["status", "--snapshot", &one, "--snapshot", &two]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("two dumps would both be context \"prod\""), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+
+    let kubeconfig = dir.join("config");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- {name: c, cluster: {server: \"https://127.0.0.1:9\"}}\n\
+         users:\n- {name: u, user: {token: x}}\ncontexts:\n- {name: prod-eu, context: {cluster: c, user: u}}\n\
+         - {name: \"arn:aws:eks:eu-west-1:1:cluster/prod\", context: {cluster: c, user: u}}\ncurrent-context: prod-eu\n",
+    )
+    .unwrap();
+    let kc = kubeconfig.display().to_string();
+    let out = run(&["status", "--kubeconfig", &kc, "--contexts", "prod-*,staging-*"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: --contexts: \"staging-*\" matches no context of the kubeconfig (it has prod-eu, arn:aws:eks:eu-west-1:1:cluster/prod)"
+    );
+    for conflicting in [["--context", "prod-eu"], ["--server", "https://x"], ["--token", "t"], ["--user", "u"], ["--cluster", "c"]] {
+        let out = run(&[&["status", "--kubeconfig", &kc, "--contexts", "prod-eu"][..], &conflicting[..]].concat());
+        assert_eq!(out.status.code(), Some(2), "{conflicting:?}: {}", stderr(&out));
+    }
+    // Nothing listens on port 9: each context is one warning, the run exits 1 and still prints.
+    let out = run(&["status", "--kubeconfig", &kc, "--all-contexts", "-o", "json", "--request-timeout", "5s"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let warnings: Vec<&str> = std::str::from_utf8(&out.stderr).unwrap().lines().collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[1].starts_with("warning: context arn:aws:eks:eu-west-1:1:cluster/prod: cannot reach the Kubernetes API server at https://127.0.0.1:9"), "{warnings:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["contexts"][0]["server"], "https://127.0.0.1:9");
+    assert!(json["contexts"][0]["error"].as_str().unwrap().contains("cannot reach"));
+}

@@ -52,7 +52,7 @@ const UNLIMITED_RETRY_BUDGET: Duration = Duration::from_secs(60);
 const FLAGS_ENTRY: &str = "kubectl-fluxjobs-flags";
 
 /// The kubeconfig to use, `None` when there is none (then in-cluster configuration applies).
-fn load_kubeconfig(options: &ConnectOptions) -> Result<Option<Kubeconfig>, ClusterError> {
+pub(super) fn load_kubeconfig(options: &ConnectOptions) -> Result<Option<Kubeconfig>, ClusterError> {
     let unreadable = |source| kubeconfig_error(options.kubeconfig.clone(), source);
     if let Some(path) = &options.kubeconfig {
         return Kubeconfig::read_from(path).map(Some).map_err(unreadable);
@@ -192,9 +192,11 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, ClusterErro
         None if options.overrides.server.is_some() => Some(Kubeconfig::default()),
         None => None,
     };
+    let mut selected = KubeConfigOptions::default();
     let mut config = match kubeconfig {
         Some(mut kubeconfig) => {
             let selection = apply_overrides(&mut kubeconfig, options);
+            selected = selection.clone();
             Config::from_custom_kubeconfig(kubeconfig, &selection).await.map_err(unreadable)?
         }
         None => {
@@ -225,5 +227,7 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, ClusterErro
         Client::try_from(config).map_err(ClusterError::Client)?
     };
     let retry_budget = options.request_timeout.unwrap_or(UNLIMITED_RETRY_BUDGET);
-    Ok(Connection { client, server, default_namespace, retry_budget, answered: Default::default() })
+    let context = selected.context.filter(|name| name != FLAGS_ENTRY);
+    let cluster = selected.cluster.filter(|name| name != FLAGS_ENTRY);
+    Ok(Connection { client, server, context, cluster, default_namespace, retry_budget, answered: Default::default() })
 }

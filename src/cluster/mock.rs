@@ -54,6 +54,8 @@ pub fn connection(
     let conn = Connection {
         client: kube::Client::new(service, "default"),
         server: "https://mock".into(),
+        context: None,
+        cluster: None,
         default_namespace: "default".into(),
         retry_budget: Duration::from_secs(10),
         answered: Default::default(),

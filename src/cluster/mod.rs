@@ -11,6 +11,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::config::KubeconfigError;
 
 mod connect;
+pub mod contexts;
 #[cfg(test)]
 mod mock;
 pub mod preflight;
@@ -63,6 +64,9 @@ pub enum ClusterError {
     FluxMissing { server: String },
     #[error("the API server at {server} does not serve {resource}: its CRD is not installed")]
     NotServed { server: String, resource: String },
+    /// A credential plugin (or the kubeconfig's files) took longer than --request-timeout.
+    #[error("no credentials for context {context:?} within {}: its exec credential plugin did not finish (--request-timeout)", crate::duration::took(*after))]
+    CredentialsTimedOut { context: String, after: Duration },
     #[error("cannot {verb} {resource} in {scope}: {message}")]
     Api { verb: &'static str, resource: String, scope: String, message: String },
 }
@@ -96,6 +100,9 @@ pub(crate) fn kubeconfig_error(path: Option<PathBuf>, source: KubeconfigError) -
 pub struct Connection {
     pub client: Client,
     pub server: String,
+    /// The kubeconfig context and cluster entry used; `None` in-cluster or from flags alone.
+    pub context: Option<String>,
+    pub cluster: Option<String>,
     pub default_namespace: String,
     /// How long one request may be retried on transient errors ([`retry`]): `--request-timeout`.
     pub retry_budget: Duration,
@@ -284,6 +291,8 @@ mod tests {
         let conn = Connection {
             client,
             server: "https://127.0.0.1:9".into(),
+            context: None,
+            cluster: None,
             default_namespace: "default".into(),
             retry_budget: Duration::from_secs(10),
             answered: Default::default(),

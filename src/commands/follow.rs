@@ -85,13 +85,15 @@ pub async fn explain(conn: &Connection, ctx: &Context, stage: &StageId, logs: u3
         Err(e) => return terminal::warn(&e.to_string()),
     };
     if logs > 0 {
-        super::status::attach_logs(conn, &mut report, logs).await;
+        super::status::attach_logs(conn, &mut report, logs, &mut |w| crate::terminal::warn(&w)).await;
     }
     let options = RenderOptions {
         format: OutputFormat::Table,
         color: terminal::stderr_color(ctx.color),
         no_headers: false,
         namespace_column: false,
+        context_column: false,
+        summary: false,
         now: snapshot.now.unwrap_or_else(Timestamp::now),
         width: None,
     };

@@ -31,7 +31,7 @@ pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<StageId>]) -
         }
         warnings.extend(pipeline_warnings(index, pipeline, &stages[first..]));
     }
-    Report { pipelines: pipelines.to_vec(), stages, warnings }
+    Report { contexts: vec![], pipelines: pipelines.to_vec(), stages, warnings }
 }
 
 /// What every stage kind reports.
@@ -44,6 +44,8 @@ fn stage_report(index: &Index, stage: &dyn StageRules, resolution: Option<Resolu
         None => (vec![], None, None),
     };
     StageReport {
+        context: None,
+        qualified: false,
         kind: stage.stage_kind(),
         namespace: stage.namespace().to_string(),
         name: stage.name().to_string(),
