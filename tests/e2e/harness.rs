@@ -108,7 +108,7 @@ pub struct ControlPlane {
 }
 
 /// A free TCP port on 127.0.0.1 (the OS picks it; a tiny race with other programs is accepted).
-fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
     Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
 }
@@ -276,26 +276,7 @@ impl ControlPlane {
             ]),
         )?;
 
-        let kwok_port = free_port()?;
-        let kwok_config = self.kwok_config()?;
-        self.spawn(
-            "kwok",
-            Command::new(self.tools.get("KWOK")).args([
-                format!("--kubeconfig={kubeconfig}"),
-                format!("--config={}", kwok_config.display()),
-                "--manage-all-nodes=false".into(),
-                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
-                "--node-lease-duration-seconds=40".into(),
-                "--cidr=10.0.0.0/24".into(),
-                // The node's InternalIP and kubelet port are kwok's own server, so `kubectl logs`
-                // (and our log tails) reach the logs configured in kwok_config.
-                "--node-ip=127.0.0.1".into(),
-                format!("--node-port={kwok_port}"),
-                format!("--server-address=127.0.0.1:{kwok_port}"),
-                format!("--tls-cert-file={}", p("serving.crt")),
-                format!("--tls-private-key-file={}", p("serving.key")),
-            ]),
-        )?;
+        self.spawn_kwok("kwok", &self.kubeconfig)?;
         self.kubectl_stdin(&["apply", "-f", "-"], NODE)?;
         self.wait_process("the kwok node to be Ready", Duration::from_secs(60), || {
             let out = self.kubectl(&[
@@ -430,6 +411,73 @@ impl ControlPlane {
         };
         self.wait_process("the bare kube-apiserver /readyz", Duration::from_secs(90), ready)?;
         Ok(kubeconfig)
+    }
+
+    /// kwok for the cluster of `kubeconfig`, serving its node's kubelet endpoint on a port of its
+    /// own.
+    fn spawn_kwok(&self, name: &'static str, kubeconfig: &Path) -> Result<()> {
+        let pki = self.dir.join("pki");
+        let p = |f: &str| pki.join(f).display().to_string();
+        let kwok_port = free_port()?;
+        let kwok_config = self.kwok_config()?;
+        self.spawn(
+            name,
+            Command::new(self.tools.get("KWOK")).args([
+                format!("--kubeconfig={}", kubeconfig.display()),
+                format!("--config={}", kwok_config.display()),
+                "--manage-all-nodes=false".into(),
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
+                "--node-lease-duration-seconds=40".into(),
+                "--cidr=10.0.0.0/24".into(),
+                // The node's InternalIP and kubelet port are kwok's own server, so `kubectl logs`
+                // (and our log tails) reach the logs configured in kwok_config.
+                "--node-ip=127.0.0.1".into(),
+                format!("--node-port={kwok_port}"),
+                format!("--server-address=127.0.0.1:{kwok_port}"),
+                format!("--tls-cert-file={}", p("serving.crt")),
+                format!("--tls-private-key-file={}", p("serving.key")),
+            ]),
+        )
+    }
+
+    /// Another cluster over this plane's etcd, under its own prefix, with the Flux CRDs: a workload
+    /// cluster of a fleet. With `jobs`, it runs Jobs too: the Job controller (a
+    /// kube-controller-manager with the controllers Jobs need) and kwok with its node, on which
+    /// Job pods land by `nodeName` (no scheduler). Returns its server URL and an admin kubeconfig.
+    pub fn start_spoke(&self, name: &'static str, jobs: bool) -> Result<(String, PathBuf)> {
+        let port = free_port()?;
+        let leak = |what: String| -> &'static str { Box::leak(what.into_boxed_str()) };
+        self.spawn(leak(format!("kube-apiserver-{name}")), &mut self.api_server_command(port, &format!("/{name}-registry")))?;
+        let server = format!("https://127.0.0.1:{port}");
+        let kubeconfig = self.dir.join(format!("kubeconfig-{name}"));
+        self.write_kubeconfig_for(&server, &kubeconfig, "e2e-admin", "admin")?;
+        let kubectl = |args: &[&str]| self.kubectl_with(&kubeconfig, args);
+        self.wait_process(&format!("the {name} kube-apiserver /readyz"), Duration::from_secs(90), || {
+            Ok(kubectl(&["get", "--raw", "/readyz"]).is_ok_and(|o| o.trim() == "ok"))
+        })?;
+        for dir in ["KUSTOMIZATION_CRDS", "SOURCE_CRDS", "FLUX_OPERATOR_CRDS", "HELM_CONTROLLER_CRDS"] {
+            kubectl(&["apply", "--server-side", "-f", &self.tools.get(dir).display().to_string()])?;
+        }
+        if jobs {
+            let p = self.dir.join("pki");
+            self.spawn(
+                leak(format!("kube-controller-manager-{name}")),
+                Command::new(self.tools.get("KUBE_CONTROLLER_MANAGER")).args([
+                    format!("--kubeconfig={}", kubeconfig.display()),
+                    "--leader-elect=false".into(),
+                    "--bind-address=127.0.0.1".into(),
+                    "--secure-port=0".into(),
+                    "--controllers=job-controller,serviceaccount-controller,serviceaccount-token-controller,garbage-collector-controller".into(),
+                    format!("--root-ca-file={}", p.join("ca.crt").display()),
+                    format!("--service-account-private-key-file={}", p.join("sa.key").display()),
+                    "--v=1".into(),
+                ]),
+            )?;
+            self.spawn_kwok(leak(format!("kwok-{name}")), &kubeconfig)?;
+            self.kubectl_stdin_with(&kubeconfig, &["apply", "-f", "-"], NODE)?;
+        }
+        kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"])?;
+        Ok((server, kubeconfig))
     }
 
     /// One CA signs everything: the serving certificate (API server and kwok's kubelet endpoint),
@@ -633,7 +681,12 @@ impl ControlPlane {
     }
 
     pub fn kubectl(&self, args: &[&str]) -> Result<String> {
-        run(Command::new(self.tools.get("KUBECTL")).arg("--kubeconfig").arg(&self.kubeconfig).args(args))
+        self.kubectl_with(&self.kubeconfig, args)
+    }
+
+    /// kubectl with this kubeconfig (another cluster's).
+    pub fn kubectl_with(&self, kubeconfig: &Path, args: &[&str]) -> Result<String> {
+        run(Command::new(self.tools.get("KUBECTL")).arg("--kubeconfig").arg(kubeconfig).args(args))
     }
 
     /// Merges `status` (a JSON object) into the status of `kind` `ns`/`name` through the status
@@ -644,9 +697,14 @@ impl ControlPlane {
     }
 
     pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Result<String> {
+        self.kubectl_stdin_with(&self.kubeconfig, args, input)
+    }
+
+    /// kubectl with this kubeconfig (another cluster's), `input` on its stdin.
+    pub fn kubectl_stdin_with(&self, kubeconfig: &Path, args: &[&str], input: &str) -> Result<String> {
         let mut child = Command::new(self.tools.get("KUBECTL"))
             .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
+            .arg(kubeconfig)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

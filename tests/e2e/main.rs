@@ -10,6 +10,7 @@ mod conventions;
 mod diagnosis;
 mod fault_proxy;
 mod fixtures;
+mod fleet;
 mod harness;
 mod helm_releases;
 mod resource_sets;
@@ -162,6 +163,7 @@ fn main() {
     scenarios.extend(diagnosis::all());
     scenarios.extend(controller_failures::all());
     scenarios.extend(conventions::all());
+    scenarios.extend(fleet::all());
     let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
     let ctx = if needs_cluster {
         let options = harness::Options {

@@ -159,7 +159,10 @@ pub(super) async fn read_all(
                     Ok(view) => view,
                     Err(e) => {
                         let error = one_line(&e);
-                        warnings.push(error.clone());
+                        // A summary has a line of its own for it.
+                        if !args.summary {
+                            warnings.push(error.clone());
+                        }
                         View {
                             report: Report::unreadable(ContextRead { error: Some(error), ..source.read() }),
                             scope: unread_scope(ctx, source),

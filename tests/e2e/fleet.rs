@@ -1,0 +1,187 @@
+//! The fleet: `status` across kube contexts. Besides the main cluster (hub), two workload clusters
+//! of their own (API servers over the same etcd under other prefixes): `east` runs Jobs (its own
+//! Job controller and kwok) and has a pipeline whose migration exits 3; `west` has a Ready one.
+//! Two more contexts cannot be read: one points at a server that is not there, one's user may read
+//! nothing in east.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Result, free_port, wait_until};
+use crate::scenarios::Scenario;
+use crate::watching::Watching;
+use crate::{Ctx, check};
+
+pub fn all() -> Vec<(&'static str, Scenario)> {
+    vec![("status_across_contexts_shows_each_cluster_and_says_which_could_not_be_read", across_contexts)]
+}
+
+/// `kubectl fluxjobs` with this kubeconfig and arguments, as the other scenarios run it.
+fn fleet_run(ctx: &Ctx, kubeconfig: &std::path::Path, args: &[&str]) -> Result<crate::Output> {
+    ctx.plugin_with(kubeconfig, args)
+}
+
+fn kustomization(name: &str, depends_on: Option<&str>) -> String {
+    let depends = depends_on.map(|d| format!("  dependsOn:\n  - name: {d}\n")).unwrap_or_default();
+    format!(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: shop\nspec:\n  interval: 10m\n  path: ./{name}\n  prune: true\n  wait: true\n  sourceRef:\n    kind: GitRepository\n    name: shop\n{depends}"
+    )
+}
+
+/// A Ready condition as kustomize-controller writes it.
+fn ready(status: &str, reason: &str, message: &str) -> Value {
+    json!({"type": "Ready", "status": status, "reason": reason, "message": message,
+           "lastTransitionTime": "2026-12-01T10:00:00Z", "observedGeneration": 1})
+}
+
+/// The clusters and a kubeconfig with five contexts: hub, east, west (namespace shop), dead and
+/// forbidden.
+fn fleet(ctx: &Ctx) -> Result<PathBuf> {
+    let plane = &ctx.plane;
+    let (east, east_kubeconfig) = plane.start_spoke("east", true)?;
+    let (west, west_kubeconfig) = plane.start_spoke("west", false)?;
+    let revision = "main@sha1:5f1c0f2a8e0b4f6a9d3c2b1a0e9f8d7c6b5a4e3d";
+    for kubeconfig in [&east_kubeconfig, &west_kubeconfig] {
+        plane.kubectl_stdin_with(kubeconfig, &["apply", "-f", "-"], "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n")?;
+        plane.kubectl_stdin_with(kubeconfig, &["apply", "-f", "-"], &kustomization("app-pre-deploy", None))?;
+    }
+    // east: the migration Job runs (and exits 3) on east's own Job controller and node.
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: db-migration\n  namespace: shop\n  labels:\n    kustomize.toolkit.fluxcd.io/name: app-pre-deploy\n    kustomize.toolkit.fluxcd.io/namespace: shop\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        fluxjobs.test/exit-code: \"3\"\n    spec:\n      nodeName: kwok-node-0\n      restartPolicy: Never\n      containers:\n      - name: migration\n        image: registry.example.invalid/shop/migrate:1.0.0\n";
+    plane.kubectl_stdin_with(&east_kubeconfig, &["apply", "-f", "-"], job)?;
+    plane.kubectl_stdin_with(&east_kubeconfig, &["apply", "-f", "-"], &kustomization("app-deploy", Some("app-pre-deploy")))?;
+    let patch = |kubeconfig: &PathBuf, name: &str, status: Value| {
+        let patch = json!({ "status": status }).to_string();
+        let args = ["-n", "shop", "patch", "kustomization", name, "--subresource=status", "--type=merge", "-p", &patch];
+        plane.kubectl_with(kubeconfig, &args)
+    };
+    let failed = "health check failed after 30.004s: failed early due to stalled resources: [Job/shop/db-migration status: 'Failed']";
+    patch(&east_kubeconfig, "app-pre-deploy", json!({
+        "observedGeneration": 1, "lastAttemptedRevision": revision,
+        "conditions": [ready("False", "HealthCheckFailed", failed)],
+        "inventory": {"entries": [{"id": "shop_db-migration_batch_Job", "v": "v1"}]},
+    }))?;
+    patch(&east_kubeconfig, "app-deploy", json!({
+        "observedGeneration": 1,
+        "conditions": [ready("False", "DependencyNotReady", "dependency 'shop/app-pre-deploy' is not ready")],
+    }))?;
+    patch(&west_kubeconfig, "app-pre-deploy", json!({
+        "observedGeneration": 1, "lastAppliedRevision": revision, "lastAttemptedRevision": revision,
+        "conditions": [ready("True", "ReconciliationSucceeded", &format!("Applied revision: {revision}"))],
+    }))?;
+    let pki = plane.dir.join("pki");
+    let pki = |f: &str| pki.join(f).display().to_string();
+    let dead = format!("https://127.0.0.1:{}", free_port()?);
+    let hub = plane.api_server.clone();
+    let cluster = |name: &str, server: &str| format!("- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority: {}\n", pki("ca.crt"));
+    let user = |name: &str| format!("- name: {name}\n  user:\n    client-certificate: {}\n    client-key: {}\n", pki(&format!("{name}.crt")), pki(&format!("{name}.key")));
+    let context = |name: &str, cluster: &str, user: &str, ns: &str| format!("- name: {name}\n  context:\n    cluster: {cluster}\n    user: {user}\n    namespace: {ns}\n");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n{}{}{}{}users:\n{}{}contexts:\n{}{}{}{}{}current-context: hub\n",
+        cluster("hub", &hub),
+        cluster("east", &east),
+        cluster("west", &west),
+        cluster("dead", &dead),
+        user("admin"),
+        user("viewer"),
+        context("hub", "hub", "admin", "default"),
+        context("east", "east", "admin", "shop"),
+        context("west", "west", "admin", "shop"),
+        context("dead", "dead", "admin", "shop"),
+        context("forbidden", "east", "viewer", "shop"),
+    );
+    let path = plane.dir.join("kubeconfig-fleet");
+    std::fs::write(&path, text).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+fn across_contexts(ctx: &Ctx) -> Result<()> {
+    let kubeconfig = fleet(ctx)?;
+    // The Job controller and kwok of east run the migration to its failure.
+    let mut last = String::new();
+    wait_until("east's migration to fail", Duration::from_secs(60), || {
+        let out = fleet_run(ctx, &kubeconfig, &["status", "--contexts", "east", "-o", "json", "--logs", "0"])?;
+        last = out.stdout.clone();
+        let report: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        Ok(crate::stage(&report, "app-pre-deploy")["jobs"][0]["state"] == "Failed")
+    })
+    .map_err(|e| format!("{e}\nlast:\n{last}"))?;
+
+    // Every context at once, each in its own namespace (hub: default, the others: shop).
+    let all = ["status", "--contexts", "hub,east,west,dead,forbidden", "--logs", "0"];
+    let out = fleet_run(ctx, &kubeconfig, &all)?;
+    check(out.code == 1, || format!("a context could not be read: exit 1, not {}: {}", out.code, out.stderr))?;
+    let warnings: Vec<&str> = out.stderr.lines().collect();
+    check(warnings.len() == 2, || format!("one line per unreadable context, nothing else: {warnings:#?}"))?;
+    check(warnings[0].starts_with("warning: context dead: cannot reach the Kubernetes API server at https://127.0.0.1:"), || {
+        format!("{warnings:#?}")
+    })?;
+    check(warnings[1].starts_with("warning: context forbidden: forbidden: cannot list"), || format!("{warnings:#?}"))?;
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    check(rows[0].starts_with("CONTEXT   STAGE"), || format!("CONTEXT first:\n{}", out.stdout))?;
+    let row = |context: &str, stage: &str| {
+        rows.iter().find(|r| r.starts_with(&format!("{context} ")) && r.contains(&format!(" {stage} "))).copied()
+    };
+    let east_pre = row("east", "app-pre-deploy").unwrap_or_default();
+    check(east_pre.contains("Failed") && east_pre.contains("exit code 3 (Error)"), || out.stdout.clone())?;
+    check(row("east", "app-deploy").is_some_and(|r| r.contains("Blocked")), || out.stdout.clone())?;
+    check(row("west", "app-pre-deploy").is_some_and(|r| r.contains("Ready")), || out.stdout.clone())?;
+    check(out.stdout.contains("✗ [east] app-deploy <- app-pre-deploy <- Job/db-migration <- Pod/db-migration-"), || {
+        format!("the chain says its context:\n{}", out.stdout)
+    })?;
+    check(out.stdout.contains("then kubectl fluxjobs rerun --context east job/db-migration -n shop\n"), || {
+        format!("the hint's rerun names the cluster:\n{}", out.stdout)
+    })?;
+
+    // JSON: the contexts read and not read; references carry their context.
+    let out = fleet_run(ctx, &kubeconfig, &[&all[..], &["-o", "json"]].concat())?;
+    let report: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))?;
+    let contexts = report["contexts"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = contexts.iter().filter_map(|c| c["name"].as_str()).collect();
+    check(names == ["hub", "east", "west", "dead", "forbidden"], || format!("{names:?}"))?;
+    let errors: Vec<bool> = contexts.iter().map(|c| c["error"].is_string()).collect();
+    check(errors == [false, false, false, true, true], || format!("{contexts:#?}"))?;
+    check(contexts[1]["cluster"] == "east" && contexts[1]["server"].as_str().is_some_and(|s| s.starts_with("https://")), || {
+        format!("{contexts:#?}")
+    })?;
+    let deploy = report["stages"].as_array().and_then(|s| s.iter().find(|s| s["context"] == "east" && s["name"] == "app-deploy"));
+    check(deploy.is_some_and(|d| d["dependsOn"][0] == "shop/app-pre-deploy@east" && d["path"][1] == "shop/app-pre-deploy@east"), || {
+        format!("{deploy:#?}")
+    })?;
+
+    // The summary: one line per context, unreadable ones included.
+    let out = fleet_run(ctx, &kubeconfig, &["status", "--all-contexts", "--summary", "--logs", "0"])?;
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    check(out.code == 1 && lines.len() == 6, || format!("{}\n{}", out.stdout, out.stderr))?;
+    let line = |name: &str| lines.iter().find(|l| l.starts_with(&format!("{name} "))).copied().unwrap_or_default();
+    let words = |l: &str| l.split_whitespace().take(6).map(str::to_string).collect::<Vec<_>>();
+    check(words(line("east")) == ["east", "1", "0", "0", "0", "1"], || out.stdout.clone())?;
+    check(line("east").contains("shop/app-pre-deploy: Pod/db-migration-"), || out.stdout.clone())?;
+    check(words(line("west")) == ["west", "1", "1", "0", "0", "0"], || out.stdout.clone())?;
+    check(line("dead").contains("unreadable: cannot reach the Kubernetes API server"), || out.stdout.clone())?;
+    check(out.stderr.is_empty(), || format!("unreadable contexts are lines of the summary, not warnings: {}", out.stderr))?;
+
+    // Exit statuses: blocked anywhere (3), all well (0), nothing anywhere (4); globs select.
+    let code = |args: &[&str]| fleet_run(ctx, &kubeconfig, args).map(|o| o.code);
+    check(code(&["status", "--contexts", "e*,w*", "--exit-code", "--logs", "0"])? == 3, || "east is blocked: 3".into())?;
+    check(code(&["status", "--contexts", "west", "--exit-code"])? == 0, || "west is Ready: 0".into())?;
+    check(code(&["status", "--contexts", "hub,west", "-n", "e2e-fleet-nothing", "--exit-code"])? == 4, || "nothing: 4".into())?;
+
+    // One frame of east and west, redrawn when west changes; the dead cluster is one line.
+    let watching = Watching::start_args(&kubeconfig, &["status", "--contexts", "east,west,dead", "--watch", "-o", "json", "--logs", "0"])?;
+    let west_state = |doc: &Value| {
+        let stages = doc["stages"].as_array().cloned().unwrap_or_default();
+        stages.iter().find(|s| s["context"] == "west").and_then(|s| s["state"].as_str().map(str::to_string))
+    };
+    watching.until(Duration::from_secs(30), "with west Ready", |_| Ok(()), |doc| west_state(doc).as_deref() == Some("Ready"))?;
+    let west_kubeconfig = ctx.plane.dir.join("kubeconfig-west");
+    let patch = json!({"status": {"conditions": [ready("False", "ReconciliationFailed", "kustomization path not found: stat /tmp/kustomization-1/west: no such file or directory")]}});
+    ctx.plane.kubectl_with(&west_kubeconfig, &["-n", "shop", "patch", "kustomization", "app-pre-deploy", "--subresource=status", "--type=merge", "-p", &patch.to_string()])?;
+    let doc = watching.until(Duration::from_secs(30), "with west Failed", |_| Ok(()), |doc| west_state(doc).as_deref() == Some("Failed"))?;
+    let east_still = doc["stages"].as_array().is_some_and(|s| s.iter().any(|s| s["context"] == "east" && s["state"] == "Failed"));
+    check(east_still, || format!("east stays in the frame: {doc:#}"))?;
+    let said: Vec<String> = watching.stderr().into_iter().filter(|l| l.contains("context dead")).collect();
+    check(said.len() == 1, || format!("the dead cluster is one line: {said:#?}"))?;
+    Ok(())
+}
