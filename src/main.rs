@@ -30,6 +30,9 @@ fn main() -> ExitCode {
             Command::Version(args) => commands::version::run(&ctx, args).await,
         }
     });
+    // A credential plugin that outlived its --request-timeout may still run on a blocking thread:
+    // the process does not wait for it.
+    runtime.shutdown_background();
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -615,3 +615,117 @@ fn two_dumps_with_one_name_and_contexts_that_select_nothing_are_usage_errors() {
     assert_eq!(json["contexts"][0]["server"], "https://127.0.0.1:9");
     assert!(json["contexts"][0]["error"].as_str().unwrap().contains("cannot reach"));
 }
+
+/// A kubeconfig whose contexts all point at a port nothing listens on, each user an exec credential
+/// plugin (a shell script logging when it starts and ends) with this interactiveMode and delay.
+fn exec_kubeconfig(dir: &std::path::Path, contexts: &[(&str, &str, &str)]) -> String {
+    let plugin = dir.join("plugin.sh");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\necho \"start $1\" >> \"$LOG\"\nsleep \"$2\"\necho \"end $1\" >> \"$LOG\"\n\
+         printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"t\"}}'\n",
+    )
+    .unwrap();
+    std::process::Command::new("chmod").arg("+x").arg(&plugin).status().unwrap();
+    let mut text = String::from("apiVersion: v1\nkind: Config\nclusters:\n- {name: c, cluster: {server: \"https://127.0.0.1:9\"}}\nusers:\n");
+    for (name, mode, delay) in contexts {
+        text.push_str(&format!(
+            "- name: {name}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      args: [{name}, \"{delay}\"]\n      interactiveMode: {mode}\n",
+            plugin.display()
+        ));
+    }
+    text.push_str("contexts:\n");
+    for (name, _, _) in contexts {
+        text.push_str(&format!("- {{name: {name}, context: {{cluster: c, user: {name}}}}}\n"));
+    }
+    let path = dir.join("config");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn credential_plugins_that_may_prompt_run_one_at_a_time_before_the_others_run_together() {
+    let dir = scratch("exec");
+    let kubeconfig = exec_kubeconfig(
+        &dir,
+        &[("quiet-1", "Never", "0.6"), ("asks-1", "Always", "0.3"), ("quiet-2", "Never", "0.6"), ("asks-2", "Always", "0.3")],
+    );
+    let log = dir.join("log");
+    let out = run_env(&["status", "--kubeconfig", &kubeconfig, "--all-contexts"], &[("LOG", log.to_str().unwrap())]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 4, "one warning per unreachable context: {}", stderr(&out));
+    let log = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    // kube-rs runs a plugin more than once while it builds a client (kube-client
+    // client/auth/mod.rs), so each context's runs come in a row: asks-1's, then asks-2's, each
+    // ending before the next starts, and only then the quiet ones, together.
+    let asking = lines.iter().take_while(|l| l.ends_with("asks-1") || l.ends_with("asks-2")).count();
+    let (asks, quiet) = lines.split_at(asking);
+    assert!(!asks.is_empty() && asks.chunks(2).all(|pair| pair[0].replace("start", "end") == pair[1]), "one at a time: {log}");
+    let first_two = asks.iter().position(|l| l.ends_with("asks-2")).expect("asks-2 ran");
+    assert!(asks[first_two..].iter().all(|l| l.ends_with("asks-2")), "asks-1 first, then asks-2: {log}");
+    let mut together = quiet[..2].to_vec();
+    together.sort();
+    assert_eq!(together, ["start quiet-1", "start quiet-2"], "the others run at once: {log}");
+}
+
+#[test]
+fn a_credential_plugin_slower_than_the_request_timeout_is_one_warning() {
+    let dir = scratch("exec-slow");
+    let kubeconfig = exec_kubeconfig(&dir, &[("slow", "Never", "20"), ("quick", "Never", "0")]);
+    let log = dir.join("log");
+    let started = std::time::Instant::now();
+    let out = run_env(
+        &["status", "--kubeconfig", &kubeconfig, "--all-contexts", "--request-timeout", "1s"],
+        &[("LOG", log.to_str().unwrap())],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "not waiting for the plugin: {:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: context slow: no credentials for context \"slow\" within 1.0s: its exec credential plugin did not finish (--request-timeout)"),
+        "{err}"
+    );
+    assert!(err.contains("warning: context quick: cannot reach the Kubernetes API server at https://127.0.0.1:9"), "{err}");
+}
+
+#[test]
+fn reading_contexts_for_more_than_a_second_shows_progress_on_a_terminal_only() {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let dir = scratch("progress");
+    let kubeconfig = exec_kubeconfig(&dir, &[("slow-1", "Never", "0.5"), ("slow-2", "Never", "0.5")]);
+    let log = dir.join("log");
+    let (mut master_fd, mut slave_fd) = (0, 0);
+    // SAFETY: openpty writes the two descriptors it opens; the null arguments are optional.
+    let opened = unsafe {
+        libc::openpty(&mut master_fd, &mut slave_fd, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
+    };
+    assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just opened by openpty and are owned here alone.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master_fd), OwnedFd::from_raw_fd(slave_fd)) };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"));
+    cmd.args(["status", "--kubeconfig", &kubeconfig, "--all-contexts", "--summary"])
+        .env("LOG", &log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(slave));
+    let child = cmd.spawn().unwrap();
+    drop(cmd);
+    let mut reader = std::fs::File::from(master);
+    let reading = std::thread::spawn(move || {
+        let (mut shown, mut buf) = (Vec::new(), [0u8; 4096]);
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            shown.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&shown).into_owned()
+    });
+    let out = child.wait_with_output().unwrap();
+    let shown = reading.join().unwrap();
+    assert!(shown.contains("\r0/2 contexts read"), "progress after a second: {shown:?}");
+    assert!(shown.ends_with("\r\u{1b}[K"), "cleared when done: {shown:?}");
+    assert!(stdout(&out).starts_with("CONTEXT"), "stdout is only the data: {}", stdout(&out));
+    // Piped, nothing but the data and the warnings.
+    let piped = run_env(&["status", "--kubeconfig", &kubeconfig, "--all-contexts", "--summary"], &[("LOG", log.to_str().unwrap())]);
+    assert!(!stderr(&piped).contains("contexts read"), "{}", stderr(&piped));
+}
