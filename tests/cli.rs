@@ -398,6 +398,19 @@ fn the_plugin_completion_protocol_answers_in_cobras_format() {
     let stages = run_env(&["__complete", "status", "--kubeconfig", "tests/fixtures/kubeconfig.yaml", ""], &[]);
     assert!(stages.status.success());
     assert_eq!(stdout(&stages), ":4\n");
+    // Context names come from the kubeconfig alone; a list completes its last item.
+    let kubeconfig = scratch("complete-contexts").join("config");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- {name: c, cluster: {server: \"https://eu.example:6443\"}}\n\
+         contexts:\n- {name: prod-eu, context: {cluster: c}}\n- {name: prod-us, context: {cluster: c}}\n- {name: dev, context: {cluster: c}}\n",
+    )
+    .unwrap();
+    let kc = kubeconfig.display().to_string();
+    let names = stdout(&run(&["__complete", "status", "--kubeconfig", &kc, "--context", "prod"]));
+    assert_eq!(names, "prod-eu\thttps://eu.example:6443\nprod-us\thttps://eu.example:6443\n:4\n");
+    let list = stdout(&run(&["__complete", "status", "--kubeconfig", &kc, "--contexts", "dev,prod-u"]));
+    assert_eq!(list, "dev,prod-us\thttps://eu.example:6443\n:4\n");
 }
 
 #[test]

@@ -123,6 +123,12 @@ async fn candidates(before: &[String], partial: &str) -> (Vec<(String, String)>,
         Some("-o" | "--output") => return (fixed(&["table", "wide", "json", "yaml"]), NO_FILES),
         Some("--color") => return (fixed(&["auto", "always", "never"]), NO_FILES),
         Some("-n" | "--namespace") => return (namespaces(&typed).await, NO_FILES),
+        Some("--context") => return (context_names(&typed, ""), NO_FILES),
+        // A list: the item being typed, after those before its comma.
+        Some("--contexts") => {
+            let done = partial.rfind(',').map_or("", |at| &partial[..=at]);
+            return (context_names(&typed, done), NO_FILES);
+        }
         Some(
             "--kubeconfig"
             | "--snapshot"
@@ -177,6 +183,14 @@ async fn connection(typed: &Typed) -> Option<(cluster::Connection, String)> {
     let conn = cluster::connect(&options).await.ok()?;
     let ns = typed.namespace.clone().unwrap_or_else(|| conn.default_namespace.clone());
     Some((conn, ns))
+}
+
+/// The kubeconfig's contexts (after `done`, the items of a list already typed), each described by
+/// its cluster's server.
+fn context_names(typed: &Typed, done: &str) -> Vec<(String, String)> {
+    let options = ConnectOptions { kubeconfig: typed.kubeconfig.clone().map(Into::into), ..ConnectOptions::default() };
+    let contexts = cluster::contexts::kubeconfig_contexts(&options, false).unwrap_or_default();
+    contexts.into_iter().map(|c| (format!("{done}{}", c.name), c.server.unwrap_or_default())).collect()
 }
 
 async fn namespaces(typed: &Typed) -> Vec<(String, String)> {
