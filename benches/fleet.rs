@@ -4,6 +4,7 @@
 //!     cargo bench --bench fleet                         # N = 300 namespaces, 5 runs each
 //!     cargo bench --bench fleet -- --namespaces 1000 --runs 3
 //!     cargo bench --bench fleet -- --offline-from target/bench/fleet-300.json   # offline part only
+//!     cargo bench --bench fleet -- --only contexts --contexts 10 --per-context 50    # fleet of clusters only
 //!
 //! It starts the end-to-end control plane (tests/e2e/harness.rs) without kustomize-controller,
 //! fills it with N copies of the seed pipeline (Kustomization and GitRepository statuses written
@@ -14,6 +15,12 @@
 //! kustomizations -A` (what the flux CLI shows). Wall time and peak RSS come from GNU time; API
 //! requests from the API server's audit log, where only the benchmark user is logged.
 //! Results go to stdout and to `target/bench/fleet.md`.
+//!
+//! The fleet of clusters: C more API servers over the same etcd (`--contexts`, default 10), each
+//! filled with `--per-context` (default 50) namespaces of the same pipelines (statuses written, no
+//! controllers), one kubeconfig context each; interleaved: (e) `status -A --all-contexts -o json`,
+//! (f) the shell loop of the same C single-context runs, (g) a loop of `flux get ks -A`; and the
+//! fleet run's peak RSS at 1, C/2 and C contexts (it should grow linearly).
 
 #[path = "../tests/e2e/harness.rs"]
 mod harness;
@@ -35,6 +42,10 @@ const REV: &str = "main@sha1:5e0f7a1c2d3b4a59687766554433221100ffeedd";
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-fluxjobs");
 
 struct Args {
+    /// `cluster` (one cluster, N namespaces), `contexts` (the fleet of clusters), or both.
+    only: Option<String>,
+    contexts: usize,
+    per_context: usize,
     namespaces: usize,
     runs: usize,
     sizes_mb: Vec<usize>,
@@ -43,7 +54,15 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { namespaces: 300, runs: 5, sizes_mb: vec![5, 50, 200], offline_from: None };
+    let mut a = Args {
+        only: None,
+        contexts: 10,
+        per_context: 50,
+        namespaces: 300,
+        runs: 5,
+        sizes_mb: vec![5, 50, 200],
+        offline_from: None,
+    };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < argv.len() {
@@ -51,6 +70,9 @@ fn args() -> Args {
         match argv[i].as_str() {
             "--namespaces" => a.namespaces = value.parse().expect("--namespaces N"),
             "--runs" => a.runs = value.parse().expect("--runs N"),
+            "--only" => a.only = Some(value),
+            "--contexts" => a.contexts = value.parse().expect("--contexts C"),
+            "--per-context" => a.per_context = value.parse().expect("--per-context N"),
             "--offline-from" => a.offline_from = Some(PathBuf::from(value)),
             "--sizes-mb" => a.sizes_mb = value.split(',').map(|s| s.parse().expect("--sizes-mb 5,50")).collect(),
             "--bench" => {
@@ -96,6 +118,16 @@ fn main() {
         .unwrap();
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let mut report = String::new();
+    writeln!(report, "# Fleet benchmark\n").unwrap();
+    if args.only.as_deref() != Some("cluster") {
+        runtime.block_on(fleet_of_clusters(&plane, &args, &mut report));
+    }
+    if args.only.as_deref() == Some("contexts") {
+        std::fs::write(out.join("fleet.md"), &report).unwrap();
+        println!("{report}");
+        return;
+    }
     let start = Instant::now();
     let counts = runtime.block_on(fill(&plane, args.namespaces));
     eprintln!(
@@ -104,8 +136,6 @@ fn main() {
         start.elapsed().as_secs_f64()
     );
 
-    let mut report = String::new();
-    writeln!(report, "# Fleet benchmark\n").unwrap();
     writeln!(
         report,
         "N = {} namespaces: {} Kustomizations, {} Jobs, {} Pods, {} Events, {} Deployments; {} runs each, interleaved; medians.\n",
@@ -322,24 +352,16 @@ async fn create(client: &kube::Client, object: &Value, status: Option<&Value>) -
     Ok(())
 }
 
-async fn fill(plane: &ControlPlane, namespaces: usize) -> BTreeMap<&'static str, usize> {
-    let config = kube::Config::from_custom_kubeconfig(
-        Kubeconfig::read_from(&plane.kubeconfig).unwrap(),
-        &KubeConfigOptions::default(),
-    )
-    .await
-    .unwrap();
-    let client = kube::Client::try_from(config).unwrap();
-    // Room for every pod: kwok nodes of 110 pods each (the harness starts one).
-    let pods_expected = namespaces * 5;
-    for n in 1..=pods_expected / 100 {
-        let node = json!({"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": format!("kwok-bench-{n}"), "annotations": {"kwok.x-k8s.io/node": "fake"},
-                         "labels": {"kubernetes.io/hostname": format!("kwok-bench-{n}"), "type": "kwok"}},
-            "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
-                       "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}}});
-        create(&client, &node, None).await.unwrap();
-    }
+async fn client_of(kubeconfig: &Path) -> kube::Client {
+    let config =
+        kube::Config::from_custom_kubeconfig(Kubeconfig::read_from(kubeconfig).unwrap(), &KubeConfigOptions::default())
+            .await
+            .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+/// Namespaces `0..namespaces` of pipelines created through `client`, 16 at once.
+async fn create_namespaces(client: &kube::Client, namespaces: usize) {
     let done = std::sync::atomic::AtomicUsize::new(0);
     futures::stream::iter(0..namespaces)
         .map(|i| {
@@ -358,6 +380,127 @@ async fn fill(plane: &ControlPlane, namespaces: usize) -> BTreeMap<&'static str,
         .buffer_unordered(16)
         .collect::<Vec<()>>()
         .await;
+}
+
+/// C clusters of `per_context` namespaces each, one context each, read by one fleet run against
+/// the shell loops users write today.
+async fn fleet_of_clusters(plane: &ControlPlane, args: &Args, report: &mut String) {
+    let start = Instant::now();
+    let mut contexts = Vec::new();
+    for c in 0..args.contexts {
+        let name: &'static str = Box::leak(format!("fleet-{c:02}").into_boxed_str());
+        let (server, kubeconfig) = plane.start_spoke(name, false).expect("a cluster of the fleet");
+        create_namespaces(&client_of(&kubeconfig).await, args.per_context).await;
+        eprintln!("bench: cluster {name} at {server} filled ({:.0}s)", start.elapsed().as_secs_f64());
+        contexts.push((name, server));
+    }
+    let pki = plane.dir.join("pki");
+    let mut text = String::from("apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n");
+    text.push_str(&format!(
+        "    client-certificate: {}\n    client-key: {}\nclusters:\n",
+        pki.join("admin.crt").display(),
+        pki.join("admin.key").display()
+    ));
+    for (name, server) in &contexts {
+        text.push_str(&format!(
+            "- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority: {}\n",
+            pki.join("ca.crt").display()
+        ));
+    }
+    text.push_str("contexts:\n");
+    for (name, _) in &contexts {
+        text.push_str(&format!("- name: {name}\n  context:\n    cluster: {name}\n    user: admin\n"));
+    }
+    let kubeconfig = plane.dir.join("fleet.kubeconfig");
+    std::fs::write(&kubeconfig, text).unwrap();
+    let kc = kubeconfig.to_str().unwrap();
+    let names: Vec<&str> = contexts.iter().map(|(n, _)| *n).collect();
+    let bin_loop = format!("for c in {}; do {BIN} --kubeconfig {kc} --context $c status -A -o json; done", names.join(" "));
+    let mut peers: Vec<(String, PathBuf, Vec<String>)> = vec![
+        (
+            format!("(e) kubectl-fluxjobs status -A --all-contexts -o json ({} contexts)", names.len()),
+            PathBuf::from(BIN),
+            ["--kubeconfig", kc, "status", "-A", "--all-contexts", "-o", "json"].map(String::from).to_vec(),
+        ),
+        (
+            format!("(f) shell loop of {} `kubectl-fluxjobs status -A --context C -o json`", names.len()),
+            PathBuf::from("/bin/sh"),
+            vec!["-c".into(), bin_loop],
+        ),
+    ];
+    if let Some(flux) = plane.try_tool("FLUX") {
+        let flux_loop = format!(
+            "for c in {}; do {} --kubeconfig {kc} --context $c get kustomizations -A; done",
+            names.join(" "),
+            flux.display()
+        );
+        peers.push((format!("(g) shell loop of {} `flux get kustomizations -A`", names.len()), PathBuf::from("/bin/sh"), vec!["-c".into(), flux_loop]));
+    }
+    let mut results: Vec<Vec<Measure>> = peers.iter().map(|_| Vec::new()).collect();
+    for run in 0..args.runs {
+        for (i, (name, program, argv)) in peers.iter().enumerate() {
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let m = measure(None, program, &argv, &[]);
+            eprintln!("bench: run {run}: {name}: {:.3}s, {} MB", m.wall.as_secs_f64(), m.rss_kb / 1024);
+            results[i].push(m);
+        }
+    }
+    let loop_wall = median(results[1].iter().map(|m| m.wall).collect());
+    writeln!(
+        report,
+        "## A fleet of clusters\n\n{} API servers over one etcd, {} namespaces of pipelines each ({} Kustomizations per cluster); {} runs each, interleaved; medians.\n",
+        names.len(),
+        args.per_context,
+        args.per_context * 3,
+        args.runs
+    )
+    .unwrap();
+    writeln!(report, "| command | wall (median) | vs (f) | peak RSS |").unwrap();
+    writeln!(report, "|---|---|---|---|").unwrap();
+    for ((name, _, _), ms) in peers.iter().zip(&results) {
+        let wall = median(ms.iter().map(|m| m.wall).collect());
+        let rss = median(ms.iter().map(|m| m.rss_kb).collect());
+        writeln!(
+            report,
+            "| {name} | {:.3}s | {:.2}x | {} MB |",
+            wall.as_secs_f64(),
+            wall.as_secs_f64() / loop_wall.as_secs_f64(),
+            rss / 1024
+        )
+        .unwrap();
+    }
+    // Memory against the fleet's size: the same run over the first 1, C/2 and C contexts.
+    writeln!(report, "\nPeak RSS of (e) against the number of contexts read:\n").unwrap();
+    writeln!(report, "| contexts | peak RSS (median) | wall (median) |").unwrap();
+    writeln!(report, "|---|---|---|").unwrap();
+    let mut sizes = vec![1, names.len() / 2, names.len()];
+    sizes.dedup();
+    for size in sizes.into_iter().filter(|s| *s > 0) {
+        let selection = names[..size].join(",");
+        let ms: Vec<Measure> = (0..args.runs)
+            .map(|_| measure(None, Path::new(BIN), &["--kubeconfig", kc, "status", "-A", "--contexts", &selection, "-o", "json"], &[]))
+            .collect();
+        let rss = median(ms.iter().map(|m| m.rss_kb).collect());
+        let wall = median(ms.iter().map(|m| m.wall).collect());
+        writeln!(report, "| {size} | {} MB | {:.3}s |", rss / 1024, wall.as_secs_f64()).unwrap();
+        eprintln!("bench: {size} contexts: {} MB, {:.3}s", rss / 1024, wall.as_secs_f64());
+    }
+    writeln!(report).unwrap();
+}
+
+async fn fill(plane: &ControlPlane, namespaces: usize) -> BTreeMap<&'static str, usize> {
+    let client = client_of(&plane.kubeconfig).await;
+    // Room for every pod: kwok nodes of 110 pods each (the harness starts one).
+    let pods_expected = namespaces * 5;
+    for n in 1..=pods_expected / 100 {
+        let node = json!({"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": format!("kwok-bench-{n}"), "annotations": {"kwok.x-k8s.io/node": "fake"},
+                         "labels": {"kubernetes.io/hostname": format!("kwok-bench-{n}"), "type": "kwok"}},
+            "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+                       "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}}});
+        create(&client, &node, None).await.unwrap();
+    }
+    create_namespaces(&client, namespaces).await;
     // Wait until the Job controller and kwok have settled every Job that can finish.
     let expected_finished: usize = (0..namespaces)
         .map(|i| match outcome(i) {

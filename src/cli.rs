@@ -264,6 +264,11 @@ pub struct StatusArgs {
     /// Blocked before Progressing, then the oldest).
     #[arg(long)]
     pub summary: bool,
+    /// Follow stages that apply to another cluster (`spec.kubeConfig.secretRef`) into it, through
+    /// the kubeconfig in that Secret (needs `get` on it), and diagnose their Jobs and Pods there.
+    /// A kubeconfig that would run a command here (exec, auth-provider) is refused.
+    #[arg(long, conflicts_with_all = ["snapshot", "watch"])]
+    pub follow_kubeconfig: bool,
     /// Exit with status 3 when a shown stage is Blocked or Failed.
     #[arg(long)]
     pub exit_code: bool,

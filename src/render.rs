@@ -183,7 +183,9 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: 
     row.push(Cell::new(age));
     // On a terminal the table must fit: an attempted revision shows its commit alone.
     row.push(Cell::new(revision_column(stage, o.width.is_some() && !wide)));
-    row.push(Cell::new(jobs_summary(&stage.jobs)));
+    // Jobs in another cluster that was not read are neither ok nor missing.
+    let unread_remote = stage.remote.as_ref().is_some_and(|r| !r.followed);
+    row.push(Cell::new(if unread_remote { "remote".to_string() } else { jobs_summary(&stage.jobs) }));
     if wide {
         row.push(Cell::new(if stage.suspended { "True" } else { "False" }));
         row.push(Cell::new(inert(&stage.source.as_ref().map(ObjectRef::to_string).unwrap_or_default())));
@@ -438,6 +440,9 @@ fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions, qualifi
     let mut parts: Vec<String> = stage.path.iter().map(|id| stage_label(id, stage_home)).collect();
     if let Some(step) = &cause.step {
         parts.push(format!("step {step}"));
+    }
+    if let Some(cluster) = &cause.cluster {
+        parts.push(format!("cluster {cluster}"));
     }
     parts.extend(cause.via.iter().map(|v| v.short(home)));
     let object = cause.object();

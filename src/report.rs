@@ -149,6 +149,36 @@ pub struct StageReport {
     /// A HelmRelease's hook Jobs (those annotated `helm.sh/hook`), by name; omitted for other kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hooks: Option<Vec<HookReport>>,
+    /// The other cluster it applies to (`spec.kubeConfig`); omitted when it applies to its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteReport>,
+}
+
+/// The other cluster a stage applies to, and whether its objects were read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteReport {
+    /// `ns/name` of the Secret holding its kubeconfig (`spec.kubeConfig.secretRef`).
+    pub secret: Option<String>,
+    /// `ns/name` of the ConfigMap of its workload identity settings (`spec.kubeConfig.configMapRef`).
+    pub config_map: Option<String>,
+    /// Its API server, when the kubeconfig was read.
+    pub server: Option<String>,
+    /// Its Jobs, Pods and Events were read, and the stage's are diagnosed there.
+    pub followed: bool,
+    /// Why they could not be read.
+    pub error: Option<String>,
+}
+
+impl RemoteReport {
+    /// How the stage reaches it, in a few words: `kubeConfig Secret shop/east-kubeconfig`.
+    pub fn via(&self) -> String {
+        match (&self.secret, &self.config_map) {
+            (Some(secret), _) => format!("kubeConfig Secret {secret}"),
+            (None, Some(config_map)) => format!("kubeConfig ConfigMap {config_map}"),
+            (None, None) => "spec.kubeConfig".into(),
+        }
+    }
 }
 
 /// One Helm hook Job of a HelmRelease.
@@ -541,6 +571,9 @@ pub struct RootCause {
     /// The ResourceSet step the object belongs to, when the stage at fault is a ResourceSet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// The other cluster the object is in (a stage's `spec.kubeConfig`, followed): its server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 impl RootCause {
@@ -558,6 +591,7 @@ impl RootCause {
             events: vec![],
             logs: None,
             step: None,
+            cluster: None,
         }
     }
 
@@ -623,6 +657,9 @@ pub enum Reason {
     AwaitingAdmission { queue: String },
     /// A Job still running when the stage's health check timed out: slow, not failed.
     StillRunning,
+    /// What failed is in another cluster (`spec.kubeConfig`) whose objects were not read: the
+    /// controller's reason, and how the stage reaches that cluster.
+    RemoteCluster { observed: String, via: String },
     /// A reason as a controller wrote it.
     Observed(String),
 }
@@ -646,6 +683,7 @@ impl Reason {
             Reason::JobDeleted => "JobDeleted",
             Reason::JobSuspended => "JobSuspended",
             Reason::AwaitingAdmission { .. } => "AwaitingAdmission",
+            Reason::RemoteCluster { .. } => "RemoteCluster",
             Reason::StillRunning => "StillRunning",
             Reason::Observed(reason) => reason,
         }
@@ -672,6 +710,7 @@ impl Reason {
             Reason::JobSuspended => "suspended",
             Reason::StillRunning => "still running at the health check timeout",
             Reason::AwaitingAdmission { queue } => return Some(format!("awaiting admission by LocalQueue {queue}")),
+            Reason::RemoteCluster { observed, via } => return Some(format!("{observed} in another cluster ({via})")),
             Reason::ImmutableField | Reason::Observed(_) => return None,
         }))
     }

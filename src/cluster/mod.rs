@@ -16,6 +16,7 @@ pub mod contexts;
 mod mock;
 pub mod preflight;
 pub mod read;
+pub mod remote;
 mod request_log;
 pub mod wait;
 pub mod watch;

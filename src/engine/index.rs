@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
 use super::resolution::Resolution;
-use crate::model::{Inventory, Kustomization, NamedObject, Snapshot, Source, StageObject};
+use crate::model::{Inventory, Kustomization, NamedObject, RemoteCluster, Snapshot, Source, StageObject};
 use crate::refs::{MetaNames, NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState};
 
@@ -141,6 +141,9 @@ pub struct Index<'a> {
     labelled_deployments: HashMap<Owner<'a>, Vec<&'a Deployment>>,
     labelled_pod_sets: HashMap<Owner<'a>, Vec<ObjectRef>>,
     named_objects: HashMap<Ref<'a>, &'a NamedObject>,
+    /// The other clusters stages apply to, as read, with an index over each one's objects.
+    remote_clusters: &'a [RemoteCluster],
+    remote_indexes: HashMap<NamespacedName, &'a Index<'a>>,
 }
 
 /// Keys borrowed from the snapshot (no copy of a name per object): `(namespace, name)` and
@@ -202,6 +205,8 @@ impl<'a> Index<'a> {
                 .iter()
                 .map(|o| ((o.kind.as_str(), o.metadata.namespace_str(), o.metadata.name_str()), o))
                 .collect(),
+            remote_clusters: &snapshot.remotes,
+            remote_indexes: HashMap::new(),
         };
         let kustomizations = snapshot.kustomizations.iter().map(|k| k as &dyn StageRules);
         let resource_sets = snapshot.resource_sets.iter().map(|r| r as &dyn StageRules);
@@ -369,6 +374,18 @@ impl<'a> Index<'a> {
 
     /// Jobs of a stage: inventory ids first (`<ns>_<name>_batch_Job`), then owner labels.
     /// Returns the live Jobs and the inventory Jobs that are gone.
+    /// With indexes over the objects of the other clusters read (by the Secret of their kubeconfig).
+    pub fn with_remote_indexes(mut self, indexes: HashMap<NamespacedName, &'a Index<'a>>) -> Self {
+        self.remote_indexes = indexes;
+        self
+    }
+
+    /// The other cluster a kubeconfig Secret reaches, as read, and the index over its objects.
+    pub fn remote(&self, secret: &NamespacedName) -> Option<(&'a RemoteCluster, Option<&'a Index<'a>>)> {
+        let cluster = self.remote_clusters.iter().find(|c| &c.secret == secret)?;
+        Some((cluster, self.remote_indexes.get(secret).copied()))
+    }
+
     pub fn stage_jobs(&self, stage: &dyn StageObject) -> (Vec<&'a Job>, Vec<NamespacedName>) {
         let labelled = self.labelled_jobs.get(&owner_key(stage)).map(Vec::as_slice).unwrap_or_default();
         self.jobs_of(inventory_objects(stage.inventory(), "batch", "Job"), labelled)

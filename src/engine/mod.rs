@@ -14,6 +14,7 @@
 //! - `graph`: the `dependsOn` graph and the [`Filter`]; `warnings`: pipeline-wide pattern checks;
 //! - `helm_hooks`: what a forced reconcile of a HelmRelease runs, and which hook Jobs with it;
 //! - `kustomization`, `resource_set`, `helm_release`: each stage kind's [`StageRules`];
+//! - `remote`: stages that apply to another cluster (`spec.kubeConfig`), followed or not;
 //! - `resolve`: the walk from a stage that is not Ready to the stage at fault, never by kind;
 //! - `stage`: assembling the [`Report`].
 
@@ -28,6 +29,7 @@ mod kustomization;
 pub mod messages;
 pub mod named_objects;
 mod ready_expr;
+pub mod remote;
 mod resolution;
 mod resolve;
 pub mod resource_set;
@@ -47,7 +49,16 @@ pub use index::{
 
 /// Runs the diagnosis.
 pub fn diagnose(snapshot: &Snapshot, filter: &Filter) -> Result<Report, EngineError> {
-    let index = Index::new(snapshot);
+    // Each other cluster read: this snapshot's stages and sources over that cluster's objects.
+    let elsewhere: Vec<(crate::refs::NamespacedName, Snapshot)> = snapshot
+        .remotes
+        .iter()
+        .filter_map(|r| Some((r.secret.clone(), snapshot.over_workloads_of(r.workloads.as_ref().ok()?))))
+        .collect();
+    let remote_indexes: Vec<(crate::refs::NamespacedName, Index)> =
+        elsewhere.iter().map(|(secret, snapshot)| (secret.clone(), Index::new(snapshot))).collect();
+    let index = Index::new(snapshot)
+        .with_remote_indexes(remote_indexes.iter().map(|(secret, index)| (secret.clone(), index)).collect());
     let graph = Graph::new(snapshot);
     let shown = graph.select(&index, filter)?;
     Ok(stage::report(&index, &graph, &shown))

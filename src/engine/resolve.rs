@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use super::graph::Graph;
 use super::hints;
 use super::index::{Index, StageRules, Walk};
+use super::remote;
 use super::resolution::{Resolution, stage_cause};
 use crate::refs::StageId;
 use crate::report::{ReadyExprReport, Reason, StageState};
@@ -46,7 +47,8 @@ impl<'i, 'a> Resolver<'i, 'a> {
                 Some(r)
             }
             state => {
-                let at_stage = stage.cause(self.index, state);
+                let site = remote::site(self.index, stage);
+                let at_stage = remote::explain(stage, &site, stage.cause(site.index(self.index), state));
                 Some(self.continue_into_named_stage(id, at_stage, visiting))
             }
         }

@@ -1711,3 +1711,83 @@ fn a_canceled_health_check_names_what_interrupted_it() {
         s.hint
     );
 }
+
+/// The seed pipeline whose pre-deploy stage applies to another cluster (`spec.kubeConfig` with
+/// `kube_config`), its health check failed on a Job there; `remote` is what was read of that
+/// cluster, if anything.
+fn remote_pipeline(kube_config: Value, remote: Option<crate::model::RemoteCluster>) -> Report {
+    let mut pre = failed_pre_deploy(HEALTH_FAILED);
+    pre["spec"]["kubeConfig"] = kube_config;
+    let mut objects = blocked_pipeline(pre, vec![]);
+    objects.push(event("Namespace", NS, "Normal", "Clock", "fixes the snapshot time"));
+    let text = json!({"apiVersion": "v1", "kind": "List", "items": objects}).to_string();
+    let mut snapshot = parse_snapshot(&text, "fixture").expect("fixture parses");
+    snapshot.remotes.extend(remote);
+    diagnose(&snapshot, &Filter::default()).expect("diagnosis")
+}
+
+fn east(workloads: Result<Vec<Value>, String>) -> crate::model::RemoteCluster {
+    crate::model::RemoteCluster {
+        secret: crate::refs::NamespacedName::new(NS, "east-kubeconfig"),
+        server: Some("https://east.example:6443".into()),
+        workloads: workloads.map(|objects| {
+            let text = json!({"apiVersion": "v1", "kind": "List", "items": objects}).to_string();
+            Box::new(parse_snapshot(&text, "east").expect("east parses"))
+        }),
+    }
+}
+
+#[test]
+fn a_stage_applying_to_another_cluster_not_read_names_that_cluster_never_missing() {
+    let report = remote_pipeline(json!({"secretRef": {"name": "east-kubeconfig"}}), None);
+    let pre = stage(&report, "app-pre-deploy");
+    assert!(pre.jobs.is_empty(), "no Job is missing: {:?}", pre.jobs);
+    let cause = pre.root_cause.as_ref().unwrap();
+    assert_eq!(cause.reason.as_str(), "RemoteCluster");
+    assert_eq!((cause.kind.as_str(), cause.name.as_str()), ("Kustomization", "app-pre-deploy"));
+    assert_eq!(cause.message, HEALTH_FAILED, "the controller's own words");
+    assert_eq!(
+        pre.diagnosis(NS).as_deref(),
+        Some("HealthCheckFailed in another cluster (kubeConfig Secret shop/east-kubeconfig)")
+    );
+    let hint = pre.hint.as_deref().unwrap();
+    assert!(hint.contains("Secret shop/east-kubeconfig") && hint.contains("--follow-kubeconfig"), "{hint}");
+    let remote = pre.remote.as_ref().unwrap();
+    assert_eq!((remote.secret.as_deref(), remote.followed), (Some("shop/east-kubeconfig"), false));
+    // Downstream stages are blocked by it, saying the same.
+    let post = stage(&report, "app-post-deploy");
+    assert_eq!(post.root_cause.as_ref().unwrap().reason.as_str(), "RemoteCluster");
+}
+
+#[test]
+fn a_stage_applying_to_another_cluster_that_was_read_is_diagnosed_there() {
+    let pod = pod_of("db-migration", "db-migration-x1", terminated(3, "Error"));
+    let job = failed_job("db-migration", "BackoffLimitExceeded", BACKOFF_MESSAGE);
+    let report = remote_pipeline(json!({"secretRef": {"name": "east-kubeconfig"}}), Some(east(Ok(vec![job, pod]))));
+    let pre = stage(&report, "app-pre-deploy");
+    assert_cause(&report, "app-pre-deploy", StageState::Failed, "Pod", "db-migration-x1", "Error", &["app-pre-deploy"]);
+    let cause = pre.root_cause.as_ref().unwrap();
+    assert_eq!((cause.exit_code, cause.cluster.as_deref()), (Some(3), Some("https://east.example:6443")));
+    assert_eq!(pre.jobs.len(), 1, "the Job of that cluster");
+    let hint = pre.hint.as_deref().unwrap();
+    assert!(hint.starts_with("in the cluster at https://east.example:6443 (kubeConfig Secret shop/east-kubeconfig): "), "{hint}");
+    assert!(
+        hint.contains("delete job db-migration -n shop) and kubectl fluxjobs reconcile app-pre-deploy -n shop"),
+        "a rerun here would reach the wrong cluster: {hint}"
+    );
+    assert!(!hint.contains("kubectl fluxjobs rerun"), "{hint}");
+    assert!(pre.remote.as_ref().unwrap().followed);
+}
+
+#[test]
+fn another_cluster_that_could_not_be_read_or_workload_identity_is_said_so() {
+    let error = "cannot reach the Kubernetes API server at https://kubernetes.default.svc: dns error".to_string();
+    let report = remote_pipeline(json!({"secretRef": {"name": "east-kubeconfig"}}), Some(east(Err(error.clone()))));
+    let pre = stage(&report, "app-pre-deploy");
+    assert_eq!(pre.root_cause.as_ref().unwrap().reason.as_str(), "RemoteCluster");
+    assert!(pre.hint.as_deref().unwrap().contains(&error), "{:?}", pre.hint);
+    assert_eq!(pre.remote.as_ref().unwrap().error.as_deref(), Some(error.as_str()));
+    let report = remote_pipeline(json!({"configMapRef": {"name": "east-identity"}}), None);
+    let hint = stage(&report, "app-pre-deploy").hint.clone().unwrap();
+    assert!(hint.contains("ConfigMap shop/east-identity") && hint.contains("does not support"), "{hint}");
+}

@@ -6,6 +6,7 @@ use k8s_openapi::api::batch::v1::Job;
 use super::causes::missing_job_report;
 use super::graph::Graph;
 use super::index::{Index, StageRules, Walk};
+use super::remote::{self, Site};
 use super::resolution::Resolution;
 use super::resolve::Resolver;
 use super::warnings::pipeline_warnings;
@@ -24,9 +25,16 @@ pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<StageId>]) -
             let stage = index.stage(id).expect("pipelines hold snapshot stages");
             let resolution = resolver.resolve(id);
             let ready_exprs = resolver.ready_exprs(stage);
-            let mut report = stage_report(index, stage, resolution);
+            // A stage applying to another cluster: its objects are looked up there.
+            let site = remote::site(index, stage);
+            let mut report = stage_report(site.index(index), stage, resolution);
             report.ready_exprs = ready_exprs;
-            stage.complete_report(index, &mut report, &mut warnings);
+            if let Site::Unread(_) = site {
+                // Its objects were not read: none is "missing".
+                report.jobs.clear();
+            }
+            report.remote = site.report();
+            stage.complete_report(site.index(index), &mut report, &mut warnings);
             stages.push(report);
         }
         warnings.extend(pipeline_warnings(index, pipeline, &stages[first..]));
@@ -66,6 +74,7 @@ fn stage_report(index: &Index, stage: &dyn StageRules, resolution: Option<Resolu
         ready_exprs: vec![],
         steps: None,
         hooks: None,
+        remote: None,
     }
 }
 

@@ -54,6 +54,8 @@ pub struct HelmReleaseSpec {
     pub target_namespace: Option<String>,
     pub storage_namespace: Option<String>,
     pub test: Option<TestSpec>,
+    /// Another cluster it installs the release in.
+    pub kube_config: Option<super::KubeConfigReference>,
 }
 
 /// `spec.test` (api/v2 `Test`): whether helm-controller runs the chart's test hooks after an

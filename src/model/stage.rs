@@ -4,7 +4,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{Condition, HelmRelease, Inventory, Kustomization, LastSuccess, ResourceSet, StageHistory};
+use super::{Condition, HelmRelease, Inventory, KubeConfigReference, Kustomization, LastSuccess, ResourceSet, StageHistory};
 use crate::refs::{MetaNames, ObjectRef, StageId, StageKind};
 
 /// A stage object of any kind, read-only.
@@ -28,6 +28,10 @@ pub trait StageObject: std::fmt::Debug + Send + Sync {
     fn to_stage(&self) -> Stage;
     /// What its `status.history` says, when its kind keeps one and it has entries.
     fn history(&self) -> Option<StageHistory>;
+    /// The other cluster it applies to (`spec.kubeConfig`), when its kind can.
+    fn kube_config(&self) -> Option<&KubeConfigReference> {
+        None
+    }
 
     fn id(&self) -> StageId {
         StageId::of(self.stage_kind(), self.meta())
@@ -92,6 +96,9 @@ impl StageObject for Kustomization {
     }
     fn history(&self) -> Option<StageHistory> {
         StageHistory::of_reconciliations(&self.status.as_ref()?.history)
+    }
+    fn kube_config(&self) -> Option<&KubeConfigReference> {
+        self.spec.kube_config.as_ref()
     }
 }
 
@@ -193,6 +200,9 @@ impl StageObject for HelmRelease {
                 time: s.last_deployed,
             }),
         })
+    }
+    fn kube_config(&self) -> Option<&KubeConfigReference> {
+        self.spec.kube_config.as_ref()
     }
 }
 

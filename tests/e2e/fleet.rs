@@ -15,7 +15,25 @@ use crate::watching::Watching;
 use crate::{Ctx, check};
 
 pub fn all() -> Vec<(&'static str, Scenario)> {
-    vec![("status_across_contexts_shows_each_cluster_and_says_which_could_not_be_read", across_contexts)]
+    vec![
+        ("status_across_contexts_shows_each_cluster_and_says_which_could_not_be_read", across_contexts),
+        ("a_kustomization_applying_to_another_cluster_names_it_and_is_followed_into_it", hub_and_spoke),
+    ]
+}
+
+/// The workload clusters, started once for the scenarios that share them.
+struct Spokes {
+    east: (String, PathBuf),
+    west: (String, PathBuf),
+}
+
+static SPOKES: std::sync::OnceLock<std::result::Result<Spokes, String>> = std::sync::OnceLock::new();
+
+fn spokes(ctx: &Ctx) -> Result<&'static Spokes> {
+    let started = SPOKES.get_or_init(|| {
+        Ok(Spokes { east: ctx.plane.start_spoke("east", true)?, west: ctx.plane.start_spoke("west", false)? })
+    });
+    started.as_ref().map_err(Clone::clone)
 }
 
 /// `kubectl fluxjobs` with this kubeconfig and arguments, as the other scenarios run it.
@@ -40,33 +58,32 @@ fn ready(status: &str, reason: &str, message: &str) -> Value {
 /// forbidden.
 fn fleet(ctx: &Ctx) -> Result<PathBuf> {
     let plane = &ctx.plane;
-    let (east, east_kubeconfig) = plane.start_spoke("east", true)?;
-    let (west, west_kubeconfig) = plane.start_spoke("west", false)?;
+    let Spokes { east: (east, east_kubeconfig), west: (west, west_kubeconfig) } = spokes(ctx)?;
     let revision = "main@sha1:5f1c0f2a8e0b4f6a9d3c2b1a0e9f8d7c6b5a4e3d";
-    for kubeconfig in [&east_kubeconfig, &west_kubeconfig] {
+    for kubeconfig in [east_kubeconfig, west_kubeconfig] {
         plane.kubectl_stdin_with(kubeconfig, &["apply", "-f", "-"], "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n")?;
         plane.kubectl_stdin_with(kubeconfig, &["apply", "-f", "-"], &kustomization("app-pre-deploy", None))?;
     }
     // east: the migration Job runs (and exits 3) on east's own Job controller and node.
     let job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: db-migration\n  namespace: shop\n  labels:\n    kustomize.toolkit.fluxcd.io/name: app-pre-deploy\n    kustomize.toolkit.fluxcd.io/namespace: shop\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        fluxjobs.test/exit-code: \"3\"\n    spec:\n      nodeName: kwok-node-0\n      restartPolicy: Never\n      containers:\n      - name: migration\n        image: registry.example.invalid/shop/migrate:1.0.0\n";
-    plane.kubectl_stdin_with(&east_kubeconfig, &["apply", "-f", "-"], job)?;
-    plane.kubectl_stdin_with(&east_kubeconfig, &["apply", "-f", "-"], &kustomization("app-deploy", Some("app-pre-deploy")))?;
-    let patch = |kubeconfig: &PathBuf, name: &str, status: Value| {
+    plane.kubectl_stdin_with(east_kubeconfig, &["apply", "-f", "-"], job)?;
+    plane.kubectl_stdin_with(east_kubeconfig, &["apply", "-f", "-"], &kustomization("app-deploy", Some("app-pre-deploy")))?;
+    let patch = |kubeconfig: &std::path::Path, name: &str, status: Value| {
         let patch = json!({ "status": status }).to_string();
         let args = ["-n", "shop", "patch", "kustomization", name, "--subresource=status", "--type=merge", "-p", &patch];
         plane.kubectl_with(kubeconfig, &args)
     };
     let failed = "health check failed after 30.004s: failed early due to stalled resources: [Job/shop/db-migration status: 'Failed']";
-    patch(&east_kubeconfig, "app-pre-deploy", json!({
+    patch(east_kubeconfig, "app-pre-deploy", json!({
         "observedGeneration": 1, "lastAttemptedRevision": revision,
         "conditions": [ready("False", "HealthCheckFailed", failed)],
         "inventory": {"entries": [{"id": "shop_db-migration_batch_Job", "v": "v1"}]},
     }))?;
-    patch(&east_kubeconfig, "app-deploy", json!({
+    patch(east_kubeconfig, "app-deploy", json!({
         "observedGeneration": 1,
         "conditions": [ready("False", "DependencyNotReady", "dependency 'shop/app-pre-deploy' is not ready")],
     }))?;
-    patch(&west_kubeconfig, "app-pre-deploy", json!({
+    patch(west_kubeconfig, "app-pre-deploy", json!({
         "observedGeneration": 1, "lastAppliedRevision": revision, "lastAttemptedRevision": revision,
         "conditions": [ready("True", "ReconciliationSucceeded", &format!("Applied revision: {revision}"))],
     }))?;
@@ -80,8 +97,8 @@ fn fleet(ctx: &Ctx) -> Result<PathBuf> {
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n{}{}{}{}users:\n{}{}contexts:\n{}{}{}{}{}current-context: hub\n",
         cluster("hub", &hub),
-        cluster("east", &east),
-        cluster("west", &west),
+        cluster("east", east),
+        cluster("west", west),
         cluster("dead", &dead),
         user("admin"),
         user("viewer"),
@@ -183,5 +200,109 @@ fn across_contexts(ctx: &Ctx) -> Result<()> {
     check(east_still, || format!("east stays in the frame: {doc:#}"))?;
     let said: Vec<String> = watching.stderr().into_iter().filter(|l| l.contains("context dead")).collect();
     check(said.len() == 1, || format!("the dead cluster is one line: {said:#?}"))?;
+    Ok(())
+}
+
+/// A kubeconfig Secret for east as Flux wants it: everything inline.
+fn inline_kubeconfig(ctx: &Ctx, server: &str, user: &str) -> Result<String> {
+    let pki = ctx.plane.dir.join("pki");
+    let data = |file: &str| -> Result<String> {
+        let bytes = std::fs::read(pki.join(file)).map_err(|e| e.to_string())?;
+        let out = std::process::Command::new("base64").arg("-w0").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn();
+        let mut child = out.map_err(|e| e.to_string())?;
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), &bytes).map_err(|e| e.to_string())?;
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    Ok(format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: spoke\n  cluster:\n    server: {server}\n    certificate-authority-data: {}\n\
+         users:\n- name: flux\n  user:\n{user}\ncontexts:\n- name: spoke\n  context:\n    cluster: spoke\n    user: flux\ncurrent-context: spoke\n",
+        data("ca.crt")?
+    )
+    .replace("{admin-certificate}", &data("admin.crt")?)
+    .replace("{admin-key}", &data("admin.key")?))
+}
+
+fn secret(ns: &str, name: &str, kubeconfig: &str) -> String {
+    let indented = kubeconfig.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n");
+    format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {ns}\nstringData:\n  value: |\n{indented}\n")
+}
+
+/// The real kustomize-controller in the hub applies a migration Job to east through
+/// `spec.kubeConfig`; it fails there. Without --follow-kubeconfig the stage names the other
+/// cluster (never "missing"); with it, the pod's exit code in east. Kubeconfigs that would run a
+/// command here, or reach a server only the cluster can, are one line each; workload identity is
+/// said to be unsupported.
+fn hub_and_spoke(ctx: &Ctx) -> Result<()> {
+    let Spokes { east: (east, _), .. } = spokes(ctx)?;
+    let ns = "e2e-hub-spoke";
+    let plane = &ctx.plane;
+    plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    let admin = "    client-certificate-data: {admin-certificate}\n    client-key-data: {admin-key}";
+    plane.apply(&secret(ns, "east-kubeconfig", &inline_kubeconfig(ctx, east, admin)?))?;
+    let marker = plane.dir.join("exec-plugin-ran");
+    let exec = format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [\"-c\", \"touch {}\"]",
+        marker.display()
+    );
+    plane.apply(&secret(ns, "exec-kubeconfig", &inline_kubeconfig(ctx, east, &exec)?))?;
+    plane.apply(&secret(ns, "incluster-kubeconfig", &inline_kubeconfig(ctx, "https://kubernetes.default.svc:443", "    token: abc")?))?;
+    let job = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: remote-shop\n---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: db-migration\n  namespace: remote-shop\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        fluxjobs.test/exit-code: \"3\"\n    spec:\n      nodeName: kwok-node-0\n      restartPolicy: Never\n      containers:\n      - name: migration\n        image: registry.example.invalid/shop/migrate:1.0.0\n";
+    plane.publish(ns, "app", &[("pre-deploy/job.yaml", job)])?;
+    let stage = |name: &str, kube_config: &str, unwatched: bool| {
+        let labels = if unwatched { "  labels:\n    fluxjobs.test/unwatched: \"true\"\n" } else { "" };
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: {ns}\n{labels}spec:\n  interval: 10m\n  path: ./pre-deploy\n  prune: true\n  wait: true\n  timeout: 2m\n  sourceRef:\n    kind: GitRepository\n    name: app\n  kubeConfig:\n{kube_config}\n"
+        )
+    };
+    plane.apply(&stage("app-pre-deploy", "    secretRef:\n      name: east-kubeconfig", false))?;
+    // Stages no controller reconciles, their status as kustomize-controller writes a failed health check.
+    let failed = json!({"observedGeneration": 1,
+        "conditions": [ready("False", "HealthCheckFailed", "health check failed after 30.004s: failed early due to stalled resources: [Job/remote-shop/db-migration status: 'Failed']")],
+        "inventory": {"entries": [{"id": "remote-shop_db-migration_batch_Job", "v": "v1"}]}});
+    for (name, kube_config) in [
+        ("exec-stage", "    secretRef:\n      name: exec-kubeconfig"),
+        ("incluster-stage", "    secretRef:\n      name: incluster-kubeconfig"),
+        ("identity-stage", "    configMapRef:\n      name: east-identity"),
+    ] {
+        plane.apply(&stage(name, kube_config, true))?;
+        plane.patch_status(ns, "kustomization", name, &failed)?;
+    }
+    let report = ctx.wait_status(ns, "app-pre-deploy to fail its health check in east", Duration::from_secs(120), |r| {
+        crate::stage(r, "app-pre-deploy")["ready"]["reason"] == "HealthCheckFailed"
+    })?;
+    let pre = crate::stage(&report, "app-pre-deploy");
+    check(pre["rootCause"]["reason"] == "RemoteCluster" && pre["jobs"].as_array().is_some_and(|j| j.is_empty()), || format!("{pre:#}"))?;
+    check(pre["remote"]["secret"] == format!("{ns}/east-kubeconfig") && pre["remote"]["followed"] == false, || format!("{pre:#}"))?;
+    check(pre["hint"].as_str().is_some_and(|h| h.contains("--follow-kubeconfig")), || format!("{pre:#}"))?;
+    let table = ctx.plugin(&["status", "-n", ns, "--logs", "0"])?;
+    let row = table.stdout.lines().find(|l| l.starts_with("app-pre-deploy ")).unwrap_or_default().to_string();
+    check(row.contains(" remote ") && !row.contains("missing"), || table.stdout.clone())?;
+    check(row.contains(&format!("HealthCheckFailed in another cluster (kubeConfig Secret {ns}/east-kubeconfig)")), || table.stdout.clone())?;
+
+    // Followed: east's pod and its exit code; one line for each kubeconfig that cannot be used.
+    let out = ctx.plugin(&["status", "-n", ns, "--follow-kubeconfig", "-o", "json", "--logs", "0"])?;
+    check(out.code == 0, || format!("{}\n{}", out.stdout, out.stderr))?;
+    let report: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))?;
+    let cause = &crate::stage(&report, "app-pre-deploy")["rootCause"];
+    check(cause["kind"] == "Pod" && cause["exitCode"] == 3 && cause["cluster"] == east.as_str(), || format!("{report:#}"))?;
+    check(crate::stage(&report, "app-pre-deploy")["remote"]["followed"] == true, || format!("{report:#}"))?;
+    let warnings: Vec<&str> = out.stderr.lines().collect();
+    check(warnings.len() == 2, || format!("one line per unusable kubeconfig: {warnings:#?}"))?;
+    check(warnings.iter().any(|w| w.contains(&format!("kubeConfig Secret {ns}/exec-kubeconfig: refusing to run the exec credential plugin \"/bin/sh\""))), || format!("{warnings:#?}"))?;
+    check(
+        warnings.iter().any(|w| w.contains(&format!("cannot read the cluster at https://kubernetes.default.svc:443 of kubeConfig Secret {ns}/incluster-kubeconfig: cannot reach"))),
+        || format!("{warnings:#?}"),
+    )?;
+    check(!marker.exists(), || "the exec plugin of a kubeconfig from the cluster ran here".into())?;
+    let exec = crate::stage(&report, "exec-stage");
+    check(exec["rootCause"]["reason"] == "RemoteCluster" && exec["hint"].as_str().is_some_and(|h| h.contains("refusing to run")), || format!("{exec:#}"))?;
+    let identity = crate::stage(&report, "identity-stage");
+    check(identity["hint"].as_str().is_some_and(|h| h.contains("does not support spec.kubeConfig.configMapRef")), || format!("{identity:#}"))?;
+    let table = ctx.plugin(&["status", "-n", ns, "--follow-kubeconfig", "--logs", "0"])?;
+    check(
+        table.stdout.contains(&format!("✗ app-pre-deploy <- cluster {east} <- Job/remote-shop/db-migration <- Pod/remote-shop/db-migration-")),
+        || table.stdout.clone(),
+    )?;
     Ok(())
 }

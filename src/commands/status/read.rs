@@ -258,6 +258,10 @@ async fn read_one(
             let scope = ctx.scope(conn);
             let mut snapshot =
                 cluster::read_snapshot(conn, scope.as_deref(), args.selector.as_deref(), &mut *warn).await?;
+            if args.follow_kubeconfig {
+                let timeout = ctx.connect.request_timeout;
+                snapshot.remotes = cluster::remote::read_remote_clusters(conn, &snapshot, timeout, &mut *warn).await;
+            }
             snapshot.now = Some(Timestamp::now());
             (snapshot, scope)
         }
