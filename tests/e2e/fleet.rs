@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::fault_proxy::FaultProxy;
 use crate::harness::{Result, free_port, wait_until};
 use crate::scenarios::Scenario;
 use crate::watching::Watching;
@@ -54,9 +55,9 @@ fn ready(status: &str, reason: &str, message: &str) -> Value {
            "lastTransitionTime": "2026-12-01T10:00:00Z", "observedGeneration": 1})
 }
 
-/// The clusters and a kubeconfig with five contexts: hub, east, west (namespace shop), dead and
-/// forbidden.
-fn fleet(ctx: &Ctx) -> Result<PathBuf> {
+/// The clusters and a kubeconfig with five contexts: hub, east, west (namespace shop, reached
+/// through a fault proxy of our own), dead and forbidden.
+fn fleet(ctx: &Ctx) -> Result<(PathBuf, FaultProxy)> {
     let plane = &ctx.plane;
     let Spokes { east: (east, east_kubeconfig), west: (west, west_kubeconfig) } = spokes(ctx)?;
     let revision = "main@sha1:5f1c0f2a8e0b4f6a9d3c2b1a0e9f8d7c6b5a4e3d";
@@ -91,6 +92,7 @@ fn fleet(ctx: &Ctx) -> Result<PathBuf> {
     let pki = |f: &str| pki.join(f).display().to_string();
     let dead = format!("https://127.0.0.1:{}", free_port()?);
     let hub = plane.api_server.clone();
+    let west_proxy = FaultProxy::start(west.trim_start_matches("https://"))?;
     let cluster = |name: &str, server: &str| format!("- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority: {}\n", pki("ca.crt"));
     let user = |name: &str| format!("- name: {name}\n  user:\n    client-certificate: {}\n    client-key: {}\n", pki(&format!("{name}.crt")), pki(&format!("{name}.key")));
     let context = |name: &str, cluster: &str, user: &str, ns: &str| format!("- name: {name}\n  context:\n    cluster: {cluster}\n    user: {user}\n    namespace: {ns}\n");
@@ -98,7 +100,7 @@ fn fleet(ctx: &Ctx) -> Result<PathBuf> {
         "apiVersion: v1\nkind: Config\nclusters:\n{}{}{}{}users:\n{}{}contexts:\n{}{}{}{}{}current-context: hub\n",
         cluster("hub", &hub),
         cluster("east", east),
-        cluster("west", west),
+        cluster("west", &west_proxy.url),
         cluster("dead", &dead),
         user("admin"),
         user("viewer"),
@@ -110,11 +112,11 @@ fn fleet(ctx: &Ctx) -> Result<PathBuf> {
     );
     let path = plane.dir.join("kubeconfig-fleet");
     std::fs::write(&path, text).map_err(|e| e.to_string())?;
-    Ok(path)
+    Ok((path, west_proxy))
 }
 
 fn across_contexts(ctx: &Ctx) -> Result<()> {
-    let kubeconfig = fleet(ctx)?;
+    let (kubeconfig, west_proxy) = fleet(ctx)?;
     // The Job controller and kwok of east run the migration to its failure.
     let mut last = String::new();
     wait_until("east's migration to fail", Duration::from_secs(60), || {
@@ -185,21 +187,39 @@ fn across_contexts(ctx: &Ctx) -> Result<()> {
     check(code(&["status", "--contexts", "west", "--exit-code"])? == 0, || "west is Ready: 0".into())?;
     check(code(&["status", "--contexts", "hub,west", "-n", "e2e-fleet-nothing", "--exit-code"])? == 4, || "nothing: 4".into())?;
 
-    // One frame of east and west, redrawn when west changes; the dead cluster is one line.
+    // One frame of east and west, redrawn when either changes; the dead cluster is one line, and so
+    // is an outage of west, during which east still shows its changes.
     let watching = Watching::start_args(&kubeconfig, &["status", "--contexts", "east,west,dead", "--watch", "-o", "json", "--logs", "0"])?;
     let west_state = |doc: &Value| {
         let stages = doc["stages"].as_array().cloned().unwrap_or_default();
         stages.iter().find(|s| s["context"] == "west").and_then(|s| s["state"].as_str().map(str::to_string))
     };
     watching.until(Duration::from_secs(30), "with west Ready", |_| Ok(()), |doc| west_state(doc).as_deref() == Some("Ready"))?;
+    west_proxy.take_down();
+    // Longer than the ten seconds a watch gives a server before it says it is lost.
+    std::thread::sleep(Duration::from_secs(12));
+    let east_kubeconfig = ctx.plane.dir.join("kubeconfig-east");
+    let during = "dependency 'shop/app-pre-deploy' is not ready (while west is away)";
+    let patch = json!({"status": {"conditions": [ready("False", "DependencyNotReady", during)]}});
+    ctx.plane.kubectl_with(&east_kubeconfig, &["-n", "shop", "patch", "kustomization", "app-deploy", "--subresource=status", "--type=merge", "-p", &patch.to_string()])?;
+    let east_message = |doc: &Value| {
+        let stages = doc["stages"].as_array().cloned().unwrap_or_default();
+        stages.iter().any(|s| s["context"] == "east" && s["ready"]["message"] == during)
+    };
+    watching.until(Duration::from_secs(30), "with east's change while west is away", |_| Ok(()), east_message)?;
+    west_proxy.restore();
     let west_kubeconfig = ctx.plane.dir.join("kubeconfig-west");
     let patch = json!({"status": {"conditions": [ready("False", "ReconciliationFailed", "kustomization path not found: stat /tmp/kustomization-1/west: no such file or directory")]}});
     ctx.plane.kubectl_with(&west_kubeconfig, &["-n", "shop", "patch", "kustomization", "app-pre-deploy", "--subresource=status", "--type=merge", "-p", &patch.to_string()])?;
     let doc = watching.until(Duration::from_secs(30), "with west Failed", |_| Ok(()), |doc| west_state(doc).as_deref() == Some("Failed"))?;
     let east_still = doc["stages"].as_array().is_some_and(|s| s.iter().any(|s| s["context"] == "east" && s["state"] == "Failed"));
     check(east_still, || format!("east stays in the frame: {doc:#}"))?;
-    let said: Vec<String> = watching.stderr().into_iter().filter(|l| l.contains("context dead")).collect();
-    check(said.len() == 1, || format!("the dead cluster is one line: {said:#?}"))?;
+    let lines = watching.stderr();
+    let said: Vec<&String> = lines.iter().filter(|l| l.contains("context dead")).collect();
+    check(said.len() == 1, || format!("the dead cluster is one line: {lines:#?}"))?;
+    let lost = format!("warning: context west: lost the API server at {}", west_proxy.url);
+    let outage: Vec<&String> = lines.iter().filter(|l| l.contains("context west")).collect();
+    check(outage.len() == 1 && outage[0].starts_with(&lost) && lines.len() == 2, || format!("west's outage is one line: {lines:#?}"))?;
     Ok(())
 }
 
