@@ -50,17 +50,54 @@ pub fn render(report: &Report, options: &RenderOptions) -> Result<String, Render
 /// Writes the report to `out`; JSON and YAML are streamed, so a big report is never held twice.
 pub fn write(report: &Report, options: &RenderOptions, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
     if options.summary {
-        return write_summary(&report.summary(), options, out);
+        let summary = report.summary();
+        return write_document(&summary, options, out, || summary_table(&summary, options));
     }
+    write_document(report, options, out, || render_table(report, options))
+}
+
+/// `document` as JSON or YAML (streamed), or the table `table` draws.
+fn write_document<T: serde::Serialize>(
+    document: &T,
+    options: &RenderOptions,
+    out: &mut dyn std::io::Write,
+    table: impl FnOnce() -> String,
+) -> Result<(), RenderError> {
     match options.format {
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, report)?;
+            serde_json::to_writer_pretty(&mut *out, document)?;
             out.write_all(b"\n")?;
         }
-        OutputFormat::Yaml => serde_saphyr::to_io_writer(&mut &mut *out, report)?,
-        OutputFormat::Table | OutputFormat::Wide => out.write_all(render_table(report, options).as_bytes())?,
+        OutputFormat::Yaml => serde_saphyr::to_io_writer(&mut &mut *out, document)?,
+        OutputFormat::Table | OutputFormat::Wide => out.write_all(table().as_bytes())?,
     }
     Ok(())
+}
+
+/// A table as kubectl prints one: no borders, coloured only when asked.
+fn kubectl_table(o: &RenderOptions) -> Table {
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    if o.color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    table
+}
+
+/// The table's lines: three spaces between columns, none after the last, no trailing blanks.
+fn table_lines(mut table: Table, columns: usize) -> String {
+    let last = columns - 1;
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if i == last { 0 } else { 3 }));
+    }
+    let mut text = String::new();
+    for line in table.lines() {
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
 }
 
 /// What MESSAGE keeps on a narrow terminal, however little room the other columns leave.
@@ -72,13 +109,7 @@ fn render_table(report: &Report, o: &RenderOptions) -> String {
     if report.stages.is_empty() {
         return out;
     }
-    let mut table = Table::new();
-    table.load_style(presets::NOTHING);
-    if o.color {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty();
-    }
+    let mut table = kubectl_table(o);
     let mut header = vec![];
     if o.context_column {
         header.push("CONTEXT");
@@ -114,14 +145,7 @@ fn render_table(report: &Report, o: &RenderOptions) -> String {
             }
         }
     }
-    let last = header.len() - 1;
-    for (i, column) in table.column_iter_mut().enumerate() {
-        column.set_padding((0, if i == last { 0 } else { 3 }));
-    }
-    for line in table.lines() {
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
+    out.push_str(&table_lines(table, header.len()));
     out.push_str(&render_causes(report, o));
     for w in &report.warnings {
         let label = if o.color { "warning:".yellow().to_string() } else { "warning:".to_string() };
@@ -472,19 +496,7 @@ fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions, qualifi
     format!("{marker} {context}{}: {summary}", inert(&parts.join(" <- ")))
 }
 
-/// `--summary`: a table of one line per context, or the same as a JSON/YAML document.
-fn write_summary(summary: &Summary, o: &RenderOptions, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
-    match o.format {
-        OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, summary)?;
-            out.write_all(b"\n")?;
-        }
-        OutputFormat::Yaml => serde_saphyr::to_io_writer(&mut &mut *out, summary)?,
-        OutputFormat::Table | OutputFormat::Wide => out.write_all(summary_table(summary, o).as_bytes())?,
-    }
-    Ok(())
-}
-
+/// `--summary`'s table: one line per context.
 fn summary_table(summary: &Summary, o: &RenderOptions) -> String {
     let header = ["CONTEXT", "PIPELINES", "READY", "PROGRESSING", "BLOCKED", "FAILED", "WORST ROOT CAUSE"];
     let rows: Vec<Vec<Cell>> = summary
@@ -523,13 +535,7 @@ fn summary_table(summary: &Summary, o: &RenderOptions) -> String {
         })
         .sum();
     let message_width = o.width.map_or(usize::MAX, |w| w.saturating_sub(fixed).max(MIN_MESSAGE_WIDTH));
-    let mut table = Table::new();
-    table.load_style(presets::NOTHING);
-    if o.color {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty();
-    }
+    let mut table = kubectl_table(o);
     if !o.no_headers {
         table.set_header(header);
     }
@@ -538,16 +544,7 @@ fn summary_table(summary: &Summary, o: &RenderOptions) -> String {
         row.push(Cell::new(truncate(&message, message_width)));
         table.add_row(row);
     }
-    let last = header.len() - 1;
-    for (i, column) in table.column_iter_mut().enumerate() {
-        column.set_padding((0, if i == last { 0 } else { 3 }));
-    }
-    let mut text = String::new();
-    for line in table.lines() {
-        text.push_str(line.trim_end());
-        text.push('\n');
-    }
-    text
+    table_lines(table, header.len())
 }
 
 /// For `--exit-code`: whether any shown stage is Blocked or Failed.
