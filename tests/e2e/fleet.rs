@@ -97,7 +97,7 @@ fn fleet(ctx: &Ctx) -> Result<(PathBuf, FaultProxy)> {
     let user = |name: &str| format!("- name: {name}\n  user:\n    client-certificate: {}\n    client-key: {}\n", pki(&format!("{name}.crt")), pki(&format!("{name}.key")));
     let context = |name: &str, cluster: &str, user: &str, ns: &str| format!("- name: {name}\n  context:\n    cluster: {cluster}\n    user: {user}\n    namespace: {ns}\n");
     let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n{}{}{}{}users:\n{}{}contexts:\n{}{}{}{}{}current-context: hub\n",
+        "apiVersion: v1\nkind: Config\nclusters:\n{}{}{}{}users:\n{}{}contexts:\n{}{}{}{}{}{}current-context: hub\n",
         cluster("hub", &hub),
         cluster("east", east),
         cluster("west", &west_proxy.url),
@@ -109,6 +109,7 @@ fn fleet(ctx: &Ctx) -> Result<(PathBuf, FaultProxy)> {
         context("west", "west", "admin", "shop"),
         context("dead", "dead", "admin", "shop"),
         context("forbidden", "east", "viewer", "shop"),
+        context("east-again", "east", "admin", "shop"),
     );
     let path = plane.dir.join("kubeconfig-fleet");
     std::fs::write(&path, text).map_err(|e| e.to_string())?;
@@ -169,10 +170,19 @@ fn across_contexts(ctx: &Ctx) -> Result<()> {
         format!("{deploy:#?}")
     })?;
 
+    // Two contexts reaching one server are both shown.
+    let out = fleet_run(ctx, &kubeconfig, &["status", "--contexts", "east,east-again", "-o", "json", "--logs", "0"])?;
+    let report: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))?;
+    let pre: Vec<&str> = report["stages"]
+        .as_array()
+        .map(|s| s.iter().filter(|s| s["name"] == "app-pre-deploy").filter_map(|s| s["context"].as_str()).collect())
+        .unwrap_or_default();
+    check(pre == ["east", "east-again"], || format!("{report:#}"))?;
+
     // The summary: one line per context, unreadable ones included.
     let out = fleet_run(ctx, &kubeconfig, &["status", "--all-contexts", "--summary", "--logs", "0"])?;
     let lines: Vec<&str> = out.stdout.lines().collect();
-    check(out.code == 1 && lines.len() == 6, || format!("{}\n{}", out.stdout, out.stderr))?;
+    check(out.code == 1 && lines.len() == 7, || format!("{}\n{}", out.stdout, out.stderr))?;
     let line = |name: &str| lines.iter().find(|l| l.starts_with(&format!("{name} "))).copied().unwrap_or_default();
     let words = |l: &str| l.split_whitespace().take(6).map(str::to_string).collect::<Vec<_>>();
     check(words(line("east")) == ["east", "1", "0", "0", "0", "1"], || out.stdout.clone())?;
