@@ -231,7 +231,7 @@ pub struct CompletionArgs {
     pub shell: CompletionShell,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct StatusArgs {
     /// Show only this stage (NAME or NAMESPACE/NAME) and everything upstream of it.
     pub stage: Option<String>,

@@ -5,6 +5,7 @@ use crate::cli::{ColorChoice, GlobalArgs};
 use crate::cluster::{self, ClusterError, ConnectOptions, Connection, Overrides};
 use crate::duration::{InvalidDuration, parse_request_timeout};
 
+#[derive(Clone)]
 pub struct Context {
     pub connect: ConnectOptions,
     /// `-n/--namespace`, when given.

@@ -58,6 +58,10 @@ pub fn inert(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Where a read says what it could not do, one line each: stderr, or a list said later. `Send`, so
+/// that reads of several clusters run on threads of their own.
+pub type Warn<'a> = dyn FnMut(String) + Send + 'a;
+
 /// A warning on stderr.
 pub fn warn(message: &str) {
     let label = if auto_color() && std::io::stderr().is_terminal() {

@@ -89,7 +89,7 @@ pub async fn read_snapshot(
     conn: &Connection,
     namespace: Option<&str>,
     selector: Option<&str>,
-    warn: &mut dyn FnMut(String),
+    warn: &mut crate::terminal::Warn<'_>,
 ) -> Result<Snapshot, ClusterError> {
     let (mut snapshot, warnings) = read_namespace(conn, namespace, selector).await?;
     warnings.into_iter().for_each(&mut *warn);
@@ -153,7 +153,7 @@ pub async fn read_snapshot(
 pub async fn named_objects(
     conn: &Connection,
     wanted: &[(ObjectRef, Option<String>)],
-    warn: &mut dyn FnMut(String),
+    warn: &mut crate::terminal::Warn<'_>,
 ) -> Vec<NamedObject> {
     if wanted.len() > MAX_FETCHED {
         warn(format!(

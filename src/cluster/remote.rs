@@ -25,7 +25,7 @@ pub async fn read_remote_clusters(
     conn: &Connection,
     snapshot: &Snapshot,
     request_timeout: Option<Duration>,
-    warn: &mut dyn FnMut(String),
+    warn: &mut crate::terminal::Warn<'_>,
 ) -> Vec<RemoteCluster> {
     // Each Secret once, with the namespaces its stages apply into.
     let mut targets: BTreeMap<NamespacedName, (Option<String>, BTreeSet<String>)> = BTreeMap::new();

@@ -128,7 +128,7 @@ pub(crate) async fn attach_logs(
     conn: &cluster::Connection,
     report: &mut Report,
     lines: u32,
-    warn: &mut dyn FnMut(String),
+    warn: &mut crate::terminal::Warn<'_>,
 ) {
     let sources = report.log_sources();
     for (source, logs) in sources.iter().zip(cluster::read::container_logs(conn, &sources, lines).await) {

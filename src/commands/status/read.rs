@@ -146,31 +146,34 @@ pub(super) async fn read_all(
         });
     }
     let total = sources.len();
-    let done = AtomicUsize::new(0);
-    let reading = futures::stream::iter(sources.iter().zip(prompted))
+    let done = Arc::new(AtomicUsize::new(0));
+    let (shared_ctx, shared_args) = (Arc::new(ctx.clone()), Arc::new(args.clone()));
+    // Each context on a thread of its own: decoding and diagnosing are CPU work that one task would
+    // do one context after another. The runtime's handle drives it there, so what its connection
+    // spawns (the client's workers) lives on in the runtime for a watch.
+    let runtime = tokio::runtime::Handle::current();
+    let reading = futures::stream::iter(sources.into_iter().zip(prompted))
         .map(|(source, connected)| {
-            let done = &done;
-            async move {
+            let (ctx, args, done, runtime) = (shared_ctx.clone(), shared_args.clone(), done.clone(), runtime.clone());
+            let (read, summary) = (source.read(), args.summary);
+            let reading = tokio::task::spawn_blocking(move || {
                 let mut warnings = Vec::new();
-                let read = read_one(ctx, args, source, connected, true, &mut |w| warnings.push(w)).await;
+                let view = runtime.block_on(read_one(&ctx, &args, &source, connected, true, &mut |w| warnings.push(w)));
                 done.fetch_add(1, Ordering::Relaxed);
-                let name = source.read().name.unwrap_or_else(|| "-".into());
-                let view = match read {
-                    Ok(view) => view,
-                    Err(e) => {
-                        let error = one_line(&e);
-                        // A summary has a line of its own for it.
-                        if !args.summary {
-                            warnings.push(error.clone());
-                        }
-                        View {
-                            report: Report::unreadable(ContextRead { error: Some(error), ..source.read() }),
-                            scope: unread_scope(ctx, source),
-                            now: None,
-                            live: None,
-                        }
+                (view.map_err(|e| one_line(&e)), warnings, unread_scope(&ctx, &source))
+            });
+            async move {
+                let name = read.name.clone().unwrap_or_else(|| "-".into());
+                let (view, mut warnings, scope) = reading.await.unwrap_or_else(|panicked| {
+                    (Err(format!("reading it failed: {panicked}")), vec![], None)
+                });
+                let view = view.unwrap_or_else(|error| {
+                    // A summary has a line of its own for it.
+                    if !summary {
+                        warnings.push(error.clone());
                     }
-                };
+                    View { report: Report::unreadable(ContextRead { error: Some(error), ..read }), scope, now: None, live: None }
+                });
                 (view, warnings.into_iter().map(|w| format!("context {name}: {w}")).collect::<Vec<_>>())
             }
         })
@@ -245,7 +248,7 @@ async fn read_one(
     source: &Source,
     connected: Option<Result<Connection, Error>>,
     fleet: bool,
-    warn: &mut dyn FnMut(String),
+    warn: &mut crate::terminal::Warn<'_>,
 ) -> Result<View, Error> {
     let conn = match (source, connected) {
         (_, Some(connected)) => Some(connected?),

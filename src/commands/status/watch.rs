@@ -119,7 +119,7 @@ impl NamedCache {
         &mut self,
         conn: &cluster::Connection,
         snapshot: &Snapshot,
-        warn: &dyn Fn(&str),
+        warn: &(dyn Fn(&str) + Sync),
     ) -> Vec<NamedObject> {
         let wanted = engine::named_objects::named_elsewhere(snapshot);
         let stale = self.read_at.is_none_or(|at| at.elapsed() >= NAMED_REFRESH);
