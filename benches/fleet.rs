@@ -20,7 +20,10 @@
 //! filled with `--per-context` (default 50) namespaces of the same pipelines (statuses written, no
 //! controllers), one kubeconfig context each; interleaved: (e) `status -A --all-contexts -o json`,
 //! (f) the shell loop of the same C single-context runs, (g) a loop of `flux get ks -A`; and the
-//! fleet run's peak RSS at 1, C/2 and C contexts (it should grow linearly).
+//! fleet run's peak RSS at 1, C/2 and C contexts (it should grow linearly). The comparison runs
+//! twice: with the clusters on loopback (all of them share this machine's cores: CPU-bound), and
+//! behind delay lines of our own adding `--rtt-ms` (default 50) of round trip to each cluster, as
+//! clusters in other regions are.
 
 #[path = "../tests/e2e/harness.rs"]
 mod harness;
@@ -46,6 +49,8 @@ struct Args {
     only: Option<String>,
     contexts: usize,
     per_context: usize,
+    /// The round trip added in front of each cluster of the fleet in its second comparison.
+    rtt_ms: u64,
     namespaces: usize,
     runs: usize,
     sizes_mb: Vec<usize>,
@@ -58,6 +63,7 @@ fn args() -> Args {
         only: None,
         contexts: 10,
         per_context: 50,
+        rtt_ms: 50,
         namespaces: 300,
         runs: 5,
         sizes_mb: vec![5, 50, 200],
@@ -73,6 +79,7 @@ fn args() -> Args {
             "--only" => a.only = Some(value),
             "--contexts" => a.contexts = value.parse().expect("--contexts C"),
             "--per-context" => a.per_context = value.parse().expect("--per-context N"),
+            "--rtt-ms" => a.rtt_ms = value.parse().expect("--rtt-ms MS"),
             "--offline-from" => a.offline_from = Some(PathBuf::from(value)),
             "--sizes-mb" => a.sizes_mb = value.split(',').map(|s| s.parse().expect("--sizes-mb 5,50")).collect(),
             "--bench" => {
@@ -394,81 +401,27 @@ async fn fleet_of_clusters(plane: &ControlPlane, args: &Args, report: &mut Strin
         eprintln!("bench: cluster {name} at {server} filled ({:.0}s)", start.elapsed().as_secs_f64());
         contexts.push((name, server));
     }
-    let pki = plane.dir.join("pki");
-    let mut text = String::from("apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n");
-    text.push_str(&format!(
-        "    client-certificate: {}\n    client-key: {}\nclusters:\n",
-        pki.join("admin.crt").display(),
-        pki.join("admin.key").display()
-    ));
-    for (name, server) in &contexts {
-        text.push_str(&format!(
-            "- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority: {}\n",
-            pki.join("ca.crt").display()
-        ));
-    }
-    text.push_str("contexts:\n");
-    for (name, _) in &contexts {
-        text.push_str(&format!("- name: {name}\n  context:\n    cluster: {name}\n    user: admin\n"));
-    }
-    let kubeconfig = plane.dir.join("fleet.kubeconfig");
-    std::fs::write(&kubeconfig, text).unwrap();
-    let kc = kubeconfig.to_str().unwrap();
-    let names: Vec<&str> = contexts.iter().map(|(n, _)| *n).collect();
-    let bin_loop = format!("for c in {}; do {BIN} --kubeconfig {kc} --context $c status -A -o json; done", names.join(" "));
-    let mut peers: Vec<(String, PathBuf, Vec<String>)> = vec![
-        (
-            format!("(e) kubectl-fluxjobs status -A --all-contexts -o json ({} contexts)", names.len()),
-            PathBuf::from(BIN),
-            ["--kubeconfig", kc, "status", "-A", "--all-contexts", "-o", "json"].map(String::from).to_vec(),
-        ),
-        (
-            format!("(f) shell loop of {} `kubectl-fluxjobs status -A --context C -o json`", names.len()),
-            PathBuf::from("/bin/sh"),
-            vec!["-c".into(), bin_loop],
-        ),
-    ];
-    if let Some(flux) = plane.try_tool("FLUX") {
-        let flux_loop = format!(
-            "for c in {}; do {} --kubeconfig {kc} --context $c get kustomizations -A; done",
-            names.join(" "),
-            flux.display()
-        );
-        peers.push((format!("(g) shell loop of {} `flux get kustomizations -A`", names.len()), PathBuf::from("/bin/sh"), vec!["-c".into(), flux_loop]));
-    }
-    let mut results: Vec<Vec<Measure>> = peers.iter().map(|_| Vec::new()).collect();
-    for run in 0..args.runs {
-        for (i, (name, program, argv)) in peers.iter().enumerate() {
-            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-            let m = measure(None, program, &argv, &[]);
-            eprintln!("bench: run {run}: {name}: {:.3}s, {} MB", m.wall.as_secs_f64(), m.rss_kb / 1024);
-            results[i].push(m);
-        }
-    }
-    let loop_wall = median(results[1].iter().map(|m| m.wall).collect());
     writeln!(
         report,
         "## A fleet of clusters\n\n{} API servers over one etcd, {} namespaces of pipelines each ({} Kustomizations per cluster); {} runs each, interleaved; medians.\n",
-        names.len(),
+        contexts.len(),
         args.per_context,
         args.per_context * 3,
         args.runs
     )
     .unwrap();
-    writeln!(report, "| command | wall (median) | vs (f) | peak RSS |").unwrap();
-    writeln!(report, "|---|---|---|---|").unwrap();
-    for ((name, _, _), ms) in peers.iter().zip(&results) {
-        let wall = median(ms.iter().map(|m| m.wall).collect());
-        let rss = median(ms.iter().map(|m| m.rss_kb).collect());
-        writeln!(
-            report,
-            "| {name} | {:.3}s | {:.2}x | {} MB |",
-            wall.as_secs_f64(),
-            wall.as_secs_f64() / loop_wall.as_secs_f64(),
-            rss / 1024
-        )
-        .unwrap();
-    }
+    let kubeconfig = fleet_kubeconfig(plane, &contexts, "fleet.kubeconfig");
+    writeln!(report, "On loopback (the clusters share this machine's 2 cores with the runs):\n").unwrap();
+    compare_fleet_runs(plane, &kubeconfig, &contexts, args.runs, report);
+    let delayed: Vec<(&str, String)> = contexts
+        .iter()
+        .map(|(name, server)| (*name, DelayLine::start(server.trim_start_matches("https://"), args.rtt_ms)))
+        .collect();
+    let delayed_kubeconfig = fleet_kubeconfig(plane, &delayed, "fleet-delayed.kubeconfig");
+    writeln!(report, "\nEach cluster behind a delay line adding {} ms of round trip (clusters in other regions):\n", args.rtt_ms).unwrap();
+    compare_fleet_runs(plane, &delayed_kubeconfig, &delayed, args.runs, report);
+    let kc = kubeconfig.to_str().unwrap();
+    let names: Vec<&str> = contexts.iter().map(|(n, _)| *n).collect();
     // Memory against the fleet's size: the same run over the first 1, C/2 and C contexts.
     writeln!(report, "\nPeak RSS of (e) against the number of contexts read:\n").unwrap();
     writeln!(report, "| contexts | peak RSS (median) | wall (median) |").unwrap();
@@ -486,6 +439,130 @@ async fn fleet_of_clusters(plane: &ControlPlane, args: &Args, report: &mut Strin
         eprintln!("bench: {size} contexts: {} MB, {:.3}s", rss / 1024, wall.as_secs_f64());
     }
     writeln!(report).unwrap();
+}
+
+/// A kubeconfig with one context per cluster (the admin user).
+fn fleet_kubeconfig(plane: &ControlPlane, contexts: &[(&str, String)], file: &str) -> PathBuf {
+    let pki = plane.dir.join("pki");
+    let mut text = String::from("apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n");
+    text.push_str(&format!(
+        "    client-certificate: {}\n    client-key: {}\nclusters:\n",
+        pki.join("admin.crt").display(),
+        pki.join("admin.key").display()
+    ));
+    for (name, server) in contexts {
+        text.push_str(&format!(
+            "- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority: {}\n",
+            pki.join("ca.crt").display()
+        ));
+    }
+    text.push_str("contexts:\n");
+    for (name, _) in contexts {
+        text.push_str(&format!("- name: {name}\n  context:\n    cluster: {name}\n    user: admin\n"));
+    }
+    let kubeconfig = plane.dir.join(file);
+    std::fs::write(&kubeconfig, text).unwrap();
+    kubeconfig
+}
+
+/// (e) one fleet run against (f) the loop of single-context runs and (g) the loop of flux CLI runs,
+/// interleaved; a table of medians.
+fn compare_fleet_runs(plane: &ControlPlane, kubeconfig: &Path, contexts: &[(&str, String)], runs: usize, report: &mut String) {
+    let kc = kubeconfig.to_str().unwrap();
+    let names: Vec<&str> = contexts.iter().map(|(n, _)| *n).collect();
+    let bin_loop = format!("for c in {}; do {BIN} --kubeconfig {kc} --context $c status -A -o json; done", names.join(" "));
+    let mut peers: Vec<(String, PathBuf, Vec<String>)> = vec![
+        (
+            format!("(e) `kubectl-fluxjobs status -A --all-contexts -o json` ({} contexts)", names.len()),
+            PathBuf::from(BIN),
+            ["--kubeconfig", kc, "status", "-A", "--all-contexts", "-o", "json"].map(String::from).to_vec(),
+        ),
+        (
+            format!("(f) shell loop of {} `kubectl-fluxjobs status -A --context C -o json`", names.len()),
+            PathBuf::from("/bin/sh"),
+            vec!["-c".into(), bin_loop],
+        ),
+    ];
+    if let Some(flux) = plane.try_tool("FLUX") {
+        let flux_loop = format!(
+            "for c in {}; do {} --kubeconfig {kc} --context $c get kustomizations -A; done",
+            names.join(" "),
+            flux.display()
+        );
+        peers.push((
+            format!("(g) shell loop of {} `flux get kustomizations -A`", names.len()),
+            PathBuf::from("/bin/sh"),
+            vec!["-c".into(), flux_loop],
+        ));
+    }
+    let mut results: Vec<Vec<Measure>> = peers.iter().map(|_| Vec::new()).collect();
+    for run in 0..runs {
+        for (i, (name, program, argv)) in peers.iter().enumerate() {
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let m = measure(None, program, &argv, &[]);
+            eprintln!("bench: run {run}: {name}: {:.3}s, {} MB", m.wall.as_secs_f64(), m.rss_kb / 1024);
+            results[i].push(m);
+        }
+    }
+    let loop_wall = median(results[1].iter().map(|m| m.wall).collect());
+    writeln!(report, "| command | wall (median) | vs (f) | peak RSS |").unwrap();
+    writeln!(report, "|---|---|---|---|").unwrap();
+    for ((name, _, _), ms) in peers.iter().zip(&results) {
+        let wall = median(ms.iter().map(|m| m.wall).collect());
+        let rss = median(ms.iter().map(|m| m.rss_kb).collect());
+        writeln!(
+            report,
+            "| {name} | {:.3}s | {:.2}x | {} MB |",
+            wall.as_secs_f64(),
+            wall.as_secs_f64() / loop_wall.as_secs_f64(),
+            rss / 1024
+        )
+        .unwrap();
+    }
+}
+
+/// A loopback TCP proxy that delivers every chunk `rtt_ms / 2` after it arrived, each way: the
+/// latency of a distant cluster without its bandwidth limits. Returns its URL.
+struct DelayLine;
+
+impl DelayLine {
+    fn start(target: &str, rtt_ms: u64) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (target, one_way) = (target.to_string(), Duration::from_millis(rtt_ms / 2));
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(&target) else { continue };
+                let (Ok(client_in), Ok(server_in)) = (client.try_clone(), server.try_clone()) else { continue };
+                DelayLine::pipe(client_in, server, one_way);
+                DelayLine::pipe(server_in, client, one_way);
+            }
+        });
+        format!("https://127.0.0.1:{port}")
+    }
+
+    /// Copies `from` to `to`, each chunk written `delay` after it was read.
+    fn pipe(mut from: std::net::TcpStream, mut to: std::net::TcpStream, delay: Duration) {
+        use std::io::{Read, Write};
+        let (chunks, due) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(n @ 1..) = from.read(&mut buf) {
+                if chunks.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                    break;
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            for (at, chunk) in due {
+                std::thread::sleep(at.saturating_duration_since(Instant::now()));
+                if to.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+            let _ = to.shutdown(std::net::Shutdown::Write);
+        });
+    }
 }
 
 async fn fill(plane: &ControlPlane, namespaces: usize) -> BTreeMap<&'static str, usize> {
