@@ -81,7 +81,7 @@ impl JobState {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// The contexts (or dumps) read, in order, and whether each could be.
@@ -429,7 +429,7 @@ impl Report {
 
     /// One report of several contexts' reports, in their order.
     pub fn merge(reports: impl IntoIterator<Item = Report>) -> Report {
-        let mut merged = Report { contexts: vec![], pipelines: vec![], stages: vec![], warnings: vec![] };
+        let mut merged = Report::default();
         for report in reports {
             merged.contexts.extend(report.contexts);
             merged.pipelines.extend(report.pipelines);
@@ -441,7 +441,7 @@ impl Report {
 
     /// The report of a context that could not be read.
     pub fn unreadable(read: ContextRead) -> Report {
-        Report { contexts: vec![read], pipelines: vec![], stages: vec![], warnings: vec![] }
+        Report { contexts: vec![read], ..Report::default() }
     }
 
     /// The containers of root-cause pods that ran, each once: waiting containers (image pull,

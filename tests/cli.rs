@@ -564,6 +564,15 @@ fn repeated_snapshots_are_a_fleet_each_named_after_its_file() {
     assert!(!first["hint"].as_str().unwrap().contains("--context"), "{}", first["hint"]);
     let gate = run(&[args.clone(), vec!["--exit-code"]].concat());
     assert_eq!(gate.status.code(), Some(3), "a pipeline anywhere is blocked");
+    // A stage shows where it is; nowhere, it is the one error.
+    let one = run(&[args.clone(), vec!["app-deploy", "-o", "json"]].concat());
+    assert!(one.status.success(), "{}", stderr(&one));
+    let shown: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    let contexts: Vec<&str> = shown["stages"].as_array().unwrap().iter().filter_map(|s| s["context"].as_str()).collect();
+    assert_eq!(contexts, ["prod-eu", "prod-eu", "prod-us", "prod-us"], "app-deploy and its upstream, where they are");
+    let none = run(&[args.clone(), vec!["no-such-stage"]].concat());
+    assert_eq!(none.status.code(), Some(1));
+    assert_eq!(stderr(&none).trim(), "error: stage \"no-such-stage\" not found in any of the 3 contexts read");
 }
 
 #[test]

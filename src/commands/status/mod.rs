@@ -30,6 +30,13 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode, Error> {
     let unreadable = views.iter().filter(|v| v.report.contexts.iter().any(|c| c.error.is_some())).count();
     let report = Report::merge(views.iter().map(|v| v.report.clone()));
     let nothing = report.stages.is_empty();
+    if let (true, true, Some(stage)) = (fleet, nothing, &args.stage) {
+        return Err(engine::EngineError::UnknownStage(
+            stage.clone(),
+            format!(" in any of the {} contexts read", views.len() - unreadable),
+        )
+        .into());
+    }
     if fleet && nothing && unreadable < views.len() {
         terminal::warn(&nothing_found_in_contexts(views.len() - unreadable, ctx));
     }

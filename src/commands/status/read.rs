@@ -277,7 +277,11 @@ async fn read_one(
         // A live LIST already applied the selector on the server.
         selector: if conn.is_some() { None } else { args.selector.clone() },
     };
-    let mut report = engine::diagnose(&snapshot, &filter)?;
+    let mut report = match engine::diagnose(&snapshot, &filter) {
+        // A fleet shows the stage where it is; where it is not, nothing (said once if nowhere).
+        Err(engine::EngineError::UnknownStage(..)) if fleet => Report::default(),
+        diagnosed => diagnosed?,
+    };
     if let (Some(conn), true) = (&conn, args.logs > 0) {
         attach_logs(conn, &mut report, args.logs, &mut *warn).await;
     }
