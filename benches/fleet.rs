@@ -22,8 +22,8 @@
 //! (f) the shell loop of the same C single-context runs, (g) a loop of `flux get ks -A`; and the
 //! fleet run's peak RSS at 1, C/2 and C contexts (it should grow linearly). The comparison runs
 //! twice: with the clusters on loopback (all of them share this machine's cores: CPU-bound), and
-//! behind delay lines of our own adding `--rtt-ms` (default 50) of round trip to each cluster, as
-//! clusters in other regions are.
+//! behind delay lines of our own adding `--rtt-ms` (default 50 and 100) of round trip to each
+//! cluster, as clusters in other regions are.
 
 #[path = "../tests/e2e/harness.rs"]
 mod harness;
@@ -49,8 +49,8 @@ struct Args {
     only: Option<String>,
     contexts: usize,
     per_context: usize,
-    /// The round trip added in front of each cluster of the fleet in its second comparison.
-    rtt_ms: u64,
+    /// The round trips added in front of each cluster of the fleet, one comparison each.
+    rtt_ms: Vec<u64>,
     namespaces: usize,
     runs: usize,
     sizes_mb: Vec<usize>,
@@ -63,7 +63,7 @@ fn args() -> Args {
         only: None,
         contexts: 10,
         per_context: 50,
-        rtt_ms: 50,
+        rtt_ms: vec![50, 100],
         namespaces: 300,
         runs: 5,
         sizes_mb: vec![5, 50, 200],
@@ -79,7 +79,7 @@ fn args() -> Args {
             "--only" => a.only = Some(value),
             "--contexts" => a.contexts = value.parse().expect("--contexts C"),
             "--per-context" => a.per_context = value.parse().expect("--per-context N"),
-            "--rtt-ms" => a.rtt_ms = value.parse().expect("--rtt-ms MS"),
+            "--rtt-ms" => a.rtt_ms = value.split(',').map(|s| s.parse().expect("--rtt-ms 50,100")).collect(),
             "--offline-from" => a.offline_from = Some(PathBuf::from(value)),
             "--sizes-mb" => a.sizes_mb = value.split(',').map(|s| s.parse().expect("--sizes-mb 5,50")).collect(),
             "--bench" => {
@@ -413,13 +413,15 @@ async fn fleet_of_clusters(plane: &ControlPlane, args: &Args, report: &mut Strin
     let kubeconfig = fleet_kubeconfig(plane, &contexts, "fleet.kubeconfig");
     writeln!(report, "On loopback (the clusters share this machine's 2 cores with the runs):\n").unwrap();
     compare_fleet_runs(plane, &kubeconfig, &contexts, args.runs, report);
-    let delayed: Vec<(&str, String)> = contexts
-        .iter()
-        .map(|(name, server)| (*name, DelayLine::start(server.trim_start_matches("https://"), args.rtt_ms)))
-        .collect();
-    let delayed_kubeconfig = fleet_kubeconfig(plane, &delayed, "fleet-delayed.kubeconfig");
-    writeln!(report, "\nEach cluster behind a delay line adding {} ms of round trip (clusters in other regions):\n", args.rtt_ms).unwrap();
-    compare_fleet_runs(plane, &delayed_kubeconfig, &delayed, args.runs, report);
+    for rtt in &args.rtt_ms {
+        let delayed: Vec<(&str, String)> = contexts
+            .iter()
+            .map(|(name, server)| (*name, DelayLine::start(server.trim_start_matches("https://"), *rtt)))
+            .collect();
+        let delayed_kubeconfig = fleet_kubeconfig(plane, &delayed, &format!("fleet-rtt-{rtt}.kubeconfig"));
+        writeln!(report, "\nEach cluster behind a delay line adding {rtt} ms of round trip (clusters in other regions):\n").unwrap();
+        compare_fleet_runs(plane, &delayed_kubeconfig, &delayed, args.runs, report);
+    }
     let kc = kubeconfig.to_str().unwrap();
     let names: Vec<&str> = contexts.iter().map(|(n, _)| *n).collect();
     // Memory against the fleet's size: the same run over the first 1, C/2 and C contexts.
@@ -505,16 +507,18 @@ fn compare_fleet_runs(plane: &ControlPlane, kubeconfig: &Path, contexts: &[(&str
         }
     }
     let loop_wall = median(results[1].iter().map(|m| m.wall).collect());
-    writeln!(report, "| command | wall (median) | vs (f) | peak RSS |").unwrap();
-    writeln!(report, "|---|---|---|---|").unwrap();
+    writeln!(report, "| command | wall (median) | vs (f) | CPU (its own) | peak RSS |").unwrap();
+    writeln!(report, "|---|---|---|---|---|").unwrap();
     for ((name, _, _), ms) in peers.iter().zip(&results) {
         let wall = median(ms.iter().map(|m| m.wall).collect());
+        let cpu = median(ms.iter().map(|m| m.cpu).collect());
         let rss = median(ms.iter().map(|m| m.rss_kb).collect());
         writeln!(
             report,
-            "| {name} | {:.3}s | {:.2}x | {} MB |",
+            "| {name} | {:.3}s | {:.2}x | {:.2}s | {} MB |",
             wall.as_secs_f64(),
             wall.as_secs_f64() / loop_wall.as_secs_f64(),
+            cpu.as_secs_f64(),
             rss / 1024
         )
         .unwrap();
@@ -625,6 +629,8 @@ async fn fill(plane: &ControlPlane, namespaces: usize) -> BTreeMap<&'static str,
 struct Measure {
     wall: Duration,
     rss_kb: u64,
+    /// User and system CPU of the program and its children.
+    cpu: Duration,
     requests: BTreeMap<String, usize>,
     stdout_bytes: u64,
 }
@@ -634,7 +640,7 @@ fn measure(plane: Option<&ControlPlane>, program: &Path, args: &[&str], env: &[(
     let audit_before = plane.map(|p| std::fs::read_to_string(p.audit_log()).unwrap_or_default().len()).unwrap_or(0);
     let time_out = std::env::temp_dir().join(format!("fluxjobs-bench-time-{}", std::process::id()));
     let mut cmd = Command::new("/usr/bin/time");
-    cmd.arg("-f").arg("%e %M").arg("-o").arg(&time_out).arg(program).args(args);
+    cmd.arg("-f").arg("%e %M %U %S").arg("-o").arg(&time_out).arg(program).args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -643,7 +649,10 @@ fn measure(plane: Option<&ControlPlane>, program: &Path, args: &[&str], env: &[(
     let wall = start.elapsed();
     assert!(out.status.success(), "{program:?} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     let timing = std::fs::read_to_string(&time_out).unwrap();
-    let rss_kb = timing.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let fields: Vec<&str> = timing.split_whitespace().collect();
+    let rss_kb = fields.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let seconds = |i: usize| fields.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    let cpu = Duration::from_secs_f64(seconds(2) + seconds(3));
     let mut requests = BTreeMap::new();
     if let Some(p) = plane {
         let log = std::fs::read_to_string(p.audit_log()).unwrap_or_default();
@@ -654,7 +663,7 @@ fn measure(plane: Option<&ControlPlane>, program: &Path, args: &[&str], env: &[(
             *requests.entry(format!("{verb}{sub}")).or_default() += 1;
         }
     }
-    Measure { wall, rss_kb, requests, stdout_bytes: out.stdout.len() as u64 }
+    Measure { wall, rss_kb, cpu, requests, stdout_bytes: out.stdout.len() as u64 }
 }
 
 fn median<T: Copy + Ord>(mut v: Vec<T>) -> T {
