@@ -192,8 +192,13 @@ fn rerun_failed_hooks(ctx: &Ctx) -> Result<()> {
     worker.publish(ctx, ns)?;
     ctx.plane.apply(&release_of(ns, "my-app", ""))?;
     ctx.plane.apply(&release_of(ns, "my-worker", ""))?;
-    ctx.wait_status(ns, "both hooks to fail on the broken node", SETTLE, |r| {
-        ["my-app", "my-worker"].iter().all(|name| stage_of_kind(r, "HelmRelease", name)["rootCause"]["exitCode"] == 3)
+    // Until the failed install is in status.history too: helm-controller writes the Ready condition
+    // first (fluxcd/pkg runtime/patch), and the action a forced reconcile runs is read from the history.
+    ctx.wait_status(ns, "both hooks to fail on the broken node, the failed installs recorded", SETTLE, |r| {
+        ["my-app", "my-worker"].iter().all(|name| {
+            let release = stage_of_kind(r, "HelmRelease", name);
+            release["rootCause"]["exitCode"] == 3 && !release["history"].is_null()
+        })
     })?;
     ctx.plane.kubectl(&["cordon", "kwok-node-flaky-helm"])?;
     // The fix of the broken environment: a healthy node in the pool.
