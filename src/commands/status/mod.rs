@@ -26,11 +26,16 @@ pub const EXIT_NOTHING: u8 = 4;
 
 pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode, Error> {
     let (sources, fleet) = read::sources(ctx, args)?;
-    let views = read::read_all(ctx, args, sources, fleet).await?;
+    let mut views = read::read_all(ctx, args, sources, fleet).await?;
     let unreadable = views.iter().filter(|v| v.report.contexts.iter().any(|c| c.error.is_some())).count();
-    let report = Report::merge(views.iter().map(|v| v.report.clone()));
+    // A watch keeps each context's report as its first frame; otherwise they move into one.
+    let report = if args.watch {
+        Report::merge(views.iter().map(|v| v.report.clone()))
+    } else {
+        Report::merge(views.iter_mut().map(|v| std::mem::take(&mut v.report)))
+    };
     let nothing = report.stages.is_empty();
-    if let (true, true, Some(stage)) = (fleet, nothing, &args.stage) {
+    if let (true, true, Some(stage), true) = (fleet, nothing, &args.stage, unreadable < views.len()) {
         return Err(engine::EngineError::UnknownStage(
             stage.clone(),
             format!(" in any of the {} contexts read", views.len() - unreadable),
