@@ -748,7 +748,63 @@ impl Serialize for Reason {
 
 #[cfg(test)]
 mod tests {
-    use super::with_context_flag;
+    use super::*;
+
+    fn stage(name: &str, state: StageState, since: &str) -> StageReport {
+        StageReport {
+            context: Some("prod".into()),
+            qualified: true,
+            kind: StageKind::Kustomization,
+            namespace: "shop".into(),
+            name: name.into(),
+            state,
+            depends_on: vec![],
+            suspended: false,
+            revision: None,
+            attempted_revision: None,
+            source: None,
+            source_revision: None,
+            ready: Some(ReadyCondition {
+                status: "False".into(),
+                reason: "R".into(),
+                message: String::new(),
+                last_transition_time: Some(since.into()),
+            }),
+            jobs: vec![],
+            root_cause: (state != StageState::Ready)
+                .then(|| RootCause::new(ObjectRef::new("Pod", "shop", name), Reason::from("Error"), "")),
+            path: vec![],
+            hint: None,
+            created: None,
+            history: None,
+            ready_exprs: vec![],
+            steps: None,
+            hooks: None,
+            remote: None,
+        }
+    }
+
+    #[test]
+    fn the_summary_counts_pipelines_by_their_worst_stage_and_names_the_worst_cause() {
+        let stages = vec![
+            stage("a", StageState::Progressing, "2026-12-01T09:00:00Z"),
+            stage("b", StageState::Blocked, "2026-12-01T08:00:00Z"),
+            stage("c", StageState::Failed, "2026-12-01T10:00:00Z"),
+            stage("d", StageState::Failed, "2026-12-01T07:00:00Z"),
+            stage("e", StageState::Ready, "2026-12-01T07:00:00Z"),
+        ];
+        let pipelines = stages.iter().map(|s| vec![s.id()]).collect();
+        let read = ContextRead { name: Some("prod".into()), ..ContextRead::default() };
+        let down = ContextRead { name: Some("down".into()), error: Some("cannot reach".into()), ..ContextRead::default() };
+        let report = Report { contexts: vec![read, down], pipelines, stages, warnings: vec![] };
+        let summary = report.summary();
+        let prod = &summary.contexts[0];
+        let counts = PipelineCounts { pipelines: 5, ready: 1, progressing: 1, blocked: 1, failed: 2 };
+        assert_eq!(prod.counts.as_ref(), Some(&counts));
+        let worst = prod.worst.as_ref().unwrap();
+        assert_eq!((worst.stage.name.as_str(), worst.state), ("d", StageState::Failed), "Failed first, then the oldest");
+        assert!(summary.contexts[1].counts.is_none() && summary.contexts[1].worst.is_none());
+    }
 
     #[test]
     fn hints_name_the_context_in_every_command_they_give() {
