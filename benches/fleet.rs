@@ -419,7 +419,11 @@ async fn fleet_of_clusters(plane: &ControlPlane, args: &Args, report: &mut Strin
             .map(|(name, server)| (*name, DelayLine::start(server.trim_start_matches("https://"), *rtt)))
             .collect();
         let delayed_kubeconfig = fleet_kubeconfig(plane, &delayed, &format!("fleet-rtt-{rtt}.kubeconfig"));
-        writeln!(report, "\nEach cluster behind a delay line adding {rtt} ms of round trip (clusters in other regions):\n").unwrap();
+        writeln!(
+            report,
+            "\nEach cluster behind a delay line adding {rtt} ms of round trip (clusters in other regions):\n"
+        )
+        .unwrap();
         compare_fleet_runs(plane, &delayed_kubeconfig, &delayed, args.runs, report);
     }
     let kc = kubeconfig.to_str().unwrap();
@@ -433,7 +437,14 @@ async fn fleet_of_clusters(plane: &ControlPlane, args: &Args, report: &mut Strin
     for size in sizes.into_iter().filter(|s| *s > 0) {
         let selection = names[..size].join(",");
         let ms: Vec<Measure> = (0..args.runs)
-            .map(|_| measure(None, Path::new(BIN), &["--kubeconfig", kc, "status", "-A", "--contexts", &selection, "-o", "json"], &[]))
+            .map(|_| {
+                measure(
+                    None,
+                    Path::new(BIN),
+                    &["--kubeconfig", kc, "status", "-A", "--contexts", &selection, "-o", "json"],
+                    &[],
+                )
+            })
             .collect();
         let rss = median(ms.iter().map(|m| m.rss_kb).collect());
         let wall = median(ms.iter().map(|m| m.wall).collect());
@@ -469,10 +480,17 @@ fn fleet_kubeconfig(plane: &ControlPlane, contexts: &[(&str, String)], file: &st
 
 /// (e) one fleet run against (f) the loop of single-context runs and (g) the loop of flux CLI runs,
 /// interleaved; a table of medians.
-fn compare_fleet_runs(plane: &ControlPlane, kubeconfig: &Path, contexts: &[(&str, String)], runs: usize, report: &mut String) {
+fn compare_fleet_runs(
+    plane: &ControlPlane,
+    kubeconfig: &Path,
+    contexts: &[(&str, String)],
+    runs: usize,
+    report: &mut String,
+) {
     let kc = kubeconfig.to_str().unwrap();
     let names: Vec<&str> = contexts.iter().map(|(n, _)| *n).collect();
-    let bin_loop = format!("for c in {}; do {BIN} --kubeconfig {kc} --context $c status -A -o json; done", names.join(" "));
+    let bin_loop =
+        format!("for c in {}; do {BIN} --kubeconfig {kc} --context $c status -A -o json; done", names.join(" "));
     let mut peers: Vec<(String, PathBuf, Vec<String>)> = vec![
         (
             format!("(e) `kubectl-fluxjobs status -A --all-contexts -o json` ({} contexts)", names.len()),

@@ -415,7 +415,8 @@ fn render_causes(report: &Report, o: &RenderOptions) -> String {
     let mut longest: std::collections::HashMap<CauseKey, &StageReport> = std::collections::HashMap::new();
     for stage in &ordered {
         if let Some(cause) = &stage.root_cause {
-            let entry = longest.entry((stage.context.as_deref(), cause.object(), cause.reason.as_str())).or_insert(stage);
+            let entry =
+                longest.entry((stage.context.as_deref(), cause.object(), cause.reason.as_str())).or_insert(stage);
             if stage.path.len() > entry.path.len() {
                 *entry = stage;
             }

@@ -313,7 +313,9 @@ impl Report {
                     _ => None,
                 };
                 let since = |s: &StageReport| {
-                    s.ready.as_ref().and_then(|r| r.last_transition_time.as_deref()?.parse::<k8s_openapi::jiff::Timestamp>().ok())
+                    s.ready
+                        .as_ref()
+                        .and_then(|r| r.last_transition_time.as_deref()?.parse::<k8s_openapi::jiff::Timestamp>().ok())
                 };
                 let worst = self
                     .stages
@@ -795,14 +797,19 @@ mod tests {
         ];
         let pipelines = stages.iter().map(|s| vec![s.id()]).collect();
         let read = ContextRead { name: Some("prod".into()), ..ContextRead::default() };
-        let down = ContextRead { name: Some("down".into()), error: Some("cannot reach".into()), ..ContextRead::default() };
+        let down =
+            ContextRead { name: Some("down".into()), error: Some("cannot reach".into()), ..ContextRead::default() };
         let report = Report { contexts: vec![read, down], pipelines, stages, warnings: vec![] };
         let summary = report.summary();
         let prod = &summary.contexts[0];
         let counts = PipelineCounts { pipelines: 5, ready: 1, progressing: 1, blocked: 1, failed: 2 };
         assert_eq!(prod.counts.as_ref(), Some(&counts));
         let worst = prod.worst.as_ref().unwrap();
-        assert_eq!((worst.stage.name.as_str(), worst.state), ("d", StageState::Failed), "Failed first, then the oldest");
+        assert_eq!(
+            (worst.stage.name.as_str(), worst.state),
+            ("d", StageState::Failed),
+            "Failed first, then the oldest"
+        );
         assert!(summary.contexts[1].counts.is_none() && summary.contexts[1].worst.is_none());
     }
 
@@ -810,13 +817,19 @@ mod tests {
     fn hints_name_the_context_in_every_command_they_give() {
         let flag = "--context prod-eu";
         assert_eq!(
-            with_context_flag("fix it, then kubectl fluxjobs rerun job/db -n shop (or flux resume kustomization a -n shop)", flag),
+            with_context_flag(
+                "fix it, then kubectl fluxjobs rerun job/db -n shop (or flux resume kustomization a -n shop)",
+                flag
+            ),
             "fix it, then kubectl fluxjobs rerun --context prod-eu job/db -n shop (or flux --context prod-eu resume kustomization a -n shop)"
         );
         assert_eq!(
             with_context_flag("kubectl create -f backup.yaml; see `kubectl describe pod x`", flag),
             "kubectl --context prod-eu create -f backup.yaml; see `kubectl --context prod-eu describe pod x`"
         );
-        assert_eq!(with_context_flag("the kubectl-fluxjobs plugin and influx are no commands", flag), "the kubectl-fluxjobs plugin and influx are no commands");
+        assert_eq!(
+            with_context_flag("the kubectl-fluxjobs plugin and influx are no commands", flag),
+            "the kubectl-fluxjobs plugin and influx are no commands"
+        );
     }
 }

@@ -532,8 +532,10 @@ fn fleet_of_dumps(test: &str, files: &[(&str, &str)]) -> (PathBuf, Vec<String>) 
 
 #[test]
 fn repeated_snapshots_are_a_fleet_each_named_after_its_file() {
-    let (_dir, paths) =
-        fleet_of_dumps("fleet", &[("failed-migration", "prod-eu"), ("ready", "prod-us"), ("rset-failed-step", "staging")]);
+    let (_dir, paths) = fleet_of_dumps(
+        "fleet",
+        &[("failed-migration", "prod-eu"), ("ready", "prod-us"), ("rset-failed-step", "staging")],
+    );
     let mut args = vec!["status", "-A"];
     for p in &paths {
         args.extend(["--snapshot", p.as_str()]);
@@ -543,12 +545,18 @@ fn repeated_snapshots_are_a_fleet_each_named_after_its_file() {
     golden("fleet.txt", &stdout(&table));
     let json_args = [args.clone(), vec!["-o", "json"]].concat();
     let json: serde_json::Value = serde_json::from_slice(&run(&json_args).stdout).unwrap();
-    let contexts: Vec<&str> = json["contexts"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let contexts: Vec<&str> =
+        json["contexts"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(contexts, ["prod-eu", "prod-us", "staging"]);
     let first = &json["stages"][0];
     assert_eq!(first["context"], "prod-eu");
     assert_eq!(json["pipelines"][0][0], "shop/app-pre-deploy@prod-eu", "references carry their context");
-    let deploy = json["stages"].as_array().unwrap().iter().find(|s| s["name"] == "app-deploy" && s["context"] == "prod-eu").unwrap();
+    let deploy = json["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "app-deploy" && s["context"] == "prod-eu")
+        .unwrap();
     assert_eq!(deploy["dependsOn"][0], "shop/app-pre-deploy@prod-eu");
     assert_eq!(deploy["path"].as_array().unwrap().last().unwrap(), "shop/app-pre-deploy@prod-eu");
     // Both clusters have app-pre-deploy: one is Failed, the other Ready; nothing is merged.
@@ -568,7 +576,8 @@ fn repeated_snapshots_are_a_fleet_each_named_after_its_file() {
     let one = run(&[args.clone(), vec!["app-deploy", "-o", "json"]].concat());
     assert!(one.status.success(), "{}", stderr(&one));
     let shown: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
-    let contexts: Vec<&str> = shown["stages"].as_array().unwrap().iter().filter_map(|s| s["context"].as_str()).collect();
+    let contexts: Vec<&str> =
+        shown["stages"].as_array().unwrap().iter().filter_map(|s| s["context"].as_str()).collect();
     assert_eq!(contexts, ["prod-eu", "prod-eu", "prod-us", "prod-us"], "app-deploy and its upstream, where they are");
     let none = run(&[args.clone(), vec!["no-such-stage"]].concat());
     assert_eq!(none.status.code(), Some(1));
@@ -577,7 +586,8 @@ fn repeated_snapshots_are_a_fleet_each_named_after_its_file() {
 
 #[test]
 fn summary_is_one_line_per_context_with_the_worst_root_cause() {
-    let (_dir, paths) = fleet_of_dumps("summary", &[("ready", "prod-us"), ("failed-migration", "prod-eu"), ("suspended", "dev")]);
+    let (_dir, paths) =
+        fleet_of_dumps("summary", &[("ready", "prod-us"), ("failed-migration", "prod-eu"), ("suspended", "dev")]);
     let mut args = vec!["status", "-A", "--summary"];
     for p in &paths {
         args.extend(["--snapshot", p.as_str()]);
@@ -585,7 +595,8 @@ fn summary_is_one_line_per_context_with_the_worst_root_cause() {
     let table = run(&args);
     assert!(table.status.success(), "{}", stderr(&table));
     golden("fleet-summary.txt", &stdout(&table));
-    let json: serde_json::Value = serde_json::from_slice(&run(&[args.clone(), vec!["-o", "json"]].concat()).stdout).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&run(&[args.clone(), vec!["-o", "json"]].concat()).stdout).unwrap();
     let eu = &json["contexts"][1];
     assert_eq!(eu["name"], "prod-eu");
     assert_eq!((eu["pipelines"].as_u64(), eu["failed"].as_u64(), eu["blocked"].as_u64()), (Some(1), Some(1), Some(0)));
@@ -623,7 +634,9 @@ fn two_dumps_with_one_name_and_contexts_that_select_nothing_are_usage_errors() {
         stderr(&out).trim(),
         "error: --contexts: \"staging-*\" matches no context of the kubeconfig (it has prod-eu, arn:aws:eks:eu-west-1:1:cluster/prod)"
     );
-    for conflicting in [["--context", "prod-eu"], ["--server", "https://x"], ["--token", "t"], ["--user", "u"], ["--cluster", "c"]] {
+    for conflicting in
+        [["--context", "prod-eu"], ["--server", "https://x"], ["--token", "t"], ["--user", "u"], ["--cluster", "c"]]
+    {
         let out = run(&[&["status", "--kubeconfig", &kc, "--contexts", "prod-eu"][..], &conflicting[..]].concat());
         assert_eq!(out.status.code(), Some(2), "{conflicting:?}: {}", stderr(&out));
     }
@@ -649,7 +662,9 @@ fn exec_kubeconfig(dir: &std::path::Path, contexts: &[(&str, &str, &str)]) -> St
     )
     .unwrap();
     std::process::Command::new("chmod").arg("+x").arg(&plugin).status().unwrap();
-    let mut text = String::from("apiVersion: v1\nkind: Config\nclusters:\n- {name: c, cluster: {server: \"https://127.0.0.1:9\"}}\nusers:\n");
+    let mut text = String::from(
+        "apiVersion: v1\nkind: Config\nclusters:\n- {name: c, cluster: {server: \"https://127.0.0.1:9\"}}\nusers:\n",
+    );
     for (name, mode, delay) in contexts {
         text.push_str(&format!(
             "- name: {name}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      args: [{name}, \"{delay}\"]\n      interactiveMode: {mode}\n",
@@ -670,7 +685,12 @@ fn credential_plugins_that_may_prompt_run_one_at_a_time_before_the_others_run_to
     let dir = scratch("exec");
     let kubeconfig = exec_kubeconfig(
         &dir,
-        &[("quiet-1", "Never", "0.6"), ("asks-1", "Always", "0.3"), ("quiet-2", "Never", "0.6"), ("asks-2", "Always", "0.3")],
+        &[
+            ("quiet-1", "Never", "0.6"),
+            ("asks-1", "Always", "0.3"),
+            ("quiet-2", "Never", "0.6"),
+            ("asks-2", "Always", "0.3"),
+        ],
     );
     let log = dir.join("log");
     let out = run_env(&["status", "--kubeconfig", &kubeconfig, "--all-contexts"], &[("LOG", log.to_str().unwrap())]);
@@ -683,7 +703,10 @@ fn credential_plugins_that_may_prompt_run_one_at_a_time_before_the_others_run_to
     // ending before the next starts, and only then the quiet ones, together.
     let asking = lines.iter().take_while(|l| l.ends_with("asks-1") || l.ends_with("asks-2")).count();
     let (asks, quiet) = lines.split_at(asking);
-    assert!(!asks.is_empty() && asks.chunks(2).all(|pair| pair[0].replace("start", "end") == pair[1]), "one at a time: {log}");
+    assert!(
+        !asks.is_empty() && asks.chunks(2).all(|pair| pair[0].replace("start", "end") == pair[1]),
+        "one at a time: {log}"
+    );
     let first_two = asks.iter().position(|l| l.ends_with("asks-2")).expect("asks-2 ran");
     assert!(asks[first_two..].iter().all(|l| l.ends_with("asks-2")), "asks-1 first, then asks-2: {log}");
     let mut together = quiet[..2].to_vec();
@@ -701,14 +724,21 @@ fn a_credential_plugin_slower_than_the_request_timeout_is_one_warning() {
         &["status", "--kubeconfig", &kubeconfig, "--all-contexts", "--request-timeout", "1s"],
         &[("LOG", log.to_str().unwrap())],
     );
-    assert!(started.elapsed() < std::time::Duration::from_secs(10), "not waiting for the plugin: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "not waiting for the plugin: {:?}",
+        started.elapsed()
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
         err.contains("warning: context slow: no credentials for context \"slow\" within 1.0s: its exec credential plugin did not finish (--request-timeout)"),
         "{err}"
     );
-    assert!(err.contains("warning: context quick: cannot reach the Kubernetes API server at https://127.0.0.1:9"), "{err}");
+    assert!(
+        err.contains("warning: context quick: cannot reach the Kubernetes API server at https://127.0.0.1:9"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -748,6 +778,9 @@ fn reading_contexts_for_more_than_a_second_shows_progress_on_a_terminal_only() {
     assert!(shown.ends_with("\r\u{1b}[K"), "cleared when done: {shown:?}");
     assert!(stdout(&out).starts_with("CONTEXT"), "stdout is only the data: {}", stdout(&out));
     // Piped, nothing but the data and the warnings.
-    let piped = run_env(&["status", "--kubeconfig", &kubeconfig, "--all-contexts", "--summary"], &[("LOG", log.to_str().unwrap())]);
+    let piped = run_env(
+        &["status", "--kubeconfig", &kubeconfig, "--all-contexts", "--summary"],
+        &[("LOG", log.to_str().unwrap())],
+    );
     assert!(!stderr(&piped).contains("contexts read"), "{}", stderr(&piped));
 }

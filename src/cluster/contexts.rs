@@ -20,7 +20,10 @@ pub struct KubeContext {
 }
 
 /// The contexts of the kubeconfig kubectl would load, in its order.
-pub fn kubeconfig_contexts(options: &ConnectOptions, stdin_is_terminal: bool) -> Result<Vec<KubeContext>, ClusterError> {
+pub fn kubeconfig_contexts(
+    options: &ConnectOptions,
+    stdin_is_terminal: bool,
+) -> Result<Vec<KubeContext>, ClusterError> {
     let kubeconfig = load_kubeconfig(options)?.ok_or(ClusterError::NoKubeconfig)?;
     Ok(contexts_of(&kubeconfig, stdin_is_terminal))
 }
@@ -149,10 +152,7 @@ mod tests {
     use super::*;
 
     fn contexts(names: &[&str]) -> Vec<KubeContext> {
-        names
-            .iter()
-            .map(|n| KubeContext { name: n.to_string(), cluster: None, server: None, prompts: false })
-            .collect()
+        names.iter().map(|n| KubeContext { name: n.to_string(), cluster: None, server: None, prompts: false }).collect()
     }
 
     fn names(selected: Result<Vec<&KubeContext>, NoSuchContext>) -> Vec<String> {
@@ -187,7 +187,10 @@ mod tests {
         let all = contexts(&["dev", "prod-eu"]);
         let error = select(&all, "dev,stage-*").unwrap_err();
         assert_eq!(error.item, "stage-*");
-        assert_eq!(error.to_string(), "--contexts: \"stage-*\" matches no context of the kubeconfig (it has dev, prod-eu)");
+        assert_eq!(
+            error.to_string(),
+            "--contexts: \"stage-*\" matches no context of the kubeconfig (it has dev, prod-eu)"
+        );
     }
 
     #[test]

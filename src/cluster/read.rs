@@ -244,7 +244,10 @@ async fn read_namespace(
 }
 
 /// Jobs, Pods, Events and Deployments of one namespace (or all).
-pub(super) async fn read_workloads(conn: &Connection, namespace: Option<&str>) -> Result<(Snapshot, Vec<String>), ClusterError> {
+pub(super) async fn read_workloads(
+    conn: &Connection,
+    namespace: Option<&str>,
+) -> Result<(Snapshot, Vec<String>), ClusterError> {
     read_kinds(conn, namespace, None, |kind| kind.role == Role::Workload).await
 }
 

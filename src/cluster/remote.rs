@@ -131,10 +131,7 @@ fn refuse_what_must_not_run(kubeconfig: &Kubeconfig) -> Result<(), String> {
             ));
         }
         if auth.token_file.is_some() || auth.client_certificate.is_some() || auth.client_key.is_some() {
-            return Err(format!(
-                "its user {:?} references a file; only inline data is supported (as Flux)",
-                user.name
-            ));
+            return Err(format!("its user {:?} references a file; only inline data is supported (as Flux)", user.name));
         }
     }
     for cluster in &kubeconfig.clusters {
@@ -150,7 +147,8 @@ fn refuse_what_must_not_run(kubeconfig: &Kubeconfig) -> Result<(), String> {
 
 /// The server of the kubeconfig's current context (the one Flux uses), else of its only cluster.
 fn server_of(kubeconfig: &Kubeconfig) -> Option<String> {
-    let context = kubeconfig.current_context.as_ref().and_then(|name| kubeconfig.contexts.iter().find(|c| &c.name == name));
+    let context =
+        kubeconfig.current_context.as_ref().and_then(|name| kubeconfig.contexts.iter().find(|c| &c.name == name));
     let cluster_name = context.and_then(|c| c.context.as_ref()).map(|c| c.cluster.clone());
     let cluster = match cluster_name {
         Some(name) => kubeconfig.clusters.iter().find(|c| c.name == name),
@@ -195,9 +193,14 @@ mod tests {
     #[test]
     fn a_kubeconfig_from_a_secret_runs_nothing_and_reads_no_file_here() {
         assert_eq!(refuse_what_must_not_run(&kubeconfig("    token: abc")), Ok(()));
-        let exec = kubeconfig("    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: aws\n      args: [eks, get-token]");
+        let exec = kubeconfig(
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: aws\n      args: [eks, get-token]",
+        );
         let refused = refuse_what_must_not_run(&exec).unwrap_err();
-        assert!(refused.starts_with("refusing to run the exec credential plugin \"aws\" of its user \"u\": "), "{refused}");
+        assert!(
+            refused.starts_with("refusing to run the exec credential plugin \"aws\" of its user \"u\": "),
+            "{refused}"
+        );
         let file = kubeconfig("    client-certificate: /etc/cert.pem\n    client-key-data: Zm9v");
         assert!(refuse_what_must_not_run(&file).unwrap_err().contains("references a file"));
         assert_eq!(server_of(&kubeconfig("    token: abc")).as_deref(), Some("https://east.example:6443"));

@@ -243,7 +243,9 @@ pub fn for_cause(index: &Index, stage: &StageId, cause: &RootCause) -> String {
 pub fn remote_cluster(remote: &crate::report::RemoteReport) -> String {
     let look = "look there with a kubectl context for that cluster";
     match (&remote.secret, &remote.config_map, &remote.error) {
-        (Some(_), _, Some(error)) => format!("its objects are in another cluster ({}), which could not be read: {error}; {look}", remote.via()),
+        (Some(_), _, Some(error)) => {
+            format!("its objects are in another cluster ({}), which could not be read: {error}; {look}", remote.via())
+        }
         (Some(secret), _, None) => format!(
             "its objects are in another cluster, whose kubeconfig is in Secret {secret}: kubectl fluxjobs status --follow-kubeconfig diagnoses them there (it reads that Secret: get on secrets), or {look}"
         ),

@@ -14,7 +14,11 @@ use crate::report::{Reason, RemoteReport};
 pub enum Site<'i, 'a> {
     Here,
     /// In another cluster whose objects were read: `index` is over them.
-    Read { index: &'i Index<'a>, cluster: &'a RemoteCluster, report: RemoteReport },
+    Read {
+        index: &'i Index<'a>,
+        cluster: &'a RemoteCluster,
+        report: RemoteReport,
+    },
     /// In another cluster not read (not followed, a dump, workload identity), or that could not be.
     Unread(RemoteReport),
 }
@@ -86,7 +90,8 @@ pub fn explain(stage: &dyn StageObject, site: &Site, mut r: Resolution) -> Resol
             if about_applied_objects(stage, &r) {
                 r.cause.cluster.clone_from(&cluster.server);
                 let server = cluster.server.as_deref().unwrap_or("?");
-                r.hint = format!("in the cluster at {server} ({}): {}", report.via(), rerun_elsewhere(stage, &r, report));
+                r.hint =
+                    format!("in the cluster at {server} ({}): {}", report.via(), rerun_elsewhere(stage, &r, report));
             }
             r
         }

@@ -1770,7 +1770,10 @@ fn a_stage_applying_to_another_cluster_that_was_read_is_diagnosed_there() {
     assert_eq!((cause.exit_code, cause.cluster.as_deref()), (Some(3), Some("https://east.example:6443")));
     assert_eq!(pre.jobs.len(), 1, "the Job of that cluster");
     let hint = pre.hint.as_deref().unwrap();
-    assert!(hint.starts_with("in the cluster at https://east.example:6443 (kubeConfig Secret shop/east-kubeconfig): "), "{hint}");
+    assert!(
+        hint.starts_with("in the cluster at https://east.example:6443 (kubeConfig Secret shop/east-kubeconfig): "),
+        "{hint}"
+    );
     assert!(
         hint.contains("delete job db-migration -n shop) and kubectl fluxjobs reconcile app-pre-deploy -n shop"),
         "a rerun here would reach the wrong cluster: {hint}"

@@ -4,7 +4,9 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{Condition, HelmRelease, Inventory, KubeConfigReference, Kustomization, LastSuccess, ResourceSet, StageHistory};
+use super::{
+    Condition, HelmRelease, Inventory, KubeConfigReference, Kustomization, LastSuccess, ResourceSet, StageHistory,
+};
 use crate::refs::{MetaNames, ObjectRef, StageId, StageKind};
 
 /// A stage object of any kind, read-only.

@@ -62,40 +62,70 @@ fn fleet(ctx: &Ctx) -> Result<(PathBuf, FaultProxy)> {
     let Spokes { east: (east, east_kubeconfig), west: (west, west_kubeconfig) } = spokes(ctx)?;
     let revision = "main@sha1:5f1c0f2a8e0b4f6a9d3c2b1a0e9f8d7c6b5a4e3d";
     for kubeconfig in [east_kubeconfig, west_kubeconfig] {
-        plane.kubectl_stdin_with(kubeconfig, &["apply", "-f", "-"], "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n")?;
+        plane.kubectl_stdin_with(
+            kubeconfig,
+            &["apply", "-f", "-"],
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+        )?;
         plane.kubectl_stdin_with(kubeconfig, &["apply", "-f", "-"], &kustomization("app-pre-deploy", None))?;
     }
     // east: the migration Job runs (and exits 3) on east's own Job controller and node.
     let job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: db-migration\n  namespace: shop\n  labels:\n    kustomize.toolkit.fluxcd.io/name: app-pre-deploy\n    kustomize.toolkit.fluxcd.io/namespace: shop\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        fluxjobs.test/exit-code: \"3\"\n    spec:\n      nodeName: kwok-node-0\n      restartPolicy: Never\n      containers:\n      - name: migration\n        image: registry.example.invalid/shop/migrate:1.0.0\n";
     plane.kubectl_stdin_with(east_kubeconfig, &["apply", "-f", "-"], job)?;
-    plane.kubectl_stdin_with(east_kubeconfig, &["apply", "-f", "-"], &kustomization("app-deploy", Some("app-pre-deploy")))?;
+    plane.kubectl_stdin_with(
+        east_kubeconfig,
+        &["apply", "-f", "-"],
+        &kustomization("app-deploy", Some("app-pre-deploy")),
+    )?;
     let patch = |kubeconfig: &std::path::Path, name: &str, status: Value| {
         let patch = json!({ "status": status }).to_string();
         let args = ["-n", "shop", "patch", "kustomization", name, "--subresource=status", "--type=merge", "-p", &patch];
         plane.kubectl_with(kubeconfig, &args)
     };
     let failed = "health check failed after 30.004s: failed early due to stalled resources: [Job/shop/db-migration status: 'Failed']";
-    patch(east_kubeconfig, "app-pre-deploy", json!({
-        "observedGeneration": 1, "lastAttemptedRevision": revision,
-        "conditions": [ready("False", "HealthCheckFailed", failed)],
-        "inventory": {"entries": [{"id": "shop_db-migration_batch_Job", "v": "v1"}]},
-    }))?;
-    patch(east_kubeconfig, "app-deploy", json!({
-        "observedGeneration": 1,
-        "conditions": [ready("False", "DependencyNotReady", "dependency 'shop/app-pre-deploy' is not ready")],
-    }))?;
-    patch(west_kubeconfig, "app-pre-deploy", json!({
-        "observedGeneration": 1, "lastAppliedRevision": revision, "lastAttemptedRevision": revision,
-        "conditions": [ready("True", "ReconciliationSucceeded", &format!("Applied revision: {revision}"))],
-    }))?;
+    patch(
+        east_kubeconfig,
+        "app-pre-deploy",
+        json!({
+            "observedGeneration": 1, "lastAttemptedRevision": revision,
+            "conditions": [ready("False", "HealthCheckFailed", failed)],
+            "inventory": {"entries": [{"id": "shop_db-migration_batch_Job", "v": "v1"}]},
+        }),
+    )?;
+    patch(
+        east_kubeconfig,
+        "app-deploy",
+        json!({
+            "observedGeneration": 1,
+            "conditions": [ready("False", "DependencyNotReady", "dependency 'shop/app-pre-deploy' is not ready")],
+        }),
+    )?;
+    patch(
+        west_kubeconfig,
+        "app-pre-deploy",
+        json!({
+            "observedGeneration": 1, "lastAppliedRevision": revision, "lastAttemptedRevision": revision,
+            "conditions": [ready("True", "ReconciliationSucceeded", &format!("Applied revision: {revision}"))],
+        }),
+    )?;
     let pki = plane.dir.join("pki");
     let pki = |f: &str| pki.join(f).display().to_string();
     let dead = format!("https://127.0.0.1:{}", free_port()?);
     let hub = plane.api_server.clone();
     let west_proxy = FaultProxy::start(west.trim_start_matches("https://"))?;
-    let cluster = |name: &str, server: &str| format!("- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority: {}\n", pki("ca.crt"));
-    let user = |name: &str| format!("- name: {name}\n  user:\n    client-certificate: {}\n    client-key: {}\n", pki(&format!("{name}.crt")), pki(&format!("{name}.key")));
-    let context = |name: &str, cluster: &str, user: &str, ns: &str| format!("- name: {name}\n  context:\n    cluster: {cluster}\n    user: {user}\n    namespace: {ns}\n");
+    let cluster = |name: &str, server: &str| {
+        format!("- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority: {}\n", pki("ca.crt"))
+    };
+    let user = |name: &str| {
+        format!(
+            "- name: {name}\n  user:\n    client-certificate: {}\n    client-key: {}\n",
+            pki(&format!("{name}.crt")),
+            pki(&format!("{name}.key"))
+        )
+    };
+    let context = |name: &str, cluster: &str, user: &str, ns: &str| {
+        format!("- name: {name}\n  context:\n    cluster: {cluster}\n    user: {user}\n    namespace: {ns}\n")
+    };
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n{}{}{}{}users:\n{}{}contexts:\n{}{}{}{}{}{}current-context: hub\n",
         cluster("hub", &hub),
@@ -134,9 +164,10 @@ fn across_contexts(ctx: &Ctx) -> Result<()> {
     check(out.code == 1, || format!("a context could not be read: exit 1, not {}: {}", out.code, out.stderr))?;
     let warnings: Vec<&str> = out.stderr.lines().collect();
     check(warnings.len() == 2, || format!("one line per unreadable context, nothing else: {warnings:#?}"))?;
-    check(warnings[0].starts_with("warning: context dead: cannot reach the Kubernetes API server at https://127.0.0.1:"), || {
-        format!("{warnings:#?}")
-    })?;
+    check(
+        warnings[0].starts_with("warning: context dead: cannot reach the Kubernetes API server at https://127.0.0.1:"),
+        || format!("{warnings:#?}"),
+    )?;
     check(warnings[1].starts_with("warning: context forbidden: forbidden: cannot list"), || format!("{warnings:#?}"))?;
     let rows: Vec<&str> = out.stdout.lines().collect();
     check(rows[0].starts_with("CONTEXT   STAGE"), || format!("CONTEXT first:\n{}", out.stdout))?;
@@ -147,9 +178,10 @@ fn across_contexts(ctx: &Ctx) -> Result<()> {
     check(east_pre.contains("Failed") && east_pre.contains("exit code 3 (Error)"), || out.stdout.clone())?;
     check(row("east", "app-deploy").is_some_and(|r| r.contains("Blocked")), || out.stdout.clone())?;
     check(row("west", "app-pre-deploy").is_some_and(|r| r.contains("Ready")), || out.stdout.clone())?;
-    check(out.stdout.contains("✗ [east] app-deploy <- app-pre-deploy <- Job/db-migration <- Pod/db-migration-"), || {
-        format!("the chain says its context:\n{}", out.stdout)
-    })?;
+    check(
+        out.stdout.contains("✗ [east] app-deploy <- app-pre-deploy <- Job/db-migration <- Pod/db-migration-"),
+        || format!("the chain says its context:\n{}", out.stdout),
+    )?;
     check(out.stdout.contains("then kubectl fluxjobs rerun --context east job/db-migration -n shop\n"), || {
         format!("the hint's rerun names the cluster:\n{}", out.stdout)
     })?;
@@ -162,13 +194,19 @@ fn across_contexts(ctx: &Ctx) -> Result<()> {
     check(names == ["hub", "east", "west", "dead", "forbidden"], || format!("{names:?}"))?;
     let errors: Vec<bool> = contexts.iter().map(|c| c["error"].is_string()).collect();
     check(errors == [false, false, false, true, true], || format!("{contexts:#?}"))?;
-    check(contexts[1]["cluster"] == "east" && contexts[1]["server"].as_str().is_some_and(|s| s.starts_with("https://")), || {
-        format!("{contexts:#?}")
-    })?;
-    let deploy = report["stages"].as_array().and_then(|s| s.iter().find(|s| s["context"] == "east" && s["name"] == "app-deploy"));
-    check(deploy.is_some_and(|d| d["dependsOn"][0] == "shop/app-pre-deploy@east" && d["path"][1] == "shop/app-pre-deploy@east"), || {
-        format!("{deploy:#?}")
-    })?;
+    check(
+        contexts[1]["cluster"] == "east" && contexts[1]["server"].as_str().is_some_and(|s| s.starts_with("https://")),
+        || format!("{contexts:#?}"),
+    )?;
+    let deploy = report["stages"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["context"] == "east" && s["name"] == "app-deploy"));
+    check(
+        deploy.is_some_and(|d| {
+            d["dependsOn"][0] == "shop/app-pre-deploy@east" && d["path"][1] == "shop/app-pre-deploy@east"
+        }),
+        || format!("{deploy:#?}"),
+    )?;
 
     // Two contexts reaching one server are both shown.
     let out = fleet_run(ctx, &kubeconfig, &["status", "--contexts", "east,east-again", "-o", "json", "--logs", "0"])?;
@@ -189,29 +227,56 @@ fn across_contexts(ctx: &Ctx) -> Result<()> {
     check(line("east").contains("shop/app-pre-deploy: Pod/db-migration-"), || out.stdout.clone())?;
     check(words(line("west")) == ["west", "1", "1", "0", "0", "0"], || out.stdout.clone())?;
     check(line("dead").contains("unreadable: cannot reach the Kubernetes API server"), || out.stdout.clone())?;
-    check(out.stderr.is_empty(), || format!("unreadable contexts are lines of the summary, not warnings: {}", out.stderr))?;
+    check(out.stderr.is_empty(), || {
+        format!("unreadable contexts are lines of the summary, not warnings: {}", out.stderr)
+    })?;
 
     // Exit statuses: blocked anywhere (3), all well (0), nothing anywhere (4); globs select.
     let code = |args: &[&str]| fleet_run(ctx, &kubeconfig, args).map(|o| o.code);
-    check(code(&["status", "--contexts", "e*,w*", "--exit-code", "--logs", "0"])? == 3, || "east is blocked: 3".into())?;
+    check(code(&["status", "--contexts", "e*,w*", "--exit-code", "--logs", "0"])? == 3, || {
+        "east is blocked: 3".into()
+    })?;
     check(code(&["status", "--contexts", "west", "--exit-code"])? == 0, || "west is Ready: 0".into())?;
-    check(code(&["status", "--contexts", "hub,west", "-n", "e2e-fleet-nothing", "--exit-code"])? == 4, || "nothing: 4".into())?;
+    check(code(&["status", "--contexts", "hub,west", "-n", "e2e-fleet-nothing", "--exit-code"])? == 4, || {
+        "nothing: 4".into()
+    })?;
 
     // One frame of east and west, redrawn when either changes; the dead cluster is one line, and so
     // is an outage of west, during which east still shows its changes.
-    let watching = Watching::start_args(&kubeconfig, &["status", "--contexts", "east,west,dead", "--watch", "-o", "json", "--logs", "0"])?;
+    let watching = Watching::start_args(
+        &kubeconfig,
+        &["status", "--contexts", "east,west,dead", "--watch", "-o", "json", "--logs", "0"],
+    )?;
     let west_state = |doc: &Value| {
         let stages = doc["stages"].as_array().cloned().unwrap_or_default();
         stages.iter().find(|s| s["context"] == "west").and_then(|s| s["state"].as_str().map(str::to_string))
     };
-    watching.until(Duration::from_secs(30), "with west Ready", |_| Ok(()), |doc| west_state(doc).as_deref() == Some("Ready"))?;
+    watching.until(
+        Duration::from_secs(30),
+        "with west Ready",
+        |_| Ok(()),
+        |doc| west_state(doc).as_deref() == Some("Ready"),
+    )?;
     west_proxy.take_down();
     // Longer than the ten seconds a watch gives a server before it says it is lost.
     std::thread::sleep(Duration::from_secs(12));
     let east_kubeconfig = ctx.plane.dir.join("kubeconfig-east");
     let during = "dependency 'shop/app-pre-deploy' is not ready (while west is away)";
     let patch = json!({"status": {"conditions": [ready("False", "DependencyNotReady", during)]}});
-    ctx.plane.kubectl_with(&east_kubeconfig, &["-n", "shop", "patch", "kustomization", "app-deploy", "--subresource=status", "--type=merge", "-p", &patch.to_string()])?;
+    ctx.plane.kubectl_with(
+        &east_kubeconfig,
+        &[
+            "-n",
+            "shop",
+            "patch",
+            "kustomization",
+            "app-deploy",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &patch.to_string(),
+        ],
+    )?;
     let east_message = |doc: &Value| {
         let stages = doc["stages"].as_array().cloned().unwrap_or_default();
         stages.iter().any(|s| s["context"] == "east" && s["ready"]["message"] == during)
@@ -220,16 +285,37 @@ fn across_contexts(ctx: &Ctx) -> Result<()> {
     west_proxy.restore();
     let west_kubeconfig = ctx.plane.dir.join("kubeconfig-west");
     let patch = json!({"status": {"conditions": [ready("False", "ReconciliationFailed", "kustomization path not found: stat /tmp/kustomization-1/west: no such file or directory")]}});
-    ctx.plane.kubectl_with(&west_kubeconfig, &["-n", "shop", "patch", "kustomization", "app-pre-deploy", "--subresource=status", "--type=merge", "-p", &patch.to_string()])?;
-    let doc = watching.until(Duration::from_secs(30), "with west Failed", |_| Ok(()), |doc| west_state(doc).as_deref() == Some("Failed"))?;
-    let east_still = doc["stages"].as_array().is_some_and(|s| s.iter().any(|s| s["context"] == "east" && s["state"] == "Failed"));
+    ctx.plane.kubectl_with(
+        &west_kubeconfig,
+        &[
+            "-n",
+            "shop",
+            "patch",
+            "kustomization",
+            "app-pre-deploy",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &patch.to_string(),
+        ],
+    )?;
+    let doc = watching.until(
+        Duration::from_secs(30),
+        "with west Failed",
+        |_| Ok(()),
+        |doc| west_state(doc).as_deref() == Some("Failed"),
+    )?;
+    let east_still =
+        doc["stages"].as_array().is_some_and(|s| s.iter().any(|s| s["context"] == "east" && s["state"] == "Failed"));
     check(east_still, || format!("east stays in the frame: {doc:#}"))?;
     let lines = watching.stderr();
     let said: Vec<&String> = lines.iter().filter(|l| l.contains("context dead")).collect();
     check(said.len() == 1, || format!("the dead cluster is one line: {lines:#?}"))?;
     let lost = format!("warning: context west: lost the API server at {}", west_proxy.url);
     let outage: Vec<&String> = lines.iter().filter(|l| l.contains("context west")).collect();
-    check(outage.len() == 1 && outage[0].starts_with(&lost) && lines.len() == 2, || format!("west's outage is one line: {lines:#?}"))?;
+    check(outage.len() == 1 && outage[0].starts_with(&lost) && lines.len() == 2, || {
+        format!("west's outage is one line: {lines:#?}")
+    })?;
     Ok(())
 }
 
@@ -238,7 +324,11 @@ fn inline_kubeconfig(ctx: &Ctx, server: &str, user: &str) -> Result<String> {
     let pki = ctx.plane.dir.join("pki");
     let data = |file: &str| -> Result<String> {
         let bytes = std::fs::read(pki.join(file)).map_err(|e| e.to_string())?;
-        let out = std::process::Command::new("base64").arg("-w0").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn();
+        let out = std::process::Command::new("base64")
+            .arg("-w0")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn();
         let mut child = out.map_err(|e| e.to_string())?;
         std::io::Write::write_all(&mut child.stdin.take().unwrap(), &bytes).map_err(|e| e.to_string())?;
         let out = child.wait_with_output().map_err(|e| e.to_string())?;
@@ -255,7 +345,9 @@ fn inline_kubeconfig(ctx: &Ctx, server: &str, user: &str) -> Result<String> {
 
 fn secret(ns: &str, name: &str, kubeconfig: &str) -> String {
     let indented = kubeconfig.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n");
-    format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {ns}\nstringData:\n  value: |\n{indented}\n")
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {ns}\nstringData:\n  value: |\n{indented}\n"
+    )
 }
 
 /// The real kustomize-controller in the hub applies a migration Job to east through
@@ -276,7 +368,11 @@ fn hub_and_spoke(ctx: &Ctx) -> Result<()> {
         marker.display()
     );
     plane.apply(&secret(ns, "exec-kubeconfig", &inline_kubeconfig(ctx, east, &exec)?))?;
-    plane.apply(&secret(ns, "incluster-kubeconfig", &inline_kubeconfig(ctx, "https://kubernetes.default.svc:443", "    token: abc")?))?;
+    plane.apply(&secret(
+        ns,
+        "incluster-kubeconfig",
+        &inline_kubeconfig(ctx, "https://kubernetes.default.svc:443", "    token: abc")?,
+    ))?;
     let job = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: remote-shop\n---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: db-migration\n  namespace: remote-shop\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        fluxjobs.test/exit-code: \"3\"\n    spec:\n      nodeName: kwok-node-0\n      restartPolicy: Never\n      containers:\n      - name: migration\n        image: registry.example.invalid/shop/migrate:1.0.0\n";
     plane.publish(ns, "app", &[("pre-deploy/job.yaml", job)])?;
     let stage = |name: &str, kube_config: &str, unwatched: bool| {
@@ -298,40 +394,67 @@ fn hub_and_spoke(ctx: &Ctx) -> Result<()> {
         plane.apply(&stage(name, kube_config, true))?;
         plane.patch_status(ns, "kustomization", name, &failed)?;
     }
-    let report = ctx.wait_status(ns, "app-pre-deploy to fail its health check in east", Duration::from_secs(120), |r| {
-        crate::stage(r, "app-pre-deploy")["ready"]["reason"] == "HealthCheckFailed"
-    })?;
+    let report =
+        ctx.wait_status(ns, "app-pre-deploy to fail its health check in east", Duration::from_secs(120), |r| {
+            crate::stage(r, "app-pre-deploy")["ready"]["reason"] == "HealthCheckFailed"
+        })?;
     let pre = crate::stage(&report, "app-pre-deploy");
-    check(pre["rootCause"]["reason"] == "RemoteCluster" && pre["jobs"].as_array().is_some_and(|j| j.is_empty()), || format!("{pre:#}"))?;
-    check(pre["remote"]["secret"] == format!("{ns}/east-kubeconfig") && pre["remote"]["followed"] == false, || format!("{pre:#}"))?;
+    check(
+        pre["rootCause"]["reason"] == "RemoteCluster" && pre["jobs"].as_array().is_some_and(|j| j.is_empty()),
+        || format!("{pre:#}"),
+    )?;
+    check(pre["remote"]["secret"] == format!("{ns}/east-kubeconfig") && pre["remote"]["followed"] == false, || {
+        format!("{pre:#}")
+    })?;
     check(pre["hint"].as_str().is_some_and(|h| h.contains("--follow-kubeconfig")), || format!("{pre:#}"))?;
     let table = ctx.plugin(&["status", "-n", ns, "--logs", "0"])?;
     let row = table.stdout.lines().find(|l| l.starts_with("app-pre-deploy ")).unwrap_or_default().to_string();
     check(row.contains(" remote ") && !row.contains("missing"), || table.stdout.clone())?;
-    check(row.contains(&format!("HealthCheckFailed in another cluster (kubeConfig Secret {ns}/east-kubeconfig)")), || table.stdout.clone())?;
+    check(
+        row.contains(&format!("HealthCheckFailed in another cluster (kubeConfig Secret {ns}/east-kubeconfig)")),
+        || table.stdout.clone(),
+    )?;
 
     // Followed: east's pod and its exit code; one line for each kubeconfig that cannot be used.
     let out = ctx.plugin(&["status", "-n", ns, "--follow-kubeconfig", "-o", "json", "--logs", "0"])?;
     check(out.code == 0, || format!("{}\n{}", out.stdout, out.stderr))?;
     let report: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))?;
     let cause = &crate::stage(&report, "app-pre-deploy")["rootCause"];
-    check(cause["kind"] == "Pod" && cause["exitCode"] == 3 && cause["cluster"] == east.as_str(), || format!("{report:#}"))?;
+    check(cause["kind"] == "Pod" && cause["exitCode"] == 3 && cause["cluster"] == east.as_str(), || {
+        format!("{report:#}")
+    })?;
     check(crate::stage(&report, "app-pre-deploy")["remote"]["followed"] == true, || format!("{report:#}"))?;
     let warnings: Vec<&str> = out.stderr.lines().collect();
     check(warnings.len() == 2, || format!("one line per unusable kubeconfig: {warnings:#?}"))?;
-    check(warnings.iter().any(|w| w.contains(&format!("kubeConfig Secret {ns}/exec-kubeconfig: refusing to run the exec credential plugin \"/bin/sh\""))), || format!("{warnings:#?}"))?;
+    check(
+        warnings.iter().any(|w| {
+            w.contains(&format!(
+                "kubeConfig Secret {ns}/exec-kubeconfig: refusing to run the exec credential plugin \"/bin/sh\""
+            ))
+        }),
+        || format!("{warnings:#?}"),
+    )?;
     check(
         warnings.iter().any(|w| w.contains(&format!("cannot read the cluster at https://kubernetes.default.svc:443 of kubeConfig Secret {ns}/incluster-kubeconfig: cannot reach"))),
         || format!("{warnings:#?}"),
     )?;
     check(!marker.exists(), || "the exec plugin of a kubeconfig from the cluster ran here".into())?;
     let exec = crate::stage(&report, "exec-stage");
-    check(exec["rootCause"]["reason"] == "RemoteCluster" && exec["hint"].as_str().is_some_and(|h| h.contains("refusing to run")), || format!("{exec:#}"))?;
+    check(
+        exec["rootCause"]["reason"] == "RemoteCluster"
+            && exec["hint"].as_str().is_some_and(|h| h.contains("refusing to run")),
+        || format!("{exec:#}"),
+    )?;
     let identity = crate::stage(&report, "identity-stage");
-    check(identity["hint"].as_str().is_some_and(|h| h.contains("does not support spec.kubeConfig.configMapRef")), || format!("{identity:#}"))?;
+    check(
+        identity["hint"].as_str().is_some_and(|h| h.contains("does not support spec.kubeConfig.configMapRef")),
+        || format!("{identity:#}"),
+    )?;
     let table = ctx.plugin(&["status", "-n", ns, "--follow-kubeconfig", "--logs", "0"])?;
     check(
-        table.stdout.contains(&format!("✗ app-pre-deploy <- cluster {east} <- Job/remote-shop/db-migration <- Pod/remote-shop/db-migration-")),
+        table.stdout.contains(&format!(
+            "✗ app-pre-deploy <- cluster {east} <- Job/remote-shop/db-migration <- Pod/remote-shop/db-migration-"
+        )),
         || table.stdout.clone(),
     )?;
     Ok(())

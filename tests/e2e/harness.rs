@@ -447,7 +447,10 @@ impl ControlPlane {
     pub fn start_spoke(&self, name: &'static str, jobs: bool) -> Result<(String, PathBuf)> {
         let port = free_port()?;
         let leak = |what: String| -> &'static str { Box::leak(what.into_boxed_str()) };
-        self.spawn(leak(format!("kube-apiserver-{name}")), &mut self.api_server_command(port, &format!("/{name}-registry")))?;
+        self.spawn(
+            leak(format!("kube-apiserver-{name}")),
+            &mut self.api_server_command(port, &format!("/{name}-registry")),
+        )?;
         let server = format!("https://127.0.0.1:{port}");
         let kubeconfig = self.dir.join(format!("kubeconfig-{name}"));
         self.write_kubeconfig_for(&server, &kubeconfig, "e2e-admin", "admin")?;

@@ -91,11 +91,8 @@ pub(super) fn sources(ctx: &Context, args: &StatusArgs) -> Result<(Vec<Source>, 
         }
         return Ok((chosen.into_iter().map(Source::Context).collect(), true));
     }
-    let dumps: Vec<Source> = args
-        .snapshot
-        .iter()
-        .map(|path| Source::Dump { path: path.clone(), name: dump_name(path).into() })
-        .collect();
+    let dumps: Vec<Source> =
+        args.snapshot.iter().map(|path| Source::Dump { path: path.clone(), name: dump_name(path).into() }).collect();
     let mut names = BTreeSet::new();
     for dump in &dumps {
         if let Source::Dump { path, name } = dump
@@ -141,7 +138,9 @@ pub(super) async fn read_all(
     let mut prompted: Vec<Option<Result<Connection, Error>>> = Vec::new();
     for source in &sources {
         prompted.push(match source {
-            Source::Context(c) if c.prompts => Some(cluster::connect(&context_options(ctx, c)).await.map_err(Error::from)),
+            Source::Context(c) if c.prompts => {
+                Some(cluster::connect(&context_options(ctx, c)).await.map_err(Error::from))
+            }
             _ => None,
         });
     }
@@ -164,15 +163,20 @@ pub(super) async fn read_all(
             });
             async move {
                 let name = read.name.clone().unwrap_or_else(|| "-".into());
-                let (view, mut warnings, scope) = reading.await.unwrap_or_else(|panicked| {
-                    (Err(format!("reading it failed: {panicked}")), vec![], None)
-                });
+                let (view, mut warnings, scope) = reading
+                    .await
+                    .unwrap_or_else(|panicked| (Err(format!("reading it failed: {panicked}")), vec![], None));
                 let view = view.unwrap_or_else(|error| {
                     // A summary has a line of its own for it.
                     if !summary {
                         warnings.push(error.clone());
                     }
-                    View { report: Report::unreadable(ContextRead { error: Some(error), ..read }), scope, now: None, live: None }
+                    View {
+                        report: Report::unreadable(ContextRead { error: Some(error), ..read }),
+                        scope,
+                        now: None,
+                        live: None,
+                    }
                 });
                 (view, warnings.into_iter().map(|w| format!("context {name}: {w}")).collect::<Vec<_>>())
             }
