@@ -39,7 +39,7 @@ fn truncates_long_messages() {
 
 #[test]
 fn a_terminal_of_80_columns_gets_rows_of_at_most_80() {
-    let (snapshot, report) = example(include_str!("../examples/failed-migration.yaml"));
+    let (snapshot, report) = example(include_str!("../../examples/failed-migration.yaml"));
     let options = |width| options(&snapshot, OutputFormat::Table, width);
     let table = render(&report, &options(Some(80))).unwrap();
     let rows: Vec<&str> = table.lines().take_while(|l| !l.is_empty()).collect();
@@ -56,7 +56,7 @@ fn a_terminal_of_80_columns_gets_rows_of_at_most_80() {
 
 #[test]
 fn message_is_the_diagnosis_and_wide_adds_the_flux_message() {
-    let (snapshot, report) = example(include_str!("../examples/missing-dependency.yaml"));
+    let (snapshot, report) = example(include_str!("../../examples/missing-dependency.yaml"));
     let options = |format| options(&snapshot, format, None);
     // Flux's message on app-deploy names the Ready app-pre-deploy; the cause is app-database.
     let stale = "dependency 'shop/app-pre-deploy' is not ready";
@@ -77,7 +77,7 @@ fn message_is_the_diagnosis_and_wide_adds_the_flux_message() {
 
 #[test]
 fn every_field_with_cluster_text_is_printed_inert() {
-    let (snapshot, mut report) = example(include_str!("../examples/failed-migration.yaml"));
+    let (snapshot, mut report) = example(include_str!("../../examples/failed-migration.yaml"));
     const HOSTILE: &str = "\x1b[2J\x1b]0;t\x07\r\n";
     let stage = report.stages.iter_mut().find(|s| s.root_cause.is_some()).unwrap();
     stage.ready.as_mut().unwrap().message = format!("ready {HOSTILE}");

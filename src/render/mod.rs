@@ -10,7 +10,7 @@ use owo_colors::OwoColorize;
 use crate::cli::OutputFormat;
 use crate::duration::age;
 use crate::refs::{ObjectRef, StageId};
-use crate::report::{JobReport, JobState, Report, RootCause, StageReport, StageState, StepState, Summary};
+use crate::report::{JobReport, JobState, Report, RootCause, StageReport, StageState, StepState};
 use crate::terminal::inert;
 
 #[derive(Clone, Copy, Debug)]
@@ -99,6 +99,9 @@ fn table_lines(mut table: Table, columns: usize) -> String {
     }
     text
 }
+
+mod summary;
+use summary::summary_table;
 
 /// What MESSAGE keeps on a narrow terminal, however little room the other columns leave.
 const MIN_MESSAGE_WIDTH: usize = 10;
@@ -495,57 +498,6 @@ fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions, qualifi
         _ => String::new(),
     };
     format!("{marker} {context}{}: {summary}", inert(&parts.join(" <- ")))
-}
-
-/// `--summary`'s table: one line per context.
-fn summary_table(summary: &Summary, o: &RenderOptions) -> String {
-    let header = ["CONTEXT", "PIPELINES", "READY", "PROGRESSING", "BLOCKED", "FAILED", "WORST ROOT CAUSE"];
-    let rows: Vec<Vec<Cell>> = summary
-        .contexts
-        .iter()
-        .map(|c| {
-            let name = Cell::new(inert(c.read.name.as_deref().unwrap_or("-")));
-            let count = |n: usize, color: Color| {
-                let cell = Cell::new(n);
-                if n > 0 { cell.fg(color) } else { cell }
-            };
-            let mut row = vec![name];
-            match &c.counts {
-                Some(n) => row.extend([
-                    Cell::new(n.pipelines),
-                    count(n.ready, Color::Green),
-                    count(n.progressing, Color::Cyan),
-                    count(n.blocked, Color::Yellow),
-                    count(n.failed, Color::Red),
-                ]),
-                None => row.extend((0..5).map(|_| Cell::new("-"))),
-            }
-            let message = match (&c.read.error, &c.worst) {
-                (Some(error), _) => format!("unreadable: {error}"),
-                (None, Some(worst)) => format!("{}: {}", worst.stage.label(""), worst.diagnosis),
-                (None, None) => String::new(),
-            };
-            row.push(Cell::new(inert(&message)));
-            row
-        })
-        .collect();
-    let fixed: usize = (0..header.len() - 1)
-        .map(|i| {
-            let widest = rows.iter().map(|r| r[i].content().chars().count()).max().unwrap_or(0);
-            widest.max(header[i].len()) + 3
-        })
-        .sum();
-    let message_width = o.width.map_or(usize::MAX, |w| w.saturating_sub(fixed).max(MIN_MESSAGE_WIDTH));
-    let mut table = kubectl_table(o);
-    if !o.no_headers {
-        table.set_header(header);
-    }
-    for mut row in rows {
-        let message = row.pop().map(|c| c.content()).unwrap_or_default();
-        row.push(Cell::new(truncate(&message, message_width)));
-        table.add_row(row);
-    }
-    table_lines(table, header.len())
 }
 
 /// For `--exit-code`: whether any shown stage is Blocked or Failed.
