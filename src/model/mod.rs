@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::refs::{MetaNames, ObjectRef, StageId};
 
+mod remote;
+pub use remote::{KubeConfigReference, RemoteCluster};
 mod helm_release;
 mod kinds;
 mod resource_set;
@@ -96,43 +98,6 @@ pub struct KustomizationSpec {
     /// Another cluster it applies to.
     #[serde(default)]
     pub kube_config: Option<KubeConfigReference>,
-}
-
-/// `spec.kubeConfig` (fluxcd/pkg apis/meta reference_types.go `KubeConfigReference`): the cluster a
-/// Kustomization or HelmRelease applies to instead of its own, from a kubeconfig in a Secret of
-/// its namespace, or by workload identity from a ConfigMap's settings.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(default, rename_all = "camelCase")]
-pub struct KubeConfigReference {
-    pub secret_ref: Option<SecretKeyReference>,
-    pub config_map_ref: Option<LocalObjectReference>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(default)]
-pub struct SecretKeyReference {
-    pub name: String,
-    /// The data key holding the kubeconfig; unset: `value`, else `value.yaml`.
-    pub key: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(default)]
-pub struct LocalObjectReference {
-    pub name: String,
-}
-
-/// Another cluster a stage applies to (`spec.kubeConfig`), as `status --follow-kubeconfig` read
-/// it: the workloads found there, or why they could not be read.
-#[derive(Clone, Debug)]
-pub struct RemoteCluster {
-    /// The Secret holding its kubeconfig (in the stage's namespace).
-    pub secret: crate::refs::NamespacedName,
-    /// Its API server, as the kubeconfig names it.
-    pub server: Option<String>,
-    /// Its Jobs, Pods, Events, Deployments, StatefulSets and DaemonSets, in the namespaces the
-    /// stages applying there use; `Err` says in one line why they could not be read.
-    pub workloads: Result<Box<Snapshot>, String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
