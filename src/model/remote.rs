@@ -40,3 +40,26 @@ pub struct RemoteCluster {
     /// stages applying there use; `Err` says in one line why they could not be read.
     pub workloads: Result<Box<Snapshot>, String>,
 }
+
+impl Snapshot {
+    /// This snapshot's stages and sources with another cluster's workloads (Jobs, Pods, Events,
+    /// Deployments, StatefulSets, DaemonSets) instead of its own.
+    pub fn over_workloads_of(&self, other: &Snapshot) -> Snapshot {
+        Snapshot {
+            kustomizations: self.kustomizations.clone(),
+            resource_sets: self.resource_sets.clone(),
+            helm_releases: self.helm_releases.clone(),
+            sources: self.sources.clone(),
+            jobs: other.jobs.clone(),
+            pods: other.pods.clone(),
+            events: other.events.clone(),
+            deployments: other.deployments.clone(),
+            stateful_sets: other.stateful_sets.clone(),
+            daemon_sets: other.daemon_sets.clone(),
+            named_objects: vec![],
+            now: self.now,
+            dump_lacks: vec![],
+            remotes: vec![],
+        }
+    }
+}
