@@ -1,7 +1,7 @@
 //! The object at fault inside one stage, one function per state of the stage: suspended, never
 //! reconciled, progressing, failed; and the stage's source when it cannot get an artifact.
 
-use super::index::{Index, inventory_objects};
+use super::index::{Index, StageJobs, inventory_objects};
 use super::resolution::{Resolution, stage_cause};
 use super::state::{NEW_STAGE_GRACE, health_check_running, stage_timeout};
 use super::workload::{deployment_cause, job_cause, job_state, newest_first, pod_set_cause};
@@ -59,7 +59,7 @@ pub fn progressing(index: &Index, ks: &Kustomization) -> Resolution {
         return r;
     }
     let running =
-        index.stage_jobs(ks).0.into_iter().find(|j| matches!(job_state(j).0, JobState::Running | JobState::Pending));
+        index.stage_jobs(ks).live.into_iter().find(|j| matches!(job_state(j).0, JobState::Running | JobState::Pending));
     if let Some(job) = running {
         let object = ObjectRef::of("Job", &job.metadata);
         let message = format!("the Job has not finished yet; {}", clock.unwrap_or_default());
@@ -189,7 +189,7 @@ pub fn source_problem(index: &Index, object: &ObjectRef) -> Option<(RootCause, S
 /// The workload at fault in a stage: among `refs` (from a health-check message) when given, else
 /// among all its Jobs, Deployments, StatefulSets and DaemonSets.
 fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef, String)]>) -> Option<Resolution> {
-    let (jobs, missing) = index.stage_jobs(ks);
+    let StageJobs { live: jobs, missing, .. } = index.stage_jobs(ks);
     let wanted = |object: &ObjectRef| refs.is_none_or(|refs| refs.iter().any(|(r, _)| r == object));
     let with_hint = |cause: RootCause| {
         let hint = hints::for_cause(index, &ks.id(), &cause);

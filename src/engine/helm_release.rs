@@ -127,7 +127,7 @@ impl StageRules for HelmRelease {
 
     /// Its hook Jobs: the Jobs of the release annotated `helm.sh/hook`, with their events.
     fn complete_report(&self, index: &Index, report: &mut StageReport, _: &mut Vec<String>) {
-        let (jobs, _) = index.stage_jobs(self);
+        let jobs = index.stage_jobs(self).live;
         let hooks = jobs.into_iter().filter_map(|job| {
             let events = job.metadata.annotations.as_ref()?.get(HOOK_ANNOTATION)?;
             let object = ObjectRef::of("Job", &job.metadata);
@@ -189,7 +189,7 @@ fn state_of(hr: &HelmRelease) -> StageState {
 /// pull, scheduling) or the Job still running. Helm runs one hook at a time and waits for it up to
 /// the release's timeout (helm.sh/helm/v4 pkg/action/hooks.go).
 fn running_hook(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
-    let (jobs, _) = index.stage_jobs(hr);
+    let jobs = index.stage_jobs(hr).live;
     let job = jobs
         .into_iter()
         .find(|job| Hook::of(job).is_some() && matches!(job_state(job).0, JobState::Running | JobState::Pending))?;

@@ -335,12 +335,38 @@ impl<'a> Index<'a> {
         self.pods_by_deployment.get(&names(deployment)).cloned().unwrap_or_default()
     }
 
-    /// Warning events of one object, oldest first.
+    /// The object `object` names as the snapshot holds it now, when it holds it: the instance
+    /// its events must belong to.
+    fn instance(&self, object: &ObjectRef) -> Option<&'a ObjectMeta> {
+        let (ns, name) = (object.namespace.as_str(), object.name.as_str());
+        match object.kind.as_str() {
+            "Job" => self.job(ns, name).map(|o| &o.metadata),
+            "Pod" => self.pod(ns, name).map(|o| &o.metadata),
+            "Deployment" => self.deployment(ns, name).map(|o| &o.metadata),
+            "StatefulSet" => self.stateful_set(ns, name).map(|o| &o.metadata),
+            "DaemonSet" => self.daemon_set(ns, name).map(|o| &o.metadata),
+            _ => match object.as_stage() {
+                Some(id) => self.stage(&id).map(|s| s.meta()),
+                None => self.named_object(object).map(|o| &o.metadata),
+            },
+        }
+    }
+
+    /// Warning events of one object, oldest first. An object recreated under the same name is a
+    /// new object: while the snapshot holds it, only the events of that instance count (see
+    /// [`of_instance`]); once it is gone, every event left under its name tells what happened.
     pub fn warnings(&self, object: &ObjectRef) -> Vec<&'a Event> {
+        let instance = self.instance(object);
         let mut events: Vec<&Event> = self
             .events
             .get(&reference(object))
-            .map(|v| v.iter().copied().filter(|e| e.type_.as_deref() == Some("Warning")).collect())
+            .map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(|e| e.type_.as_deref() == Some("Warning"))
+                    .filter(|e| instance.is_none_or(|meta| of_instance(e, meta)))
+                    .collect()
+            })
             .unwrap_or_default();
         events.sort_by_key(|e| event_time(e));
         events
@@ -372,8 +398,6 @@ impl<'a> Index<'a> {
             .is_some_and(|v| v.iter().any(|e| e.reason.as_deref() == Some("Completed")))
     }
 
-    /// Jobs of a stage: inventory ids first (`<ns>_<name>_batch_Job`), then owner labels.
-    /// Returns the live Jobs and the inventory Jobs that are gone.
     /// With indexes over the objects of the other clusters read (by the Secret of their kubeconfig).
     pub fn with_remote_indexes(mut self, indexes: HashMap<NamespacedName, &'a Index<'a>>) -> Self {
         self.remote_indexes = indexes;
@@ -386,31 +410,41 @@ impl<'a> Index<'a> {
         Some((cluster, self.remote_indexes.get(secret).copied()))
     }
 
-    pub fn stage_jobs(&self, stage: &dyn StageObject) -> (Vec<&'a Job>, Vec<NamespacedName>) {
+    /// The Jobs a stage holds, as its controller says: those its inventory lists (kustomize-controller
+    /// and flux-operator write `status.inventory` after every apply, whatever a Job's
+    /// `kustomize.toolkit.fluxcd.io/prune: disabled` says: kustomize-controller
+    /// internal/controller/kustomization_controller.go `apply`, then `obj.Status.Inventory =
+    /// newInventory`). A Job that only carries the stage's owner labels is a leftover of an
+    /// earlier revision. A kind without an inventory (a HelmRelease: its release and hooks carry
+    /// the owner labels), or a stage whose first apply has not written one yet, holds the Jobs
+    /// carrying its labels.
+    pub fn stage_jobs(&self, stage: &dyn StageObject) -> StageJobs<'a> {
         let labelled = self.labelled_jobs.get(&owner_key(stage)).map(Vec::as_slice).unwrap_or_default();
-        self.jobs_of(inventory_objects(stage.inventory(), "batch", "Job"), labelled)
-    }
-
-    fn jobs_of(&self, inventory: Vec<NamespacedName>, labelled: &[&'a Job]) -> (Vec<&'a Job>, Vec<NamespacedName>) {
         let mut seen = BTreeSet::new();
-        let mut live = Vec::new();
-        let mut missing = Vec::new();
-        for id in inventory {
+        let mut jobs = StageJobs::default();
+        for id in inventory_objects(stage.inventory(), "batch", "Job") {
             if !seen.insert(id.clone()) {
                 continue;
             }
             match self.job(&id.namespace, &id.name) {
-                Some(job) => live.push(job),
-                None => missing.push(id),
+                Some(job) => jobs.live.push(job),
+                None => jobs.missing.push(id),
             }
         }
         for job in labelled {
-            if seen.insert(NamespacedName::of(&job.metadata)) {
-                live.push(job);
+            let id = NamespacedName::of(&job.metadata);
+            if !seen.contains(&id) {
+                match holds_job(stage, &id) {
+                    true => jobs.live.push(job),
+                    false => jobs.leftovers.push(job),
+                }
+                seen.insert(id);
             }
         }
-        live.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        (live, missing)
+        let by_name = |a: &&Job, b: &&Job| a.metadata.name.cmp(&b.metadata.name);
+        jobs.live.sort_by(by_name);
+        jobs.leftovers.sort_by(by_name);
+        jobs
     }
 
     pub fn stage_deployments(&self, stage: &dyn StageObject) -> Vec<&'a Deployment> {
@@ -430,6 +464,38 @@ impl<'a> Index<'a> {
         }
         out
     }
+}
+
+/// Whether `event` is about the object instance `meta`: the instance whose uid it names
+/// (`involvedObject.uid`, which every controller's event recorder fills in from the object:
+/// client-go tools/reference `GetReference`); an event without a uid (written by hand, or by an
+/// old recorder) counts only if it was last seen at or after the instance was created.
+fn of_instance(event: &Event, meta: &ObjectMeta) -> bool {
+    match (event.involved_object.uid.as_deref().filter(|u| !u.is_empty()), meta.uid.as_deref()) {
+        (Some(event_uid), Some(uid)) => event_uid == uid,
+        _ => match (event_time(event), meta.creation_timestamp.as_ref()) {
+            (Some(seen), Some(created)) => seen >= created.0,
+            _ => true,
+        },
+    }
+}
+
+/// Whether `stage` holds the Job `job` that carries its owner labels (see [`Index::stage_jobs`]):
+/// it is in the stage's inventory, or the stage has none.
+pub fn holds_job(stage: &dyn StageObject, job: &NamespacedName) -> bool {
+    stage.inventory().is_none() || inventory_objects(stage.inventory(), "batch", "Job").contains(job)
+}
+
+/// The Jobs of one stage (see [`Index::stage_jobs`]), each list by name.
+#[derive(Debug, Default)]
+pub struct StageJobs<'a> {
+    /// The Jobs it holds that exist.
+    pub live: Vec<&'a Job>,
+    /// The Jobs its inventory lists that are gone from the cluster.
+    pub missing: Vec<NamespacedName>,
+    /// Jobs carrying its owner labels that it no longer holds (kept by `prune: disabled`, or not
+    /// yet garbage-collected): never counted, never a root cause.
+    pub leftovers: Vec<&'a Job>,
 }
 
 fn event_time(e: &Event) -> Option<Timestamp> {

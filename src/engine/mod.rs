@@ -44,7 +44,8 @@ use crate::report::Report;
 
 pub use graph::{EngineError, Filter, Graph};
 pub use index::{
-    Index, JobRecreation, RequestOutcome, inventory_objects, owner_of, parse_inventory_id, request_outcome, rules,
+    Index, JobRecreation, RequestOutcome, holds_job, inventory_objects, owner_of, parse_inventory_id, request_outcome,
+    rules,
 };
 
 /// Runs the diagnosis.

@@ -3,7 +3,7 @@
 //! internal/controller/resourceset_controller.go (v0.59.0), "RSC" below.
 
 use super::causes::missing_job_report;
-use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, dependencies_ready_now, into_dependency};
+use super::index::{Index, JobRecreation, StageJobs, RequestOutcome, StageRules, Walk, dependencies_ready_now, into_dependency};
 use super::messages::{self, StepAction};
 use super::resolution::{Resolution, stage_cause};
 use super::steps::{StepJobs, step_jobs, step_states};
@@ -331,7 +331,7 @@ fn unmapped_jobs(index: &Index, rset: &ResourceSet, steps: &[StepJobs]) -> Vec<O
     if !steps.iter().any(|s| s.unrendered) {
         return vec![];
     }
-    let (live, missing) = index.stage_jobs(rset);
+    let StageJobs { live, missing, .. } = index.stage_jobs(rset);
     let mapped =
         |ns: &str, name: &str| steps.iter().any(|s| s.jobs.iter().any(|j| j.namespace == ns && j.name == name));
     let live = live.into_iter().map(|j| NamespacedName::of(&j.metadata));

@@ -1794,3 +1794,121 @@ fn another_cluster_that_could_not_be_read_or_workload_identity_is_said_so() {
     let hint = stage(&report, "app-pre-deploy").hint.clone().unwrap();
     assert!(hint.contains("ConfigMap shop/east-identity") && hint.contains("does not support"), "{hint}");
 }
+
+// An object recreated under the same name is a new object: the previous run never speaks for the
+// current one.
+
+/// An event about the instance with uid `uid`, last seen at `at`.
+fn event_of(kind: &str, name: &str, uid: Option<&str>, reason: &str, message: &str, at: &str) -> Value {
+    let mut e = event(kind, name, "Warning", reason, message);
+    e["metadata"]["name"] = json!(format!("{name}.{reason}.{}", uid.unwrap_or("none")));
+    e["lastTimestamp"] = json!(at);
+    if let Some(uid) = uid {
+        e["involvedObject"]["uid"] = json!(uid);
+    }
+    e
+}
+
+/// The migration Job recreated under its name (by `rerun` or `force: true`): created at `created`,
+/// running, with a running pod.
+fn recreated_migration(created: &str) -> Vec<Value> {
+    let mut job = job("db-migration", json!([]));
+    job["metadata"]["uid"] = json!("uid-new");
+    job["metadata"]["creationTimestamp"] = json!(created);
+    let mut pod = pod_of("db-migration", "db-migration-new", running());
+    pod["metadata"]["ownerReferences"][0]["uid"] = json!("uid-new");
+    vec![job, pod]
+}
+
+#[test]
+fn events_of_the_previous_job_of_the_same_name_are_not_the_running_ones() {
+    const RECREATED: &str = "2026-11-24T10:04:50Z";
+    let mut objects = recreated_migration(RECREATED);
+    // The deleted Job's events, with its uid (as the Job controller records them).
+    objects.push(event_of("Job", "db-migration", Some("uid-old"), "BackoffLimitExceeded", BACKOFF_MESSAGE, T0));
+    objects.push(event_of("Pod", "db-migration-new", Some("uid-other-pod"), "BackOff", "old pod's", T0));
+    // One of the new Job's own.
+    objects.push(event_of("Job", "db-migration", Some("uid-new"), "FailedCreate", "Error creating: x", NOW));
+    let report = run(blocked_pipeline(checking_pre_deploy(), objects));
+    let pre = stage(&report, "app-pre-deploy");
+    let cause = pre.root_cause.as_ref().unwrap();
+    assert_eq!(cause.reason, "JobRunning", "{cause:#?}");
+    let all: Vec<&String> = report.stages.iter().filter_map(|s| s.root_cause.as_ref()).flat_map(|c| &c.events).collect();
+    assert!(!all.iter().any(|e| e.contains("BackoffLimitExceeded") || e.contains("old pod's")), "{all:?}");
+    assert_eq!(pre.jobs.len(), 1);
+    assert_eq!(pre.jobs[0].state, crate::report::JobState::Running);
+}
+
+#[test]
+fn an_event_without_a_uid_counts_only_if_newer_than_the_object() {
+    const RECREATED: &str = "2026-11-24T10:04:50Z";
+    let stale = event_of("Job", "db-migration", None, "BackoffLimitExceeded", BACKOFF_MESSAGE, T0);
+    let fresh = event_of("Job", "db-migration", None, "Stuck", "a newer event without a uid", NOW);
+    let mut objects = recreated_migration(RECREATED);
+    objects.retain(|o| o["kind"] != "Pod");
+    objects.extend([stale, fresh]);
+    let report = run(blocked_pipeline(checking_pre_deploy(), objects));
+    let cause = stage(&report, "app-pre-deploy").root_cause.clone().unwrap();
+    assert_eq!((cause.kind.as_str(), cause.name.as_str()), ("Job", "db-migration"), "{cause:#?}");
+    assert!(!cause.events.iter().any(|e| e.contains("BackoffLimitExceeded")), "{:?}", cause.events);
+    assert!(cause.events.iter().any(|e| e.contains("a newer event without a uid")), "{:?}", cause.events);
+}
+
+#[test]
+fn events_of_a_job_that_is_gone_still_tell_what_happened() {
+    // No live Job of that name: every event left under its name is the evidence.
+    let mut pre = failed_pre_deploy(
+        "health check failed after 5.0s: failed early due to stalled resources: [Job/shop/db-migration status: 'NotFound']",
+    );
+    with_jobs(&mut pre, &["db-migration"]);
+    let gone = event_of("Job", "db-migration", Some("uid-old"), "BackoffLimitExceeded", BACKOFF_MESSAGE, T0);
+    let report = run(blocked_pipeline(pre, vec![gone]));
+    let cause = stage(&report, "app-pre-deploy").root_cause.clone().unwrap();
+    assert_eq!(cause.reason, "JobDeleted", "{cause:#?}");
+    assert!(cause.events.iter().any(|e| e.contains("BackoffLimitExceeded")), "{:?}", cause.events);
+}
+
+#[test]
+fn a_job_kept_from_an_earlier_release_is_a_leftover_never_the_cause() {
+    // Jobs named per release; the old one kept with prune: disabled. kustomize-controller's
+    // inventory lists only the Job of the revision it applied.
+    let mut pre = checking_pre_deploy();
+    with_jobs(&mut pre, &["db-migrate-v2-4-1"]);
+    let mut old = failed_job("db-migrate-v2-4-0", "BackoffLimitExceeded", BACKOFF_MESSAGE);
+    old["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/prune": "disabled"});
+    let report = run(blocked_pipeline(
+        pre,
+        vec![
+            old,
+            pod_of("db-migrate-v2-4-0", "db-migrate-v2-4-0-x", terminated(3, "Error")),
+            job("db-migrate-v2-4-1", json!([])),
+            pod_of("db-migrate-v2-4-1", "db-migrate-v2-4-1-y", running()),
+        ],
+    ));
+    let pre = stage(&report, "app-pre-deploy");
+    let names = |jobs: &[crate::report::JobReport]| jobs.iter().map(|j| j.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&pre.jobs), ["db-migrate-v2-4-1"]);
+    assert_eq!(names(&pre.leftover_jobs), ["db-migrate-v2-4-0"]);
+    for s in &report.stages {
+        let cause = s.root_cause.as_ref();
+        assert!(cause.is_none_or(|c| !c.name.starts_with("db-migrate-v2-4-0")), "{}: {cause:#?}", s.name);
+        assert!(!s.hint.as_deref().unwrap_or_default().contains("v2-4-0"), "{:?}", s.hint);
+    }
+    assert_eq!(pre.root_cause.as_ref().unwrap().reason, "JobRunning");
+    let json = serde_json::to_value(pre).unwrap();
+    assert_eq!(json["leftoverJobs"][0]["name"], "db-migrate-v2-4-0");
+}
+
+#[test]
+fn a_stage_without_an_inventory_yet_holds_the_jobs_with_its_labels() {
+    // First apply still running: no inventory written yet, the owner labels say which Jobs are its.
+    let mut pre = checking_pre_deploy();
+    pre["status"].as_object_mut().unwrap().remove("inventory");
+    let report = run(blocked_pipeline(
+        pre,
+        vec![job("db-migration", json!([])), pod_of("db-migration", "db-migration-r", running())],
+    ));
+    let pre = stage(&report, "app-pre-deploy");
+    assert_eq!(pre.jobs.len(), 1);
+    assert!(pre.leftover_jobs.is_empty());
+}

@@ -1,18 +1,17 @@
 //! Assembling the [`Report`]: each shown stage's state, Jobs, source revision, and the resolution
 //! of why it is not Ready; what only one kind reports comes from the kind ([`StageRules::complete_report`]).
 
-use k8s_openapi::api::batch::v1::Job;
 
 use super::causes::missing_job_report;
 use super::graph::Graph;
-use super::index::{Index, StageRules, Walk};
+use super::index::{Index, StageJobs, StageRules, Walk};
 use super::remote::{self, Site};
 use super::resolution::Resolution;
 use super::resolve::Resolver;
 use super::warnings::pipeline_warnings;
 use super::workload::job_report;
 use crate::model::Condition;
-use crate::refs::{NamespacedName, StageId};
+use crate::refs::StageId;
 use crate::report::{JobReport, ReadyCondition, Report, StageReport};
 
 pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<StageId>]) -> Report {
@@ -47,6 +46,7 @@ fn stage_report(index: &Index, stage: &dyn StageRules, resolution: Option<Resolu
     let source = stage.source();
     let source_revision =
         source.as_ref().and_then(|s| index.source(s)).and_then(|s| s.artifact_revision()).map(str::to_string);
+    let jobs = index.stage_jobs(stage);
     let (path, root_cause, hint) = match resolution {
         Some(r) => (r.path, Some(r.cause), Some(r.hint)),
         None => (vec![], None, None),
@@ -65,7 +65,8 @@ fn stage_report(index: &Index, stage: &dyn StageRules, resolution: Option<Resolu
         source,
         source_revision,
         ready: stage.condition("Ready").map(ready_condition),
-        jobs: jobs_report(index, index.stage_jobs(stage)),
+        jobs: jobs_report(index, &jobs),
+        leftover_jobs: jobs.leftovers.iter().map(|j| job_report(index, j)).collect(),
         root_cause,
         path,
         hint,
@@ -88,8 +89,8 @@ fn ready_condition(c: &Condition) -> ReadyCondition {
 }
 
 /// Live Jobs, then the inventory Jobs that are gone.
-fn jobs_report(index: &Index, (live, missing): (Vec<&Job>, Vec<NamespacedName>)) -> Vec<JobReport> {
-    let mut jobs: Vec<JobReport> = live.into_iter().map(|j| job_report(index, j)).collect();
-    jobs.extend(missing.iter().map(|job| missing_job_report(index, job)));
-    jobs
+fn jobs_report(index: &Index, jobs: &StageJobs) -> Vec<JobReport> {
+    let mut report: Vec<JobReport> = jobs.live.iter().map(|j| job_report(index, j)).collect();
+    report.extend(jobs.missing.iter().map(|job| missing_job_report(index, job)));
+    report
 }

@@ -294,8 +294,9 @@ fn stage_label(id: &StageId, home: &str) -> String {
 }
 
 /// The rows under a stage, drawn as a tree (`├` ... the last `└`): a ResourceSet's steps
-/// (`├ 1/3 pre-deploy`), a HelmRelease's hook Jobs (`└ hook my-app-db-migrate`); each with its
-/// state, its Jobs and its root cause.
+/// (`├ 1/3 pre-deploy`), a HelmRelease's hook Jobs (`└ hook my-app-db-migrate`), and in `-o wide`
+/// its leftover Jobs (`└ leftover db-migrate-v2-4-0`); each with its state, its Jobs and its root
+/// cause.
 fn child_rows(stage: &StageReport, o: &RenderOptions, header: &[&str], message_width: usize) -> Vec<Vec<Cell>> {
     let home = stage.namespace.as_str();
     let headline = |cause: &RootCause| format!("{} {}", cause.object().short(home), cause.summary());
@@ -323,7 +324,14 @@ fn child_rows(stage: &StageReport, o: &RenderOptions, header: &[&str], message_w
         let label = format!("hook {}", inert(&hook.name));
         (label, Cell::new(hook.state.as_str()).fg(job_color(hook.state)), String::new(), message)
     });
-    let children: Vec<_> = steps.chain(hooks).collect();
+    // Leftover Jobs (kept, no longer the stage's) are shown in -o wide only, never counted.
+    let wide = o.format == OutputFormat::Wide;
+    let leftovers = stage.leftover_jobs.iter().filter(|_| wide).map(|job| {
+        let message = format!("leftover: not in {}'s inventory, not counted", inert(&stage.name));
+        let label = format!("leftover {}", inert(&job.name));
+        (label, Cell::new(job.state.as_str()).fg(job_color(job.state)), String::new(), message)
+    });
+    let children: Vec<_> = steps.chain(hooks).chain(leftovers).collect();
     let total = children.len();
     let message_column = header.iter().position(|h| *h == "MESSAGE").unwrap_or(header.len() - 1);
     children

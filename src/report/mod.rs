@@ -136,6 +136,11 @@ pub struct StageReport {
     pub source_revision: Option<String>,
     pub ready: Option<ReadyCondition>,
     pub jobs: Vec<JobReport>,
+    /// Jobs carrying the stage's owner labels that it no longer holds (not in its inventory: an
+    /// earlier revision's, kept with `prune: disabled`); never counted in `jobs`, never a root
+    /// cause. Omitted when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leftover_jobs: Vec<JobReport>,
     pub root_cause: Option<RootCause>,
     /// Stage ids (`ns/name`) from this stage to the stage at fault; empty when Ready.
     pub path: Vec<StageId>,

@@ -137,6 +137,7 @@ mod tests {
                 last_transition_time: Some(since.into()),
             }),
             jobs: vec![],
+            leftover_jobs: vec![],
             root_cause: (state != StageState::Ready)
                 .then(|| RootCause::new(ObjectRef::new("Pod", "shop", name), Reason::from("Error"), "")),
             path: vec![],

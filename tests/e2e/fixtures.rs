@@ -12,6 +12,11 @@ pub struct Pipeline {
     pub namespace: String,
     /// Image tag of the app and of both Jobs (the pattern relies on them matching).
     pub tag: String,
+    /// `metadata.name` of the migration Job (teams that keep one per release name it so).
+    pub migration_name: String,
+    /// `kustomize.toolkit.fluxcd.io/prune: disabled` on the migration Job: kept when a later
+    /// revision no longer has it.
+    pub migration_prune_disabled: bool,
     /// Extra pod-template labels of the migration Job (kwok stage switches).
     pub migration_labels: Vec<(String, String)>,
     /// CPU request of the migration container, e.g. "64" (more than the fake node has).
@@ -43,6 +48,8 @@ impl Pipeline {
         Pipeline {
             namespace: namespace.into(),
             tag: "1.0.0".into(),
+            migration_name: "db-migration".into(),
+            migration_prune_disabled: false,
             migration_labels: vec![],
             migration_cpu: None,
             migration_service_account: None,
@@ -93,13 +100,21 @@ impl Pipeline {
     /// The files of the app repository, as kustomize-controller will see them.
     pub fn files(&self) -> Vec<(String, String)> {
         let migration = self.job(
-            "db-migration",
+            &self.migration_name,
             "migration",
             &self.migration_labels,
             self.migration_cpu.as_deref(),
             self.migration_pool.as_deref(),
             self.migration_service_account.as_deref(),
         );
+        let migration = match self.migration_prune_disabled {
+            true => migration.replacen(
+                "metadata:\n",
+                "metadata:\n  annotations:\n    kustomize.toolkit.fluxcd.io/prune: disabled\n",
+                1,
+            ),
+            false => migration,
+        };
         let cache = self.job("cache-refresh", "cache", &[], None, None, None);
         let app_labels: String = self.app_labels.iter().map(|(k, v)| format!("        {k}: \"{v}\"\n")).collect();
         let deadline =

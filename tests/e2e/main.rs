@@ -13,6 +13,7 @@ mod fixtures;
 mod fleet;
 mod harness;
 mod helm_releases;
+mod previous_run;
 mod resource_sets;
 mod safety;
 mod scenarios;
@@ -164,6 +165,7 @@ fn main() {
     scenarios.extend(controller_failures::all());
     scenarios.extend(conventions::all());
     scenarios.extend(fleet::all());
+    scenarios.extend(previous_run::all());
     let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
     let ctx = if needs_cluster {
         let options = harness::Options {

@@ -29,7 +29,7 @@ use crate::cluster::{ClusterError, Connection, read, wait};
 use crate::context::Context;
 use crate::duration::{parse_timeout_flag, took};
 use crate::engine::helm_hooks::ForcedRun;
-use crate::engine::owner_of;
+use crate::engine::{holds_job, owner_of};
 use crate::engine::workload::{job_state, pod_problem};
 use crate::error::{Error, one_line};
 use crate::model::Stage;
@@ -241,7 +241,12 @@ async fn plan_all(conn: &Connection, ns: &str, targets: &[Target], args: &RerunA
             Target::Stage(_, name) => {
                 let id = StageId::kustomization(ns, name);
                 let ks = read::get_kustomization(conn, &id).await?.ok_or_else(|| Error::StageNotFound(id.clone()))?;
-                let jobs = read::stage_jobs(conn, &ks, &stage_namespaces(&ks)).await?;
+                // Leftovers (labelled, no longer in the inventory) are not the stage's to rerun.
+                let jobs: Vec<Job> = read::stage_jobs(conn, &ks, &stage_namespaces(&ks))
+                    .await?
+                    .into_iter()
+                    .filter(|job| holds_job(&ks, &NamespacedName::of(&job.metadata)))
+                    .collect();
                 if jobs.is_empty() {
                     return Err(Error::StageHasNoJobs(id));
                 }
