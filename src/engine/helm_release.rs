@@ -93,7 +93,7 @@ impl StageRules for HelmRelease {
             let message = format!("dependency '{names}' is not ready");
             return into_dependency(walk, &id, &dep_id, visiting, message, hints::reconcile_stage(&dep_id));
         }
-        dependencies_ready_now(self)
+        dependencies_ready_now(walk.index(), self)
     }
 
     /// What a dependent's check asks of it: Ready=True and status.observedGeneration at its

@@ -11,6 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
 use super::resolution::Resolution;
+use super::waiting::{Reconciling, dependencies_ready_since, recheck_overdue};
 use crate::model::{Inventory, Kustomization, NamedObject, RemoteCluster, Snapshot, Source, StageObject};
 use crate::refs::{MetaNames, NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState};
@@ -34,6 +35,12 @@ pub trait StageRules: StageObject {
     fn job_recreation(&self, job: &Job) -> JobRecreation;
     /// What only its kind reports (a ResourceSet's steps), and its warnings.
     fn complete_report(&self, index: &Index, report: &mut StageReport, warnings: &mut Vec<String>);
+    /// Its running reconcile, when one runs: by default from the Reconciling condition every Flux
+    /// controller writes (fluxcd/pkg runtime/conditions), without a timeout and as if checking health.
+    fn reconciling(&self) -> Option<Reconciling> {
+        let c = self.condition("Reconciling").filter(|c| c.status == "True")?;
+        Some(Reconciling { since: c.last_transition_time, timeout: None, checking_health: true })
+    }
 }
 
 /// The walk through dependencies, as a stage's [`StageRules::blocked`] takes it.
@@ -64,14 +71,24 @@ pub fn into_dependency(
 }
 
 /// A stage still blocked although every dependency is ready now: the block is stale until its
-/// controller checks again, after its dependency requeue.
-pub fn dependencies_ready_now(stage: &dyn StageObject) -> Resolution {
+/// controller checks again, after its dependency requeue; long after that, the controller is not
+/// checking (down, not watching the namespace, or throttled).
+pub fn dependencies_ready_now(index: &Index, stage: &dyn StageObject) -> Resolution {
     let (id, info) = (stage.id(), stage.stage_kind().info());
     let ready = stage.condition("Ready").map(|c| c.message.as_str()).unwrap_or_default();
-    let message = format!(
-        "{ready}; its dependencies are ready now, {} re-checks them every --requeue-dependency ({} by default)",
-        info.controller, info.requeue_dependency
-    );
+    let since = dependencies_ready_since(index, stage);
+    let message = match since.filter(|since| recheck_overdue(index, stage, *since)) {
+        Some(since) => format!(
+            "{ready}; its dependencies have been Ready for {}, far longer than {} takes to re-check them (every --requeue-dependency, {} by default): is it running, watching this namespace, not throttled?",
+            crate::duration::human(index.now.duration_since(since)),
+            info.controller,
+            info.requeue_dependency
+        ),
+        None => format!(
+            "{ready}; its dependencies are ready now, {} re-checks them every --requeue-dependency ({} by default)",
+            info.controller, info.requeue_dependency
+        ),
+    };
     let cause = super::resolution::stage_cause(stage, Reason::DependencyNotReady, message);
     Resolution::at(&id, cause, super::hints::reconcile_stage(&id))
 }

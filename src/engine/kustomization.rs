@@ -5,7 +5,8 @@
 use super::causes::{self, source_problem};
 use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, dependencies_ready_now};
 use super::resolution::{Resolution, stage_cause};
-use super::state::{dependency_ready, generation_observed, health_check_running};
+use super::state::{dependency_ready, generation_observed, health_check_running, stage_timeout};
+use super::waiting::Reconciling;
 use super::{hints, messages, ready_expr};
 use crate::model::StageObject;
 use crate::model::{Condition, DependencyReference, Kustomization};
@@ -121,11 +122,22 @@ impl StageRules for Kustomization {
                 }
             }
         }
-        dependencies_ready_now(ks)
+        dependencies_ready_now(walk.index(), ks)
     }
 
     fn healthy(&self) -> bool {
         dependency_ready(self)
+    }
+
+    /// The Reconciling condition's phase and the stage's `spec.timeout` (KC `reconcile`: the
+    /// condition's message moves from "Fetching manifests" to "Running health checks").
+    fn reconciling(&self) -> Option<Reconciling> {
+        let c = self.condition("Reconciling").filter(|c| c.status == "True")?;
+        Some(Reconciling {
+            since: c.last_transition_time,
+            timeout: Some(stage_timeout(self)),
+            checking_health: health_check_running(self).is_some(),
+        })
     }
 
     /// Every `readyExpr` of the stage, evaluated on the snapshot (once per stage).

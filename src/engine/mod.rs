@@ -37,6 +37,7 @@ mod stage;
 pub mod state;
 mod steps;
 mod warnings;
+pub mod waiting;
 pub mod workload;
 
 use crate::model::Snapshot;

@@ -79,7 +79,7 @@ impl StageRules for ResourceSet {
             let message = format!("dependency {display} not ready");
             return into_dependency(walk, &id, &dep_id, visiting, message, hints::reconcile_stage(&dep_id));
         }
-        dependencies_ready_now(rset)
+        dependencies_ready_now(walk.index(), rset)
     }
 
     /// A ResourceSet's readyExprs (on dependencies with `ready: true`), evaluated the way

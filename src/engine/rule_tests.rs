@@ -347,16 +347,18 @@ fn a_running_health_check_names_the_unfinished_job() {
         pre,
         vec![job("db-migration", json!([])), pod_of("db-migration", "db-migration-r", running)],
     ));
+    // A Job running within the health check's timeout with nothing wrong: the dependents wait.
     assert_cause(
         &report,
         "app-deploy",
-        StageState::Blocked,
+        StageState::Waiting,
         "Job",
         "db-migration",
         "JobRunning",
         &["app-deploy", "app-pre-deploy"],
     );
     assert_eq!(stage(&report, "app-pre-deploy").state, StageState::Progressing);
+    assert_eq!(stage(&report, "app-deploy").waiting_for.as_deref(), Some("app-pre-deploy (Job/db-migration running 5m)"));
 }
 
 #[test]
@@ -1911,4 +1913,154 @@ fn a_stage_without_an_inventory_yet_holds_the_jobs_with_its_labels() {
     let pre = stage(&report, "app-pre-deploy");
     assert_eq!(pre.jobs.len(), 1);
     assert!(pre.leftover_jobs.is_empty());
+}
+
+// A rollout in progress is not an alarm: Waiting apart from Blocked.
+
+/// `at` as an RFC 3339 time `secs` seconds before NOW.
+fn before_now(secs: i64) -> String {
+    let now: k8s_openapi::jiff::Timestamp = NOW.parse().unwrap();
+    (now - k8s_openapi::jiff::SignedDuration::from_secs(secs)).to_string()
+}
+
+/// The seed pipeline with pre-deploy Ready since `secs` seconds ago and both dependents still at
+/// DependencyNotReady: not re-checked since.
+fn dependents_not_rechecked(secs: i64) -> Report {
+    let mut pre = ks("app-pre-deploy", &[]);
+    pre["status"]["conditions"][0]["lastTransitionTime"] = json!(before_now(secs));
+    run(blocked_pipeline(pre, vec![]))
+}
+
+#[test]
+fn dependents_of_a_stage_just_ready_wait_for_their_recheck() {
+    let report = dependents_not_rechecked(8);
+    let deploy = stage(&report, "app-deploy");
+    assert_eq!(deploy.state, StageState::Waiting, "{deploy:#?}");
+    assert_eq!(
+        deploy.waiting_for.as_deref(),
+        Some("kustomize-controller to re-check app-pre-deploy (Ready 8s ago, every 30s)")
+    );
+    let post = stage(&report, "app-post-deploy");
+    assert_eq!(post.state, StageState::Waiting, "{post:#?}");
+    assert_eq!(
+        post.waiting_for.as_deref(),
+        Some("app-deploy: kustomize-controller to re-check app-pre-deploy (Ready 8s ago, every 30s)")
+    );
+    assert!(post.hint.as_deref().unwrap().contains("kubectl fluxjobs reconcile app-post-deploy -n shop"), "{:?}", post.hint);
+    assert!(!crate::render::has_blocked_or_failed(&report));
+    // The table: no chain of a failure, one line saying what it waits for and how to skip it.
+    let options = crate::render::RenderOptions {
+        format: crate::cli::OutputFormat::Table,
+        color: false,
+        no_headers: false,
+        namespace_column: false,
+        context_column: false,
+        summary: false,
+        now: NOW.parse().unwrap(),
+        width: None,
+    };
+    let table = crate::render::render(&report, &options).unwrap();
+    assert!(!table.contains('✗'), "{table}");
+    assert!(table.contains("app-deploy        Waiting"), "{table}");
+    let lines: Vec<&str> = table.lines().filter(|l| l.starts_with('◎')).collect();
+    assert_eq!(
+        lines,
+        ["◎ app-post-deploy waits for app-deploy: kustomize-controller to re-check app-pre-deploy (Ready 8s ago, every 30s); nothing to fix; to skip the dependency re-checks: kubectl fluxjobs reconcile app-post-deploy -n shop"],
+        "{table}"
+    );
+}
+
+#[test]
+fn a_recheck_long_overdue_blocks_and_says_the_controller_may_be_down() {
+    let report = dependents_not_rechecked(300);
+    let deploy = stage(&report, "app-deploy");
+    assert_eq!(deploy.state, StageState::Blocked);
+    let message = deploy.diagnosis("shop").unwrap();
+    assert!(message.starts_with("blocked: ") && message.contains("is it running"), "{message}");
+    assert!(!message.contains("blocked by not ready"), "{message}");
+    assert!(crate::render::has_blocked_or_failed(&report));
+}
+
+#[test]
+fn a_dependency_rolling_out_without_a_problem_is_waited_for() {
+    // pre-deploy Ready; app-deploy's health check waits for its Deployment's new pod, which runs
+    // and shows no problem; app-post-deploy waits.
+    let mut deploy = ks("app-deploy", &["app-pre-deploy"]);
+    set_ready(&mut deploy, "Unknown", "Progressing", "Reconciliation in progress");
+    deploy["status"]["conditions"].as_array_mut().unwrap().push(json!({"type": "Reconciling", "status": "True",
+        "reason": "Progressing", "message": "Running health checks for revision X with a timeout of 5m0s",
+        "lastTransitionTime": before_now(4)}));
+    deploy["status"]["inventory"]["entries"] = json!([{"id": "shop_app_apps_Deployment", "v": "v1"}]);
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "app", "namespace": NS, "generation": 2},
+        "spec": {"replicas": 1},
+        "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 1, "unavailableReplicas": 1,
+            "conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                            "message": "ReplicaSet \"app-7d\" is progressing."}]},
+    });
+    let mut post = ks("app-post-deploy", &["app-deploy"]);
+    blocked_on(&mut post, "app-deploy");
+    let report = run(vec![git_repository(Some(REV)), ks("app-pre-deploy", &[]), deploy, post, deployment]);
+    assert_eq!(stage(&report, "app-deploy").state, StageState::Progressing);
+    let post = stage(&report, "app-post-deploy");
+    assert_eq!(post.state, StageState::Waiting, "{post:#?}");
+    assert_eq!(post.waiting_for.as_deref(), Some("app-deploy (Deployment/app: 1 of 1 replicas unavailable (health check running for 4s of its 5m timeout))"));
+}
+
+#[test]
+fn a_stage_whose_source_fetches_its_first_artifact_waits() {
+    let mut repo = git_repository(None);
+    repo["status"]["conditions"] = json!([condition("Ready", "Unknown", "Progressing", "building artifact")]);
+    let mut pre = ks("app-pre-deploy", &[]);
+    set_ready(&mut pre, "False", "ArtifactFailed", "Source artifact not found, retrying in 30s");
+    let mut deploy = ks("app-deploy", &["app-pre-deploy"]);
+    blocked_on(&mut deploy, "app-pre-deploy");
+    let report = run(vec![repo, pre, deploy]);
+    let pre = stage(&report, "app-pre-deploy");
+    assert_eq!(pre.state, StageState::Waiting, "{pre:#?}");
+    assert_eq!(pre.waiting_for.as_deref(), Some("GitRepository/app fetching"));
+    assert_eq!(stage(&report, "app-deploy").state, StageState::Waiting);
+}
+
+#[test]
+fn a_running_job_past_its_timeout_or_a_dependency_in_trouble_blocks() {
+    // The health check has run for longer than the stage's timeout: stuck, not waiting.
+    let mut pre = checking_pre_deploy();
+    pre["status"]["conditions"].as_array_mut().unwrap().push(condition(
+        "Reconciling",
+        "True",
+        "Progressing",
+        "Running health checks for revision X with a timeout of 2m0s",
+    ));
+    pre["spec"]["timeout"] = json!("2m");
+    let report = run(blocked_pipeline(
+        pre,
+        vec![job("db-migration", json!([])), pod_of("db-migration", "db-migration-r", running())],
+    ));
+    assert_eq!(stage(&report, "app-deploy").state, StageState::Blocked);
+    // Reconciling on a problem: an image that cannot be pulled.
+    let report = run(blocked_pipeline(
+        checking_pre_deploy(),
+        vec![
+            job("db-migration", json!([])),
+            pod_of("db-migration", "db-migration-p", waiting("ImagePullBackOff", "Back-off pulling image")),
+        ],
+    ));
+    assert_eq!(stage(&report, "app-pre-deploy").state, StageState::Progressing);
+    assert_eq!(stage(&report, "app-deploy").state, StageState::Blocked);
+    // Failed, suspended or missing upstream.
+    let failed = run(failed_migration("db-migration-x", terminated(3, "Error"), vec![]));
+    let mut suspended = ks("app-pre-deploy", &[]);
+    suspended["spec"]["suspend"] = json!(true);
+    let suspended = run(blocked_pipeline(suspended, vec![]));
+    let mut deploy = ks("app-deploy", &["app-database"]);
+    blocked_on(&mut deploy, "app-database");
+    let missing = run(vec![git_repository(Some(REV)), deploy]);
+    for report in [failed, suspended, missing] {
+        let deploy = stage(&report, "app-deploy");
+        assert_eq!(deploy.state, StageState::Blocked, "{deploy:#?}");
+        assert!(deploy.waiting_for.is_none());
+        assert!(crate::render::has_blocked_or_failed(&report));
+    }
 }

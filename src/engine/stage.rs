@@ -9,10 +9,11 @@ use super::remote::{self, Site};
 use super::resolution::Resolution;
 use super::resolve::Resolver;
 use super::warnings::pipeline_warnings;
+use super::waiting;
 use super::workload::job_report;
 use crate::model::Condition;
 use crate::refs::StageId;
-use crate::report::{JobReport, ReadyCondition, Report, StageReport};
+use crate::report::{JobReport, ReadyCondition, Report, StageReport, StageState};
 
 pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<StageId>]) -> Report {
     let mut resolver = Resolver::new(index, graph);
@@ -24,9 +25,13 @@ pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<StageId>]) -
             let stage = index.stage(id).expect("pipelines hold snapshot stages");
             let resolution = resolver.resolve(id);
             let ready_exprs = resolver.ready_exprs(stage);
+            let waiting = resolution
+                .as_ref()
+                .filter(|_| stage.own_state(index) == StageState::Blocked)
+                .and_then(|r| waiting::waiting_for(index, r, stage.namespace()));
             // A stage applying to another cluster: its objects are looked up there.
             let site = remote::site(index, stage);
-            let mut report = stage_report(site.index(index), stage, resolution);
+            let mut report = stage_report(site.index(index), stage, resolution, waiting);
             report.ready_exprs = ready_exprs;
             if let Site::Unread(_) = site {
                 // Its objects were not read: none is "missing".
@@ -42,12 +47,18 @@ pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<StageId>]) -
 }
 
 /// What every stage kind reports.
-fn stage_report(index: &Index, stage: &dyn StageRules, resolution: Option<Resolution>) -> StageReport {
+fn stage_report(
+    index: &Index,
+    stage: &dyn StageRules,
+    resolution: Option<Resolution>,
+    waiting: Option<String>,
+) -> StageReport {
     let source = stage.source();
     let source_revision =
         source.as_ref().and_then(|s| index.source(s)).and_then(|s| s.artifact_revision()).map(str::to_string);
     let jobs = index.stage_jobs(stage);
     let (path, root_cause, hint) = match resolution {
+        Some(r) if waiting.is_some() => (r.path, Some(r.cause), Some(waiting::skip_the_wait(&stage.id()))),
         Some(r) => (r.path, Some(r.cause), Some(r.hint)),
         None => (vec![], None, None),
     };
@@ -57,7 +68,7 @@ fn stage_report(index: &Index, stage: &dyn StageRules, resolution: Option<Resolu
         kind: stage.stage_kind(),
         namespace: stage.namespace().to_string(),
         name: stage.name().to_string(),
-        state: stage.own_state(index),
+        state: waiting::shown_state(stage.own_state(index), waiting.as_ref()),
         depends_on: stage.dependency_ids(),
         suspended: stage.suspended(),
         revision: stage.last_applied_revision().map(str::to_string),
@@ -68,6 +79,7 @@ fn stage_report(index: &Index, stage: &dyn StageRules, resolution: Option<Resolu
         jobs: jobs_report(index, &jobs),
         leftover_jobs: jobs.leftovers.iter().map(|j| job_report(index, j)).collect(),
         root_cause,
+        waiting_for: waiting,
         path,
         hint,
         created: stage.meta().creation_timestamp.as_ref().map(|t| t.0.to_string()),

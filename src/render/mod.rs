@@ -161,6 +161,7 @@ fn state_color(state: StageState) -> Color {
     match state {
         StageState::Ready => Color::Green,
         StageState::Progressing => Color::Cyan,
+        StageState::Waiting => Color::Blue,
         StageState::Blocked => Color::Yellow,
         StageState::Failed => Color::Red,
         StageState::Suspended => Color::Magenta,
@@ -419,7 +420,9 @@ fn render_causes(report: &Report, o: &RenderOptions) -> String {
         pipelines.push(group);
         rest = after;
     }
-    let ordered: Vec<&StageReport> = pipelines.into_iter().flat_map(|group| group.iter().rev()).collect();
+    let ordered: Vec<&StageReport> = pipelines.iter().flat_map(|group| group.iter().rev()).collect();
+    // A Waiting stage is no alarm: no chain of its own, one line per pipeline below.
+    let ordered: Vec<&StageReport> = ordered.into_iter().filter(|s| s.state != StageState::Waiting).collect();
     // Each distinct cause once, where it is first met, told from the stage with the longest path
     // to it (another pipeline may reach it through more stages, e.g. a Kustomization whose health
     // check names a HelmRelease that is a pipeline of its own).
@@ -467,7 +470,27 @@ fn render_causes(report: &Report, o: &RenderOptions) -> String {
             out.push_str(&format!("  {label} {}\n", inert(hint)));
         }
     }
+    for group in pipelines {
+        out.push_str(&waiting_line(group, o, qualified));
+    }
     out
+}
+
+/// The most downstream Waiting stage of a pipeline, in one line with its hint:
+/// `◎ app-post-deploy waits for app-pre-deploy (Job/db-migration running 12s); nothing to fix; ...`.
+fn waiting_line(pipeline: &[StageReport], o: &RenderOptions, qualified: bool) -> String {
+    let Some(stage) = pipeline.iter().rev().find(|s| s.state == StageState::Waiting) else {
+        return String::new();
+    };
+    let home = if qualified { "" } else { stage.namespace.as_str() };
+    let what = stage.waiting_for.as_deref().unwrap_or_default();
+    let marker = if o.color { "◎".color(owo_colors::AnsiColors::Blue).to_string() } else { "◎".to_string() };
+    let context = match (&stage.context, o.context_column) {
+        (Some(context), true) => format!("[{}] ", inert(context)),
+        _ => String::new(),
+    };
+    let hint = stage.hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default();
+    format!("\n{marker} {context}{} waits for {}{}\n", inert(&stage_label(&stage.id(), home)), inert(what), inert(&hint))
 }
 
 fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions, qualified: bool) -> String {

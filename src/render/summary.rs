@@ -8,7 +8,7 @@ use crate::terminal::inert;
 
 /// `--summary`'s table: one line per context.
 pub(super) fn summary_table(summary: &Summary, o: &RenderOptions) -> String {
-    let header = ["CONTEXT", "PIPELINES", "READY", "PROGRESSING", "BLOCKED", "FAILED", "WORST ROOT CAUSE"];
+    let header = ["CONTEXT", "PIPELINES", "READY", "PROGRESSING", "WAITING", "BLOCKED", "FAILED", "WORST ROOT CAUSE"];
     let rows: Vec<Vec<Cell>> = summary
         .contexts
         .iter()
@@ -24,10 +24,11 @@ pub(super) fn summary_table(summary: &Summary, o: &RenderOptions) -> String {
                     Cell::new(n.pipelines),
                     count(n.ready, Color::Green),
                     count(n.progressing, Color::Cyan),
+                    count(n.waiting, Color::Blue),
                     count(n.blocked, Color::Yellow),
                     count(n.failed, Color::Red),
                 ]),
-                None => row.extend((0..5).map(|_| Cell::new("-"))),
+                None => row.extend((0..6).map(|_| Cell::new("-"))),
             }
             let message = match (&c.read.error, &c.worst) {
                 (Some(error), _) => format!("unreadable: {error}"),

@@ -18,7 +18,13 @@ pub use summary::Summary;
 pub enum StageState {
     Ready,
     Progressing,
-    /// Waits on something upstream: a dependency or its source.
+    /// Behind a rollout in progress with nothing wrong found upstream: a dependency still
+    /// reconciling within its timeout (a Job running, a Deployment rolling out), or Ready and not
+    /// re-checked by its controller yet. Not an alarm: `status --exit-code` passes it.
+    Waiting,
+    /// Waits on something upstream that will not right itself: a dependency Failed, Blocked,
+    /// Suspended, missing, stuck past its timeout or reconciling on a problem, or a re-check long
+    /// overdue; or its source.
     Blocked,
     /// Its own build, apply or health check failed.
     Failed,
@@ -31,6 +37,7 @@ impl StageState {
         match self {
             StageState::Ready => "Ready",
             StageState::Progressing => "Progressing",
+            StageState::Waiting => "Waiting",
             StageState::Blocked => "Blocked",
             StageState::Failed => "Failed",
             StageState::Suspended => "Suspended",
@@ -142,6 +149,10 @@ pub struct StageReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub leftover_jobs: Vec<JobReport>,
     pub root_cause: Option<RootCause>,
+    /// What a Waiting stage waits for and for how long, in words: `app-pre-deploy (Job/db-migration
+    /// running 12s)`; omitted in other states.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
     /// Stage ids (`ns/name`) from this stage to the stage at fault; empty when Ready.
     pub path: Vec<StageId>,
     pub hint: Option<String>,
@@ -317,9 +328,11 @@ impl StageReport {
             _ if object == ObjectRef::stage(&self.id()) => cause.summary(),
             _ => format!("{} {}", object.short(home), cause.summary()),
         };
-        Some(match (self.state, at) {
-            (StageState::Blocked, Some(at)) => format!("blocked by {}: {headline}", at.label(home)),
-            (StageState::Blocked, None) => format!("blocked by {headline}"),
+        Some(match (self.state, at, &self.waiting_for) {
+            (StageState::Waiting, _, Some(what)) => format!("waiting for {what}"),
+            (StageState::Blocked | StageState::Waiting, Some(at), _) => format!("blocked by {}: {headline}", at.label(home)),
+            // Blocked on itself: its dependencies are ready, its controller has not re-checked them.
+            (StageState::Blocked | StageState::Waiting, None, _) => format!("blocked: {}", cause.message),
             _ => headline,
         })
     }

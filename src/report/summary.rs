@@ -20,13 +20,15 @@ pub struct ContextSummary {
 }
 
 /// A context's pipelines by state: Failed when a stage of it failed, else Blocked when one is
-/// Blocked or Suspended, else Progressing when one is Progressing or Unknown, else Ready.
+/// Blocked or Suspended, else Progressing when one is Progressing or Unknown, else Waiting when one
+/// waits (behind a stage of another pipeline), else Ready.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PipelineCounts {
     pub pipelines: usize,
     pub ready: usize,
     pub progressing: usize,
+    pub waiting: usize,
     pub blocked: usize,
     pub failed: usize,
 }
@@ -74,6 +76,8 @@ impl Report {
                         &mut counts.blocked
                     } else if any(&[StageState::Progressing, StageState::Unknown]) {
                         &mut counts.progressing
+                    } else if any(&[StageState::Waiting]) {
+                        &mut counts.waiting
                     } else {
                         &mut counts.ready
                     };
@@ -83,6 +87,7 @@ impl Report {
                     StageState::Failed => Some(0),
                     StageState::Blocked => Some(1),
                     StageState::Progressing | StageState::Unknown => Some(2),
+                    StageState::Waiting => Some(3),
                     _ => None,
                 };
                 let since = |s: &StageReport| {
@@ -138,6 +143,7 @@ mod tests {
             }),
             jobs: vec![],
             leftover_jobs: vec![],
+            waiting_for: None,
             root_cause: (state != StageState::Ready)
                 .then(|| RootCause::new(ObjectRef::new("Pod", "shop", name), Reason::from("Error"), "")),
             path: vec![],
@@ -167,7 +173,7 @@ mod tests {
         let report = Report { contexts: vec![read, down], pipelines, stages, warnings: vec![] };
         let summary = report.summary();
         let prod = &summary.contexts[0];
-        let counts = PipelineCounts { pipelines: 5, ready: 1, progressing: 1, blocked: 1, failed: 2 };
+        let counts = PipelineCounts { pipelines: 5, ready: 1, progressing: 1, waiting: 0, blocked: 1, failed: 2 };
         assert_eq!(prod.counts.as_ref(), Some(&counts));
         let worst = prod.worst.as_ref().unwrap();
         assert_eq!(

@@ -14,6 +14,7 @@ mod fleet;
 mod harness;
 mod helm_releases;
 mod previous_run;
+mod rollout;
 mod resource_sets;
 mod safety;
 mod scenarios;
@@ -166,6 +167,7 @@ fn main() {
     scenarios.extend(conventions::all());
     scenarios.extend(fleet::all());
     scenarios.extend(previous_run::all());
+    scenarios.extend(rollout::all());
     let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
     let ctx = if needs_cluster {
         let options = harness::Options {

@@ -1,0 +1,101 @@
+//! A rollout in progress is not an alarm: while a good revision rolls through the seed pipeline,
+//! `status --exit-code` never exits 3 and every stage not Ready is Progressing or Waiting; a
+//! revision whose migration fails exits 3 within seconds of the Job's Failed condition.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::fixtures::Pipeline;
+use crate::harness::Result;
+use crate::scenarios::{SETTLE, Scenario};
+use crate::{Ctx, check, stage};
+
+pub fn all() -> Vec<(&'static str, Scenario)> {
+    vec![("a_good_rollout_never_fails_exit_code_and_a_failed_migration_does_at_once", rollout_is_no_alarm)]
+}
+
+const STAGES: [&str; 3] = ["app-pre-deploy", "app-deploy", "app-post-deploy"];
+
+fn ready_at(report: &Value, revision: &str) -> bool {
+    STAGES.iter().all(|s| stage(report, s)["state"] == "Ready" && stage(report, s)["revision"] == revision)
+}
+
+/// `status -n NS --exit-code -o json`: its exit status and report.
+fn gate(ctx: &Ctx, ns: &str) -> Result<(i32, Value)> {
+    let out = ctx.plugin(&["status", "-n", ns, "--exit-code", "-o", "json"])?;
+    let report = serde_json::from_str(&out.stdout).map_err(|e| format!("invalid JSON ({e}): {}", out.stdout))?;
+    Ok((out.code, report))
+}
+
+fn rollout_is_no_alarm(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-rollout";
+    let mut pipeline = Pipeline::seed(ns);
+    let first = pipeline.install(&ctx.plane)?;
+    ctx.wait_status(ns, "every stage Ready", SETTLE, |r| ready_at(r, &first))?;
+    // A good revision: a new tag on the app and both Jobs (force: true recreates both Jobs).
+    pipeline.tag = "2.0.0".into();
+    let second = pipeline.publish(&ctx.plane)?;
+    let start = Instant::now();
+    let mut seen = BTreeSet::new();
+    loop {
+        let (code, report) = gate(ctx, ns)?;
+        for s in STAGES {
+            let state = stage(&report, s)["state"].as_str().unwrap_or("<absent>").to_string();
+            check(["Ready", "Progressing", "Waiting"].contains(&state.as_str()), || {
+                format!("{s} is {state} during a good rollout at {:?}: {report:#}", start.elapsed())
+            })?;
+            seen.insert(state);
+        }
+        check(code == 0, || format!("--exit-code exited {code} during a good rollout at {:?}: {report:#}", start.elapsed()))?;
+        if ready_at(&report, &second) {
+            break;
+        }
+        check(start.elapsed() < SETTLE, || format!("not Ready at {second} within {SETTLE:?}: {report:#}"))?;
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    eprintln!("e2e: a good rollout took {:.0}s; states seen: {seen:?}", start.elapsed().as_secs_f64());
+    check(seen.contains("Waiting"), || format!("no stage was ever Waiting, so nothing was tested: {seen:?}"))?;
+
+    // A revision whose migration exits 3: exit 3 within seconds of the Job's Failed condition.
+    pipeline.tag = "3.0.0".into();
+    pipeline.migration_labels = vec![("fluxjobs.test/exit-code".into(), "3".into())];
+    pipeline.publish(&ctx.plane)?;
+    let start = Instant::now();
+    let report = loop {
+        let (code, report) = gate(ctx, ns)?;
+        if code == 3 {
+            break report;
+        }
+        check(code == 0, || format!("--exit-code exited {code}: {report:#}"))?;
+        check(start.elapsed() < SETTLE, || format!("never exit 3 within {SETTLE:?}: {report:#}"))?;
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    let said_at = k8s_openapi::jiff::Timestamp::now();
+    // The Job controller writes Failed after FailureTarget, once the pod is gone: the pod's exit
+    // may be seen (and said) before it.
+    let mut failed_at = String::new();
+    crate::harness::poll_until("the Job's Failed condition", SETTLE, Duration::from_millis(500), || {
+        failed_at = ctx.plane.kubectl(&[
+            "-n",
+            ns,
+            "get",
+            "job",
+            "db-migration",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Failed\")].lastTransitionTime}",
+        ])?;
+        Ok(!failed_at.trim().is_empty())
+    })?;
+    let failed_at: k8s_openapi::jiff::Timestamp =
+        failed_at.trim().parse().map_err(|e| format!("Job Failed condition time {failed_at:?}: {e}"))?;
+    let after = said_at.duration_since(failed_at);
+    eprintln!("e2e: --exit-code said 3 {after:#} after the Job's Failed condition, {:?} after the push", start.elapsed());
+    // The condition time has 1 s resolution and each poll is a second apart.
+    check(after < k8s_openapi::jiff::SignedDuration::from_secs(8), || {
+        format!("exit 3 came {after:#} after the Job failed: {report:#}")
+    })?;
+    let deploy = stage(&report, "app-deploy");
+    check(deploy["state"] == "Blocked" && deploy["rootCause"]["exitCode"] == 3, || format!("app-deploy: {deploy:#}"))
+}
