@@ -138,7 +138,7 @@ impl<'l> Sink<'l> {
             .snapshot
             .stages()
             .flat_map(|s| s.inventory().map(|i| i.entries.as_slice()).unwrap_or_default())
-            .filter_map(|e| crate::engine::parse_inventory_id(&e.id))
+            .filter_map(|e| crate::model::parse_inventory_id(&e.id))
             .collect();
         let wanted = |o: &NamedObject| {
             let group = o.api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or_default().to_string();

@@ -194,6 +194,64 @@ mod tests {
         );
     }
 
+    /// One stage of every kind in flux-system, each deploying into a namespace of its own and
+    /// depending on a stage in a third: under `-n flux-system` every dependency is read, and the
+    /// Jobs, Pods and Events of every namespace a stage deploys into.
+    #[tokio::test]
+    async fn every_kind_is_followed_into_its_namespaces_and_dependencies_under_n() {
+        let ks = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "web", "namespace": "flux-system"},
+            "spec": {"targetNamespace": "apps-ks", "dependsOn": [{"name": "db", "namespace": "data-ks"}]}});
+        let rset = json!({"apiVersion": "fluxcd.controlplane.io/v1", "kind": "ResourceSet",
+            "metadata": {"name": "web", "namespace": "flux-system"},
+            "spec": {"dependsOn": [{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "name": "db", "namespace": "data-rs", "ready": true}]},
+            "status": {"inventory": {"entries": [{"id": "apps-rs_migrate_batch_Job", "v": "v1"}]}}});
+        let hr = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "metadata": {"name": "web", "namespace": "flux-system"},
+            "spec": {"targetNamespace": "apps-hr", "storageNamespace": "store-hr",
+                     "dependsOn": [{"name": "db", "namespace": "data-hr"}]}});
+        let hr_db = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "metadata": {"name": "db", "namespace": "data-hr"}, "spec": {}});
+        let (conn, seen) = connection(move |r| match r.uri.as_str() {
+            u if u.contains("/namespaces/flux-system/kustomizations") => list(vec![ks.clone()], None),
+            u if u.contains("/namespaces/flux-system/resourcesets") => list(vec![rset.clone()], None),
+            u if u.contains("/namespaces/flux-system/helmreleases") => list(vec![hr.clone()], None),
+            u if u.contains("/namespaces/data-ks/kustomizations") => {
+                list(vec![kustomization("data-ks", "db", json!([]))], None)
+            }
+            u if u.contains("/namespaces/data-rs/kustomizations") => {
+                list(vec![kustomization("data-rs", "db", json!([]))], None)
+            }
+            u if u.contains("/namespaces/data-hr/helmreleases") => list(vec![hr_db.clone()], None),
+            _ => empty_list(),
+        });
+        let (snapshot, warnings) = read(&conn, Some("flux-system")).await;
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let snapshot = snapshot.unwrap();
+        let mut ids: Vec<String> = snapshot.stage_ids().map(|id| id.to_string()).collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            [
+                "HelmRelease/data-hr/db",
+                "HelmRelease/flux-system/web",
+                "ResourceSet/flux-system/web",
+                "data-ks/db",
+                "data-rs/db",
+                "flux-system/web"
+            ]
+        );
+        let seen = seen.lock().unwrap();
+        for ns in ["apps-ks", "apps-rs", "apps-hr", "store-hr"] {
+            for kind in ["jobs", "pods", "events"] {
+                assert!(
+                    seen.iter().any(|r| r.uri.contains(&format!("/namespaces/{ns}/{kind}"))),
+                    "the {kind} of namespace {ns} are not read"
+                );
+            }
+        }
+    }
+
     #[tokio::test]
     async fn dependencies_in_other_namespaces_are_followed() {
         let (conn, seen) = connection(|r| match r.uri.as_str() {

@@ -18,9 +18,7 @@ use serde_json::value::RawValue;
 use super::{ClusterError, Connection, api_resource, classify, dynamic_api, flux_api_resource, resource_name, retry};
 use crate::chain::one_line;
 use crate::engine::named_objects::{MAX_FETCHED, named_elsewhere};
-use crate::model::{
-    Kustomization, Presence, READ_KINDS, ReadKind, ResourceSet, Role, Snapshot, Stage, stage_read_kind,
-};
+use crate::model::{Kustomization, Presence, READ_KINDS, ReadKind, Role, Snapshot, Stage, stage_read_kind};
 use crate::model::{NamedObject, StageObject};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::ContainerRef;
@@ -100,10 +98,8 @@ pub async fn read_snapshot(
         loop {
             let have: BTreeSet<StageId> = snapshot.stage_ids().collect();
             let wanted: BTreeSet<String> = snapshot
-                .kustomizations
-                .iter()
-                .flat_map(|k| k.dependency_ids())
-                .chain(snapshot.resource_sets.iter().flat_map(|r| r.dependency_ids()))
+                .stages()
+                .flat_map(|stage| stage.dependency_ids())
                 .filter(|id| !have.contains(id))
                 .map(|id| id.namespace)
                 .filter(|ns| !seen.contains(ns))
@@ -306,24 +302,10 @@ pub struct MalformedObject {
     source: serde_json::Error,
 }
 
-/// Namespaces a stage applies workloads into (`spec.targetNamespace`, and the namespaces of its
-/// inventory Jobs and Deployments): Kustomizations usually live in flux-system and deploy elsewhere.
+/// Namespaces the stages of every kind apply objects into ([`StageObject::applied_namespaces`]):
+/// stages usually live in flux-system and deploy elsewhere.
 pub fn workload_namespaces(snapshot: &Snapshot) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let inventories = snapshot
-        .kustomizations
-        .iter()
-        .map(Kustomization::inventory)
-        .chain(snapshot.resource_sets.iter().map(ResourceSet::inventory));
-    for inventory in inventories {
-        for (group, kind) in [("batch", "Job"), ("apps", "Deployment")] {
-            out.extend(crate::engine::inventory_objects(inventory, group, kind).into_iter().map(|id| id.namespace));
-        }
-    }
-    for ks in &snapshot.kustomizations {
-        out.extend(ks.spec.target_namespace.iter().filter(|ns| !ns.is_empty()).cloned());
-    }
-    out
+    snapshot.stages().flat_map(|stage| stage.applied_namespaces()).collect()
 }
 
 /// The last `lines` log lines of each container, concurrently (the only per-object requests

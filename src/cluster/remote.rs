@@ -49,17 +49,10 @@ pub async fn read_remote_clusters(
     reads
 }
 
-/// The namespaces a stage's objects are in: its inventory's, its target namespace, else its own.
+/// The namespaces a stage's objects are in the other cluster: those it applies into, else its own.
 fn applied_namespaces(stage: &dyn StageObject) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = stage
-        .inventory()
-        .map(|i| i.entries.iter().filter_map(|e| crate::engine::parse_inventory_id(&e.id)).map(|(ns, ..)| ns).collect())
-        .unwrap_or_default();
-    out.retain(|ns| !ns.is_empty());
-    if out.is_empty() {
-        out.insert(stage.namespace().to_string());
-    }
-    out
+    let out = stage.applied_namespaces();
+    if out.is_empty() { stage.object_namespaces() } else { out }
 }
 
 /// One other cluster: its server (once the kubeconfig is read) and its workloads, or why not.

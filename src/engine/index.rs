@@ -12,7 +12,9 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::resolution::Resolution;
 use super::waiting::{Reconciling, dependencies_ready_since, recheck_overdue};
-use crate::model::{Inventory, Kustomization, NamedObject, RemoteCluster, Snapshot, Source, StageObject};
+use crate::model::{
+    Inventory, Kustomization, NamedObject, RemoteCluster, Snapshot, Source, StageObject, parse_inventory_id,
+};
 use crate::refs::{MetaNames, NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState};
 
@@ -523,11 +525,7 @@ fn event_time(e: &Event) -> Option<Timestamp> {
         .or_else(|| e.first_timestamp.as_ref().map(|t| t.0))
 }
 
-/// The objects of one group and kind in an inventory.
-///
-/// Inventory ids are `<namespace>_<name>_<group>_<kind>`; names may contain `_`, so namespace is
-/// the first field and group and kind the last two (fluxcd/cli-utils `ParseObjMetadata`).
-/// flux-operator keeps the same format (its inventory is fluxcd/pkg ssa's ResourceInventory).
+/// The objects of one group and kind in an inventory (ids as [`parse_inventory_id`] reads them).
 pub fn inventory_objects(inventory: Option<&Inventory>, group: &str, kind: &str) -> Vec<NamespacedName> {
     let Some(inventory) = inventory else {
         return vec![];
@@ -541,19 +539,9 @@ pub fn inventory_objects(inventory: Option<&Inventory>, group: &str, kind: &str)
         .collect()
 }
 
-pub fn parse_inventory_id(id: &str) -> Option<(String, String, String, String)> {
-    let (ns, rest) = id.split_once('_')?;
-    let (rest, kind) = rest.rsplit_once('_')?;
-    let (name, group) = rest.rsplit_once('_')?;
-    if name.is_empty() || kind.is_empty() {
-        return None;
-    }
-    Some((ns.to_string(), name.to_string(), group.to_string(), kind.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::model::parse_inventory_id;
 
     #[test]
     fn parses_inventory_ids() {

@@ -36,18 +36,15 @@ pub mod resource_set;
 mod stage;
 pub mod state;
 mod steps;
-mod warnings;
 pub mod waiting;
+mod warnings;
 pub mod workload;
 
 use crate::model::Snapshot;
 use crate::report::Report;
 
 pub use graph::{EngineError, Filter, Graph};
-pub use index::{
-    Index, JobRecreation, RequestOutcome, holds_job, inventory_objects, owner_of, parse_inventory_id, request_outcome,
-    rules,
-};
+pub use index::{Index, JobRecreation, RequestOutcome, holds_job, inventory_objects, owner_of, request_outcome, rules};
 
 /// Runs the diagnosis.
 pub fn diagnose(snapshot: &Snapshot, filter: &Filter) -> Result<Report, EngineError> {

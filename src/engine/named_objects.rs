@@ -3,8 +3,9 @@
 //! conditions (sigs.k8s.io/cli-utils pkg/kstatus/status/generic.go): Stalled=True is Failed,
 //! Ready=False is InProgress; the cause says the same.
 
-use super::index::{Index, parse_inventory_id};
+use super::index::Index;
 use super::messages;
+use crate::model::parse_inventory_id;
 use crate::model::{READ_KINDS, Snapshot};
 use crate::refs::ObjectRef;
 use crate::report::{Reason, RootCause};

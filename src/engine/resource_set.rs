@@ -3,7 +3,9 @@
 //! internal/controller/resourceset_controller.go (v0.59.0), "RSC" below.
 
 use super::causes::missing_job_report;
-use super::index::{Index, JobRecreation, StageJobs, RequestOutcome, StageRules, Walk, dependencies_ready_now, into_dependency};
+use super::index::{
+    Index, JobRecreation, RequestOutcome, StageJobs, StageRules, Walk, dependencies_ready_now, into_dependency,
+};
 use super::messages::{self, StepAction};
 use super::resolution::{Resolution, stage_cause};
 use super::steps::{StepJobs, step_jobs, step_states};

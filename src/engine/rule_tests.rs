@@ -358,7 +358,10 @@ fn a_running_health_check_names_the_unfinished_job() {
         &["app-deploy", "app-pre-deploy"],
     );
     assert_eq!(stage(&report, "app-pre-deploy").state, StageState::Progressing);
-    assert_eq!(stage(&report, "app-deploy").waiting_for.as_deref(), Some("app-pre-deploy (Job/db-migration running 5m)"));
+    assert_eq!(
+        stage(&report, "app-deploy").waiting_for.as_deref(),
+        Some("app-pre-deploy (Job/db-migration running 5m)")
+    );
 }
 
 #[test]
@@ -1835,7 +1838,8 @@ fn events_of_the_previous_job_of_the_same_name_are_not_the_running_ones() {
     let pre = stage(&report, "app-pre-deploy");
     let cause = pre.root_cause.as_ref().unwrap();
     assert_eq!(cause.reason, "JobRunning", "{cause:#?}");
-    let all: Vec<&String> = report.stages.iter().filter_map(|s| s.root_cause.as_ref()).flat_map(|c| &c.events).collect();
+    let all: Vec<&String> =
+        report.stages.iter().filter_map(|s| s.root_cause.as_ref()).flat_map(|c| &c.events).collect();
     assert!(!all.iter().any(|e| e.contains("BackoffLimitExceeded") || e.contains("old pod's")), "{all:?}");
     assert_eq!(pre.jobs.len(), 1);
     assert_eq!(pre.jobs[0].state, crate::report::JobState::Running);
@@ -1946,7 +1950,11 @@ fn dependents_of_a_stage_just_ready_wait_for_their_recheck() {
         post.waiting_for.as_deref(),
         Some("app-deploy: kustomize-controller to re-check app-pre-deploy (Ready 8s ago, every 30s)")
     );
-    assert!(post.hint.as_deref().unwrap().contains("kubectl fluxjobs reconcile app-post-deploy -n shop"), "{:?}", post.hint);
+    assert!(
+        post.hint.as_deref().unwrap().contains("kubectl fluxjobs reconcile app-post-deploy -n shop"),
+        "{:?}",
+        post.hint
+    );
     assert!(!crate::render::has_blocked_or_failed(&report));
     // The table: no chain of a failure, one line saying what it waits for and how to skip it.
     let options = crate::render::RenderOptions {
@@ -1965,7 +1973,9 @@ fn dependents_of_a_stage_just_ready_wait_for_their_recheck() {
     let lines: Vec<&str> = table.lines().filter(|l| l.starts_with('◎')).collect();
     assert_eq!(
         lines,
-        ["◎ app-post-deploy waits for app-deploy: kustomize-controller to re-check app-pre-deploy (Ready 8s ago, every 30s); nothing to fix; to skip the dependency re-checks: kubectl fluxjobs reconcile app-post-deploy -n shop"],
+        [
+            "◎ app-post-deploy waits for app-deploy: kustomize-controller to re-check app-pre-deploy (Ready 8s ago, every 30s); nothing to fix; to skip the dependency re-checks: kubectl fluxjobs reconcile app-post-deploy -n shop"
+        ],
         "{table}"
     );
 }
@@ -2005,7 +2015,12 @@ fn a_dependency_rolling_out_without_a_problem_is_waited_for() {
     assert_eq!(stage(&report, "app-deploy").state, StageState::Progressing);
     let post = stage(&report, "app-post-deploy");
     assert_eq!(post.state, StageState::Waiting, "{post:#?}");
-    assert_eq!(post.waiting_for.as_deref(), Some("app-deploy (Deployment/app: 1 of 1 replicas unavailable (health check running for 4s of its 5m timeout))"));
+    assert_eq!(
+        post.waiting_for.as_deref(),
+        Some(
+            "app-deploy (Deployment/app: 1 of 1 replicas unavailable (health check running for 4s of its 5m timeout))"
+        )
+    );
 }
 
 #[test]

@@ -1,15 +1,14 @@
 //! Assembling the [`Report`]: each shown stage's state, Jobs, source revision, and the resolution
 //! of why it is not Ready; what only one kind reports comes from the kind ([`StageRules::complete_report`]).
 
-
 use super::causes::missing_job_report;
 use super::graph::Graph;
 use super::index::{Index, StageJobs, StageRules, Walk};
 use super::remote::{self, Site};
 use super::resolution::Resolution;
 use super::resolve::Resolver;
-use super::warnings::pipeline_warnings;
 use super::waiting;
+use super::warnings::pipeline_warnings;
 use super::workload::job_report;
 use crate::model::Condition;
 use crate::refs::StageId;

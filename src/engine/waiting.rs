@@ -52,7 +52,11 @@ fn nothing_wrong(cause: &RootCause) -> bool {
         cause.reason.as_str(),
         // Deployments (engine/workload.rs deployment_cause), StatefulSets and DaemonSets
         // (pod_set_rollout) rolling out without a failing condition.
-        "ReplicasUnavailable" | "MinimumReplicasUnavailable" | "ReplicasNotReady" | "RolloutIncomplete" | "PodsUnavailable"
+        "ReplicasUnavailable"
+            | "MinimumReplicasUnavailable"
+            | "ReplicasNotReady"
+            | "RolloutIncomplete"
+            | "PodsUnavailable"
     )
 }
 
@@ -118,7 +122,9 @@ pub(super) fn waiting_for(index: &Index, resolution: &Resolution, home: &str) ->
                 .then(|| format!("{label} (created {} ago, not reconciled yet)", human(age)))
         }
         // Every dependency of `at` is Ready: its controller has not re-checked them yet.
-        StageState::Blocked if cause.reason == Reason::DependencyNotReady && cause.object().as_stage().as_ref() == Some(at_id) => {
+        StageState::Blocked
+            if cause.reason == Reason::DependencyNotReady && cause.object().as_stage().as_ref() == Some(at_id) =>
+        {
             let since = dependencies_ready_since(index, at)?;
             if recheck_overdue(index, at, since) {
                 return None;
@@ -135,13 +141,14 @@ pub(super) fn waiting_for(index: &Index, resolution: &Resolution, home: &str) ->
         }
         // Its source fetching its first artifact (Ready=Unknown while source-controller reconciles).
         StageState::Blocked
-            if index
-                .source(&cause.object())
-                .and_then(|s| s.ready())
-                .is_some_and(|c| c.status == "Unknown") =>
+            if index.source(&cause.object()).and_then(|s| s.ready()).is_some_and(|c| c.status == "Unknown") =>
         {
             let fetching = format!("{} fetching", cause.object().short(home));
-            Some(if resolution.path.len() == 1 && at_id.namespace == home { fetching } else { format!("{label}: {fetching}") })
+            Some(if resolution.path.len() == 1 && at_id.namespace == home {
+                fetching
+            } else {
+                format!("{label}: {fetching}")
+            })
         }
         // A dependency Ready at the revision before the source's new one: its controller was
         // queued by the source change itself and takes it up at once.

@@ -113,6 +113,28 @@ pub struct Inventory {
     pub entries: Vec<InventoryEntry>,
 }
 
+impl Inventory {
+    /// The namespaces its objects are in (cluster-scoped objects have none).
+    pub fn namespaces(&self) -> impl Iterator<Item = String> + '_ {
+        self.entries.iter().filter_map(|e| parse_inventory_id(&e.id)).map(|(ns, ..)| ns).filter(|ns| !ns.is_empty())
+    }
+}
+
+/// An inventory id, `<namespace>_<name>_<group>_<kind>`, as `(namespace, name, group, kind)`.
+///
+/// Names may contain `_`, so namespace is the first field and group and kind the last two
+/// (fluxcd/cli-utils `ParseObjMetadata`). flux-operator keeps the same format (its inventory is
+/// fluxcd/pkg ssa's ResourceInventory).
+pub fn parse_inventory_id(id: &str) -> Option<(String, String, String, String)> {
+    let (ns, rest) = id.split_once('_')?;
+    let (rest, kind) = rest.rsplit_once('_')?;
+    let (name, group) = rest.rsplit_once('_')?;
+    if name.is_empty() || kind.is_empty() {
+        return None;
+    }
+    Some((ns.to_string(), name.to_string(), group.to_string(), kind.to_string()))
+}
+
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KustomizationStatus {

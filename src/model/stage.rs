@@ -2,6 +2,8 @@
 //! and the waits read stages through [`StageObject`] and never match on their kind. A kind's own
 //! semantics (a Kustomization's source, a ResourceSet's steps) stay in its own type.
 
+use std::collections::BTreeSet;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{
@@ -33,6 +35,26 @@ pub trait StageObject: std::fmt::Debug + Send + Sync {
     /// The other cluster it applies to (`spec.kubeConfig`), when its kind can.
     fn kube_config(&self) -> Option<&KubeConfigReference> {
         None
+    }
+    /// The namespaces its spec sends objects into (`spec.targetNamespace`, a HelmRelease's
+    /// `spec.storageNamespace`), when its kind has such fields.
+    fn placement_namespaces(&self) -> Vec<&str> {
+        vec![]
+    }
+
+    /// The one answer to "where are a stage's objects" (every walk that reads, follows, plans or
+    /// reruns asks this): the namespaces its inventory names and those its spec sends objects
+    /// into; its own namespace is added by the callers that list there too.
+    fn applied_namespaces(&self) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = self.inventory().into_iter().flat_map(Inventory::namespaces).collect();
+        out.extend(self.placement_namespaces().into_iter().filter(|ns| !ns.is_empty()).map(String::from));
+        out
+    }
+    /// [`StageObject::applied_namespaces`] and its own.
+    fn object_namespaces(&self) -> BTreeSet<String> {
+        let mut out = self.applied_namespaces();
+        out.insert(self.namespace().to_string());
+        out
     }
 
     fn id(&self) -> StageId {
@@ -101,6 +123,9 @@ impl StageObject for Kustomization {
     }
     fn kube_config(&self) -> Option<&KubeConfigReference> {
         self.spec.kube_config.as_ref()
+    }
+    fn placement_namespaces(&self) -> Vec<&str> {
+        self.spec.target_namespace.as_deref().into_iter().collect()
     }
 }
 
@@ -205,6 +230,12 @@ impl StageObject for HelmRelease {
     }
     fn kube_config(&self) -> Option<&KubeConfigReference> {
         self.spec.kube_config.as_ref()
+    }
+    /// Helm installs the release into `spec.targetNamespace` and keeps its storage (and so its
+    /// hook Jobs' release) in `spec.storageNamespace` (helm-controller api/v2 HelmReleaseSpec
+    /// `GetReleaseNamespace`, `GetStorageNamespace`).
+    fn placement_namespaces(&self) -> Vec<&str> {
+        [self.spec.target_namespace.as_deref(), self.spec.storage_namespace.as_deref()].into_iter().flatten().collect()
     }
 }
 

@@ -16,7 +16,7 @@ use crate::engine::helm_hooks::{HelmAction, HookRerun};
 use crate::engine::workload::job_state;
 use crate::engine::{JobRecreation, rules};
 use crate::model::StageObject;
-use crate::model::{HOOK_DELETE_POLICY_ANNOTATION, Kustomization, OWNER_NAME_LABEL, Stage};
+use crate::model::{HOOK_DELETE_POLICY_ANNOTATION, OWNER_NAME_LABEL, Stage};
 use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::JobState;
 
@@ -298,14 +298,8 @@ impl Plan {
 }
 
 /// Namespaces a stage deploys Jobs into: its inventory's, its targetNamespace, its own.
-pub fn stage_namespaces(ks: &Kustomization) -> Vec<String> {
-    let mut out: Vec<String> =
-        crate::engine::inventory_objects(ks.inventory(), "batch", "Job").into_iter().map(|id| id.namespace).collect();
-    out.extend(ks.spec.target_namespace.clone().filter(|ns| !ns.is_empty()));
-    out.push(ks.namespace().to_string());
-    out.sort();
-    out.dedup();
-    out
+pub fn stage_namespaces(stage: &dyn StageObject) -> Vec<String> {
+    stage.object_namespaces().into_iter().collect()
 }
 
 /// For the tests: every `kubectl fluxjobs rerun job/NAME|hr/NAME -n NS [--force] [--recreate]` that

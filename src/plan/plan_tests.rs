@@ -1,6 +1,7 @@
 //! The planner's unit tests, and the fixtures other rooms' tests use (`job`, `ks`).
 
 use super::*;
+use crate::model::Kustomization;
 use serde_json::json;
 
 pub fn job(extra: serde_json::Value) -> Job {

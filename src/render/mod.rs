@@ -490,7 +490,12 @@ fn waiting_line(pipeline: &[StageReport], o: &RenderOptions, qualified: bool) ->
         _ => String::new(),
     };
     let hint = stage.hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default();
-    format!("\n{marker} {context}{} waits for {}{}\n", inert(&stage_label(&stage.id(), home)), inert(what), inert(&hint))
+    format!(
+        "\n{marker} {context}{} waits for {}{}\n",
+        inert(&stage_label(&stage.id(), home)),
+        inert(what),
+        inert(&hint)
+    )
 }
 
 fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions, qualified: bool) -> String {

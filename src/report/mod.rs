@@ -330,7 +330,9 @@ impl StageReport {
         };
         Some(match (self.state, at, &self.waiting_for) {
             (StageState::Waiting, _, Some(what)) => format!("waiting for {what}"),
-            (StageState::Blocked | StageState::Waiting, Some(at), _) => format!("blocked by {}: {headline}", at.label(home)),
+            (StageState::Blocked | StageState::Waiting, Some(at), _) => {
+                format!("blocked by {}: {headline}", at.label(home))
+            }
             // Blocked on itself: its dependencies are ready, its controller has not re-checked them.
             (StageState::Blocked | StageState::Waiting, None, _) => format!("blocked: {}", cause.message),
             _ => headline,

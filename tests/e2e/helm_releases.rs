@@ -24,7 +24,38 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("a_chart_template_waiting_for_its_helm_repository_leads_to_it", chart_from_a_failing_helm_repository),
         ("a_release_deployment_that_never_becomes_ready_is_the_root_cause", release_deployment_never_ready),
         ("a_kustomization_waiting_on_a_release_leads_to_its_running_hook", kustomization_waiting_on_a_running_hook),
+        ("a_release_deploying_into_another_namespace_is_diagnosed_under_n", release_into_another_namespace),
     ]
+}
+
+/// A HelmRelease kept in one namespace (as in flux-system) installing into another
+/// (`targetNamespace`), its pre-install hook failing: `status -n` of the release's namespace
+/// reads the target namespace's Jobs and Pods and goes down to the hook's pod, and the hint names
+/// the Job where it is. No other stage of that namespace deploys there.
+fn release_into_another_namespace(ctx: &Ctx) -> Result<()> {
+    let (home, target) = ("e2e-helm-home", "e2e-helm-target");
+    publish_chart(ctx, home, "1.2.0", Some(3))?;
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {target}\n"))?;
+    ctx.plane.apply(&release_of(home, "my-app", &format!("  targetNamespace: {target}\n")))?;
+    let report = ctx.wait_status(home, "the release to fail on its hook's pod", SETTLE, |r| {
+        let hr = stage_of_kind(r, "HelmRelease", "my-app");
+        hr["state"] == "Failed" && hr["rootCause"]["kind"] == "Pod"
+    })?;
+    let hr = stage_of_kind(&report, "HelmRelease", "my-app");
+    let cause = &hr["rootCause"];
+    check(
+        cause["namespace"] == target
+            && cause["exitCode"] == 3
+            && cause["via"][0] == format!("Job/{target}/my-app-db-migrate"),
+        || format!("root cause: {cause}"),
+    )?;
+    check(hr["hooks"][0]["name"] == "my-app-db-migrate" && hr["hooks"][0]["state"] == "Failed", || {
+        format!("hooks: {}", hr["hooks"])
+    })?;
+    let hint = hr["hint"].as_str().unwrap_or_default();
+    check(hint.contains(&format!("kubectl fluxjobs rerun job/my-app-db-migrate -n {target}")), || {
+        format!("hint: {hint}")
+    })
 }
 
 /// A `wait: true` Kustomization applies a HelmRelease whose pre-install hook runs on: while

@@ -89,7 +89,9 @@ fn kept_job_is_a_leftover(ctx: &Ctx) -> Result<()> {
     })?;
     // kustomize-controller kept the old Job (prune: disabled), with the stage's owner labels.
     let kept = ctx.plane.kubectl(&["-n", ns, "get", "job", "db-migrate-v1", "-o", "jsonpath={.metadata.labels}"])?;
-    check(kept.contains("kustomize.toolkit.fluxcd.io/name"), || format!("the old Job is not kept as a leftover: {kept}"))?;
+    check(kept.contains("kustomize.toolkit.fluxcd.io/name"), || {
+        format!("the old Job is not kept as a leftover: {kept}")
+    })?;
     let pre = stage(&report, "app-pre-deploy");
     check(jobs_named(pre, "jobs") == ["db-migrate-v2"], || format!("jobs: {}", pre["jobs"]))?;
     check(jobs_named(pre, "leftoverJobs") == ["db-migrate-v1"], || format!("leftoverJobs: {}", pre["leftoverJobs"]))?;

@@ -48,7 +48,9 @@ fn rollout_is_no_alarm(ctx: &Ctx) -> Result<()> {
             })?;
             seen.insert(state);
         }
-        check(code == 0, || format!("--exit-code exited {code} during a good rollout at {:?}: {report:#}", start.elapsed()))?;
+        check(code == 0, || {
+            format!("--exit-code exited {code} during a good rollout at {:?}: {report:#}", start.elapsed())
+        })?;
         if ready_at(&report, &second) {
             break;
         }
@@ -91,7 +93,10 @@ fn rollout_is_no_alarm(ctx: &Ctx) -> Result<()> {
     let failed_at: k8s_openapi::jiff::Timestamp =
         failed_at.trim().parse().map_err(|e| format!("Job Failed condition time {failed_at:?}: {e}"))?;
     let after = said_at.duration_since(failed_at);
-    eprintln!("e2e: --exit-code said 3 {after:#} after the Job's Failed condition, {:?} after the push", start.elapsed());
+    eprintln!(
+        "e2e: --exit-code said 3 {after:#} after the Job's Failed condition, {:?} after the push",
+        start.elapsed()
+    );
     // The condition time has 1 s resolution and each poll is a second apart.
     check(after < k8s_openapi::jiff::SignedDuration::from_secs(8), || {
         format!("exit 3 came {after:#} after the Job failed: {report:#}")

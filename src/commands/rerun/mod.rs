@@ -29,8 +29,8 @@ use crate::cluster::{ClusterError, Connection, read, wait};
 use crate::context::Context;
 use crate::duration::{parse_timeout_flag, took};
 use crate::engine::helm_hooks::ForcedRun;
-use crate::engine::{holds_job, owner_of};
 use crate::engine::workload::{job_state, pod_problem};
+use crate::engine::{holds_job, owner_of};
 use crate::error::{Error, one_line};
 use crate::model::Stage;
 use crate::model::{HelmRelease, StageObject};
@@ -225,7 +225,7 @@ async fn plan_all(conn: &Connection, ns: &str, targets: &[Target], args: &RerunA
                     return Err(Error::StageNotFound(id));
                 };
                 let run = decide_release(&hr, args.force)?;
-                let jobs = read::stage_jobs(conn, &hr, &release_namespaces(&hr)).await?;
+                let jobs = read::stage_jobs(conn, &hr, &stage_namespaces(&hr)).await?;
                 release_of(&mut plans, &hr, run);
                 let stage = hr.to_stage();
                 for job in jobs {
@@ -297,13 +297,6 @@ fn release_of<'a>(plans: &'a mut Plans, hr: &HelmRelease, run: ForcedRun) -> &'a
         }
     };
     &mut plans.releases[at]
-}
-
-/// Where a release's Jobs are: its target namespace (or its own), and its own.
-fn release_namespaces(hr: &HelmRelease) -> Vec<String> {
-    let mut out = vec![hr.namespace().to_string()];
-    out.extend(hr.spec.target_namespace.clone().filter(|ns| !ns.is_empty() && ns != hr.namespace()));
-    out
 }
 
 /// Delete, wait until gone, recreate when asked, request the reconcile, recording each step in
