@@ -77,7 +77,7 @@ pub fn parse_snapshot(text: &str, label: &str) -> Result<Snapshot, SnapshotError
         .map_err(|e| SnapshotError::Yaml { path: label.to_string(), message: e.to_string() })?;
     let mut sink = Sink::new(label);
     for doc in documents {
-        newest_timestamp(&doc, &mut sink.snapshot.now);
+        newest_timestamp(&doc, &mut sink.newest);
         sink.value(doc)?;
     }
     Ok(sink.finish())
@@ -120,15 +120,27 @@ struct Sink<'l> {
     seen: HashSet<&'static str>,
     /// Objects of other kinds that have conditions: kept at the end only if a stage names them.
     others: Vec<NamedObject>,
+    /// The newest timestamp in the dump: the time it was taken.
+    newest: Option<Timestamp>,
 }
 
 impl<'l> Sink<'l> {
     fn new(label: &'l str) -> Self {
-        Sink { snapshot: Snapshot::default(), index: 0, label, failure: None, seen: HashSet::new(), others: Vec::new() }
+        Sink {
+            snapshot: Snapshot::default(),
+            index: 0,
+            label,
+            failure: None,
+            seen: HashSet::new(),
+            others: Vec::new(),
+            newest: None,
+        }
     }
 
     /// The snapshot, with the captured kinds the dump holds nothing of.
     fn finish(mut self) -> Snapshot {
+        // A dump without a single timestamp reads as taken now (the reader's clock, never the engine's).
+        self.snapshot.now = self.newest.unwrap_or_else(Timestamp::now);
         let lacking = READ_KINDS.iter().filter(|k| k.captured && !self.seen.contains(k.api.plural));
         self.snapshot.dump_lacks = lacking.map(|k| k.api.plural).collect();
         // An operator's custom resources, kept when a stage's health check or inventory names them
@@ -180,7 +192,7 @@ impl Sink<'_> {
     /// One item from its JSON text.
     fn raw(&mut self, raw: &RawValue) -> Result<(), SnapshotError> {
         let text = raw.get();
-        newest_in_text(text, &mut self.snapshot.now);
+        newest_in_text(text, &mut self.newest);
         if !text.starts_with('{') {
             let value: Value = serde_json::from_str(text).expect("valid JSON, checked by the parser");
             return self.value(value);
@@ -269,7 +281,7 @@ impl<'de> serde::de::Visitor<'de> for Document<'_, '_> {
             return Ok(());
         }
         let object = Value::Object(rest);
-        newest_timestamp(&object, &mut self.0.snapshot.now);
+        newest_timestamp(&object, &mut self.0.newest);
         self.0.value(object).map_err(|e| self.0.fail(e))
     }
 
@@ -510,7 +522,7 @@ items:
           {"apiVersion":"v1","kind":"Event","metadata":{"name":"e","namespace":"x"},"involvedObject":{},
            "lastTimestamp":"2026-01-02T03:09:00Z","message":"2026-12-31T00:00:00 is not a field"}]}"#;
         let snapshot = parse_snapshot(text, "t.json").unwrap();
-        assert_eq!(snapshot.now.unwrap().to_string(), "2026-01-02T03:09:00Z");
+        assert_eq!(snapshot.now.to_string(), "2026-01-02T03:09:00Z");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::read::read_workloads;
 use super::{Connection, classify};
-use crate::error::one_line;
+use crate::chain::one_line;
 use crate::model::{RemoteCluster, Snapshot, StageObject};
 use crate::refs::NamespacedName;
 

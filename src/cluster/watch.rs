@@ -222,7 +222,7 @@ pub async fn watch(
                 }
                 if dirty && settled.len() == READ_KINDS.len() {
                     dirty = false;
-                    let mut snapshot = Snapshot { now: Some(k8s_openapi::jiff::Timestamp::now()), ..Snapshot::default() };
+                    let mut snapshot = Snapshot { now: k8s_openapi::jiff::Timestamp::now(), ..Snapshot::default() };
                     for store in &stores {
                         store.fill(&mut snapshot, &keep);
                     }

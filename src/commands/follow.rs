@@ -74,7 +74,7 @@ pub async fn explain(conn: &Connection, ctx: &Context, stage: &StageId, logs: u3
     let ns = stage.namespace.as_str();
     let snapshot = match cluster::read_snapshot(conn, Some(ns), None, &mut |w| terminal::warn(&w)).await {
         Ok(mut s) => {
-            s.now = Some(Timestamp::now());
+            s.now = Timestamp::now();
             s
         }
         Err(e) => return terminal::warn(&format!("cannot read the cluster to explain the failure: {}", one_line(&e))),
@@ -94,7 +94,7 @@ pub async fn explain(conn: &Connection, ctx: &Context, stage: &StageId, logs: u3
         namespace_column: false,
         context_column: false,
         summary: false,
-        now: snapshot.now.unwrap_or_else(Timestamp::now),
+        now: snapshot.now,
         width: None,
     };
     if let Ok(text) = render::render(&report, &options) {

@@ -6,8 +6,10 @@
 use k8s_openapi::api::batch::v1::Job;
 
 use super::helm_hooks::{Hook, HookRerun};
-use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, dependencies_ready_now, into_dependency};
+use super::index::Index;
 use super::resolution::{Resolution, stage_cause};
+use super::rules::{JobRecreation, RequestOutcome, StageRules, Walk, into_dependency};
+use super::waiting::dependencies_ready_now;
 use super::workload::{deployment_cause, job_cause, job_state, pod_cause, pod_set_cause};
 use super::{causes, hints, messages};
 use crate::model::{HOOK_ANNOTATION, HelmRelease, StageObject};

@@ -1,6 +1,5 @@
-//! Lookup tables over a snapshot, built once per diagnosis, and what the engine asks of every stage
-//! kind ([`StageRules`]): the shared walk, report assembly and waits call these methods and never
-//! match on a stage's kind.
+//! Lookup tables over a snapshot, built once per diagnosis: objects by name, pods by owner, events
+//! by object, a stage's Jobs. Pure lookups: the rules that read them live in the rooms that use them.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -10,139 +9,16 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
-use super::resolution::Resolution;
-use super::waiting::{Reconciling, dependencies_ready_since, recheck_overdue};
 use crate::model::{
-    Inventory, Kustomization, NamedObject, RemoteCluster, Snapshot, Source, StageObject, parse_inventory_id,
+    Inventory, Kustomization, NamedObject, RemoteCluster, Snapshot, Source, StageObject, StageRef, parse_inventory_id,
 };
 use crate::refs::{MetaNames, NamespacedName, ObjectRef, StageId, StageKind};
-use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState};
-
-/// What the engine asks of a stage of any kind; each kind implements it in its own room
-/// (`kustomization`, `resource_set`).
-pub trait StageRules: StageObject {
-    /// Its own state, from its spec and status as its controller writes them.
-    fn own_state(&self, index: &Index) -> StageState;
-    /// Why it is not Ready, in a state other than Ready and Blocked.
-    fn cause(&self, index: &Index, state: StageState) -> Resolution;
-    /// Why it is Blocked: the walk through what it waits for, in its controller's order.
-    fn blocked(&self, walk: &mut dyn Walk, visiting: &mut Vec<StageId>) -> Resolution;
-    /// Whether it satisfies a dependent's plain check (no readyExpr): Ready for its generation.
-    fn healthy(&self) -> bool;
-    /// Every `readyExpr` on its dependencies, evaluated on the snapshot.
-    fn ready_exprs(&self, index: &Index) -> Vec<ReadyExprReport>;
-    /// How a reconcile request ended once handled (`None` while it is not final).
-    fn settled(&self) -> Option<RequestOutcome>;
-    /// What its controller does with one of its Jobs that rerun deletes, once asked to reconcile.
-    fn job_recreation(&self, job: &Job) -> JobRecreation;
-    /// What only its kind reports (a ResourceSet's steps), and its warnings.
-    fn complete_report(&self, index: &Index, report: &mut StageReport, warnings: &mut Vec<String>);
-    /// Its running reconcile, when one runs: by default from the Reconciling condition every Flux
-    /// controller writes (fluxcd/pkg runtime/conditions), without a timeout and as if checking health.
-    fn reconciling(&self) -> Option<Reconciling> {
-        let c = self.condition("Reconciling").filter(|c| c.status == "True")?;
-        Some(Reconciling { since: c.last_transition_time, timeout: None, checking_health: true })
-    }
-}
-
-/// The walk through dependencies, as a stage's [`StageRules::blocked`] takes it.
-pub trait Walk {
-    fn index(&self) -> &Index<'_>;
-    /// Why stage `id` is not Ready (`None` when it is); `visiting` guards against cycles.
-    fn resolve_visiting(&mut self, id: &StageId, visiting: &mut Vec<StageId>) -> Option<Resolution>;
-    /// The stage's readyExprs, evaluated once per diagnosis.
-    fn ready_exprs(&mut self, stage: &dyn StageRules) -> Vec<ReadyExprReport>;
-}
-
-/// The walk into dependency `dep_id` of stage `id`, which is not ready: the dependency's own
-/// resolution with `id` in front, or, when it has none, `message` on it with `hint`.
-pub fn into_dependency(
-    walk: &mut dyn Walk,
-    id: &StageId,
-    dep_id: &StageId,
-    visiting: &mut Vec<StageId>,
-    message: String,
-    hint: String,
-) -> Resolution {
-    let mut r = walk.resolve_visiting(dep_id, visiting).unwrap_or_else(|| {
-        let cause = RootCause::new(ObjectRef::stage(dep_id), Reason::DependencyNotReady, message);
-        Resolution::at(dep_id, cause, hint)
-    });
-    r.path.insert(0, id.clone());
-    r
-}
-
-/// A stage still blocked although every dependency is ready now: the block is stale until its
-/// controller checks again, after its dependency requeue; long after that, the controller is not
-/// checking (down, not watching the namespace, or throttled).
-pub fn dependencies_ready_now(index: &Index, stage: &dyn StageObject) -> Resolution {
-    let (id, info) = (stage.id(), stage.stage_kind().info());
-    let ready = stage.condition("Ready").map(|c| c.message.as_str()).unwrap_or_default();
-    let since = dependencies_ready_since(index, stage);
-    let message = match since.filter(|since| recheck_overdue(index, stage, *since)) {
-        Some(since) => format!(
-            "{ready}; its dependencies have been Ready for {}, far longer than {} takes to re-check them (every --requeue-dependency, {} by default): is it running, watching this namespace, not throttled?",
-            crate::duration::human(index.now.duration_since(since)),
-            info.controller,
-            info.requeue_dependency
-        ),
-        None => format!(
-            "{ready}; its dependencies are ready now, {} re-checks them every --requeue-dependency ({} by default)",
-            info.controller, info.requeue_dependency
-        ),
-    };
-    let cause = super::resolution::stage_cause(stage, Reason::DependencyNotReady, message);
-    Resolution::at(&id, cause, super::hints::reconcile_stage(&id))
-}
-
-/// What a stage's controller does with a Job rerun deletes, on the requested reconcile.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum JobRecreation {
-    /// It applies the Job again from its source.
-    Applies,
-    /// It deletes the failed Job itself before applying it again, so nothing is to be deleted.
-    DeletesFailedItself,
-    /// It is in a health check that would wait for the deleted Job until its timeout.
-    WaitsOutHealthCheck,
-    /// A HelmRelease's: only a forced reconcile whose action runs the Job's hook (or, for a Job
-    /// that is no hook, applies the release's manifest) creates it again.
-    HelmAction(super::helm_hooks::HookRerun),
-}
-
-/// How a stage ended once its controller handled a reconcile request.
-#[derive(Clone, Debug, PartialEq)]
-pub enum RequestOutcome {
-    /// Ready for its current generation, at this revision.
-    Ready(Option<String>),
-    /// Not Ready, for a reason the controller does not retry by itself.
-    Failed { reason: String, message: String },
-}
-
-/// The outcome of the reconcile request `token` (`reconcile.fluxcd.io/requestedAt`), once the
-/// stage's controller handled it (`status.lastHandledReconcileAt`, fluxcd/pkg apis/meta
-/// ReconcileRequestStatus; flux-operator internal/controller/common.go writes the same); `None`
-/// while waiting.
-pub fn request_outcome(stage: &dyn StageRules, token: &str) -> Option<RequestOutcome> {
-    if stage.last_handled_reconcile_at() != Some(token) {
-        return None;
-    }
-    stage.settled()
-}
-
-/// A stage held by a command, as the engine reads it.
-pub fn rules(stage: &crate::model::Stage) -> &dyn StageRules {
-    match stage {
-        crate::model::Stage::Kustomization(ks) => ks,
-        crate::model::Stage::ResourceSet(rset) => rset,
-        crate::model::Stage::HelmRelease(hr) => hr,
-    }
-}
 
 /// Lookup tables over a snapshot, built once per diagnosis.
 pub struct Index<'a> {
     pub now: Timestamp,
     kustomizations: HashMap<Names<'a>, &'a Kustomization>,
-    stages: HashMap<Owner<'a>, &'a dyn StageRules>,
+    stages: HashMap<Owner<'a>, StageRef<'a>>,
     sources: HashMap<(&'a str, &'a str, &'a str), &'a Source>,
     jobs: HashMap<(&'a str, &'a str), &'a Job>,
     pods: HashMap<(&'a str, &'a str), &'a Pod>,
@@ -203,7 +79,7 @@ impl<'a> Index<'a> {
     pub fn new(snapshot: &'a Snapshot) -> Self {
         let names = |meta: &'a ObjectMeta| (meta.namespace_str(), meta.name_str());
         let mut index = Index {
-            now: snapshot.now.unwrap_or_else(Timestamp::now),
+            now: snapshot.now,
             kustomizations: snapshot.kustomizations.iter().map(|k| ((k.namespace(), k.name()), k)).collect(),
             stages: HashMap::new(),
             sources: snapshot.sources.iter().map(|s| ((s.kind.as_str(), s.namespace(), s.name()), s)).collect(),
@@ -227,11 +103,8 @@ impl<'a> Index<'a> {
             remote_clusters: &snapshot.remotes,
             remote_indexes: HashMap::new(),
         };
-        let kustomizations = snapshot.kustomizations.iter().map(|k| k as &dyn StageRules);
-        let resource_sets = snapshot.resource_sets.iter().map(|r| r as &dyn StageRules);
-        let helm_releases = snapshot.helm_releases.iter().map(|h| h as &dyn StageRules);
-        for stage in kustomizations.chain(resource_sets).chain(helm_releases) {
-            index.stages.insert(owner_key(stage), stage);
+        for stage in snapshot.stage_refs() {
+            index.stages.insert(owner_key(stage.object()), stage);
         }
         for pod in &snapshot.pods {
             let hash = pod.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash"));
@@ -275,8 +148,9 @@ impl<'a> Index<'a> {
         index
     }
 
-    /// The stage `id`, of any kind.
-    pub fn stage(&self, id: &StageId) -> Option<&'a dyn StageRules> {
+    /// The stage `id`, of any kind, as the snapshot holds it (the engine reads it through
+    /// [`super::rules::StageRules`]: `Index::stage`).
+    pub fn stage_object(&self, id: &StageId) -> Option<StageRef<'a>> {
         self.stages.get(&(id.kind, id.namespace.as_str(), id.name.as_str())).copied()
     }
 
@@ -365,7 +239,7 @@ impl<'a> Index<'a> {
             "StatefulSet" => self.stateful_set(ns, name).map(|o| &o.metadata),
             "DaemonSet" => self.daemon_set(ns, name).map(|o| &o.metadata),
             _ => match object.as_stage() {
-                Some(id) => self.stage(&id).map(|s| s.meta()),
+                Some(id) => self.stage_object(&id).map(|s| s.object().meta()),
                 None => self.named_object(object).map(|o| &o.metadata),
             },
         }

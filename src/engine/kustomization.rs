@@ -3,10 +3,12 @@
 //! internal/controller/kustomization_controller.go, "KC" below).
 
 use super::causes::{self, source_problem};
-use super::index::{Index, JobRecreation, RequestOutcome, StageRules, Walk, dependencies_ready_now};
+use super::index::Index;
 use super::resolution::{Resolution, stage_cause};
+use super::rules::Reconciling;
+use super::rules::{JobRecreation, RequestOutcome, StageRules, Walk};
 use super::state::{dependency_ready, generation_observed, health_check_running, stage_timeout};
-use super::waiting::Reconciling;
+use super::waiting::dependencies_ready_now;
 use super::{hints, messages, ready_expr};
 use crate::model::StageObject;
 use crate::model::{Condition, DependencyReference, Kustomization};

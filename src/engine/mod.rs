@@ -33,6 +33,7 @@ pub mod remote;
 mod resolution;
 mod resolve;
 pub mod resource_set;
+mod rules;
 mod stage;
 pub mod state;
 mod steps;
@@ -44,7 +45,8 @@ use crate::model::Snapshot;
 use crate::report::Report;
 
 pub use graph::{EngineError, Filter, Graph};
-pub use index::{Index, JobRecreation, RequestOutcome, holds_job, inventory_objects, owner_of, request_outcome, rules};
+pub use index::{Index, holds_job, inventory_objects, owner_of};
+pub use rules::{JobRecreation, RequestOutcome, request_outcome, rules};
 
 /// Runs the diagnosis.
 pub fn diagnose(snapshot: &Snapshot, filter: &Filter) -> Result<Report, EngineError> {

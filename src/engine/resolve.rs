@@ -6,9 +6,10 @@ use std::collections::HashMap;
 
 use super::graph::Graph;
 use super::hints;
-use super::index::{Index, StageRules, Walk};
+use super::index::Index;
 use super::remote;
 use super::resolution::{Resolution, stage_cause};
+use super::rules::{StageRules, Walk};
 use crate::refs::StageId;
 use crate::report::{ReadyExprReport, Reason, StageState};
 

@@ -3,12 +3,12 @@
 //! internal/controller/resourceset_controller.go (v0.59.0), "RSC" below.
 
 use super::causes::missing_job_report;
-use super::index::{
-    Index, JobRecreation, RequestOutcome, StageJobs, StageRules, Walk, dependencies_ready_now, into_dependency,
-};
+use super::index::{Index, StageJobs};
 use super::messages::{self, StepAction};
 use super::resolution::{Resolution, stage_cause};
+use super::rules::{JobRecreation, RequestOutcome, StageRules, Walk, into_dependency};
 use super::steps::{StepJobs, step_jobs, step_states};
+use super::waiting::dependencies_ready_now;
 use super::workload::{deployment_cause, job_cause, job_report, job_state};
 use super::{hints, ready_expr};
 use crate::model::{ResourceSet, StageObject, recreates_on_failure};

@@ -3,10 +3,11 @@
 
 use super::causes::missing_job_report;
 use super::graph::Graph;
-use super::index::{Index, StageJobs, StageRules, Walk};
+use super::index::{Index, StageJobs};
 use super::remote::{self, Site};
 use super::resolution::Resolution;
 use super::resolve::Resolver;
+use super::rules::{StageRules, Walk};
 use super::waiting;
 use super::warnings::pipeline_warnings;
 use super::workload::job_report;

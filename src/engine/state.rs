@@ -56,7 +56,7 @@ pub fn stage_timeout(ks: &Kustomization) -> SignedDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::index::{RequestOutcome, request_outcome};
+    use crate::engine::rules::{RequestOutcome, request_outcome};
     use serde_json::json;
 
     fn ks(status: serde_json::Value) -> Kustomization {

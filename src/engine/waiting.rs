@@ -8,8 +8,9 @@
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use super::index::{Index, StageRules};
+use super::index::Index;
 use super::resolution::Resolution;
+use super::rules::{Reconciling, StageRules};
 use super::state::NEW_STAGE_GRACE;
 use crate::duration::{human, parse_go_duration};
 use crate::model::StageObject;
@@ -19,27 +20,6 @@ use crate::report::{Reason, RootCause, StageState};
 /// How much longer than its controller's dependency requeue a re-check may take (a busy
 /// controller's queue, the 1 s resolution of condition times) before the block counts as stuck.
 pub const RECHECK_MARGIN: SignedDuration = SignedDuration::from_secs(30);
-
-/// A running reconcile, as a stage's controller reports it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Reconciling {
-    /// Since when it has been at its current phase (the Reconciling condition's transition time).
-    pub since: Option<Timestamp>,
-    /// How long its controller gives it, when its kind says.
-    pub timeout: Option<SignedDuration>,
-    /// Past applying: its health check runs. Before that, what the workloads show is the previous
-    /// apply's (a forced Job is about to be deleted and created again).
-    pub checking_health: bool,
-}
-
-impl Reconciling {
-    fn past_timeout(&self, now: Timestamp) -> bool {
-        match (self.since, self.timeout) {
-            (Some(since), Some(timeout)) => now.duration_since(since) > timeout,
-            _ => false,
-        }
-    }
-}
 
 /// The causes of a stage still reconciling that say nothing is wrong yet: a Job running, its
 /// controller at work, a rollout of replicas in progress whose pods show no problem (the workload
@@ -204,4 +184,27 @@ pub(super) fn shown_state(own: StageState, waiting: Option<&String>) -> StageSta
 /// instead of waiting for each controller's dependency requeue.
 pub(super) fn skip_the_wait(id: &StageId) -> String {
     format!("nothing to fix; to skip the dependency re-checks: {}", super::hints::reconcile_stage(id))
+}
+
+/// A stage still blocked although every dependency is ready now: the block is stale until its
+/// controller checks again, after its dependency requeue; long after that, the controller is not
+/// checking (down, not watching the namespace, or throttled).
+pub fn dependencies_ready_now(index: &Index, stage: &dyn StageObject) -> Resolution {
+    let (id, info) = (stage.id(), stage.stage_kind().info());
+    let ready = stage.condition("Ready").map(|c| c.message.as_str()).unwrap_or_default();
+    let since = dependencies_ready_since(index, stage);
+    let message = match since.filter(|since| recheck_overdue(index, stage, *since)) {
+        Some(since) => format!(
+            "{ready}; its dependencies have been Ready for {}, far longer than {} takes to re-check them (every --requeue-dependency, {} by default): is it running, watching this namespace, not throttled?",
+            crate::duration::human(index.now.duration_since(since)),
+            info.controller,
+            info.requeue_dependency
+        ),
+        None => format!(
+            "{ready}; its dependencies are ready now, {} re-checks them every --requeue-dependency ({} by default)",
+            info.controller, info.requeue_dependency
+        ),
+    };
+    let cause = super::resolution::stage_cause(stage, Reason::DependencyNotReady, message);
+    Resolution::at(&id, cause, super::hints::reconcile_stage(&id))
 }

@@ -417,7 +417,7 @@ pub struct Snapshot {
     pub named_objects: Vec<NamedObject>,
     /// The time the snapshot was taken, for ages and elapsed health checks: now for a live cluster,
     /// the newest timestamp in the file for a dump (so a dump reads the same on any day).
-    pub now: Option<Timestamp>,
+    pub now: Timestamp,
     /// For a dump: the kinds its capture names that it holds no object of (plurals); a dump taken
     /// without them cannot show the causes below them. Empty for a live read.
     pub dump_lacks: Vec<&'static str>,
@@ -458,11 +458,17 @@ impl Snapshot {
         self.named_objects.extend(named_objects);
     }
 
-    /// Every stage, of every kind.
+    /// Every stage, of every kind: the one list of where the snapshot holds each kind, which every
+    /// walk over stages goes through.
+    pub fn stage_refs(&self) -> impl Iterator<Item = StageRef<'_>> + '_ {
+        let kustomizations = self.kustomizations.iter().map(StageRef::Kustomization);
+        let resource_sets = self.resource_sets.iter().map(StageRef::ResourceSet);
+        kustomizations.chain(resource_sets).chain(self.helm_releases.iter().map(StageRef::HelmRelease))
+    }
+
+    /// Every stage, of every kind, read through what every kind has.
     pub fn stages(&self) -> impl Iterator<Item = &dyn StageObject> + '_ {
-        let kustomizations = self.kustomizations.iter().map(|k| k as &dyn StageObject);
-        let resource_sets = self.resource_sets.iter().map(|r| r as &dyn StageObject);
-        kustomizations.chain(resource_sets).chain(self.helm_releases.iter().map(|h| h as &dyn StageObject))
+        self.stage_refs().map(|s| s.object() as &dyn StageObject)
     }
 
     /// The stage `id`, of its kind.

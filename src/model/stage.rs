@@ -250,10 +250,35 @@ pub enum Stage {
 
 impl Stage {
     pub fn object(&self) -> &(dyn StageObject + 'static) {
+        StageRef::from(self).object()
+    }
+}
+
+/// A stage object of any kind, borrowed from a snapshot: for the rules of its kind
+/// (`engine::rules`), which is why it keeps the kind.
+#[derive(Clone, Copy, Debug)]
+pub enum StageRef<'a> {
+    Kustomization(&'a Kustomization),
+    ResourceSet(&'a ResourceSet),
+    HelmRelease(&'a HelmRelease),
+}
+
+impl<'a> StageRef<'a> {
+    pub fn object(self) -> &'a (dyn StageObject + 'static) {
         match self {
-            Stage::Kustomization(ks) => ks,
-            Stage::ResourceSet(rset) => rset,
-            Stage::HelmRelease(hr) => hr,
+            StageRef::Kustomization(ks) => ks,
+            StageRef::ResourceSet(rset) => rset,
+            StageRef::HelmRelease(hr) => hr,
+        }
+    }
+}
+
+impl<'a> From<&'a Stage> for StageRef<'a> {
+    fn from(stage: &'a Stage) -> Self {
+        match stage {
+            Stage::Kustomization(ks) => StageRef::Kustomization(ks),
+            Stage::ResourceSet(rset) => StageRef::ResourceSet(rset),
+            Stage::HelmRelease(hr) => StageRef::HelmRelease(hr),
         }
     }
 }

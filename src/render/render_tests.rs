@@ -18,7 +18,7 @@ fn options(snapshot: &crate::model::Snapshot, format: OutputFormat, width: Optio
         namespace_column: false,
         context_column: false,
         summary: false,
-        now: snapshot.now.unwrap(),
+        now: snapshot.now,
         width,
     }
 }

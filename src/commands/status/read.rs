@@ -269,7 +269,7 @@ async fn read_one(
                 let timeout = ctx.connect.request_timeout;
                 snapshot.remotes = cluster::remote::read_remote_clusters(conn, &snapshot, timeout, &mut *warn).await;
             }
-            snapshot.now = Some(Timestamp::now());
+            snapshot.now = Timestamp::now();
             (snapshot, scope)
         }
         (None, Source::Dump { path, .. }) => (snapshot::read_snapshot(path)?, ctx.offline_scope()),
@@ -332,6 +332,6 @@ async fn read_one(
         }
         _ => None,
     };
-    let now = snapshot.now;
+    let now = Some(snapshot.now);
     Ok(View { report, scope, now, live })
 }
