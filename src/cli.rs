@@ -280,8 +280,8 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct RerunArgs {
-    /// `job/NAME` (or a bare Job name), `ks/STAGE` for every Job of a stage, or `hr/RELEASE` for a
-    /// HelmRelease's forced reconcile with the hooks it runs.
+    /// `job/NAME` (or a bare Job name), `ks/STAGE` or `rset/STAGE` for every Job of a stage, or
+    /// `hr/RELEASE` for a HelmRelease's forced reconcile with the hooks it runs.
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
     /// Delete the Job even while it is still running; run a HelmRelease that is Ready again.

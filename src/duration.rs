@@ -16,7 +16,7 @@ pub struct InvalidDuration {
 
 /// Parses Go `time.Duration` strings such as `5m`, `1h30m`, `1.5s`, `500ms` (Go's
 /// `time.ParseDuration`, which Flux's `metav1.Duration` fields and kubectl's flags use).
-pub fn parse_go_duration(s: &str) -> Option<SignedDuration> {
+pub(crate) fn parse_go_duration(s: &str) -> Option<SignedDuration> {
     let mut total = 0f64;
     let mut rest = s.trim();
     if rest.is_empty() {
@@ -43,7 +43,7 @@ pub fn parse_go_duration(s: &str) -> Option<SignedDuration> {
 }
 
 /// A positive duration flag such as `--timeout 5m`.
-pub fn parse_timeout_flag(flag: &'static str, value: &str) -> Result<Duration, InvalidDuration> {
+pub(crate) fn parse_timeout_flag(flag: &'static str, value: &str) -> Result<Duration, InvalidDuration> {
     parse_go_duration(value)
         .and_then(|d| Duration::try_from(d).ok())
         .filter(|d| !d.is_zero())
@@ -51,7 +51,7 @@ pub fn parse_timeout_flag(flag: &'static str, value: &str) -> Result<Duration, I
 }
 
 /// kubectl's `--request-timeout`: `0` (no limit), a number of seconds, or `1h2m3s`-style.
-pub fn parse_request_timeout(value: &str) -> Result<Option<Duration>, InvalidDuration> {
+pub(crate) fn parse_request_timeout(value: &str) -> Result<Option<Duration>, InvalidDuration> {
     let s = value.trim();
     if s == "0" {
         return Ok(None);
@@ -67,7 +67,7 @@ pub fn parse_request_timeout(value: &str) -> Result<Option<Duration>, InvalidDur
 }
 
 /// Short human durations: `45s`, `2m10s`, `3h5m`, `4d2h`.
-pub fn human(d: SignedDuration) -> String {
+pub(crate) fn human(d: SignedDuration) -> String {
     let secs = d.as_secs().max(0);
     match secs {
         0..60 => format!("{secs}s"),
@@ -79,12 +79,12 @@ pub fn human(d: SignedDuration) -> String {
 }
 
 /// How long ago `then` was at `now`, as kubectl's AGE column says it.
-pub fn age(now: Timestamp, then: Timestamp) -> String {
+pub(crate) fn age(now: Timestamp, then: Timestamp) -> String {
     human(now.duration_since(then))
 }
 
 /// How long a step took: `1.2s` under ten seconds, else `45s`, `2m3s`.
-pub fn took(d: Duration) -> String {
+pub(crate) fn took(d: Duration) -> String {
     if d.as_secs() < 10 {
         format!("{:.1}s", d.as_secs_f64())
     } else {

@@ -39,12 +39,12 @@ pub enum Error {
     BadTarget(#[from] BadTarget),
     #[error("Job {0} not found")]
     JobNotFound(NamespacedName),
-    #[error("Kustomization {0} not found")]
+    #[error("{} {}/{} not found", .0.kind.as_str(), .0.namespace, .0.name)]
     StageNotFound(StageId),
     #[error("stage {0} has no Jobs in the cluster")]
     StageHasNoJobs(StageId),
     #[error("refusing to rerun: {0}")]
-    Refused(#[from] Refusal),
+    Refused(Box<Refusal>),
     /// A planned write that authorization or admission would refuse, found before any write.
     #[error("refusing to {command}, nothing was changed")]
     Denied {
@@ -84,7 +84,7 @@ pub enum Error {
         stage.kind.controller(),
         crate::duration::took(*.timeout)
     )]
-    NotRecreated { job: NamespacedName, stage: StageId, timeout: std::time::Duration },
+    NotRecreated { job: Box<NamespacedName>, stage: Box<StageId>, timeout: std::time::Duration },
     /// An error after the backup was saved, with what to do about the Job.
     #[error("{}\n{advice}", one_line(source))]
     AfterBackup {
@@ -99,7 +99,7 @@ pub enum Error {
     #[error("stage {stage} is in a dependency cycle ({cycle}); kustomize-controller can never reconcile it")]
     Cycle { stage: StageId, cycle: String },
     #[error("stage {stage} depends on {dependency}, which does not exist; create it or remove it from dependsOn")]
-    MissingDependency { stage: StageId, dependency: StageId },
+    MissingDependency { stage: Box<StageId>, dependency: Box<StageId> },
     #[error(
         "suspended stage{} in the chain: {} (resume with flux resume kustomization, or pass --skip-suspended)",
         if .0.len() == 1 { "" } else { "s" },
@@ -116,6 +116,13 @@ pub enum Error {
 /// on purpose), then its causes as [`one_line`] adds them.
 pub fn for_user(e: &Error) -> String {
     with_sources(e.to_string(), e)
+}
+
+/// A refusal is boxed: it is the largest thing an error carries, and every `Result` pays its size.
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        Error::Refused(Box::new(refusal))
+    }
 }
 
 #[cfg(test)]

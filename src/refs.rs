@@ -483,7 +483,7 @@ impl PartialEq<String> for StageId {
 }
 
 /// The namespace and name of an object's metadata, empty when unset (hand-written fixtures).
-pub trait MetaNames {
+pub(crate) trait MetaNames {
     fn namespace_str(&self) -> &str;
     fn name_str(&self) -> &str;
 }

@@ -33,7 +33,7 @@ pub enum SnapshotError {
 
 /// Reads a snapshot file, or standard input when `path` is `-`. JSON is streamed item by item (the
 /// file is never held in memory whole); YAML is read whole.
-pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
+pub(crate) fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
     let name = path.display().to_string();
     let label = if name == "-" { "<stdin>".to_string() } else { name.clone() };
     let io_error = |source| SnapshotError::Io { path: label.clone(), source };
@@ -64,7 +64,7 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
 }
 
 /// Parses snapshot text; `label` names the input in error messages.
-pub fn parse_snapshot(text: &str, label: &str) -> Result<Snapshot, SnapshotError> {
+pub(crate) fn parse_snapshot(text: &str, label: &str) -> Result<Snapshot, SnapshotError> {
     if text.trim_start().starts_with(['{', '[']) {
         return read_json(serde_json::Deserializer::from_str(text), label);
     }

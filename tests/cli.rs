@@ -4,6 +4,11 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+// Only the pseudo-terminal itself: the sessions are for the end-to-end runs.
+#[allow(dead_code)]
+#[path = "support/pty.rs"]
+mod pty;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -744,18 +749,10 @@ fn a_credential_plugin_slower_than_the_request_timeout_is_one_warning() {
 #[test]
 fn reading_contexts_for_more_than_a_second_shows_progress_on_a_terminal_only() {
     use std::io::Read;
-    use std::os::fd::{FromRawFd, OwnedFd};
     let dir = scratch("progress");
     let kubeconfig = exec_kubeconfig(&dir, &[("slow-1", "Never", "0.5"), ("slow-2", "Never", "0.5")]);
     let log = dir.join("log");
-    let (mut master_fd, mut slave_fd) = (0, 0);
-    // SAFETY: openpty writes the two descriptors it opens; the null arguments are optional.
-    let opened = unsafe {
-        libc::openpty(&mut master_fd, &mut slave_fd, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
-    };
-    assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: both descriptors were just opened by openpty and are owned here alone.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master_fd), OwnedFd::from_raw_fd(slave_fd)) };
+    let (master, slave) = pty::open().expect("openpty");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"));
     cmd.args(["status", "--kubeconfig", &kubeconfig, "--all-contexts", "--summary"])
         .env("LOG", &log)

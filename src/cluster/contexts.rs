@@ -8,7 +8,7 @@ use super::connect::{ConnectOptions, load_kubeconfig};
 
 /// One context of the kubeconfig: what a fleet run reports of it before it is read.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KubeContext {
+pub(crate) struct KubeContext {
     pub name: String,
     /// The kubeconfig cluster entry it uses.
     pub cluster: Option<String>,
@@ -20,7 +20,7 @@ pub struct KubeContext {
 }
 
 /// The contexts of the kubeconfig kubectl would load, in its order.
-pub fn kubeconfig_contexts(
+pub(crate) fn kubeconfig_contexts(
     options: &ConnectOptions,
     stdin_is_terminal: bool,
 ) -> Result<Vec<KubeContext>, ClusterError> {
@@ -69,7 +69,7 @@ pub struct NoSuchContext {
 /// The contexts `selection` names, in the kubeconfig's order, each once: a comma-separated list
 /// whose items are a context's exact name (EKS ARNs with `:` and `/` included), else a glob (`*`,
 /// `?`, `[...]`). An item that selects nothing is an error naming it.
-pub fn select<'a>(contexts: &'a [KubeContext], selection: &str) -> Result<Vec<&'a KubeContext>, NoSuchContext> {
+pub(crate) fn select<'a>(contexts: &'a [KubeContext], selection: &str) -> Result<Vec<&'a KubeContext>, NoSuchContext> {
     let items: Vec<&str> = selection.split(',').map(str::trim).filter(|i| !i.is_empty()).collect();
     let selects = |item: &str, name: &str| {
         let exact = contexts.iter().any(|c| c.name == item);
@@ -95,7 +95,7 @@ pub fn select<'a>(contexts: &'a [KubeContext], selection: &str) -> Result<Vec<&'
 
 /// Shell-style matching of a whole name: `*` any run, `?` one character, `[abc]`, `[a-z]`, `[!a]`
 /// (or `[^a]`) one of a set; any other character (a `[` without its `]` included) itself.
-pub fn glob_matches(pattern: &str, name: &str) -> bool {
+pub(crate) fn glob_matches(pattern: &str, name: &str) -> bool {
     let pattern: Vec<char> = pattern.chars().collect();
     let name: Vec<char> = name.chars().collect();
     matches_from(&pattern, &name)

@@ -15,17 +15,17 @@ use super::Connection;
 
 /// One request as the mock API server saw it.
 #[derive(Clone, Debug)]
-pub struct Seen {
+pub(super) struct Seen {
     pub method: String,
     /// Path and query.
     pub uri: String,
     pub body: String,
 }
 
-pub type Handler = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
+pub(super) type Handler = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
 
 /// A connection to a mock API server, and the requests it was sent, in order.
-pub fn connection(
+pub(super) fn connection(
     handler: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static,
 ) -> (Connection, Arc<Mutex<Vec<Seen>>>) {
     let handler: Arc<Handler> = Arc::new(handler);
@@ -64,13 +64,13 @@ pub fn connection(
 }
 
 /// A `Status` body, as the API server writes errors.
-pub fn status(code: u16, reason: &str, message: &str) -> (u16, String) {
+pub(super) fn status(code: u16, reason: &str, message: &str) -> (u16, String) {
     let body = serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason, "message": message});
     (code, body.to_string())
 }
 
 /// An empty list.
-pub fn empty_list() -> (u16, String) {
+pub(super) fn empty_list() -> (u16, String) {
     (200, r#"{"kind":"List","apiVersion":"v1","metadata":{},"items":[]}"#.into())
 }
 

@@ -11,19 +11,20 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::config::KubeconfigError;
 
 mod connect;
-pub mod contexts;
+pub(crate) mod contexts;
 #[cfg(test)]
 mod mock;
-pub mod preflight;
+pub(crate) mod preflight;
 pub mod read;
-pub mod remote;
+pub(crate) mod remote;
 mod request_log;
-pub mod wait;
-pub mod watch;
+pub(crate) mod wait;
+pub(crate) mod watch;
 pub mod write;
 
-pub use connect::{ConnectOptions, Overrides, connect};
-pub use read::{read_snapshot, workload_namespaces};
+pub(crate) use connect::Overrides;
+pub use connect::{ConnectOptions, connect};
+pub(crate) use read::{read_snapshot, workload_namespaces};
 
 use crate::model::{SOURCE_GROUP, flux_kind};
 use crate::refs::{ApiKind, StageKind};

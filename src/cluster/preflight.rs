@@ -14,7 +14,7 @@ use crate::refs::{NamespacedName, ObjectRef};
 
 /// A write a command plans to make.
 #[derive(Clone, Copy, Debug)]
-pub enum PlannedWrite<'a> {
+pub(crate) enum PlannedWrite<'a> {
     /// Delete this Job, under a uid precondition.
     DeleteJob { job: &'a NamespacedName, uid: &'a str },
     /// Create this Job.
@@ -90,7 +90,7 @@ impl PlannedWrite<'_> {
 /// Checks every planned write, authorization first, then admission; the first denial is the error
 /// (a [`ClusterError::Forbidden`] naming verb, resource, namespace and the denying message). Returns
 /// how many distinct permissions and writes were checked.
-pub async fn check(conn: &Connection, writes: &[PlannedWrite<'_>]) -> Result<Checked, ClusterError> {
+pub(crate) async fn check(conn: &Connection, writes: &[PlannedWrite<'_>]) -> Result<Checked, ClusterError> {
     let mut accesses: Vec<Access> = Vec::new();
     for access in writes.iter().map(PlannedWrite::access) {
         if !accesses.contains(&access) {
@@ -108,13 +108,13 @@ pub async fn check(conn: &Connection, writes: &[PlannedWrite<'_>]) -> Result<Che
 
 /// What [`check`] checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Checked {
+pub(crate) struct Checked {
     pub permissions: usize,
     pub writes: usize,
 }
 
 impl Checked {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         format!(
             "checked {} (SelfSubjectAccessReview) and {} (server-side dry run): all allowed",

@@ -21,7 +21,7 @@ use crate::refs::NamespacedName;
 
 /// Every other cluster the stages of `snapshot` apply to by a kubeconfig Secret, read; each one
 /// that cannot be is one warning naming its Secret (and server) and a [`RemoteCluster`] saying why.
-pub async fn read_remote_clusters(
+pub(crate) async fn read_remote_clusters(
     conn: &Connection,
     snapshot: &Snapshot,
     request_timeout: Option<Duration>,

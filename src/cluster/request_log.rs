@@ -16,13 +16,13 @@ use kube::client::Body;
 use tower::{BoxError, Layer, Service};
 
 /// The verbosity from which requests are logged, and from which bodies are.
-pub const REQUESTS: u8 = 6;
-pub const BODIES: u8 = 8;
+pub(super) const REQUESTS: u8 = 6;
+pub(super) const BODIES: u8 = 8;
 /// How much of a body is shown, as client-go truncates them (`maxBodySize`-like).
 const BODY_LIMIT: usize = 1024;
 
 #[derive(Clone, Debug)]
-pub struct RequestLog {
+pub(super) struct RequestLog {
     pub verbosity: u8,
     /// The API server's URL: requests carry only the path when this layer sees them.
     pub server: String,
@@ -37,7 +37,7 @@ impl<S> Layer<S> for RequestLog {
 }
 
 #[derive(Clone)]
-pub struct RequestLogService<S> {
+pub(super) struct RequestLogService<S> {
     inner: S,
     verbosity: u8,
     server: String,

@@ -14,11 +14,11 @@ use crate::engine::{RequestOutcome, request_outcome, rules};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 
 /// How often a condition is checked: one GET a second, about as `flux reconcile` polls.
-pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Checks `condition` at once and then every `interval`, until it gives a value (`Ok(Some)`), fails,
 /// or `timeout` has passed (`Ok(None)`).
-pub async fn poll<T, E>(
+pub(crate) async fn poll<T, E>(
     interval: Duration,
     timeout: Duration,
     mut condition: impl AsyncFnMut() -> Result<Option<T>, E>,
@@ -46,7 +46,7 @@ async fn holds_within(
 
 /// Whether the Job with `uid` is gone within `timeout` (a Job of the same name with another uid
 /// counts as gone), as kube-rs `await_condition(api, name, is_deleted(uid))`.
-pub async fn job_gone(
+pub(crate) async fn job_gone(
     conn: &Connection,
     job: &NamespacedName,
     uid: &str,
@@ -58,7 +58,7 @@ pub async fn job_gone(
 
 /// How a stage ended after a reconcile request.
 #[derive(Clone, Debug, PartialEq)]
-pub enum StageOutcome {
+pub(crate) enum StageOutcome {
     /// kustomize-controller handled the request, with this outcome (or the stage was deleted).
     Handled(RequestOutcome),
     /// Not settled within the timeout: the controller handled the request but the stage is still
@@ -69,7 +69,7 @@ pub enum StageOutcome {
 
 /// Follows a stage until kustomize-controller has handled the reconcile request `token` and the
 /// engine calls the outcome final. Read errors are retried until the timeout.
-pub async fn stage_settled(conn: &Connection, stage: &StageId, token: &str, timeout: Duration) -> StageOutcome {
+pub(crate) async fn stage_settled(conn: &Connection, stage: &StageId, token: &str, timeout: Duration) -> StageOutcome {
     let mut last = String::from("no status yet");
     let mut handled = false;
     let settled = poll(POLL_INTERVAL, timeout, async || {
@@ -100,7 +100,7 @@ pub async fn stage_settled(conn: &Connection, stage: &StageId, token: &str, time
 }
 
 /// Whether source-controller handled the reconcile request `token` on `source` within `timeout`.
-pub async fn source_fetched(
+pub(crate) async fn source_fetched(
     conn: &Connection,
     source: &ObjectRef,
     token: &str,
@@ -111,7 +111,7 @@ pub async fn source_fetched(
 
 /// How a deleted Job came back after its stage's reconcile request.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Back {
+pub(crate) enum Back {
     /// A Job of that name exists again, with this uid.
     Recreated(String),
     /// kustomize-controller handled the request (`status.lastHandledReconcileAt`) and no Job of
@@ -123,7 +123,7 @@ pub enum Back {
 /// kustomize-controller writes `lastHandledReconcileAt` only when a reconcile ends (finalizeStatus
 /// in fluxcd/kustomize-controller internal/controller/kustomization_controller.go), after the health
 /// check of a `wait: true` stage, so the recreated Job usually shows first.
-pub async fn job_back(
+pub(crate) async fn job_back(
     conn: &Connection,
     job: &NamespacedName,
     old_uid: &str,

@@ -18,7 +18,7 @@ use crate::refs::MetaNames;
 /// How long the API server may go without answering before the watch says it is lost. Watch
 /// streams end all the time (the server's timeout, a load balancer, a proxy) and the watcher
 /// re-establishes them by itself; only a server that answers nothing for this long is an outage.
-pub const OUTAGE_AFTER: Duration = Duration::from_secs(10);
+pub(crate) const OUTAGE_AFTER: Duration = Duration::from_secs(10);
 
 /// What one kind's watch stream reports.
 enum Signal {
@@ -160,7 +160,7 @@ fn apply(store: &mut dyn KindStore, kind: &ReadKind, event: watcher::Event<Dynam
 /// Watches the namespaces (all when `None`) and calls `on_change` with a snapshot after every
 /// burst of changes (it may read more, such as log tails; events wait meanwhile). Runs until the
 /// process is interrupted.
-pub async fn watch(
+pub(crate) async fn watch(
     conn: &Connection,
     namespaces: Option<BTreeSet<String>>,
     warn: &mut dyn FnMut(String),

@@ -81,7 +81,7 @@ async fn chain(ctx: &Context, conn: &Connection, args: &ReconcileArgs) -> Result
     let plan = graph.plan(&target, args.downstream);
     let stages: Vec<Stage> = plan.iter().filter_map(|id| snapshot.stage(id)).collect();
     if let Some(missing) = plan.iter().find(|id| !stages.iter().any(|s| &s.id() == *id)) {
-        return Err(Error::MissingDependency { stage: target, dependency: missing.clone() });
+        return Err(Error::MissingDependency { stage: Box::new(target), dependency: Box::new(missing.clone()) });
     }
     let suspended: Vec<StageId> = stages.iter().filter(|s| s.suspended()).map(|s| s.id()).collect();
     if !suspended.is_empty() && !args.skip_suspended {

@@ -12,14 +12,14 @@ use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::{JobReport, JobState, Reason, RootCause};
 
 /// `spec.suspend: true`.
-pub fn suspended(ks: &Kustomization) -> Resolution {
+pub(super) fn suspended(ks: &Kustomization) -> Resolution {
     let cause = stage_cause(ks, Reason::Suspended, "reconciliation is suspended (spec.suspend: true)");
     Resolution::at(&ks.id(), cause, ks.resume_command())
 }
 
 /// No status conditions yet: kustomize-controller writes its first condition (Reconciling) within
 /// seconds of creation, so a fresh object without one is only waiting its turn.
-pub fn not_reconciled(index: &Index, ks: &Kustomization) -> Resolution {
+pub(super) fn not_reconciled(index: &Index, ks: &Kustomization) -> Resolution {
     let check_controller = hints::check_controller(ks);
     let age = ks.metadata.creation_timestamp.as_ref().map(|t| index.now.duration_since(t.0));
     let (message, hint) = match age {
@@ -39,7 +39,7 @@ pub fn not_reconciled(index: &Index, ks: &Kustomization) -> Resolution {
 
 /// kustomize-controller is still working on the stage: a new generation not applied yet, or a
 /// health check waiting for a workload.
-pub fn progressing(index: &Index, ks: &Kustomization) -> Resolution {
+pub(super) fn progressing(index: &Index, ks: &Kustomization) -> Resolution {
     let id = ks.id();
     let ready = ks.condition("Ready").cloned().unwrap_or_default();
     if ready.status == "True" {
@@ -77,7 +77,7 @@ pub fn progressing(index: &Index, ks: &Kustomization) -> Resolution {
 }
 
 /// The stage's own build, apply or health check failed (Ready=False with the controller's reason).
-pub fn failed(index: &Index, ks: &Kustomization) -> Resolution {
+pub(super) fn failed(index: &Index, ks: &Kustomization) -> Resolution {
     let id = ks.id();
     let ready = ks.condition("Ready").cloned().unwrap_or_default();
     let own = |reason: &str, message: String, hint: String| {
@@ -158,7 +158,7 @@ fn health_clock(index: &Index, ks: &Kustomization) -> Option<String> {
 }
 
 /// The source object at fault when a stage cannot get its artifact from `object`.
-pub fn source_problem(index: &Index, object: &ObjectRef) -> Option<(RootCause, String)> {
+pub(super) fn source_problem(index: &Index, object: &ObjectRef) -> Option<(RootCause, String)> {
     let object = object.clone();
     let cause = |reason: Reason, message: String| {
         RootCause::new(object.clone(), reason, message).with_events(index.warning_events(&object))
@@ -263,7 +263,7 @@ fn still_running(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, String)]
 }
 
 /// Why an inventory Job is gone from the cluster.
-pub fn missing_job_message(index: &Index, job: &NamespacedName) -> String {
+pub(super) fn missing_job_message(index: &Index, job: &NamespacedName) -> String {
     if index.job_completed_before(job) {
         "in the inventory but gone from the cluster: deleted after it completed (ttlSecondsAfterFinished cleanup)"
             .into()
@@ -273,7 +273,7 @@ pub fn missing_job_message(index: &Index, job: &NamespacedName) -> String {
 }
 
 /// An inventory Job that is gone, as the report lists it.
-pub fn missing_job_report(index: &Index, job: &NamespacedName) -> JobReport {
+pub(super) fn missing_job_report(index: &Index, job: &NamespacedName) -> JobReport {
     JobReport {
         namespace: job.namespace.clone(),
         name: job.name.clone(),

@@ -20,7 +20,7 @@ use crate::model::{Kustomization, Source, StageObject};
 
 /// The hint for a kustomize-controller failure `message` of stage `ks` (Ready reason `reason`), when
 /// the message is one of those above.
-pub fn hint(ks: &Kustomization, reason: &str, message: &str) -> Option<String> {
+pub(super) fn hint(ks: &Kustomization, reason: &str, message: &str) -> Option<String> {
     match reason {
         "BuildFailed" => build(ks, message),
         "ReconciliationFailed" => apply(ks, message),
@@ -47,7 +47,7 @@ pub fn hint(ks: &Kustomization, reason: &str, message: &str) -> Option<String> {
 /// `AuthenticationFailed` for a Secret it cannot use, `GitOperationFailed` with `failed to checkout
 /// and determine revision: %w` around go-git's `authentication required`, `couldn't find remote ref`
 /// and `repository not found`; registries answer `UNAUTHORIZED` or `DENIED`).
-pub fn source_hint(source: &Source, reason: &str, message: &str) -> Option<String> {
+pub(super) fn source_hint(source: &Source, reason: &str, message: &str) -> Option<String> {
     let id = format!("{}/{}/{}", source.kind, source.namespace(), source.name());
     let secret = source.spec.secret_ref.as_ref().map(|s| s.name.as_str());
     let credentials = match secret {

@@ -17,7 +17,7 @@ pub enum EngineError {
 
 /// Which stages to show.
 #[derive(Clone, Debug, Default)]
-pub struct Filter {
+pub(crate) struct Filter {
     /// Only stages in this namespace (and what they depend on); `None` for all.
     pub namespace: Option<String>,
     /// Only this stage (`name` or `ns/name`) and everything upstream of it.
@@ -42,7 +42,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-pub struct Graph {
+pub(crate) struct Graph {
     /// Stage -> the stages it depends on, in `spec.dependsOn` order (namespaces defaulted).
     deps: BTreeMap<StageId, Vec<StageId>>,
     /// Stage -> the cycle it is part of, as `a -> b -> a`.
@@ -55,7 +55,7 @@ pub struct Graph {
 
 impl Graph {
     /// Over every stage, of every kind (a ResourceSet's `dependsOn` may name any kind).
-    pub fn new(snapshot: &Snapshot) -> Self {
+    pub(crate) fn new(snapshot: &Snapshot) -> Self {
         let deps: BTreeMap<StageId, Vec<StageId>> = snapshot.stages().map(|s| (s.id(), s.dependency_ids())).collect();
         let cycles = find_cycles(&deps);
         let appliers = snapshot
@@ -73,17 +73,17 @@ impl Graph {
         self.dependencies(id).iter().chain(applier)
     }
 
-    pub fn dependencies(&self, id: &StageId) -> &[StageId] {
+    pub(crate) fn dependencies(&self, id: &StageId) -> &[StageId] {
         self.deps.get(id).map(Vec::as_slice).unwrap_or_default()
     }
 
-    pub fn contains(&self, id: &StageId) -> bool {
+    pub(crate) fn contains(&self, id: &StageId) -> bool {
         self.deps.contains_key(id)
     }
 
     /// The cycle `id` is part of, formatted like fluxcd/pkg runtime/dependency/sort.go's
     /// `circular dependency detected: a -> b -> a` (without that prefix).
-    pub fn cycle(&self, id: &StageId) -> Option<&str> {
+    pub(crate) fn cycle(&self, id: &StageId) -> Option<&str> {
         self.cycles.get(id).map(String::as_str)
     }
 
@@ -101,7 +101,7 @@ impl Graph {
 
     /// The namespace written into a stage name the user typed (`ns/name`, `Kind/ns/name`); `None`
     /// for `name` and `KIND/name`, which are looked up in the current namespace.
-    pub fn named_namespace(stage: &str) -> Option<String> {
+    pub(crate) fn named_namespace(stage: &str) -> Option<String> {
         match stage.split_once('/') {
             Some((kind, name)) if !name.contains('/') && StageKind::parse_user(kind).is_some() => None,
             _ => stage.parse::<StageId>().ok().map(|id| id.namespace),
@@ -111,7 +111,7 @@ impl Graph {
     /// The id of the stage a user named: `name` (looked up in `namespace` when given, any kind),
     /// `KIND/name` as kubectl takes it (`rset/app`, `ks/app`, `kustomization/app`), `ns/name` (a
     /// Kustomization) or `Kind/ns/name`.
-    pub fn resolve_stage(&self, stage: &str, namespace: Option<&str>) -> Result<StageId, EngineError> {
+    pub(crate) fn resolve_stage(&self, stage: &str, namespace: Option<&str>) -> Result<StageId, EngineError> {
         let (kind, name, named) = match stage.split_once('/') {
             Some((kind, name)) if !name.contains('/') && StageKind::parse_user(kind).is_some() => {
                 (StageKind::parse_user(kind), name, None)
@@ -164,7 +164,7 @@ impl Graph {
     /// What `reconcile` walks: the stage and everything upstream of it, the stages that apply them
     /// included (with `downstream`, also every stage that depends on it, directly or not), in
     /// dependency order.
-    pub fn plan(&self, id: &StageId, downstream: bool) -> Vec<StageId> {
+    pub(crate) fn plan(&self, id: &StageId, downstream: bool) -> Vec<StageId> {
         let mut set = BTreeSet::new();
         self.upstream(id, &mut set, true);
         if downstream {
@@ -181,7 +181,7 @@ impl Graph {
     }
 
     /// The stages to show, grouped in pipelines, each in dependency order.
-    pub fn select(&self, index: &Index, filter: &Filter) -> Result<Vec<Vec<StageId>>, EngineError> {
+    pub(crate) fn select(&self, index: &Index, filter: &Filter) -> Result<Vec<Vec<StageId>>, EngineError> {
         let mut roots: Vec<StageId> = Vec::new();
         if let Some(stage) = &filter.stage {
             roots.push(self.resolve_stage(stage, filter.namespace.as_deref())?);
@@ -365,7 +365,7 @@ fn cycle_path(deps: &BTreeMap<StageId, Vec<StageId>>, start: &StageId, members: 
 }
 
 /// Equality-based label selectors (`a=b`, `a==b`, `a!=b`, `a`, `!a`), comma-separated.
-pub fn matches_selector(meta: &ObjectMeta, selector: &str) -> bool {
+pub(super) fn matches_selector(meta: &ObjectMeta, selector: &str) -> bool {
     let empty = BTreeMap::new();
     let labels = meta.labels.as_ref().unwrap_or(&empty);
     selector.split(',').map(str::trim).filter(|t| !t.is_empty()).all(|term| {

@@ -52,7 +52,7 @@ const TEST_EVENTS: [&str; 2] = ["test", "test-success"];
 
 /// What a forced reconcile of a release runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ForcedRun {
+pub(crate) struct ForcedRun {
     pub action: HelmAction,
     /// Why that action, in the release's terms (`the latest release in Helm's storage is failed`).
     pub why: String,
@@ -63,7 +63,7 @@ pub struct ForcedRun {
 impl ForcedRun {
     /// What `reconcile.fluxcd.io/forceAt` (with `resetAt`, which clears exhausted retries) makes
     /// helm-controller run now.
-    pub fn of(hr: &HelmRelease) -> ForcedRun {
+    pub(crate) fn of(hr: &HelmRelease) -> ForcedRun {
         let latest = hr.status.as_ref().and_then(|s| s.history.first());
         let (action, why) = match latest.map(|r| r.status.as_str()) {
             None => (HelmAction::Install, "no release is recorded in its status.history".to_string()),
@@ -76,14 +76,14 @@ impl ForcedRun {
     }
 
     /// Whether it runs a hook with these events.
-    pub fn runs(&self, hook: &Hook) -> bool {
+    pub(crate) fn runs(&self, hook: &Hook) -> bool {
         hook.events
             .iter()
             .any(|e| self.action.events().contains(&e.as_str()) || (self.tests && TEST_EVENTS.contains(&e.as_str())))
     }
 
     /// The hook events it runs, for messages: `pre-upgrade, post-upgrade` (`, test`).
-    pub fn events_text(&self) -> String {
+    pub(crate) fn events_text(&self) -> String {
         let mut events = self.action.events().join(", ");
         if self.tests {
             events.push_str(", test");
@@ -94,7 +94,7 @@ impl ForcedRun {
 
 /// A Job's Helm hook annotations.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Hook {
+pub(crate) struct Hook {
     pub events: Vec<String>,
     pub delete_policies: Vec<String>,
 }
@@ -104,7 +104,7 @@ const BEFORE_HOOK_CREATION: &str = "before-hook-creation";
 
 impl Hook {
     /// The hook a Job is (`None`: not a hook).
-    pub fn of(job: &Job) -> Option<Hook> {
+    pub(crate) fn of(job: &Job) -> Option<Hook> {
         let annotations = job.metadata.annotations.as_ref()?;
         let list = |key: &str| -> Vec<String> {
             let text = annotations.get(key).map(String::as_str).unwrap_or_default();
@@ -117,12 +117,12 @@ impl Hook {
     /// Whether Helm deletes the old Job itself before it creates the hook again: with
     /// `before-hook-creation`, which is also the policy of a hook that names none
     /// (`hookSetDeletePolicy`). Otherwise the new hook's create would meet the old Job.
-    pub fn replaced_by_helm(&self) -> bool {
+    pub(crate) fn replaced_by_helm(&self) -> bool {
         self.delete_policies.is_empty() || self.delete_policies.iter().any(|p| p == BEFORE_HOOK_CREATION)
     }
 
     /// `pre-install` or `pre-install,pre-upgrade`, as annotated.
-    pub fn events_text(&self) -> String {
+    pub(crate) fn events_text(&self) -> String {
         self.events.join(",")
     }
 }
@@ -131,7 +131,7 @@ impl Hook {
 /// release that is no hook is created again by the install or upgrade itself, once deleted (Helm
 /// creates the objects of its manifest that are missing), and never replaced by Helm.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HookRerun {
+pub(crate) enum HookRerun {
     /// It runs; `replaced_by_helm` when Helm deletes the old Job itself ([`Hook::replaced_by_helm`]).
     Runs { action: HelmAction, replaced_by_helm: bool },
     /// It does not: the hook's events, the action that runs and why, and what would run the hook.
@@ -140,7 +140,7 @@ pub enum HookRerun {
 
 impl HookRerun {
     /// For a Job of release `hr`.
-    pub fn of(hr: &HelmRelease, job: &Job) -> HookRerun {
+    pub(crate) fn of(hr: &HelmRelease, job: &Job) -> HookRerun {
         let run = ForcedRun::of(hr);
         match Hook::of(job) {
             None => HookRerun::Runs { action: run.action, replaced_by_helm: false },
@@ -156,7 +156,7 @@ impl HookRerun {
 }
 
 /// Why a forced reconcile does not run a hook, and what would.
-pub fn not_run_advice(hr: &HelmRelease, run: &ForcedRun, hook: &Hook) -> String {
+pub(crate) fn not_run_advice(hr: &HelmRelease, run: &ForcedRun, hook: &Hook) -> String {
     let runs_on = |action: HelmAction| hook.events.iter().any(|e| action.events().contains(&e.as_str()));
     let is_test = hook.events.iter().any(|e| TEST_EVENTS.contains(&e.as_str()));
     let rerun = format!("kubectl fluxjobs rerun hr/{} -n {}", hr.name(), hr.namespace());

@@ -10,21 +10,21 @@ use crate::report::{JobState, Reason, RootCause};
 
 /// Our own chain reconcile, which does what `flux reconcile kustomization NAME -n NS` does (and first
 /// reconciles whatever upstream is not Ready), without needing the flux CLI.
-pub fn reconcile_stage(stage: &StageId) -> String {
+pub(crate) fn reconcile_stage(stage: &StageId) -> String {
     format!("kubectl fluxjobs reconcile {} -n {}", stage.target(), stage.namespace)
 }
 
-pub fn break_cycle() -> String {
+pub(crate) fn break_cycle() -> String {
     "remove one dependsOn entry of the cycle; kustomize-controller can never satisfy it".into()
 }
 
-pub fn create_dependency(dependency: &StageId, dependent: &StageId) -> String {
+pub(crate) fn create_dependency(dependency: &StageId, dependent: &StageId) -> String {
     let (kind, namespace, name) = (dependency.kind.as_str(), &dependency.namespace, &dependency.name);
     format!("create {kind} {namespace}/{name}, or remove it from spec.dependsOn of {dependent}")
 }
 
 /// A `dependsOn` name that exists, but as another kind than the dependent's controller looks for.
-pub fn depends_on_other_kind(dependency: &StageId, found: &StageId, dependent: &StageId) -> String {
+pub(crate) fn depends_on_other_kind(dependency: &StageId, found: &StageId, dependent: &StageId) -> String {
     format!(
         "{} dependsOn can name only {}s, and {found} is a {}: wait on it with a health check instead (spec.healthChecks of {dependent}, or of the stage that applies it), or remove it from spec.dependsOn",
         dependent.kind.as_str(),
@@ -33,13 +33,13 @@ pub fn depends_on_other_kind(dependency: &StageId, found: &StageId, dependent: &
     )
 }
 
-pub fn ready_expr_false(dependent: &StageId, dependency: &StageId) -> String {
+pub(crate) fn ready_expr_false(dependent: &StageId, dependency: &StageId) -> String {
     format!(
         "the readyExpr of {dependent}'s dependency on {dependency} is false; check it against {dependency}'s status"
     )
 }
 
-pub fn ready_expr_holds_now(dependent: &Kustomization) -> String {
+pub(crate) fn ready_expr_holds_now(dependent: &Kustomization) -> String {
     format!(
         "kustomize-controller retries {} after its dependency requeue (30s by default); to go on at once: kubectl fluxjobs reconcile {} -n {}",
         dependent.id(),
@@ -48,30 +48,30 @@ pub fn ready_expr_holds_now(dependent: &Kustomization) -> String {
     )
 }
 
-pub fn wait_for_revision(dependency: &StageId, revision: &str) -> String {
+pub(crate) fn wait_for_revision(dependency: &StageId, revision: &str) -> String {
     format!("wait for {dependency} to apply {revision}, or reconcile it")
 }
 
-pub fn check_controller(ks: &Kustomization) -> String {
+pub(crate) fn check_controller(ks: &Kustomization) -> String {
     format!(
         "check that kustomize-controller is running and watches namespace {} (flux check; flux logs --kind Kustomization)",
         ks.namespace()
     )
 }
 
-pub fn generation() -> String {
+pub(crate) fn generation() -> String {
     "kustomize-controller picks spec changes up at once; if this persists, check the controller is running".into()
 }
 
-pub fn wait_for_job() -> String {
+pub(crate) fn wait_for_job() -> String {
     "wait for the Job; the stage becomes Ready when it completes".into()
 }
 
-pub fn wait_for_controller() -> String {
+pub(crate) fn wait_for_controller() -> String {
     "wait for kustomize-controller to finish".into()
 }
 
-pub fn see_health_check() -> String {
+pub(crate) fn see_health_check() -> String {
     "see the objects the health check names".into()
 }
 
@@ -79,11 +79,11 @@ fn path(ks: &Kustomization) -> &str {
     ks.spec.path.as_deref().unwrap_or("./")
 }
 
-pub fn check_path(ks: &Kustomization) -> String {
+pub(crate) fn check_path(ks: &Kustomization) -> String {
     format!("check spec.path ({}) exists in the source revision", path(ks))
 }
 
-pub fn fix_manifests(ks: &Kustomization) -> String {
+pub(crate) fn fix_manifests(ks: &Kustomization) -> String {
     format!(
         "fix the manifests applied by {}; flux build kustomization {} -n {} shows what is applied",
         ks.id(),
@@ -92,7 +92,7 @@ pub fn fix_manifests(ks: &Kustomization) -> String {
     )
 }
 
-pub fn fix_build(ks: &Kustomization) -> String {
+pub(crate) fn fix_build(ks: &Kustomization) -> String {
     format!(
         "fix the kustomization at {} in the source; `flux build kustomization {} -n {}` reproduces it",
         path(ks),
@@ -101,16 +101,16 @@ pub fn fix_build(ks: &Kustomization) -> String {
     )
 }
 
-pub fn stage_events(ks: &Kustomization) -> String {
+pub(crate) fn stage_events(ks: &Kustomization) -> String {
     format!("flux events --for Kustomization/{} -n {}", ks.name(), ks.namespace())
 }
 
-pub fn sources(namespace: &str) -> String {
+pub(crate) fn sources(namespace: &str) -> String {
     format!("flux get sources all -n {namespace}; the source must be Ready with an artifact")
 }
 
 /// A Job slower than the stage's health check allows.
-pub fn slow_job(ks: &Kustomization, job: &ObjectRef) -> String {
+pub(crate) fn slow_job(ks: &Kustomization, job: &ObjectRef) -> String {
     format!(
         "the Job is slow, not failed: raise spec.timeout of Kustomization {} (now {}) or make the Job faster; kubectl logs job/{} -n {} shows what it does",
         ks.id(),
@@ -121,7 +121,7 @@ pub fn slow_job(ks: &Kustomization, job: &ObjectRef) -> String {
 }
 
 /// An object kustomize-controller could not update in place (an immutable field).
-pub fn immutable(ks: &Kustomization, object: &ObjectRef, rerunnable: bool) -> String {
+pub(crate) fn immutable(ks: &Kustomization, object: &ObjectRef, rerunnable: bool) -> String {
     if ks.spec.force {
         return "force is on but the object could not be recreated; see the stage's events".to_string();
     }
@@ -137,7 +137,7 @@ pub fn immutable(ks: &Kustomization, object: &ObjectRef, rerunnable: bool) -> St
 }
 
 /// One actionable next step for a workload cause of stage `ks`.
-pub fn for_cause(index: &Index, stage: &StageId, cause: &RootCause) -> String {
+pub(crate) fn for_cause(index: &Index, stage: &StageId, cause: &RootCause) -> String {
     // The Job to rerun: the one the cause is about, or the Job its pod belongs to.
     let job = cause.via.first().cloned().unwrap_or_else(|| cause.object());
     let rerun = if job.kind == "Job" {
@@ -240,7 +240,7 @@ pub fn for_cause(index: &Index, stage: &StageId, cause: &RootCause) -> String {
 }
 
 /// A stage whose objects are in another cluster that was not read.
-pub fn remote_cluster(remote: &crate::report::RemoteReport) -> String {
+pub(crate) fn remote_cluster(remote: &crate::report::RemoteReport) -> String {
     let look = "look there with a kubectl context for that cluster";
     match (&remote.secret, &remote.config_map, &remote.error) {
         (Some(_), _, Some(error)) => {

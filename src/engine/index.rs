@@ -15,7 +15,7 @@ use crate::model::{
 use crate::refs::{MetaNames, NamespacedName, ObjectRef, StageId, StageKind};
 
 /// Lookup tables over a snapshot, built once per diagnosis.
-pub struct Index<'a> {
+pub(crate) struct Index<'a> {
     pub now: Timestamp,
     kustomizations: HashMap<Names<'a>, &'a Kustomization>,
     stages: HashMap<Owner<'a>, StageRef<'a>>,
@@ -71,12 +71,12 @@ fn owner_names(meta: &ObjectMeta) -> Option<Owner<'_>> {
 }
 
 /// The stage that applied an object, from the owner labels its controller stamps on it.
-pub fn owner_of(meta: &ObjectMeta) -> Option<StageId> {
+pub(crate) fn owner_of(meta: &ObjectMeta) -> Option<StageId> {
     owner_names(meta).map(|(kind, ns, name)| StageId::new(kind, ns, name))
 }
 
 impl<'a> Index<'a> {
-    pub fn new(snapshot: &'a Snapshot) -> Self {
+    pub(crate) fn new(snapshot: &'a Snapshot) -> Self {
         let names = |meta: &'a ObjectMeta| (meta.namespace_str(), meta.name_str());
         let mut index = Index {
             now: snapshot.now,
@@ -150,57 +150,57 @@ impl<'a> Index<'a> {
 
     /// The stage `id`, of any kind, as the snapshot holds it (the engine reads it through
     /// [`super::rules::StageRules`]: `Index::stage`).
-    pub fn stage_object(&self, id: &StageId) -> Option<StageRef<'a>> {
+    pub(crate) fn stage_object(&self, id: &StageId) -> Option<StageRef<'a>> {
         self.stages.get(&(id.kind, id.namespace.as_str(), id.name.as_str())).copied()
     }
 
     /// A Kustomization, for the rules only Kustomizations have (their `dependsOn` names Kustomizations).
-    pub fn kustomization(&self, id: &StageId) -> Option<&'a Kustomization> {
+    pub(crate) fn kustomization(&self, id: &StageId) -> Option<&'a Kustomization> {
         if id.kind != StageKind::Kustomization {
             return None;
         }
         self.kustomizations.get(&(id.namespace.as_str(), id.name.as_str())).copied()
     }
 
-    pub fn source(&self, source: &ObjectRef) -> Option<&'a Source> {
+    pub(crate) fn source(&self, source: &ObjectRef) -> Option<&'a Source> {
         self.sources.get(&(source.kind.as_str(), source.namespace.as_str(), source.name.as_str())).copied()
     }
 
-    pub fn job(&self, ns: &str, name: &str) -> Option<&'a Job> {
+    pub(crate) fn job(&self, ns: &str, name: &str) -> Option<&'a Job> {
         self.jobs.get(&(ns, name)).copied()
     }
 
     /// An object of a kind no LIST covers, read because a stage names it.
-    pub fn named_object(&self, object: &ObjectRef) -> Option<&'a NamedObject> {
+    pub(crate) fn named_object(&self, object: &ObjectRef) -> Option<&'a NamedObject> {
         self.named_objects.get(&(object.kind.as_str(), object.namespace.as_str(), object.name.as_str())).copied()
     }
 
     /// A Pod by name (a Helm test hook is often a bare Pod).
-    pub fn pod(&self, ns: &str, name: &str) -> Option<&'a Pod> {
+    pub(crate) fn pod(&self, ns: &str, name: &str) -> Option<&'a Pod> {
         self.pods.get(&(ns, name)).copied()
     }
 
-    pub fn deployment(&self, ns: &str, name: &str) -> Option<&'a Deployment> {
+    pub(crate) fn deployment(&self, ns: &str, name: &str) -> Option<&'a Deployment> {
         self.deployments.get(&(ns, name)).copied()
     }
 
-    pub fn stateful_set(&self, ns: &str, name: &str) -> Option<&'a StatefulSet> {
+    pub(crate) fn stateful_set(&self, ns: &str, name: &str) -> Option<&'a StatefulSet> {
         self.stateful_sets.get(&(ns, name)).copied()
     }
 
-    pub fn daemon_set(&self, ns: &str, name: &str) -> Option<&'a DaemonSet> {
+    pub(crate) fn daemon_set(&self, ns: &str, name: &str) -> Option<&'a DaemonSet> {
         self.daemon_sets.get(&(ns, name)).copied()
     }
 
     /// The Pods a StatefulSet or DaemonSet owns (their controller owner, no ReplicaSet between).
-    pub fn pods_owned_by(&self, owner: &ObjectRef) -> Vec<&'a Pod> {
+    pub(crate) fn pods_owned_by(&self, owner: &ObjectRef) -> Vec<&'a Pod> {
         let key = (owner.kind.as_str(), owner.namespace.as_str(), owner.name.as_str());
         self.pods_by_owner.get(&key).cloned().unwrap_or_default()
     }
 
     /// The StatefulSets and DaemonSets a stage applied (its inventory) or that carry its owner
     /// labels (a HelmRelease's), as object references.
-    pub fn stage_pod_sets(&self, stage: &dyn StageObject) -> Vec<ObjectRef> {
+    pub(crate) fn stage_pod_sets(&self, stage: &dyn StageObject) -> Vec<ObjectRef> {
         let mut out: Vec<ObjectRef> = Vec::new();
         for kind in ["StatefulSet", "DaemonSet"] {
             for id in inventory_objects(stage.inventory(), "apps", kind) {
@@ -215,7 +215,7 @@ impl<'a> Index<'a> {
 
     /// The Pods a Job owns: by owner uid (a recreated Job of the same name owns new Pods), or by
     /// owner name when the Job has no uid (hand-written fixtures).
-    pub fn pods_of_job(&self, job: &Job) -> Vec<&'a Pod> {
+    pub(crate) fn pods_of_job(&self, job: &Job) -> Vec<&'a Pod> {
         let pods = match job.metadata.uid.as_deref() {
             Some(uid) => self.pods_by_owner_uid.get(uid),
             None => self.pods_by_owner.get(&("Job", job.metadata.namespace_str(), job.metadata.name_str())),
@@ -224,7 +224,7 @@ impl<'a> Index<'a> {
     }
 
     /// The Pods of a Deployment (see `pods_by_deployment`).
-    pub fn pods_of_deployment(&self, deployment: &NamespacedName) -> Vec<&'a Pod> {
+    pub(crate) fn pods_of_deployment(&self, deployment: &NamespacedName) -> Vec<&'a Pod> {
         self.pods_by_deployment.get(&names(deployment)).cloned().unwrap_or_default()
     }
 
@@ -248,7 +248,7 @@ impl<'a> Index<'a> {
     /// Warning events of one object, oldest first. An object recreated under the same name is a
     /// new object: while the snapshot holds it, only the events of that instance count (see
     /// [`of_instance`]); once it is gone, every event left under its name tells what happened.
-    pub fn warnings(&self, object: &ObjectRef) -> Vec<&'a Event> {
+    pub(crate) fn warnings(&self, object: &ObjectRef) -> Vec<&'a Event> {
         let instance = self.instance(object);
         let mut events: Vec<&Event> = self
             .events
@@ -266,7 +266,7 @@ impl<'a> Index<'a> {
     }
 
     /// Warning events of one object, oldest first, as `Reason: message (xN)`; at most the last five.
-    pub fn warning_events(&self, object: &ObjectRef) -> Vec<String> {
+    pub(crate) fn warning_events(&self, object: &ObjectRef) -> Vec<String> {
         let events = self.warnings(object);
         let start = events.len().saturating_sub(5);
         events[start..]
@@ -285,20 +285,20 @@ impl<'a> Index<'a> {
 
     /// Whether any event says the Job completed (the Job controller records `Completed`), used to
     /// tell a TTL cleanup from an unexpected deletion once the Job is gone.
-    pub fn job_completed_before(&self, job: &NamespacedName) -> bool {
+    pub(crate) fn job_completed_before(&self, job: &NamespacedName) -> bool {
         self.events
             .get(&("Job", job.namespace.as_str(), job.name.as_str()))
             .is_some_and(|v| v.iter().any(|e| e.reason.as_deref() == Some("Completed")))
     }
 
     /// With indexes over the objects of the other clusters read (by the Secret of their kubeconfig).
-    pub fn with_remote_indexes(mut self, indexes: HashMap<NamespacedName, &'a Index<'a>>) -> Self {
+    pub(crate) fn with_remote_indexes(mut self, indexes: HashMap<NamespacedName, &'a Index<'a>>) -> Self {
         self.remote_indexes = indexes;
         self
     }
 
     /// The other cluster a kubeconfig Secret reaches, as read, and the index over its objects.
-    pub fn remote(&self, secret: &NamespacedName) -> Option<(&'a RemoteCluster, Option<&'a Index<'a>>)> {
+    pub(crate) fn remote(&self, secret: &NamespacedName) -> Option<(&'a RemoteCluster, Option<&'a Index<'a>>)> {
         let cluster = self.remote_clusters.iter().find(|c| &c.secret == secret)?;
         Some((cluster, self.remote_indexes.get(secret).copied()))
     }
@@ -311,7 +311,7 @@ impl<'a> Index<'a> {
     /// earlier revision. A kind without an inventory (a HelmRelease: its release and hooks carry
     /// the owner labels), or a stage whose first apply has not written one yet, holds the Jobs
     /// carrying its labels.
-    pub fn stage_jobs(&self, stage: &dyn StageObject) -> StageJobs<'a> {
+    pub(crate) fn stage_jobs(&self, stage: &dyn StageObject) -> StageJobs<'a> {
         let labelled = self.labelled_jobs.get(&owner_key(stage)).map(Vec::as_slice).unwrap_or_default();
         let mut seen = BTreeSet::new();
         let mut jobs = StageJobs::default();
@@ -340,7 +340,7 @@ impl<'a> Index<'a> {
         jobs
     }
 
-    pub fn stage_deployments(&self, stage: &dyn StageObject) -> Vec<&'a Deployment> {
+    pub(crate) fn stage_deployments(&self, stage: &dyn StageObject) -> Vec<&'a Deployment> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
         for id in inventory_objects(stage.inventory(), "apps", "Deployment") {
@@ -375,13 +375,13 @@ fn of_instance(event: &Event, meta: &ObjectMeta) -> bool {
 
 /// Whether `stage` holds the Job `job` that carries its owner labels (see [`Index::stage_jobs`]):
 /// it is in the stage's inventory, or the stage has none.
-pub fn holds_job(stage: &dyn StageObject, job: &NamespacedName) -> bool {
+pub(crate) fn holds_job(stage: &dyn StageObject, job: &NamespacedName) -> bool {
     stage.inventory().is_none() || inventory_objects(stage.inventory(), "batch", "Job").contains(job)
 }
 
 /// The Jobs of one stage (see [`Index::stage_jobs`]), each list by name.
 #[derive(Debug, Default)]
-pub struct StageJobs<'a> {
+pub(crate) struct StageJobs<'a> {
     /// The Jobs it holds that exist.
     pub live: Vec<&'a Job>,
     /// The Jobs its inventory lists that are gone from the cluster.
@@ -400,7 +400,7 @@ fn event_time(e: &Event) -> Option<Timestamp> {
 }
 
 /// The objects of one group and kind in an inventory (ids as [`parse_inventory_id`] reads them).
-pub fn inventory_objects(inventory: Option<&Inventory>, group: &str, kind: &str) -> Vec<NamespacedName> {
+pub(crate) fn inventory_objects(inventory: Option<&Inventory>, group: &str, kind: &str) -> Vec<NamespacedName> {
     let Some(inventory) = inventory else {
         return vec![];
     };

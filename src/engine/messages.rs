@@ -6,30 +6,30 @@ use crate::refs::{ObjectRef, StageId};
 /// The Reconciling message while health checks run: `Running health checks for revision %s with a
 /// timeout of %s` (fluxcd/kustomize-controller internal/controller/kustomization_controller.go,
 /// checkHealth).
-pub fn is_health_check_progress(message: &str) -> bool {
+pub(crate) fn is_health_check_progress(message: &str) -> bool {
     message.starts_with("Running health checks")
 }
 
 /// kustomize-controller's Ready message when a dependency does not exist (checkDependencies).
-pub fn dependency_not_found(dependency: &StageId) -> String {
+pub(crate) fn dependency_not_found(dependency: &StageId) -> String {
     format!("dependency '{dependency}' not found")
 }
 
 /// kustomize-controller's Ready message when a dependency is not Ready (checkDependencies).
-pub fn dependency_not_ready(dependency: &StageId) -> String {
+pub(crate) fn dependency_not_ready(dependency: &StageId) -> String {
     format!("dependency '{dependency}' is not ready")
 }
 
 /// kustomize-controller's Ready message when a dependency's `readyExpr` is false
 /// (checkDependencies; the expression follows it).
-pub fn ready_expr_unmet(dependency: &StageId) -> String {
+pub(crate) fn ready_expr_unmet(dependency: &StageId) -> String {
     format!("dependency '{dependency}' is not ready according to readyExpr eval")
 }
 
 /// kustomize-controller's Ready message when a dependency on the same source has not applied the
 /// source's revision (checkDependencies: `dependency '%s' revision is not up to date`), followed
 /// here by what each side has.
-pub fn revision_not_up_to_date(dependency: &StageId, applied: Option<&str>, wanted: &str) -> String {
+pub(crate) fn revision_not_up_to_date(dependency: &StageId, applied: Option<&str>, wanted: &str) -> String {
     format!(
         "dependency '{dependency}' revision is not up to date: applied {}, source has {wanted}",
         applied.unwrap_or("nothing")
@@ -39,7 +39,7 @@ pub fn revision_not_up_to_date(dependency: &StageId, applied: Option<&str>, want
 /// `Kind/ns/name` and kstatus status of each object a health-check message names:
 /// `... [Job/apps/db-migration status: 'Failed', Deployment/apps/app status: 'InProgress']`
 /// (fluxcd/pkg ssa/manager_wait.go).
-pub fn health_check_refs(message: &str) -> Vec<(ObjectRef, String)> {
+pub(crate) fn health_check_refs(message: &str) -> Vec<(ObjectRef, String)> {
     let Some(start) = message.find('[') else {
         return vec![];
     };
@@ -58,7 +58,7 @@ pub fn health_check_refs(message: &str) -> Vec<(ObjectRef, String)> {
 /// Each object Helm's wait names as not ready when it gives up, one per line: `resource
 /// Deployment/shop/app not ready. status: InProgress, message: ...` (helm.sh/helm/v4
 /// pkg/kube/statuswait.go `waitForResources`), as `Kind/ns/name` and its kstatus status.
-pub fn not_ready_refs(message: &str) -> Vec<(ObjectRef, String)> {
+pub(crate) fn not_ready_refs(message: &str) -> Vec<(ObjectRef, String)> {
     message
         .split("resource ")
         .skip(1)
@@ -73,7 +73,7 @@ pub fn not_ready_refs(message: &str) -> Vec<(ObjectRef, String)> {
 /// flux-operator's Reconciling message before a step's health check: `Applying step %d/%d %q`
 /// (github.com/controlplaneio-fluxcd/flux-operator internal/controller/resourceset_controller.go,
 /// `apply`). Returns the 1-based step number and the name.
-pub fn applying_step(message: &str) -> Option<(usize, &str)> {
+pub(crate) fn applying_step(message: &str) -> Option<(usize, &str)> {
     let rest = message.strip_prefix("Applying step ")?;
     let (number, rest) = rest.split_once('/')?;
     let (_, name) = rest.split_once(' ')?;
@@ -83,7 +83,7 @@ pub fn applying_step(message: &str) -> Option<(usize, &str)> {
 /// What flux-operator was doing when a step failed (`stepError` in
 /// internal/controller/resourceset_controller.go).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StepAction {
+pub(crate) enum StepAction {
     JobRecreation,
     Apply,
     HealthCheck,
@@ -93,7 +93,7 @@ pub enum StepAction {
 /// with action `job recreation failed`, `apply failed` or `health check failed` (`stepError` and
 /// `reconcile` in internal/controller/resourceset_controller.go). Returns the step, the action
 /// and the error.
-pub fn failed_step(message: &str) -> Option<(&str, StepAction, &str)> {
+pub(crate) fn failed_step(message: &str) -> Option<(&str, StepAction, &str)> {
     let rest = message.strip_prefix("reconciliation failed: step \"")?;
     let (name, rest) = rest.split_once("\" ")?;
     let actions = [
@@ -109,14 +109,14 @@ pub fn failed_step(message: &str) -> Option<(&str, StepAction, &str)> {
 /// `: expression '<expr>'` for a readyExpr (`checkDependencies` in
 /// internal/controller/resourceset_controller.go). Whether it names `dependency` (as
 /// [`crate::model::ResourceSetDependency::display`] prints it) with a false readyExpr.
-pub fn operator_ready_expr_unmet(message: &str, dependency: &str) -> bool {
+pub(crate) fn operator_ready_expr_unmet(message: &str, dependency: &str) -> bool {
     message.contains(&format!("dependency {dependency} not ready: expression '"))
 }
 
 /// The object and line of an immutable-field apply failure:
 /// `Job/apps/db-migration dry-run failed (Invalid): ... field is immutable` (fluxcd/pkg ssa/errors.go
 /// DryRunErr).
-pub fn immutable_field(message: &str) -> Option<(ObjectRef, &str)> {
+pub(crate) fn immutable_field(message: &str) -> Option<(ObjectRef, &str)> {
     let line = message.lines().find(|l| l.contains("dry-run failed") && l.contains("immutable"))?;
     let object = line.split(" dry-run failed").next()?.parse().ok()?;
     Some((object, line.trim()))
@@ -126,7 +126,7 @@ pub fn immutable_field(message: &str) -> Option<(ObjectRef, &str)> {
 /// value: {"labels":...}: field is immutable`, k8s.io/apimachinery pkg/util/validation/field
 /// errors.go Invalid); a structured value is shortened to `{…}` so the message fits a terminal.
 /// The stage's Ready message keeps it all.
-pub fn abbreviate_invalid_values(message: &str) -> String {
+pub(crate) fn abbreviate_invalid_values(message: &str) -> String {
     const MARK: &str = "Invalid value: ";
     let mut out = String::new();
     let mut rest = message;
@@ -173,7 +173,7 @@ pub fn abbreviate_invalid_values(message: &str) -> String {
 /// `Error creating: <the API server's error>` (kubernetes pkg/controller/controller_utils.go,
 /// RealPodControl.createPods).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PodCreationDenial {
+pub(crate) enum PodCreationDenial {
     /// `exceeded quota: q, requested: ..., used: ..., limited: ...` (k8s.io/apiserver
     /// pkg/admission/plugin/resourcequota/controller.go).
     Quota,
@@ -192,7 +192,7 @@ pub enum PodCreationDenial {
 }
 
 /// The API server's error in a `FailedCreate` event, and what denied it.
-pub fn pod_creation_denial(event_message: &str) -> (&str, PodCreationDenial) {
+pub(crate) fn pod_creation_denial(event_message: &str) -> (&str, PodCreationDenial) {
     let error = event_message.trim().strip_prefix("Error creating: ").unwrap_or(event_message.trim());
     let denial = if error.contains("exceeded quota: ") {
         PodCreationDenial::Quota
@@ -211,7 +211,7 @@ pub fn pod_creation_denial(event_message: &str) -> (&str, PodCreationDenial) {
 }
 
 /// The first line of a multi-line controller message (build and apply errors carry whole outputs).
-pub fn first_line(s: &str) -> String {
+pub(crate) fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
 

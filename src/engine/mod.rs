@@ -21,35 +21,35 @@
 mod causes;
 mod controller_failures;
 mod graph;
-pub mod helm_hooks;
+pub(crate) mod helm_hooks;
 mod helm_release;
-pub mod hints;
+pub(crate) mod hints;
 mod index;
 mod kustomization;
-pub mod messages;
-pub mod named_objects;
+pub(crate) mod messages;
+pub(crate) mod named_objects;
 mod ready_expr;
-pub mod remote;
+pub(crate) mod remote;
 mod resolution;
 mod resolve;
-pub mod resource_set;
+pub(crate) mod resource_set;
 mod rules;
 mod stage;
-pub mod state;
+pub(crate) mod state;
 mod steps;
-pub mod waiting;
+pub(crate) mod waiting;
 mod warnings;
-pub mod workload;
+pub(crate) mod workload;
 
 use crate::model::Snapshot;
 use crate::report::Report;
 
-pub use graph::{EngineError, Filter, Graph};
-pub use index::{Index, holds_job, inventory_objects, owner_of};
-pub use rules::{JobRecreation, RequestOutcome, request_outcome, rules};
+pub(crate) use graph::{EngineError, Filter, Graph};
+pub(crate) use index::{Index, holds_job, inventory_objects, owner_of};
+pub(crate) use rules::{JobRecreation, RequestOutcome, request_outcome, rules};
 
 /// Runs the diagnosis.
-pub fn diagnose(snapshot: &Snapshot, filter: &Filter) -> Result<Report, EngineError> {
+pub(crate) fn diagnose(snapshot: &Snapshot, filter: &Filter) -> Result<Report, EngineError> {
     // Each other cluster read: this snapshot's stages and sources over that cluster's objects.
     let elsewhere: Vec<(crate::refs::NamespacedName, Snapshot)> = snapshot
         .remotes

@@ -11,12 +11,12 @@ use crate::refs::ObjectRef;
 use crate::report::{Reason, RootCause};
 
 /// At most this many such objects are fetched live per run, one GET each.
-pub const MAX_FETCHED: usize = 20;
+pub(crate) const MAX_FETCHED: usize = 20;
 
 /// The objects a stage's health check names as not Current (in its Ready message, `[Kind/ns/name
 /// status: '...']`) whose kind no LIST covers, each with its `group/version` when the stage's
 /// inventory lists it (`ns_name_group_Kind` with its version), in stage order, once each.
-pub fn named_elsewhere(snapshot: &Snapshot) -> Vec<(ObjectRef, Option<String>)> {
+pub(crate) fn named_elsewhere(snapshot: &Snapshot) -> Vec<(ObjectRef, Option<String>)> {
     let mut out: Vec<(ObjectRef, Option<String>)> = Vec::new();
     let listed = |kind: &str| READ_KINDS.iter().any(|k| k.api.kind == kind);
     for stage in snapshot.stages() {
@@ -39,7 +39,7 @@ pub fn named_elsewhere(snapshot: &Snapshot) -> Vec<(ObjectRef, Option<String>)> 
 
 /// The cause a named object shows: Stalled=True, else Ready not True, with its Warning events;
 /// `None` when it was not read or shows nothing wrong.
-pub fn named_object_cause(index: &Index, object: &ObjectRef, status: &str) -> Option<RootCause> {
+pub(crate) fn named_object_cause(index: &Index, object: &ObjectRef, status: &str) -> Option<RootCause> {
     let named = index.named_object(object)?;
     let stalled = named.condition("Stalled").filter(|c| c.status == "True");
     let condition = stalled.or_else(|| named.condition("Ready").filter(|c| c.status != "True"));
@@ -59,7 +59,7 @@ pub fn named_object_cause(index: &Index, object: &ObjectRef, status: &str) -> Op
 }
 
 /// `kubectl describe` of a named object, by its resource as kubectl takes it (`kind.group`).
-pub fn describe(index: &Index, object: &ObjectRef) -> String {
+pub(crate) fn describe(index: &Index, object: &ObjectRef) -> String {
     let group = index
         .named_object(object)
         .and_then(|o| o.api_version.rsplit_once('/').map(|(g, _)| g.to_string()))

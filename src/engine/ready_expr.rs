@@ -12,7 +12,7 @@ use cel::objects::{Key, Map};
 
 /// Why a readyExpr could not be evaluated here; the text goes into the report.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadyExprError {
+pub(super) enum ReadyExprError {
     #[error("does not compile: {0}")]
     Compile(String),
     #[error(transparent)]
@@ -25,7 +25,7 @@ pub enum ReadyExprError {
 
 /// The value of `expr` with `self` and `dep` (objects as JSON text) bound, or why it could not be
 /// evaluated.
-pub fn evaluate(expr: &str, this: &str, dep: &str) -> Result<bool, ReadyExprError> {
+pub(super) fn evaluate(expr: &str, this: &str, dep: &str) -> Result<bool, ReadyExprError> {
     let program =
         cel::Program::compile(expr).map_err(|e| ReadyExprError::Compile(first_line(&e.to_string()).to_string()))?;
     let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text);
@@ -42,7 +42,7 @@ pub fn evaluate(expr: &str, this: &str, dep: &str) -> Result<bool, ReadyExprErro
 /// `metadata`, ...): how flux-operator evaluates a ResourceSet's `dependsOn[].readyExpr` on the
 /// dependency (github.com/controlplaneio-fluxcd/flux-operator internal/controller/
 /// resourceset_controller.go `checkDependencies`, `EvaluateBoolean(ctx, depObj.UnstructuredContent())`).
-pub fn evaluate_on(expr: &str, object: &str) -> Result<bool, ReadyExprError> {
+pub(super) fn evaluate_on(expr: &str, object: &str) -> Result<bool, ReadyExprError> {
     let program =
         cel::Program::compile(expr).map_err(|e| ReadyExprError::Compile(first_line(&e.to_string()).to_string()))?;
     let mut context = cel::Context::default();

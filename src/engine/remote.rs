@@ -11,7 +11,7 @@ use crate::refs::NamespacedName;
 use crate::report::{Reason, RemoteReport};
 
 /// Where a stage's objects are.
-pub enum Site<'i, 'a> {
+pub(crate) enum Site<'i, 'a> {
     Here,
     /// In another cluster whose objects were read: `index` is over them.
     Read {
@@ -25,14 +25,14 @@ pub enum Site<'i, 'a> {
 
 impl<'i, 'a> Site<'i, 'a> {
     /// The index a stage's own objects are looked up in.
-    pub fn index(&self, here: &'i Index<'a>) -> &'i Index<'a> {
+    pub(crate) fn index(&self, here: &'i Index<'a>) -> &'i Index<'a> {
         match self {
             Site::Read { index, .. } => index,
             _ => here,
         }
     }
 
-    pub fn report(&self) -> Option<RemoteReport> {
+    pub(crate) fn report(&self) -> Option<RemoteReport> {
         match self {
             Site::Here => None,
             Site::Read { report, .. } | Site::Unread(report) => Some(report.clone()),
@@ -41,7 +41,7 @@ impl<'i, 'a> Site<'i, 'a> {
 }
 
 /// Where `stage`'s objects are.
-pub fn site<'i, 'a>(index: &'i Index<'a>, stage: &dyn StageObject) -> Site<'i, 'a> {
+pub(crate) fn site<'i, 'a>(index: &'i Index<'a>, stage: &dyn StageObject) -> Site<'i, 'a> {
     let Some(kube_config) = stage.kube_config() else { return Site::Here };
     let secret = kube_config.secret_ref.as_ref().map(|r| NamespacedName::new(stage.namespace(), &r.name));
     let config_map = kube_config.config_map_ref.as_ref().map(|r| format!("{}/{}", stage.namespace(), r.name));
@@ -83,7 +83,7 @@ fn about_applied_objects(stage: &dyn StageObject, r: &Resolution) -> bool {
 /// The resolution of a stage whose objects are in another cluster: followed, the cause found
 /// there names the cluster; not followed, a cause about them is the stage's own message, said to
 /// be in that cluster, with how to look there.
-pub fn explain(stage: &dyn StageObject, site: &Site, mut r: Resolution) -> Resolution {
+pub(crate) fn explain(stage: &dyn StageObject, site: &Site, mut r: Resolution) -> Resolution {
     match site {
         Site::Here => r,
         Site::Read { cluster, report, .. } => {

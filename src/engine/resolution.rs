@@ -7,7 +7,7 @@ use crate::report::{Reason, RootCause};
 /// Why a stage is not Ready: the stages from it to the stage at fault, the object at fault, and the
 /// next step.
 #[derive(Clone, Debug)]
-pub struct Resolution {
+pub(crate) struct Resolution {
     pub path: Vec<StageId>,
     pub cause: RootCause,
     pub hint: String,
@@ -15,12 +15,12 @@ pub struct Resolution {
 
 impl Resolution {
     /// A cause inside the stage `id` itself.
-    pub fn at(id: &StageId, cause: RootCause, hint: String) -> Self {
+    pub(crate) fn at(id: &StageId, cause: RootCause, hint: String) -> Self {
         Resolution { path: vec![id.clone()], cause, hint }
     }
 }
 
 /// A cause that is the stage itself.
-pub fn stage_cause(stage: &dyn StageObject, reason: Reason, message: impl Into<String>) -> RootCause {
+pub(super) fn stage_cause(stage: &dyn StageObject, reason: Reason, message: impl Into<String>) -> RootCause {
     RootCause::new(ObjectRef::stage(&stage.id()), reason, message)
 }

@@ -13,7 +13,7 @@ use super::rules::{StageRules, Walk};
 use crate::refs::StageId;
 use crate::report::{ReadyExprReport, Reason, StageState};
 
-pub struct Resolver<'i, 'a> {
+pub(super) struct Resolver<'i, 'a> {
     index: &'i Index<'a>,
     graph: &'i Graph,
     memo: HashMap<StageId, Option<Resolution>>,
@@ -23,12 +23,12 @@ pub struct Resolver<'i, 'a> {
 }
 
 impl<'i, 'a> Resolver<'i, 'a> {
-    pub fn new(index: &'i Index<'a>, graph: &'i Graph) -> Self {
+    pub(super) fn new(index: &'i Index<'a>, graph: &'i Graph) -> Self {
         Resolver { index, graph, memo: HashMap::new(), ready_exprs: HashMap::new() }
     }
 
     /// Why stage `id` is not Ready; `None` when it is.
-    pub fn resolve(&mut self, id: &StageId) -> Option<Resolution> {
+    pub(super) fn resolve(&mut self, id: &StageId) -> Option<Resolution> {
         self.resolve_visiting(id, &mut Vec::new())
     }
 

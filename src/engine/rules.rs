@@ -13,7 +13,7 @@ use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState}
 
 /// What the engine asks of a stage of any kind; each kind implements it in its own room
 /// (`kustomization`, `resource_set`).
-pub trait StageRules: StageObject {
+pub(crate) trait StageRules: StageObject {
     /// Its own state, from its spec and status as its controller writes them.
     fn own_state(&self, index: &Index) -> StageState;
     /// Why it is not Ready, in a state other than Ready and Blocked.
@@ -39,7 +39,7 @@ pub trait StageRules: StageObject {
 }
 
 /// The walk through dependencies, as a stage's [`StageRules::blocked`] takes it.
-pub trait Walk {
+pub(crate) trait Walk {
     fn index(&self) -> &Index<'_>;
     /// Why stage `id` is not Ready (`None` when it is); `visiting` guards against cycles.
     fn resolve_visiting(&mut self, id: &StageId, visiting: &mut Vec<StageId>) -> Option<Resolution>;
@@ -49,7 +49,7 @@ pub trait Walk {
 
 /// The walk into dependency `dep_id` of stage `id`, which is not ready: the dependency's own
 /// resolution with `id` in front, or, when it has none, `message` on it with `hint`.
-pub fn into_dependency(
+pub(super) fn into_dependency(
     walk: &mut dyn Walk,
     id: &StageId,
     dep_id: &StageId,
@@ -67,7 +67,7 @@ pub fn into_dependency(
 
 /// What a stage's controller does with a Job rerun deletes, on the requested reconcile.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum JobRecreation {
+pub(crate) enum JobRecreation {
     /// It applies the Job again from its source.
     Applies,
     /// It deletes the failed Job itself before applying it again, so nothing is to be deleted.
@@ -81,7 +81,7 @@ pub enum JobRecreation {
 
 /// How a stage ended once its controller handled a reconcile request.
 #[derive(Clone, Debug, PartialEq)]
-pub enum RequestOutcome {
+pub(crate) enum RequestOutcome {
     /// Ready for its current generation, at this revision.
     Ready(Option<String>),
     /// Not Ready, for a reason the controller does not retry by itself.
@@ -92,7 +92,7 @@ pub enum RequestOutcome {
 /// stage's controller handled it (`status.lastHandledReconcileAt`, fluxcd/pkg apis/meta
 /// ReconcileRequestStatus; flux-operator internal/controller/common.go writes the same); `None`
 /// while waiting.
-pub fn request_outcome(stage: &dyn StageRules, token: &str) -> Option<RequestOutcome> {
+pub(crate) fn request_outcome(stage: &dyn StageRules, token: &str) -> Option<RequestOutcome> {
     if stage.last_handled_reconcile_at() != Some(token) {
         return None;
     }
@@ -100,7 +100,7 @@ pub fn request_outcome(stage: &dyn StageRules, token: &str) -> Option<RequestOut
 }
 
 /// A stage, as the engine reads it: the one place that names each kind's rules.
-pub fn rules<'a>(stage: impl Into<StageRef<'a>>) -> &'a dyn StageRules {
+pub(crate) fn rules<'a>(stage: impl Into<StageRef<'a>>) -> &'a dyn StageRules {
     match stage.into() {
         StageRef::Kustomization(ks) => ks,
         StageRef::ResourceSet(rset) => rset,
@@ -110,14 +110,14 @@ pub fn rules<'a>(stage: impl Into<StageRef<'a>>) -> &'a dyn StageRules {
 
 impl<'a> Index<'a> {
     /// The stage `id`, of any kind, with its rules.
-    pub fn stage(&self, id: &StageId) -> Option<&'a dyn StageRules> {
+    pub(crate) fn stage(&self, id: &StageId) -> Option<&'a dyn StageRules> {
         self.stage_object(id).map(rules)
     }
 }
 
 /// A running reconcile, as a stage's controller reports it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Reconciling {
+pub(crate) struct Reconciling {
     /// Since when it has been at its current phase (the Reconciling condition's transition time).
     pub since: Option<Timestamp>,
     /// How long its controller gives it, when its kind says.

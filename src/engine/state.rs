@@ -10,10 +10,10 @@ use crate::model::StageObject;
 use crate::model::{Condition, Kustomization};
 
 /// How long a new Kustomization may go without conditions before that points at the controller.
-pub const NEW_STAGE_GRACE: SignedDuration = SignedDuration::from_secs(30);
+pub(crate) const NEW_STAGE_GRACE: SignedDuration = SignedDuration::from_secs(30);
 
 /// Whether `status.observedGeneration` has caught up with `metadata.generation`.
-pub fn generation_observed(ks: &Kustomization) -> bool {
+pub(crate) fn generation_observed(ks: &Kustomization) -> bool {
     let observed = ks.status.as_ref().and_then(|s| s.observed_generation);
     match (ks.metadata.generation, observed) {
         (Some(g), Some(o)) => g == o,
@@ -23,7 +23,7 @@ pub fn generation_observed(ks: &Kustomization) -> bool {
 }
 
 /// Whether a dependency satisfies KC's built-in check: Ready=True for its current generation.
-pub fn dependency_ready(dep: &Kustomization) -> bool {
+pub(crate) fn dependency_ready(dep: &Kustomization) -> bool {
     dep.condition("Ready").is_some_and(|c| c.status == "True") && generation_observed(dep)
 }
 
@@ -32,7 +32,7 @@ pub fn dependency_ready(dep: &Kustomization) -> bool {
 /// checks ..." (KC `reconcile`, `checkHealth`). A failed check leaves that Reconciling message in
 /// place with the reason `ProgressingWithRetry` beside Ready=False (KC `finalizeStatus`): that
 /// check is over, not running.
-pub fn health_check_running(ks: &Kustomization) -> Option<&Condition> {
+pub(crate) fn health_check_running(ks: &Kustomization) -> Option<&Condition> {
     let ready_unknown = ks.condition("Ready").is_some_and(|c| c.status == "Unknown");
     ks.condition("Reconciling").filter(|c| {
         ready_unknown
@@ -44,7 +44,7 @@ pub fn health_check_running(ks: &Kustomization) -> Option<&Condition> {
 
 /// `spec.timeout`, else `interval - 30s` but at least 30s: `GetTimeout` in fluxcd/kustomize-controller
 /// api/v1/kustomization_types.go (its doc comment says the default is the interval, the code does not).
-pub fn stage_timeout(ks: &Kustomization) -> SignedDuration {
+pub(crate) fn stage_timeout(ks: &Kustomization) -> SignedDuration {
     if let Some(t) = ks.spec.timeout.as_deref().and_then(parse_go_duration) {
         return t;
     }

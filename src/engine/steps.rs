@@ -13,7 +13,7 @@ use crate::report::StepState;
 
 /// The Jobs one step applies.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct StepJobs {
+pub(super) struct StepJobs {
     pub jobs: Vec<NamespacedName>,
     /// Some of the step's objects could not be rendered here (names templated from input
     /// providers or with template functions), so `jobs` may be short.
@@ -21,7 +21,7 @@ pub struct StepJobs {
 }
 
 /// The Jobs of each step, in step order.
-pub fn step_jobs(rset: &ResourceSet) -> Vec<StepJobs> {
+pub(super) fn step_jobs(rset: &ResourceSet) -> Vec<StepJobs> {
     // No inputs (and no providers): flux-operator renders each resource once with no input set.
     let no_inputs = [Default::default()];
     let input_sets = if rset.spec.inputs.is_empty() { &no_inputs[..] } else { &rset.spec.inputs[..] };
@@ -67,7 +67,7 @@ fn jobs_of_step(
 /// `text` with every `<< inputs.a.b >>` replaced by that input (flux-operator's Go templates use
 /// `<<`/`>>` delimiters and an `inputs` function, internal/builder/resourceset.go `newTemplate`);
 /// `None` when it uses anything else (functions, pipelines, provider inputs not in the object).
-pub fn render(text: &str, inputs: &std::collections::BTreeMap<String, Value>) -> Option<String> {
+pub(super) fn render(text: &str, inputs: &std::collections::BTreeMap<String, Value>) -> Option<String> {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("<<") {
@@ -94,7 +94,7 @@ pub fn render(text: &str, inputs: &std::collections::BTreeMap<String, Value>) ->
 }
 
 /// How far the ResourceSet's current (or last) reconcile got, step by step.
-pub fn step_states(rset: &ResourceSet, steps_done: impl Fn(usize) -> bool) -> Vec<StepState> {
+pub(super) fn step_states(rset: &ResourceSet, steps_done: impl Fn(usize) -> bool) -> Vec<StepState> {
     let total = rset.spec.steps.len();
     let position = |name: &str| rset.spec.steps.iter().position(|s| s.name == name);
     let mut states = vec![StepState::NotReached; total];

@@ -19,7 +19,7 @@ use crate::report::{Reason, RootCause, StageState};
 
 /// How much longer than its controller's dependency requeue a re-check may take (a busy
 /// controller's queue, the 1 s resolution of condition times) before the block counts as stuck.
-pub const RECHECK_MARGIN: SignedDuration = SignedDuration::from_secs(30);
+pub(crate) const RECHECK_MARGIN: SignedDuration = SignedDuration::from_secs(30);
 
 /// The causes of a stage still reconciling that say nothing is wrong yet: a Job running, its
 /// controller at work, a rollout of replicas in progress whose pods show no problem (the workload
@@ -53,7 +53,7 @@ fn requeue_dependency(stage: &dyn StageObject) -> SignedDuration {
 
 /// When the last of `stage`'s dependencies became Ready, when all of them are (and are stages the
 /// snapshot holds); `None` otherwise.
-pub fn dependencies_ready_since(index: &Index, stage: &dyn StageObject) -> Option<Timestamp> {
+pub(crate) fn dependencies_ready_since(index: &Index, stage: &dyn StageObject) -> Option<Timestamp> {
     let mut newest = None;
     for id in stage.dependency_ids() {
         let dep = index.stage(&id)?;
@@ -67,7 +67,7 @@ pub fn dependencies_ready_since(index: &Index, stage: &dyn StageObject) -> Optio
 }
 
 /// Whether the re-check of `stage`'s dependencies, all Ready since `since`, is overdue by far.
-pub fn recheck_overdue(index: &Index, stage: &dyn StageObject, since: Timestamp) -> bool {
+pub(crate) fn recheck_overdue(index: &Index, stage: &dyn StageObject, since: Timestamp) -> bool {
     index.now.duration_since(since) > requeue_dependency(stage) + RECHECK_MARGIN
 }
 
@@ -189,7 +189,7 @@ pub(super) fn skip_the_wait(id: &StageId) -> String {
 /// A stage still blocked although every dependency is ready now: the block is stale until its
 /// controller checks again, after its dependency requeue; long after that, the controller is not
 /// checking (down, not watching the namespace, or throttled).
-pub fn dependencies_ready_now(index: &Index, stage: &dyn StageObject) -> Resolution {
+pub(crate) fn dependencies_ready_now(index: &Index, stage: &dyn StageObject) -> Resolution {
     let (id, info) = (stage.id(), stage.stage_kind().info());
     let ready = stage.condition("Ready").map(|c| c.message.as_str()).unwrap_or_default();
     let since = dependencies_ready_since(index, stage);

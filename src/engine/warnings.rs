@@ -9,7 +9,7 @@ use crate::refs::{NamespacedName, StageId};
 use crate::report::{JobState, StageReport, StageState};
 
 /// Warnings for one pipeline's shown stages (`stages` are that pipeline's, in order).
-pub fn pipeline_warnings(index: &Index, pipeline: &[StageId], stages: &[StageReport]) -> Vec<String> {
+pub(super) fn pipeline_warnings(index: &Index, pipeline: &[StageId], stages: &[StageReport]) -> Vec<String> {
     let mut warnings = Vec::new();
     // Deployment images by repository: (repository, tag, `Deployment ns/name`).
     let mut deployed: Vec<(String, String, String)> = Vec::new();

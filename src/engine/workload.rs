@@ -13,7 +13,7 @@ use crate::report::{JobReport, JobState, PodReport, Reason, RootCause};
 ///
 /// Order follows how the Job controller finishes a Job: `FailureTarget`/`SuccessCriteriaMet` are set
 /// first while pods terminate, then `Failed`/`Complete` (kubernetes pkg/controller/job/job_controller.go).
-pub fn job_state(job: &Job) -> (JobState, Option<String>, Option<String>) {
+pub(crate) fn job_state(job: &Job) -> (JobState, Option<String>, Option<String>) {
     let status = job.status.as_ref();
     let cond = |t: &str| {
         status.and_then(|s| s.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == t && c.status == "True"))
@@ -38,7 +38,7 @@ pub fn job_state(job: &Job) -> (JobState, Option<String>, Option<String>) {
     }
 }
 
-pub fn job_report(index: &Index, job: &Job) -> JobReport {
+pub(crate) fn job_report(index: &Index, job: &Job) -> JobReport {
     let (state, reason, message) = job_state(job);
     let pods = index.pods_of_job(job).into_iter().map(pod_report).collect();
     JobReport {
@@ -52,7 +52,7 @@ pub fn job_report(index: &Index, job: &Job) -> JobReport {
     }
 }
 
-pub fn job_images(job: &Job) -> Vec<String> {
+pub(crate) fn job_images(job: &Job) -> Vec<String> {
     job.spec
         .as_ref()
         .and_then(|s| s.template.spec.as_ref())
@@ -74,7 +74,7 @@ fn pod_report(pod: &Pod) -> PodReport {
 
 /// What is wrong with one Pod, if anything.
 #[derive(Clone, Debug, PartialEq)]
-pub struct PodProblem {
+pub(crate) struct PodProblem {
     pub reason: String,
     pub message: String,
     pub exit_code: Option<i32>,
@@ -83,13 +83,13 @@ pub struct PodProblem {
 
 /// Waiting reasons the kubelet sets when it cannot pull an image
 /// (kubernetes pkg/kubelet/images/types.go: ErrImagePull, ImagePullBackOff, InvalidImageName, ...).
-pub const IMAGE_PULL_REASONS: [&str; 5] =
+pub(crate) const IMAGE_PULL_REASONS: [&str; 5] =
     ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"];
 
 /// Looks at a Pod the way an operator would, most specific first: the pod as a whole (eviction,
 /// scheduling, disruption), a container that cannot start, a container that exited non-zero, and
 /// last the pod's own failure.
-pub fn pod_problem(pod: &Pod) -> Option<PodProblem> {
+pub(crate) fn pod_problem(pod: &Pod) -> Option<PodProblem> {
     let status = pod.status.as_ref()?;
     let init: Vec<&ContainerStatus> = status.init_container_statuses.iter().flatten().collect();
     let regular: Vec<&ContainerStatus> = status.container_statuses.iter().flatten().collect();
@@ -217,11 +217,11 @@ pub(super) fn newest_first(mut pods: Vec<&Pod>) -> Vec<&Pod> {
 
 /// The label that hands a Job to Kueue, which keeps it suspended until its queue admits it
 /// (sigs.k8s.io/kueue pkg/controller/constants/constants.go QueueLabel).
-pub const KUEUE_QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
+pub(crate) const KUEUE_QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
 
 /// The object at fault for a Job that is not Complete, if one can be named: the newest Pod with a
 /// problem, else the Job itself when it failed or is suspended.
-pub fn job_cause(index: &Index, job: &Job) -> Option<RootCause> {
+pub(crate) fn job_cause(index: &Index, job: &Job) -> Option<RootCause> {
     let object = ObjectRef::of("Job", &job.metadata);
     let (state, reason, message) = job_state(job);
     if state == JobState::Complete {
@@ -258,14 +258,14 @@ pub fn job_cause(index: &Index, job: &Job) -> Option<RootCause> {
 }
 
 /// The cause a Pod of its own (no Job above it, as a bare Helm test hook) shows, if it has a problem.
-pub fn pod_cause(index: &Index, pod: &Pod) -> Option<RootCause> {
+pub(crate) fn pod_cause(index: &Index, pod: &Pod) -> Option<RootCause> {
     let problem = pod_problem(pod).or_else(|| start_failure(index, pod))?;
     Some(cause_from_pod(index, pod, problem, vec![]))
 }
 
 /// The object at fault for a Deployment that is not available or not progressing: one of its Pods
 /// with a problem, else the Deployment with the condition that says so.
-pub fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<RootCause> {
+pub(crate) fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<RootCause> {
     let status = deploy.status.as_ref()?;
     let conds = status.conditions.as_deref().unwrap_or_default();
     let stuck = conds
@@ -373,7 +373,7 @@ fn pod_not_ready(pod: &Pod) -> Option<PodProblem> {
 
 /// The object at fault for a StatefulSet or DaemonSet that is not done: one of its Pods with a
 /// problem, or running but not Ready, else the set with how far its rollout got.
-pub fn pod_set_cause(index: &Index, object: &ObjectRef) -> Option<RootCause> {
+pub(crate) fn pod_set_cause(index: &Index, object: &ObjectRef) -> Option<RootCause> {
     let (reason, message) = pod_set_rollout(index, object)?;
     let pods = newest_first(index.pods_owned_by(object));
     let problem = |pod: &Pod| pod_problem(pod).or_else(|| start_failure(index, pod));
@@ -388,7 +388,7 @@ pub fn pod_set_cause(index: &Index, object: &ObjectRef) -> Option<RootCause> {
 
 /// Warning reasons the kubelet records while it cannot start a pod's containers: volumes it cannot
 /// attach or mount, a sandbox it cannot create (kubernetes pkg/kubelet/events/event.go).
-pub const START_FAILURES: [&str; 6] = [
+pub(crate) const START_FAILURES: [&str; 6] = [
     "FailedMount",
     "FailedAttachVolume",
     "FailedMapVolume",
@@ -428,7 +428,7 @@ fn creation_failure(index: &Index, job: &ObjectRef) -> Option<RootCause> {
 }
 
 /// `repository` and `tag` of an image reference (`registry:5000/org/app:v1@sha256:...`).
-pub fn split_image(image: &str) -> (&str, Option<&str>) {
+pub(crate) fn split_image(image: &str) -> (&str, Option<&str>) {
     let without_digest = image.split('@').next().unwrap_or(image);
     let last_slash = without_digest.rfind('/').map(|i| i + 1).unwrap_or(0);
     match without_digest[last_slash..].rfind(':') {

@@ -10,11 +10,11 @@ use crate::refs::StageKind;
 
 /// The annotation that marks a chart's object as a Helm hook, with its events
 /// (`pre-install,pre-upgrade`; helm.sh/helm/v4 pkg/release hooks).
-pub const HOOK_ANNOTATION: &str = "helm.sh/hook";
+pub(crate) const HOOK_ANNOTATION: &str = "helm.sh/hook";
 
 /// When Helm deletes a hook's objects: `before-hook-creation` (its default when none is set),
 /// `hook-succeeded`, `hook-failed` (helm.sh/helm/v4 pkg/action/hooks.go `hookSetDeletePolicy`).
-pub const HOOK_DELETE_POLICY_ANNOTATION: &str = "helm.sh/hook-delete-policy";
+pub(crate) const HOOK_DELETE_POLICY_ANNOTATION: &str = "helm.sh/hook-delete-policy";
 
 /// `spec.chartRef` (api/v2 `CrossNamespaceSourceReference`): an OCIRepository or HelmChart; also
 /// the `sourceRef` of a chart template.

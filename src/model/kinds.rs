@@ -56,7 +56,7 @@ impl std::fmt::Debug for ReadKind {
 }
 
 /// A Rust type the snapshot holds objects of a kind in.
-pub trait Collected: Clone + Send + Sync + 'static {
+pub(crate) trait Collected: Clone + Send + Sync + 'static {
     /// What is decoded from the wire (a Pod's spec is skipped by its decoder, never built).
     type Wire: DeserializeOwned;
     /// What the engine keeps of an object as read, or `None` when it drops it.
@@ -118,10 +118,10 @@ const fn core(kind: &'static str, group: &'static str, plural: &'static str) -> 
     ApiKind { kind, group, version: "v1", plural }
 }
 
-pub const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
+pub(crate) const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 
 /// Every kind `status` reads, in the order the capture command names them.
-pub static READ_KINDS: [ReadKind; 15] = [
+pub(crate) static READ_KINDS: [ReadKind; 15] = [
     entry::<Kustomization>(*StageKind::Kustomization.api(), Role::Stage, Presence::Required),
     entry::<ResourceSet>(*StageKind::ResourceSet.api(), Role::Stage, Presence::Crd),
     entry::<HelmRelease>(*StageKind::HelmRelease.api(), Role::Stage, Presence::Crd),
@@ -145,18 +145,18 @@ pub static READ_KINDS: [ReadKind; 15] = [
 ];
 
 /// The kind of `apiVersion` and `kind`, if `status` reads it.
-pub fn read_kind(api_version: &str, kind: &str) -> Option<&'static ReadKind> {
+pub(crate) fn read_kind(api_version: &str, kind: &str) -> Option<&'static ReadKind> {
     let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
     READ_KINDS.iter().find(|k| k.api.kind == kind && k.api.group == group)
 }
 
 /// The entry of a stage kind.
-pub fn stage_read_kind(kind: StageKind) -> &'static ReadKind {
+pub(crate) fn stage_read_kind(kind: StageKind) -> &'static ReadKind {
     READ_KINDS.iter().find(|k| k.api == *kind.api()).expect("every stage kind is read")
 }
 
 /// The API of a Flux kind an object reference names: a stage kind or a source kind.
-pub fn flux_kind(kind: &str) -> Option<&'static ApiKind> {
+pub(crate) fn flux_kind(kind: &str) -> Option<&'static ApiKind> {
     READ_KINDS.iter().filter(|k| k.role != Role::Workload).map(|k| &k.api).find(|api| api.kind == kind)
 }
 

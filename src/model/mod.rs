@@ -16,23 +16,23 @@ use serde::{Deserialize, Serialize};
 use crate::refs::{MetaNames, ObjectRef, StageId};
 
 mod remote;
-pub use remote::{KubeConfigReference, RemoteCluster};
+pub(crate) use remote::{KubeConfigReference, RemoteCluster};
 mod helm_release;
 mod kinds;
 mod resource_set;
 mod stage;
-pub use helm_release::*;
+pub(crate) use helm_release::*;
 pub use kinds::*;
-pub use resource_set::*;
-pub use stage::*;
+pub(crate) use resource_set::*;
+pub(crate) use stage::*;
 
 use crate::refs::StageKind;
 
-pub const KUSTOMIZE_GROUP: &str = StageKind::Kustomization.api().group;
+pub(crate) const KUSTOMIZE_GROUP: &str = StageKind::Kustomization.api().group;
 /// The owner label kustomize-controller stamps on every applied object, as rerun's refusal names it.
-pub const OWNER_NAME_LABEL: &str = StageKind::Kustomization.info().owner_labels.0;
+pub(crate) const OWNER_NAME_LABEL: &str = StageKind::Kustomization.info().owner_labels.0;
 /// The reconcile request annotation (fluxcd/pkg apis/meta/annotations.go).
-pub const RECONCILE_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
+pub(crate) const RECONCILE_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
 
 /// A `metav1.Condition` as Flux writes it.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -125,7 +125,7 @@ impl Inventory {
 /// Names may contain `_`, so namespace is the first field and group and kind the last two
 /// (fluxcd/cli-utils `ParseObjMetadata`). flux-operator keeps the same format (its inventory is
 /// fluxcd/pkg ssa's ResourceInventory).
-pub fn parse_inventory_id(id: &str) -> Option<(String, String, String, String)> {
+pub(crate) fn parse_inventory_id(id: &str) -> Option<(String, String, String, String)> {
     let (ns, rest) = id.split_once('_')?;
     let (rest, kind) = rest.rsplit_once('_')?;
     let (name, group) = rest.rsplit_once('_')?;
@@ -485,12 +485,12 @@ impl Snapshot {
 /// Whether the engine reads this Event: Warnings (they are shown with causes) and the Job
 /// controller's `Completed` (it tells a TTL cleanup from an unexpected deletion). Other events are
 /// dropped when a snapshot is read, which keeps memory low on big clusters.
-pub fn event_is_relevant(event: &Event) -> bool {
+pub(crate) fn event_is_relevant(event: &Event) -> bool {
     event.type_.as_deref() == Some("Warning") || event.reason.as_deref() == Some("Completed")
 }
 
 /// The part of a Pod the engine reads: metadata (without managedFields and annotations) and status.
-pub fn slim_pod(mut pod: Pod) -> Pod {
+pub(crate) fn slim_pod(mut pod: Pod) -> Pod {
     pod.spec = None;
     pod.metadata.managed_fields = None;
     pod.metadata.annotations = None;
@@ -521,7 +521,7 @@ fn slim_workload(meta: &mut ObjectMeta, template: Option<&mut k8s_openapi::api::
 
 /// The part of a Job the engine reads: metadata without managedFields and annotations (but one), the spec
 /// fields that decide its state, its containers' images, and its status.
-pub fn slim_job(mut job: Job) -> Job {
+pub(crate) fn slim_job(mut job: Job) -> Job {
     // The annotations the engine reads: flux-operator's recreateOnFailure, and Helm's hook
     // annotations (events, weight, delete policy).
     let kept = job.metadata.annotations.take().map(|annotations| {
@@ -534,14 +534,14 @@ pub fn slim_job(mut job: Job) -> Job {
 }
 
 /// The part of a Deployment the engine reads (see [`slim_job`]).
-pub fn slim_deployment(mut deployment: Deployment) -> Deployment {
+pub(crate) fn slim_deployment(mut deployment: Deployment) -> Deployment {
     slim_workload(&mut deployment.metadata, deployment.spec.as_mut().map(|s| &mut s.template));
     deployment
 }
 
 /// The part of a StatefulSet the engine reads: its replicas, update strategy and status (its
 /// volume claim templates go).
-pub fn slim_stateful_set(mut set: StatefulSet) -> StatefulSet {
+pub(crate) fn slim_stateful_set(mut set: StatefulSet) -> StatefulSet {
     slim_workload(&mut set.metadata, set.spec.as_mut().map(|s| &mut s.template));
     if let Some(spec) = set.spec.as_mut() {
         spec.volume_claim_templates = None;
@@ -550,7 +550,7 @@ pub fn slim_stateful_set(mut set: StatefulSet) -> StatefulSet {
 }
 
 /// The part of a DaemonSet the engine reads (see [`slim_job`]).
-pub fn slim_daemon_set(mut set: DaemonSet) -> DaemonSet {
+pub(crate) fn slim_daemon_set(mut set: DaemonSet) -> DaemonSet {
     slim_workload(&mut set.metadata, set.spec.as_mut().map(|s| &mut s.template));
     set
 }

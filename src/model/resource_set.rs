@@ -11,17 +11,17 @@ use super::StageObject;
 use super::{Condition, Inventory};
 use crate::refs::{StageId, StageKind};
 
-pub const RESOURCE_SET_GROUP: &str = StageKind::ResourceSet.api().group;
+pub(crate) const RESOURCE_SET_GROUP: &str = StageKind::ResourceSet.api().group;
 /// `fluxcd.controlplane.io/reconcile: disabled` pauses a ResourceSet (`IsDisabled` in api/v1
 /// resourceset_types.go); on an applied object it freezes that object.
-pub const OPERATOR_RECONCILE_ANNOTATION: &str = "fluxcd.controlplane.io/reconcile";
+pub(crate) const OPERATOR_RECONCILE_ANNOTATION: &str = "fluxcd.controlplane.io/reconcile";
 /// On a Job of a step: flux-operator deletes the Job when it failed, before applying the step again
 /// (`deleteFailedJobs` in internal/controller/resourceset_controller.go).
-pub const RECREATE_ON_FAILURE_ANNOTATION: &str = "fluxcd.controlplane.io/recreateOnFailure";
+pub(crate) const RECREATE_ON_FAILURE_ANNOTATION: &str = "fluxcd.controlplane.io/recreateOnFailure";
 
 /// Whether a Job carries `fluxcd.controlplane.io/recreateOnFailure: enabled` (flux-operator compares
 /// the value exactly).
-pub fn recreates_on_failure(job: &k8s_openapi::api::batch::v1::Job) -> bool {
+pub(crate) fn recreates_on_failure(job: &k8s_openapi::api::batch::v1::Job) -> bool {
     let annotations = job.metadata.annotations.as_ref();
     annotations.and_then(|a| a.get(RECREATE_ON_FAILURE_ANNOTATION)).is_some_and(|v| v == "enabled")
 }

@@ -8,7 +8,7 @@ use k8s_openapi::api::batch::v1::Job;
 
 mod release;
 
-pub use release::{ReleaseRun, decide_release};
+pub(crate) use release::{ReleaseRun, decide_release};
 
 use crate::cluster::preflight::PlannedWrite;
 use crate::cluster::write::Request;
@@ -22,29 +22,31 @@ use crate::report::JobState;
 
 /// A target `rerun` cannot take.
 #[derive(Debug, PartialEq, thiserror::Error)]
-#[error("cannot rerun {0:?}: name a Job (job/NAME or NAME), a Kustomization (ks/NAME) or a HelmRelease (hr/NAME)")]
+#[error(
+    "cannot rerun {0:?}: name a Job (job/NAME or NAME), a Kustomization (ks/NAME), a ResourceSet (rset/NAME) or a HelmRelease (hr/NAME)"
+)]
 pub struct BadTarget(String);
 
 /// What the user named.
 #[derive(Debug, PartialEq)]
-pub enum Target {
+pub(crate) enum Target {
     Job(String),
-    /// A Kustomization (its Jobs) or a HelmRelease (its forced reconcile, with the hooks it runs).
+    /// A Kustomization or ResourceSet (its Jobs) or a HelmRelease (its forced reconcile, with the
+    /// hooks it runs).
     Stage(StageKind, String),
 }
 
-/// `job/NAME`, `NAME`, `ks/STAGE` or `hr/RELEASE`, with kubectl's resource aliases.
-pub fn parse_target(s: &str) -> Result<Target, BadTarget> {
+/// `job/NAME`, `NAME`, or a stage of any kind (`ks/STAGE`, `rset/STAGE`, `hr/RELEASE`), with
+/// kubectl's resource aliases.
+pub(crate) fn parse_target(s: &str) -> Result<Target, BadTarget> {
     let bad = || BadTarget(s.to_string());
     match s.split_once('/') {
         None if !s.is_empty() => Ok(Target::Job(s.to_string())),
         Some((kind, name)) if !name.is_empty() && !name.contains('/') => match kind.to_lowercase().as_str() {
             "job" | "jobs" | "job.batch" | "jobs.batch" => Ok(Target::Job(name.to_string())),
             kind => match StageKind::parse_user(kind) {
-                Some(kind @ (StageKind::Kustomization | StageKind::HelmRelease)) => {
-                    Ok(Target::Stage(kind, name.to_string()))
-                }
-                _ => Err(bad()),
+                Some(kind) => Ok(Target::Stage(kind, name.to_string())),
+                None => Err(bad()),
             },
         },
         _ => Err(bad()),
@@ -53,7 +55,7 @@ pub fn parse_target(s: &str) -> Result<Target, BadTarget> {
 
 /// Why rerun recreates the Job itself instead of leaving it to kustomize-controller.
 #[derive(Clone, Debug, PartialEq)]
-pub enum RecreateReason {
+pub(crate) enum RecreateReason {
     /// `--recreate`, or nothing would recreate it (not Flux-managed).
     Asked,
     /// kustomize-controller is running a health check of this stage and would wait for the deleted
@@ -75,7 +77,7 @@ impl fmt::Display for RecreateReason {
 
 /// How the Job comes back after the delete.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Its controller (kustomize-controller from Git, flux-operator from the ResourceSet) recreates
     /// it on the requested reconcile.
     FluxRecreates,
@@ -127,7 +129,7 @@ pub enum Refusal {
 
 /// The checks before any write. `owner_id` is the stage the Job's owner labels name, `owner` that
 /// stage as read (`None` when it does not exist).
-pub fn decide(
+pub(crate) fn decide(
     job: &Job,
     owner: Option<&Stage>,
     owner_id: Option<&StageId>,
@@ -214,7 +216,7 @@ pub fn restorable(job: &Job) -> Job {
 }
 
 /// A Job to rerun, after the checks.
-pub struct Plan {
+pub(crate) struct Plan {
     pub job: Job,
     /// The Job as it can be created again ([`restorable`]): what the backup holds and the create
     /// check sends.
@@ -227,13 +229,13 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(job: Job, owner: Option<Stage>, mode: Mode) -> Self {
+    pub(crate) fn new(job: Job, owner: Option<Stage>, mode: Mode) -> Self {
         let owner_ref = owner.as_ref().map(|stage| ObjectRef::stage(&stage.id()));
         Plan { id: NamespacedName::of(&job.metadata), manifest: restorable(&job), job, owner, owner_ref, mode }
     }
 
     /// Whether rerun deletes the Job (otherwise its controller, or Helm, does).
-    pub fn deletes(&self) -> bool {
+    pub(crate) fn deletes(&self) -> bool {
         match self.mode {
             Mode::OperatorRecreates => false,
             Mode::HelmRuns { delete_first, .. } => delete_first,
@@ -241,13 +243,13 @@ impl Plan {
         }
     }
 
-    pub fn uid(&self) -> &str {
+    pub(crate) fn uid(&self) -> &str {
         self.job.metadata.uid.as_deref().unwrap_or_default()
     }
 
     /// The writes this rerun will make, for the checks before the first: the delete, the create
     /// from the manifest when rerun recreates the Job, the owning stage's reconcile request.
-    pub fn writes(&self) -> Vec<PlannedWrite<'_>> {
+    pub(crate) fn writes(&self) -> Vec<PlannedWrite<'_>> {
         let mut writes = vec![];
         if self.deletes() {
             writes.push(PlannedWrite::DeleteJob { job: &self.id, uid: self.uid() });
@@ -262,7 +264,7 @@ impl Plan {
         writes
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let (state, reason, _) = job_state(&self.job);
         let state = match reason {
             Some(r) => format!("{} ({r})", state.as_str()),
@@ -298,7 +300,7 @@ impl Plan {
 }
 
 /// Namespaces a stage deploys Jobs into: its inventory's, its targetNamespace, its own.
-pub fn stage_namespaces(stage: &dyn StageObject) -> Vec<String> {
+pub(crate) fn stage_namespaces(stage: &dyn StageObject) -> Vec<String> {
     stage.object_namespaces().into_iter().collect()
 }
 

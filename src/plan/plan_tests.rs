@@ -4,7 +4,7 @@ use super::*;
 use crate::model::Kustomization;
 use serde_json::json;
 
-pub fn job(extra: serde_json::Value) -> Job {
+pub(crate) fn job(extra: serde_json::Value) -> Job {
     let mut v = json!({
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": "db-migration", "namespace": "shop", "uid": "u-1", "resourceVersion": "42",
@@ -36,7 +36,7 @@ fn json_patch(v: &mut serde_json::Value, patch: serde_json::Value) {
     }
 }
 
-pub fn ks(extra: serde_json::Value) -> Kustomization {
+pub(crate) fn ks(extra: serde_json::Value) -> Kustomization {
     let mut v = json!({"metadata": {"name": "app-pre-deploy", "namespace": "shop"},
                        "spec": {"sourceRef": {"kind": "GitRepository", "name": "app"}, "force": true, "wait": true}});
     json_patch(&mut v, extra);
@@ -60,7 +60,11 @@ fn parses_targets_like_kubectl() {
         parse_target("helmreleases.helm.toolkit.fluxcd.io/x").unwrap(),
         Target::Stage(StageKind::HelmRelease, "x".into())
     );
-    assert!(parse_target("rset/release").unwrap_err().to_string().contains("hr/NAME"));
+    assert_eq!(parse_target("rset/release").unwrap(), Target::Stage(StageKind::ResourceSet, "release".into()));
+    assert_eq!(
+        parse_target("resourcesets.fluxcd.controlplane.io/r").unwrap(),
+        Target::Stage(StageKind::ResourceSet, "r".into())
+    );
     assert!(parse_target("deployment/app").unwrap_err().to_string().contains("name a Job"));
     assert!(parse_target("job/").is_err());
 }

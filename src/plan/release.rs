@@ -13,7 +13,7 @@ use crate::refs::{NamespacedName, ObjectRef, StageId};
 /// The checks of `rerun hr/NAME` before any write: not suspended, and not Ready unless `force` (a
 /// forced upgrade of a healthy release is a full release in production). Returns what the forced
 /// reconcile will run.
-pub fn decide_release(hr: &HelmRelease, force: bool) -> Result<ForcedRun, Refusal> {
+pub(crate) fn decide_release(hr: &HelmRelease, force: bool) -> Result<ForcedRun, Refusal> {
     let run = ForcedRun::of(hr);
     if hr.suspended() {
         return Err(Refusal::Suspended { stage: hr.id() });
@@ -25,7 +25,7 @@ pub fn decide_release(hr: &HelmRelease, force: bool) -> Result<ForcedRun, Refusa
 }
 
 /// A release to run again, after the checks.
-pub struct ReleaseRun {
+pub(crate) struct ReleaseRun {
     pub release: Stage,
     pub object: ObjectRef,
     pub run: ForcedRun,
@@ -36,7 +36,7 @@ pub struct ReleaseRun {
 }
 
 impl ReleaseRun {
-    pub fn new(hr: &HelmRelease, run: ForcedRun) -> Self {
+    pub(crate) fn new(hr: &HelmRelease, run: ForcedRun) -> Self {
         ReleaseRun {
             release: hr.to_stage(),
             object: ObjectRef::stage(&hr.id()),
@@ -46,18 +46,18 @@ impl ReleaseRun {
         }
     }
 
-    pub fn id(&self) -> StageId {
+    pub(crate) fn id(&self) -> StageId {
         self.release.id()
     }
 
     /// Its Jobs' deletes, then the one forced request.
-    pub fn writes(&self) -> Vec<PlannedWrite<'_>> {
+    pub(crate) fn writes(&self) -> Vec<PlannedWrite<'_>> {
         let mut writes: Vec<PlannedWrite> = self.jobs.iter().flat_map(Plan::writes).collect();
         writes.push(PlannedWrite::RequestReconcile(&self.object, Request::ForceAndReset));
         writes
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let run = &self.run;
         let mut text = format!(
             "{}: ask helm-controller for a forced {} ({}), which runs its {} hooks",

@@ -14,7 +14,7 @@ use crate::report::{JobReport, JobState, Report, RootCause, StageReport, StageSt
 use crate::terminal::inert;
 
 #[derive(Clone, Copy, Debug)]
-pub struct RenderOptions {
+pub(crate) struct RenderOptions {
     pub format: OutputFormat,
     pub color: bool,
     pub no_headers: bool,
@@ -41,14 +41,14 @@ pub enum RenderError {
     Io(#[from] std::io::Error),
 }
 
-pub fn render(report: &Report, options: &RenderOptions) -> Result<String, RenderError> {
+pub(crate) fn render(report: &Report, options: &RenderOptions) -> Result<String, RenderError> {
     let mut out = Vec::new();
     write(report, options, &mut out)?;
     Ok(String::from_utf8(out).expect("rendered as UTF-8"))
 }
 
 /// Writes the report to `out`; JSON and YAML are streamed, so a big report is never held twice.
-pub fn write(report: &Report, options: &RenderOptions, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
+pub(crate) fn write(report: &Report, options: &RenderOptions, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
     if options.summary {
         let summary = report.summary();
         return write_document(&summary, options, out, || summary_table(&summary, options));
@@ -279,7 +279,7 @@ fn revision_column(stage: &StageReport, compact: bool) -> String {
 }
 
 /// `main@sha1:1a2b3c4d...` -> `main@sha1:1a2b3c4d`: hex digests cut to 8 like flux CLI's TruncateHex.
-pub fn short_revision(revision: &str) -> String {
+pub(crate) fn short_revision(revision: &str) -> String {
     match revision.rsplit_once(':') {
         Some((prefix, hex)) if hex.len() > 8 && hex.chars().all(|c| c.is_ascii_hexdigit()) => {
             format!("{prefix}:{}", &hex[..8])
@@ -537,7 +537,7 @@ fn chain_line(stage: &StageReport, cause: &RootCause, o: &RenderOptions, qualifi
 }
 
 /// For `--exit-code`: whether any shown stage is Blocked or Failed.
-pub fn has_blocked_or_failed(report: &Report) -> bool {
+pub(crate) fn has_blocked_or_failed(report: &Report) -> bool {
     report.stages.iter().any(|s| matches!(s.state, StageState::Blocked | StageState::Failed))
 }
 

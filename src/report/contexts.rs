@@ -12,7 +12,7 @@ impl Report {
     /// The report of one context: every stage says where it was read, and with `qualified` (output
     /// that spans several contexts) every stage reference carries the context and every warning
     /// names it.
-    pub fn in_context(mut self, read: ContextRead, qualified: bool) -> Report {
+    pub(crate) fn in_context(mut self, read: ContextRead, qualified: bool) -> Report {
         let context = read.name.clone();
         let tag = |id: &mut StageId| {
             if let (true, Some(context)) = (qualified, &context) {
@@ -56,7 +56,7 @@ impl Report {
     }
 
     /// One report of several contexts' reports, in their order.
-    pub fn merge(reports: impl IntoIterator<Item = Report>) -> Report {
+    pub(crate) fn merge(reports: impl IntoIterator<Item = Report>) -> Report {
         let mut merged = Report::default();
         for report in reports {
             merged.contexts.extend(report.contexts);
@@ -68,7 +68,7 @@ impl Report {
     }
 
     /// The report of a context that could not be read.
-    pub fn unreadable(read: ContextRead) -> Report {
+    pub(crate) fn unreadable(read: ContextRead) -> Report {
         Report { contexts: vec![read], ..Report::default() }
     }
 }
@@ -108,7 +108,7 @@ fn with_context_flag(hint: &str, flag: &str) -> String {
 
 /// One context (or dump) of a run, and why it could not be read.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ContextRead {
+pub(crate) struct ContextRead {
     pub name: Option<Arc<str>>,
     /// The kubeconfig cluster entry it uses.
     pub cluster: Option<String>,

@@ -10,12 +10,12 @@ use crate::refs::{ObjectRef, StageId, StageKind};
 mod contexts;
 mod summary;
 
-pub use contexts::ContextRead;
-pub use summary::Summary;
+pub(crate) use contexts::ContextRead;
+pub(crate) use summary::Summary;
 
 /// The state of one stage, of any kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum StageState {
+pub(crate) enum StageState {
     Ready,
     Progressing,
     /// Behind a rollout in progress with nothing wrong found upstream: a dependency still
@@ -33,7 +33,7 @@ pub enum StageState {
 }
 
 impl StageState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             StageState::Ready => "Ready",
             StageState::Progressing => "Progressing",
@@ -48,7 +48,7 @@ impl StageState {
 
 /// How far a ResourceSet's current (or last) reconcile got with one of its steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum StepState {
+pub(crate) enum StepState {
     /// Applied and healthy.
     Done,
     /// Being applied, or its health check is running.
@@ -60,7 +60,7 @@ pub enum StepState {
 }
 
 impl StepState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             StepState::Done => "Done",
             StepState::Applying => "Applying",
@@ -71,7 +71,7 @@ impl StepState {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum JobState {
+pub(crate) enum JobState {
     Complete,
     Failed,
     Running,
@@ -82,7 +82,7 @@ pub enum JobState {
 }
 
 impl JobState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             JobState::Complete => "Complete",
             JobState::Failed => "Failed",
@@ -96,7 +96,7 @@ impl JobState {
 
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Report {
+pub(crate) struct Report {
     /// The contexts (or dumps) read, in order, and whether each could be.
     pub contexts: Vec<ContextRead>,
     /// Connected groups of stages, each in dependency order (upstream first), as `ns/name`.
@@ -109,7 +109,7 @@ pub struct Report {
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ReadyCondition {
+pub(crate) struct ReadyCondition {
     pub status: String,
     pub reason: String,
     pub message: String,
@@ -119,7 +119,7 @@ pub struct ReadyCondition {
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StageReport {
+pub(crate) struct StageReport {
     /// The kubeconfig context the stage was read from (a dump's file name offline); null when the
     /// connection had no context (in-cluster).
     pub context: Option<Arc<str>>,
@@ -179,7 +179,7 @@ pub struct StageReport {
 /// The other cluster a stage applies to, and whether its objects were read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RemoteReport {
+pub(crate) struct RemoteReport {
     /// `ns/name` of the Secret holding its kubeconfig (`spec.kubeConfig.secretRef`).
     pub secret: Option<String>,
     /// `ns/name` of the ConfigMap of its workload identity settings (`spec.kubeConfig.configMapRef`).
@@ -194,7 +194,7 @@ pub struct RemoteReport {
 
 impl RemoteReport {
     /// How the stage reaches it, in a few words: `kubeConfig Secret shop/east-kubeconfig`.
-    pub fn via(&self) -> String {
+    pub(crate) fn via(&self) -> String {
         match (&self.secret, &self.config_map) {
             (Some(secret), _) => format!("kubeConfig Secret {secret}"),
             (None, Some(config_map)) => format!("kubeConfig ConfigMap {config_map}"),
@@ -206,7 +206,7 @@ impl RemoteReport {
 /// One Helm hook Job of a HelmRelease.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HookReport {
+pub(crate) struct HookReport {
     pub namespace: String,
     pub name: String,
     /// Its `helm.sh/hook` events (`pre-install`, `pre-upgrade`, ...).
@@ -219,7 +219,7 @@ pub struct HookReport {
 /// One step of a ResourceSet.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StepReport {
+pub(crate) struct StepReport {
     pub name: String,
     pub state: StepState,
     pub jobs: Vec<JobReport>,
@@ -234,7 +234,7 @@ pub struct StepReport {
 /// One `dependsOn[].readyExpr` and its value on the snapshot's objects.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ReadyExprReport {
+pub(crate) struct ReadyExprReport {
     /// `ns/name` of the dependency.
     pub dependency: StageId,
     pub expression: String,
@@ -257,7 +257,7 @@ pub struct ContainerRef {
 impl Report {
     /// The containers of root-cause pods that ran, each once: waiting containers (image pull,
     /// config errors) never ran and have no logs.
-    pub fn log_sources(&self) -> Vec<ContainerRef> {
+    pub(crate) fn log_sources(&self) -> Vec<ContainerRef> {
         let mut wanted: Vec<ContainerRef> = Vec::new();
         for c in self.stages.iter().filter_map(|s| s.root_cause.as_ref()) {
             if let (true, Some(container)) = (c.kind == "Pod", &c.container) {
@@ -277,7 +277,7 @@ impl Report {
     }
 
     /// The log tails shown, by container.
-    pub fn logs(&self) -> Vec<(ContainerRef, Vec<String>)> {
+    pub(crate) fn logs(&self) -> Vec<(ContainerRef, Vec<String>)> {
         let shown = |source: &ContainerRef| {
             let causes = self.stages.iter().filter_map(|s| s.root_cause.as_ref());
             causes
@@ -290,7 +290,7 @@ impl Report {
 
     /// Shows a container's log tail on every cause that names it: a stage's, and the same cause on
     /// a ResourceSet's step.
-    pub fn attach_logs(&mut self, source: &ContainerRef, lines: &[String]) {
+    pub(crate) fn attach_logs(&mut self, source: &ContainerRef, lines: &[String]) {
         let causes = self.stages.iter_mut().flat_map(|s| {
             let steps = s.steps.iter_mut().flatten().filter_map(|step| step.root_cause.as_mut());
             s.root_cause.as_mut().into_iter().chain(steps)
@@ -307,7 +307,7 @@ impl Report {
 }
 
 impl StageReport {
-    pub fn id(&self) -> StageId {
+    pub(crate) fn id(&self) -> StageId {
         let id = StageId::new(self.kind, &self.namespace, &self.name);
         match (&self.context, self.qualified) {
             (Some(context), true) => id.in_context(context.clone()),
@@ -319,7 +319,7 @@ impl StageReport {
     /// cause (`Pod/db-migration-grq6n exit code 3 (Error)`; a Blocked stage says by what:
     /// `blocked by app-database: not found`). `None` without a root cause. Stages outside `home`
     /// are named with their namespace.
-    pub fn diagnosis(&self, home: &str) -> Option<String> {
+    pub(crate) fn diagnosis(&self, home: &str) -> Option<String> {
         let cause = self.root_cause.as_ref()?;
         let object = cause.object();
         let at = self.path.last().filter(|at| **at != self.id());
@@ -342,7 +342,7 @@ impl StageReport {
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct JobReport {
+pub(crate) struct JobReport {
     pub namespace: String,
     pub name: String,
     pub state: JobState,
@@ -354,7 +354,7 @@ pub struct JobReport {
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PodReport {
+pub(crate) struct PodReport {
     pub name: String,
     pub phase: String,
     pub reason: Option<String>,
@@ -365,7 +365,7 @@ pub struct PodReport {
 /// The object actually at fault.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct RootCause {
+pub(crate) struct RootCause {
     pub kind: String,
     pub namespace: String,
     pub name: String,
@@ -393,7 +393,7 @@ pub struct RootCause {
 
 impl RootCause {
     /// `object` is at fault for `reason`; no events, no logs, nothing in between.
-    pub fn new(object: ObjectRef, reason: Reason, message: impl Into<String>) -> Self {
+    pub(crate) fn new(object: ObjectRef, reason: Reason, message: impl Into<String>) -> Self {
         RootCause {
             kind: object.kind,
             namespace: object.namespace,
@@ -410,18 +410,18 @@ impl RootCause {
         }
     }
 
-    pub fn with_events(mut self, events: Vec<String>) -> Self {
+    pub(crate) fn with_events(mut self, events: Vec<String>) -> Self {
         self.events = events;
         self
     }
 
-    pub fn object(&self) -> ObjectRef {
+    pub(crate) fn object(&self) -> ObjectRef {
         ObjectRef::new(&self.kind, &self.namespace, &self.name)
     }
 
     /// What happened to the object, in a few words: `exit code 3 (Error)`, `ImagePullBackOff`, `not
     /// found`; a controller's reason on a stage comes with the first line of its message.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         match (self.exit_code, self.reason.phrase()) {
             (Some(code), _) => format!("exit code {code} ({})", self.reason),
             (None, Some(phrase)) => phrase,
@@ -437,7 +437,7 @@ impl RootCause {
 /// controller's `BackoffLimitExceeded`, kustomize-controller's `HealthCheckFailed`) are kept as
 /// written; the ones this plugin names itself are variants. Serialized as the reason's name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Reason {
+pub(crate) enum Reason {
     /// The stage is in a `dependsOn` cycle.
     DependencyCycle,
     /// A `dependsOn` entry names a Kustomization that does not exist.
@@ -480,7 +480,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Reason::DependencyCycle => "DependencyCycle",
             Reason::DependencyNotFound => "DependencyNotFound",

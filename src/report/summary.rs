@@ -8,7 +8,7 @@ use crate::refs::StageId;
 /// `status --summary`: one line per context.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ContextSummary {
+pub(crate) struct ContextSummary {
     #[serde(flatten)]
     pub read: ContextRead,
     /// Omitted for a context that could not be read.
@@ -24,7 +24,7 @@ pub struct ContextSummary {
 /// waits (behind a stage of another pipeline), else Ready.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PipelineCounts {
+pub(crate) struct PipelineCounts {
     pub pipelines: usize,
     pub ready: usize,
     pub progressing: usize,
@@ -35,7 +35,7 @@ pub struct PipelineCounts {
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct WorstCause {
+pub(crate) struct WorstCause {
     pub stage: StageId,
     pub state: StageState,
     /// The table's MESSAGE for that stage.
@@ -46,13 +46,13 @@ pub struct WorstCause {
 
 /// The summary's document for `-o json|yaml`.
 #[derive(Clone, Debug, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub contexts: Vec<ContextSummary>,
 }
 
 impl Report {
     /// One line per context read, in order.
-    pub fn summary(&self) -> Summary {
+    pub(crate) fn summary(&self) -> Summary {
         let by_id: std::collections::HashMap<StageId, &StageReport> = self.stages.iter().map(|s| (s.id(), s)).collect();
         let contexts = self
             .contexts

@@ -8,7 +8,7 @@ use crate::harness::{self, Result};
 use crate::scenarios::{SETTLE, Scenario};
 use crate::{Ctx, check, stage};
 
-pub fn all() -> Vec<(&'static str, Scenario)> {
+pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
     vec![
         ("a_stage_applying_as_a_service_account_without_rbac_names_the_role_it_needs", service_account_without_rbac),
         ("a_missing_substitute_from_config_map_is_named_with_the_way_out", missing_substitute_from),

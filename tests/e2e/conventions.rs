@@ -6,7 +6,7 @@ use crate::harness::Result;
 use crate::scenarios::Scenario;
 use crate::{Ctx, check};
 
-pub fn all() -> Vec<(&'static str, Scenario)> {
+pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
     vec![
         ("global_flags_override_the_kubeconfig_like_kubectl", global_flags_override_the_kubeconfig),
         ("version_names_the_server_and_what_flux_serves", version_names_the_server_and_flux),

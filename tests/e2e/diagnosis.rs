@@ -7,7 +7,7 @@ use crate::harness::Result;
 use crate::scenarios::{SETTLE, Scenario};
 use crate::{Ctx, check, stage};
 
-pub fn all() -> Vec<(&'static str, Scenario)> {
+pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
     vec![
         ("pods_refused_by_a_resource_quota_are_the_root_cause", refused_by_a_resource_quota),
         ("pods_refused_by_a_limit_range_are_the_root_cause", refused_by_a_limit_range),

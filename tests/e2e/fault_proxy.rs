@@ -13,7 +13,7 @@ use std::thread;
 
 use crate::harness::Result;
 
-pub struct FaultProxy {
+pub(crate) struct FaultProxy {
     pub url: String,
     up: Arc<AtomicBool>,
     open: Arc<Mutex<Vec<TcpStream>>>,
@@ -21,7 +21,7 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     /// Starts forwarding 127.0.0.1:<new port> to `target` (`host:port`).
-    pub fn start(target: &str) -> Result<FaultProxy> {
+    pub(crate) fn start(target: &str) -> Result<FaultProxy> {
         let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("proxy: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let up = Arc::new(AtomicBool::new(true));
@@ -52,7 +52,7 @@ impl FaultProxy {
     }
 
     /// Resets every open connection and, until [`FaultProxy::restore`], every new one.
-    pub fn take_down(&self) {
+    pub(crate) fn take_down(&self) {
         self.up.store(false, Ordering::SeqCst);
         for stream in self.open.lock().unwrap().drain(..) {
             let _ = stream.shutdown(Shutdown::Both);
@@ -61,7 +61,7 @@ impl FaultProxy {
 
     /// Closes every open connection, as a load balancer or the server's timeouts do, and stays up
     /// for new ones; returns how many connections it closed.
-    pub fn cut(&self) -> usize {
+    pub(crate) fn cut(&self) -> usize {
         let open: Vec<TcpStream> = self.open.lock().unwrap().drain(..).collect();
         for stream in &open {
             let _ = stream.shutdown(Shutdown::Both);
@@ -69,7 +69,7 @@ impl FaultProxy {
         open.len() / 2
     }
 
-    pub fn restore(&self) {
+    pub(crate) fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
     }
 }
@@ -84,13 +84,13 @@ fn forward(mut from: TcpStream, mut to: TcpStream) {
 }
 
 /// An HTTP CONNECT proxy on 127.0.0.1 that tunnels to any address asked and counts the tunnels.
-pub struct ConnectProxy {
+pub(crate) struct ConnectProxy {
     pub url: String,
     tunnels: Arc<AtomicUsize>,
 }
 
 impl ConnectProxy {
-    pub fn start() -> Result<ConnectProxy> {
+    pub(crate) fn start() -> Result<ConnectProxy> {
         let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("proxy: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let tunnels = Arc::new(AtomicUsize::new(0));
@@ -106,7 +106,7 @@ impl ConnectProxy {
         Ok(ConnectProxy { url: format!("http://127.0.0.1:{port}"), tunnels })
     }
 
-    pub fn tunnels(&self) -> usize {
+    pub(crate) fn tunnels(&self) -> usize {
         self.tunnels.load(Ordering::SeqCst)
     }
 }

@@ -8,7 +8,7 @@
 use crate::harness::{ControlPlane, Result};
 
 #[derive(Clone, Debug)]
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     pub namespace: String,
     /// Image tag of the app and of both Jobs (the pattern relies on them matching).
     pub tag: String,
@@ -44,7 +44,7 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn seed(namespace: &str) -> Pipeline {
+    pub(crate) fn seed(namespace: &str) -> Pipeline {
         Pipeline {
             namespace: namespace.into(),
             tag: "1.0.0".into(),
@@ -65,7 +65,7 @@ impl Pipeline {
         }
     }
 
-    pub fn image(&self) -> String {
+    pub(crate) fn image(&self) -> String {
         format!("registry.example.invalid/shop/app:{}", self.tag)
     }
 
@@ -98,7 +98,7 @@ impl Pipeline {
     }
 
     /// The files of the app repository, as kustomize-controller will see them.
-    pub fn files(&self) -> Vec<(String, String)> {
+    pub(crate) fn files(&self) -> Vec<(String, String)> {
         let migration = self.job(
             &self.migration_name,
             "migration",
@@ -157,7 +157,7 @@ impl Pipeline {
     }
 
     /// The three Kustomizations.
-    pub fn kustomizations(&self) -> String {
+    pub(crate) fn kustomizations(&self) -> String {
         let mut deploy_deps = vec![("app-pre-deploy", self.deploy_ready_expr.as_deref())];
         if let Some(extra) = &self.extra_dependency {
             deploy_deps.push((extra, None));
@@ -171,14 +171,14 @@ impl Pipeline {
     }
 
     /// Publishes the repository as a new revision of GitRepository `app`; returns the revision.
-    pub fn publish(&self, plane: &ControlPlane) -> Result<String> {
+    pub(crate) fn publish(&self, plane: &ControlPlane) -> Result<String> {
         let files = self.files();
         let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
         plane.publish(&self.namespace, "app", &files)
     }
 
     /// Creates the namespace, publishes the source and applies the Kustomizations.
-    pub fn install(&self, plane: &ControlPlane) -> Result<String> {
+    pub(crate) fn install(&self, plane: &ControlPlane) -> Result<String> {
         for ns in std::iter::once(&self.namespace).chain(&self.target_namespace) {
             plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
         }
@@ -191,7 +191,7 @@ impl Pipeline {
     /// post-deploy), the image tag an input; `recreate_on_failure` annotates the migration Job
     /// `fluxcd.controlplane.io/recreateOnFailure: enabled`; `depends_on` names Kustomizations of
     /// this namespace it waits for (with `ready: true`).
-    pub fn resource_set(&self, name: &str, recreate_on_failure: bool, depends_on: &[&str]) -> String {
+    pub(crate) fn resource_set(&self, name: &str, recreate_on_failure: bool, depends_on: &[&str]) -> String {
         let files = self.files();
         let ns = &self.namespace;
         // Each manifest as an item of a step's `resources`, in this namespace (flux-operator does not
@@ -237,7 +237,7 @@ impl Pipeline {
 /// A fake node kwok runs, in node pool `pool` (label `fluxjobs.test/pool`). A `flaky` one is
 /// tainted, so only that pool's Jobs (which tolerate it) land there, and its Job pods exit with
 /// code 3 when its name is one the kwok stage `pod-on-flaky-node-fails` names.
-pub fn kwok_node(name: &str, pool: &str, flaky: bool) -> String {
+pub(crate) fn kwok_node(name: &str, pool: &str, flaky: bool) -> String {
     let taint = if flaky {
         "spec:\n  taints:\n  - key: fluxjobs.test/flaky\n    value: \"true\"\n    effect: NoSchedule\n"
     } else {

@@ -15,7 +15,7 @@ use crate::scenarios::Scenario;
 use crate::watching::Watching;
 use crate::{Ctx, check};
 
-pub fn all() -> Vec<(&'static str, Scenario)> {
+pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
     vec![
         ("status_across_contexts_shows_each_cluster_and_says_which_could_not_be_read", across_contexts),
         ("a_kustomization_applying_to_another_cluster_names_it_and_is_followed_into_it", hub_and_spoke),

@@ -27,24 +27,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub type Result<T, E = String> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = String> = std::result::Result<T, E>;
 
 /// The repository root (this file is `tests/e2e/harness.rs`).
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Paths of the built programs, from `tests/e2e/build-tools.sh`'s `NAME=path` lines.
-pub struct Tools(HashMap<String, PathBuf>);
+pub(crate) struct Tools(HashMap<String, PathBuf>);
 
 impl Tools {
     /// Builds (or finds cached) every program the tests use. Build progress goes to stderr.
-    pub fn build() -> Result<Tools> {
+    pub(crate) fn build() -> Result<Tools> {
         Tools::build_components(&[])
     }
 
     /// Builds (or finds cached) the named components of build-tools.sh (all test tools when empty).
-    pub fn build_components(components: &[&str]) -> Result<Tools> {
+    pub(crate) fn build_components(components: &[&str]) -> Result<Tools> {
         let script = repo_root().join("tests/e2e/build-tools.sh");
         let out = Command::new("bash")
             .arg(&script)
@@ -61,11 +61,11 @@ impl Tools {
         Ok(Tools(map))
     }
 
-    pub fn merge(&mut self, other: &Tools) {
+    pub(crate) fn merge(&mut self, other: &Tools) {
         self.0.extend(other.0.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
 
-    pub fn get(&self, name: &str) -> &Path {
+    pub(crate) fn get(&self, name: &str) -> &Path {
         self.0.get(name).unwrap_or_else(|| panic!("build-tools.sh printed no {name}="))
     }
 }
@@ -77,7 +77,7 @@ struct Process {
 }
 
 /// What to start besides the Kubernetes control plane.
-pub struct Options {
+pub(crate) struct Options {
     /// Namespaces whose containers get logs from kwok (`*` for every namespace).
     pub log_namespaces: Vec<String>,
     /// Start Flux kustomize-controller and flux-operator (the benchmark writes statuses itself).
@@ -92,9 +92,9 @@ impl Default for Options {
 
 /// The user of `bench.crt`; only its requests are written to the API server's audit log, which is
 /// how the benchmark counts the requests each tool makes.
-pub const BENCH_USER: &str = "fluxjobs-bench";
+pub(crate) const BENCH_USER: &str = "fluxjobs-bench";
 
-pub struct ControlPlane {
+pub(crate) struct ControlPlane {
     pub dir: PathBuf,
     pub kubeconfig: PathBuf,
     pub api_server: String,
@@ -108,7 +108,7 @@ pub struct ControlPlane {
 }
 
 /// A free TCP port on 127.0.0.1 (the OS picks it; a tiny race with other programs is accepted).
-pub fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
     Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
 }
@@ -127,12 +127,12 @@ fn run(cmd: &mut Command) -> Result<String> {
 }
 
 /// Polls `check` every 200 ms until it returns `Ok(true)` or `timeout` passes.
-pub fn wait_until(what: &str, timeout: Duration, check: impl FnMut() -> Result<bool>) -> Result<()> {
+pub(crate) fn wait_until(what: &str, timeout: Duration, check: impl FnMut() -> Result<bool>) -> Result<()> {
     poll_until(what, timeout, Duration::from_millis(200), check)
 }
 
 /// Polls `check` every `every` until it returns `Ok(true)` or `timeout` passes.
-pub fn poll_until(
+pub(crate) fn poll_until(
     what: &str,
     timeout: Duration,
     every: Duration,
@@ -176,7 +176,7 @@ fn tail(path: &Path, lines: usize) -> String {
 impl ControlPlane {
     /// Starts the whole control plane in a new directory under `parent`, ready for tests: the node
     /// is Ready and the Flux CRDs are Established before kustomize-controller starts.
-    pub fn start(tools: Tools, parent: &Path, options: &Options) -> Result<ControlPlane> {
+    pub(crate) fn start(tools: Tools, parent: &Path, options: &Options) -> Result<ControlPlane> {
         let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
         let dir = parent.join(format!("fluxjobs-e2e-{}-{stamp}", std::process::id()));
         fs::create_dir_all(dir.join("logs")).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -397,7 +397,7 @@ impl ControlPlane {
 
     /// A second API server over the same etcd under another prefix: an empty cluster without the
     /// Flux CRDs, as users meet it before installing Flux. Returns an admin kubeconfig for it.
-    pub fn start_bare_api_server(&self) -> Result<PathBuf> {
+    pub(crate) fn start_bare_api_server(&self) -> Result<PathBuf> {
         let port = free_port()?;
         self.spawn("kube-apiserver-bare", &mut self.api_server_command(port, "/bare-registry"))?;
         let kubeconfig = self.dir.join("kubeconfig-bare");
@@ -444,7 +444,7 @@ impl ControlPlane {
     /// cluster of a fleet. With `jobs`, it runs Jobs too: the Job controller (a
     /// kube-controller-manager with the controllers Jobs need) and kwok with its node, on which
     /// Job pods land by `nodeName` (no scheduler). Returns its server URL and an admin kubeconfig.
-    pub fn start_spoke(&self, name: &'static str, jobs: bool) -> Result<(String, PathBuf)> {
+    pub(crate) fn start_spoke(&self, name: &'static str, jobs: bool) -> Result<(String, PathBuf)> {
         let port = free_port()?;
         let leak = |what: String| -> &'static str { Box::leak(what.into_boxed_str()) };
         self.spawn(
@@ -560,7 +560,7 @@ impl ControlPlane {
     }
 
     /// Writes a kubeconfig for one of the certificates made by `make_pki`.
-    pub fn write_kubeconfig(&self, path: &Path, user: &str, cert: &str) -> Result<()> {
+    pub(crate) fn write_kubeconfig(&self, path: &Path, user: &str, cert: &str) -> Result<()> {
         self.write_kubeconfig_for(&self.api_server, path, user, cert)
     }
 
@@ -617,7 +617,7 @@ impl ControlPlane {
     }
 
     /// The API server's audit log: one JSON line per request of [`BENCH_USER`].
-    pub fn audit_log(&self) -> PathBuf {
+    pub(crate) fn audit_log(&self) -> PathBuf {
         self.dir.join("logs").join("audit.log")
     }
 
@@ -628,7 +628,7 @@ impl ControlPlane {
 
     /// Sets the container log of every pod in `namespace` (one of `log_namespaces`), in the CRI
     /// log format kwok parses like a kubelet does (`<RFC 3339> <stream> F <line>`).
-    pub fn write_pod_log(&self, namespace: &str, lines: &[&str]) -> Result<()> {
+    pub(crate) fn write_pod_log(&self, namespace: &str, lines: &[&str]) -> Result<()> {
         let now = rfc3339_now();
         let text: String = lines.iter().map(|l| format!("{now} stdout F {l}\n")).collect();
         fs::write(self.pod_log_file(namespace), text).map_err(|e| e.to_string())
@@ -665,7 +665,7 @@ impl ControlPlane {
     }
 
     /// A started process that has exited, with its last log lines.
-    pub fn exited_process(&self) -> Option<String> {
+    pub(crate) fn exited_process(&self) -> Option<String> {
         let mut processes = self.processes.lock().unwrap();
         processes.iter_mut().find_map(|p| match p.child.try_wait() {
             Ok(Some(status)) => Some(format!("{} exited ({status}):\n{}", p.name, tail(&p.log, 20))),
@@ -674,37 +674,37 @@ impl ControlPlane {
     }
 
     /// The last lines of one component's log, for failure messages.
-    pub fn log_tail(&self, name: &str, lines: usize) -> String {
+    pub(crate) fn log_tail(&self, name: &str, lines: usize) -> String {
         tail(&self.dir.join("logs").join(format!("{name}.log")), lines)
     }
 
     /// Keep the work directory (logs, kubeconfig) after the control plane stops.
-    pub fn keep(&self) {
+    pub(crate) fn keep(&self) {
         self.keep.store(true, Ordering::Relaxed);
     }
 
-    pub fn kubectl(&self, args: &[&str]) -> Result<String> {
+    pub(crate) fn kubectl(&self, args: &[&str]) -> Result<String> {
         self.kubectl_with(&self.kubeconfig, args)
     }
 
     /// kubectl with this kubeconfig (another cluster's).
-    pub fn kubectl_with(&self, kubeconfig: &Path, args: &[&str]) -> Result<String> {
+    pub(crate) fn kubectl_with(&self, kubeconfig: &Path, args: &[&str]) -> Result<String> {
         run(Command::new(self.tools.get("KUBECTL")).arg("--kubeconfig").arg(kubeconfig).args(args))
     }
 
     /// Merges `status` (a JSON object) into the status of `kind` `ns`/`name` through the status
     /// subresource, as the object's controller would write it.
-    pub fn patch_status(&self, ns: &str, kind: &str, name: &str, status: &serde_json::Value) -> Result<String> {
+    pub(crate) fn patch_status(&self, ns: &str, kind: &str, name: &str, status: &serde_json::Value) -> Result<String> {
         let patch = serde_json::json!({ "status": status }).to_string();
         self.kubectl(&["-n", ns, "patch", kind, name, "--subresource=status", "--type=merge", "-p", &patch])
     }
 
-    pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Result<String> {
+    pub(crate) fn kubectl_stdin(&self, args: &[&str], input: &str) -> Result<String> {
         self.kubectl_stdin_with(&self.kubeconfig, args, input)
     }
 
     /// kubectl with this kubeconfig (another cluster's), `input` on its stdin.
-    pub fn kubectl_stdin_with(&self, kubeconfig: &Path, args: &[&str], input: &str) -> Result<String> {
+    pub(crate) fn kubectl_stdin_with(&self, kubeconfig: &Path, args: &[&str], input: &str) -> Result<String> {
         let mut child = Command::new(self.tools.get("KUBECTL"))
             .arg("--kubeconfig")
             .arg(kubeconfig)
@@ -722,17 +722,17 @@ impl ControlPlane {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    pub fn apply(&self, yaml: &str) -> Result<String> {
+    pub(crate) fn apply(&self, yaml: &str) -> Result<String> {
         self.kubectl_stdin(&["apply", "-f", "-"], yaml)
     }
 
     /// A program built by build-tools.sh, if it was built.
-    pub fn try_tool(&self, name: &str) -> Option<&Path> {
+    pub(crate) fn try_tool(&self, name: &str) -> Option<&Path> {
         self.tools.0.get(name).map(PathBuf::as_path)
     }
 
     /// A program built by build-tools.sh, by its `NAME=` key.
-    pub fn tool(&self, name: &str) -> &Path {
+    pub(crate) fn tool(&self, name: &str) -> &Path {
         self.tools.get(name)
     }
 
@@ -740,7 +740,7 @@ impl ControlPlane {
     /// source-controller would: a gzip tarball served over HTTP, and the GitRepository status
     /// (artifact with digest and revision, Ready=True) written through the status subresource.
     /// Returns the revision (`main@sha1:<40 hex>`).
-    pub fn publish(&self, ns: &str, name: &str, files: &[(&str, &str)]) -> Result<String> {
+    pub(crate) fn publish(&self, ns: &str, name: &str, files: &[(&str, &str)]) -> Result<String> {
         let (sha256, artifact) = self.serve_tarball("gitrepository", ns, name, files, ".")?;
         self.apply(&format!(
             "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: {name}\n  namespace: {ns}\n\
@@ -755,7 +755,7 @@ impl ControlPlane {
     /// `ns/name`, the way source-controller would for `spec.chartRef` of a HelmRelease: the chart
     /// archive served over HTTP and the OCIRepository's artifact written through its status.
     /// Returns the revision (`VERSION@sha256:<64 hex>`).
-    pub fn publish_chart(
+    pub(crate) fn publish_chart(
         &self,
         ns: &str,
         name: &str,

@@ -5,7 +5,7 @@ use crate::harness::Result;
 use crate::scenarios::{SETTLE, Scenario};
 use crate::{Ctx, check, stage_of_kind};
 
-pub fn all() -> Vec<(&'static str, Scenario)> {
+pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
     vec![
         ("a_failing_pre_install_hook_is_the_root_cause_of_its_helm_release", failing_pre_install_hook),
         (

@@ -14,6 +14,8 @@ mod fleet;
 mod harness;
 mod helm_releases;
 mod previous_run;
+#[path = "../support/pty.rs"]
+mod pty;
 mod resource_sets;
 mod rollout;
 mod safety;
@@ -32,7 +34,7 @@ use serde_json::Value;
 use harness::{ControlPlane, Result};
 
 pub struct Ctx {
-    pub plane: ControlPlane,
+    pub(crate) plane: ControlPlane,
 }
 
 /// What one run of the plugin printed.
@@ -59,7 +61,8 @@ impl Ctx {
     }
 
     pub fn plugin_with(&self, kubeconfig: &std::path::Path, args: &[&str]) -> Result<Output> {
-        let out = terminal::without_terminal(self.command(kubeconfig, args))
+        let out = self
+            .command(pty::without_terminal(env!("CARGO_BIN_EXE_kubectl-fluxjobs")), kubeconfig, args)
             .output()
             .map_err(|e| format!("cannot run kubectl-fluxjobs: {e}"))?;
         Ok(Output::of(&out))
@@ -69,11 +72,12 @@ impl Ctx {
     /// piped (as in `rerun ... 2>&1 | tee log`): types `answer` at its question. Returns what it
     /// printed and what the terminal showed.
     pub fn plugin_at_terminal(&self, args: &[&str], answer: &str) -> Result<(Output, String)> {
-        terminal::answer_at_terminal(self.command(&self.plane.kubeconfig, args), answer)
+        let command = pty::at_terminal_on_stdin(env!("CARGO_BIN_EXE_kubectl-fluxjobs"));
+        terminal::answer_at_terminal(self.command(command, &self.plane.kubeconfig, args), answer)
     }
 
-    fn command(&self, kubeconfig: &std::path::Path, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"));
+    /// `command` (the plugin, run in a session of its own) with the kubeconfig and `args`.
+    fn command(&self, mut command: Command, kubeconfig: &std::path::Path, args: &[&str]) -> Command {
         command.arg("--kubeconfig").arg(kubeconfig).args(args).env_remove("KUBECONFIG").env("NO_COLOR", "1");
         command
     }

@@ -9,7 +9,7 @@ use crate::scenarios::SETTLE;
 use crate::scenarios::Scenario;
 use crate::{Ctx, check, stage, state_of};
 
-pub fn all() -> Vec<(&'static str, Scenario)> {
+pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
     vec![
         ("a_recreated_job_is_not_spoken_for_by_the_previous_ones_events", recreated_job_events),
         ("a_job_kept_from_an_earlier_release_is_a_leftover", kept_job_is_a_leftover),

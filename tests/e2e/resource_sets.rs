@@ -9,7 +9,7 @@ use crate::harness::Result;
 use crate::scenarios::{SETTLE, Scenario};
 use crate::{Ctx, check, stage};
 
-pub fn all() -> Vec<(&'static str, Scenario)> {
+pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
     vec![
         ("a_resource_set_runs_its_three_steps_to_ready", three_steps_reach_ready),
         ("a_failing_migration_step_is_traced_to_its_pod", failing_step_is_traced_to_the_pod),

@@ -12,7 +12,7 @@ use crate::harness::Result;
 use crate::scenarios::{SETTLE, Scenario};
 use crate::{Ctx, check, stage};
 
-pub fn all() -> Vec<(&'static str, Scenario)> {
+pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
     vec![("a_good_rollout_never_fails_exit_code_and_a_failed_migration_does_at_once", rollout_is_no_alarm)]
 }
 

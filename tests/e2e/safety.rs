@@ -12,7 +12,7 @@ use crate::scenarios::{SETTLE, Scenario, uid_of_job};
 use crate::watching::Watching;
 use crate::{Ctx, Output, check, stage, state_of};
 
-pub fn all() -> Vec<(&'static str, Scenario)> {
+pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
     vec![
         ("rerun_without_permission_to_patch_is_refused_before_any_write", refused_without_permission_to_patch),
         ("rerun_denied_by_an_admission_policy_is_refused_before_any_write", refused_by_an_admission_policy),

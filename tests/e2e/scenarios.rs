@@ -8,12 +8,12 @@ use crate::fixtures::Pipeline;
 use crate::harness::Result;
 use crate::{Ctx, check, stage, state_of};
 
-pub type Scenario = fn(&Ctx) -> Result<()>;
+pub(crate) type Scenario = fn(&Ctx) -> Result<()>;
 
 /// Namespaces whose pods get container logs from kwok (see `ControlPlane::kwok_config`).
-pub const LOG_NAMESPACES: &[&str] = &["e2e-failed-migration", "e2e-rset-failed", "e2e-watch-logs"];
+pub(crate) const LOG_NAMESPACES: &[&str] = &["e2e-failed-migration", "e2e-rset-failed", "e2e-watch-logs"];
 
-pub fn all() -> Vec<(&'static str, Scenario)> {
+pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
     vec![
         ("seed_pipeline_reaches_ready", seed_pipeline_reaches_ready),
         ("failed_migration_blocks_the_chain", failed_migration_blocks_the_chain),
@@ -65,7 +65,7 @@ fn an_empty_namespace_exits_4_and_says_where_stages_are(ctx: &Ctx) -> Result<()>
 const STAGES: [&str; 3] = ["app-pre-deploy", "app-deploy", "app-post-deploy"];
 /// Long enough for a loaded 2-core machine: a three-stage chain settles in about a minute with
 /// kustomize-controller's default 30s dependency requeue.
-pub const SETTLE: Duration = Duration::from_secs(300);
+pub(crate) const SETTLE: Duration = Duration::from_secs(300);
 
 fn all_ready_at(report: &Value, revision: &str) -> bool {
     STAGES.iter().all(|s| {
@@ -448,7 +448,7 @@ fn suspend_stage(ctx: &Ctx, ns: &str, name: &str) -> Result<String> {
     ctx.plane.kubectl(&["-n", ns, "patch", "kustomization", name, "--type=merge", "--field-manager=e2e", "-p", patch])
 }
 
-pub fn uid_of_job(ctx: &Ctx, ns: &str, name: &str) -> Result<String> {
+pub(crate) fn uid_of_job(ctx: &Ctx, ns: &str, name: &str) -> Result<String> {
     ctx.plane.kubectl(&["-n", ns, "get", "job", name, "-o", "jsonpath={.metadata.uid}"])
 }
 

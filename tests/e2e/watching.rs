@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::harness::Result;
 
-pub struct Watching {
+pub(crate) struct Watching {
     child: std::process::Child,
     documents: Receiver<Value>,
     lines: Arc<Mutex<Vec<String>>>,
@@ -19,12 +19,12 @@ pub struct Watching {
 
 impl Watching {
     /// `kubectl fluxjobs status -n NS --watch -o json --logs 0` with this kubeconfig.
-    pub fn start(kubeconfig: &Path, ns: &str) -> Result<Watching> {
+    pub(crate) fn start(kubeconfig: &Path, ns: &str) -> Result<Watching> {
         Watching::start_args(kubeconfig, &["status", "-n", ns, "--watch", "-o", "json", "--logs", "0"])
     }
 
     /// The plugin with these arguments (a `status --watch -o json`) and this kubeconfig.
-    pub fn start_args(kubeconfig: &Path, args: &[&str]) -> Result<Watching> {
+    pub(crate) fn start_args(kubeconfig: &Path, args: &[&str]) -> Result<Watching> {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
             .arg("--kubeconfig")
             .arg(kubeconfig)
@@ -54,12 +54,12 @@ impl Watching {
     }
 
     /// The next document, within `timeout`.
-    pub fn next(&self, timeout: Duration, what: &str) -> Result<Value> {
+    pub(crate) fn next(&self, timeout: Duration, what: &str) -> Result<Value> {
         self.documents.recv_timeout(timeout).map_err(|e| format!("no document {what}: {e}"))
     }
 
     /// Documents until one satisfies `done` (returned), within `timeout`; `each` sees every one.
-    pub fn until(
+    pub(crate) fn until(
         &self,
         timeout: Duration,
         what: &str,
@@ -78,7 +78,7 @@ impl Watching {
     }
 
     /// What it printed on stderr so far.
-    pub fn stderr(&self) -> Vec<String> {
+    pub(crate) fn stderr(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
     }
 }

@@ -14,7 +14,7 @@ use crate::refs::NamespacedName;
 use crate::report::ContainerRef;
 
 /// `$XDG_STATE_HOME/kubectl-fluxjobs/backups`, else `~/.local/state/kubectl-fluxjobs/backups`.
-pub fn default_dir() -> Result<PathBuf, Error> {
+pub(super) fn default_dir() -> Result<PathBuf, Error> {
     let state = std::env::var_os("XDG_STATE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -25,7 +25,7 @@ pub fn default_dir() -> Result<PathBuf, Error> {
 
 /// How many backups of one Job are kept; older ones go once a later rerun of the same Job has
 /// brought it back ([`prune`]).
-pub const KEPT_PER_JOB: usize = 10;
+pub(super) const KEPT_PER_JOB: usize = 10;
 
 /// How many log lines of each container of the Job's pods a backup keeps.
 const LOG_TAIL_LINES: u32 = 50;
@@ -33,7 +33,7 @@ const LOG_TAIL_LINES: u32 = 50;
 /// The last lines each container of the Job's pods logged, as `# pod/container: line` comments:
 /// a deleted Job (by rerun, or by Helm before it runs a hook again) takes its pods and their logs
 /// with it. Best effort: what cannot be read is said in the same form.
-pub async fn log_tail(conn: &Connection, plan: &Plan) -> Vec<String> {
+pub(super) async fn log_tail(conn: &Connection, plan: &Plan) -> Vec<String> {
     let pods = match read::job_pods(conn, &plan.id.namespace, plan.uid()).await {
         Ok(pods) => pods,
         Err(e) => return vec![format!("cannot list the pods of Job {}: {}", plan.id, one_line(&e))],
@@ -65,7 +65,7 @@ pub async fn log_tail(conn: &Connection, plan: &Plan) -> Vec<String> {
 /// after it, and returns its path. Job specs often carry credentials in env values, so the file
 /// is readable by its owner only (0600) and a directory created for it is too (0700); an existing
 /// file is never overwritten.
-pub fn save(dir: &Path, plan: &Plan, logs: &[String]) -> Result<PathBuf, Error> {
+pub(super) fn save(dir: &Path, plan: &Plan, logs: &[String]) -> Result<PathBuf, Error> {
     let io = |action, path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Backup { action, path, source }
@@ -127,7 +127,7 @@ fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// Removes all but the newest [`KEPT_PER_JOB`] backups of `job` in `dir`. Called only once `job`
 /// exists again, so the backup of a Job that is missing is never removed. Returns how many went.
-pub fn prune(dir: &Path, job: &NamespacedName) -> std::io::Result<usize> {
+pub(super) fn prune(dir: &Path, job: &NamespacedName) -> std::io::Result<usize> {
     let header = format!("{HEADER}{job} (uid ");
     let mut backups: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
     for entry in std::fs::read_dir(dir)?.flatten() {
@@ -152,7 +152,7 @@ pub fn prune(dir: &Path, job: &NamespacedName) -> std::io::Result<usize> {
 }
 
 /// The Job saved at `path`, to be created again.
-pub fn load(path: &Path) -> Result<Job, Error> {
+pub(super) fn load(path: &Path) -> Result<Job, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Backup {
         action: "read the backup",
         path: path.to_path_buf(),
@@ -163,7 +163,7 @@ pub fn load(path: &Path) -> Result<Job, Error> {
 
 /// How far a rerun got, so that an error or an interrupt tells the user exactly what to do.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Progress {
+pub(super) enum Progress {
     /// The delete was not confirmed by the API server (it may still have been applied).
     NothingDeleted,
     /// The API server accepted the delete, but the Job still exists (terminating: a finalizer, or
@@ -179,7 +179,7 @@ pub enum Progress {
 }
 
 impl Progress {
-    pub fn advice(self, plan: &Plan, backup: &Path) -> String {
+    pub(super) fn advice(self, plan: &Plan, backup: &Path) -> String {
         let (ns, name) = (&plan.id.namespace, &plan.id.name);
         let restore = format!("kubectl create -f {}", backup.display());
         let owner = plan.owner.as_ref().map(|s| s.id());

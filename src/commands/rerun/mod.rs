@@ -238,14 +238,14 @@ async fn plan_all(conn: &Connection, ns: &str, targets: &[Target], args: &RerunA
                 }
                 continue;
             }
-            Target::Stage(_, name) => {
-                let id = StageId::kustomization(ns, name);
-                let ks = read::get_kustomization(conn, &id).await?.ok_or_else(|| Error::StageNotFound(id.clone()))?;
+            Target::Stage(kind, name) => {
+                let id = StageId::new(*kind, ns, name);
+                let stage = read::get_stage(conn, &id).await?.ok_or_else(|| Error::StageNotFound(id.clone()))?;
                 // Leftovers (labelled, no longer in the inventory) are not the stage's to rerun.
-                let jobs: Vec<Job> = read::stage_jobs(conn, &ks, &stage_namespaces(&ks))
+                let jobs: Vec<Job> = read::stage_jobs(conn, stage.object(), &stage_namespaces(stage.object()))
                     .await?
                     .into_iter()
-                    .filter(|job| holds_job(&ks, &NamespacedName::of(&job.metadata)))
+                    .filter(|job| holds_job(stage.object(), &NamespacedName::of(&job.metadata)))
                     .collect();
                 if jobs.is_empty() {
                     return Err(Error::StageHasNoJobs(id));
@@ -396,7 +396,7 @@ async fn request_and_wait(
             "{controller} handled the reconcile request of {stage} but did not recreate Job {id}; {}",
             Progress::Deleted.advice(plan, backup)
         )),
-        None => return Err(Error::NotRecreated { job: id.clone(), stage, timeout }),
+        None => return Err(Error::NotRecreated { job: Box::new(id.clone()), stage: Box::new(stage), timeout }),
     }
     progress.set(Progress::Restored);
     Ok(Some(token))

@@ -130,7 +130,7 @@ async fn execute(
                 }
                 back.push(false);
             }
-            None => return Err(Error::NotRecreated { job: id.clone(), stage, timeout }),
+            None => return Err(Error::NotRecreated { job: Box::new(id.clone()), stage: Box::new(stage), timeout }),
         }
         progress.set(Progress::Restored);
     }
