@@ -430,7 +430,7 @@ fn rerun_and_reconcile_have_help_with_examples_and_check_their_arguments() {
     let bad = run(&["rerun", "deployment/app", "--kubeconfig", "tests/fixtures/kubeconfig.yaml"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(
-        stderr(&bad).contains("name a Job (job/NAME or NAME), a Kustomization (ks/NAME) or a HelmRelease (hr/NAME)"),
+        stderr(&bad).contains("name a Job (job/NAME or NAME), a Kustomization (ks/NAME), a ResourceSet (rset/NAME) or a HelmRelease (hr/NAME)"),
         "{}",
         stderr(&bad)
     );

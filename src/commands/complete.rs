@@ -13,7 +13,7 @@ use crate::cli::{Cli, CompletionArgs, CompletionShell};
 use crate::cluster::{self, ConnectOptions, read};
 use crate::error::Error;
 use crate::model::{ReadKind, Role, Snapshot, StageObject};
-use crate::refs::{MetaNames, StageKind};
+use crate::refs::MetaNames;
 
 /// Cobra's ShellCompDirectiveDefault: let the shell complete file names.
 const FILES: u8 = 0;
@@ -217,15 +217,15 @@ fn describe(stage: &dyn StageObject) -> String {
     format!("{}, {ready}", stage.stage_kind().as_str())
 }
 
-/// What `rerun` takes: Kustomizations as `ks/NAME` (every Job of the stage), and Jobs as `job/NAME`.
+/// What `rerun` takes: every stage as `SHORT/NAME` (`ks/`, `rset/`, `hr/`: its Jobs, or a
+/// HelmRelease's forced reconcile), and Jobs as `job/NAME`.
 async fn rerun_targets(typed: &Typed) -> Vec<(String, String)> {
-    let snapshot = listed(typed, |k| k.api == *StageKind::Kustomization.api() || k.api.plural == "jobs").await;
-    let kustomizations = snapshot.kustomizations.iter().map(|k| {
-        let short = StageKind::Kustomization.short_name();
-        (format!("{short}/{}", k.name()), describe(k))
-    });
+    let snapshot = listed(typed, |k| k.role == Role::Stage || k.api.plural == "jobs").await;
+    let stages = snapshot
+        .stages()
+        .map(|stage| (format!("{}/{}", stage.stage_kind().short_name(), stage.name()), describe(stage)));
     let jobs = snapshot.jobs.iter().map(|j| (format!("job/{}", j.metadata.name_str()), "Job".to_string()));
-    kustomizations.chain(jobs).collect()
+    stages.chain(jobs).collect()
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `kubectl fluxjobs version`: this client's version and, as `kubectl version` does, the server's;
-//! plus what Flux serves there (the Kustomization and ResourceSet API versions) and the version of
-//! kustomize-controller when its Deployment can be read.
+//! plus what Flux serves there (the API versions of every stage kind, from the kind table) and the
+//! version of kustomize-controller when its Deployment can be read.
 
 use std::process::ExitCode;
 
@@ -10,7 +10,7 @@ use crate::cli::{VersionArgs, VersionFormat};
 use crate::cluster::{Connection, read};
 use crate::context::Context;
 use crate::error::{Error, one_line};
-use crate::model::{KUSTOMIZE_GROUP, RESOURCE_SET_GROUP as FLUX_OPERATOR_GROUP};
+use crate::refs::StageKind;
 use crate::terminal;
 
 /// Where `flux install` puts kustomize-controller (fluxcd/flux2 manifests).
@@ -29,10 +29,10 @@ struct Versions {
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Flux {
-    /// The versions of kustomize.toolkit.fluxcd.io served, preferred first; empty when Flux is not installed.
-    kustomizations: Vec<String>,
-    /// The versions of fluxcd.controlplane.io (Flux Operator) served, preferred first.
-    resource_sets: Vec<String>,
+    /// Per stage kind (`kustomizations`, `resourceSets`, `helmReleases`): the versions of its API
+    /// group served, preferred first; empty when its controller's CRDs are not installed.
+    #[serde(flatten)]
+    stages: std::collections::BTreeMap<String, Vec<String>>,
     /// The image tag of flux-system/kustomize-controller, when its Deployment can be read.
     kustomize_controller: Option<String>,
 }
@@ -64,8 +64,7 @@ async fn read_server(ctx: &Context, versions: &mut Versions) -> Result<(), Error
         versions
     };
     versions.flux = Some(Flux {
-        kustomizations: served(KUSTOMIZE_GROUP),
-        resource_sets: served(FLUX_OPERATOR_GROUP),
+        stages: StageKind::ALL.into_iter().map(|kind| (json_key(kind), served(kind.info().api.group))).collect(),
         kustomize_controller: kustomize_controller(&conn).await,
     });
     Ok(())
@@ -90,6 +89,14 @@ async fn kustomize_controller(conn: &Connection) -> Option<String> {
     }
 }
 
+/// A stage kind's key in the JSON document: its plural in camelCase (`helmReleases`).
+fn json_key(kind: StageKind) -> String {
+    let name = kind.as_str();
+    let mut key: String = name[..1].to_lowercase();
+    key.push_str(&name[1..]);
+    key + "s"
+}
+
 fn table(v: &Versions) -> String {
     let mut out = format!("Client Version: {}\n", v.client_version);
     if let Some(server) = &v.server_version {
@@ -100,8 +107,11 @@ fn table(v: &Versions) -> String {
             [] => "not served".to_string(),
             all => all.join(", "),
         };
-        out.push_str(&format!("Flux Kustomizations ({KUSTOMIZE_GROUP}): {}\n", served(&flux.kustomizations)));
-        out.push_str(&format!("Flux Operator ResourceSets ({FLUX_OPERATOR_GROUP}): {}\n", served(&flux.resource_sets)));
+        for kind in StageKind::ALL {
+            let versions = flux.stages.get(&json_key(kind)).map(Vec::as_slice).unwrap_or_default();
+            let api = &kind.info().api;
+            out.push_str(&format!("Flux {}s ({}): {}\n", api.kind, api.group, served(versions)));
+        }
         let controller = flux.kustomize_controller.as_deref().unwrap_or("unknown (no readable Deployment)");
         out.push_str(&format!("kustomize-controller ({FLUX_NAMESPACE}): {controller}\n"));
     }

@@ -28,7 +28,6 @@ pub(crate) use stage::*;
 
 use crate::refs::StageKind;
 
-pub(crate) const KUSTOMIZE_GROUP: &str = StageKind::Kustomization.api().group;
 /// The owner label kustomize-controller stamps on every applied object, as rerun's refusal names it.
 pub(crate) const OWNER_NAME_LABEL: &str = StageKind::Kustomization.info().owner_labels.0;
 /// The reconcile request annotation (fluxcd/pkg apis/meta/annotations.go).

@@ -11,7 +11,6 @@ use super::StageObject;
 use super::{Condition, Inventory};
 use crate::refs::{StageId, StageKind};
 
-pub(crate) const RESOURCE_SET_GROUP: &str = StageKind::ResourceSet.api().group;
 /// `fluxcd.controlplane.io/reconcile: disabled` pauses a ResourceSet (`IsDisabled` in api/v1
 /// resourceset_types.go); on an applied object it freezes that object.
 pub(crate) const OPERATOR_RECONCILE_ANNOTATION: &str = "fluxcd.controlplane.io/reconcile";

@@ -78,16 +78,20 @@ fn version_names_the_server_and_flux(ctx: &Ctx) -> Result<()> {
     let v: serde_json::Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))?;
     check(out.code == 0 && v["clientVersion"] == format!("v{}", env!("CARGO_PKG_VERSION")), || out.stdout.clone())?;
     check(v["serverVersion"].as_str().is_some_and(|s| s.starts_with("v1.")), || format!("server: {v}"))?;
-    // The harness runs flux-operator too, so its CRDs are served.
-    check(v["flux"]["kustomizations"][0] == "v1" && v["flux"]["resourceSets"] == serde_json::json!(["v1"]), || {
-        format!("flux: {v}")
-    })?;
+    // The harness runs flux-operator and helm-controller too, so every stage kind's CRD is served.
+    check(
+        v["flux"]["kustomizations"][0] == "v1"
+            && v["flux"]["resourceSets"] == serde_json::json!(["v1"])
+            && v["flux"]["helmReleases"][0] == "v2",
+        || format!("flux: {v}"),
+    )?;
     // The harness runs kustomize-controller as a process, not a Deployment: unknown, not an error.
     check(v["flux"]["kustomizeController"].is_null(), || format!("controller: {v}"))?;
     let text = ctx.plugin(&["version"])?;
     check(
         text.stdout.contains("Flux Kustomizations (kustomize.toolkit.fluxcd.io): v1")
-            && text.stdout.contains("Flux Operator ResourceSets (fluxcd.controlplane.io): v1"),
+            && text.stdout.contains("Flux ResourceSets (fluxcd.controlplane.io): v1")
+            && text.stdout.contains("Flux HelmReleases (helm.toolkit.fluxcd.io): v2"),
         || text.stdout.clone(),
     )?;
     // Unreachable: the client's line, then one error line.

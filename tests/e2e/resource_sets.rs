@@ -203,6 +203,19 @@ fn rerun_of_a_step_job(ctx: &Ctx) -> Result<()> {
     ctx.plane.apply(&Pipeline::seed(ns).resource_set(RSET, false, &[]))?;
     ctx.wait_status(ns, "the ResourceSet Ready", SETTLE, |r| stage(r, RSET)["state"] == "Ready")?;
     let old_uid = uid_of_migration(ctx, ns)?;
+    // The same Job named through the ResourceSet that holds it (Ready, so --force), planned only.
+    let dry = ctx.plugin(&["rerun", &format!("rset/{RSET}"), "-n", ns, "--dry-run", "--force"])?;
+    check(
+        dry.code == 0
+            && dry.stderr.contains("db-migration")
+            && dry.stderr.contains(&format!("ask flux-operator to reconcile ResourceSet/{ns}/{RSET}")),
+        || format!("rerun rset/{RSET} --dry-run (exit {}):\n{}", dry.code, dry.stderr),
+    )?;
+    check(uid_of_migration(ctx, ns)? == old_uid, || "a dry run changed the Job".into())?;
+    let missing = ctx.plugin(&["rerun", "rset/nowhere", "-n", ns, "--dry-run"])?;
+    check(missing.code == 1 && missing.stderr.trim() == format!("error: ResourceSet {ns}/nowhere not found"), || {
+        format!("rerun rset/nowhere (exit {}):\n{}", missing.code, missing.stderr)
+    })?;
     let backups = ctx.plane.dir.join("backups-rset-rerun");
     let out = ctx.rerun_migration(ns, &backups, &[])?;
     check(out.code == 0, || format!("rerun exited {}: {}", out.code, out.stderr))?;
