@@ -14,10 +14,11 @@ pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
     bin_name = "kubectl fluxjobs",
     // The same text as `version --client` prints (kubectl's `v` form).
     version = VERSION,
-    about = "Why is my Flux deploy stuck? Follows a dependsOn chain of Flux Kustomizations down to the failing Job, Pod and container.",
+    about = "Why is my Flux deploy stuck? Follows the dependsOn chain of Flux Kustomizations, Flux Operator ResourceSets and HelmReleases down to the failing Job, Pod and container.",
     long_about = "Why is my Flux deploy stuck?\n\n\
-kubectl fluxjobs reads Flux Kustomizations chained with dependsOn (pre-deploy Jobs -> app -> post-deploy Jobs), \
-their sources, Jobs, Pods and Events, and names the object actually at fault for every blocked stage: \
+kubectl fluxjobs reads the three ways Flux runs pre-deploy Jobs -> app -> post-deploy Jobs: Kustomizations \
+chained with dependsOn, Flux Operator ResourceSets with ordered steps, and HelmReleases whose charts run the Jobs \
+as Helm hooks; with their sources, Jobs, Pods and Events, and names the object actually at fault for every blocked stage: \
 the pod that exited non-zero, the image that cannot be pulled, the pod that cannot be scheduled, the missing \
 dependency or the suspended stage.",
     after_help = "Examples:\n  \

@@ -93,58 +93,14 @@ pub(crate) fn select<'a>(contexts: &'a [KubeContext], selection: &str) -> Result
     Ok(contexts.iter().filter(|c| items.iter().any(|item| selects(item, &c.name))).collect())
 }
 
-/// Shell-style matching of a whole name: `*` any run, `?` one character, `[abc]`, `[a-z]`, `[!a]`
-/// (or `[^a]`) one of a set; any other character (a `[` without its `]` included) itself.
+/// Shell-style matching of a whole name: `*` any run (`/` and `:` of an ARN included), `?` one
+/// character, `[abc]`, `[a-z]`, `[!a]` (or `[^a]`) one of a set; a pattern that is no glob (a `[`
+/// without its `]`) is the name itself.
 pub(crate) fn glob_matches(pattern: &str, name: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let name: Vec<char> = name.chars().collect();
-    matches_from(&pattern, &name)
-}
-
-fn matches_from(pattern: &[char], name: &[char]) -> bool {
-    match pattern.first() {
-        None => name.is_empty(),
-        Some('*') => (0..=name.len()).any(|skip| matches_from(&pattern[1..], &name[skip..])),
-        Some('?') => !name.is_empty() && matches_from(&pattern[1..], &name[1..]),
-        Some('[') => match (class(&pattern[1..]), name.first()) {
-            (Some((set_matches, rest)), Some(&c)) => set_matches(c) && matches_from(rest, &name[1..]),
-            (Some(_), None) => false,
-            (None, _) => name.first() == Some(&'[') && matches_from(&pattern[1..], &name[1..]),
-        },
-        Some(&p) => name.first() == Some(&p) && matches_from(&pattern[1..], &name[1..]),
+    match globset::GlobBuilder::new(pattern).literal_separator(false).build() {
+        Ok(glob) => glob.compile_matcher().is_match(name),
+        Err(_) => pattern == name,
     }
-}
-
-type ClassMatch<'a> = (Box<dyn Fn(char) -> bool + 'a>, &'a [char]);
-
-/// The set of a `[...]` (`after` starts after `[`), and the pattern after its `]`; `None` when the
-/// `]` is missing.
-fn class(after: &[char]) -> Option<ClassMatch<'_>> {
-    let (negated, body_start) = match after.first() {
-        Some('!' | '^') => (true, 1),
-        _ => (false, 0),
-    };
-    // A `]` first in the set is a member, as in shells.
-    let close = after.iter().enumerate().skip(body_start + 1).find(|(_, c)| **c == ']').map(|(i, _)| i)?;
-    let body = &after[body_start..close];
-    let member = move |c: char| {
-        let mut i = 0;
-        while i < body.len() {
-            if i + 2 < body.len() && body[i + 1] == '-' {
-                if body[i] <= c && c <= body[i + 2] {
-                    return true;
-                }
-                i += 3;
-            } else {
-                if body[i] == c {
-                    return true;
-                }
-                i += 1;
-            }
-        }
-        false
-    };
-    Some((Box::new(move |c| member(c) != negated), &after[close + 1..]))
 }
 
 #[cfg(test)]

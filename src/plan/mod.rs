@@ -271,11 +271,12 @@ impl Plan {
             None => state.as_str().to_string(),
         };
         let owner = self.owner.as_ref().map(|s| s.id());
-        let controller = owner.as_ref().map(|id| id.kind.controller()).unwrap_or_default();
+        let kind = owner.as_ref().map(|id| id.kind);
+        let controller = kind.map(StageKind::controller).unwrap_or_default();
         let owner = owner.map(|id| id.to_string()).unwrap_or_default();
         let how = match &self.mode {
             Mode::FluxRecreates => {
-                let from = if controller == "flux-operator" { "its ResourceSet" } else { "Git" };
+                let from = if kind == Some(StageKind::ResourceSet) { "its ResourceSet" } else { "Git" };
                 format!("delete it, then ask {controller} to reconcile {owner} so it recreates the Job from {from}")
             }
             Mode::OperatorRecreates => format!(
