@@ -239,9 +239,9 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
-    /// Label selector on Kustomizations, e.g. `app=shop,tier!=infra`.
-    #[arg(short = 'l', long, value_name = "SELECTOR")]
-    pub selector: Option<String>,
+    /// Label selector on stages, as kubectl takes it: `app=shop,tier!=infra`, `tier in (a,b)`, `!key`.
+    #[arg(short = 'l', long, value_name = "SELECTOR", value_parser = crate::selector::LabelSelector::parse)]
+    pub selector: Option<crate::selector::LabelSelector>,
     /// Do not print table headers.
     #[arg(long)]
     pub no_headers: bool,

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::index::Index;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::model::Snapshot;
 use crate::refs::{StageId, StageKind};
+use crate::selector::LabelSelector;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum EngineError {
@@ -22,8 +22,8 @@ pub(crate) struct Filter {
     pub namespace: Option<String>,
     /// Only this stage (`name` or `ns/name`) and everything upstream of it.
     pub stage: Option<String>,
-    /// Label selector on stages (`a=b,c!=d,e`), for snapshots; live LISTs apply it server-side.
-    pub selector: Option<String>,
+    /// Label selector on stages, for snapshots and watches; live LISTs apply it server-side.
+    pub selector: Option<LabelSelector>,
 }
 
 /// Levenshtein distance: insertions, deletions and substitutions (a transposition counts two).
@@ -189,7 +189,7 @@ impl Graph {
             for id in self.deps.keys() {
                 let meta = index.stage(id).expect("graph nodes come from the snapshot").meta();
                 let in_ns = filter.namespace.as_ref().is_none_or(|ns| &id.namespace == ns);
-                let labelled = filter.selector.as_ref().is_none_or(|sel| matches_selector(meta, sel));
+                let labelled = filter.selector.as_ref().is_none_or(|sel| sel.matches(meta.labels.as_ref()));
                 if in_ns && labelled {
                     roots.push(id.clone());
                 }
@@ -362,21 +362,4 @@ fn cycle_path(deps: &BTreeMap<StageId, Vec<StageId>>, start: &StageId, members: 
         }
     }
     start.to_string()
-}
-
-/// Equality-based label selectors (`a=b`, `a==b`, `a!=b`, `a`, `!a`), comma-separated.
-pub(super) fn matches_selector(meta: &ObjectMeta, selector: &str) -> bool {
-    let empty = BTreeMap::new();
-    let labels = meta.labels.as_ref().unwrap_or(&empty);
-    selector.split(',').map(str::trim).filter(|t| !t.is_empty()).all(|term| {
-        if let Some((k, v)) = term.split_once("!=") {
-            labels.get(k.trim()).map(String::as_str) != Some(v.trim())
-        } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
-            labels.get(k.trim()).map(String::as_str) == Some(v.trim())
-        } else if let Some(k) = term.strip_prefix('!') {
-            !labels.contains_key(k.trim())
-        } else {
-            labels.contains_key(term)
-        }
-    })
 }

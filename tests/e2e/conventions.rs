@@ -12,6 +12,7 @@ pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
         ("version_names_the_server_and_what_flux_serves", version_names_the_server_and_flux),
         ("proxies_carry_the_requests_as_kubectl_honours_them", proxies_carry_the_requests),
         ("verbosity_6_logs_every_request_and_8_the_bodies", verbosity_logs_requests),
+        ("label_selectors_select_offline_what_the_api_server_selects", label_selectors_as_the_api_server),
     ]
 }
 
@@ -161,4 +162,68 @@ fn verbosity_logs_requests(ctx: &Ctx) -> Result<()> {
     let out = ctx.plugin(&["status", "-n", ns, "-o", "json", "--v=8"])?;
     let bodies: Vec<&str> = out.stderr.lines().filter(|l| l.contains("\"Response Body\" body=")).collect();
     check(out.code == 0 && bodies.iter().any(|l| l.contains("KustomizationList")), || out.stderr.clone())
+}
+
+/// `-l` on a dump (filtered by the plugin, as a watch frame is) selects exactly the stages the API
+/// server's LIST selects, for every form of selector.
+fn label_selectors_as_the_api_server(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-selectors";
+    let mut yaml = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n");
+    // Suspended: nothing reconciles them, only their labels matter.
+    for (name, labels) in [
+        ("ks-a", "{tier: a, rank: \"1\"}"),
+        ("ks-b", "{tier: b, rank: \"5\"}"),
+        ("ks-c", "{tier: c}"),
+        ("ks-none", "{}"),
+    ] {
+        yaml.push_str(&format!(
+            "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {labels}\n\
+             spec:\n  suspend: true\n  interval: 10m\n  path: ./\n  prune: false\n  sourceRef: {{kind: GitRepository, name: none}}\n"
+        ));
+    }
+    ctx.plane.apply(&yaml)?;
+    let dump = ctx.plane.dir.join("selectors.json");
+    let listed = ctx.plane.kubectl(&["get", "kustomizations", "-n", ns, "-o", "json"])?;
+    std::fs::write(&dump, listed).map_err(|e| e.to_string())?;
+    let names = |out: &crate::Output| -> Result<Vec<String>> {
+        let report: serde_json::Value =
+            serde_json::from_str(&out.stdout).map_err(|e| format!("{e} (exit {}): {}", out.code, out.stderr))?;
+        let mut names: Vec<String> = report["stages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["name"].as_str().map(String::from))
+            .collect();
+        names.sort();
+        Ok(names)
+    };
+    for selector in
+        ["tier in (a,b)", "tier notin (a)", "!tier", "tier", "tier!=c", "tier=a,rank", "rank>2", "tier in (a, c),!rank"]
+    {
+        let server = ctx.plane.kubectl(&["get", "kustomizations", "-n", ns, "-l", selector, "-o", "name"])?;
+        let mut server: Vec<String> =
+            server.lines().filter_map(|l| l.rsplit('/').next()).filter(|n| !n.is_empty()).map(String::from).collect();
+        server.sort();
+        let live = names(&ctx.plugin(&["status", "-n", ns, "-l", selector, "-o", "json"])?)?;
+        let offline = names(&ctx.plugin(&[
+            "status",
+            "--snapshot",
+            dump.to_str().unwrap(),
+            "-n",
+            ns,
+            "-l",
+            selector,
+            "-o",
+            "json",
+        ])?)?;
+        check(live == server && offline == server, || {
+            format!("-l {selector:?}: API server {server:?}, live {live:?}, dump {offline:?}")
+        })?;
+    }
+    // What the API server refuses is one line naming the selector, before anything is read.
+    let bad = ctx.plugin(&["status", "--snapshot", dump.to_str().unwrap(), "-l", "tier in ()"])?;
+    check(
+        bad.code == 2 && bad.stdout.is_empty() && bad.stderr.contains("invalid label selector \"tier in ()\""),
+        || format!("exit {}: {}", bad.code, bad.stderr),
+    )
 }

@@ -19,6 +19,7 @@ use crate::context::Context;
 use crate::engine::{self, Filter};
 use crate::error::{Error, one_line};
 use crate::report::{ContainerRef, ContextRead, Report};
+use crate::selector::LabelSelector;
 use crate::snapshot;
 use crate::terminal;
 
@@ -263,8 +264,13 @@ async fn read_one(
     let (snapshot, scope) = match (&conn, source) {
         (Some(conn), _) => {
             let scope = ctx.scope(conn);
-            let mut snapshot =
-                cluster::read_snapshot(conn, scope.as_deref(), args.selector.as_deref(), &mut *warn).await?;
+            let mut snapshot = cluster::read_snapshot(
+                conn,
+                scope.as_deref(),
+                args.selector.as_ref().map(LabelSelector::as_str),
+                &mut *warn,
+            )
+            .await?;
             if args.follow_kubeconfig {
                 let timeout = ctx.connect.request_timeout;
                 snapshot.remotes = cluster::remote::read_remote_clusters(conn, &snapshot, timeout, &mut *warn).await;
