@@ -34,30 +34,39 @@ fn rollout_is_no_alarm(ctx: &Ctx) -> Result<()> {
     let mut pipeline = Pipeline::seed(ns);
     let first = pipeline.install(&ctx.plane)?;
     ctx.wait_status(ns, "every stage Ready", SETTLE, |r| ready_at(r, &first))?;
-    // A good revision: a new tag on the app and both Jobs (force: true recreates both Jobs).
-    pipeline.tag = "2.0.0".into();
-    let second = pipeline.publish(&ctx.plane)?;
-    let start = Instant::now();
+    // Good revisions: a new tag on the app and both Jobs (force: true recreates both Jobs). Most
+    // rollouts hold each dependent at DependencyNotReady until its --requeue-dependency tick (the
+    // Waiting this tests), but kustomize-controller sometimes takes a dependent up only once its
+    // dependency is Ready again (seen in a loaded full run: 17 s, no DependencyNotReady at all); then
+    // another good revision is published, up to three.
     let mut seen = BTreeSet::new();
-    loop {
-        let (code, report) = gate(ctx, ns)?;
-        for s in STAGES {
-            let state = stage(&report, s)["state"].as_str().unwrap_or("<absent>").to_string();
-            check(["Ready", "Progressing", "Waiting"].contains(&state.as_str()), || {
-                format!("{s} is {state} during a good rollout at {:?}: {report:#}", start.elapsed())
+    for tag in ["2.0.0", "2.0.1", "2.0.2"] {
+        pipeline.tag = tag.into();
+        let revision = pipeline.publish(&ctx.plane)?;
+        let start = Instant::now();
+        loop {
+            let (code, report) = gate(ctx, ns)?;
+            for s in STAGES {
+                let state = stage(&report, s)["state"].as_str().unwrap_or("<absent>").to_string();
+                check(["Ready", "Progressing", "Waiting"].contains(&state.as_str()), || {
+                    format!("{s} is {state} during a good rollout at {:?}: {report:#}", start.elapsed())
+                })?;
+                seen.insert(state);
+            }
+            check(code == 0, || {
+                format!("--exit-code exited {code} during a good rollout at {:?}: {report:#}", start.elapsed())
             })?;
-            seen.insert(state);
+            if ready_at(&report, &revision) {
+                break;
+            }
+            check(start.elapsed() < SETTLE, || format!("not Ready at {revision} within {SETTLE:?}: {report:#}"))?;
+            std::thread::sleep(Duration::from_secs(1));
         }
-        check(code == 0, || {
-            format!("--exit-code exited {code} during a good rollout at {:?}: {report:#}", start.elapsed())
-        })?;
-        if ready_at(&report, &second) {
+        eprintln!("e2e: good rollout {tag} took {:.0}s; states seen: {seen:?}", start.elapsed().as_secs_f64());
+        if seen.contains("Waiting") {
             break;
         }
-        check(start.elapsed() < SETTLE, || format!("not Ready at {second} within {SETTLE:?}: {report:#}"))?;
-        std::thread::sleep(Duration::from_secs(1));
     }
-    eprintln!("e2e: a good rollout took {:.0}s; states seen: {seen:?}", start.elapsed().as_secs_f64());
     check(seen.contains("Waiting"), || format!("no stage was ever Waiting, so nothing was tested: {seen:?}"))?;
 
     // A revision whose migration exits 3: exit 3 within seconds of the Job's Failed condition.
