@@ -223,7 +223,7 @@ fn rerun_of_a_step_job(ctx: &Ctx) -> Result<()> {
         format!(
             "delete it, then ask flux-operator to reconcile ResourceSet/{ns}/{RSET} so it recreates the Job from its ResourceSet"
         ),
-        format!("requested a reconcile of ResourceSet ResourceSet/{ns}/{RSET}"),
+        format!("requested a reconcile of ResourceSet {ns}/{RSET}"),
         "waiting for flux-operator to recreate Job".to_string(),
         "exists again (uid ".to_string(),
     ];

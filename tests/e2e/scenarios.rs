@@ -950,5 +950,19 @@ fn krew_installs_the_plugin_and_kubectl_runs_it(ctx: &Ctx) -> Result<()> {
     let completions = run(&mut kubectl(&["__complete", "fluxjobs", "status", "-n", ns, "app-"]))?;
     check(completions.lines().any(|l| l.starts_with("app-pre-deploy")), || format!("completions: {completions}"))?;
     let completions = run(&mut kubectl(&["__complete", "fluxjobs", "rerun", "-n", ns, "ks/"]))?;
-    check(completions.lines().any(|l| l.starts_with("ks/app-post-deploy")), || format!("completions: {completions}"))
+    check(completions.lines().any(|l| l.starts_with("ks/app-post-deploy")), || format!("completions: {completions}"))?;
+    // Every stage kind is a rerun target: a ResourceSet and a HelmRelease (paused: only their
+    // names matter here).
+    ctx.plane.apply(&format!(
+        "apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSet\nmetadata:\n  name: release\n  namespace: {ns}\n\
+         \x20 annotations: {{fluxcd.controlplane.io/reconcile: disabled}}\nspec:\n  resources:\n\
+         \x20 - {{apiVersion: v1, kind: ConfigMap, metadata: {{name: noop, namespace: {ns}}}}}\n\
+         ---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: my-app\n  namespace: {ns}\n\
+         spec:\n  suspend: true\n  interval: 10m\n  chart:\n    spec: {{chart: app, sourceRef: {{kind: HelmRepository, name: none}}}}\n"
+    ))?;
+    let completions = run(&mut kubectl(&["__complete", "fluxjobs", "rerun", "-n", ns, ""]))?;
+    for target in ["rset/release", "hr/my-app", "ks/app-pre-deploy"] {
+        check(completions.lines().any(|l| l.starts_with(target)), || format!("{target} not offered: {completions}"))?;
+    }
+    Ok(())
 }

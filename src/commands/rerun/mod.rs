@@ -378,7 +378,12 @@ async fn request_and_wait(
     write::request_reconcile(conn, &ObjectRef::stage(&stage), Request::Reconcile, &token, DryRun::No).await?;
     terminal::step(
         Glyph::Done,
-        &format!("requested a reconcile of {} {stage} (requestedAt {token})", stage.kind.as_str()),
+        &format!(
+            "requested a reconcile of {} {}/{} (requestedAt {token})",
+            stage.kind.as_str(),
+            stage.namespace,
+            stage.name
+        ),
     );
     if progress.get() == Progress::Restored {
         return Ok(Some(token));
