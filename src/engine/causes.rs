@@ -4,7 +4,7 @@
 use super::index::{Index, StageJobs, inventory_objects};
 use super::resolution::{Resolution, stage_cause};
 use super::state::{NEW_STAGE_GRACE, health_check_running, stage_timeout};
-use super::workload::{deployment_cause, job_cause, job_state, newest_first, pod_set_cause};
+use super::workload::{attempts, deployment_cause, job_cause, job_state, newest_first, pod_set_cause};
 use super::{controller_failures, hints, messages, named_objects};
 use crate::duration::human;
 use crate::model::{Kustomization, StageObject};
@@ -62,7 +62,10 @@ pub(super) fn progressing(index: &Index, ks: &Kustomization) -> Resolution {
         index.stage_jobs(ks).live.into_iter().find(|j| matches!(job_state(j).0, JobState::Running | JobState::Pending));
     if let Some(job) = running {
         let object = ObjectRef::of("Job", &job.metadata);
-        let message = format!("the Job has not finished yet; {}", clock.unwrap_or_default());
+        let mut message = format!("the Job has not finished yet; {}", clock.unwrap_or_default());
+        if let Some(attempts) = attempts(index, job) {
+            message = format!("{}; {attempts}", message.trim_end_matches("; "));
+        }
         let events = index.warning_events(&object);
         let cause = RootCause::new(object, Reason::JobRunning, message).with_events(events);
         return Resolution::at(&id, cause, hints::wait_for_job());
@@ -203,9 +206,13 @@ fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef
         }
     }
     // Jobs the health check still waits for although they are gone.
-    let mut missing_refs = refs.into_iter().flatten().filter(|(r, status)| r.kind == "Job" && status == "NotFound");
-    if let Some((object, _)) = missing_refs.next() {
-        return Some(with_hint(missing_job_cause(index, &object.id(), true)));
+    // NotFound when the health check ran, or deleted since (a failed Job's TTL).
+    let mut missing_refs = refs
+        .into_iter()
+        .flatten()
+        .filter(|(r, status)| r.kind == "Job" && (status == "NotFound" || index.job(&r.namespace, &r.name).is_none()));
+    if let Some((object, status)) = missing_refs.next() {
+        return Some(with_hint(missing_job_cause(index, &object.id(), status == "NotFound")));
     }
     if refs.is_none()
         && let Some(job) = missing.first()
@@ -234,6 +241,9 @@ fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef
 fn still_running(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, String)]) -> Option<Resolution> {
     let (object, _) = refs.iter().find(|(r, status)| r.kind == "Job" && status == "InProgress")?;
     let job = index.job(&object.namespace, &object.name)?;
+    if job_state(job).0 == JobState::Complete {
+        return Some(finished_late(index, ks, object, job));
+    }
     let started = job.status.as_ref().and_then(|s| s.start_time.as_ref());
     let running_for =
         started.map(|t| format!("; it started {} before the snapshot", human(index.now.duration_since(t.0))));
@@ -242,6 +252,10 @@ fn still_running(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, String)]
         human(stage_timeout(ks)),
         running_for.unwrap_or_default()
     );
+    let message = match attempts(index, job) {
+        Some(attempts) => format!("{message}; {attempts}"),
+        None => message,
+    };
     let pods = newest_first(index.pods_of_job(job));
     let running = pods.into_iter().find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
     let cause = match running {
@@ -262,11 +276,34 @@ fn still_running(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, String)]
     Some(Resolution::at(&ks.id(), cause, hints::slow_job(ks, object)))
 }
 
+/// A Job the health check timed out on that completed afterwards: the next reconcile finds it
+/// complete; until then the stage stays failed for its retry interval.
+fn finished_late(
+    index: &Index,
+    ks: &Kustomization,
+    object: &ObjectRef,
+    job: &k8s_openapi::api::batch::v1::Job,
+) -> Resolution {
+    let completed = job.status.as_ref().and_then(|s| s.completion_time.as_ref());
+    let when =
+        completed.map(|t| format!(" {} before the snapshot", human(index.now.duration_since(t.0)))).unwrap_or_default();
+    let message = format!(
+        "the Job completed{when}, after the health check gave up at the stage's {} timeout",
+        human(stage_timeout(ks))
+    );
+    let cause = RootCause::new(object.clone(), Reason::FinishedLate, message).with_events(index.warning_events(object));
+    Resolution::at(&ks.id(), cause, hints::finished_late(&ks.id()))
+}
+
 /// Why an inventory Job is gone from the cluster.
 pub(super) fn missing_job_message(index: &Index, job: &NamespacedName) -> String {
     if index.job_completed_before(job) {
         "in the inventory but gone from the cluster: deleted after it completed (ttlSecondsAfterFinished cleanup)"
             .into()
+    } else if let Some(reason) = index.job_failed_before(job) {
+        format!(
+            "in the inventory but gone from the cluster: deleted after it failed ({reason}; ttlSecondsAfterFinished cleanup, or by hand)"
+        )
     } else {
         "in the inventory but gone from the cluster: deleted before it completed (not by the TTL controller)".into()
     }
@@ -296,7 +333,8 @@ fn missing_job_cause(index: &Index, job: &NamespacedName, health_check_waits: bo
         );
     }
     let object = ObjectRef::new("Job", &job.namespace, &job.name);
-    let events = index.warning_events(&object);
+    let mut events = index.warning_events(&object);
+    events.extend(index.gone_pod_events(&object));
     RootCause::new(object, Reason::JobDeleted, message).with_events(events)
 }
 

@@ -1,8 +1,7 @@
 //! The hint catalogue: one actionable next step for each cause, as a command the user can run.
 
 use super::index::Index;
-use super::messages::{PodCreationDenial, pod_creation_denial};
-use super::workload::{IMAGE_PULL_REASONS, job_state};
+use super::workload::job_state;
 use crate::model::Kustomization;
 use crate::model::StageObject;
 use crate::refs::{ObjectRef, StageId};
@@ -109,6 +108,16 @@ pub(crate) fn sources(namespace: &str) -> String {
     format!("flux get sources all -n {namespace}; the source must be Ready with an artifact")
 }
 
+/// A Job that completed after the stage's health check gave up: the next reconcile finds it
+/// complete, so reconciling now saves waiting out the retry interval.
+pub(crate) fn finished_late(stage: &StageId) -> String {
+    format!(
+        "it finished late: {} now, instead of waiting for {} to retry (spec.retryInterval, else spec.interval)",
+        reconcile_stage(stage),
+        stage.kind.controller()
+    )
+}
+
 /// A Job slower than the stage's health check allows.
 pub(crate) fn slow_job(ks: &Kustomization, job: &ObjectRef) -> String {
     format!(
@@ -154,6 +163,14 @@ pub(crate) fn for_cause(index: &Index, stage: &StageId, cause: &RootCause) -> St
     } else {
         reconcile_stage(stage)
     };
+    // What recreates a pod once its template is fixed: a rerun of its Job, or for a Deployment,
+    // StatefulSet or DaemonSet the next apply of the fixed manifest.
+    let recreate = match cause.via.first().map(|v| v.kind.as_str()) {
+        Some(kind @ ("Deployment" | "StatefulSet" | "DaemonSet")) => {
+            format!("apply it (commit it; {} applies it now) and the {kind} rolls out new pods", reconcile_stage(stage))
+        }
+        _ => rerun.clone(),
+    };
     let observed = match &cause.reason {
         Reason::JobSuspended => {
             return format!(
@@ -171,69 +188,18 @@ pub(crate) fn for_cause(index: &Index, stage: &StageId, cause: &RootCause) -> St
             );
         }
         Reason::JobRunning => return wait_for_job(),
+        Reason::FinishedLate => return finished_late(stage),
         Reason::Observed(reason) => reason.as_str(),
         _ => "",
     };
-    let retries = "the Job controller retries by itself once that is fixed";
+    if let Some(hint) = super::catalog::hint(cause, &recreate) {
+        return hint;
+    }
     match observed {
-        "FailedCreate" => match pod_creation_denial(&cause.message).1 {
-            PodCreationDenial::Quota => format!(
-                "raise the ResourceQuota or lower the pod's requests (kubectl describe resourcequota -n {}); {retries}",
-                cause.namespace
-            ),
-            PodCreationDenial::LimitRange => format!(
-                "fit the pod's requests and limits to the LimitRange (kubectl describe limitrange -n {}); {retries}",
-                cause.namespace
-            ),
-            PodCreationDenial::PodSecurity => format!(
-                "make the pod template meet the namespace's Pod Security level (the message lists what fails), or change its pod-security.kubernetes.io/enforce label; {retries}"
-            ),
-            PodCreationDenial::ServiceAccount => {
-                format!("create the ServiceAccount or fix spec.template.spec.serviceAccountName; {retries}")
-            }
-            PodCreationDenial::Policy => {
-                format!("change the pod template (or the policy) as the policy's message asks; {retries}")
-            }
-            PodCreationDenial::Other => format!("read the message; {retries}"),
-        },
-        "FailedMount" | "FailedAttachVolume" | "FailedMapVolume" => {
-            "create what the message names (ConfigMap, Secret, PersistentVolumeClaim) or fix the volume; the kubelet retries by itself".into()
+        // How far a StatefulSet or DaemonSet got, as this plugin reads it (no pod to blame).
+        "ReplicasUnavailable" | "ReplicasNotReady" | "PodsUnavailable" | "RolloutIncomplete" => {
+            format!("kubectl rollout status {}/{} -n {}", cause.kind.to_lowercase(), cause.name, cause.namespace)
         }
-        "FailedCreatePodSandBox" | "FailedCreatePodContainer" | "FailedPrepareDynamicResources" => {
-            "the node cannot start the pod (container runtime, network or devices); kubectl describe node shows its state".into()
-        }
-        "Unschedulable" => format!("lower the pod's resource requests or add capacity, then {rerun}"),
-        r if IMAGE_PULL_REASONS.contains(&r) => {
-            format!("check the image name and tag in the source and the pull secret, then {rerun}")
-        }
-        "CreateContainerConfigError" | "CreateContainerError" => {
-            format!("create the Secret or ConfigMap the message names (or fix the reference), then {rerun}")
-        }
-        "OOMKilled" => format!("raise the container's memory limit, then {rerun}"),
-        "CrashLoopBackOff" => {
-            "read the container's logs; with restartPolicy OnFailure it restarts until backoffLimit".into()
-        }
-        "Evicted" => format!("the node ran out of a resource; {rerun}"),
-        // DisruptionTarget reasons (k8s.io/api core/v1 types.go; the eviction API, taint manager
-        // and pod GC in kubernetes pkg/registry/core/pod/storage/eviction.go,
-        // pkg/controller/tainteviction, pkg/controller/podgc).
-        "PreemptionByScheduler" | "EvictionByEvictionAPI" | "DeletionByTaintManager" | "TerminationByKubelet"
-        | "DeletionByPodGC" | "DisruptionTarget" => format!(
-            "the pod was taken away, not failed by its code; a podFailurePolicy rule (action: Ignore, onPodConditions: [{{type: DisruptionTarget}}]) keeps that from counting against backoffLimit; then {rerun}"
-        ),
-        "DeadlineExceeded" => format!("raise spec.activeDeadlineSeconds or make the Job faster, then {rerun}"),
-        "ProgressDeadlineExceeded" | "ReplicasUnavailable" | "MinimumReplicasUnavailable" | "ReplicasNotReady"
-        | "PodsUnavailable" | "RolloutIncomplete" => format!(
-            "kubectl rollout status {}/{} -n {}",
-            cause.kind.to_lowercase(),
-            cause.name,
-            cause.namespace
-        ),
-        // A pod that runs but is not Ready (kubelet pkg/kubelet/status/generate.go).
-        "ContainersNotReady" | "NotReady" => format!(
-            "see why its readiness probe fails (its logs; kubectl describe pod {} -n {})",
-            cause.name, cause.namespace
-        ),
         _ if cause.exit_code.is_some() => format!("fix what made the container fail (see its logs), then {rerun}"),
         _ => rerun,
     }

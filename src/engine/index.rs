@@ -283,6 +283,45 @@ impl<'a> Index<'a> {
             .collect()
     }
 
+    /// What the events of a Job's pods that are gone still say (the Job controller deleted them
+    /// at backoffLimit, the scheduler preempted them, or the Job was deleted with them): their
+    /// Warning events and `Preempted` (kubernetes pkg/scheduler/framework/preemption/executor.go,
+    /// a Normal event), as `Pod/NAME Reason: message`, oldest first, at most the last five. A
+    /// Job's pods are named after it (kubernetes pkg/controller/job: GenerateName `<job>-`).
+    pub(crate) fn gone_pod_events(&self, job: &ObjectRef) -> Vec<String> {
+        let prefix = format!("{}-", job.name);
+        let mut events: Vec<&Event> = self
+            .events
+            .iter()
+            .filter(|((kind, ns, name), _)| {
+                *kind == "Pod" && *ns == job.namespace && name.starts_with(&prefix) && self.pod(ns, name).is_none()
+            })
+            .flat_map(|(_, v)| v.iter().copied())
+            .filter(|e| e.type_.as_deref() == Some("Warning") || e.reason.as_deref() == Some("Preempted"))
+            .collect();
+        events.sort_by_key(|e| event_time(e));
+        let start = events.len().saturating_sub(5);
+        events[start..]
+            .iter()
+            .map(|e| {
+                format!(
+                    "Pod/{} {}: {}",
+                    e.involved_object.name.as_deref().unwrap_or_default(),
+                    e.reason.as_deref().unwrap_or_default(),
+                    e.message.as_deref().unwrap_or_default().trim()
+                )
+            })
+            .collect()
+    }
+
+    /// The reason of a failure the Job controller recorded on a Job (a Warning event
+    /// `BackoffLimitExceeded`, `DeadlineExceeded`, ...), kept after the Job is gone.
+    pub(crate) fn job_failed_before(&self, job: &NamespacedName) -> Option<String> {
+        let events = self.events.get(&("Job", job.namespace.as_str(), job.name.as_str()))?;
+        let failed = ["BackoffLimitExceeded", "DeadlineExceeded", "PodFailurePolicy", "MaxFailedIndexesExceeded"];
+        events.iter().rev().find_map(|e| e.reason.as_deref().filter(|r| failed.contains(r)).map(str::to_string))
+    }
+
     /// Whether any event says the Job completed (the Job controller records `Completed`), used to
     /// tell a TTL cleanup from an unexpected deletion once the Job is gone.
     pub(crate) fn job_completed_before(&self, job: &NamespacedName) -> bool {

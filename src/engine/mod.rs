@@ -18,6 +18,7 @@
 //! - `resolve`: the walk from a stage that is not Ready to the stage at fault, never by kind;
 //! - `stage`: assembling the [`Report`].
 
+pub(crate) mod catalog;
 mod causes;
 mod controller_failures;
 mod graph;

@@ -2079,3 +2079,115 @@ fn a_running_job_past_its_timeout_or_a_dependency_in_trouble_blocks() {
         assert!(crate::render::has_blocked_or_failed(&report));
     }
 }
+
+#[test]
+fn a_second_attempt_running_after_the_first_failed_is_not_headlined_by_the_first() {
+    let mut retried = job("db-migration", json!([]));
+    retried["spec"]["backoffLimit"] = json!(2);
+    retried["status"]["failed"] = json!(1);
+    retried["status"]["active"] = json!(1);
+    let first = pod_of("db-migration", "db-migration-a", terminated(3, "Error"));
+    let mut second = pod_of("db-migration", "db-migration-b", running());
+    second["metadata"]["creationTimestamp"] = json!("2026-11-24T10:01:00Z");
+    let report = run(blocked_pipeline(checking_pre_deploy(), vec![retried, first, second]));
+    let s = stage(&report, "app-pre-deploy");
+    assert_eq!(s.state, StageState::Progressing);
+    let cause = s.root_cause.as_ref().unwrap();
+    assert_eq!((cause.kind.as_str(), cause.reason.as_str()), ("Job", "JobRunning"), "{cause:#?}");
+    assert!(
+        cause
+            .message
+            .contains("attempt 2 Pod/db-migration-b running; attempt 1 Pod/db-migration-a exit code 3 (Error)"),
+        "{}",
+        cause.message
+    );
+    let hint = s.hint.as_deref().unwrap();
+    assert!(!hint.contains("rerun"), "the running attempt needs no rerun: {hint}");
+}
+
+#[test]
+fn a_job_that_completed_after_the_health_check_timed_out_finished_late() {
+    let pre = failed_pre_deploy(
+        "health check failed after 5m0.1s: timeout waiting for: [Job/shop/db-migration status: 'InProgress']",
+    );
+    let mut done = job("db-migration", json!([{"type": "Complete", "status": "True"}]));
+    done["status"]["completionTime"] = json!("2026-11-24T10:04:00Z");
+    done["status"]["succeeded"] = json!(1);
+    let report = run(blocked_pipeline(pre, vec![done]));
+    let s = stage(&report, "app-pre-deploy");
+    let cause = s.root_cause.as_ref().unwrap();
+    assert_eq!((cause.kind.as_str(), cause.reason.as_str()), ("Job", "FinishedLate"));
+    assert!(
+        cause.message.contains("completed 1m before the snapshot, after the health check gave up"),
+        "{}",
+        cause.message
+    );
+    let hint = s.hint.as_deref().unwrap();
+    assert!(hint.starts_with("it finished late: kubectl fluxjobs reconcile app-pre-deploy -n shop now"), "{hint}");
+}
+
+#[test]
+fn a_failed_job_its_ttl_deleted_is_told_by_the_events_it_left() {
+    let pre = failed_pre_deploy(HEALTH_FAILED);
+    let report = run(blocked_pipeline(
+        pre,
+        vec![
+            event("Job", "db-migration", "Warning", "BackoffLimitExceeded", BACKOFF_MESSAGE),
+            event("Pod", "db-migration-q9", "Warning", "BackOff", "Back-off restarting failed container migration"),
+        ],
+    ));
+    let s = stage(&report, "app-pre-deploy");
+    let cause = s.root_cause.as_ref().unwrap();
+    assert_eq!((cause.kind.as_str(), cause.reason.as_str()), ("Job", "JobDeleted"), "{cause:#?}");
+    assert!(cause.message.contains("deleted after it failed (BackoffLimitExceeded"), "{}", cause.message);
+    assert_eq!(
+        cause.events,
+        [
+            "BackoffLimitExceeded: Job has reached the specified backoff limit",
+            "Pod/db-migration-q9 BackOff: Back-off restarting failed container migration"
+        ]
+    );
+}
+
+#[test]
+fn a_deployment_is_judged_by_its_newest_replica_sets_pods() {
+    let mut deploy = ks("app-deploy", &[]);
+    set_ready(
+        &mut deploy,
+        "False",
+        "HealthCheckFailed",
+        "health check failed after 5m0s: timeout waiting for: [Deployment/shop/app status: 'InProgress']",
+    );
+    deploy["status"]["inventory"]["entries"] = json!([{"id": "shop_app_apps_Deployment", "v": "v1"}]);
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "app", "namespace": NS, "generation": 2},
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "registry.example.invalid/app:1.0.1"}]}}},
+        "status": {"observedGeneration": 2, "replicas": 2, "unavailableReplicas": 1, "conditions": [
+            {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"app-new\" has timed out progressing."}]},
+    });
+    let pod = |name: &str, rs: &str, status: Value| {
+        let mut pod = pod_of("unused", name, status);
+        pod["metadata"]["labels"] = json!({"pod-template-hash": rs.trim_start_matches("app-")});
+        pod["metadata"]["ownerReferences"] =
+            json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs, "uid": rs, "controller": true}]);
+        pod
+    };
+    // The old ReplicaSet's pod crash-loops (it is newer, created later); the new one's is not Ready.
+    let crash = json!({"phase": "Running", "containerStatuses": [{"name": "app", "image": "i", "imageID": "", "ready": false,
+        "restartCount": 9, "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}}}]});
+    let mut old = pod("app-old-x", "app-old", crash);
+    old["metadata"]["creationTimestamp"] = json!("2026-11-24T10:02:00Z");
+    let unready = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+        "containerStatuses": [{"name": "app", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"running": {"startedAt": T0}}}]});
+    let new = pod("app-new-y", "app-new", unready);
+    let probe = event("Pod", "app-new-y", "Warning", "Unhealthy", "Readiness probe failed: connection refused");
+    let report = run(vec![git_repository(Some(REV)), deploy, deployment, old, new, probe]);
+    let s = stage(&report, "app-deploy");
+    let cause = s.root_cause.as_ref().unwrap();
+    assert_eq!((cause.name.as_str(), cause.reason.as_str()), ("app-new-y", "ContainersNotReady"), "{cause:#?}");
+    assert!(cause.message.ends_with("[app]; Readiness probe failed: connection refused"), "{}", cause.message);
+    let hint = s.hint.as_deref().unwrap();
+    assert!(hint.starts_with("fix readinessProbe of container app") && !hint.contains("rerun"), "{hint}");
+}

@@ -78,7 +78,7 @@ fn stage_report(
         ready: stage.condition("Ready").map(ready_condition),
         jobs: jobs_report(index, &jobs),
         leftover_jobs: jobs.leftovers.iter().map(|j| job_report(index, j)).collect(),
-        root_cause,
+        root_cause: root_cause.map(super::catalog::with_failures),
         waiting_for: waiting,
         path,
         hint,

@@ -96,6 +96,7 @@ pub(crate) fn pod_problem(pod: &Pod) -> Option<PodProblem> {
     whole_pod_problem(status)
         .or_else(|| init.iter().chain(&regular).find_map(|cs| waiting_problem(cs)))
         .or_else(|| exit_problem(&init, &regular))
+        .or_else(|| lingering_sidecar(pod, &regular))
         .or_else(|| {
             (status.phase.as_deref() == Some("Failed")).then(|| PodProblem {
                 reason: status.reason.clone().unwrap_or_else(|| "Failed".into()),
@@ -126,11 +127,46 @@ fn whole_pod_problem(status: &PodStatus) -> Option<PodProblem> {
     }
     // The control plane took the pod away (preemption, eviction, node shutdown, taint, pod GC): a
     // container killed then (137) is a symptom, not the cause.
-    let disrupted = conditions().find(|c| c.type_ == "DisruptionTarget" && c.status == "True")?;
-    Some(PodProblem::of_pod(
-        disrupted.reason.clone().unwrap_or_else(|| "DisruptionTarget".into()),
-        disrupted.message.clone().unwrap_or_else(|| "the pod was disrupted".into()),
-    ))
+    if let Some(disrupted) = conditions().find(|c| c.type_ == "DisruptionTarget" && c.status == "True") {
+        return Some(PodProblem::of_pod(
+            disrupted.reason.clone().unwrap_or_else(|| "DisruptionTarget".into()),
+            disrupted.message.clone().unwrap_or_else(|| "the pod was disrupted".into()),
+        ));
+    }
+    // The kubelet failed the pod as a whole: its own activeDeadlineSeconds (DeadlineExceeded,
+    // kubernetes pkg/kubelet/active_deadline.go), a node shutdown (Terminated), or its admission on
+    // the node (OutOfcpu, UnexpectedAdmissionError, ...: pkg/kubelet/lifecycle/predicate.go). A
+    // container it stopped then (143, 137) is a symptom.
+    let reason = status.reason.clone().filter(|_| status.phase.as_deref() == Some("Failed"))?;
+    Some(PodProblem::of_pod(reason, status.message.clone().unwrap_or_else(|| "the pod failed".into())))
+}
+
+/// A pod of a Job whose main container finished while another regular container (a proxy or mesh
+/// sidecar that is not a native sidecar) keeps running: the pod never completes, so the Job does
+/// not either. Only a Job's pods: their restartPolicy is never Always (the API server validates
+/// it), so a container that exited stays exited (pods are read without their spec).
+fn lingering_sidecar(pod: &Pod, regular: &[&ContainerStatus]) -> Option<PodProblem> {
+    let of_job = pod.metadata.owner_references.iter().flatten().any(|o| o.kind == "Job" && o.controller == Some(true));
+    if !of_job || pod.status.as_ref()?.phase.as_deref() != Some("Running") {
+        return None;
+    }
+    let state = |cs: &&&ContainerStatus| cs.state.clone().unwrap_or_default();
+    let done: Vec<&str> = regular
+        .iter()
+        .filter(|cs| state(cs).terminated.is_some_and(|t| t.exit_code == 0))
+        .map(|cs| cs.name.as_str())
+        .collect();
+    let running = regular.iter().find(|cs| state(cs).running.is_some())?;
+    let finished = done.first()?;
+    Some(PodProblem {
+        reason: "SidecarKeepsPodRunning".into(),
+        message: format!(
+            "container {finished} exited 0, but container {} still runs, so the pod never completes",
+            running.name
+        ),
+        exit_code: None,
+        container: Some(running.name.clone()),
+    })
 }
 
 /// A container that cannot start: its image, its configuration, or a crash loop.
@@ -143,11 +179,16 @@ fn waiting_problem(cs: &ContainerStatus) -> Option<PodProblem> {
         let message = if message.is_empty() { format!("cannot pull image {}", cs.image) } else { message };
         return Some(PodProblem { reason, message, exit_code: None, container });
     }
-    if reason == "CreateContainerConfigError" || reason == "CreateContainerError" {
-        return Some(PodProblem { reason, message, exit_code: None, container });
-    }
+    // The kubelet waits in ContainerCreating and PodInitializing on its way; every other waiting
+    // reason is a failure to start (CreateContainerConfigError, CreateContainerError,
+    // PreStartHookError, PostStartHookError, RunContainerError: kubernetes
+    // pkg/kubelet/kuberuntime/kuberuntime_container.go, pkg/kubelet/container/sync_result.go).
     if reason != "CrashLoopBackOff" {
-        return None;
+        if matches!(reason.as_str(), "" | "ContainerCreating" | "PodInitializing") {
+            return None;
+        }
+        let message = if message.is_empty() { format!("container {} waits: {reason}", cs.name) } else { message };
+        return Some(PodProblem { reason, message, exit_code: None, container });
     }
     let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
     let detail = match last {
@@ -182,7 +223,8 @@ fn exit_problem(init: &[&ContainerStatus], regular: &[&ContainerStatus]) -> Opti
         let t = cs.state.as_ref()?.terminated.as_ref().filter(|t| t.exit_code != 0)?;
         let reason = t.reason.clone().unwrap_or_else(|| "Error".into());
         let mut message = format!("{role} {} exited with code {} ({reason})", cs.name, t.exit_code);
-        if let Some(m) = t.message.as_deref().filter(|m| !m.is_empty()) {
+        // Termination messages often end in a newline (a file written with echo).
+        if let Some(m) = t.message.as_deref().map(str::trim_end).filter(|m| !m.is_empty()) {
             message.push_str(": ");
             message.push_str(m);
         }
@@ -198,6 +240,12 @@ fn cause_from_pod(index: &Index, pod: &Pod, problem: PodProblem, via: Vec<Object
     // a start failure is its own newest event.
     if !problem.message.is_empty() {
         events.retain(|e| !e.contains(problem.message.as_str()));
+        // ... and an event the message quotes (the readiness probe's `Unhealthy`) is said once.
+        events.retain(|e| {
+            let text = e.split_once(": ").map_or(e.as_str(), |(_, text)| text);
+            let text = text.rsplit_once(" (x").map_or(text, |(text, _)| text);
+            !problem.message.contains(text)
+        });
     }
     RootCause {
         exit_code: problem.exit_code,
@@ -228,8 +276,18 @@ pub(crate) fn job_cause(index: &Index, job: &Job) -> Option<RootCause> {
         return None;
     }
     let pods = newest_first(index.pods_of_job(job));
+    let problem = |pod: &Pod| pod_problem(pod).or_else(|| start_failure(index, pod));
+    // A Job runs its attempts one after another: while the newest runs with nothing wrong, the
+    // failed ones before it are history (see `attempts`), not the cause.
+    if state != JobState::Failed
+        && let Some(newest) = pods.first()
+        && matches!(newest.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Pending" | "Running"))
+        && problem(newest).is_none()
+    {
+        return None;
+    }
     for pod in &pods {
-        if let Some(problem) = pod_problem(pod).or_else(|| start_failure(index, pod)) {
+        if let Some(problem) = problem(pod) {
             return Some(cause_from_pod(index, pod, problem, vec![object]));
         }
     }
@@ -253,8 +311,35 @@ pub(crate) fn job_cause(index: &Index, job: &Job) -> Option<RootCause> {
         },
         _ => return None,
     };
-    let events = index.warning_events(&object);
+    let mut events = index.warning_events(&object);
+    // Its pods are gone (deleted at backoffLimit with restartPolicy OnFailure, preempted, or
+    // removed): what their events still say is the evidence left.
+    let gone = if pods.is_empty() { index.gone_pod_events(&object) } else { vec![] };
+    let message = if gone.is_empty() { message } else { format!("{message}; its pods are gone, their events remain") };
+    events.extend(gone);
     Some(RootCause::new(object, reason, message).with_events(events))
+}
+
+/// The attempts of a Job that has run more than one pod, newest first: `attempt 2 running
+/// (Pod/x); attempt 1: Pod/y exit code 3 (Error)`.
+pub(crate) fn attempts(index: &Index, job: &Job) -> Option<String> {
+    let pods = newest_first(index.pods_of_job(job));
+    if pods.len() < 2 {
+        return None;
+    }
+    let count = pods.len();
+    let said = pods.iter().enumerate().map(|(i, pod)| {
+        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Unknown");
+        let what = match pod_problem(pod) {
+            Some(p) => match p.exit_code {
+                Some(code) => format!("exit code {code} ({})", p.reason),
+                None => p.reason,
+            },
+            None => phase.to_lowercase(),
+        };
+        format!("attempt {} Pod/{} {what}", count - i, pod.metadata.name_str())
+    });
+    Some(said.collect::<Vec<_>>().join("; "))
 }
 
 /// The cause a Pod of its own (no Job above it, as a bare Helm test hook) shows, if it has a problem.
@@ -268,19 +353,25 @@ pub(crate) fn pod_cause(index: &Index, pod: &Pod) -> Option<RootCause> {
 pub(crate) fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<RootCause> {
     let status = deploy.status.as_ref()?;
     let conds = status.conditions.as_deref().unwrap_or_default();
+    // ReplicaFailure=True (FailedCreate): the ReplicaSet controller cannot create pods
+    // (kubernetes pkg/controller/replicaset/replica_set.go), the most specific of the three.
     let stuck = conds
         .iter()
-        .find(|c| c.type_ == "Progressing" && c.status == "False")
+        .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
+        .or_else(|| conds.iter().find(|c| c.type_ == "Progressing" && c.status == "False"))
         .or_else(|| conds.iter().find(|c| c.type_ == "Available" && c.status == "False"));
     let unavailable = status.unavailable_replicas.unwrap_or(0);
     if stuck.is_none() && unavailable == 0 {
         return None;
     }
     let object = ObjectRef::of("Deployment", &deploy.metadata);
-    for pod in newest_first(index.pods_of_deployment(&NamespacedName::of(&deploy.metadata))) {
-        if let Some(problem) = pod_problem(pod).or_else(|| start_failure(index, pod)) {
-            return Some(cause_from_pod(index, pod, problem, vec![object]));
-        }
+    let pods = newest_replica_set_pods(index, deploy, stuck.and_then(|c| c.message.as_deref()));
+    let problem = |pod: &Pod| pod_problem(pod).or_else(|| start_failure(index, pod));
+    if let Some((pod, problem)) = pods.iter().find_map(|p| Some((*p, problem(p)?))) {
+        return Some(cause_from_pod(index, pod, problem, vec![object]));
+    }
+    if let Some((pod, problem)) = pods.iter().find_map(|p| Some((*p, pod_not_ready(index, p)?))) {
+        return Some(cause_from_pod(index, pod, problem, vec![object]));
     }
     let (reason, message) = match stuck {
         Some(c) => (c.reason.clone().unwrap_or_else(|| c.type_.clone()), c.message.clone().unwrap_or_default()),
@@ -294,6 +385,22 @@ pub(crate) fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<Roo
     };
     let events = index.warning_events(&object);
     Some(RootCause::new(object, Reason::from(reason), message).with_events(events))
+}
+
+/// The pods of a Deployment's newest ReplicaSet, newest first: the one its Progressing message
+/// names (`ReplicaSet "app-7c9f8d6b5" has timed out progressing.` or `... is progressing.`,
+/// kubernetes pkg/controller/deployment/util/deployment_util.go), else the newest pod's. The pods
+/// of older ReplicaSets still serving are not what the rollout waits for.
+fn newest_replica_set_pods<'a>(index: &Index<'a>, deploy: &Deployment, progressing: Option<&str>) -> Vec<&'a Pod> {
+    let pods = newest_first(index.pods_of_deployment(&NamespacedName::of(&deploy.metadata)));
+    let named = progressing.and_then(|m| m.strip_prefix("ReplicaSet \"")?.split('"').next());
+    let owner = |pod: &Pod| {
+        pod.metadata.owner_references.iter().flatten().find(|o| o.kind == "ReplicaSet").map(|o| o.name.clone())
+    };
+    let Some(newest) = named.map(str::to_string).or_else(|| pods.first().and_then(|p| owner(p))) else {
+        return pods;
+    };
+    pods.into_iter().filter(|p| owner(p).as_deref() == Some(newest.as_str())).collect()
 }
 
 /// How far a StatefulSet or DaemonSet is from done, as kstatus judges it
@@ -355,7 +462,7 @@ fn pod_set_rollout(index: &Index, object: &ObjectRef) -> Option<(&'static str, S
 
 /// A pod that runs but is not Ready: its containers that are not (a failing readiness probe, or
 /// still starting).
-fn pod_not_ready(pod: &Pod) -> Option<PodProblem> {
+fn pod_not_ready(index: &Index, pod: &Pod) -> Option<PodProblem> {
     let status = pod.status.as_ref()?;
     let ready = status.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready")?;
     if status.phase.as_deref() != Some("Running") || ready.status == "True" {
@@ -363,9 +470,15 @@ fn pod_not_ready(pod: &Pod) -> Option<PodProblem> {
     }
     let unready: Vec<&str> =
         status.container_statuses.iter().flatten().filter(|c| !c.ready).map(|c| c.name.as_str()).collect();
+    // The kubelet's newest `Unhealthy` event (kubernetes pkg/kubelet/prober/prober.go: `Readiness
+    // probe failed: ...`) says why.
+    let warnings = index.warnings(&ObjectRef::of("Pod", &pod.metadata));
+    let probe =
+        warnings.iter().rev().find(|e| e.reason.as_deref() == Some("Unhealthy")).and_then(|e| e.message.as_deref());
+    let probe = probe.map(|m| format!("; {}", m.trim())).unwrap_or_default();
     Some(PodProblem {
         reason: ready.reason.clone().unwrap_or_else(|| "NotReady".into()),
-        message: format!("running, but not Ready: containers with unready status: [{}]", unready.join(" ")),
+        message: format!("running, but not Ready: containers with unready status: [{}]{probe}", unready.join(" ")),
         exit_code: None,
         container: unready.first().map(|c| c.to_string()),
     })
@@ -380,7 +493,7 @@ pub(crate) fn pod_set_cause(index: &Index, object: &ObjectRef) -> Option<RootCau
     if let Some((pod, problem)) = pods.iter().find_map(|p| Some((*p, problem(p)?))) {
         return Some(cause_from_pod(index, pod, problem, vec![object.clone()]));
     }
-    if let Some((pod, problem)) = pods.iter().find_map(|p| Some((*p, pod_not_ready(p)?))) {
+    if let Some((pod, problem)) = pods.iter().find_map(|p| Some((*p, pod_not_ready(index, p)?))) {
         return Some(cause_from_pod(index, pod, problem, vec![object.clone()]));
     }
     Some(RootCause::new(object.clone(), Reason::from(reason), message).with_events(index.warning_events(object)))
@@ -420,7 +533,7 @@ fn start_failure(index: &Index, pod: &Pod) -> Option<PodProblem> {
 fn creation_failure(index: &Index, job: &ObjectRef) -> Option<RootCause> {
     let warnings = index.warnings(job);
     let event = warnings.iter().rev().find(|e| e.reason.as_deref() == Some("FailedCreate"))?;
-    let (error, _) = super::messages::pod_creation_denial(event.message.as_deref().unwrap_or_default());
+    let error = super::messages::pod_creation_error(event.message.as_deref().unwrap_or_default());
     let message = format!("the Job controller cannot create its pod: {error}");
     let mut events = index.warning_events(job);
     events.retain(|e| !e.starts_with("FailedCreate: "));

@@ -481,11 +481,12 @@ impl Snapshot {
     }
 }
 
-/// Whether the engine reads this Event: Warnings (they are shown with causes) and the Job
-/// controller's `Completed` (it tells a TTL cleanup from an unexpected deletion). Other events are
-/// dropped when a snapshot is read, which keeps memory low on big clusters.
+/// Whether the engine reads this Event: Warnings (they are shown with causes), the Job
+/// controller's `Completed` (it tells a TTL cleanup from an unexpected deletion) and the
+/// scheduler's `Preempted` (a Normal event, often all that is left of a preempted pod). Other
+/// events are dropped when a snapshot is read, which keeps memory low on big clusters.
 pub(crate) fn event_is_relevant(event: &Event) -> bool {
-    event.type_.as_deref() == Some("Warning") || event.reason.as_deref() == Some("Completed")
+    event.type_.as_deref() == Some("Warning") || matches!(event.reason.as_deref(), Some("Completed" | "Preempted"))
 }
 
 /// The part of a Pod the engine reads: metadata (without managedFields and annotations) and status.

@@ -389,6 +389,16 @@ pub(crate) struct RootCause {
     /// The other cluster the object is in (a stage's `spec.kubeConfig`, followed): its server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// The rows of the failure catalog that describe it (`src/engine/catalog.rs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<Failure>,
+}
+
+/// A row of the failure catalog a root cause matches: its id and what it is.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct Failure {
+    pub id: &'static str,
+    pub what: &'static str,
 }
 
 impl RootCause {
@@ -407,6 +417,7 @@ impl RootCause {
             logs: None,
             step: None,
             cluster: None,
+            failures: vec![],
         }
     }
 
@@ -472,6 +483,8 @@ pub(crate) enum Reason {
     AwaitingAdmission { queue: String },
     /// A Job still running when the stage's health check timed out: slow, not failed.
     StillRunning,
+    /// A Job that completed after the stage's health check timed out on it.
+    FinishedLate,
     /// What failed is in another cluster (`spec.kubeConfig`) whose objects were not read: the
     /// controller's reason, and how the stage reaches that cluster.
     RemoteCluster { observed: String, via: String },
@@ -500,6 +513,7 @@ impl Reason {
             Reason::AwaitingAdmission { .. } => "AwaitingAdmission",
             Reason::RemoteCluster { .. } => "RemoteCluster",
             Reason::StillRunning => "StillRunning",
+            Reason::FinishedLate => "FinishedLate",
             Reason::Observed(reason) => reason,
         }
     }
@@ -524,6 +538,7 @@ impl Reason {
             Reason::JobDeleted => "deleted",
             Reason::JobSuspended => "suspended",
             Reason::StillRunning => "still running at the health check timeout",
+            Reason::FinishedLate => "completed after the health check timeout",
             Reason::AwaitingAdmission { queue } => return Some(format!("awaiting admission by LocalQueue {queue}")),
             Reason::RemoteCluster { observed, via } => return Some(format!("{observed} in another cluster ({via})")),
             Reason::ImmutableField | Reason::Observed(_) => return None,

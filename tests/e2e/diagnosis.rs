@@ -2,9 +2,11 @@
 //! LimitRange, Pod Security admission, a ValidatingAdmissionPolicy), the Job controller records
 //! `FailedCreate`, and `status` names what refused them instead of "wait for the Job".
 
+use serde_json::Value;
+
 use crate::fixtures::Pipeline;
-use crate::harness::Result;
-use crate::scenarios::{SETTLE, Scenario};
+use crate::harness::{Result, wait_until};
+use crate::scenarios::{SETTLE, Scenario, hinted_rerun_is_accepted};
 use crate::{Ctx, check, stage};
 
 pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
@@ -17,6 +19,9 @@ pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
         ("a_health_check_timing_out_on_a_running_job_says_it_is_slow", health_check_times_out_on_a_slow_job),
         ("a_deployment_that_never_becomes_available_is_the_root_cause", deployment_never_available),
         ("statefulset_and_daemonset_pods_that_never_become_ready_are_the_root_cause", pod_sets_never_ready),
+        ("a_proxy_that_is_no_native_sidecar_keeps_the_job_running", sidecar_keeps_the_job_running),
+        ("a_pod_stopped_at_its_own_deadline_is_named_with_the_field", pod_deadline),
+        ("a_node_selector_no_node_matches_is_named_with_the_field", node_selector_matches_no_node),
     ]
 }
 
@@ -235,9 +240,85 @@ fn health_check_times_out_on_a_slow_job(ctx: &Ctx) -> Result<()> {
     })
 }
 
-/// The app's pods run but never become ready (a kwok stage, as a failing readiness probe): the
+/// The root cause of app-pre-deploy once `done` holds for it, with its catalog rows.
+fn pre_deploy_cause(ctx: &Ctx, ns: &str, what: &str, done: impl Fn(&Value) -> bool) -> Result<(Value, Vec<String>)> {
+    let report = ctx.wait_status(ns, what, SETTLE, |r| done(&stage(r, "app-pre-deploy")["rootCause"]))?;
+    let pre = stage(&report, "app-pre-deploy").clone();
+    let failures = pre["rootCause"]["failures"].as_array().into_iter().flatten();
+    let ids = failures.filter_map(|f| f["id"].as_str().map(str::to_string)).collect();
+    Ok((pre, ids))
+}
+
+/// The migration runs with a proxy as a second regular container (as cloud-sql-proxy is often
+/// added): the migration exits 0, the proxy runs on, the Job never completes. The cause is the
+/// pod with the proxy named, and the fix is a native sidecar, not a longer timeout.
+fn sidecar_keeps_the_job_running(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-sidecar";
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_sidecar = true;
+    pipeline.migration_labels = vec![("fluxjobs.test/sidecar".into(), "true".into())];
+    pipeline.install(&ctx.plane)?;
+    let (pre, ids) =
+        pre_deploy_cause(ctx, ns, "the proxy keeping the pod running", |c| c["reason"] == "SidecarKeepsPodRunning")?;
+    let cause = &pre["rootCause"];
+    check(cause["kind"] == "Pod" && cause["container"] == "cloud-sql-proxy", || format!("cause: {cause}"))?;
+    check(ids == ["sidecar-keeps-pod-running"], || format!("failures: {ids:?}"))?;
+    let hint = pre["hint"].as_str().unwrap_or_default();
+    check(hint.contains("initContainers with restartPolicy: Always") && !hint.contains("spec.timeout"), || {
+        hint.to_string()
+    })?;
+    hinted_rerun_is_accepted(ctx, hint)
+}
+
+/// The migration's pod has its own activeDeadlineSeconds and runs past it: failed as the kubelet
+/// fails it (a kwok stage: phase Failed, reason DeadlineExceeded, the container killed). The cause
+/// is the deadline, not the exit code.
+fn pod_deadline(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-pod-deadline";
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_pod_deadline = Some(1);
+    pipeline.migration_labels = vec![("fluxjobs.test/run-forever".into(), "true".into())];
+    pipeline.install(&ctx.plane)?;
+    let (pre, ids) =
+        pre_deploy_cause(ctx, ns, "the pod stopped at its deadline", |c| c["reason"] == "DeadlineExceeded")?;
+    let cause = &pre["rootCause"];
+    check(
+        cause["kind"] == "Pod"
+            && cause["message"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Pod was active on the node longer than the specified deadline"),
+        || format!("cause: {cause}"),
+    )?;
+    check(ids == ["pod-deadline"], || format!("failures: {ids:?}"))?;
+    let hint = pre["hint"].as_str().unwrap_or_default();
+    check(hint.contains("raise spec.template.spec.activeDeadlineSeconds (the pod's deadline"), || hint.to_string())?;
+    hinted_rerun_is_accepted(ctx, hint)
+}
+
+/// The migration must run in a node pool no node is in: the real scheduler says no node matches
+/// its node selector, and the hint names nodeSelector, not resources.
+fn node_selector_matches_no_node(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-node-selector";
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_pool = Some("nowhere".into());
+    pipeline.install(&ctx.plane)?;
+    let (pre, ids) = pre_deploy_cause(ctx, ns, "the unschedulable pod", |c| c["reason"] == "Unschedulable")?;
+    let message = pre["rootCause"]["message"].as_str().unwrap_or_default();
+    check(message.contains("didn't match Pod's node affinity/selector"), || message.to_string())?;
+    check(ids.first().map(String::as_str) == Some("unschedulable-node-selector"), || format!("failures: {ids:?}"))?;
+    let hint = pre["hint"].as_str().unwrap_or_default();
+    check(hint.contains("spec.template.spec.nodeSelector") && !hint.contains("resources.requests"), || {
+        hint.to_string()
+    })?;
+    hinted_rerun_is_accepted(ctx, hint)
+}
+
+/// The app's pods run but never become ready (a kwok stage; kwok runs no probes, so the test
+/// records the kubelet's `Unhealthy` event as pkg/kubelet/prober/prober.go writes it): the
 /// Deployment passes its progress deadline, kustomize-controller's health check fails early on it,
-/// and the post-deploy stage's root cause is the Deployment with ProgressDeadlineExceeded.
+/// and the root cause is the newest ReplicaSet's pod with the failing readiness probe, fixed by the
+/// next apply, never by a rerun.
 fn deployment_never_available(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-never-available";
     let mut pipeline = Pipeline::seed(ns);
@@ -245,18 +326,38 @@ fn deployment_never_available(ctx: &Ctx) -> Result<()> {
     pipeline.app_progress_deadline = Some(10);
     pipeline.install(&ctx.plane)?;
     // Named as soon as the deadline passes; then kustomize-controller's check fails early on it.
+    let get_pods = || -> Result<Value> {
+        let pods = ctx.plane.kubectl(&["get", "pods", "-n", ns, "-l", "app.kubernetes.io/name=app", "-o", "json"])?;
+        serde_json::from_str(&pods).map_err(|e| format!("kubectl get pods: {e}"))
+    };
+    wait_until("the app's pod", SETTLE, || Ok(get_pods()?["items"].as_array().is_some_and(|p| !p.is_empty())))?;
+    let pods = get_pods()?;
+    let pod = &pods["items"][0]["metadata"];
+    let event = serde_json::json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": format!("{}.readiness", pod["name"].as_str().unwrap_or_default()), "namespace": ns},
+        "involvedObject": {"apiVersion": "v1", "kind": "Pod", "namespace": ns, "name": pod["name"], "uid": pod["uid"],
+                           "fieldPath": "spec.containers{app}"},
+        "type": "Warning", "reason": "Unhealthy", "source": {"component": "kubelet", "host": "kwok-node-0"},
+        "message": "Readiness probe failed: HTTP probe failed with statuscode: 503", "count": 4,
+        "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z",
+    });
+    ctx.plane.kubectl_stdin(&["create", "-f", "-"], &event.to_string())?;
     let report = ctx.wait_status(ns, "the health check to fail on the Deployment", SETTLE, |r| {
-        stage(r, "app-post-deploy")["rootCause"]["reason"] == "ProgressDeadlineExceeded"
+        stage(r, "app-post-deploy")["rootCause"]["reason"] == "ContainersNotReady"
             && stage(r, "app-deploy")["state"] == "Failed"
     })?;
     let post = stage(&report, "app-post-deploy");
     let cause = &post["rootCause"];
-    check(cause["kind"] == "Deployment" && cause["name"] == "app", || format!("cause: {cause}"))?;
+    check(cause["kind"] == "Pod" && cause["via"][0] == format!("Deployment/{ns}/app"), || format!("cause: {cause}"))?;
+    let message = cause["message"].as_str().unwrap_or_default();
+    check(message.contains("Readiness probe failed: HTTP probe failed with statuscode: 503"), || message.to_string())?;
+    check(cause["failures"][0]["id"] == "readiness-probe", || format!("cause: {cause}"))?;
     check(post["path"] == serde_json::json!([format!("{ns}/app-post-deploy"), format!("{ns}/app-deploy")]), || {
         format!("path: {}", post["path"])
     })?;
     let ready = stage(&report, "app-deploy")["ready"]["message"].as_str().unwrap_or_default().to_string();
     check(ready.contains(&format!("Deployment/{ns}/app status: 'Failed'")), || ready.clone())?;
     let hint = post["hint"].as_str().unwrap_or_default();
-    check(hint.contains(&format!("kubectl rollout status deployment/app -n {ns}")), || hint.to_string())
+    check(hint.contains("fix readinessProbe of container app") && !hint.contains("rerun"), || hint.to_string())
 }

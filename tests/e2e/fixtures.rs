@@ -25,6 +25,10 @@ pub(crate) struct Pipeline {
     pub migration_service_account: Option<String>,
     /// Node pool (label `fluxjobs.test/pool`) the migration must run in.
     pub migration_pool: Option<String>,
+    /// A second regular container beside the migration (a proxy that is no native sidecar).
+    pub migration_sidecar: bool,
+    /// `activeDeadlineSeconds` of the migration's pods (the kubelet's deadline, not the Job's).
+    pub migration_pod_deadline: Option<u32>,
     /// `spec.force` of the Job stages.
     pub force: bool,
     /// `spec.suspend` of the pre-deploy stage.
@@ -54,6 +58,8 @@ impl Pipeline {
             migration_cpu: None,
             migration_service_account: None,
             migration_pool: None,
+            migration_sidecar: false,
+            migration_pod_deadline: None,
             force: true,
             pre_deploy_suspended: false,
             extra_dependency: None,
@@ -112,6 +118,20 @@ impl Pipeline {
                 "metadata:\n",
                 "metadata:\n  annotations:\n    kustomize.toolkit.fluxcd.io/prune: disabled\n",
                 1,
+            ),
+            false => migration,
+        };
+        let migration = match self.migration_pod_deadline {
+            Some(seconds) => migration.replacen(
+                "      restartPolicy: Never\n",
+                &format!("      activeDeadlineSeconds: {seconds}\n      restartPolicy: Never\n"),
+                1,
+            ),
+            None => migration,
+        };
+        let migration = match self.migration_sidecar {
+            true => format!(
+                "{migration}      - name: cloud-sql-proxy\n        image: gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.0\n"
             ),
             false => migration,
         };

@@ -319,7 +319,7 @@ fn image_pull_failure_is_the_root_cause(ctx: &Ctx) -> Result<()> {
 
 /// The `kubectl fluxjobs rerun ...` a hint names, run as written with `--dry-run`: accepted (every
 /// check passes, nothing changes), not refused.
-fn hinted_rerun_is_accepted(ctx: &Ctx, hint: &str) -> Result<()> {
+pub(crate) fn hinted_rerun_is_accepted(ctx: &Ctx, hint: &str) -> Result<()> {
     let at = hint.find("kubectl fluxjobs rerun ").ok_or_else(|| format!("the hint names no rerun: {hint}"))?;
     let command: Vec<&str> = hint[at..].split(" (").next().unwrap_or_default().split_whitespace().skip(2).collect();
     let mut args = command.clone();
