@@ -18,7 +18,8 @@ pub(crate) struct RenderOptions {
     pub format: OutputFormat,
     pub color: bool,
     pub no_headers: bool,
-    /// Show a NAMESPACE column (with `-A`), as kubectl does.
+    /// Stages of every namespace may be shown (`-A`, a dump): a NAMESPACE column then appears when
+    /// the stages shown are in more than one namespace.
     pub namespace_column: bool,
     /// Show a CONTEXT column first, and the context on every chain line (output that spans
     /// several contexts).
@@ -107,6 +108,8 @@ use summary::summary_table;
 const MIN_MESSAGE_WIDTH: usize = 10;
 
 fn render_table(report: &Report, o: &RenderOptions) -> String {
+    let namespaces: HashSet<&str> = report.stages.iter().map(|s| s.namespace.as_str()).collect();
+    let o = &RenderOptions { namespace_column: o.namespace_column && namespaces.len() > 1, ..*o };
     let wide = o.format == OutputFormat::Wide;
     let mut out = String::new();
     if report.stages.is_empty() {
@@ -209,8 +212,9 @@ fn stage_row(stage: &StageReport, o: &RenderOptions, wide: bool, message_width: 
     row.push(Cell::new(stage_label(&stage.id(), &stage.namespace)));
     row.push(Cell::new(stage.state.as_str()).fg(state_color(stage.state)));
     row.push(Cell::new(age));
-    // On a terminal the table must fit: an attempted revision shows its commit alone.
-    row.push(Cell::new(revision_column(stage, o.width.is_some() && !wide)));
+    // On a terminal the table must fit: an attempted revision shows its commit alone, and below
+    // 100 columns as `COMMIT*`.
+    row.push(Cell::new(revision_column(stage, (!wide).then_some(o.width).flatten())));
     // Jobs in another cluster that was not read are neither ok nor missing.
     let unread_remote = stage.remote.as_ref().is_some_and(|r| !r.followed);
     row.push(Cell::new(if unread_remote { "remote".to_string() } else { jobs_summary(&stage.jobs) }));
@@ -263,16 +267,24 @@ fn depends_on_column(stage: &StageReport) -> String {
 /// The applied revision; for a stage that never applied one, the revision it tried, so that the
 /// commit that fails is in sight: `main@sha1:1a2b3c4d (attempted)`, `1a2b3c4d (attempted)` when
 /// `compact`.
-fn revision_column(stage: &StageReport, compact: bool) -> String {
+/// What a terminal narrower than this shows of an attempted revision: `COMMIT*`.
+const NARROW: usize = 100;
+
+/// REVISION: the applied one, else the attempted one; on a terminal (`width`) an attempted one
+/// shows its commit alone.
+fn revision_column(stage: &StageReport, width: Option<usize>) -> String {
     match (&stage.revision, &stage.attempted_revision) {
         (Some(applied), _) => short_revision(applied),
         (None, Some(attempted)) => {
             let revision = short_revision(attempted);
             let commit = match revision.rsplit_once(':') {
-                Some((_, digest)) if compact => digest.to_string(),
+                Some((_, digest)) if width.is_some() => digest.to_string(),
                 _ => revision,
             };
-            format!("{commit} (attempted)")
+            match width {
+                Some(width) if width < NARROW => format!("{commit}*"),
+                _ => format!("{commit} (attempted)"),
+            }
         }
         (None, None) => String::new(),
     }

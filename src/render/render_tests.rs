@@ -107,3 +107,37 @@ fn every_field_with_cluster_text_is_printed_inert() {
         }
     }
 }
+
+/// The table as a terminal of `width` columns shows it, against `tests/golden/NAME` (`UPDATE_GOLDEN=1`
+/// rewrites it).
+fn at_terminal_golden(name: &str, report: &Report, options: &RenderOptions) {
+    let table = render(report, options).unwrap();
+    let width = options.width.unwrap();
+    let rows: Vec<&str> = table.lines().take_while(|l| !l.is_empty()).collect();
+    assert!(rows.iter().all(|l| l.chars().count() <= width), "wider than {width}:\n{table}");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &table).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(expected == table, "{name} differs (UPDATE_GOLDEN=1 rewrites it)\n{table}");
+}
+
+#[test]
+fn namespace_shows_only_when_stages_of_several_namespaces_are_shown_and_the_table_fits() {
+    let (snapshot, report) = example(include_str!("../../examples/failed-migration.yaml"));
+    // As with -A or a dump: every namespace may be shown, but these stages are all in one.
+    let all = |width| RenderOptions { namespace_column: true, ..options(&snapshot, OutputFormat::Table, width) };
+    let piped = render(&report, &all(None)).unwrap();
+    assert!(piped.starts_with("STAGE "), "{piped}");
+    at_terminal_golden("failed-migration.80.txt", &report, &all(Some(80)));
+    at_terminal_golden("failed-migration.120.txt", &report, &all(Some(120)));
+    let mut two = report.clone();
+    two.stages[2].namespace = "billing".into();
+    let table = render(&two, &all(None)).unwrap();
+    assert!(table.starts_with("NAMESPACE "), "{table}");
+    // One namespace asked for (-n): never the column.
+    let one = RenderOptions { namespace_column: false, ..all(None) };
+    assert!(render(&two, &one).unwrap().starts_with("STAGE "));
+}
