@@ -485,6 +485,19 @@ pub(crate) static CATALOG: &[Row] = &[
         "failed to prepare subPath for volumeMount \"data\" of container \"migration\""
     ),
     row!(
+        "create-container-no-executable",
+        Runtime,
+        Said::Waiting { last: None },
+        "CreateContainerError",
+        ["executable file not found", "no such file or directory"],
+        Any,
+        "the command the container runs is not in the image (CRI-O fails it at create)",
+        "fix command or args of container {container} (the executable is not in the image)",
+        Then::Recreate,
+        "cri-o server/container_create.go; opencontainers/runc",
+        "container create failed: runc create failed: unable to start container process: exec: \"migrate\": executable file not found in $PATH"
+    ),
+    row!(
         "create-container",
         Runtime,
         Said::Waiting { last: None },

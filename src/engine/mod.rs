@@ -7,7 +7,8 @@
 //! - `resolution`: what the walk answers (the path, the object at fault, the hint);
 //! - `state`: a Kustomization's readiness predicates; `steps`: a ResourceSet's steps and their Jobs;
 //! - `index`: lookup tables over the snapshot, and [`StageRules`], what every stage kind answers;
-//! - `workload`: Jobs, Pods and Deployments; `hints`: the one next step for each cause;
+//! - `workload`: Jobs, Pods and Deployments; `catalog`: the failure catalog (a row per way a
+//!   component reports a failure, with its fix); `hints`: the one next step for each cause;
 //! - `named_objects`: objects no LIST covers that a health check names (custom resources);
 //! - `controller_failures`: the exact fix of a failure inside kustomize-controller, from its message;
 //! - `causes`: the object at fault inside a Kustomization (one function per state);
