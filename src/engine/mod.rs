@@ -7,7 +7,8 @@
 //! - `resolution`: what the walk answers (the path, the object at fault, the hint);
 //! - `state`: a Kustomization's readiness predicates; `steps`: a ResourceSet's steps and their Jobs;
 //! - `index`: lookup tables over the snapshot, and [`StageRules`], what every stage kind answers;
-//! - `workload`: Jobs, Pods and Deployments; `catalog`: the failure catalog (a row per way a
+//! - `pods`: one Pod judged by all its containers; `workload`: Jobs, Deployments, StatefulSets,
+//!   DaemonSets and their pods; `catalog`: the failure catalog (a row per way a
 //!   component reports a failure, with its fix); `hints`: the one next step for each cause;
 //! - `named_objects`: objects no LIST covers that a health check names (custom resources);
 //! - `controller_failures`: the exact fix of a failure inside kustomize-controller, from its message;
@@ -30,6 +31,7 @@ mod index;
 mod kustomization;
 pub(crate) mod messages;
 pub(crate) mod named_objects;
+pub(crate) mod pods;
 mod ready_expr;
 pub(crate) mod remote;
 mod resolution;

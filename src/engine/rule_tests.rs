@@ -8,14 +8,14 @@ use super::{Filter, diagnose};
 use crate::report::{Report, StageReport, StageState};
 use crate::snapshot::parse_snapshot;
 
-const NS: &str = "shop";
+pub(super) const NS: &str = "shop";
 const REV: &str = "main@sha1:1111111111111111111111111111111111111111";
 const NEW_REV: &str = "main@sha1:2222222222222222222222222222222222222222";
-const T0: &str = "2026-11-24T10:00:00Z";
+pub(super) const T0: &str = "2026-11-24T10:00:00Z";
 /// The snapshot time: the newest timestamp in every fixture.
-const NOW: &str = "2026-11-24T10:05:00Z";
+pub(super) const NOW: &str = "2026-11-24T10:05:00Z";
 
-fn condition(type_: &str, status: &str, reason: &str, message: &str) -> Value {
+pub(super) fn condition(type_: &str, status: &str, reason: &str, message: &str) -> Value {
     json!({"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": T0})
 }
 
@@ -115,7 +115,7 @@ fn running() -> Value {
         "restartCount": 0, "state": {"running": {"startedAt": T0}}}]})
 }
 
-fn event(kind: &str, name: &str, type_: &str, reason: &str, message: &str) -> Value {
+pub(super) fn event(kind: &str, name: &str, type_: &str, reason: &str, message: &str) -> Value {
     json!({
         "apiVersion": "v1", "kind": "Event",
         "metadata": {"name": format!("{name}.{reason}"), "namespace": NS},
@@ -887,8 +887,8 @@ fn immutable_job_without_force_names_the_job_and_suggests_force() {
     assert!(hint.contains("label the Deployment") && !hint.contains("fluxjobs rerun"), "{hint}");
 }
 
-#[test]
-fn a_deployment_past_its_progress_deadline_keeps_the_stage_unhealthy() {
+/// Stage app-deploy, whose health check gave up on Deployment/shop/app.
+fn deploy_stage_waiting_on_app() -> Value {
     let mut deploy = ks("app-deploy", &[]);
     set_ready(
         &mut deploy,
@@ -897,6 +897,12 @@ fn a_deployment_past_its_progress_deadline_keeps_the_stage_unhealthy() {
         "health check failed after 5m0s: timeout waiting for: [Deployment/shop/app status: 'InProgress']",
     );
     deploy["status"]["inventory"]["entries"] = json!([{"id": "shop_app_apps_Deployment", "v": "v1"}]);
+    deploy
+}
+
+#[test]
+fn a_deployment_past_its_progress_deadline_keeps_the_stage_unhealthy() {
+    let deploy = deploy_stage_waiting_on_app();
     let deployment = json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "app", "namespace": NS, "generation": 2},
@@ -2151,14 +2157,7 @@ fn a_failed_job_its_ttl_deleted_is_told_by_the_events_it_left() {
 
 #[test]
 fn a_deployment_is_judged_by_its_newest_replica_sets_pods() {
-    let mut deploy = ks("app-deploy", &[]);
-    set_ready(
-        &mut deploy,
-        "False",
-        "HealthCheckFailed",
-        "health check failed after 5m0s: timeout waiting for: [Deployment/shop/app status: 'InProgress']",
-    );
-    deploy["status"]["inventory"]["entries"] = json!([{"id": "shop_app_apps_Deployment", "v": "v1"}]);
+    let deploy = deploy_stage_waiting_on_app();
     let deployment = json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "app", "namespace": NS, "generation": 2},

@@ -389,7 +389,7 @@ pub(crate) struct RootCause {
     /// The other cluster the object is in (a stage's `spec.kubeConfig`, followed): its server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
-    /// The rows of the failure catalog that describe it (`src/engine/catalog.rs`).
+    /// The rows of the failure catalog that describe it (`src/engine/catalog/`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<Failure>,
 }

@@ -1,32 +1,18 @@
-//! The catalog's own tests: one fixture per row, built from the row's example as its component
-//! writes it, diagnosed end to end by the engine and rendered (golden `tests/golden/catalog.txt`,
+//! The catalog's own tests (names and builders shared with `rule_tests`): one fixture per row,
+//! built from the row's example as its component writes it, diagnosed end to end by the engine and rendered (golden `tests/golden/catalog.txt`,
 //! `UPDATE_GOLDEN=1` rewrites it); README's table is the catalog's.
 
 use serde_json::{Value, json};
 
+use super::row::Said;
 use super::*;
 use crate::cli::OutputFormat;
+use crate::engine::rule_tests::{NS, T0, condition, event};
 use crate::engine::{Filter, diagnose};
 use crate::render::{RenderOptions, render};
 use crate::snapshot::parse_snapshot;
 
-const NS: &str = "shop";
-const T0: &str = "2026-11-24T10:00:00Z";
-const NOW: &str = "2026-11-24T10:05:00Z";
 const IMAGE: &str = "registry.example.invalid/app:1.0.0";
-
-fn condition(type_: &str, status: &str, reason: &str, message: &str) -> Value {
-    json!({"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": T0})
-}
-
-fn event(kind: &str, name: &str, type_: &str, reason: &str, message: &str) -> Value {
-    json!({
-        "apiVersion": "v1", "kind": "Event",
-        "metadata": {"name": format!("{name}.{reason}"), "namespace": NS},
-        "involvedObject": {"kind": kind, "name": name, "namespace": NS},
-        "type": type_, "reason": reason, "message": message, "count": 1, "lastTimestamp": NOW,
-    })
-}
 
 /// A `wait: true` stage whose health check gave up on `workload` (`Kind/name`) with `status`.
 fn stage(workload: &str, status: &str, inventory: &str) -> Value {
