@@ -13,6 +13,7 @@ use crate::plan::{BadTarget, Refusal};
 use crate::refs::{NamespacedName, StageId};
 use crate::render::RenderError;
 use crate::snapshot::SnapshotError;
+use crate::vocabulary::Kind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -107,7 +108,7 @@ pub enum Error {
     )]
     SuspendedInChain(Vec<StageId>),
     #[error("{kind} {source_id} did not handle the reconcile request within {} (is source-controller running?)", crate::duration::took(*.timeout))]
-    SourceNotHandled { kind: String, source_id: NamespacedName, timeout: std::time::Duration },
+    SourceNotHandled { kind: Kind, source_id: NamespacedName, timeout: std::time::Duration },
     #[error("stage {0} did not become Ready; the stages after it were not reconciled")]
     StageNotReady(StageId),
 }

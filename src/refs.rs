@@ -7,6 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use crate::vocabulary::Kind;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Serialize, Serializer};
 
@@ -51,6 +52,30 @@ pub enum StageKind {
     HelmRelease,
 }
 
+/// A controller that reconciles stages, named as its Deployment in flux-system is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Controller {
+    Kustomize,
+    Helm,
+    FluxOperator,
+}
+
+impl Controller {
+    pub fn name(self) -> &'static str {
+        match self {
+            Controller::Kustomize => "kustomize-controller",
+            Controller::Helm => "helm-controller",
+            Controller::FluxOperator => "flux-operator",
+        }
+    }
+}
+
+impl fmt::Display for Controller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One row of the stage kind table.
 #[derive(Debug)]
 pub struct StageKindInfo {
@@ -59,7 +84,7 @@ pub struct StageKindInfo {
     /// first is the one the plugin prints in targets (`ks/NAME`).
     pub short_names: &'static [&'static str],
     /// The controller that reconciles this kind.
-    pub controller: &'static str,
+    pub controller: Controller,
     /// The labels its controller stamps on every object it applies, naming the stage: (name,
     /// namespace) (fluxcd/pkg ssa `SetOwnerLabels`, with each controller's group).
     pub owner_labels: (&'static str, &'static str),
@@ -81,7 +106,7 @@ const KUSTOMIZATION: StageKindInfo = StageKindInfo {
         plural: "kustomizations",
     },
     short_names: &["ks"],
-    controller: "kustomize-controller",
+    controller: Controller::Kustomize,
     owner_labels: ("kustomize.toolkit.fluxcd.io/name", "kustomize.toolkit.fluxcd.io/namespace"),
     resume: "flux resume kustomization {name} -n {namespace}",
     // fluxcd/kustomize-controller main.go.
@@ -93,7 +118,7 @@ const KUSTOMIZATION: StageKindInfo = StageKindInfo {
 const RESOURCE_SET: StageKindInfo = StageKindInfo {
     api: ApiKind { kind: "ResourceSet", group: "fluxcd.controlplane.io", version: "v1", plural: "resourcesets" },
     short_names: &["rset"],
-    controller: "flux-operator",
+    controller: Controller::FluxOperator,
     // flux-operator api/v1 common_types.go: the group `resourceset.fluxcd.controlplane.io`.
     owner_labels: ("resourceset.fluxcd.controlplane.io/name", "resourceset.fluxcd.controlplane.io/namespace"),
     // `fluxcd.controlplane.io/reconcile: disabled` pauses it (IsDisabled in api/v1 resourceset_types.go).
@@ -107,7 +132,7 @@ const RESOURCE_SET: StageKindInfo = StageKindInfo {
 const HELM_RELEASE: StageKindInfo = StageKindInfo {
     api: ApiKind { kind: "HelmRelease", group: "helm.toolkit.fluxcd.io", version: "v2", plural: "helmreleases" },
     short_names: &["hr"],
-    controller: "helm-controller",
+    controller: Controller::Helm,
     // helm-controller labels the objects of a release, hook Jobs included, with the HelmRelease
     // (internal/postrender/common_renderer.go OriginLabels: `helm.toolkit.fluxcd.io/name|namespace`).
     owner_labels: ("helm.toolkit.fluxcd.io/name", "helm.toolkit.fluxcd.io/namespace"),
@@ -139,7 +164,7 @@ impl StageKind {
     }
 
     /// The controller that reconciles this kind.
-    pub fn controller(self) -> &'static str {
+    pub fn controller(self) -> Controller {
         self.info().controller
     }
 
@@ -370,17 +395,17 @@ impl Serialize for NamespacedName {
 /// (fluxcd/pkg ssa/utils `FmtObjMetadata`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectRef {
-    pub kind: String,
+    pub kind: Kind,
     pub namespace: String,
     pub name: String,
 }
 
 impl ObjectRef {
-    pub fn new(kind: impl Into<String>, namespace: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(kind: impl Into<Kind>, namespace: impl Into<String>, name: impl Into<String>) -> Self {
         ObjectRef { kind: kind.into(), namespace: namespace.into(), name: name.into() }
     }
 
-    pub fn of(kind: &str, meta: &ObjectMeta) -> Self {
+    pub fn of(kind: impl Into<Kind>, meta: &ObjectMeta) -> Self {
         ObjectRef::new(kind, meta.namespace_str(), meta.name_str())
     }
 
@@ -390,7 +415,7 @@ impl ObjectRef {
 
     /// The stage this object is, when it is one.
     pub fn as_stage(&self) -> Option<StageId> {
-        let kind = StageKind::parse_user(&self.kind).filter(|k| k.as_str() == self.kind)?;
+        let kind = StageKind::parse_user(self.kind.as_str()).filter(|k| k.as_str() == self.kind.as_str())?;
         Some(StageId::new(kind, &self.namespace, &self.name))
     }
 
@@ -444,7 +469,7 @@ impl PrintedForm for NamespacedName {
 
 impl PrintedForm for ObjectRef {
     fn parts(&self) -> Vec<&str> {
-        vec![&self.kind, &self.namespace, &self.name]
+        vec![self.kind.as_str(), &self.namespace, &self.name]
     }
 }
 

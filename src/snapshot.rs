@@ -12,6 +12,7 @@ use std::collections::HashSet;
 
 use crate::engine::named_objects::named_elsewhere;
 use crate::model::{NamedObject, READ_KINDS, ReadKind, Snapshot, read_kind};
+use crate::vocabulary::Kind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -156,7 +157,7 @@ impl<'l> Sink<'l> {
             let group = o.api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or_default().to_string();
             let id = (o.metadata.namespace.clone().unwrap_or_default(), o.metadata.name.clone().unwrap_or_default());
             named.iter().any(|(r, _)| *r == o.object_ref())
-                || inventories.contains(&(id.0, id.1, group, o.kind.clone()))
+                || inventories.contains(&(id.0, id.1, group, o.kind.to_string()))
         };
         self.snapshot.named_objects = self.others.into_iter().filter(wanted).collect();
         self.snapshot
@@ -177,7 +178,7 @@ impl<'l> Sink<'l> {
                     && !other.status.conditions.is_empty()
                 {
                     self.others.push(NamedObject {
-                        kind: kind.to_string(),
+                        kind: Kind::from(kind),
                         api_version: api_version.to_string(),
                         ..other
                     });
@@ -480,7 +481,7 @@ items:
 "#;
         let snap = parse_snapshot(text, "t.yaml").unwrap();
         assert_eq!(snap.kustomizations.len(), 1);
-        assert_eq!(snap.sources[0].kind, "GitRepository");
+        assert_eq!(snap.sources[0].kind.as_str(), "GitRepository");
         assert_eq!(snap.sources[0].artifact_revision(), Some("main@sha1:abc"));
     }
 

@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, Full};
 use kube::client::Body;
 
 use super::Connection;
+use crate::vocabulary::ConditionType;
 
 /// One request as the mock API server saw it.
 #[derive(Clone, Debug)]
@@ -131,7 +132,10 @@ mod tests {
         let (snapshot, warnings) = read(&conn, None).await;
         let snapshot = snapshot.unwrap();
         assert_eq!(snapshot.named_objects.len(), 1, "{:?}", snapshot.named_objects);
-        assert_eq!(snapshot.named_objects[0].condition("Stalled").unwrap().reason, "ProvisioningFailed");
+        assert_eq!(
+            snapshot.named_objects[0].condition(ConditionType::Stalled).unwrap().reason.as_str(),
+            "ProvisioningFailed"
+        );
         assert!(
             warnings
                 .iter()

@@ -63,7 +63,7 @@ impl PlannedWrite<'_> {
                 name: None,
             },
             PlannedWrite::RequestReconcile(object, _) => {
-                let resource = flux_api_resource(&object.kind);
+                let resource = flux_api_resource(object.kind.as_str());
                 Access {
                     verb: "patch",
                     group: resource.group,

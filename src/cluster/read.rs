@@ -164,7 +164,7 @@ pub async fn named_objects(
         let resource = match api_version {
             Some(api_version) => {
                 let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-                let gvk = GroupVersionKind::gvk(group, version, &object.kind);
+                let gvk = GroupVersionKind::gvk(group, version, object.kind.as_str());
                 kube::discovery::pinned_kind(&conn.client, &gvk).await.map(|(r, _)| r).map_err(|e| one_line(&e))
             }
             None => {
@@ -176,7 +176,7 @@ pub async fn named_objects(
                         let served: Vec<ApiResource> = discovery
                             .groups()
                             .flat_map(|g| g.recommended_resources())
-                            .filter(|(r, _)| r.kind == object.kind)
+                            .filter(|(r, _)| r.kind == object.kind.as_str())
                             .map(|(r, _)| r)
                             .collect();
                         match served.as_slice() {
@@ -450,7 +450,7 @@ pub async fn job_pods(conn: &Connection, namespace: &str, uid: &str) -> Result<V
 /// `status.lastHandledReconcileAt` of a source, which source-controller sets like
 /// kustomize-controller does.
 pub async fn source_handled(conn: &Connection, source: &ObjectRef) -> Result<Option<String>, ClusterError> {
-    let (kind, ns, name) = (&source.kind, &source.namespace, &source.name);
+    let (kind, ns, name) = (source.kind.as_str(), &source.namespace, &source.name);
     let api = dynamic_api(&conn.client, Some(ns), &flux_api_resource(kind));
     let object = get_opt(conn, api, &resource_name(kind), ns, name).await?;
     Ok(object.and_then(|o| o.data["status"]["lastHandledReconcileAt"].as_str().map(String::from)))

@@ -12,6 +12,7 @@ use super::{ClusterError, Connection};
 use crate::chain::one_line;
 use crate::engine::{RequestOutcome, request_outcome, rules};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
+use crate::vocabulary::ConditionType;
 
 /// How often a condition is checked: one GET a second, about as `flux reconcile` polls.
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -79,7 +80,7 @@ pub(crate) async fn stage_settled(conn: &Connection, stage: &StageId, token: &st
                     return Ok(Some(StageOutcome::Handled(outcome)));
                 }
                 handled |= rules(&object).last_handled_reconcile_at() == Some(token);
-                if let Some(ready) = object.condition("Ready") {
+                if let Some(ready) = object.condition(ConditionType::Ready) {
                     last = format!("{}: {}", ready.reason, ready.message);
                 }
             }

@@ -14,6 +14,7 @@ use crate::cluster::{self, ConnectOptions, read};
 use crate::error::Error;
 use crate::model::{ReadKind, Role, Snapshot, StageObject};
 use crate::refs::MetaNames;
+use crate::vocabulary::ConditionType;
 
 /// Cobra's ShellCompDirectiveDefault: let the shell complete file names.
 const FILES: u8 = 0;
@@ -213,7 +214,7 @@ async fn stages(typed: &Typed) -> Vec<(String, String)> {
 }
 
 fn describe(stage: &dyn StageObject) -> String {
-    let ready = stage.condition("Ready").map(|c| c.reason.as_str()).unwrap_or_default();
+    let ready = stage.condition(ConditionType::Ready).map(|c| c.reason.as_str()).unwrap_or_default();
     format!("{}, {ready}", stage.stage_kind().as_str())
 }
 

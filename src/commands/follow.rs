@@ -47,7 +47,7 @@ pub async fn settle(conn: &Connection, stage: &StageId, label: &str, token: &str
         }
         StageOutcome::Handled(RequestOutcome::Failed { reason, message }) => {
             terminal::step(Glyph::Failed, &format!("{label} {reason}: {message}"));
-            Settled::NotReady(reason)
+            Settled::NotReady(reason.to_string())
         }
         StageOutcome::TimedOut { handled: true, last } => {
             terminal::step(Glyph::Failed, &format!("{label} not Ready after {} ({last})", took(timeout)));

@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::model::Stage;
 use crate::refs::{ObjectRef, StageId};
 use crate::terminal::{self, Glyph};
+use crate::vocabulary::Kind;
 
 /// What happened to one stage, for the timeline.
 struct Step {
@@ -145,7 +146,7 @@ fn sources(stages: &[Stage]) -> Vec<ObjectRef> {
 /// Whether source-controller fetches this source on request; ExternalArtifacts are produced by
 /// other controllers and cannot be asked (fluxcd/flux2 cmd/flux/reconcile_with_source.go).
 fn can_fetch(source: &ObjectRef) -> bool {
-    matches!(source.kind.as_str(), "GitRepository" | "OCIRepository" | "Bucket")
+    matches!(source.kind, Kind::GitRepository | Kind::OCIRepository | Kind::Bucket)
 }
 
 /// Asks the source to fetch and waits until source-controller handled the request, like

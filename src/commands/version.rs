@@ -10,7 +10,7 @@ use crate::cli::{VersionArgs, VersionFormat};
 use crate::cluster::{Connection, read};
 use crate::context::Context;
 use crate::error::{Error, one_line};
-use crate::refs::StageKind;
+use crate::refs::{Controller, StageKind};
 use crate::terminal;
 
 /// Where `flux install` puts kustomize-controller (fluxcd/flux2 manifests).
@@ -73,7 +73,7 @@ async fn read_server(ctx: &Context, versions: &mut Versions) -> Result<(), Error
 /// The image tag of kustomize-controller's Deployment; `None` when it is not there or not readable
 /// (a warning says which).
 async fn kustomize_controller(conn: &Connection) -> Option<String> {
-    match read::get_deployment(conn, FLUX_NAMESPACE, "kustomize-controller").await {
+    match read::get_deployment(conn, FLUX_NAMESPACE, Controller::Kustomize.name()).await {
         Ok(deployment) => {
             let spec = deployment?.spec?.template.spec?;
             // flux2's manifests name the container `manager`.

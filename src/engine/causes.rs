@@ -10,6 +10,7 @@ use crate::duration::human;
 use crate::model::{Kustomization, StageObject};
 use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::{JobReport, JobState, Reason, RootCause};
+use crate::vocabulary::{ConditionReason, ConditionStatus, ConditionType, KStatus, Kind};
 
 /// `spec.suspend: true`.
 pub(super) fn suspended(ks: &Kustomization) -> Resolution {
@@ -41,8 +42,8 @@ pub(super) fn not_reconciled(index: &Index, ks: &Kustomization) -> Resolution {
 /// health check waiting for a workload.
 pub(super) fn progressing(index: &Index, ks: &Kustomization) -> Resolution {
     let id = ks.id();
-    let ready = ks.condition("Ready").cloned().unwrap_or_default();
-    if ready.status == "True" {
+    let ready = ks.condition(ConditionType::Ready).cloned().unwrap_or_default();
+    if ready.status == ConditionStatus::True {
         let generation = ks.metadata.generation.unwrap_or_default();
         let observed = ks.status.as_ref().and_then(|s| s.observed_generation).unwrap_or_default();
         let message = format!("spec generation {generation} is not applied yet (last applied generation {observed})");
@@ -61,7 +62,7 @@ pub(super) fn progressing(index: &Index, ks: &Kustomization) -> Resolution {
     let running =
         index.stage_jobs(ks).live.into_iter().find(|j| matches!(job_state(j).0, JobState::Running | JobState::Pending));
     if let Some(job) = running {
-        let object = ObjectRef::of("Job", &job.metadata);
+        let object = ObjectRef::of(Kind::Job, &job.metadata);
         let mut message = format!("the Job has not finished yet; {}", clock.unwrap_or_default());
         if let Some(attempts) = attempts(index, job) {
             message = format!("{}; {attempts}", message.trim_end_matches("; "));
@@ -82,18 +83,18 @@ pub(super) fn progressing(index: &Index, ks: &Kustomization) -> Resolution {
 /// The stage's own build, apply or health check failed (Ready=False with the controller's reason).
 pub(super) fn failed(index: &Index, ks: &Kustomization) -> Resolution {
     let id = ks.id();
-    let ready = ks.condition("Ready").cloned().unwrap_or_default();
+    let ready = ks.condition(ConditionType::Ready).cloned().unwrap_or_default();
     let own = |reason: &str, message: String, hint: String| {
         Resolution::at(&id, stage_cause(ks, Reason::from(reason), message), hint)
     };
     // The exact fix of a failure inside kustomize-controller, when its message is a known one.
     let exact = || controller_failures::hint(ks, &ready.reason, &ready.message);
-    match ready.reason.as_str() {
-        "ArtifactFailed" => match source_problem(index, &ks.source()) {
+    match &ready.reason {
+        ConditionReason::ArtifactFailed => match source_problem(index, &ks.source()) {
             Some((cause, hint)) => Resolution::at(&id, cause, hint),
             None => own("ArtifactFailed", ready.message.clone(), exact().unwrap_or_else(|| hints::check_path(ks))),
         },
-        "HealthCheckFailed" => {
+        ConditionReason::HealthCheckFailed => {
             let refs = messages::health_check_refs(&ready.message);
             workload_problem(index, ks, Some(&refs))
                 .or_else(|| still_running(index, ks, &refs))
@@ -101,22 +102,26 @@ pub(super) fn failed(index: &Index, ks: &Kustomization) -> Resolution {
                 .or_else(|| named_object(index, ks, &refs))
                 .unwrap_or_else(|| own("HealthCheckFailed", ready.message.clone(), hints::see_health_check()))
         }
-        "ReconciliationFailed" => immutable_field(index, ks, &ready.message).unwrap_or_else(|| {
+        ConditionReason::ReconciliationFailed => immutable_field(index, ks, &ready.message).unwrap_or_else(|| {
             let hint = exact().unwrap_or_else(|| hints::fix_manifests(ks));
             own("ReconciliationFailed", messages::first_line(&ready.message), hint)
         }),
-        "BuildFailed" => {
+        ConditionReason::BuildFailed => {
             own("BuildFailed", messages::first_line(&ready.message), exact().unwrap_or_else(|| hints::fix_build(ks)))
         }
-        reason => own(reason, messages::first_line(&ready.message), exact().unwrap_or_else(|| hints::stage_events(ks))),
+        reason => own(
+            reason.as_str(),
+            messages::first_line(&ready.message),
+            exact().unwrap_or_else(|| hints::stage_events(ks)),
+        ),
     }
 }
 
 /// A stage the health check names as not healthy (a HelmRelease or ResourceSet the Kustomization
 /// applies): the cause is that stage, and the walk goes on into it.
-fn unhealthy_stage(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, String)]) -> Option<Resolution> {
+fn unhealthy_stage(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, KStatus)]) -> Option<Resolution> {
     let (object, status) = refs.iter().find(|(object, status)| {
-        status != "Current" && object.as_stage().is_some_and(|id| index.stage(&id).is_some())
+        *status != KStatus::Current && object.as_stage().is_some_and(|id| index.stage(&id).is_some())
     })?;
     let message = format!("the health check of {} reports it {status}", ks.id());
     let cause = RootCause::new(object.clone(), Reason::from("HealthCheckFailed"), message);
@@ -142,8 +147,8 @@ fn unhealthy_applied_stage(index: &Index, ks: &Kustomization, clock: Option<&str
 
 /// An object of a kind no LIST covers that the health check names as not Current (an operator's
 /// custom resource), read because it names it: its own condition is the cause.
-fn named_object(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, String)]) -> Option<Resolution> {
-    refs.iter().filter(|(_, status)| status != "Current").find_map(|(object, status)| {
+fn named_object(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, KStatus)]) -> Option<Resolution> {
+    refs.iter().filter(|(_, status)| *status != KStatus::Current).find_map(|(object, status)| {
         let cause = named_objects::named_object_cause(index, object, status)?;
         Some(Resolution::at(&ks.id(), cause, named_objects::describe(index, object)))
     })
@@ -181,7 +186,7 @@ pub(super) fn source_problem(index: &Index, object: &ObjectRef) -> Option<(RootC
         return Some((cause(Reason::ArtifactMissing, message), hint));
     }
     match ready {
-        Some(c) if c.status == "False" => {
+        Some(c) if c.status == ConditionStatus::False => {
             let hint = controller_failures::source_hint(source, &c.reason, &c.message).unwrap_or(hint);
             Some((cause(Reason::from(c.reason.as_str()), c.message.clone()), hint))
         }
@@ -191,7 +196,7 @@ pub(super) fn source_problem(index: &Index, object: &ObjectRef) -> Option<(RootC
 
 /// The workload at fault in a stage: among `refs` (from a health-check message) when given, else
 /// among all its Jobs, Deployments, StatefulSets and DaemonSets.
-fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef, String)]>) -> Option<Resolution> {
+fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef, KStatus)]>) -> Option<Resolution> {
     let StageJobs { live: jobs, missing, .. } = index.stage_jobs(ks);
     let wanted = |object: &ObjectRef| refs.is_none_or(|refs| refs.iter().any(|(r, _)| r == object));
     let with_hint = |cause: RootCause| {
@@ -199,7 +204,7 @@ fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef
         Resolution::at(&ks.id(), cause, hint)
     };
     for job in &jobs {
-        if wanted(&ObjectRef::of("Job", &job.metadata))
+        if wanted(&ObjectRef::of(Kind::Job, &job.metadata))
             && let Some(cause) = job_cause(index, job)
         {
             return Some(with_hint(cause));
@@ -207,12 +212,11 @@ fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef
     }
     // Jobs the health check still waits for although they are gone.
     // NotFound when the health check ran, or deleted since (a failed Job's TTL).
-    let mut missing_refs = refs
-        .into_iter()
-        .flatten()
-        .filter(|(r, status)| r.kind == "Job" && (status == "NotFound" || index.job(&r.namespace, &r.name).is_none()));
+    let mut missing_refs = refs.into_iter().flatten().filter(|(r, status)| {
+        r.kind == Kind::Job && (*status == KStatus::NotFound || index.job(&r.namespace, &r.name).is_none())
+    });
     if let Some((object, status)) = missing_refs.next() {
-        return Some(with_hint(missing_job_cause(index, &object.id(), status == "NotFound")));
+        return Some(with_hint(missing_job_cause(index, &object.id(), *status == KStatus::NotFound)));
     }
     if refs.is_none()
         && let Some(job) = missing.first()
@@ -220,7 +224,7 @@ fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef
         return Some(with_hint(missing_job_cause(index, job, false)));
     }
     for deploy in index.stage_deployments(ks) {
-        if wanted(&ObjectRef::of("Deployment", &deploy.metadata))
+        if wanted(&ObjectRef::of(Kind::Deployment, &deploy.metadata))
             && let Some(cause) = deployment_cause(index, deploy)
         {
             return Some(with_hint(cause));
@@ -229,7 +233,7 @@ fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef
     // StatefulSets and DaemonSets it applied, and those its health check names (spec.healthChecks
     // may name objects of other stages).
     let named =
-        refs.into_iter().flatten().map(|(r, _)| r).filter(|r| matches!(r.kind.as_str(), "StatefulSet" | "DaemonSet"));
+        refs.into_iter().flatten().map(|(r, _)| r).filter(|r| matches!(r.kind, Kind::StatefulSet | Kind::DaemonSet));
     let mut sets: Vec<ObjectRef> = index.stage_pod_sets(ks).into_iter().filter(|s| wanted(s)).collect();
     sets.extend(named.filter(|r| !sets.contains(r)).cloned().collect::<Vec<_>>());
     sets.iter().find_map(|set| pod_set_cause(index, set)).map(with_hint)
@@ -238,8 +242,8 @@ fn workload_problem(index: &Index, ks: &Kustomization, refs: Option<&[(ObjectRef
 /// A health check that timed out on a Job that was still running with nothing wrong in sight:
 /// the Job is slow, not failed. Its newest running pod is the cause (so its log tail is shown),
 /// else the Job.
-fn still_running(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, String)]) -> Option<Resolution> {
-    let (object, _) = refs.iter().find(|(r, status)| r.kind == "Job" && status == "InProgress")?;
+fn still_running(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, KStatus)]) -> Option<Resolution> {
+    let (object, _) = refs.iter().find(|(r, status)| r.kind == Kind::Job && *status == KStatus::InProgress)?;
     let job = index.job(&object.namespace, &object.name)?;
     if job_state(job).0 == JobState::Complete {
         return Some(finished_late(index, ks, object, job));
@@ -260,7 +264,7 @@ fn still_running(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, String)]
     let running = pods.into_iter().find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
     let cause = match running {
         Some(pod) => {
-            let pod_ref = ObjectRef::of("Pod", &pod.metadata);
+            let pod_ref = ObjectRef::of(Kind::Pod, &pod.metadata);
             let container =
                 pod.status.as_ref().and_then(|s| s.container_statuses.as_ref()?.first()).map(|c| c.name.clone());
             let mut events = index.warning_events(object);
@@ -332,7 +336,7 @@ fn missing_job_cause(index: &Index, job: &NamespacedName, health_check_waits: bo
             "; the health check waits for it until the timeout because its manifest has no ttlSecondsAfterFinished",
         );
     }
-    let object = ObjectRef::new("Job", &job.namespace, &job.name);
+    let object = ObjectRef::new(Kind::Job, &job.namespace, &job.name);
     let mut events = index.warning_events(&object);
     events.extend(index.gone_pod_events(&object));
     RootCause::new(object, Reason::JobDeleted, message).with_events(events)
@@ -342,7 +346,7 @@ fn missing_job_cause(index: &Index, job: &NamespacedName, health_check_waits: bo
 fn immutable_field(index: &Index, ks: &Kustomization, message: &str) -> Option<Resolution> {
     let (object, line) = messages::immutable_field(message)?;
     // rerun takes Jobs only, and only one that is there to recreate.
-    let rerunnable = object.kind == "Job" && index.job(&object.namespace, &object.name).is_some();
+    let rerunnable = object.kind == Kind::Job && index.job(&object.namespace, &object.name).is_some();
     let hint = hints::immutable(ks, &object, rerunnable);
     let cause = RootCause::new(object, Reason::ImmutableField, messages::abbreviate_invalid_values(line));
     Some(Resolution::at(&ks.id(), cause, hint))

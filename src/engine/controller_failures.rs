@@ -17,21 +17,22 @@
 //!   (`no matches for kind "K" in version "G/V"`).
 
 use crate::model::{Kustomization, Source, StageObject};
+use crate::vocabulary::{ConditionReason, Kind};
 
 /// The hint for a kustomize-controller failure `message` of stage `ks` (Ready reason `reason`), when
 /// the message is one of those above.
-pub(super) fn hint(ks: &Kustomization, reason: &str, message: &str) -> Option<String> {
+pub(super) fn hint(ks: &Kustomization, reason: &ConditionReason, message: &str) -> Option<String> {
     match reason {
-        "BuildFailed" => build(ks, message),
-        "ReconciliationFailed" => apply(ks, message),
-        "ArtifactFailed" => artifact(ks, message),
-        "AccessDenied" => access_denied(ks, message),
-        "InvalidCELExpression" => Some(format!(
+        ConditionReason::BuildFailed => build(ks, message),
+        ConditionReason::ReconciliationFailed => apply(ks, message),
+        ConditionReason::ArtifactFailed => artifact(ks, message),
+        ConditionReason::AccessDenied => access_denied(ks, message),
+        ConditionReason::InvalidCELExpression => Some(format!(
             "fix the CEL expression in {} (a dependsOn readyExpr or spec.healthCheckExprs): kustomize-controller does not retry until the spec changes",
             ks.id()
         )),
         // `New reconciliation triggered by %s/%s/%s` (kustomize-controller, the QueueEventSource).
-        "HealthCheckCanceled" => {
+        ConditionReason::HealthCheckCanceled => {
             let trigger = message.strip_prefix("New reconciliation triggered by ").unwrap_or("a change");
             Some(format!(
                 "nothing to fix: {trigger} started a new reconciliation of {} before its health check ended; kustomize-controller checks again now",
@@ -47,7 +48,7 @@ pub(super) fn hint(ks: &Kustomization, reason: &str, message: &str) -> Option<St
 /// `AuthenticationFailed` for a Secret it cannot use, `GitOperationFailed` with `failed to checkout
 /// and determine revision: %w` around go-git's `authentication required`, `couldn't find remote ref`
 /// and `repository not found`; registries answer `UNAUTHORIZED` or `DENIED`).
-pub(super) fn source_hint(source: &Source, reason: &str, message: &str) -> Option<String> {
+pub(super) fn source_hint(source: &Source, reason: &ConditionReason, message: &str) -> Option<String> {
     let id = format!("{}/{}/{}", source.kind, source.namespace(), source.name());
     let secret = source.spec.secret_ref.as_ref().map(|s| s.name.as_str());
     let credentials = match secret {
@@ -57,7 +58,7 @@ pub(super) fn source_hint(source: &Source, reason: &str, message: &str) -> Optio
         None => "a Secret named in spec.secretRef (it names none): flux create secret git|oci NAME".to_string(),
     };
     let lower = message.to_lowercase();
-    if reason == "AuthenticationFailed" {
+    if *reason == ConditionReason::AuthenticationFailed {
         return Some(format!("{id} cannot use its credentials: create or fix {credentials}"));
     }
     if ["authentication required", "authorization failed", "unauthorized", "denied:", "401", "403 forbidden"]
@@ -203,11 +204,11 @@ fn artifact(ks: &Kustomization, message: &str) -> Option<String> {
     let source = ks.source();
     let fetch_again = format!(
         "flux reconcile source {} {} -n {}",
-        match source.kind.as_str() {
-            "GitRepository" => "git",
-            "OCIRepository" => "oci",
-            "Bucket" => "bucket",
-            other => other,
+        match &source.kind {
+            Kind::GitRepository => "git",
+            Kind::OCIRepository => "oci",
+            Kind::Bucket => "bucket",
+            other => other.as_str(),
         },
         source.name,
         source.namespace
@@ -258,12 +259,12 @@ mod tests {
     #[test]
     fn a_missing_substitute_from_config_map_names_it_and_the_way_out() {
         let message = "post build failed for 'apps_v1_Deployment/my-app': substitute from 'ConfigMap/app-vars' error: configmaps \"app-vars\" not found";
-        let given = super::hint(&stage(), "BuildFailed", message).unwrap();
+        let given = super::hint(&stage(), &"BuildFailed".into(), message).unwrap();
         assert!(given.starts_with("create ConfigMap app-vars in namespace shop"), "{given}");
         assert!(given.contains("kubectl create configmap app-vars -n shop --from-literal=KEY=VALUE"), "{given}");
         assert!(given.contains("`optional: true` in spec.postBuild.substituteFrom of shop/app-pre-deploy"), "{given}");
         let strict = "post build failed for 'batch_v1_Job/db-migration': envsubst error: variable not set (strict mode): \"IMAGE_TAG\"";
-        let given = super::hint(&stage(), "BuildFailed", strict).unwrap();
+        let given = super::hint(&stage(), &"BuildFailed".into(), strict).unwrap();
         assert!(
             given.starts_with("set IMAGE_TAG in spec.postBuild.substitute") && given.ends_with("${IMAGE_TAG:=default}"),
             "{given}"
@@ -273,7 +274,7 @@ mod tests {
     #[test]
     fn a_resources_entry_missing_from_the_source_is_named() {
         let message = "kustomize build failed: accumulating resources: accumulation err='accumulating resources from 'missing.yaml': open /tmp/kustomization-1/pre-deploy/missing.yaml: no such file or directory': must build at directory: not a valid directory: evalsymlink failure on '/tmp/kustomization-1/pre-deploy/missing.yaml' : lstat /tmp/kustomization-1/pre-deploy/missing.yaml: no such file or directory";
-        let given = super::hint(&stage(), "BuildFailed", message).unwrap();
+        let given = super::hint(&stage(), &"BuildFailed".into(), message).unwrap();
         assert!(
             given.starts_with("the kustomization.yaml at ./pre-deploy in the source lists `missing.yaml` in resources"),
             "{given}"
@@ -283,14 +284,14 @@ mod tests {
     #[test]
     fn sops_failures_name_the_decryption_secret_or_the_file() {
         let missing = "cannot get SOPS decryption Secret 'sops-age': secrets \"sops-age\" not found";
-        let given = super::hint(&stage(), "BuildFailed", missing).unwrap();
+        let given = super::hint(&stage(), &"BuildFailed".into(), missing).unwrap();
         assert!(
             given.contains("cannot read the decryption Secret sops-age")
                 && given.contains("kubectl create secret generic sops-age -n shop"),
             "{given}"
         );
         let wrong_key = "failed to decrypt and format 'shop/db-credentials' Secret data: Error getting data key: 0 successful groups required, got 0";
-        let given = super::hint(&stage(), "BuildFailed", wrong_key).unwrap();
+        let given = super::hint(&stage(), &"BuildFailed".into(), wrong_key).unwrap();
         assert!(
             given.starts_with("SOPS cannot decrypt shop/db-credentials with the keys shop/app-pre-deploy has"),
             "{given}"
@@ -300,11 +301,11 @@ mod tests {
     #[test]
     fn a_forbidden_dry_run_names_the_service_account_and_the_role_it_needs() {
         let message = "Job/shop/db-migration dry-run failed (Forbidden): jobs.batch \"db-migration\" is forbidden: User \"system:serviceaccount:shop:deployer\" cannot patch resource \"jobs\" in API group \"batch\" in the namespace \"shop\"";
-        let given = super::hint(&stage(), "ReconciliationFailed", message).unwrap();
+        let given = super::hint(&stage(), &"ReconciliationFailed".into(), message).unwrap();
         assert!(given.starts_with("grant ServiceAccount shop/deployer (spec.serviceAccountName of shop/app-pre-deploy) `patch` on jobs.batch in namespace shop"), "{given}");
         assert!(given.ends_with("kubectl create role deployer-jobs -n shop --verb=patch --resource=jobs.batch && kubectl create rolebinding deployer-jobs -n shop --role=deployer-jobs --serviceaccount=shop:deployer"), "{given}");
         let cluster = "Namespace/shop dry-run failed (Forbidden): namespaces \"shop\" is forbidden: User \"system:serviceaccount:shop:deployer\" cannot patch resource \"namespaces\" in API group \"\" at the cluster scope";
-        let given = super::hint(&stage(), "ReconciliationFailed", cluster).unwrap();
+        let given = super::hint(&stage(), &"ReconciliationFailed".into(), cluster).unwrap();
         assert!(
             given.contains("`patch` on namespaces cluster-wide")
                 && given.contains("kubectl create clusterrole deployer-namespaces --verb=patch --resource=namespaces"),
@@ -315,7 +316,7 @@ mod tests {
     #[test]
     fn admission_denials_name_the_policy_or_webhook() {
         let vap = "Job/shop/db-migration dry-run failed (Forbidden): jobs.batch \"db-migration\" is forbidden: ValidatingAdmissionPolicy 'jobs-need-ttl' with binding 'jobs-need-ttl' denied request: Jobs must set ttlSecondsAfterFinished";
-        let given = super::hint(&stage(), "ReconciliationFailed", vap).unwrap();
+        let given = super::hint(&stage(), &"ReconciliationFailed".into(), vap).unwrap();
         assert!(given.starts_with("ValidatingAdmissionPolicy jobs-need-ttl refuses Job/shop/db-migration"), "{given}");
         let webhook = "Job/shop/db-migration dry-run failed (Forbidden): admission webhook \"validate.kyverno.svc\" denied the request: policy require-labels";
         assert!(
@@ -324,7 +325,7 @@ mod tests {
     }
 
     fn hint_of(message: &str) -> String {
-        super::hint(&stage(), "ReconciliationFailed", message).unwrap()
+        super::hint(&stage(), &"ReconciliationFailed".into(), message).unwrap()
     }
 
     #[test]
@@ -351,40 +352,42 @@ mod tests {
             .unwrap()
         };
         let auth = "failed to checkout and determine revision: unable to clone 'https://git.example.invalid/shop/app': authentication required";
-        let given = source_hint(&source(Some("git-creds")), "GitOperationFailed", auth).unwrap();
+        let given = source_hint(&source(Some("git-creds")), &"GitOperationFailed".into(), auth).unwrap();
         assert!(
             given.starts_with("GitRepository/shop/app is refused by the repository")
                 && given.contains("kubectl get secret git-creds -n shop"),
             "{given}"
         );
-        let given = source_hint(&source(None), "GitOperationFailed", auth).unwrap();
+        let given = source_hint(&source(None), &"GitOperationFailed".into(), auth).unwrap();
         assert!(given.contains("(it names none)"), "{given}");
         let missing = "failed to get secret 'shop/git-creds': secrets \"git-creds\" not found";
         assert!(
-            source_hint(&source(Some("git-creds")), "AuthenticationFailed", missing)
+            source_hint(&source(Some("git-creds")), &"AuthenticationFailed".into(), missing)
                 .unwrap()
                 .starts_with("GitRepository/shop/app cannot use its credentials")
         );
         let r#ref = "failed to checkout and determine revision: unable to clone 'https://git.example.invalid/shop/app': couldn't find remote ref \"refs/heads/release\"";
         assert!(
-            source_hint(&source(None), "GitOperationFailed", r#ref)
+            source_hint(&source(None), &"GitOperationFailed".into(), r#ref)
                 .unwrap()
                 .starts_with("the branch, tag or commit in spec.ref")
         );
-        assert!(source_hint(&source(None), "GitOperationFailed", "connection refused").is_none());
+        assert!(source_hint(&source(None), &"GitOperationFailed".into(), "connection refused").is_none());
     }
 
     #[test]
     fn a_missing_path_and_a_blocked_cross_namespace_source_say_what_to_move() {
         let path = "kustomization path not found: stat /tmp/kustomization-1/pre-deploy: no such file or directory";
-        let given = super::hint(&stage(), "ArtifactFailed", path).unwrap();
+        let given = super::hint(&stage(), &"ArtifactFailed".into(), path).unwrap();
         assert!(given.starts_with("spec.path ./pre-deploy of shop/app-pre-deploy is not a directory"), "{given}");
         let access = "can't access 'GitRepository/flux-system/app', cross-namespace references have been blocked";
-        let given = super::hint(&stage(), "AccessDenied", access).unwrap();
+        let given = super::hint(&stage(), &"AccessDenied".into(), access).unwrap();
         assert!(given.contains("move GitRepository/flux-system/app into namespace shop, or shop/app-pre-deploy into namespace flux-system"), "{given}");
-        assert!(super::hint(&stage(), "ArtifactFailed", "Source artifact not found, retrying in 30s").is_none());
+        assert!(
+            super::hint(&stage(), &"ArtifactFailed".into(), "Source artifact not found, retrying in 30s").is_none()
+        );
         let canceled = "New reconciliation triggered by GitRepository/shop/app";
-        let given = super::hint(&stage(), "HealthCheckCanceled", canceled).unwrap();
+        let given = super::hint(&stage(), &"HealthCheckCanceled".into(), canceled).unwrap();
         assert!(
             given.starts_with(
                 "nothing to fix: GitRepository/shop/app started a new reconciliation of shop/app-pre-deploy"
@@ -392,7 +395,7 @@ mod tests {
             "{given}"
         );
         let digest = "failed to verify archive: computed digest doesn't match provided 'sha256:0000' (check whether file size exceeds max download size)";
-        let given = super::hint(&stage(), "ArtifactFailed", digest).unwrap();
+        let given = super::hint(&stage(), &"ArtifactFailed".into(), digest).unwrap();
         assert!(
             given.starts_with("the artifact downloaded is not the one GitRepository/shop/app advertises")
                 && given.contains("flux reconcile source git app -n shop"),

@@ -15,6 +15,7 @@ use super::{causes, hints, messages};
 use crate::model::{HOOK_ANNOTATION, HelmRelease, StageObject};
 use crate::refs::{ObjectRef, StageId, StageKind};
 use crate::report::{HookReport, JobState, ReadyExprReport, Reason, RootCause, StageReport, StageState};
+use crate::vocabulary::{ConditionReason, ConditionStatus, ConditionType, KStatus, Kind};
 
 impl StageRules for HelmRelease {
     fn own_state(&self, _: &Index) -> StageState {
@@ -39,7 +40,7 @@ impl StageRules for HelmRelease {
                 .filter(|_| state == StageState::Progressing)
                 .or_else(|| release_cause(index, self))
                 .unwrap_or_else(|| {
-                    let ready = self.condition("Ready").cloned().unwrap_or_default();
+                    let ready = self.condition(ConditionType::Ready).cloned().unwrap_or_default();
                     let reason =
                         if ready.reason.is_empty() { Reason::Progressing } else { Reason::from(ready.reason.as_str()) };
                     let hint = match state {
@@ -57,19 +58,24 @@ impl StageRules for HelmRelease {
     /// its message); else Ready=True with status.observedGeneration at its generation.
     fn blocked(&self, walk: &mut dyn Walk, visiting: &mut Vec<StageId>) -> Resolution {
         let id = self.id();
-        let ready = self.condition("Ready").cloned().unwrap_or_default();
+        let ready = self.condition(ConditionType::Ready).cloned().unwrap_or_default();
         // Its chart source has no artifact for its generation yet: helm-controller waits for it
         // (`isSourceReady` in internal/controller/helmrelease_controller.go). The source's own
         // condition, when it was read, says more: a HelmChart's down to its HelmRepository.
-        if ready.reason == SOURCE_NOT_READY
+        if ready.reason == ConditionReason::SourceNotReady
             && let Some(source) = self.source()
         {
             if let Some((cause, hint)) = chart_source_problem(walk.index(), &source) {
                 return Resolution::at(&id, cause, hint);
             }
-            let hint =
-                format!("kubectl describe {} {} -n {}", source.kind.to_lowercase(), source.name, source.namespace);
-            let cause = RootCause::new(source, Reason::from(SOURCE_NOT_READY), ready.message.clone());
+            let hint = format!(
+                "kubectl describe {} {} -n {}",
+                source.kind.as_str().to_lowercase(),
+                source.name,
+                source.namespace
+            );
+            let cause =
+                RootCause::new(source, Reason::from(ConditionReason::SourceNotReady.as_str()), ready.message.clone());
             return Resolution::at(&id, cause, hint);
         }
         for (dep_ref, dep_id) in self.spec.depends_on.iter().zip(self.dependency_ids()) {
@@ -102,7 +108,8 @@ impl StageRules for HelmRelease {
     /// generation (`checkDependencies`).
     fn healthy(&self) -> bool {
         let observed = self.status.as_ref().and_then(|s| s.observed_generation);
-        self.condition("Ready").is_some_and(|c| c.status == "True") && observed == self.metadata.generation
+        self.condition(ConditionType::Ready).is_some_and(|c| c.status == ConditionStatus::True)
+            && observed == self.metadata.generation
     }
 
     /// helm-controller evaluates a dependency's readyExpr itself; not evaluated here (yet).
@@ -111,7 +118,7 @@ impl StageRules for HelmRelease {
     }
 
     fn settled(&self) -> Option<RequestOutcome> {
-        let ready = self.condition("Ready")?;
+        let ready = self.condition(ConditionType::Ready)?;
         match state_of(self) {
             StageState::Ready => Some(RequestOutcome::Ready(self.last_attempted_revision().map(str::to_string))),
             StageState::Failed => {
@@ -132,7 +139,7 @@ impl StageRules for HelmRelease {
         let jobs = index.stage_jobs(self).live;
         let hooks = jobs.into_iter().filter_map(|job| {
             let events = job.metadata.annotations.as_ref()?.get(HOOK_ANNOTATION)?;
-            let object = ObjectRef::of("Job", &job.metadata);
+            let object = ObjectRef::of(Kind::Job, &job.metadata);
             let cause = report.root_cause.as_ref().filter(|c| c.object() == object || c.via.first() == Some(&object));
             Some(HookReport {
                 namespace: object.namespace,
@@ -150,7 +157,7 @@ impl StageRules for HelmRelease {
 /// in its namespace) first, with the HelmChart on the way; `None` when it was not read or is fine.
 fn chart_source_problem(index: &Index, source: &ObjectRef) -> Option<(RootCause, String)> {
     let chart = index.source(source)?;
-    let upstream = chart.spec.source_ref.as_ref().filter(|_| chart.kind == "HelmChart");
+    let upstream = chart.spec.source_ref.as_ref().filter(|_| chart.kind == Kind::HelmChart);
     let upstream = upstream.map(|r| ObjectRef::new(&r.kind, chart.namespace(), &r.name));
     if let Some(upstream) = upstream.filter(|u| index.source(u).is_some())
         && let Some((mut cause, hint)) = causes::source_problem(index, &upstream)
@@ -165,24 +172,20 @@ fn chart_source_problem(index: &Index, source: &ObjectRef) -> Option<(RootCause,
 /// dependency is not ready, Ready=Unknown while it works, and Ready=False with the action's reason
 /// (`InstallFailed`, `UpgradeFailed`, `TestFailed`, ...) when an action failed
 /// (api/v2 condition_types.go).
-/// helm-controller's Ready reason while the chart source is not ready (a literal in
-/// internal/controller/helmrelease_controller.go).
-const SOURCE_NOT_READY: &str = "SourceNotReady";
-
 fn state_of(hr: &HelmRelease) -> StageState {
     if hr.spec.suspend {
         return StageState::Suspended;
     }
-    let Some(ready) = hr.condition("Ready") else {
+    let Some(ready) = hr.condition(ConditionType::Ready) else {
         return StageState::Unknown;
     };
-    if ready.reason == "DependencyNotReady" || ready.reason == SOURCE_NOT_READY {
+    if ready.reason == ConditionReason::DependencyNotReady || ready.reason == ConditionReason::SourceNotReady {
         return StageState::Blocked;
     }
     let observed = hr.metadata.generation.is_none() || ready.observed_generation == hr.metadata.generation;
-    match ready.status.as_str() {
-        "True" if observed => StageState::Ready,
-        "True" | "Unknown" => StageState::Progressing,
+    match ready.status {
+        ConditionStatus::True if observed => StageState::Ready,
+        ConditionStatus::True | ConditionStatus::Unknown => StageState::Progressing,
         _ => StageState::Failed,
     }
 }
@@ -195,9 +198,9 @@ fn running_hook(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
     let job = jobs
         .into_iter()
         .find(|job| Hook::of(job).is_some() && matches!(job_state(job).0, JobState::Running | JobState::Pending))?;
-    let ready = hr.condition("Ready").map(|c| messages::first_line(&c.message)).unwrap_or_default();
+    let ready = hr.condition(ConditionType::Ready).map(|c| messages::first_line(&c.message)).unwrap_or_default();
     let cause = job_cause(index, job).unwrap_or_else(|| {
-        let object = ObjectRef::of("Job", &job.metadata);
+        let object = ObjectRef::of(Kind::Job, &job.metadata);
         let message = format!("the hook Job has not finished yet; helm-controller: {ready}");
         RootCause::new(object.clone(), Reason::JobRunning, message).with_events(index.warning_events(&object))
     });
@@ -213,22 +216,25 @@ fn running_hook(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
 /// internal/reconcile/release.go).
 fn release_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
     let id = hr.id();
-    let failing: Vec<&crate::model::Condition> = ["Ready", "Released", "TestSuccess"]
-        .iter()
-        .filter_map(|t| hr.condition(t))
-        .filter(|c| c.status != "True")
-        .collect();
+    let failing: Vec<&crate::model::Condition> =
+        [ConditionType::Ready, ConditionType::Released, ConditionType::TestSuccess]
+            .into_iter()
+            .filter_map(|t| hr.condition(t))
+            .filter(|c| c.status != ConditionStatus::True)
+            .collect();
     let stalled_refs = failing.iter().flat_map(|c| messages::health_check_refs(&c.message));
     let waited_refs = failing.iter().flat_map(|c| messages::not_ready_refs(&c.message));
-    let refs: Vec<(ObjectRef, String)> = stalled_refs.chain(waited_refs).collect();
-    let workload = |kinds: &[&str], failed: bool| {
-        refs.iter().find(|(o, status)| kinds.contains(&o.kind.as_str()) && (!failed || status == "Failed")).cloned()
+    let refs: Vec<(ObjectRef, KStatus)> = stalled_refs.chain(waited_refs).collect();
+    let workload = |kinds: &[Kind], failed: bool| {
+        refs.iter().find(|(o, status)| kinds.contains(&o.kind) && (!failed || *status == KStatus::Failed)).cloned()
     };
-    let (object, status) = workload(&["Job", "Pod"], true)
-        .or_else(|| workload(&["Deployment", "StatefulSet", "DaemonSet", "Job", "Pod"], false))?;
+    let (object, status) = workload(&[Kind::Job, Kind::Pod], true)
+        .or_else(|| workload(&[Kind::Deployment, Kind::StatefulSet, Kind::DaemonSet, Kind::Job, Kind::Pod], false))?;
     // Stalled=True RetriesExceeded: helm-controller does not try again until the chart, values or
     // spec change (api/v2 condition_types.go; internal/action/reset.go MustResetFailures).
-    let stalled = hr.condition("Stalled").filter(|c| c.status == "True" && c.reason == "RetriesExceeded");
+    let stalled = hr
+        .condition(ConditionType::Stalled)
+        .filter(|c| c.status == ConditionStatus::True && c.reason == ConditionReason::RetriesExceeded);
     let retries = match stalled {
         Some(c) => {
             format!("helm-controller will not try again until the chart, values or spec change ({}); ", c.message)
@@ -237,14 +243,14 @@ fn release_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
     };
     // Remediated=True: the failed release was rolled back or uninstalled (internal/reconcile/
     // rollback_remediation.go, uninstall_remediation.go).
-    let remediated = match hr.condition("Remediated").filter(|c| c.status == "True") {
-        Some(c) if c.reason == "UninstallSucceeded" => {
+    let remediated = match hr.condition(ConditionType::Remediated).filter(|c| c.status == ConditionStatus::True) {
+        Some(c) if c.reason == ConditionReason::UninstallSucceeded => {
             format!("helm-controller uninstalled the release: {}; ", c.message)
         }
         Some(c) => format!("helm-controller rolled back: {}; ", c.message),
         None => String::new(),
     };
-    let job = (object.kind == "Job").then(|| index.job(&object.namespace, &object.name)).flatten();
+    let job = (object.kind == Kind::Job).then(|| index.job(&object.namespace, &object.name)).flatten();
     // A hook Job runs again with the action that runs its hook; anything else with the release.
     let again = match job.filter(|job| Hook::of(job).is_some()).map(|job| HookRerun::of(hr, job)) {
         Some(HookRerun::Runs { action, .. }) => format!(
@@ -264,14 +270,14 @@ fn release_cause(index: &Index, hr: &HelmRelease) -> Option<Resolution> {
         RootCause::new(object.clone(), Reason::from(status.as_str()), message)
             .with_events(index.warning_events(&object))
     };
-    let cause = match (object.kind.as_str(), job) {
+    let cause = match (&object.kind, job) {
         (_, Some(job)) => job_cause(index, job).unwrap_or_else(waited),
-        ("Pod", _) => match index.pod(&object.namespace, &object.name) {
+        (Kind::Pod, _) => match index.pod(&object.namespace, &object.name) {
             Some(pod) => pod_cause(index, pod).unwrap_or_else(waited),
             None => gone("its helm.sh/hook-delete-policy deleted it"),
         },
-        ("StatefulSet" | "DaemonSet", _) => pod_set_cause(index, &object).unwrap_or_else(waited),
-        ("Deployment", _) => match index.deployment(&object.namespace, &object.name) {
+        (Kind::StatefulSet | Kind::DaemonSet, _) => pod_set_cause(index, &object).unwrap_or_else(waited),
+        (Kind::Deployment, _) => match index.deployment(&object.namespace, &object.name) {
             Some(deployment) => deployment_cause(index, deployment).unwrap_or_else(waited),
             None => waited(),
         },

@@ -6,6 +6,7 @@ use crate::model::Kustomization;
 use crate::model::StageObject;
 use crate::refs::{ObjectRef, StageId};
 use crate::report::{JobState, Reason, RootCause};
+use crate::vocabulary::Kind;
 
 /// Our own chain reconcile, which does what `flux reconcile kustomization NAME -n NS` does (and first
 /// reconciles whatever upstream is not Ready), without needing the flux CLI.
@@ -149,7 +150,7 @@ pub(crate) fn immutable(ks: &Kustomization, object: &ObjectRef, rerunnable: bool
 pub(crate) fn for_cause(index: &Index, stage: &StageId, cause: &RootCause) -> String {
     // The Job to rerun: the one the cause is about, or the Job its pod belongs to.
     let job = cause.via.first().cloned().unwrap_or_else(|| cause.object());
-    let rerun = if job.kind == "Job" {
+    let rerun = if job.kind == Kind::Job {
         // rerun refuses a Job that is still active (a pod that cannot start keeps it so) unless
         // forced: the hint names the command that will be accepted, and says why.
         let active = index.job(&job.namespace, &job.name).map(|j| job_state(j).0);
@@ -165,8 +166,8 @@ pub(crate) fn for_cause(index: &Index, stage: &StageId, cause: &RootCause) -> St
     };
     // What recreates a pod once its template is fixed: a rerun of its Job, or for a Deployment,
     // StatefulSet or DaemonSet the next apply of the fixed manifest.
-    let recreate = match cause.via.first().map(|v| v.kind.as_str()) {
-        Some(kind @ ("Deployment" | "StatefulSet" | "DaemonSet")) => {
+    let recreate = match cause.via.first().map(|v| &v.kind) {
+        Some(kind @ (Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet)) => {
             format!("apply it (commit it; {} applies it now) and the {kind} rolls out new pods", reconcile_stage(stage))
         }
         _ => rerun.clone(),
@@ -198,7 +199,12 @@ pub(crate) fn for_cause(index: &Index, stage: &StageId, cause: &RootCause) -> St
     match observed {
         // How far a StatefulSet or DaemonSet got, as this plugin reads it (no pod to blame).
         "ReplicasUnavailable" | "ReplicasNotReady" | "PodsUnavailable" | "RolloutIncomplete" => {
-            format!("kubectl rollout status {}/{} -n {}", cause.kind.to_lowercase(), cause.name, cause.namespace)
+            format!(
+                "kubectl rollout status {}/{} -n {}",
+                cause.kind.as_str().to_lowercase(),
+                cause.name,
+                cause.namespace
+            )
         }
         _ if cause.exit_code.is_some() => format!("fix what made the container fail (see its logs), then {rerun}"),
         _ => rerun,

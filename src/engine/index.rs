@@ -13,6 +13,7 @@ use crate::model::{
     Inventory, Kustomization, NamedObject, RemoteCluster, Snapshot, Source, StageObject, StageRef, parse_inventory_id,
 };
 use crate::refs::{MetaNames, NamespacedName, ObjectRef, StageId, StageKind};
+use crate::vocabulary::Kind;
 
 /// Lookup tables over a snapshot, built once per diagnosis.
 pub(crate) struct Index<'a> {
@@ -57,7 +58,7 @@ fn names(id: &NamespacedName) -> Names<'_> {
 }
 
 fn reference(object: &ObjectRef) -> Ref<'_> {
-    (&object.kind, &object.namespace, &object.name)
+    (object.kind.as_str(), &object.namespace, &object.name)
 }
 
 /// The stage that applied an object, as borrowed names, from the owner labels its controller
@@ -113,7 +114,7 @@ impl<'a> Index<'a> {
                 index.pods_by_owner_uid.entry(owner.uid.as_str()).or_default().push(pod);
                 index.pods_by_owner.entry((&owner.kind, ns, &owner.name)).or_default().push(pod);
                 // No ReplicaSet LIST needed: the ReplicaSet's name is the Deployment's plus the hash.
-                if let (Some(hash), "ReplicaSet") = (hash, owner.kind.as_str())
+                if let (Some(hash), Kind::ReplicaSet) = (hash, Kind::from(&owner.kind))
                     && let Some(deployment) = owner.name.strip_suffix(hash.as_str()).and_then(|n| n.strip_suffix('-'))
                 {
                     index.pods_by_deployment.entry((ns, deployment)).or_default().push(pod);
@@ -232,12 +233,12 @@ impl<'a> Index<'a> {
     /// its events must belong to.
     fn instance(&self, object: &ObjectRef) -> Option<&'a ObjectMeta> {
         let (ns, name) = (object.namespace.as_str(), object.name.as_str());
-        match object.kind.as_str() {
-            "Job" => self.job(ns, name).map(|o| &o.metadata),
-            "Pod" => self.pod(ns, name).map(|o| &o.metadata),
-            "Deployment" => self.deployment(ns, name).map(|o| &o.metadata),
-            "StatefulSet" => self.stateful_set(ns, name).map(|o| &o.metadata),
-            "DaemonSet" => self.daemon_set(ns, name).map(|o| &o.metadata),
+        match object.kind {
+            Kind::Job => self.job(ns, name).map(|o| &o.metadata),
+            Kind::Pod => self.pod(ns, name).map(|o| &o.metadata),
+            Kind::Deployment => self.deployment(ns, name).map(|o| &o.metadata),
+            Kind::StatefulSet => self.stateful_set(ns, name).map(|o| &o.metadata),
+            Kind::DaemonSet => self.daemon_set(ns, name).map(|o| &o.metadata),
             _ => match object.as_stage() {
                 Some(id) => self.stage_object(&id).map(|s| s.object().meta()),
                 None => self.named_object(object).map(|o| &o.metadata),

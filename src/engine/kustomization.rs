@@ -14,6 +14,7 @@ use crate::model::StageObject;
 use crate::model::{Condition, DependencyReference, Kustomization};
 use crate::refs::{ObjectRef, StageId, StageKind};
 use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState};
+use crate::vocabulary::{ConditionReason, ConditionStatus, ConditionType};
 use k8s_openapi::api::batch::v1::Job;
 
 /// Why a dependency does not satisfy checkDependencies, in the order it checks.
@@ -32,23 +33,23 @@ impl StageRules for Kustomization {
         if ks.spec.suspend {
             return StageState::Suspended;
         }
-        let Some(ready) = ks.condition("Ready") else {
+        let Some(ready) = ks.condition(ConditionType::Ready) else {
             return StageState::Unknown;
         };
         // KC overwrites Ready with False/DependencyNotReady whenever a dependency check fails, even on a
         // stage that was Ready before (KC checkDependencies).
-        if ready.reason == "DependencyNotReady" {
+        if ready.reason == ConditionReason::DependencyNotReady {
             return StageState::Blocked;
         }
-        match ready.status.as_str() {
-            "True" if generation_observed(ks) => StageState::Ready,
+        match ready.status {
+            ConditionStatus::True if generation_observed(ks) => StageState::Ready,
             // status.observedGeneration only moves when a reconcile succeeds (KC finalizeStatus):
             // Ready=True for an older generation means the new spec has not been applied yet.
-            "True" | "Unknown" => StageState::Progressing,
-            _ if ready.reason == "ArtifactFailed" && source_problem(index, &ks.source()).is_some() => {
+            ConditionStatus::True | ConditionStatus::Unknown => StageState::Progressing,
+            _ if ready.reason == ConditionReason::ArtifactFailed && source_problem(index, &ks.source()).is_some() => {
                 StageState::Blocked
             }
-            _ if ready.reason == "HealthCheckCanceled" => StageState::Progressing,
+            _ if ready.reason == ConditionReason::HealthCheckCanceled => StageState::Progressing,
             _ => StageState::Failed,
         }
     }
@@ -66,8 +67,8 @@ impl StageRules for Kustomization {
     fn blocked(&self, walk: &mut dyn Walk, visiting: &mut Vec<StageId>) -> Resolution {
         let ks = self;
         let id = ks.id();
-        let ready = ks.condition("Ready").cloned().unwrap_or_default();
-        if ready.reason == "ArtifactFailed"
+        let ready = ks.condition(ConditionType::Ready).cloned().unwrap_or_default();
+        if ready.reason == ConditionReason::ArtifactFailed
             && let Some((cause, hint)) = source_problem(walk.index(), &ks.source())
         {
             return Resolution::at(&id, cause, hint);
@@ -134,7 +135,7 @@ impl StageRules for Kustomization {
     /// The Reconciling condition's phase and the stage's `spec.timeout` (KC `reconcile`: the
     /// condition's message moves from "Fetching manifests" to "Running health checks").
     fn reconciling(&self) -> Option<Reconciling> {
-        let c = self.condition("Reconciling").filter(|c| c.status == "True")?;
+        let c = self.condition(ConditionType::Reconciling).filter(|c| c.status == ConditionStatus::True)?;
         Some(Reconciling {
             since: c.last_transition_time,
             timeout: Some(stage_timeout(self)),
@@ -166,13 +167,18 @@ impl StageRules for Kustomization {
     /// Ready for its current generation, or Ready=False for a reason KC does not retry by itself
     /// (`DependencyNotReady`, `Progressing` and `HealthCheckCanceled` are retried).
     fn settled(&self) -> Option<RequestOutcome> {
-        let ready = self.condition("Ready")?;
-        match ready.status.as_str() {
-            "True" if generation_observed(self) => {
+        let ready = self.condition(ConditionType::Ready)?;
+        match ready.status {
+            ConditionStatus::True if generation_observed(self) => {
                 Some(RequestOutcome::Ready(self.status.as_ref().and_then(|s| s.last_applied_revision.clone())))
             }
-            "False"
-                if !matches!(ready.reason.as_str(), "DependencyNotReady" | "Progressing" | "HealthCheckCanceled") =>
+            ConditionStatus::False
+                if !matches!(
+                    ready.reason,
+                    ConditionReason::DependencyNotReady
+                        | ConditionReason::Progressing
+                        | ConditionReason::HealthCheckCanceled
+                ) =>
             {
                 Some(RequestOutcome::Failed { reason: ready.reason.clone(), message: ready.message.clone() })
             }

@@ -2,6 +2,7 @@
 //! message, each citing where the controller builds it.
 
 use crate::refs::{ObjectRef, StageId};
+use crate::vocabulary::KStatus;
 
 /// The Reconciling message while health checks run: `Running health checks for revision %s with a
 /// timeout of %s` (fluxcd/kustomize-controller internal/controller/kustomization_controller.go,
@@ -39,7 +40,7 @@ pub(crate) fn revision_not_up_to_date(dependency: &StageId, applied: Option<&str
 /// `Kind/ns/name` and kstatus status of each object a health-check message names:
 /// `... [Job/apps/db-migration status: 'Failed', Deployment/apps/app status: 'InProgress']`
 /// (fluxcd/pkg ssa/manager_wait.go).
-pub(crate) fn health_check_refs(message: &str) -> Vec<(ObjectRef, String)> {
+pub(crate) fn health_check_refs(message: &str) -> Vec<(ObjectRef, KStatus)> {
     let Some(start) = message.find('[') else {
         return vec![];
     };
@@ -50,7 +51,7 @@ pub(crate) fn health_check_refs(message: &str) -> Vec<(ObjectRef, String)> {
             let (reference, status) = item.split_once(" status: ")?;
             let status = status.trim_matches(|c| c == '\'' || c == ' ');
             let status = status.split('\'').next().unwrap_or(status);
-            Some((reference.trim().parse().ok()?, status.to_string()))
+            Some((reference.trim().parse().ok()?, KStatus::from(status)))
         })
         .collect()
 }
@@ -58,14 +59,14 @@ pub(crate) fn health_check_refs(message: &str) -> Vec<(ObjectRef, String)> {
 /// Each object Helm's wait names as not ready when it gives up, one per line: `resource
 /// Deployment/shop/app not ready. status: InProgress, message: ...` (helm.sh/helm/v4
 /// pkg/kube/statuswait.go `waitForResources`), as `Kind/ns/name` and its kstatus status.
-pub(crate) fn not_ready_refs(message: &str) -> Vec<(ObjectRef, String)> {
+pub(crate) fn not_ready_refs(message: &str) -> Vec<(ObjectRef, KStatus)> {
     message
         .split("resource ")
         .skip(1)
         .filter_map(|rest| {
             let (reference, rest) = rest.split_once(" not ready. status: ")?;
             let status = rest.split(',').next()?.trim();
-            Some((reference.trim().parse().ok()?, status.to_string()))
+            Some((reference.trim().parse().ok()?, KStatus::from(status)))
         })
         .collect()
 }
@@ -191,7 +192,7 @@ mod tests {
         let message = "Helm upgrade failed for release shop/my-app with chart my-app@1.3.0+0f3e: resource Deployment/shop/my-app not ready. status: InProgress, message: Available: 0/1\nresource Job/shop/seed not ready. status: InProgress, message: Job in progress\ncontext deadline exceeded";
         let refs = not_ready_refs(message);
         assert_eq!(refs.len(), 2);
-        assert_eq!(refs[0], (ObjectRef::new("Deployment", "shop", "my-app"), "InProgress".to_string()));
+        assert_eq!(refs[0], (ObjectRef::new("Deployment", "shop", "my-app"), KStatus::InProgress));
         assert_eq!(refs[1].0, ObjectRef::new("Job", "shop", "seed"));
         assert!(not_ready_refs("the resource is fine").is_empty());
     }
@@ -232,12 +233,12 @@ mod tests {
         assert_eq!(
             health_check_refs(m),
             vec![
-                (ObjectRef::new("Job", "apps", "db-migration"), "Failed".to_string()),
-                (ObjectRef::new("Deployment", "apps", "web"), "InProgress".to_string())
+                (ObjectRef::new("Job", "apps", "db-migration"), KStatus::Failed),
+                (ObjectRef::new("Deployment", "apps", "web"), KStatus::InProgress)
             ]
         );
         let m = "timeout waiting for: [Job/ns/x status: 'NotFound': Resource not found]";
-        assert_eq!(health_check_refs(m), vec![(ObjectRef::new("Job", "ns", "x"), "NotFound".to_string())]);
+        assert_eq!(health_check_refs(m), vec![(ObjectRef::new("Job", "ns", "x"), KStatus::NotFound)]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::model::parse_inventory_id;
 use crate::model::{READ_KINDS, Snapshot};
 use crate::refs::ObjectRef;
 use crate::report::{Reason, RootCause};
+use crate::vocabulary::{ConditionStatus, ConditionType, KStatus};
 
 /// At most this many such objects are fetched live per run, one GET each.
 pub(crate) const MAX_FETCHED: usize = 20;
@@ -21,14 +22,14 @@ pub(crate) fn named_elsewhere(snapshot: &Snapshot) -> Vec<(ObjectRef, Option<Str
     let listed = |kind: &str| READ_KINDS.iter().any(|k| k.api.kind == kind);
     for stage in snapshot.stages() {
         let inventory = stage.inventory().map(|i| i.entries.as_slice()).unwrap_or_default();
-        let message = stage.condition("Ready").map(|c| c.message.as_str()).unwrap_or_default();
+        let message = stage.condition(ConditionType::Ready).map(|c| c.message.as_str()).unwrap_or_default();
         for (object, status) in messages::health_check_refs(message) {
-            if status == "Current" || listed(&object.kind) || out.iter().any(|(o, _)| *o == object) {
+            if status == KStatus::Current || listed(object.kind.as_str()) || out.iter().any(|(o, _)| *o == object) {
                 continue;
             }
             let version = inventory.iter().find_map(|e| {
                 let (ns, name, group, kind) = parse_inventory_id(&e.id)?;
-                let same = kind == object.kind && name == object.name && ns == object.namespace;
+                let same = kind == object.kind.as_str() && name == object.name && ns == object.namespace;
                 same.then(|| if group.is_empty() { e.v.clone() } else { format!("{group}/{}", e.v) })
             });
             out.push((object, version));
@@ -39,13 +40,14 @@ pub(crate) fn named_elsewhere(snapshot: &Snapshot) -> Vec<(ObjectRef, Option<Str
 
 /// The cause a named object shows: Stalled=True, else Ready not True, with its Warning events;
 /// `None` when it was not read or shows nothing wrong.
-pub(crate) fn named_object_cause(index: &Index, object: &ObjectRef, status: &str) -> Option<RootCause> {
+pub(crate) fn named_object_cause(index: &Index, object: &ObjectRef, status: &KStatus) -> Option<RootCause> {
     let named = index.named_object(object)?;
-    let stalled = named.condition("Stalled").filter(|c| c.status == "True");
-    let condition = stalled.or_else(|| named.condition("Ready").filter(|c| c.status != "True"));
+    let stalled = named.condition(ConditionType::Stalled).filter(|c| c.status == ConditionStatus::True);
+    let condition =
+        stalled.or_else(|| named.condition(ConditionType::Ready).filter(|c| c.status != ConditionStatus::True));
     let (reason, message) = match condition {
         Some(c) => {
-            let reason = if c.reason.is_empty() { c.type_.clone() } else { c.reason.clone() };
+            let reason = if c.reason.is_empty() { c.type_.to_string() } else { c.reason.to_string() };
             (reason, format!("{} {}: {}", c.type_, c.status, c.message))
         }
         None => {
@@ -65,8 +67,8 @@ pub(crate) fn describe(index: &Index, object: &ObjectRef) -> String {
         .and_then(|o| o.api_version.rsplit_once('/').map(|(g, _)| g.to_string()))
         .filter(|g| !g.is_empty());
     let resource = match group {
-        Some(group) => format!("{}.{group}", object.kind.to_lowercase()),
-        None => object.kind.to_lowercase(),
+        Some(group) => format!("{}.{group}", object.kind.as_str().to_lowercase()),
+        None => object.kind.as_str().to_lowercase(),
     };
     format!("kubectl describe {resource} {} -n {}", object.name, object.namespace)
 }

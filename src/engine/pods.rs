@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodStatus};
 
 use super::index::Index;
 use crate::refs::ObjectRef;
+use crate::vocabulary::{ConditionStatus, ConditionType, Kind, KubeCondition};
 
 /// What is wrong with one Pod, if anything.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,14 +56,15 @@ fn whole_pod_problem(status: &PodStatus) -> Option<PodProblem> {
         return Some(PodProblem::of_pod("Evicted".into(), message));
     }
     let conditions = || status.conditions.iter().flatten();
-    let unschedulable = conditions()
-        .find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"));
+    let unschedulable = conditions().find(|c| {
+        c.is(ConditionType::PodScheduled, ConditionStatus::False) && c.reason.as_deref() == Some("Unschedulable")
+    });
     if let Some(c) = unschedulable {
         return Some(PodProblem::of_pod("Unschedulable".into(), c.message.clone().unwrap_or_default()));
     }
     // The control plane took the pod away (preemption, eviction, node shutdown, taint, pod GC): a
     // container killed then (137) is a symptom, not the cause.
-    if let Some(disrupted) = conditions().find(|c| c.type_ == "DisruptionTarget" && c.status == "True") {
+    if let Some(disrupted) = conditions().find(|c| c.is(ConditionType::DisruptionTarget, ConditionStatus::True)) {
         return Some(PodProblem::of_pod(
             disrupted.reason.clone().unwrap_or_else(|| "DisruptionTarget".into()),
             disrupted.message.clone().unwrap_or_else(|| "the pod was disrupted".into()),
@@ -81,7 +83,12 @@ fn whole_pod_problem(status: &PodStatus) -> Option<PodProblem> {
 /// not either. Only a Job's pods: their restartPolicy is never Always (the API server validates
 /// it), so a container that exited stays exited (pods are read without their spec).
 fn lingering_sidecar(pod: &Pod, regular: &[&ContainerStatus]) -> Option<PodProblem> {
-    let of_job = pod.metadata.owner_references.iter().flatten().any(|o| o.kind == "Job" && o.controller == Some(true));
+    let of_job = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| Kind::from(&o.kind) == Kind::Job && o.controller == Some(true));
     if !of_job || pod.status.as_ref()?.phase.as_deref() != Some("Running") {
         return None;
     }
@@ -172,14 +179,14 @@ fn exit_problem(init: &[&ContainerStatus], regular: &[&ContainerStatus]) -> Opti
 pub(super) fn pod_not_ready(index: &Index, pod: &Pod) -> Option<PodProblem> {
     let status = pod.status.as_ref()?;
     let ready = status.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready")?;
-    if status.phase.as_deref() != Some("Running") || ready.status == "True" {
+    if status.phase.as_deref() != Some("Running") || ready.state().is_true() {
         return None;
     }
     let unready: Vec<&str> =
         status.container_statuses.iter().flatten().filter(|c| !c.ready).map(|c| c.name.as_str()).collect();
     // The kubelet's newest `Unhealthy` event (kubernetes pkg/kubelet/prober/prober.go: `Readiness
     // probe failed: ...`) says why.
-    let warnings = index.warnings(&ObjectRef::of("Pod", &pod.metadata));
+    let warnings = index.warnings(&ObjectRef::of(Kind::Pod, &pod.metadata));
     let probe =
         warnings.iter().rev().find(|e| e.reason.as_deref() == Some("Unhealthy")).and_then(|e| e.message.as_deref());
     let probe = probe.map(|m| format!("; {}", m.trim())).unwrap_or_default();
@@ -209,7 +216,7 @@ pub(super) fn start_failure(index: &Index, pod: &Pod) -> Option<PodProblem> {
     if status.phase.as_deref() != Some("Pending") {
         return None;
     }
-    let warnings = index.warnings(&ObjectRef::of("Pod", &pod.metadata));
+    let warnings = index.warnings(&ObjectRef::of(Kind::Pod, &pod.metadata));
     let event = warnings.iter().rev().find(|e| START_FAILURES.contains(&e.reason.as_deref().unwrap_or_default()))?;
     Some(PodProblem {
         reason: event.reason.clone().unwrap_or_default(),

@@ -9,6 +9,7 @@ use super::resolution::{Resolution, stage_cause};
 use crate::model::{READ_KINDS, RemoteCluster, Role, StageObject};
 use crate::refs::NamespacedName;
 use crate::report::{Reason, RemoteReport};
+use crate::vocabulary::{ConditionType, Kind};
 
 /// Where a stage's objects are.
 pub(crate) enum Site<'i, 'a> {
@@ -76,7 +77,7 @@ fn about_applied_objects(stage: &dyn StageObject, r: &Resolution) -> bool {
     match object.as_stage() {
         Some(id) if id == stage.id() => r.cause.reason == "HealthCheckFailed" || r.cause.reason == Reason::JobDeleted,
         Some(_) => false,
-        None => !READ_KINDS.iter().any(|k| k.role == Role::Source && k.api.kind == object.kind),
+        None => !READ_KINDS.iter().any(|k| k.role == Role::Source && k.api.kind == object.kind.as_str()),
     }
 }
 
@@ -96,8 +97,8 @@ pub(crate) fn explain(stage: &dyn StageObject, site: &Site, mut r: Resolution) -
             r
         }
         Site::Unread(report) if about_applied_objects(stage, &r) => {
-            let ready = stage.condition("Ready");
-            let observed = ready.map(|c| c.reason.clone()).unwrap_or_else(|| r.cause.reason.to_string());
+            let ready = stage.condition(ConditionType::Ready);
+            let observed = ready.map(|c| c.reason.to_string()).unwrap_or_else(|| r.cause.reason.to_string());
             let message = ready.map(|c| c.message.clone()).unwrap_or_else(|| r.cause.message.clone());
             let cause = stage_cause(stage, Reason::RemoteCluster { observed, via: report.via() }, message);
             Resolution { cause, hint: hints::remote_cluster(report), ..r }
@@ -110,7 +111,7 @@ pub(crate) fn explain(stage: &dyn StageObject, site: &Site, mut r: Resolution) -
 /// the Job is deleted by hand and the stage reconciled, which applies it again.
 fn rerun_elsewhere(stage: &dyn StageObject, r: &Resolution, report: &RemoteReport) -> String {
     let Some(at) = r.hint.find("kubectl fluxjobs rerun ") else { return r.hint.clone() };
-    let job = std::iter::once(r.cause.object()).chain(r.cause.via.iter().cloned()).find(|o| o.kind == "Job");
+    let job = std::iter::once(r.cause.object()).chain(r.cause.via.iter().cloned()).find(|o| o.kind == Kind::Job);
     let Some(job) = job else { return r.hint.clone() };
     let before = r.hint[..at].trim_end().trim_end_matches(", then").trim_end_matches(',');
     format!(

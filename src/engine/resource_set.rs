@@ -14,6 +14,7 @@ use super::{hints, ready_expr};
 use crate::model::{ResourceSet, StageObject, recreates_on_failure};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::{JobState, ReadyExprReport, Reason, RootCause, StageReport, StageState, StepReport, StepState};
+use crate::vocabulary::{ConditionReason, ConditionStatus, ConditionType, KStatus, Kind};
 use k8s_openapi::api::batch::v1::Job;
 
 impl StageRules for ResourceSet {
@@ -32,7 +33,7 @@ impl StageRules for ResourceSet {
     fn blocked(&self, walk: &mut dyn Walk, visiting: &mut Vec<StageId>) -> Resolution {
         let rset = self;
         let id = rset.id();
-        let ready = rset.condition("Ready").cloned().unwrap_or_default();
+        let ready = rset.condition(ConditionType::Ready).cloned().unwrap_or_default();
         for dep in &rset.spec.depends_on {
             let display = dep.display();
             let Some(dep_id) = dep.stage() else {
@@ -40,8 +41,12 @@ impl StageRules for ResourceSet {
                 if ready.message.contains(&format!("dependency {display} ")) {
                     let object = ObjectRef::new(&dep.kind, dep.namespace.as_deref().unwrap_or_default(), &dep.name);
                     let message = ready.message.trim_start_matches("Retrying dependency check: ").to_string();
-                    let hint =
-                        format!("kubectl get {} {} -n {} -o yaml", dep.kind.to_lowercase(), dep.name, object.namespace);
+                    let hint = format!(
+                        "kubectl get {} {} -n {} -o yaml",
+                        dep.kind.as_str().to_lowercase(),
+                        dep.name,
+                        object.namespace
+                    );
                     return Resolution {
                         path: vec![id.clone()],
                         cause: RootCause::new(object, Reason::DependencyNotReady, message),
@@ -113,7 +118,7 @@ impl StageRules for ResourceSet {
     /// wait (github.com/controlplaneio-fluxcd/flux-operator internal/controller/common.go writes
     /// `lastHandledReconcileAt`).
     fn settled(&self) -> Option<RequestOutcome> {
-        let ready = self.condition("Ready")?;
+        let ready = self.condition(ConditionType::Ready)?;
         match state_of(self) {
             StageState::Ready => Some(RequestOutcome::Ready(self.last_applied_revision().map(str::to_string))),
             StageState::Failed => {
@@ -154,18 +159,21 @@ fn state_of(rset: &ResourceSet) -> StageState {
     if rset.disabled() {
         return StageState::Suspended;
     }
-    let Some(ready) = rset.condition("Ready") else {
+    let Some(ready) = rset.condition(ConditionType::Ready) else {
         return StageState::Unknown;
     };
     // RSC marks Ready=False/DependencyNotReady on every failed dependency check, before reconciling.
-    if ready.reason == "DependencyNotReady" {
+    if ready.reason == ConditionReason::DependencyNotReady {
         return StageState::Blocked;
     }
     // A failed reconcile keeps Reconciling=True while RSC retries with backoff (observed against
     // v0.59.0: `Applying step 1/3` beside Ready=False ReconciliationFailed), so Ready decides.
-    match ready.status.as_str() {
-        "False" => StageState::Failed,
-        "True" if rset.healthy() && rset.condition("Reconciling").is_none_or(|c| c.status != "True") => {
+    match ready.status {
+        ConditionStatus::False => StageState::Failed,
+        ConditionStatus::True
+            if rset.healthy()
+                && rset.condition(ConditionType::Reconciling).is_none_or(|c| c.status != ConditionStatus::True) =>
+        {
             StageState::Ready
         }
         _ => StageState::Progressing,
@@ -189,7 +197,7 @@ fn cause(index: &Index, rset: &ResourceSet, state: StageState) -> Resolution {
             "check that flux-operator is running (kubectl get deployment -A -l app.kubernetes.io/name=flux-operator) and watches this namespace".into(),
         ),
         _ => step_cause(index, rset).unwrap_or_else(|| {
-            let ready = rset.condition("Ready").cloned().unwrap_or_default();
+            let ready = rset.condition(ConditionType::Ready).cloned().unwrap_or_default();
             let (reason, message) = match ready.reason.as_str() {
                 "" => (Reason::Progressing, "reconciliation in progress".to_string()),
                 r if state == StageState::Progressing => (Reason::Progressing, format!("{r}: {}", messages::first_line(&ready.message))),
@@ -226,7 +234,7 @@ fn step_cause(index: &Index, rset: &ResourceSet) -> Option<Resolution> {
     let (at, state) = active_step(index, rset, &steps)?;
     let step = &rset.spec.steps[at];
     let id = rset.id();
-    let ready = rset.condition("Ready").cloned().unwrap_or_default();
+    let ready = rset.condition(ConditionType::Ready).cloned().unwrap_or_default();
     let failure = messages::failed_step(&ready.message).filter(|(name, _, _)| *name == step.name);
     let at_step = |mut cause: RootCause, hint: String| {
         cause.step = Some(step.name.clone());
@@ -245,21 +253,21 @@ fn step_cause(index: &Index, rset: &ResourceSet) -> Option<Resolution> {
     let position = format!("step {}/{} {:?}", at + 1, rset.spec.steps.len(), step.name);
     let mut running = steps[at].jobs.iter().filter_map(|j| index.job(&j.namespace, &j.name));
     if let Some(job) = running.find(|j| matches!(job_state(j).0, JobState::Running | JobState::Pending)) {
-        let object = ObjectRef::of("Job", &job.metadata);
+        let object = ObjectRef::of(Kind::Job, &job.metadata);
         let message = format!("the Job has not finished yet; flux-operator waits for it before going past {position}");
         let cause =
             RootCause::new(object.clone(), Reason::JobRunning, message).with_events(index.warning_events(&object));
         return Some(at_step(cause, hints::wait_for_job()));
     }
     for (object, status) in &refs {
-        if object.kind == "Deployment"
+        if object.kind == Kind::Deployment
             && let Some(d) = index.deployment(&object.namespace, &object.name)
             && let Some(cause) = deployment_cause(index, d)
         {
             let hint = hints::for_cause(index, &id, &cause);
             return Some(at_step(cause, hint));
         }
-        if object.kind == "Job" && status == "NotFound" {
+        if object.kind == Kind::Job && *status == KStatus::NotFound {
             let message = "the step's health check waits for it but it is gone from the cluster";
             let cause = RootCause::new(object.clone(), Reason::JobDeleted, message);
             return Some(at_step(cause, hints::reconcile_stage(&id)));
@@ -339,6 +347,6 @@ fn unmapped_jobs(index: &Index, rset: &ResourceSet, steps: &[StepJobs]) -> Vec<O
     let live = live.into_iter().map(|j| NamespacedName::of(&j.metadata));
     live.chain(missing)
         .filter(|id| !mapped(&id.namespace, &id.name))
-        .map(|id| ObjectRef::new("Job", id.namespace, id.name))
+        .map(|id| ObjectRef::new(Kind::Job, id.namespace, id.name))
         .collect()
 }

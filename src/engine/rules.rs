@@ -10,6 +10,7 @@ use super::resolution::Resolution;
 use crate::model::{StageObject, StageRef};
 use crate::refs::{ObjectRef, StageId};
 use crate::report::{ReadyExprReport, Reason, RootCause, StageReport, StageState};
+use crate::vocabulary::{ConditionReason, ConditionStatus, ConditionType};
 
 /// What the engine asks of a stage of any kind; each kind implements it in its own room
 /// (`kustomization`, `resource_set`).
@@ -33,7 +34,7 @@ pub(crate) trait StageRules: StageObject {
     /// Its running reconcile, when one runs: by default from the Reconciling condition every Flux
     /// controller writes (fluxcd/pkg runtime/conditions), without a timeout and as if checking health.
     fn reconciling(&self) -> Option<Reconciling> {
-        let c = self.condition("Reconciling").filter(|c| c.status == "True")?;
+        let c = self.condition(ConditionType::Reconciling).filter(|c| c.status == ConditionStatus::True)?;
         Some(Reconciling { since: c.last_transition_time, timeout: None, checking_health: true })
     }
 }
@@ -85,7 +86,7 @@ pub(crate) enum RequestOutcome {
     /// Ready for its current generation, at this revision.
     Ready(Option<String>),
     /// Not Ready, for a reason the controller does not retry by itself.
-    Failed { reason: String, message: String },
+    Failed { reason: ConditionReason, message: String },
 }
 
 /// The outcome of the reconcile request `token` (`reconcile.fluxcd.io/requestedAt`), once the

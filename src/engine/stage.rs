@@ -14,6 +14,7 @@ use super::workload::job_report;
 use crate::model::Condition;
 use crate::refs::StageId;
 use crate::report::{JobReport, ReadyCondition, Report, StageReport, StageState};
+use crate::vocabulary::ConditionType;
 
 pub(super) fn report(index: &Index, graph: &Graph, pipelines: &[Vec<StageId>]) -> Report {
     let mut resolver = Resolver::new(index, graph);
@@ -75,7 +76,7 @@ fn stage_report(
         attempted_revision: stage.last_attempted_revision().map(str::to_string),
         source,
         source_revision,
-        ready: stage.condition("Ready").map(ready_condition),
+        ready: stage.condition(ConditionType::Ready).map(ready_condition),
         jobs: jobs_report(index, &jobs),
         leftover_jobs: jobs.leftovers.iter().map(|j| job_report(index, j)).collect(),
         root_cause: root_cause.map(super::catalog::with_failures),
@@ -93,8 +94,8 @@ fn stage_report(
 
 fn ready_condition(c: &Condition) -> ReadyCondition {
     ReadyCondition {
-        status: c.status.clone(),
-        reason: c.reason.clone(),
+        status: c.status.to_string(),
+        reason: c.reason.to_string(),
         message: c.message.clone(),
         last_transition_time: c.last_transition_time.map(|t| t.to_string()),
     }

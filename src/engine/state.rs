@@ -8,6 +8,7 @@ use super::messages;
 use crate::duration::parse_go_duration;
 use crate::model::StageObject;
 use crate::model::{Condition, Kustomization};
+use crate::vocabulary::{ConditionReason, ConditionStatus, ConditionType};
 
 /// How long a new Kustomization may go without conditions before that points at the controller.
 pub(crate) const NEW_STAGE_GRACE: SignedDuration = SignedDuration::from_secs(30);
@@ -24,7 +25,7 @@ pub(crate) fn generation_observed(ks: &Kustomization) -> bool {
 
 /// Whether a dependency satisfies KC's built-in check: Ready=True for its current generation.
 pub(crate) fn dependency_ready(dep: &Kustomization) -> bool {
-    dep.condition("Ready").is_some_and(|c| c.status == "True") && generation_observed(dep)
+    dep.condition(ConditionType::Ready).is_some_and(|c| c.status == ConditionStatus::True) && generation_observed(dep)
 }
 
 /// The Reconciling condition while kustomize-controller runs the stage's health checks: KC marks
@@ -33,11 +34,11 @@ pub(crate) fn dependency_ready(dep: &Kustomization) -> bool {
 /// place with the reason `ProgressingWithRetry` beside Ready=False (KC `finalizeStatus`): that
 /// check is over, not running.
 pub(crate) fn health_check_running(ks: &Kustomization) -> Option<&Condition> {
-    let ready_unknown = ks.condition("Ready").is_some_and(|c| c.status == "Unknown");
-    ks.condition("Reconciling").filter(|c| {
+    let ready_unknown = ks.condition(ConditionType::Ready).is_some_and(|c| c.status == ConditionStatus::Unknown);
+    ks.condition(ConditionType::Reconciling).filter(|c| {
         ready_unknown
-            && c.status == "True"
-            && c.reason == "Progressing"
+            && c.status == ConditionStatus::True
+            && c.reason == ConditionReason::Progressing
             && messages::is_health_check_progress(&c.message)
     })
 }

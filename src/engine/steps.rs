@@ -10,6 +10,7 @@ use crate::model::StageObject;
 use crate::model::{OPERATOR_RECONCILE_ANNOTATION, ResourceSet, ResourceSetStep};
 use crate::refs::NamespacedName;
 use crate::report::StepState;
+use crate::vocabulary::{ConditionReason, ConditionStatus, ConditionType};
 
 /// The Jobs one step applies.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -98,8 +99,8 @@ pub(super) fn step_states(rset: &ResourceSet, steps_done: impl Fn(usize) -> bool
     let total = rset.spec.steps.len();
     let position = |name: &str| rset.spec.steps.iter().position(|s| s.name == name);
     let mut states = vec![StepState::NotReached; total];
-    let ready = rset.condition("Ready");
-    let reconciling = rset.condition("Reconciling").filter(|c| c.status == "True");
+    let ready = rset.condition(ConditionType::Ready);
+    let reconciling = rset.condition(ConditionType::Reconciling).filter(|c| c.status == ConditionStatus::True);
     let mark = |states: &mut Vec<StepState>, at: usize, state: StepState| {
         states[..at].fill(StepState::Done);
         states[at] = state;
@@ -108,11 +109,12 @@ pub(super) fn step_states(rset: &ResourceSet, steps_done: impl Fn(usize) -> bool
         return states;
     }
     // Waiting on a dependency: no step runs (RSC checks dependencies before reconciling).
-    if ready.is_some_and(|c| c.reason == "DependencyNotReady") {
+    if ready.is_some_and(|c| c.reason == ConditionReason::DependencyNotReady) {
         return states;
     }
     // A failed step stays failed while RSC retries it (Reconciling stays True meanwhile).
-    if let Some(c) = ready.filter(|c| c.status == "False" && c.reason == "ReconciliationFailed")
+    if let Some(c) =
+        ready.filter(|c| c.status == ConditionStatus::False && c.reason == ConditionReason::ReconciliationFailed)
         && let Some(at) = messages::failed_step(&c.message).and_then(|(name, _, _)| position(name))
     {
         mark(&mut states, at, StepState::Failed);
@@ -133,7 +135,7 @@ pub(super) fn step_states(rset: &ResourceSet, steps_done: impl Fn(usize) -> bool
         mark(&mut states, at, StepState::Applying);
         return states;
     }
-    if ready.is_some_and(|c| c.status == "True") {
+    if ready.is_some_and(|c| c.status == ConditionStatus::True) {
         states.fill(StepState::Done);
     }
     states

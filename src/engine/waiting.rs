@@ -16,6 +16,7 @@ use crate::duration::{human, parse_go_duration};
 use crate::model::StageObject;
 use crate::refs::StageId;
 use crate::report::{Reason, RootCause, StageState};
+use crate::vocabulary::{ConditionStatus, ConditionType};
 
 /// How much longer than its controller's dependency requeue a re-check may take (a busy
 /// controller's queue, the 1 s resolution of condition times) before the block counts as stuck.
@@ -60,7 +61,7 @@ pub(crate) fn dependencies_ready_since(index: &Index, stage: &dyn StageObject) -
         if !dep.healthy() {
             return None;
         }
-        let since = dep.condition("Ready").and_then(|c| c.last_transition_time);
+        let since = dep.condition(ConditionType::Ready).and_then(|c| c.last_transition_time);
         newest = newest.max(since);
     }
     newest
@@ -121,7 +122,10 @@ pub(super) fn waiting_for(index: &Index, resolution: &Resolution, home: &str) ->
         }
         // Its source fetching its first artifact (Ready=Unknown while source-controller reconciles).
         StageState::Blocked
-            if index.source(&cause.object()).and_then(|s| s.ready()).is_some_and(|c| c.status == "Unknown") =>
+            if index
+                .source(&cause.object())
+                .and_then(|s| s.ready())
+                .is_some_and(|c| c.status == ConditionStatus::Unknown) =>
         {
             let fetching = format!("{} fetching", cause.object().short(home));
             Some(if resolution.path.len() == 1 && at_id.namespace == home {
@@ -136,7 +140,8 @@ pub(super) fn waiting_for(index: &Index, resolution: &Resolution, home: &str) ->
             let blocked = index.stage(resolution.path.first()?)?;
             // The later of the dependent's check and the dependency's last Ready (helm- and
             // kustomize-controller write lastAppliedRevision a few ms after Ready).
-            let ready_since = |s: &dyn StageObject| s.condition("Ready").and_then(|c| c.last_transition_time);
+            let ready_since =
+                |s: &dyn StageObject| s.condition(ConditionType::Ready).and_then(|c| c.last_transition_time);
             let since = ready_since(blocked).max(ready_since(at))?;
             (!recheck_overdue(index, blocked, since)).then(|| format!("{label} to apply the new revision"))
         }
@@ -191,7 +196,7 @@ pub(super) fn skip_the_wait(id: &StageId) -> String {
 /// checking (down, not watching the namespace, or throttled).
 pub(crate) fn dependencies_ready_now(index: &Index, stage: &dyn StageObject) -> Resolution {
     let (id, info) = (stage.id(), stage.stage_kind().info());
-    let ready = stage.condition("Ready").map(|c| c.message.as_str()).unwrap_or_default();
+    let ready = stage.condition(ConditionType::Ready).map(|c| c.message.as_str()).unwrap_or_default();
     let since = dependencies_ready_since(index, stage);
     let message = match since.filter(|since| recheck_overdue(index, stage, *since)) {
         Some(since) => format!(

@@ -9,6 +9,7 @@ use super::index::Index;
 use super::pods::{PodProblem, pod_not_ready, pod_problem, start_failure};
 use crate::refs::{MetaNames, NamespacedName, ObjectRef};
 use crate::report::{JobReport, JobState, PodReport, Reason, RootCause};
+use crate::vocabulary::{ConditionStatus, ConditionType, Kind, KubeCondition};
 
 /// A Job's state and the reason of the condition that decided it.
 ///
@@ -16,17 +17,19 @@ use crate::report::{JobReport, JobState, PodReport, Reason, RootCause};
 /// first while pods terminate, then `Failed`/`Complete` (kubernetes pkg/controller/job/job_controller.go).
 pub(crate) fn job_state(job: &Job) -> (JobState, Option<String>, Option<String>) {
     let status = job.status.as_ref();
-    let cond = |t: &str| {
-        status.and_then(|s| s.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == t && c.status == "True"))
+    let cond = |t: ConditionType| {
+        status
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.is(t.clone(), ConditionStatus::True)))
     };
-    if let Some(c) = cond("Failed").or_else(|| cond("FailureTarget")) {
+    if let Some(c) = cond(ConditionType::Failed).or_else(|| cond(ConditionType::FailureTarget)) {
         return (JobState::Failed, c.reason.clone(), c.message.clone());
     }
-    if let Some(c) = cond("Complete") {
+    if let Some(c) = cond(ConditionType::Complete) {
         return (JobState::Complete, c.reason.clone(), c.message.clone());
     }
     if job.spec.as_ref().and_then(|s| s.suspend).unwrap_or(false) {
-        let c = cond("Suspended");
+        let c = cond(ConditionType::Suspended);
         return (
             JobState::Suspended,
             Some(c.and_then(|c| c.reason.clone()).unwrap_or_else(|| "JobSuspended".into())),
@@ -74,7 +77,7 @@ fn pod_report(pod: &Pod) -> PodReport {
 }
 
 fn cause_from_pod(index: &Index, pod: &Pod, problem: PodProblem, via: Vec<ObjectRef>) -> RootCause {
-    let object = ObjectRef::of("Pod", &pod.metadata);
+    let object = ObjectRef::of(Kind::Pod, &pod.metadata);
     let mut events: Vec<String> = via.iter().flat_map(|v| index.warning_events(v)).collect();
     events.extend(index.warning_events(&object));
     // The scheduler's FailedScheduling event repeats the PodScheduled message word for word, and
@@ -111,7 +114,7 @@ pub(crate) const KUEUE_QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
 /// The object at fault for a Job that is not Complete, if one can be named: the newest Pod with a
 /// problem, else the Job itself when it failed or is suspended.
 pub(crate) fn job_cause(index: &Index, job: &Job) -> Option<RootCause> {
-    let object = ObjectRef::of("Job", &job.metadata);
+    let object = ObjectRef::of(Kind::Job, &job.metadata);
     let (state, reason, message) = job_state(job);
     if state == JobState::Complete {
         return None;
@@ -198,14 +201,14 @@ pub(crate) fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<Roo
     // (kubernetes pkg/controller/replicaset/replica_set.go), the most specific of the three.
     let stuck = conds
         .iter()
-        .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
-        .or_else(|| conds.iter().find(|c| c.type_ == "Progressing" && c.status == "False"))
-        .or_else(|| conds.iter().find(|c| c.type_ == "Available" && c.status == "False"));
+        .find(|c| c.is(ConditionType::ReplicaFailure, ConditionStatus::True))
+        .or_else(|| conds.iter().find(|c| c.is(ConditionType::Progressing, ConditionStatus::False)))
+        .or_else(|| conds.iter().find(|c| c.is(ConditionType::Available, ConditionStatus::False)));
     let unavailable = status.unavailable_replicas.unwrap_or(0);
     if stuck.is_none() && unavailable == 0 {
         return None;
     }
-    let object = ObjectRef::of("Deployment", &deploy.metadata);
+    let object = ObjectRef::of(Kind::Deployment, &deploy.metadata);
     let pods = newest_replica_set_pods(index, deploy, stuck.and_then(|c| c.message.as_deref()));
     let problem = |pod: &Pod| pod_problem(pod).or_else(|| start_failure(index, pod));
     if let Some((pod, problem)) = pods.iter().find_map(|p| Some((*p, problem(p)?))) {
@@ -236,7 +239,12 @@ fn newest_replica_set_pods<'a>(index: &Index<'a>, deploy: &Deployment, progressi
     let pods = newest_first(index.pods_of_deployment(&NamespacedName::of(&deploy.metadata)));
     let named = progressing.and_then(|m| m.strip_prefix("ReplicaSet \"")?.split('"').next());
     let owner = |pod: &Pod| {
-        pod.metadata.owner_references.iter().flatten().find(|o| o.kind == "ReplicaSet").map(|o| o.name.clone())
+        pod.metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| Kind::from(&o.kind) == Kind::ReplicaSet)
+            .map(|o| o.name.clone())
     };
     let Some(newest) = named.map(str::to_string).or_else(|| pods.first().and_then(|p| owner(p))) else {
         return pods;
@@ -249,8 +257,8 @@ fn newest_replica_set_pods<'a>(index: &Index<'a>, deploy: &Deployment, progressi
 /// `None` when it is done.
 fn pod_set_rollout(index: &Index, object: &ObjectRef) -> Option<(&'static str, String)> {
     let (ns, name) = (object.namespace.as_str(), object.name.as_str());
-    match object.kind.as_str() {
-        "StatefulSet" => {
+    match object.kind {
+        Kind::StatefulSet => {
             let set = index.stateful_set(ns, name)?;
             let spec = set.spec.as_ref()?;
             let status = set.status.clone().unwrap_or_default();
@@ -284,7 +292,7 @@ fn pod_set_rollout(index: &Index, object: &ObjectRef) -> Option<(&'static str, S
             }
             None
         }
-        "DaemonSet" => {
+        Kind::DaemonSet => {
             let status = index.daemon_set(ns, name)?.status.clone().unwrap_or_default();
             let desired = status.desired_number_scheduled;
             let available = status.number_available.unwrap_or(0);

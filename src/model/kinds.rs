@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use super::{HelmRelease, Kustomization, ResourceSet, SlimPod, Snapshot, Source};
 use super::{event_is_relevant, slim_daemon_set, slim_deployment, slim_job, slim_stateful_set};
 use crate::refs::{ApiKind, MetaNames, StageKind};
+use crate::vocabulary::Kind;
 
 /// What a kind is to the diagnosis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +89,7 @@ collected!(Kustomization, Kustomization, kustomizations, |object, kind| Some(obj
 collected!(ResourceSet, ResourceSet, resource_sets, |object, kind| Some(object));
 collected!(HelmRelease, HelmRelease, helm_releases, |object, kind| Some(object));
 // The API server and kubectl include `kind` in custom resources; set it from the table in case.
-collected!(Source, Source, sources, |object, kind| Some(Source { kind: kind.api.kind.to_string(), ..object }));
+collected!(Source, Source, sources, |object, kind| Some(Source { kind: Kind::from(kind.api.kind), ..object }));
 collected!(Job, Job, jobs, |object, kind| Some(slim_job(object)));
 collected!(Pod, SlimPod, pods, |object, kind| Some(object.into()));
 collected!(Event, Event, events, |object, kind| event_is_relevant(&object).then_some(object));

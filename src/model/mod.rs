@@ -14,6 +14,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::refs::{MetaNames, ObjectRef, StageId};
+use crate::vocabulary::{ConditionReason, ConditionStatus, ConditionType, Kind};
 
 mod remote;
 pub(crate) use remote::{KubeConfigReference, RemoteCluster};
@@ -38,10 +39,10 @@ pub(crate) const RECONCILE_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/reque
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
     #[serde(rename = "type")]
-    pub type_: String,
-    pub status: String,
+    pub type_: ConditionType,
+    pub status: ConditionStatus,
     #[serde(default)]
-    pub reason: String,
+    pub reason: ConditionReason,
     #[serde(default)]
     pub message: String,
     #[serde(default)]
@@ -65,7 +66,7 @@ pub struct DependencyReference {
 #[serde(rename_all = "camelCase")]
 pub struct SourceReference {
     #[serde(default)]
-    pub kind: String,
+    pub kind: Kind,
     #[serde(default)]
     pub name: String,
     #[serde(default)]
@@ -164,7 +165,7 @@ pub struct ReconcileSnapshot {
     pub last_reconciled: Option<Timestamp>,
     /// The Ready reason it ended with: `ReconciliationSucceeded`, `ReconciliationFailed`,
     /// `HealthCheckFailed`, ...
-    pub last_reconciled_status: String,
+    pub last_reconciled_status: ConditionReason,
     pub total_reconciliations: u64,
     /// kustomize-controller's `revision` (and `originRevision`).
     pub metadata: std::collections::BTreeMap<String, String>,
@@ -194,7 +195,7 @@ impl StageHistory {
         if history.is_empty() {
             return None;
         }
-        let succeeded = |s: &&ReconcileSnapshot| s.last_reconciled_status == "ReconciliationSucceeded";
+        let succeeded = |s: &&ReconcileSnapshot| s.last_reconciled_status == ConditionReason::ReconciliationSucceeded;
         let failing: Vec<&ReconcileSnapshot> = history.iter().take_while(|s| !succeeded(s)).collect();
         let last_success = history
             .iter()
@@ -333,7 +334,7 @@ pub struct SourceSpec {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct LocalSourceReference {
     #[serde(default)]
-    pub kind: String,
+    pub kind: Kind,
     #[serde(default)]
     pub name: String,
 }
@@ -344,7 +345,7 @@ pub struct LocalSourceReference {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct Source {
     #[serde(default)]
-    pub kind: String,
+    pub kind: Kind,
     pub metadata: ObjectMeta,
     #[serde(default)]
     pub spec: SourceSpec,
@@ -363,7 +364,7 @@ impl Source {
         self.status.as_ref()?.artifact.as_ref().map(|a| a.revision.as_str())
     }
     pub fn ready(&self) -> Option<&Condition> {
-        self.status.as_ref()?.conditions.iter().find(|c| c.type_ == "Ready")
+        self.status.as_ref()?.conditions.iter().find(|c| c.type_ == ConditionType::Ready)
     }
 }
 
@@ -375,7 +376,7 @@ pub struct NamedObject {
     #[serde(default)]
     pub api_version: String,
     #[serde(default)]
-    pub kind: String,
+    pub kind: Kind,
     #[serde(default)]
     pub metadata: ObjectMeta,
     #[serde(default)]
@@ -390,10 +391,10 @@ pub struct NamedObjectStatus {
 
 impl NamedObject {
     pub fn object_ref(&self) -> ObjectRef {
-        ObjectRef::of(&self.kind, &self.metadata)
+        ObjectRef::of(self.kind.clone(), &self.metadata)
     }
 
-    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+    pub fn condition(&self, type_: ConditionType) -> Option<&Condition> {
         self.status.conditions.iter().find(|c| c.type_ == type_)
     }
 }

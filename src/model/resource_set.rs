@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::StageObject;
 use super::{Condition, Inventory};
 use crate::refs::{StageId, StageKind};
+use crate::vocabulary::{ConditionStatus, ConditionType};
 
 /// `fluxcd.controlplane.io/reconcile: disabled` pauses a ResourceSet (`IsDisabled` in api/v1
 /// resourceset_types.go); on an applied object it freezes that object.
@@ -117,8 +118,8 @@ impl ResourceSet {
     /// dependency (`HealthCheckExpr` in api/v1 common_types.go compares the condition's
     /// observedGeneration with metadata.generation).
     pub fn healthy(&self) -> bool {
-        self.condition("Ready").is_some_and(|c| {
-            c.status == "True"
+        self.condition(ConditionType::Ready).is_some_and(|c| {
+            c.status == ConditionStatus::True
                 && (self.metadata.generation.is_none() || c.observed_generation == self.metadata.generation)
         })
     }

@@ -10,6 +10,7 @@ use super::{
     Condition, HelmRelease, Inventory, KubeConfigReference, Kustomization, LastSuccess, ResourceSet, StageHistory,
 };
 use crate::refs::{MetaNames, ObjectRef, StageId, StageKind};
+use crate::vocabulary::{ConditionType, Kind};
 
 /// A stage object of any kind, read-only.
 pub trait StageObject: std::fmt::Debug + Send + Sync {
@@ -66,7 +67,7 @@ pub trait StageObject: std::fmt::Debug + Send + Sync {
     fn name(&self) -> &str {
         self.meta().name_str()
     }
-    fn condition(&self, type_: &str) -> Option<&Condition> {
+    fn condition(&self, type_: ConditionType) -> Option<&Condition> {
         self.conditions().iter().find(|c| c.type_ == type_)
     }
     /// The command that resumes it when suspended.
@@ -194,7 +195,7 @@ impl StageObject for HelmRelease {
         }
         let template = self.spec.chart.as_ref()?;
         let ns = namespace(&template.spec.source_ref).unwrap_or_else(|| self.namespace().to_string());
-        Some(ObjectRef::new("HelmChart", ns, format!("{}-{}", self.namespace(), self.name())))
+        Some(ObjectRef::new(Kind::HelmChart, ns, format!("{}-{}", self.namespace(), self.name())))
     }
     fn last_handled_reconcile_at(&self) -> Option<&str> {
         self.status.as_ref()?.last_handled_reconcile_at.as_deref()

@@ -272,7 +272,7 @@ impl Plan {
         };
         let owner = self.owner.as_ref().map(|s| s.id());
         let kind = owner.as_ref().map(|id| id.kind);
-        let controller = kind.map(StageKind::controller).unwrap_or_default();
+        let controller = kind.map(|k| k.controller().name()).unwrap_or_default();
         let owner = owner.map(|id| id.to_string()).unwrap_or_default();
         let how = match &self.mode {
             Mode::FluxRecreates => {

@@ -6,6 +6,7 @@ use serde::{Serialize, Serializer};
 use std::sync::Arc;
 
 use crate::refs::{ObjectRef, StageId, StageKind};
+use crate::vocabulary::Kind;
 
 mod contexts;
 mod summary;
@@ -260,7 +261,7 @@ impl Report {
     pub(crate) fn log_sources(&self) -> Vec<ContainerRef> {
         let mut wanted: Vec<ContainerRef> = Vec::new();
         for c in self.stages.iter().filter_map(|s| s.root_cause.as_ref()) {
-            if let (true, Some(container)) = (c.kind == "Pod", &c.container) {
+            if let (true, Some(container)) = (c.kind == Kind::Pod, &c.container) {
                 let ran = c.exit_code.is_some() || c.reason == Reason::StillRunning;
                 let source = ContainerRef {
                     namespace: c.namespace.clone(),
@@ -366,7 +367,7 @@ pub(crate) struct PodReport {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct RootCause {
-    pub kind: String,
+    pub kind: Kind,
     pub namespace: String,
     pub name: String,
     pub reason: Reason,

@@ -10,7 +10,7 @@ use crate::cluster::{Connection, read};
 use crate::engine::hints::reconcile_stage;
 use crate::error::{Error, one_line};
 use crate::plan::Plan;
-use crate::refs::NamespacedName;
+use crate::refs::{Controller, NamespacedName};
 use crate::report::ContainerRef;
 
 /// `$XDG_STATE_HOME/kubectl-fluxjobs/backups`, else `~/.local/state/kubectl-fluxjobs/backups`.
@@ -183,7 +183,7 @@ impl Progress {
         let (ns, name) = (&plan.id.namespace, &plan.id.name);
         let restore = format!("kubectl create -f {}", backup.display());
         let owner = plan.owner.as_ref().map(|s| s.id());
-        let controller = owner.as_ref().map_or("kustomize-controller", |id| id.kind.controller());
+        let controller = owner.as_ref().map_or(Controller::Kustomize, |id| id.kind.controller());
         let flux = owner.map(|id| format!(" or let Flux recreate it: {}", reconcile_stage(&id)));
         match self {
             Progress::NothingDeleted => format!(

@@ -39,6 +39,7 @@ use crate::plan::{Mode, Plan, Refusal, ReleaseRun, Target, decide, decide_releas
 use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::JobState;
 use crate::terminal::{self, Answer, Glyph};
+use crate::vocabulary::{ConditionStatus, ConditionType, KubeCondition};
 
 /// The exit code of a command stopped by Ctrl-C, as shells report it (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
@@ -494,7 +495,7 @@ fn pod_lines(pod: &k8s_openapi::api::core::v1::Pod) -> Vec<(String, Glyph)> {
     let mut lines = Vec::new();
     let scheduled = status
         .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "PodScheduled" && c.status == "True"));
+        .is_some_and(|cs| cs.iter().any(|c| c.is(ConditionType::PodScheduled, ConditionStatus::True)));
     if scheduled {
         let node = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
         lines.push((format!("Pod {name} scheduled on {node}"), Glyph::Done));

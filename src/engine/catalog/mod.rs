@@ -12,6 +12,7 @@ pub(crate) use row::{Owner, Row, Then};
 pub(crate) use rows::CATALOG;
 
 use crate::report::{Failure, RootCause};
+use crate::vocabulary::Kind;
 
 /// What a root cause's evidence says, for matching rows.
 pub(crate) struct Observed<'a> {
@@ -23,10 +24,10 @@ pub(crate) struct Observed<'a> {
 
 impl<'a> Observed<'a> {
     pub(crate) fn of(cause: &'a RootCause) -> Self {
-        let owner_kind = cause.via.first().map(|v| v.kind.as_str()).unwrap_or(cause.kind.as_str());
+        let owner_kind = cause.via.first().map(|v| &v.kind).unwrap_or(&cause.kind);
         let owner = match owner_kind {
-            "Job" => Owner::Job,
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => Owner::Rollout,
+            Kind::Job => Owner::Job,
+            Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet | Kind::ReplicaSet => Owner::Rollout,
             _ => Owner::Any,
         };
         let mut text = cause.message.clone();
@@ -101,14 +102,14 @@ pub(crate) fn hint(cause: &RootCause, recreate: &str) -> Option<String> {
     let observed = Observed::of(cause);
     let rows = rows(&observed);
     let first = rows.first()?;
-    let owner = cause.via.first().cloned().or_else(|| Some(cause.object()).filter(|o| o.kind != "Pod"));
+    let owner = cause.via.first().cloned().or_else(|| Some(cause.object()).filter(|o| o.kind != Kind::Pod));
     let names = Names {
         container: cause.container.as_deref().unwrap_or("(the container)"),
         pod: &cause.name,
         namespace: &cause.namespace,
-        owner: owner.as_ref().map(|o| format!("{}/{}", o.kind.to_lowercase(), o.name)).unwrap_or_default(),
+        owner: owner.as_ref().map(|o| format!("{}/{}", o.kind.as_str().to_lowercase(), o.name)).unwrap_or_default(),
         spec: if owner.is_some() { "spec.template.spec" } else { "spec" },
-        of_job: owner.as_ref().is_some_and(|o| o.kind == "Job"),
+        of_job: owner.as_ref().is_some_and(|o| o.kind == Kind::Job),
     };
     let mut fixes: Vec<String> = Vec::new();
     for row in &rows {
