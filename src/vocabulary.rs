@@ -184,6 +184,18 @@ vocabulary! {
     pub(crate) KStatus { InProgress, Failed, Current, Terminating, NotFound, Unknown }
 }
 
+vocabulary! {
+    /// `status.phase` of a Pod (k8s.io/api core/v1 types.go `PodPhase`); a pod without status is
+    /// `Unknown`.
+    pub(crate) PodPhase { Pending, Running, Succeeded, Failed, Unknown }
+}
+
+impl PodPhase {
+    pub(crate) fn of(pod: &k8s_openapi::api::core::v1::Pod) -> PodPhase {
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()).map_or(PodPhase::Unknown, PodPhase::from)
+    }
+}
+
 impl ConditionReason {
     /// Whether the condition had no reason.
     pub(crate) fn is_empty(&self) -> bool {

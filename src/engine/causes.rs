@@ -10,7 +10,7 @@ use crate::duration::human;
 use crate::model::{Kustomization, StageObject};
 use crate::refs::{NamespacedName, ObjectRef, StageId, StageKind};
 use crate::report::{JobReport, JobState, Reason, RootCause};
-use crate::vocabulary::{ConditionReason, ConditionStatus, ConditionType, KStatus, Kind};
+use crate::vocabulary::{ConditionReason, ConditionStatus, ConditionType, KStatus, Kind, PodPhase};
 
 /// `spec.suspend: true`.
 pub(super) fn suspended(ks: &Kustomization) -> Resolution {
@@ -261,7 +261,7 @@ fn still_running(index: &Index, ks: &Kustomization, refs: &[(ObjectRef, KStatus)
         None => message,
     };
     let pods = newest_first(index.pods_of_job(job));
-    let running = pods.into_iter().find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
+    let running = pods.into_iter().find(|p| PodPhase::of(p) == PodPhase::Running);
     let cause = match running {
         Some(pod) => {
             let pod_ref = ObjectRef::of(Kind::Pod, &pod.metadata);

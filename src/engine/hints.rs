@@ -172,7 +172,7 @@ pub(crate) fn for_cause(index: &Index, stage: &StageId, cause: &RootCause) -> St
         }
         _ => rerun.clone(),
     };
-    let observed = match &cause.reason {
+    match &cause.reason {
         Reason::JobSuspended => {
             return format!(
                 "kubectl patch job {} -n {} --type=merge -p '{{\"spec\":{{\"suspend\":false}}}}'",
@@ -190,24 +190,26 @@ pub(crate) fn for_cause(index: &Index, stage: &StageId, cause: &RootCause) -> St
         }
         Reason::JobRunning => return wait_for_job(),
         Reason::FinishedLate => return finished_late(stage),
-        Reason::Observed(reason) => reason.as_str(),
-        _ => "",
-    };
-    if let Some(hint) = super::catalog::hint(cause, &recreate) {
-        return hint;
-    }
-    match observed {
-        // How far a StatefulSet or DaemonSet got, as this plugin reads it (no pod to blame).
-        "ReplicasUnavailable" | "ReplicasNotReady" | "PodsUnavailable" | "RolloutIncomplete" => {
-            format!(
+        // How far a rollout got, as this plugin reads it (no pod to blame).
+        Reason::ReplicasUnavailable
+        | Reason::ReplicasNotReady
+        | Reason::PodsUnavailable
+        | Reason::RolloutIncomplete => {
+            return format!(
                 "kubectl rollout status {}/{} -n {}",
                 cause.kind.as_str().to_lowercase(),
                 cause.name,
                 cause.namespace
-            )
+            );
         }
-        _ if cause.exit_code.is_some() => format!("fix what made the container fail (see its logs), then {rerun}"),
-        _ => rerun,
+        _ => (),
+    };
+    if let Some(hint) = super::catalog::hint(cause, &recreate) {
+        return hint;
+    }
+    match cause.exit_code {
+        Some(_) => format!("fix what made the container fail (see its logs), then {rerun}"),
+        None => rerun,
     }
 }
 

@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodStatus};
 
 use super::index::Index;
 use crate::refs::ObjectRef;
-use crate::vocabulary::{ConditionStatus, ConditionType, Kind, KubeCondition};
+use crate::vocabulary::{ConditionStatus, ConditionType, Kind, KubeCondition, PodPhase};
 
 /// What is wrong with one Pod, if anything.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,7 +34,7 @@ pub(crate) fn pod_problem(pod: &Pod) -> Option<PodProblem> {
         .or_else(|| exit_problem(&init, &regular))
         .or_else(|| lingering_sidecar(pod, &regular))
         .or_else(|| {
-            (status.phase.as_deref() == Some("Failed")).then(|| PodProblem {
+            (PodPhase::of(pod) == PodPhase::Failed).then(|| PodProblem {
                 reason: status.reason.clone().unwrap_or_else(|| "Failed".into()),
                 message: status.message.clone().unwrap_or_else(|| "the pod failed".into()),
                 exit_code: None,
@@ -74,7 +74,10 @@ fn whole_pod_problem(status: &PodStatus) -> Option<PodProblem> {
     // kubernetes pkg/kubelet/active_deadline.go), a node shutdown (Terminated), or its admission on
     // the node (OutOfcpu, UnexpectedAdmissionError, ...: pkg/kubelet/lifecycle/predicate.go). A
     // container it stopped then (143, 137) is a symptom.
-    let reason = status.reason.clone().filter(|_| status.phase.as_deref() == Some("Failed"))?;
+    let reason = status
+        .reason
+        .clone()
+        .filter(|_| PodPhase::from(status.phase.as_deref().unwrap_or_default()) == PodPhase::Failed)?;
     Some(PodProblem::of_pod(reason, status.message.clone().unwrap_or_else(|| "the pod failed".into())))
 }
 
@@ -89,7 +92,7 @@ fn lingering_sidecar(pod: &Pod, regular: &[&ContainerStatus]) -> Option<PodProbl
         .iter()
         .flatten()
         .any(|o| Kind::from(&o.kind) == Kind::Job && o.controller == Some(true));
-    if !of_job || pod.status.as_ref()?.phase.as_deref() != Some("Running") {
+    if !of_job || PodPhase::of(pod) != PodPhase::Running {
         return None;
     }
     let state = |cs: &&&ContainerStatus| cs.state.clone().unwrap_or_default();
@@ -178,8 +181,8 @@ fn exit_problem(init: &[&ContainerStatus], regular: &[&ContainerStatus]) -> Opti
 /// still starting).
 pub(super) fn pod_not_ready(index: &Index, pod: &Pod) -> Option<PodProblem> {
     let status = pod.status.as_ref()?;
-    let ready = status.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready")?;
-    if status.phase.as_deref() != Some("Running") || ready.state().is_true() {
+    let ready = status.conditions.as_ref()?.iter().find(|c| c.kind() == ConditionType::Ready)?;
+    if PodPhase::of(pod) != PodPhase::Running || ready.state().is_true() {
         return None;
     }
     let unready: Vec<&str> =
@@ -212,8 +215,7 @@ const START_FAILURES: [&str; 6] = [
 /// A scheduled pod the kubelet cannot start (it waits in `ContainerCreating`, which says nothing):
 /// the newest of its start-failure events says why.
 pub(super) fn start_failure(index: &Index, pod: &Pod) -> Option<PodProblem> {
-    let status = pod.status.as_ref()?;
-    if status.phase.as_deref() != Some("Pending") {
+    if PodPhase::of(pod) != PodPhase::Pending {
         return None;
     }
     let warnings = index.warnings(&ObjectRef::of(Kind::Pod, &pod.metadata));

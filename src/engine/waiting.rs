@@ -26,19 +26,20 @@ pub(crate) const RECHECK_MARGIN: SignedDuration = SignedDuration::from_secs(30);
 /// controller at work, a rollout of replicas in progress whose pods show no problem (the workload
 /// rules look at the pods first and name any pod that cannot start or keeps failing).
 fn nothing_wrong(cause: &RootCause) -> bool {
+    // Deployments (engine/workload.rs deployment_cause), StatefulSets and DaemonSets
+    // (pod_set_rollout) rolling out without a failing condition; the Deployment controller's own
+    // reason for it is `MinimumReplicasUnavailable` (pkg/controller/deployment/util).
     matches!(
         cause.reason,
-        Reason::JobRunning | Reason::Progressing | Reason::GenerationNotObserved | Reason::RevisionNotUpToDate
-    ) || matches!(
-        cause.reason.as_str(),
-        // Deployments (engine/workload.rs deployment_cause), StatefulSets and DaemonSets
-        // (pod_set_rollout) rolling out without a failing condition.
-        "ReplicasUnavailable"
-            | "MinimumReplicasUnavailable"
-            | "ReplicasNotReady"
-            | "RolloutIncomplete"
-            | "PodsUnavailable"
-    )
+        Reason::JobRunning
+            | Reason::Progressing
+            | Reason::GenerationNotObserved
+            | Reason::RevisionNotUpToDate
+            | Reason::ReplicasUnavailable
+            | Reason::ReplicasNotReady
+            | Reason::RolloutIncomplete
+            | Reason::PodsUnavailable
+    ) || cause.reason == "MinimumReplicasUnavailable"
 }
 
 /// Causes the dependent's own dependency check names, not the dependency's progress: a readyExpr

@@ -9,7 +9,7 @@ use super::index::Index;
 use super::pods::{PodProblem, pod_not_ready, pod_problem, start_failure};
 use crate::refs::{MetaNames, NamespacedName, ObjectRef};
 use crate::report::{JobReport, JobState, PodReport, Reason, RootCause};
-use crate::vocabulary::{ConditionStatus, ConditionType, Kind, KubeCondition};
+use crate::vocabulary::{ConditionStatus, ConditionType, Kind, KubeCondition, PodPhase};
 
 /// A Job's state and the reason of the condition that decided it.
 ///
@@ -125,7 +125,7 @@ pub(crate) fn job_cause(index: &Index, job: &Job) -> Option<RootCause> {
     // failed ones before it are history (see `attempts`), not the cause.
     if state != JobState::Failed
         && let Some(newest) = pods.first()
-        && matches!(newest.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Pending" | "Running"))
+        && matches!(PodPhase::of(newest), PodPhase::Pending | PodPhase::Running)
         && problem(newest).is_none()
     {
         return None;
@@ -173,13 +173,13 @@ pub(crate) fn attempts(index: &Index, job: &Job) -> Option<String> {
     }
     let count = pods.len();
     let said = pods.iter().enumerate().map(|(i, pod)| {
-        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Unknown");
+        let phase = PodPhase::of(pod);
         let what = match pod_problem(pod) {
             Some(p) => match p.exit_code {
                 Some(code) => format!("exit code {code} ({})", p.reason),
                 None => p.reason,
             },
-            None => phase.to_lowercase(),
+            None => phase.as_str().to_lowercase(),
         };
         format!("attempt {} Pod/{} {what}", count - i, pod.metadata.name_str())
     });
@@ -218,9 +218,11 @@ pub(crate) fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<Roo
         return Some(cause_from_pod(index, pod, problem, vec![object]));
     }
     let (reason, message) = match stuck {
-        Some(c) => (c.reason.clone().unwrap_or_else(|| c.type_.clone()), c.message.clone().unwrap_or_default()),
+        Some(c) => {
+            (Reason::from(c.reason.clone().unwrap_or_else(|| c.type_.clone())), c.message.clone().unwrap_or_default())
+        }
         None => (
-            "ReplicasUnavailable".into(),
+            Reason::ReplicasUnavailable,
             format!(
                 "{unavailable} of {} replicas unavailable",
                 deploy.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
@@ -228,7 +230,7 @@ pub(crate) fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<Roo
         ),
     };
     let events = index.warning_events(&object);
-    Some(RootCause::new(object, Reason::from(reason), message).with_events(events))
+    Some(RootCause::new(object, reason, message).with_events(events))
 }
 
 /// The pods of a Deployment's newest ReplicaSet, newest first: the one its Progressing message
@@ -255,7 +257,7 @@ fn newest_replica_set_pods<'a>(index: &Index<'a>, deploy: &Deployment, progressi
 /// How far a StatefulSet or DaemonSet is from done, as kstatus judges it
 /// (sigs.k8s.io/cli-utils pkg/kstatus/status/core.go `stsConditions`, `daemonsetConditions`);
 /// `None` when it is done.
-fn pod_set_rollout(index: &Index, object: &ObjectRef) -> Option<(&'static str, String)> {
+fn pod_set_rollout(index: &Index, object: &ObjectRef) -> Option<(Reason, String)> {
     let (ns, name) = (object.namespace.as_str(), object.name.as_str());
     match object.kind {
         Kind::StatefulSet => {
@@ -272,7 +274,7 @@ fn pod_set_rollout(index: &Index, object: &ObjectRef) -> Option<(&'static str, S
             let ready = status.ready_replicas.unwrap_or(0);
             let updated = status.updated_replicas.unwrap_or(0);
             if ready < desired {
-                return Some(("ReplicasNotReady", format!("{ready} of {desired} replicas ready")));
+                return Some((Reason::ReplicasNotReady, format!("{ready} of {desired} replicas ready")));
             }
             let (current, update) =
                 (status.current_revision.unwrap_or_default(), status.update_revision.unwrap_or_default());
@@ -286,7 +288,7 @@ fn pod_set_rollout(index: &Index, object: &ObjectRef) -> Option<(&'static str, S
                     String::new()
                 };
                 return Some((
-                    "RolloutIncomplete",
+                    Reason::RolloutIncomplete,
                     format!("{updated} of {desired} replicas at revision {update} (current {current}){held}"),
                 ));
             }
@@ -298,10 +300,10 @@ fn pod_set_rollout(index: &Index, object: &ObjectRef) -> Option<(&'static str, S
             let available = status.number_available.unwrap_or(0);
             let updated = status.updated_number_scheduled.unwrap_or(0);
             if available < desired {
-                return Some(("PodsUnavailable", format!("{} of {desired} pods available", available)));
+                return Some((Reason::PodsUnavailable, format!("{} of {desired} pods available", available)));
             }
             if updated < desired {
-                return Some(("RolloutIncomplete", format!("{updated} of {desired} pods updated")));
+                return Some((Reason::RolloutIncomplete, format!("{updated} of {desired} pods updated")));
             }
             None
         }
@@ -321,7 +323,7 @@ pub(crate) fn pod_set_cause(index: &Index, object: &ObjectRef) -> Option<RootCau
     if let Some((pod, problem)) = pods.iter().find_map(|p| Some((*p, pod_not_ready(index, p)?))) {
         return Some(cause_from_pod(index, pod, problem, vec![object.clone()]));
     }
-    Some(RootCause::new(object.clone(), Reason::from(reason), message).with_events(index.warning_events(object)))
+    Some(RootCause::new(object.clone(), reason, message).with_events(index.warning_events(object)))
 }
 
 /// A Job without pods whose controller cannot create them: its newest `FailedCreate` event

@@ -489,6 +489,14 @@ pub(crate) enum Reason {
     /// What failed is in another cluster (`spec.kubeConfig`) whose objects were not read: the
     /// controller's reason, and how the stage reaches that cluster.
     RemoteCluster { observed: String, via: String },
+    /// A Deployment not available, with no condition saying why.
+    ReplicasUnavailable,
+    /// A StatefulSet's replicas not all ready (kstatus `stsConditions`).
+    ReplicasNotReady,
+    /// A DaemonSet's pods not all available (kstatus `daemonsetConditions`).
+    PodsUnavailable,
+    /// A StatefulSet's or DaemonSet's pods not all updated to its current revision.
+    RolloutIncomplete,
     /// A reason as a controller wrote it.
     Observed(String),
 }
@@ -515,6 +523,10 @@ impl Reason {
             Reason::RemoteCluster { .. } => "RemoteCluster",
             Reason::StillRunning => "StillRunning",
             Reason::FinishedLate => "FinishedLate",
+            Reason::ReplicasUnavailable => "ReplicasUnavailable",
+            Reason::ReplicasNotReady => "ReplicasNotReady",
+            Reason::PodsUnavailable => "PodsUnavailable",
+            Reason::RolloutIncomplete => "RolloutIncomplete",
             Reason::Observed(reason) => reason,
         }
     }
@@ -542,7 +554,12 @@ impl Reason {
             Reason::FinishedLate => "completed after the health check timeout",
             Reason::AwaitingAdmission { queue } => return Some(format!("awaiting admission by LocalQueue {queue}")),
             Reason::RemoteCluster { observed, via } => return Some(format!("{observed} in another cluster ({via})")),
-            Reason::ImmutableField | Reason::Observed(_) => return None,
+            Reason::ImmutableField
+            | Reason::ReplicasUnavailable
+            | Reason::ReplicasNotReady
+            | Reason::PodsUnavailable
+            | Reason::RolloutIncomplete
+            | Reason::Observed(_) => return None,
         }))
     }
 }
