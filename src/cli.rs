@@ -184,6 +184,27 @@ kubectl fluxjobs reconcile app-pre-deploy -n shop --downstream --with-source\n  
 kubectl fluxjobs reconcile app-post-deploy -n shop --dry-run"
     )]
     Reconcile(ReconcileArgs),
+    /// Wait until a revision has rolled through every stage, Jobs included; fail fast with the pod at fault.
+    #[command(
+        long_about = "Wait until a revision has rolled through every stage, Jobs included; fail fast with the pod at fault.\n\n\
+A CI gate after a push: `kubectl wait --for=condition=Ready` passes at once on the previous revision's Ready. \
+wait judges each stage at the revision its source has (or --revision): Done when it is Ready at it for its \
+current generation and its Jobs (and Helm hooks) of that revision are complete; Failed as soon as a stage \
+failed at it (a health check naming a failed Job, a failed Helm action, a build or apply error), or a pod of \
+it waits longer than --grace for a fix (an image that cannot be pulled, a missing Secret, no node that fits). \
+The previous revision's Ready is never success, its failure never this revision's.\n\n\
+Stages that depend on others are re-checked by their controller only on its dependency requeue (30s for \
+kustomize-controller); --reconcile asks for each stage's reconcile as soon as its dependencies are Done.\n\n\
+Exit status: 0 done, 3 failed, 4 nothing in scope, 5 timed out (or, with --snapshot, not done yet).",
+        after_help = "Examples:\n  \
+# After a push: wait for the commit through the whole pipeline, asking each stage as soon as it can go\n  \
+kubectl fluxjobs wait -n shop --revision \"$GITHUB_SHA\" --reconcile --timeout 15m\n\n  \
+# One stage and everything upstream of it, at whatever revision the sources have now\n  \
+kubectl fluxjobs wait app-post-deploy -n shop\n\n  \
+# Would this dump have passed?\n  \
+kubectl fluxjobs wait --snapshot dump.yaml -A"
+    )]
+    Wait(WaitArgs),
     /// Print a shell completion script, or the kubectl plugin-completion shim.
     #[command(after_help = "Examples:\n  \
 # Complete `kubectl fluxjobs ...` (kubectl >= 1.26 asks kubectl_complete-fluxjobs on PATH)\n  \
@@ -277,6 +298,66 @@ pub struct StatusArgs {
     /// terminal; one document per change with -o json|yaml). Uses watches, not repeated LISTs.
     #[arg(short = 'w', long, conflicts_with_all = ["snapshot", "exit_code"])]
     pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Wait only for this stage (NAME, NAMESPACE/NAME, ks/NAME, rset/NAME, hr/NAME) and everything upstream of it.
+    pub stage: Option<String>,
+    /// The revision to wait for: as Flux writes it (main@sha1:<sha>, v1.2.3@sha1:<sha>,
+    /// latest@sha256:<digest>), a sha or digest prefix of at least 7 hex characters, or a
+    /// HelmRelease's chart version. Default: the revision each stage's source has.
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<String>,
+    /// How long to wait in all.
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    pub timeout: String,
+    /// How long a pod of the revision may wait for a fix (image pull errors, a missing Secret or
+    /// ConfigMap, unschedulable) before the wait fails on it.
+    #[arg(long, value_name = "DURATION", default_value = "2m")]
+    pub grace: String,
+    /// Ask the sources and stages in scope to reconcile now, and each stage again as soon as its
+    /// dependencies are done, instead of waiting for their intervals and dependency requeues.
+    #[arg(long, conflicts_with = "snapshot")]
+    pub reconcile: bool,
+    /// Output format of the final document (progress goes to stderr).
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Label selector on stages, as kubectl takes it.
+    #[arg(short = 'l', long, value_name = "SELECTOR", value_parser = crate::selector::LabelSelector::parse)]
+    pub selector: Option<crate::selector::LabelSelector>,
+    /// Last log lines to show of a failing container; 0 turns log fetching off.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub logs: u32,
+    /// Judge a dump once instead of waiting: exit 0 done, 3 failed, 5 not done yet.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Vec<PathBuf>,
+    /// Wait in these kubeconfig contexts at once (names or globs, comma-separated).
+    #[arg(long, value_name = "LIST", conflicts_with_all = ["all_contexts", "snapshot", "context", "cluster", "user", "server", "token"])]
+    pub contexts: Option<String>,
+    /// Wait in every context of the kubeconfig at once.
+    #[arg(long, conflicts_with_all = ["snapshot", "context", "cluster", "user", "server", "token"])]
+    pub all_contexts: bool,
+}
+
+impl WaitArgs {
+    /// What `status` reads for it: the same scope, kept live for a watch unless a dump is judged.
+    pub(crate) fn as_status(&self) -> StatusArgs {
+        StatusArgs {
+            stage: self.stage.clone(),
+            output: self.output,
+            selector: self.selector.clone(),
+            no_headers: false,
+            logs: self.logs,
+            snapshot: self.snapshot.clone(),
+            contexts: self.contexts.clone(),
+            all_contexts: self.all_contexts,
+            summary: false,
+            follow_kubeconfig: false,
+            exit_code: false,
+            watch: self.snapshot.is_empty(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

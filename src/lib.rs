@@ -23,6 +23,7 @@ mod report;
 mod selector;
 mod snapshot;
 pub mod terminal;
+mod verdict;
 mod vocabulary;
 
 /// What the end-to-end and CLI tests drive directly: the connection the binary builds, the writes

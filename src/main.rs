@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             Command::Status(args) => commands::status::run(&ctx, args).await,
             Command::Rerun(args) => commands::rerun::run(&ctx, args).await,
             Command::Reconcile(args) => commands::reconcile::run(&ctx, args).await,
+            Command::Wait(args) => commands::wait::run(&ctx, args).await,
             Command::Completion(args) => commands::complete::script(args),
             Command::Version(args) => commands::version::run(&ctx, args).await,
         }

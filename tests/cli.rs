@@ -781,3 +781,76 @@ fn reading_contexts_for_more_than_a_second_shows_progress_on_a_terminal_only() {
     );
     assert!(!stderr(&piped).contains("contexts read"), "{}", stderr(&piped));
 }
+
+#[test]
+fn wait_judges_every_example_once_with_its_exit_status() {
+    // 0 done, 3 failed, 5 not done when the dump was taken.
+    let expected = [
+        ("ready", 0),
+        ("failed-migration", 3),
+        ("image-pull", 5),
+        ("unschedulable", 5),
+        ("immutable-job", 3),
+        ("missing-dependency", 5),
+        ("suspended", 3),
+        ("ready-expr", 5),
+        ("hostile-text", 3),
+        ("quota-refused", 5),
+        ("rset-failed-step", 3),
+        ("helm-hook-failed", 3),
+    ];
+    assert_eq!(expected.len(), EXAMPLES.len());
+    for (name, code) in expected {
+        let out = run(&["wait", "--snapshot", &example(name), "-A", "-o", "json"]);
+        assert_eq!(out.status.code(), Some(code), "{name}: {}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+        let ending = doc["ending"].as_str().unwrap_or_default();
+        let want = match code {
+            0 => "Done",
+            3 => "Failed",
+            _ => "NotDoneYet",
+        };
+        assert_eq!(ending, want, "{name}: {doc:#}");
+        assert_eq!(doc["stages"].as_array().map(Vec::len), doc["report"]["stages"].as_array().map(Vec::len), "{name}");
+        // The failed stage's verdict says what failed, as status's MESSAGE does.
+        if code == 3 {
+            let failed =
+                doc["stages"].as_array().unwrap().iter().find(|s| s["outcome"] == "Failed").expect("a failed stage");
+            assert!(!failed["why"].as_str().unwrap_or_default().is_empty(), "{name}: {failed:#}");
+        }
+        assert!(stderr(&out).contains("wait: "), "{name}: progress on stderr: {}", stderr(&out));
+    }
+    let table = run(&["wait", "--snapshot", &example("failed-migration"), "-A"]);
+    let text = stdout(&table);
+    assert!(text.contains("VERDICT") && text.contains("wait: failed"), "{text}");
+    assert!(text.contains("exit code 3"), "the root cause as status prints it: {text}");
+}
+
+#[test]
+fn wait_takes_a_revision_only_in_a_form_flux_writes() {
+    let out = run(&["wait", "--snapshot", &example("ready"), "-A", "--revision", "main"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("--revision") && err.contains("\"main\" is not a revision"), "{err}");
+    // The example's revision by a 7-character prefix: done; another revision: not reached by its source.
+    let done = run(&["wait", "--snapshot", &example("ready"), "-A", "--revision", "b09241b"]);
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    let other = run(&[
+        "wait",
+        "--snapshot",
+        &example("ready"),
+        "-A",
+        "--revision",
+        "main@sha1:ffffffffffffffffffffffffffffffffffffffff",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(other.status.code(), Some(5), "{}", stderr(&other));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&other)).unwrap();
+    assert!(doc["stages"][0]["why"].as_str().unwrap().contains("to fetch"), "{doc:#}");
+    // Nothing in scope: 4, as status --exit-code.
+    let nothing = run(&["wait", "--snapshot", &example("ready"), "-n", "nowhere"]);
+    assert_eq!(nothing.status.code(), Some(4), "{}", stderr(&nothing));
+}

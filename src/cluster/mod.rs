@@ -99,6 +99,7 @@ pub(crate) fn kubeconfig_error(path: Option<PathBuf>, source: KubeconfigError) -
 }
 
 /// A connected client, its server URL (for messages), and the context's default namespace.
+#[derive(Clone)]
 pub struct Connection {
     pub client: Client,
     pub server: String,

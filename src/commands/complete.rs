@@ -167,7 +167,7 @@ async fn candidates(before: &[String], partial: &str) -> (Vec<(String, String)>,
         return (subcommands, NO_FILES);
     };
     match (sub.get_name(), typed.positionals) {
-        ("status" | "reconcile", 0) => (stages(&typed).await, NO_FILES),
+        ("status" | "reconcile" | "wait", 0) => (stages(&typed).await, NO_FILES),
         ("rerun", _) => (rerun_targets(&typed).await, NO_FILES),
         ("completion", 0) => (fixed(&["bash", "zsh", "fish", "kubectl-plugin"]), NO_FILES),
         _ => (vec![], NO_FILES),
@@ -266,7 +266,7 @@ mod tests {
     async fn completes_subcommands_flags_and_values_without_a_cluster() {
         let (subs, d) = candidates(&[], "").await;
         let names: Vec<&str> = subs.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["status", "rerun", "reconcile", "completion", "version"]);
+        assert_eq!(names, ["status", "rerun", "reconcile", "wait", "completion", "version"]);
         assert_eq!(d, NO_FILES);
         let (flags, _) = candidates(&words("status"), "--").await;
         for flag in

@@ -6,3 +6,4 @@ pub mod reconcile;
 pub mod rerun;
 pub mod status;
 pub mod version;
+pub mod wait;

@@ -145,7 +145,7 @@ fn sources(stages: &[Stage]) -> Vec<ObjectRef> {
 
 /// Whether source-controller fetches this source on request; ExternalArtifacts are produced by
 /// other controllers and cannot be asked (fluxcd/flux2 cmd/flux/reconcile_with_source.go).
-fn can_fetch(source: &ObjectRef) -> bool {
+pub(crate) fn can_fetch(source: &ObjectRef) -> bool {
     matches!(source.kind, Kind::GitRepository | Kind::OCIRepository | Kind::Bucket)
 }
 

@@ -102,6 +102,7 @@ fn table_lines(mut table: Table, columns: usize) -> String {
 }
 
 mod summary;
+pub(crate) mod wait;
 use summary::summary_table;
 
 /// What MESSAGE keeps on a narrow terminal, however little room the other columns leave.

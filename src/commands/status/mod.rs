@@ -15,8 +15,8 @@ use crate::render::{self, RenderOptions};
 use crate::report::Report;
 use crate::terminal;
 
-mod read;
-mod watch;
+pub(crate) mod read;
+pub(crate) mod watch;
 
 /// Exit status of `--exit-code` when a shown stage is Blocked or Failed.
 pub const EXIT_BLOCKED: u8 = 3;

@@ -30,7 +30,7 @@ const CONCURRENT_CONTEXTS: usize = 16;
 const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 
 /// One thing `status` reads.
-pub(super) enum Source {
+pub(crate) enum Source {
     /// The connection kubectl's flags select (one context).
     Flags,
     /// A context of the kubeconfig, by name.
@@ -56,7 +56,7 @@ impl Source {
 }
 
 /// What was read of one source: its report, and what a watch of it needs.
-pub(super) struct View {
+pub(crate) struct View {
     pub report: Report,
     /// What the read covered: one namespace, or all (`None`).
     pub scope: Option<String>,
@@ -67,7 +67,7 @@ pub(super) struct View {
 }
 
 /// A live context, as a watch goes on with it.
-pub(super) struct Live {
+pub(crate) struct Live {
     pub conn: Connection,
     /// The namespaces the first picture needed (the stages', their dependencies', their
     /// workloads'), `None` for all.
@@ -79,7 +79,7 @@ pub(super) struct Live {
 
 /// The sources the flags name, and whether the output spans several (a fleet: `--contexts`,
 /// `--all-contexts`, or more than one `--snapshot`).
-pub(super) fn sources(ctx: &Context, args: &StatusArgs) -> Result<(Vec<Source>, bool), Error> {
+pub(crate) fn sources(ctx: &Context, args: &StatusArgs) -> Result<(Vec<Source>, bool), Error> {
     if args.contexts.is_some() || args.all_contexts {
         let stdin_is_terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
         let all = contexts::kubeconfig_contexts(&ctx.connect, stdin_is_terminal)?;
@@ -124,7 +124,7 @@ fn dump_name(path: &std::path::Path) -> String {
 /// concurrently (at most [`CONCURRENT_CONTEXTS`] at once; exec credential plugins that may prompt
 /// first, one at a time), each one's warnings are said after all are read, in order, naming it, and
 /// one that cannot be read is one warning and a report that says why.
-pub(super) async fn read_all(
+pub(crate) async fn read_all(
     ctx: &Context,
     args: &StatusArgs,
     sources: Vec<Source>,

@@ -59,7 +59,7 @@ pub(super) async fn watch(views: Vec<View>, args: &StatusArgs, options: RenderOp
 }
 
 /// Watches one context and sends its report (tagged with `read`) after every change.
-async fn watch_context(
+pub(crate) async fn watch_context(
     at: usize,
     live: Live,
     read: ContextRead,
