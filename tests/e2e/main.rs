@@ -17,6 +17,7 @@ mod previous_run;
 #[path = "../support/pty.rs"]
 mod pty;
 mod resource_sets;
+mod revision_gate;
 mod rollout;
 mod safety;
 mod scenarios;
@@ -172,6 +173,7 @@ fn main() {
     scenarios.extend(fleet::all());
     scenarios.extend(previous_run::all());
     scenarios.extend(rollout::all());
+    scenarios.extend(revision_gate::all());
     let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
     let ctx = if needs_cluster {
         let options = harness::Options {

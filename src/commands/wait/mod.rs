@@ -21,7 +21,7 @@ use crate::cluster::Connection;
 use crate::cluster::preflight::{self, PlannedWrite};
 use crate::cluster::write::{self, DryRun, Request};
 use crate::context::Context;
-use crate::duration::parse_timeout_flag;
+use crate::duration::{parse_timeout_flag, took};
 use crate::error::{Error, one_line};
 use crate::refs::{ObjectRef, StageId};
 use crate::render::{self, RenderOptions};
@@ -118,7 +118,7 @@ async fn follow(
             match verdict.outcome {
                 Outcome::Done => return (Ending::Done, report, verdict),
                 Outcome::Failed => return (Ending::Failed, report, verdict),
-                Outcome::Waiting => requests.dependents_done(connections, &report, &verdict).await,
+                Outcome::Waiting => requests.dependents_done(connections, &report, &verdict, start.elapsed()).await,
             }
             tokio::select! {
                 changed = changes.recv() => match changed {
@@ -213,6 +213,7 @@ impl Requests {
         connections: &[(Option<Arc<str>>, Connection)],
         report: &Report,
         verdict: &Verdict,
+        at: std::time::Duration,
     ) {
         if !self.on {
             return;
@@ -241,7 +242,7 @@ impl Requests {
             match write::request_reconcile(conn, &object, Request::Reconcile, &token, DryRun::No).await {
                 Ok(()) => terminal::step(
                     Glyph::Action,
-                    &format!("{}: its dependencies are done; asked it to reconcile", judged.stage),
+                    &format!("[{}] {}: its dependencies are done; asked it to reconcile", took(at), judged.stage),
                 ),
                 Err(e) => terminal::warn(&format!("could not ask {} to reconcile: {}", judged.stage, one_line(&e))),
             }

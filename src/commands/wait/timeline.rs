@@ -53,7 +53,9 @@ impl Timeline {
                 }
                 seen.jobs.insert(name.clone(), state);
             }
-            if seen.outcome != Some(judged.outcome) || (judged.outcome == Outcome::Waiting && seen.why != judged.why) {
+            // What it waits for, said again when it changes, not when only a duration in it grows.
+            let reworded = without_digits(&seen.why) != without_digits(&judged.why);
+            if seen.outcome != Some(judged.outcome) || (judged.outcome == Outcome::Waiting && reworded) {
                 let glyph = match judged.outcome {
                     Outcome::Done => Glyph::Done,
                     Outcome::Failed => Glyph::Failed,
@@ -73,4 +75,8 @@ impl Timeline {
     pub(super) fn done_after(&self, id: &str) -> Option<Duration> {
         self.done_after.get(id).copied()
     }
+}
+
+fn without_digits(text: &str) -> String {
+    text.chars().filter(|c| !c.is_ascii_digit()).collect()
 }

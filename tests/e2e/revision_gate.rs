@@ -1,0 +1,110 @@
+//! `wait` as the CI gate after a push, on the real kustomize-controller: each revision is
+//! published as the harness publishes one (the GitRepository's artifact), and `wait --revision`
+//! is started right after, while the stages still show the previous revision.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::fixtures::Pipeline;
+use crate::harness::Result;
+use crate::{Ctx, Output, check};
+
+pub(crate) fn all() -> Vec<(&'static str, crate::scenarios::Scenario)> {
+    vec![(
+        "wait_gates_each_revision_through_the_pipeline_and_fails_fast_on_a_failed_migration",
+        revisions_through_the_gate,
+    )]
+}
+
+const STAGES: [&str; 3] = ["app-pre-deploy", "app-deploy", "app-post-deploy"];
+
+/// `wait -n NS --revision REV -o json` and `extra`: its exit status, document and how long it took.
+fn wait(ctx: &Ctx, ns: &str, revision: &str, extra: &[&str]) -> Result<(Output, Value, Duration)> {
+    let start = Instant::now();
+    let mut args = vec!["wait", "-n", ns, "--revision", revision, "-o", "json"];
+    args.extend(extra);
+    let out = ctx.plugin(&args)?;
+    let took = start.elapsed();
+    let doc = serde_json::from_str(&out.stdout)
+        .map_err(|e| format!("wait printed invalid JSON ({e}): {}\nstderr: {}", out.stdout, out.stderr))?;
+    eprintln!("e2e: wait --revision {revision} {extra:?} exited {} after {took:?}", out.code);
+    Ok((out, doc, took))
+}
+
+fn verdicts(doc: &Value) -> Vec<(String, String)> {
+    let stages = doc["stages"].as_array().cloned().unwrap_or_default();
+    stages
+        .iter()
+        .map(|s| (s["stage"].as_str().unwrap_or("").to_string(), s["outcome"].as_str().unwrap_or("").to_string()))
+        .collect()
+}
+
+fn revisions_through_the_gate(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-wait-gate";
+    let mut pipeline = Pipeline::seed(ns);
+    let first = pipeline.install(&ctx.plane)?;
+
+    // (1, 11) The first revision, with --reconcile: each stage is asked as soon as its dependency is
+    // done, so the pipeline does not sit out kustomize-controller's two 30 s dependency requeues.
+    let (out, doc, took) = wait(ctx, ns, &first, &["--reconcile", "--timeout", "3m"])?;
+    check(out.code == 0, || format!("the first revision: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
+    check(took < Duration::from_secs(45), || format!("with --reconcile the rollout took {took:?}: {}", out.stderr))?;
+    check(verdicts(&doc).iter().all(|(_, o)| o == "Done"), || format!("{doc:#}"))?;
+    check(doc["ending"] == "Done" && doc["revision"] == first.as_str(), || format!("{doc:#}"))?;
+
+    // (1, 3) A good revision: started while every stage is still Ready at the previous one, which is
+    // no success; it ends once post-deploy's Job of the new revision is complete.
+    pipeline.tag = "2.0.0".into();
+    let second = pipeline.publish(&ctx.plane)?;
+    let (out, doc, took) = wait(ctx, ns, &second, &["--reconcile", "--timeout", "3m"])?;
+    check(out.code == 0, || format!("a good revision: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
+    check(took > Duration::from_secs(1), || {
+        format!("done after {took:?}: the old Ready was taken for success? {doc:#}")
+    })?;
+    let report = &doc["report"];
+    for name in STAGES {
+        let s = crate::stage(report, name);
+        check(s["state"] == "Ready" && s["revision"] == second.as_str(), || format!("{name}: {s:#}"))?;
+    }
+    let refresh = &crate::stage(report, "app-post-deploy")["jobs"][0];
+    check(refresh["state"] == "Complete", || format!("post-deploy's Job: {refresh:#}"))?;
+    // The timeline on stderr, in pipeline order: each stage took the revision up, then was done.
+    let order: Vec<usize> =
+        STAGES.iter().filter_map(|s| out.stderr.lines().position(|l| l.contains(&format!("{s}: Done")))).collect();
+    check(order.len() == 3 && order.windows(2).all(|w| w[0] < w[1]), || {
+        format!("timeline out of order: {}", out.stderr)
+    })?;
+    check(out.stderr.contains("took up"), || format!("no stage said it took the revision up: {}", out.stderr))?;
+
+    // (2) A revision whose migration exits 3: exit 3 within seconds, well before the stage's 2m
+    // timeout, naming the pod and its exit code.
+    pipeline.tag = "3.0.0".into();
+    pipeline.migration_labels = vec![("fluxjobs.test/exit-code".into(), "3".into())];
+    let third = pipeline.publish(&ctx.plane)?;
+    let (out, doc, took) = wait(ctx, ns, &third, &["--reconcile", "--timeout", "3m"])?;
+    check(out.code == 3, || format!("a failed migration: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
+    check(took < Duration::from_secs(60), || format!("the failure took {took:?} to say"))?;
+    let pre = crate::stage(&doc["report"], "app-pre-deploy");
+    check(pre["rootCause"]["exitCode"] == 3 && pre["rootCause"]["kind"] == "Pod", || format!("{pre:#}"))?;
+    check(doc["ending"] == "Failed", || format!("{doc:#}"))?;
+    let table = ctx.plugin(&["wait", "-n", ns, "--revision", &third, "--timeout", "1m"])?;
+    check(table.code == 3 && table.stdout.contains("exit code 3"), || format!("the table: {}", table.stdout))?;
+
+    // (4) The fix: started while the previous revision's failure still shows, which is not this
+    // revision's failure.
+    pipeline.migration_labels = vec![];
+    pipeline.tag = "3.0.1".into();
+    let fourth = pipeline.publish(&ctx.plane)?;
+    let (out, doc, _) = wait(ctx, ns, &fourth, &["--reconcile", "--timeout", "3m"])?;
+    check(out.code == 0, || format!("the fix: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
+
+    // (7) A revision the source never reaches: exit 5 at the timeout, saying what it waits for.
+    let never = "main@sha1:ffffffffffffffffffffffffffffffffffffffff";
+    let (out, doc, took) = wait(ctx, ns, never, &["--timeout", "4s"])?;
+    check(out.code == 5 && doc["ending"] == "TimedOut", || format!("never reached: exit {}: {doc:#}", out.code))?;
+    check(took < Duration::from_secs(30), || format!("timed out after {took:?}"))?;
+    let why = doc["stages"][0]["why"].as_str().unwrap_or_default();
+    check(why.contains("to fetch") && why.contains(never), || format!("{doc:#}"))?;
+    Ok(())
+}
