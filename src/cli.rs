@@ -329,6 +329,11 @@ pub struct WaitArgs {
     /// Last log lines to show of a failing container; 0 turns log fetching off.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub logs: u32,
+    /// Also write the verdict as JUnit XML (one testcase per stage; a failure carries the root
+    /// cause), for GitLab and Jenkins. Under GitHub Actions (GITHUB_ACTIONS=true) an ::error
+    /// annotation and a job summary ($GITHUB_STEP_SUMMARY) are written without asking.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Judge a dump once instead of waiting: exit 0 done, 3 failed, 5 not done yet.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Vec<PathBuf>,

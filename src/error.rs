@@ -34,6 +34,13 @@ pub enum Error {
     Stdout(#[source] RenderError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
+    #[error("cannot write the {what} {}", path.display())]
+    WriteReport {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     // rerun
     #[error(transparent)]

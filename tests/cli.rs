@@ -854,3 +854,53 @@ fn wait_takes_a_revision_only_in_a_form_flux_writes() {
     let nothing = run(&["wait", "--snapshot", &example("ready"), "-n", "nowhere"]);
     assert_eq!(nothing.status.code(), Some(4), "{}", stderr(&nothing));
 }
+
+#[test]
+fn wait_writes_junit_and_the_github_annotation_and_summary() {
+    let dir = scratch("wait-ci");
+    let junit = dir.join("wait.xml");
+    let summary = dir.join("summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let out = run_env(
+        &["wait", "--snapshot", &example("failed-migration"), "-A", "--junit", junit.to_str().unwrap(), "-o", "json"],
+        &[("GITHUB_ACTIONS", "true"), ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    // stdout stays the document.
+    serde_json::from_str::<serde_json::Value>(&stdout(&out)).expect("JSON on stdout");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed JUnit XML");
+    let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+    assert_eq!(cases.len(), 3, "{xml}");
+    let failed: Vec<_> = cases.iter().filter(|c| c.children().any(|n| n.has_tag_name("failure"))).collect();
+    assert_eq!(failed.len(), 1, "one failure, the stage at fault: {xml}");
+    assert_eq!(failed[0].attribute("name"), Some("Kustomization/app-pre-deploy"));
+    let failure = failed[0].children().find(|n| n.has_tag_name("failure")).unwrap();
+    assert!(failure.attribute("message").unwrap().contains("exit code 3"), "{xml}");
+    assert!(failure.text().unwrap_or_default().contains("hint: "), "{xml}");
+    let skipped = cases.iter().filter(|c| c.children().any(|n| n.has_tag_name("skipped"))).count();
+    assert_eq!(skipped, 2, "the stages behind it are skipped: {xml}");
+    let suites = doc.root_element();
+    assert_eq!((suites.attribute("tests"), suites.attribute("failures")), (Some("3"), Some("1")));
+    // The annotation on stderr, one line, as the runner reads workflow commands.
+    let annotation = stderr(&out).lines().find(|l| l.starts_with("::error ")).map(str::to_string);
+    let annotation = annotation.unwrap_or_else(|| panic!("no ::error line: {}", stderr(&out)));
+    assert!(annotation.starts_with("::error title=kubectl fluxjobs wait%3A Failed::"), "{annotation}");
+    assert!(annotation.contains("app-pre-deploy") && annotation.contains("exit code 3"), "{annotation}");
+    // The summary is appended, as Markdown with a table of the stages.
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.starts_with("earlier step\n### kubectl fluxjobs wait: Failed"), "{md}");
+    assert_eq!(md.lines().filter(|l| l.starts_with("| shop/")).count(), 3, "{md}");
+    assert!(md.contains("```text\nPod/shop/db-migration-grq6n exit code 3 (Error)"), "{md}");
+    // A wait that is done writes no annotation, and a JUnit file that cannot be written is an error.
+    let done = run_env(&["wait", "--snapshot", &example("ready"), "-A"], &[("GITHUB_ACTIONS", "true")]);
+    assert_eq!(done.status.code(), Some(0));
+    assert!(!stderr(&done).contains("::error"), "{}", stderr(&done));
+    let unwritable = run(&["wait", "--snapshot", &example("ready"), "-A", "--junit", "/nonexistent/dir/wait.xml"]);
+    assert_eq!(unwritable.status.code(), Some(1));
+    assert!(
+        stderr(&unwritable).contains("cannot write the JUnit report /nonexistent/dir/wait.xml"),
+        "{}",
+        stderr(&unwritable)
+    );
+}

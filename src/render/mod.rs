@@ -101,6 +101,7 @@ fn table_lines(mut table: Table, columns: usize) -> String {
     text
 }
 
+pub(crate) mod ci;
 mod summary;
 pub(crate) mod wait;
 use summary::summary_table;

@@ -82,12 +82,21 @@ fn revisions_through_the_gate(ctx: &Ctx) -> Result<()> {
     pipeline.tag = "3.0.0".into();
     pipeline.migration_labels = vec![("fluxjobs.test/exit-code".into(), "3".into())];
     let third = pipeline.publish(&ctx.plane)?;
-    let (out, doc, took) = wait(ctx, ns, &third, &["--reconcile", "--timeout", "3m"])?;
+    let junit = ctx.plane.dir.join("wait-gate.xml");
+    let (out, doc, took) =
+        wait(ctx, ns, &third, &["--reconcile", "--timeout", "3m", "--junit", junit.to_str().unwrap()])?;
     check(out.code == 3, || format!("a failed migration: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
     check(took < Duration::from_secs(60), || format!("the failure took {took:?} to say"))?;
     let pre = crate::stage(&doc["report"], "app-pre-deploy");
     check(pre["rootCause"]["exitCode"] == 3 && pre["rootCause"]["kind"] == "Pod", || format!("{pre:#}"))?;
     check(doc["ending"] == "Failed", || format!("{doc:#}"))?;
+    // (10) The JUnit report, as GitLab reads it: the failed stage's testcase names the pod.
+    let xml = std::fs::read_to_string(&junit).map_err(|e| format!("no JUnit report: {e}"))?;
+    let parsed = roxmltree::Document::parse(&xml).map_err(|e| format!("malformed JUnit XML ({e}): {xml}"))?;
+    let failures: Vec<_> = parsed.descendants().filter(|n| n.has_tag_name("failure")).collect();
+    check(failures.len() == 1, || format!("one failure expected: {xml}"))?;
+    let message = failures[0].attribute("message").unwrap_or_default();
+    check(message.contains("exit code 3") && message.contains("db-migration"), || format!("{xml}"))?;
     let table = ctx.plugin(&["wait", "-n", ns, "--revision", &third, "--timeout", "1m"])?;
     check(table.code == 3 && table.stdout.contains("exit code 3"), || format!("the table: {}", table.stdout))?;
 

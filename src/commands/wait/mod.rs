@@ -163,7 +163,32 @@ fn finish(
     let glyph = if ending == Ending::Done { Glyph::Done } else { Glyph::Failed };
     terminal::step(glyph, &format!("wait: {}", ending.as_str()));
     terminal::write_data(|out| render::wait::write(&wait, options, out)).map_err(Error::Stdout)?;
+    if let Some(path) = &args.junit {
+        std::fs::write(path, render::ci::junit(&wait)).map_err(|source| Error::WriteReport {
+            what: "JUnit report",
+            path: path.clone(),
+            source,
+        })?;
+    }
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        github(&wait)?;
+    }
     Ok(ExitCode::from(ending.exit_status()))
+}
+
+/// Under GitHub Actions: the `::error` annotation (workflow commands are read from stderr as from
+/// stdout, which keeps stdout the document) and the job summary appended to `$GITHUB_STEP_SUMMARY`.
+fn github(wait: &WaitReport) -> Result<(), Error> {
+    if let Some(annotation) = render::ci::github_annotation(wait) {
+        eprintln!("{annotation}");
+    }
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").map(std::path::PathBuf::from) else { return Ok(()) };
+    let append = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().append(true).create(true).open(&path)?;
+        file.write_all(render::ci::github_summary(wait).as_bytes())
+    };
+    append().map_err(|source| Error::WriteReport { what: "GitHub job summary", path: path.clone(), source })
 }
 
 /// `--reconcile`'s requests: every source and stage at the start, then each stage once its
