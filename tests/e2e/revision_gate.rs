@@ -96,7 +96,7 @@ fn revisions_through_the_gate(ctx: &Ctx) -> Result<()> {
     let failures: Vec<_> = parsed.descendants().filter(|n| n.has_tag_name("failure")).collect();
     check(failures.len() == 1, || format!("one failure expected: {xml}"))?;
     let message = failures[0].attribute("message").unwrap_or_default();
-    check(message.contains("exit code 3") && message.contains("db-migration"), || format!("{xml}"))?;
+    check(message.contains("exit code 3") && message.contains("db-migration"), || format!("the failure names the pod: {xml}"))?;
     let table = ctx.plugin(&["wait", "-n", ns, "--revision", &third, "--timeout", "1m"])?;
     check(table.code == 3 && table.stdout.contains("exit code 3"), || format!("the table: {}", table.stdout))?;
 
