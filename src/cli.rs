@@ -329,6 +329,11 @@ pub struct WaitArgs {
     /// Last log lines to show of a failing container; 0 turns log fetching off.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub logs: u32,
+    /// Write every container log of the Jobs in scope (hooks included) here, whole, as
+    /// NAMESPACE_POD_CONTAINER.log, read as soon as the container ends (before a TTL or a Helm
+    /// hook-delete-policy deletes it): CI artifacts.
+    #[arg(long, value_name = "DIR", conflicts_with = "snapshot")]
+    pub logs_dir: Option<PathBuf>,
     /// Also write the verdict as JUnit XML (one testcase per stage; a failure carries the root
     /// cause), for GitLab and Jenkins. Under GitHub Actions (GITHUB_ACTIONS=true) an ::error
     /// annotation and a job summary ($GITHUB_STEP_SUMMARY) are written without asking.

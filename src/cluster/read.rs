@@ -308,18 +308,18 @@ pub fn workload_namespaces(snapshot: &Snapshot) -> BTreeSet<String> {
     snapshot.stages().flat_map(|stage| stage.applied_namespaces()).collect()
 }
 
-/// The last `lines` log lines of each container, concurrently (the only per-object requests
-/// `status` makes); an error is one line naming the container.
+/// The last `lines` log lines of each container (all of them with `None`), concurrently (the
+/// only per-object requests `status` makes); an error is one line naming the container.
 pub async fn container_logs(
     conn: &Connection,
     containers: &[ContainerRef],
-    lines: u32,
+    lines: Option<u32>,
 ) -> Vec<Result<Vec<String>, String>> {
     join_all(containers.iter().map(|c| async move {
         let api: Api<Pod> = Api::namespaced(conn.client.clone(), &c.namespace);
         let params = LogParams {
             container: Some(c.container.clone()),
-            tail_lines: Some(lines as i64),
+            tail_lines: lines.map(i64::from),
             previous: c.previous,
             ..LogParams::default()
         };

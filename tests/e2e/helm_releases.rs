@@ -382,13 +382,13 @@ fn release_depending_on_a_failed_one(ctx: &Ctx) -> Result<()> {
 }
 
 /// A chart of one release: a ConfigMap and a hook Job `NAME-db-migrate`.
-struct Chart<'a> {
+pub(crate) struct Chart<'a> {
     name: &'a str,
     version: &'a str,
     /// `helm.sh/hook` of the Job.
     hook: &'a str,
     /// `helm.sh/hook-delete-policy`, when set.
-    delete_policy: Option<&'a str>,
+    pub(crate) delete_policy: Option<&'a str>,
     /// The pod exits with this code (kwok stage `pod-exit-code`); `None`: it completes.
     exit_code: Option<u8>,
     /// Node pool (label `fluxjobs.test/pool`) the hook runs in, the flaky node included.
@@ -401,7 +401,7 @@ struct Chart<'a> {
 }
 
 impl<'a> Chart<'a> {
-    fn new(version: &'a str, exit_code: Option<u8>) -> Self {
+    pub(crate) fn new(version: &'a str, exit_code: Option<u8>) -> Self {
         Chart {
             name: "my-app",
             version,
@@ -415,7 +415,7 @@ impl<'a> Chart<'a> {
     }
 
     /// Namespace `ns` with the chart published as OCIRepository NAME.
-    fn publish(&self, ctx: &Ctx, ns: &str) -> Result<String> {
+    pub(crate) fn publish(&self, ctx: &Ctx, ns: &str) -> Result<String> {
         let (name, version) = (self.name, self.version);
         ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
         let chart = format!("apiVersion: v2\nname: {name}\nversion: {version}\n");
@@ -452,7 +452,7 @@ fn publish_chart(ctx: &Ctx, ns: &str, version: &str, exit_code: Option<u8>) -> R
     Chart::new(version, exit_code).publish(ctx, ns)
 }
 
-fn helm_release(ns: &str) -> String {
+pub(crate) fn helm_release(ns: &str) -> String {
     release_of(ns, "my-app", "")
 }
 

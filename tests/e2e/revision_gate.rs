@@ -11,10 +11,13 @@ use crate::harness::Result;
 use crate::{Ctx, Output, check};
 
 pub(crate) fn all() -> Vec<(&'static str, crate::scenarios::Scenario)> {
-    vec![(
-        "wait_gates_each_revision_through_the_pipeline_and_fails_fast_on_a_failed_migration",
-        revisions_through_the_gate,
-    )]
+    vec![
+        (
+            "wait_gates_each_revision_through_the_pipeline_and_fails_fast_on_a_failed_migration",
+            revisions_through_the_gate,
+        ),
+        ("wait_keeps_the_log_of_a_helm_hook_that_helm_deleted", helm_hook_log_outlives_the_hook),
+    ]
 }
 
 const STAGES: [&str; 3] = ["app-pre-deploy", "app-deploy", "app-post-deploy"];
@@ -96,7 +99,9 @@ fn revisions_through_the_gate(ctx: &Ctx) -> Result<()> {
     let failures: Vec<_> = parsed.descendants().filter(|n| n.has_tag_name("failure")).collect();
     check(failures.len() == 1, || format!("one failure expected: {xml}"))?;
     let message = failures[0].attribute("message").unwrap_or_default();
-    check(message.contains("exit code 3") && message.contains("db-migration"), || format!("the failure names the pod: {xml}"))?;
+    check(message.contains("exit code 3") && message.contains("db-migration"), || {
+        format!("the failure names the pod: {xml}")
+    })?;
     let table = ctx.plugin(&["wait", "-n", ns, "--revision", &third, "--timeout", "1m"])?;
     check(table.code == 3 && table.stdout.contains("exit code 3"), || format!("the table: {}", table.stdout))?;
 
@@ -116,4 +121,38 @@ fn revisions_through_the_gate(ctx: &Ctx) -> Result<()> {
     let why = doc["stages"][0]["why"].as_str().unwrap_or_default();
     check(why.contains("to fetch") && why.contains(never), || format!("{doc:#}"))?;
     Ok(())
+}
+
+/// (5) A HelmRelease whose pre-install hook exits 3 with `helm.sh/hook-delete-policy: hook-failed`:
+/// Helm deletes the Job right after it failed, and helm-controller keeps no log of it. wait reads
+/// the pod's log as soon as it ended: the tail is in the report, the whole log in --logs-dir.
+fn helm_hook_log_outlives_the_hook(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-wait-helm-logs";
+    let mut chart = crate::helm_releases::Chart::new("1.2.0", Some(3));
+    chart.delete_policy = Some("hook-failed");
+    chart.publish(ctx, ns)?;
+    let error = "ERROR: relation \"orders_v2\" does not exist";
+    ctx.plane.write_pod_log(ns, &["migrating orders", error])?;
+    ctx.plane.apply(&crate::helm_releases::helm_release(ns))?;
+    let dir = ctx.plane.dir.join("wait-helm-logs");
+    let (out, doc, took) = wait(ctx, ns, "1.2.0", &["--timeout", "3m", "--logs-dir", dir.to_str().unwrap()])?;
+    check(out.code == 3, || format!("a failed hook: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
+    check(took < Duration::from_secs(90), || format!("took {took:?}"))?;
+    let hr = crate::stage_of_kind(&doc["report"], "HelmRelease", "my-app");
+    let cause = &hr["rootCause"];
+    let logs = cause["logs"].as_array().cloned().unwrap_or_default();
+    check(logs.iter().any(|l| l == error), || format!("the hook's log tail in the report: {hr:#}\n{}", out.stderr))?;
+    // The Job is gone: Helm deleted it, so no one but wait has its log now.
+    let jobs = ctx.plane.kubectl(&["-n", ns, "get", "jobs", "-o", "name"])?;
+    check(jobs.trim().is_empty(), || format!("Helm did not delete the failed hook: {jobs}"))?;
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("no --logs-dir: {e}"))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    let file = files
+        .iter()
+        .find(|f| f.starts_with(&format!("{ns}_my-app-db-migrate-")) && f.ends_with("_migrate.log"))
+        .ok_or_else(|| format!("no log file of the hook's pod in --logs-dir: {files:?}"))?;
+    let text = std::fs::read_to_string(dir.join(file)).map_err(|e| e.to_string())?;
+    check(text.contains("migrating orders") && text.contains(error), || format!("{file}: {text}"))
 }

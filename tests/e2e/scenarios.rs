@@ -11,7 +11,8 @@ use crate::{Ctx, check, stage, state_of};
 pub(crate) type Scenario = fn(&Ctx) -> Result<()>;
 
 /// Namespaces whose pods get container logs from kwok (see `ControlPlane::kwok_config`).
-pub(crate) const LOG_NAMESPACES: &[&str] = &["e2e-failed-migration", "e2e-rset-failed", "e2e-watch-logs"];
+pub(crate) const LOG_NAMESPACES: &[&str] =
+    &["e2e-failed-migration", "e2e-rset-failed", "e2e-watch-logs", "e2e-wait-helm-logs"];
 
 pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
     vec![

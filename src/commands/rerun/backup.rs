@@ -50,7 +50,7 @@ pub(super) async fn log_tail(conn: &Connection, plan: &Plan) -> Vec<String> {
             })
         })
         .collect();
-    let logs = read::container_logs(conn, &containers, LOG_TAIL_LINES).await;
+    let logs = read::container_logs(conn, &containers, Some(LOG_TAIL_LINES)).await;
     containers
         .iter()
         .zip(logs)

@@ -143,7 +143,7 @@ pub(crate) async fn attach_logs(
     warn: &mut crate::terminal::Warn<'_>,
 ) {
     let sources = report.log_sources();
-    for (source, logs) in sources.iter().zip(cluster::read::container_logs(conn, &sources, lines).await) {
+    for (source, logs) in sources.iter().zip(cluster::read::container_logs(conn, &sources, Some(lines)).await) {
         match logs {
             Ok(logs) => report.attach_logs(source, &logs),
             Err(warning) => warn(warning),

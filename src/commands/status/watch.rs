@@ -30,7 +30,7 @@ pub(super) async fn watch(views: Vec<View>, args: &StatusArgs, options: RenderOp
         let read = view.report.contexts.first().cloned().unwrap_or_default();
         frames.push(view.report);
         if let Some(live) = view.live {
-            watchers.push(watch_context(at, live, read, args, fleet, changed.clone()));
+            watchers.push(watch_context(at, live, read, args, fleet, changed.clone(), async |_, _, _| {}));
         }
     }
     drop(changed);
@@ -58,7 +58,8 @@ pub(super) async fn watch(views: Vec<View>, args: &StatusArgs, options: RenderOp
     futures::join!(futures::future::join_all(watchers), printing);
 }
 
-/// Watches one context and sends its report (tagged with `read`) after every change.
+/// Watches one context and sends its report (tagged with `read`) after every change; `also` sees
+/// each snapshot and its report before it is sent (`wait` keeps the logs of Jobs' pods with it).
 pub(crate) async fn watch_context(
     at: usize,
     live: Live,
@@ -66,6 +67,7 @@ pub(crate) async fn watch_context(
     args: &StatusArgs,
     fleet: bool,
     changed: tokio::sync::mpsc::UnboundedSender<(usize, Report)>,
+    mut also: impl AsyncFnMut(&cluster::Connection, &Snapshot, &mut Report),
 ) {
     let Live { conn, namespaces, filter, mut logs } = live;
     let name = read.name.clone().unwrap_or_else(|| "-".into());
@@ -87,7 +89,7 @@ pub(crate) async fn watch_context(
         if args.logs > 0 {
             let new: Vec<ContainerRef> =
                 sources.iter().filter(|s| !logs.iter().any(|(read, _)| read == *s)).cloned().collect();
-            for (source, read) in new.iter().zip(cluster::read::container_logs(&conn, &new, args.logs).await) {
+            for (source, read) in new.iter().zip(cluster::read::container_logs(&conn, &new, Some(args.logs)).await) {
                 // One that cannot be read is said once, not on every frame.
                 let lines = read.unwrap_or_else(|warning| {
                     warn(&warning);
@@ -100,6 +102,7 @@ pub(crate) async fn watch_context(
         for (source, lines) in &logs {
             report.attach_logs(source, lines);
         }
+        also(&conn, &snapshot, &mut report).await;
         let _ = changed.send((at, report.in_context(read.clone(), fleet)));
     };
     cluster::watch::watch(&conn, namespaces, &mut |w| warn(&w), on_change).await;

@@ -30,7 +30,9 @@ use crate::terminal::{self, Glyph};
 use crate::verdict::revision::Revision;
 use crate::verdict::{self, Ending, Outcome, Target, Verdict, WaitReport};
 
+mod logs;
 mod timeline;
+use logs::LogKeeper;
 use timeline::Timeline;
 
 pub async fn run(ctx: &Context, args: &WaitArgs) -> Result<ExitCode, Error> {
@@ -78,7 +80,7 @@ pub async fn run(ctx: &Context, args: &WaitArgs) -> Result<ExitCode, Error> {
         requests.first(&connections, &first).await?;
     }
     let (ending, report, verdict, timeline) =
-        follow(views, &status_args, fleet, &target, deadline, start, &connections, &mut requests).await;
+        follow(views, args, &status_args, fleet, &target, deadline, start, &connections, &mut requests).await;
     finish(args, ending, report, verdict, Some(start.elapsed().as_secs_f64()), &timeline, &options)
 }
 
@@ -90,6 +92,7 @@ fn judge(report: &Report, target: &Target, now: Timestamp) -> Verdict {
 #[allow(clippy::too_many_arguments)]
 async fn follow(
     views: Vec<View>,
+    args: &WaitArgs,
     status_args: &crate::cli::StatusArgs,
     fleet: bool,
     target: &Target,
@@ -105,7 +108,11 @@ async fn follow(
         let read = view.report.contexts.first().cloned().unwrap_or_default();
         frames.push(view.report);
         if let Some(live) = view.live {
-            watchers.push(watch_context(at, live, read, status_args, fleet, changed.clone()));
+            let mut logs = LogKeeper::new(args.logs, args.logs_dir.clone());
+            let keep = async move |conn: &Connection, snapshot: &crate::model::Snapshot, report: &mut Report| {
+                logs.keep(conn, snapshot, report).await
+            };
+            watchers.push(watch_context(at, live, read, status_args, fleet, changed.clone(), keep));
         }
     }
     drop(changed);
