@@ -72,6 +72,7 @@ fn stage_report(
         state: waiting::shown_state(stage.own_state(index), waiting.as_ref()),
         depends_on: stage.dependency_ids(),
         suspended: stage.suspended(),
+        generation: stage.meta().generation,
         revision: stage.last_applied_revision().map(str::to_string),
         attempted_revision: stage.last_attempted_revision().map(str::to_string),
         source,
@@ -98,6 +99,7 @@ fn ready_condition(c: &Condition) -> ReadyCondition {
         reason: c.reason.to_string(),
         message: c.message.clone(),
         last_transition_time: c.last_transition_time.map(|t| t.to_string()),
+        observed_generation: c.observed_generation,
     }
 }
 

@@ -116,6 +116,9 @@ pub(crate) struct ReadyCondition {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_transition_time: Option<String>,
+    /// The generation of the spec the condition is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -133,6 +136,9 @@ pub(crate) struct StageReport {
     pub state: StageState,
     pub depends_on: Vec<StageId>,
     pub suspended: bool,
+    /// `metadata.generation`: with `ready.observedGeneration`, whether Ready is about the current spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
     /// `status.lastAppliedRevision`.
     pub revision: Option<String>,
     /// `status.lastAttemptedRevision`: the revision of the last try, applied or not.

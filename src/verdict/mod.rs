@@ -198,7 +198,11 @@ fn judge_stage(stage: &StageReport, target: &Target, now: Timestamp) -> (Outcome
             let old = stage.revision.as_deref().or(stage.attempted_revision.as_deref()).unwrap_or("an older revision");
             (Outcome::Waiting, format!("Ready at {old}; {at} not applied yet"))
         }
-        StageState::Failed if attempted => (Outcome::Failed, cause()),
+        StageState::Failed if attempted && current_generation(stage) => (Outcome::Failed, cause()),
+        StageState::Failed if attempted => {
+            let generation = stage.generation.unwrap_or_default();
+            (Outcome::Waiting, format!("failed for an older spec; generation {generation} not reconciled yet"))
+        }
         StageState::Failed => {
             let old = stage.attempted_revision.as_deref().unwrap_or("an older revision");
             (Outcome::Waiting, format!("failed at {old}; {at} not attempted yet"))
@@ -212,6 +216,17 @@ fn judge_stage(stage: &StageReport, target: &Target, now: Timestamp) -> (Outcome
             (Outcome::Failed, format!("{} for longer than {}", cause(), crate::duration::took(target.grace)))
         }
         _ => (Outcome::Waiting, cause()),
+    }
+}
+
+/// Whether its Ready condition is about its current spec (a failure for an older generation is
+/// that spec's, not this one's; every Flux controller and flux-operator write `observedGeneration`
+/// on their conditions).
+fn current_generation(stage: &StageReport) -> bool {
+    let observed = stage.ready.as_ref().and_then(|r| r.observed_generation);
+    match (stage.generation, observed) {
+        (Some(generation), Some(observed)) => generation == observed,
+        _ => true,
     }
 }
 

@@ -266,3 +266,23 @@ fn without_a_revision_each_stage_is_judged_at_its_sources_current_one() {
     let v = verdict(vec![git(NEW), ks("app-pre-deploy", &[], ready_at(NEW), NEW, NEW, &[])], None);
     assert_eq!(v.outcome, Outcome::Done);
 }
+
+#[test]
+fn a_failure_for_an_older_spec_is_not_the_new_specs() {
+    // A ResourceSet has no source: its spec is what changes. flux-operator writes the generation it
+    // acted on into its conditions.
+    let rset = |generation: i64, observed: i64| {
+        json!({
+            "apiVersion": "fluxcd.controlplane.io/v1", "kind": "ResourceSet",
+            "metadata": {"name": "shop-release", "namespace": NS, "generation": generation},
+            "spec": {"resources": []},
+            "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "ReconciliationFailed",
+                                       "message": "reconciliation failed: step \"pre-deploy\" health check failed",
+                                       "lastTransitionTime": T0, "observedGeneration": observed}]},
+        })
+    };
+    let stale = verdict(vec![rset(2, 1)], None);
+    assert_eq!(stale.outcome, Outcome::Waiting, "{stale:#?}");
+    assert!(stale.stages[0].why.contains("generation 2 not reconciled yet"), "{stale:#?}");
+    assert_eq!(verdict(vec![rset(2, 2)], None).outcome, Outcome::Failed);
+}

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::fixtures::Pipeline;
 use crate::harness::Result;
+use crate::scenarios::uid_of_job;
 use crate::{Ctx, Output, check};
 
 pub(crate) fn all() -> Vec<(&'static str, crate::scenarios::Scenario)> {
@@ -17,6 +18,7 @@ pub(crate) fn all() -> Vec<(&'static str, crate::scenarios::Scenario)> {
             revisions_through_the_gate,
         ),
         ("wait_keeps_the_log_of_a_helm_hook_that_helm_deleted", helm_hook_log_outlives_the_hook),
+        ("wait_fails_on_a_resource_set_step_and_passes_its_fix", resource_set_step),
     ]
 }
 
@@ -113,6 +115,18 @@ fn revisions_through_the_gate(ctx: &Ctx) -> Result<()> {
     let (out, doc, _) = wait(ctx, ns, &fourth, &["--reconcile", "--timeout", "3m"])?;
     check(out.code == 0, || format!("the fix: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
 
+    // (12) A revision that changes only the app: the Jobs' specs are unchanged, so kustomize-controller
+    // keeps the complete Jobs, and the revision is done without a new one.
+    let jobs = || -> Result<(String, String)> {
+        Ok((uid_of_job(ctx, ns, "db-migration")?, uid_of_job(ctx, ns, "cache-refresh")?))
+    };
+    let before = jobs()?;
+    pipeline.app_labels = vec![("fluxjobs.test/revision".into(), "app-only".into())];
+    let fifth = pipeline.publish(&ctx.plane)?;
+    let (out, doc, _) = wait(ctx, ns, &fifth, &["--reconcile", "--timeout", "3m"])?;
+    check(out.code == 0, || format!("an app-only revision: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
+    check(jobs()? == before, || format!("the Jobs were recreated for an app-only revision: {doc:#}"))?;
+
     // (7) A revision the source never reaches: exit 5 at the timeout, saying what it waits for.
     let never = "main@sha1:ffffffffffffffffffffffffffffffffffffffff";
     let (out, doc, took) = wait(ctx, ns, never, &["--timeout", "4s"])?;
@@ -155,4 +169,27 @@ fn helm_hook_log_outlives_the_hook(ctx: &Ctx) -> Result<()> {
         .ok_or_else(|| format!("no log file of the hook's pod in --logs-dir: {files:?}"))?;
     let text = std::fs::read_to_string(dir.join(file)).map_err(|e| e.to_string())?;
     check(text.contains("migrating orders") && text.contains(error), || format!("{file}: {text}"))
+}
+
+/// (6) The pipeline as one ResourceSet (no source: judged by its own Ready): a migration step that
+/// exits 3 fails the wait with the pod; the fix passes it.
+fn resource_set_step(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-wait-rset";
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_labels = vec![("fluxjobs.test/exit-code".into(), "3".into())];
+    ctx.plane.apply(&pipeline.resource_set("shop-release", false, &[]))?;
+    let args = ["wait", "-n", ns, "rset/shop-release", "--timeout", "3m", "-o", "json"];
+    let out = ctx.plugin(&args)?;
+    let doc: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))?;
+    check(out.code == 3, || format!("a failing step: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
+    let cause = &crate::stage_of_kind(&doc["report"], "ResourceSet", "shop-release")["rootCause"];
+    check(cause["kind"] == "Pod" && cause["exitCode"] == 3 && cause["step"] == "pre-deploy", || format!("{cause:#}"))?;
+    // The fix, with recreateOnFailure: flux-operator deletes the failed Job and creates the new one
+    // (a failed Job's spec cannot be changed in place).
+    pipeline.migration_labels = vec![];
+    pipeline.tag = "1.0.1".into();
+    ctx.plane.apply(&pipeline.resource_set("shop-release", true, &[]))?;
+    let out = ctx.plugin(&args)?;
+    check(out.code == 0, || format!("the fixed ResourceSet: exit {}: {}\n{}", out.code, out.stdout, out.stderr))
 }
