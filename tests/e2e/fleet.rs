@@ -241,6 +241,21 @@ fn across_contexts(ctx: &Ctx) -> Result<()> {
         "nothing: 4".into()
     })?;
 
+    // wait in two clusters at once: failed in east (3), with each stage's verdict in its context.
+    let out = fleet_run(ctx, &kubeconfig, &["wait", "--contexts", "east,west", "--timeout", "1m", "-o", "json"])?;
+    let doc: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))?;
+    check(out.code == 3 && doc["ending"] == "Failed", || format!("wait: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
+    let outcome = |stage: &str| {
+        let stages = doc["stages"].as_array().cloned().unwrap_or_default();
+        stages.iter().find(|s| s["stage"] == stage).map(|s| s["outcome"].as_str().unwrap_or_default().to_string())
+    };
+    check(outcome("shop/app-pre-deploy@east").as_deref() == Some("Failed"), || format!("{doc:#}"))?;
+    check(outcome("shop/app-pre-deploy@west").as_deref() == Some("Done"), || format!("{doc:#}"))?;
+    check(out.stderr.contains("shop/app-pre-deploy@east: Failed"), || {
+        format!("the timeline names the context: {}", out.stderr)
+    })?;
+    check(code(&["wait", "--contexts", "west", "--timeout", "1m"])? == 0, || "wait: west is done: 0".into())?;
+
     // One frame of east and west, redrawn when either changes; the dead cluster is one line, and so
     // is an outage of west, during which east still shows its changes.
     let watching = Watching::start_args(

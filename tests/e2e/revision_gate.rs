@@ -19,6 +19,7 @@ pub(crate) fn all() -> Vec<(&'static str, crate::scenarios::Scenario)> {
         ),
         ("wait_keeps_the_log_of_a_helm_hook_that_helm_deleted", helm_hook_log_outlives_the_hook),
         ("wait_fails_on_a_resource_set_step_and_passes_its_fix", resource_set_step),
+        ("wait_goes_on_across_an_api_server_outage", across_an_outage),
     ]
 }
 
@@ -192,4 +193,31 @@ fn resource_set_step(ctx: &Ctx) -> Result<()> {
     ctx.plane.apply(&pipeline.resource_set("shop-release", true, &[]))?;
     let out = ctx.plugin(&args)?;
     check(out.code == 0, || format!("the fixed ResourceSet: exit {}: {}\n{}", out.code, out.stdout, out.stderr))
+}
+
+/// (9) The API server goes away for longer than a watch gives it (a proxy of ours in front of it
+/// resets every connection) while the revision rolls out: one warning, and the wait goes on to the
+/// right end.
+fn across_an_outage(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-wait-outage";
+    let first = Pipeline::seed(ns).install(&ctx.plane)?;
+    let proxy = crate::fault_proxy::FaultProxy::start(ctx.plane.api_server.trim_start_matches("https://"))?;
+    let kubeconfig =
+        crate::kubeconfig_edited(ctx, "wait-outage.kubeconfig", |t| t.replace(&ctx.plane.api_server, &proxy.url))?;
+    let args = ["wait", "-n", ns, "--revision", &first, "--reconcile", "--timeout", "3m", "-o", "json"];
+    let mut down = false;
+    let out = crate::safety::plugin_live(&kubeconfig, &args, |line| {
+        if !down && line.contains("app-pre-deploy: Done") {
+            down = true;
+            proxy.take_down();
+            std::thread::sleep(Duration::from_secs(12));
+            proxy.restore();
+        }
+    })?;
+    check(down, || format!("the outage never happened: {}", out.stderr))?;
+    let doc: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}\n{}", out.stdout, out.stderr))?;
+    check(out.code == 0 && doc["ending"] == "Done", || format!("across an outage: exit {}: {}", out.code, out.stderr))?;
+    let lost: Vec<&str> = out.stderr.lines().filter(|l| l.contains("lost the API server")).collect();
+    check(lost.len() == 1, || format!("the outage is one warning: {}", out.stderr))?;
+    check(verdicts(&doc).iter().all(|(_, o)| o == "Done"), || format!("{doc:#}"))
 }

@@ -280,7 +280,7 @@ fn throttled_by_api_priority_and_fairness(ctx: &Ctx) -> Result<()> {
 }
 
 /// Runs the plugin, calling `on_line` with each line of its stderr as it is written.
-fn plugin_live(kubeconfig: &Path, args: &[&str], mut on_line: impl FnMut(&str)) -> Result<Output> {
+pub(crate) fn plugin_live(kubeconfig: &Path, args: &[&str], mut on_line: impl FnMut(&str)) -> Result<Output> {
     use std::io::{BufRead, Read};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
         .arg("--kubeconfig")
