@@ -20,6 +20,7 @@ pub(crate) fn all() -> Vec<(&'static str, crate::scenarios::Scenario)> {
         ("wait_keeps_the_log_of_a_helm_hook_that_helm_deleted", helm_hook_log_outlives_the_hook),
         ("wait_fails_on_a_resource_set_step_and_passes_its_fix", resource_set_step),
         ("wait_goes_on_across_an_api_server_outage", across_an_outage),
+        ("wait_fails_on_an_image_that_cannot_be_pulled_after_the_grace", image_pull_after_the_grace),
     ]
 }
 
@@ -220,4 +221,24 @@ fn across_an_outage(ctx: &Ctx) -> Result<()> {
     let lost: Vec<&str> = out.stderr.lines().filter(|l| l.contains("lost the API server")).collect();
     check(lost.len() == 1, || format!("the outage is one warning: {}", out.stderr))?;
     check(verdicts(&doc).iter().all(|(_, o)| o == "Done"), || format!("{doc:#}"))
+}
+
+/// A migration whose image cannot be pulled: the kubelet retries for ever, so the wait fails on it,
+/// but only once it has lasted longer than --grace.
+fn image_pull_after_the_grace(ctx: &Ctx) -> Result<()> {
+    let ns = "e2e-wait-image-pull";
+    let mut pipeline = Pipeline::seed(ns);
+    pipeline.migration_labels = vec![("fluxjobs.test/image-pull".into(), "fail".into())];
+    let first = pipeline.install(&ctx.plane)?;
+    // Within the default grace (2m): not a failure yet; the timeout comes first.
+    let (out, doc, _) = wait(ctx, ns, &first, &["--reconcile", "--timeout", "15s"])?;
+    check(out.code == 5, || format!("within the grace: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
+    let why = doc["stages"][0]["why"].as_str().unwrap_or_default();
+    check(why.contains("ImagePullBackOff") || why.contains("ErrImagePull"), || format!("{doc:#}"))?;
+    // Past a grace of 5s: exit 3 naming the pod.
+    let (out, doc, took) = wait(ctx, ns, &first, &["--grace", "5s", "--timeout", "1m"])?;
+    check(out.code == 3, || format!("past the grace: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
+    check(took < Duration::from_secs(30), || format!("took {took:?}"))?;
+    let why = doc["stages"][0]["why"].as_str().unwrap_or_default();
+    check(why.contains("for longer than 5.0s") && why.contains("Pod/db-migration-"), || format!("{doc:#}"))
 }
