@@ -168,6 +168,11 @@ pub(crate) fn judge(report: &Report, target: &Target, now: Timestamp) -> Verdict
                 }
                 _ => judge_stage(stage, target, now),
             };
+            // Its Jobs are in the other cluster: its controller's Ready says for them unless followed.
+            let why = match &stage.remote {
+                Some(remote) if !remote.followed => format!("{why} (it applies to another cluster, {})", remote.via()),
+                _ => why,
+            };
             StageVerdict { stage: stage.id(), outcome, revision: stage.source_revision.clone(), why, done_after: None }
         })
         .collect();

@@ -286,3 +286,15 @@ fn a_failure_for_an_older_spec_is_not_the_new_specs() {
     assert!(stale.stages[0].why.contains("generation 2 not reconciled yet"), "{stale:#?}");
     assert_eq!(verdict(vec![rset(2, 2)], None).outcome, Outcome::Failed);
 }
+
+#[test]
+fn a_stage_applying_to_another_cluster_says_so() {
+    let mut remote = ks("app-pre-deploy", &[], ready_at(NEW), NEW, NEW, &[]);
+    remote["spec"]["kubeConfig"] = json!({"secretRef": {"name": "east-kubeconfig"}});
+    let v = verdict(vec![git(NEW), remote], Some(NEW));
+    assert_eq!(v.outcome, Outcome::Done);
+    assert!(
+        v.stages[0].why.ends_with("(it applies to another cluster, kubeConfig Secret shop/east-kubeconfig)"),
+        "{v:#?}"
+    );
+}
