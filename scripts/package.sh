@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the release archive of kubectl-fluxjobs for one platform and renders the krew manifest
-# (plugin-manifest/fluxjobs.yaml) with the real sha256 of every archive in the output directory;
-# platforms without an archive there are left out of the rendered manifest.
+# (plugin-manifest/fluxjobs.yaml) and the flux CLI's plugin manifest (plugin-manifest/
+# flux-fluxjobs.yaml) with the real sha256 of every archive in the output directory; platforms
+# without an archive there are left out of the rendered manifests.
 #
 # Usage: scripts/package.sh [--target TRIPLE] [--binary PATH] [--out DIR] [--render-only]
 #   --target       a Rust target triple (default: this machine); the archive is named for its os/arch
@@ -95,26 +96,33 @@ for platform in linux-amd64 linux-arm64 darwin-amd64 darwin-arm64 windows-amd64;
   [ -n "$file" ] && sum=$(sha256 "$file")
   subst+=(-v "sha_${platform/-/_}=$sum")
 done
-manifest="$out/fluxjobs.yaml"
-awk "${subst[@]}" '
-  function flush() {
-    if (block == "") return
-    key = block; sub(/.*\$\{SHA256_/, "", key); sub(/\}.*/, "", key)
-    sum = ""
-    if (key == "linux_amd64") sum = sha_linux_amd64
-    if (key == "linux_arm64") sum = sha_linux_arm64
-    if (key == "darwin_amd64") sum = sha_darwin_amd64
-    if (key == "darwin_arm64") sum = sha_darwin_arm64
-    if (key == "windows_amd64") sum = sha_windows_amd64
-    if (sum != "") { gsub(/\$\{SHA256_[a-z0-9_]+\}/, sum, block); printf "%s", block }
-    block = ""
-  }
-  /^#/ && !started { next }
-  { started = 1; gsub(/\$\{VERSION\}/, version) }
-  /^  - selector:/ { flush(); inblock = 1 }
-  inblock { block = block $0 "\n"; next }
-  { print }
-  END { flush() }
-' "$root/plugin-manifest/fluxjobs.yaml" >"$manifest"
-grep -q 'sha256:' "$manifest" || { echo "package: no archive in $out to render the manifest from" >&2; exit 1; }
-echo "$manifest"
+# Renders TEMPLATE into OUT: ${VERSION} replaced, each platform block (starting at a line that
+# matches START) kept with its ${SHA256_os_arch} replaced when that archive exists, else dropped.
+render() {
+  local template=$1 out=$2 start=$3 sha_prefix=$4
+  awk "${subst[@]}" -v start="$start" -v prefix="$sha_prefix" '
+    function flush() {
+      if (block == "") return
+      key = block; sub(/.*\$\{SHA256_/, "", key); sub(/\}.*/, "", key)
+      sum = ""
+      if (key == "linux_amd64") sum = sha_linux_amd64
+      if (key == "linux_arm64") sum = sha_linux_arm64
+      if (key == "darwin_amd64") sum = sha_darwin_amd64
+      if (key == "darwin_arm64") sum = sha_darwin_arm64
+      if (key == "windows_amd64") sum = sha_windows_amd64
+      if (sum != "") { gsub(/\$\{SHA256_[a-z0-9_]+\}/, sum, block); printf "%s", block }
+      block = ""
+    }
+    /^#/ && !started { next }
+    { started = 1; gsub(/\$\{VERSION\}/, version) }
+    $0 ~ start { flush(); inblock = 1 }
+    inblock { block = block $0 "\n"; next }
+    { print }
+    END { flush() }
+  ' "$template" >"$out"
+  grep -q "$sha_prefix[0-9a-f]\{64\}" "$out" || { echo "package: no archive in $out to render the manifest from" >&2; exit 1; }
+  echo "$out"
+}
+# krew's manifest, and the flux CLI's plugin manifest (checksums as `sha256:<hex>`).
+render "$root/plugin-manifest/fluxjobs.yaml" "$out/fluxjobs.yaml" '^  - selector:' 'sha256: '
+render "$root/plugin-manifest/flux-fluxjobs.yaml" "$out/flux-fluxjobs.yaml" '^  - os:' 'checksum: sha256:'

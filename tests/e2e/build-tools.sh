@@ -146,7 +146,7 @@ build_flux() {
   if [ -x "$dir/flux" ]; then
     log "flux $v: cached in $dir"
   else
-    log "flux $v: building (only the benchmark needs it)"
+    log "flux $v: building (the benchmark, and the plugin-install test)"
     local start=$SECONDS tmp="$dir.tmp.$$"
     src=$(cd "$tools/flux" && go mod download -json github.com/fluxcd/flux2/v2 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
     rm -rf "$tmp" && mkdir -p "$tmp/src" && cp -r "$src/." "$tmp/src/" && chmod -R u+w "$tmp/src"
@@ -218,7 +218,7 @@ build_helm_controller() {
 }
 
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(etcd k8s kwok kustomize-controller flux-operator helm-controller krew)
+[ ${#components[@]} -gt 0 ] || components=(etcd k8s kwok kustomize-controller flux-operator helm-controller krew flux)
 for c in "${components[@]}"; do
   case "$c" in
     etcd) build_etcd ;;

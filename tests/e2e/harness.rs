@@ -731,6 +731,11 @@ impl ControlPlane {
         self.tools.0.get(name).map(PathBuf::as_path)
     }
 
+    /// Where files under `artifacts/` of the work directory are served over HTTP.
+    pub(crate) fn artifact_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.artifact_port)
+    }
+
     /// A program built by build-tools.sh, by its `NAME=` key.
     pub(crate) fn tool(&self, name: &str) -> &Path {
         self.tools.get(name)

@@ -36,6 +36,7 @@ pub(crate) fn all() -> Vec<(&'static str, Scenario)> {
         ("watch_follows_the_pipeline_to_ready", watch_follows_the_pipeline_to_ready),
         ("watch_reads_the_log_tail_of_a_cause_in_a_later_frame", watch_keeps_the_log_tail),
         ("krew_installs_the_plugin_and_kubectl_runs_it", krew_installs_the_plugin_and_kubectl_runs_it),
+        ("flux_plugin_install_installs_the_plugin_and_flux_runs_it", flux_plugin_install),
         ("forbidden_user_gets_a_clear_error", forbidden_user_gets_a_clear_error),
         ("unreachable_server_is_named", unreachable_server_is_named),
         ("flux_not_installed_is_one_clear_line", flux_not_installed_is_one_clear_line),
@@ -912,7 +913,8 @@ fn krew_installs_the_plugin_and_kubectl_runs_it(ctx: &Ctx) -> Result<()> {
         "--out",
         all.to_str().unwrap(),
     ]))?;
-    let rendered = rendered.trim();
+    // Its first line: krew's manifest (the flux CLI's follows).
+    let rendered = rendered.lines().next().unwrap_or_default();
     run(Command::new(ctx.plane.tool("VALIDATE_KREW_MANIFEST")).args(["-manifest", rendered, "-skip-install"]))?;
     let text = std::fs::read_to_string(rendered).map_err(|e| e.to_string())?;
     check(text.matches("sha256: ").count() == 5 && text.contains("bin: kubectl-fluxjobs.exe"), || {
@@ -966,4 +968,87 @@ fn krew_installs_the_plugin_and_kubectl_runs_it(ctx: &Ctx) -> Result<()> {
         check(completions.lines().any(|l| l.starts_with(target)), || format!("{target} not offered: {completions}"))?;
     }
     Ok(())
+}
+
+/// The flux CLI's plugin manifest made by scripts/package.sh, served as a plugin catalog (the
+/// layout of fluxcd/plugins' release: `<name>.yaml` under the catalog URL), installed by the real
+/// flux CLI's `flux plugin install` (its own parsing, checksum and extraction code), and run as
+/// `flux fluxjobs ...`, completion included, as the Flux GitHub Action's `plugins:` input does.
+fn flux_plugin_install(ctx: &Ctx) -> Result<()> {
+    use std::process::Command;
+    let ns = "e2e-flux-plugin";
+    let work = ctx.plane.dir.join("flux-plugin");
+    let catalog = ctx.plane.dir.join("artifacts").join("flux-catalog");
+    let plugins = work.join("plugins");
+    std::fs::create_dir_all(&catalog).map_err(|e| e.to_string())?;
+    let run = |cmd: &mut Command| -> Result<String> {
+        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            Ok(text)
+        } else {
+            Err(format!("{cmd:?} failed: {}{text}", String::from_utf8_lossy(&out.stderr)))
+        }
+    };
+    let repo = crate::harness::repo_root();
+    let packaged = run(Command::new("bash").arg(repo.join("scripts/package.sh")).args([
+        "--binary",
+        env!("CARGO_BIN_EXE_kubectl-fluxjobs"),
+        "--out",
+        work.join("dist").to_str().unwrap(),
+    ]))?;
+    let lines: Vec<&str> = packaged.lines().collect();
+    let (archive, manifest) = (lines.first().copied().unwrap_or_default(), lines.get(2).copied().unwrap_or_default());
+    check(manifest.ends_with("flux-fluxjobs.yaml"), || format!("package.sh printed: {packaged}"))?;
+    // The catalog serves the manifest and the archive; the manifest's release URL points there.
+    let archive_name = std::path::Path::new(archive).file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::copy(archive, catalog.join(&archive_name)).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(manifest).map_err(|e| e.to_string())?;
+    let release = format!(
+        "https://github.com/kubectl-fluxjobs/kubectl-fluxjobs/releases/download/v{}/",
+        env!("CARGO_PKG_VERSION")
+    );
+    check(text.contains(&format!("{release}{archive_name}")), || format!("the manifest's URL: {text}"))?;
+    let served = text.replace(&release, &ctx.plane.artifact_url("flux-catalog/"));
+    std::fs::write(catalog.join("fluxjobs.yaml"), served).map_err(|e| e.to_string())?;
+
+    let flux = |args: &[&str]| {
+        let mut cmd = Command::new(ctx.plane.tool("FLUX"));
+        cmd.args(args)
+            .env("FLUXCD_PLUGIN_CATALOG", ctx.plane.artifact_url("flux-catalog/"))
+            .env("FLUXCD_PLUGINS", &plugins)
+            .env("HOME", &work)
+            .env("KUBECONFIG", &ctx.plane.kubeconfig)
+            .env("NO_COLOR", "1");
+        cmd
+    };
+    std::fs::create_dir_all(&plugins).map_err(|e| e.to_string())?;
+    run(&mut flux(&["plugin", "install", "fluxjobs"]))?;
+    check(plugins.join("flux-fluxjobs").exists(), || format!("no flux-fluxjobs in {}", plugins.display()))?;
+    check(plugins.join("flux-fluxjobs.yaml").exists(), || "flux wrote no install receipt".into())?;
+    let listed = run(&mut flux(&["plugin", "list"]))?;
+    check(listed.contains("fluxjobs") && listed.contains(env!("CARGO_PKG_VERSION")), || {
+        format!("plugin list: {listed}")
+    })?;
+
+    // `flux fluxjobs wait` gates a revision, as a CI step after `flux plugin install` would.
+    let revision = Pipeline::seed(ns).install(&ctx.plane)?;
+    let out = run(&mut flux(&[
+        "fluxjobs",
+        "wait",
+        "-n",
+        ns,
+        "--revision",
+        &revision,
+        "--reconcile",
+        "--timeout",
+        "3m",
+        "-o",
+        "json",
+    ]))?;
+    let doc: Value = serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))?;
+    check(doc["ending"] == "Done", || format!("flux fluxjobs wait: {doc:#}"))?;
+    // Completion through the flux CLI's delegation (cobra's __complete protocol).
+    let completions = run(&mut flux(&["__complete", "fluxjobs", "status", "-n", ns, "app-"]))?;
+    check(completions.lines().any(|l| l.starts_with("app-pre-deploy")), || format!("completions: {completions}"))
 }
