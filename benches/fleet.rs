@@ -5,6 +5,7 @@
 //!     cargo bench --bench fleet -- --namespaces 1000 --runs 3
 //!     cargo bench --bench fleet -- --offline-from target/bench/fleet-300.json   # offline part only
 //!     cargo bench --bench fleet -- --only contexts --contexts 10 --per-context 50    # fleet of clusters only
+//!     cargo bench --bench fleet -- --only wait --wait-seconds 300   # the API cost and memory of a wait
 //!
 //! It starts the end-to-end control plane (tests/e2e/harness.rs) without kustomize-controller,
 //! fills it with N copies of the seed pipeline (Kustomization and GitRepository statuses written
@@ -24,6 +25,12 @@
 //! twice: with the clusters on loopback (all of them share this machine's cores: CPU-bound), and
 //! behind delay lines of our own adding `--rtt-ms` (default 50 and 100) of round trip to each
 //! cluster, as clusters in other regions are.
+//!
+//! The cost of a wait (`--only wait`, or after the cluster part): `wait -A` for a revision no source
+//! reaches, for `--wait-seconds` (default 300), over the N namespaces while Jobs churn (one created
+//! and one deleted every two seconds, each run to its end by the Job controller and kwok): its API
+//! requests per minute by verb from the audit log (watches, not LISTs), and its resident memory
+//! sampled every ten seconds (flat over the wait).
 
 #[path = "../tests/e2e/harness.rs"]
 mod harness;
@@ -51,6 +58,8 @@ struct Args {
     per_context: usize,
     /// The round trips added in front of each cluster of the fleet, one comparison each.
     rtt_ms: Vec<u64>,
+    /// How long the measured wait lasts.
+    wait_seconds: u64,
     namespaces: usize,
     runs: usize,
     sizes_mb: Vec<usize>,
@@ -64,6 +73,7 @@ fn args() -> Args {
         contexts: 10,
         per_context: 50,
         rtt_ms: vec![50, 100],
+        wait_seconds: 300,
         namespaces: 300,
         runs: 5,
         sizes_mb: vec![5, 50, 200],
@@ -81,6 +91,7 @@ fn args() -> Args {
             "--per-context" => a.per_context = value.parse().expect("--per-context N"),
             "--rtt-ms" => a.rtt_ms = value.split(',').map(|s| s.parse().expect("--rtt-ms 50,100")).collect(),
             "--offline-from" => a.offline_from = Some(PathBuf::from(value)),
+            "--wait-seconds" => a.wait_seconds = value.parse().expect("--wait-seconds S"),
             "--sizes-mb" => a.sizes_mb = value.split(',').map(|s| s.parse().expect("--sizes-mb 5,50")).collect(),
             "--bench" => {
                 i += 1;
@@ -149,7 +160,14 @@ fn main() {
         args.namespaces, counts["kustomizations"], counts["jobs"], counts["pods"], counts["events"], counts["deployments"], args.runs
     )
     .unwrap();
+    if args.only.as_deref() == Some("wait") {
+        wait_cost(&plane, &bench_kubeconfig, args.namespaces, args.wait_seconds, &mut report);
+        std::fs::write(out.join("fleet.md"), &report).unwrap();
+        println!("{report}");
+        return;
+    }
     live(&plane, &bench_kubeconfig, args.runs, &mut report);
+    wait_cost(&plane, &bench_kubeconfig, args.namespaces, args.wait_seconds, &mut report);
     let dump = plane.kubectl(&["get", &fluxjobs::testing::read_resources(), "-A", "-o", "json"]).unwrap();
     std::fs::write(out.join(format!("fleet-{}.json", args.namespaces)), &dump).unwrap();
     offline(&serde_json::from_str(&dump).unwrap(), &plane.dir, &args, &mut report);
@@ -754,6 +772,122 @@ fn live(plane: &ControlPlane, kubeconfig: &Path, runs: usize, report: &mut Strin
         .unwrap();
     }
     writeln!(report).unwrap();
+}
+
+/// `wait -A` for a revision no source reaches, `seconds` long, while Jobs churn: its requests by
+/// verb (from the audit log, where only the benchmark user is logged) and its memory over time.
+fn wait_cost(plane: &ControlPlane, kubeconfig: &Path, namespaces: usize, seconds: u64, report: &mut String) {
+    let audit_before = std::fs::read_to_string(plane.audit_log()).unwrap_or_default().len();
+    let stderr = plane.dir.join("bench-wait.stderr");
+    let timeout = format!("{seconds}s");
+    let never = "main@sha1:ffffffffffffffffffffffffffffffffffffffff";
+    let args = ["--kubeconfig", kubeconfig.to_str().unwrap(), "wait", "-A", "--revision", never];
+    let mut child = Command::new(BIN)
+        .args(args)
+        .args(["--timeout", &timeout, "--logs", "0", "-o", "json"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .expect("run wait");
+    let start = Instant::now();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Jobs churn: in namespace after namespace, a Job created (run by the Job controller and kwok)
+    // and the previous one deleted, every two seconds.
+    let churn = {
+        let (stop, kubectl, admin) = (stop.clone(), plane.tool("KUBECTL").to_path_buf(), plane.kubeconfig.clone());
+        std::thread::spawn(move || {
+            let mut made = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let ns = format!("fleet-{:04}", made % namespaces);
+                let job = job(&ns, &format!("churn-{made}"), "app-post-deploy", json!({}), None);
+                let mut apply = Command::new(&kubectl);
+                apply
+                    .arg("--kubeconfig")
+                    .arg(&admin)
+                    .args(["apply", "-f", "-"])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null());
+                if let Ok(mut p) = apply.spawn() {
+                    use std::io::Write;
+                    let _ = p.stdin.take().map(|mut s| s.write_all(job.to_string().as_bytes()));
+                    let _ = p.wait();
+                }
+                if made > 0 {
+                    let old = format!("fleet-{:04}", (made - 1) % namespaces);
+                    let _ = Command::new(&kubectl)
+                        .arg("--kubeconfig")
+                        .arg(&admin)
+                        .args(["delete", "job", &format!("churn-{}", made - 1), "-n", &old, "--wait=false"])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status();
+                }
+                made += 1;
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            made
+        })
+    };
+    // Resident memory every ten seconds, from /proc.
+    let pid = child.id();
+    let rss = |field: &str| -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with(field))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    let mut samples: Vec<(u64, u64)> = Vec::new();
+    let mut peak = 0;
+    loop {
+        std::thread::sleep(Duration::from_secs(10));
+        if let (Some(now), Some(hwm)) = (rss("VmRSS:"), rss("VmHWM:")) {
+            samples.push((start.elapsed().as_secs(), now / 1024));
+            peak = hwm / 1024;
+        }
+        if child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    let elapsed = start.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let churned = churn.join().unwrap_or(0);
+    assert_eq!(
+        status.code(),
+        Some(5),
+        "the wait should time out: {}",
+        std::fs::read_to_string(&stderr).unwrap_or_default()
+    );
+    let log = std::fs::read_to_string(plane.audit_log()).unwrap_or_default();
+    let mut requests: BTreeMap<String, usize> = BTreeMap::new();
+    for line in log[audit_before..].lines() {
+        let entry: Value = serde_json::from_str(line).unwrap_or_default();
+        let verb = entry["verb"].as_str().unwrap_or("?");
+        let resource = entry["objectRef"]["resource"].as_str().unwrap_or("?");
+        *requests.entry(format!("{verb} {resource}")).or_default() += 1;
+    }
+    let minutes = elapsed.as_secs_f64() / 60.0;
+    let total: usize = requests.values().sum();
+    writeln!(report, "## The cost of a wait\n").unwrap();
+    writeln!(
+        report,
+        "`wait -A --revision <never reached> --timeout {timeout}` over the {namespaces} namespaces while {churned} Jobs were created and deleted: {:.0}s, exit 5; {total} API requests, {:.1} per minute.\n",
+        elapsed.as_secs_f64(),
+        total as f64 / minutes
+    )
+    .unwrap();
+    writeln!(report, "| request | count | per minute |\n|---|---|---|").unwrap();
+    for (request, count) in &requests {
+        writeln!(report, "| `{request}` | {count} | {:.1} |", *count as f64 / minutes).unwrap();
+    }
+    let at = |i: usize| samples.get(i).map(|(t, mb)| format!("{mb} MB at {t}s")).unwrap_or_default();
+    writeln!(
+        report,
+        "\nResident memory: {}, {}, {} (peak {peak} MB).\n",
+        at(0),
+        at(samples.len() / 2),
+        at(samples.len().saturating_sub(1))
+    )
+    .unwrap();
 }
 
 /// Grows the live dump to `target` bytes by repeating it with renamed namespaces (the copies are

@@ -256,7 +256,8 @@ pub struct CompletionArgs {
 #[derive(Clone, Debug, Args)]
 pub struct StatusArgs {
     /// Show only this stage (NAME or NAMESPACE/NAME) and everything upstream of it.
-    pub stage: Option<String>,
+    #[arg(value_name = "STAGE", num_args = 0..=1, action = clap::ArgAction::Set)]
+    pub stages: Vec<String>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
@@ -302,8 +303,9 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {
-    /// Wait only for this stage (NAME, NAMESPACE/NAME, ks/NAME, rset/NAME, hr/NAME) and everything upstream of it.
-    pub stage: Option<String>,
+    /// Wait only for these stages (NAME, NAMESPACE/NAME, ks/NAME, rset/NAME, hr/NAME) and everything upstream of them.
+    #[arg(value_name = "STAGE")]
+    pub stages: Vec<String>,
     /// The revision to wait for: as Flux writes it (main@sha1:<sha>, v1.2.3@sha1:<sha>,
     /// latest@sha256:<digest>), a sha or digest prefix of at least 7 hex characters, or a
     /// HelmRelease's chart version. Default: the revision each stage's source has.
@@ -354,7 +356,7 @@ impl WaitArgs {
     /// What `status` reads for it: the same scope, kept live for a watch unless a dump is judged.
     pub(crate) fn as_status(&self) -> StatusArgs {
         StatusArgs {
-            stage: self.stage.clone(),
+            stages: self.stages.clone(),
             output: self.output,
             selector: self.selector.clone(),
             no_headers: false,

@@ -850,6 +850,13 @@ fn wait_takes_a_revision_only_in_a_form_flux_writes() {
     assert_eq!(other.status.code(), Some(5), "{}", stderr(&other));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&other)).unwrap();
     assert!(doc["stages"][0]["why"].as_str().unwrap().contains("to fetch"), "{doc:#}");
+    // Several stages: each and everything upstream of them (status takes one).
+    let two = run(&["wait", "--snapshot", &example("ready"), "-A", "app-pre-deploy", "shop/app-deploy", "-o", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&two)).unwrap();
+    let stages: Vec<&str> = doc["stages"].as_array().unwrap().iter().filter_map(|s| s["stage"].as_str()).collect();
+    assert_eq!(stages, ["shop/app-pre-deploy", "shop/app-deploy"], "{doc:#}");
+    let status = run(&["status", "--snapshot", &example("ready"), "-A", "app-pre-deploy", "app-deploy"]);
+    assert_eq!(status.status.code(), Some(2), "status takes one STAGE: {}", stderr(&status));
     // Nothing in scope: 4, as status --exit-code.
     let nothing = run(&["wait", "--snapshot", &example("ready"), "-n", "nowhere"]);
     assert_eq!(nothing.status.code(), Some(4), "{}", stderr(&nothing));

@@ -167,7 +167,7 @@ async fn candidates(before: &[String], partial: &str) -> (Vec<(String, String)>,
         return (subcommands, NO_FILES);
     };
     match (sub.get_name(), typed.positionals) {
-        ("status" | "reconcile" | "wait", 0) => (stages(&typed).await, NO_FILES),
+        ("status" | "reconcile", 0) | ("wait", _) => (stages(&typed).await, NO_FILES),
         ("rerun", _) => (rerun_targets(&typed).await, NO_FILES),
         ("completion", 0) => (fixed(&["bash", "zsh", "fish", "kubectl-plugin"]), NO_FILES),
         _ => (vec![], NO_FILES),

@@ -79,7 +79,7 @@ pub async fn explain(conn: &Connection, ctx: &Context, stage: &StageId, logs: u3
         }
         Err(e) => return terminal::warn(&format!("cannot read the cluster to explain the failure: {}", one_line(&e))),
     };
-    let filter = Filter { namespace: Some(ns.to_string()), stage: Some(stage.to_string()), selector: None };
+    let filter = Filter { namespace: Some(ns.to_string()), stages: vec![stage.to_string()], selector: None };
     let mut report = match engine::diagnose(&snapshot, &filter) {
         Ok(r) => r,
         Err(e) => return terminal::warn(&e.to_string()),

@@ -20,8 +20,8 @@ pub enum EngineError {
 pub(crate) struct Filter {
     /// Only stages in this namespace (and what they depend on); `None` for all.
     pub namespace: Option<String>,
-    /// Only this stage (`name` or `ns/name`) and everything upstream of it.
-    pub stage: Option<String>,
+    /// Only these stages (`name` or `ns/name`) and everything upstream of them; all when empty.
+    pub stages: Vec<String>,
     /// Label selector on stages, for snapshots and watches; live LISTs apply it server-side.
     pub selector: Option<LabelSelector>,
 }
@@ -183,8 +183,10 @@ impl Graph {
     /// The stages to show, grouped in pipelines, each in dependency order.
     pub(crate) fn select(&self, index: &Index, filter: &Filter) -> Result<Vec<Vec<StageId>>, EngineError> {
         let mut roots: Vec<StageId> = Vec::new();
-        if let Some(stage) = &filter.stage {
-            roots.push(self.resolve_stage(stage, filter.namespace.as_deref())?);
+        if !filter.stages.is_empty() {
+            for stage in &filter.stages {
+                roots.push(self.resolve_stage(stage, filter.namespace.as_deref())?);
+            }
         } else {
             for id in self.deps.keys() {
                 let meta = index.stage(id).expect("graph nodes come from the snapshot").meta();

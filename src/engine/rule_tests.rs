@@ -971,12 +971,12 @@ fn a_job_image_tag_other_than_the_deployments_is_a_warning() {
 #[test]
 fn stage_filter_shows_the_stage_and_its_upstream_and_rejects_unknown_names() {
     let objects = blocked_pipeline(failed_pre_deploy(HEALTH_FAILED), vec![]);
-    let report = run_filtered(objects.clone(), Filter { stage: Some("app-deploy".into()), ..Filter::default() });
+    let report = run_filtered(objects.clone(), Filter { stages: vec!["app-deploy".into()], ..Filter::default() });
     let names: Vec<&str> = report.stages.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["app-pre-deploy", "app-deploy"]);
     let text = json!({"kind": "List", "items": objects}).to_string();
     let snapshot = parse_snapshot(&text, "fixture").unwrap();
-    let err = diagnose(&snapshot, &Filter { stage: Some("nope".into()), ..Filter::default() }).unwrap_err();
+    let err = diagnose(&snapshot, &Filter { stages: vec!["nope".into()], ..Filter::default() }).unwrap_err();
     assert!(err.to_string().starts_with("stage \"nope\" not found"), "{err}");
 }
 

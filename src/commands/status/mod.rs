@@ -35,7 +35,7 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode, Error> {
         Report::merge(views.iter_mut().map(|v| std::mem::take(&mut v.report)))
     };
     let nothing = report.stages.is_empty();
-    if let (true, true, Some(stage), true) = (fleet, nothing, &args.stage, unreadable < views.len()) {
+    if let (true, true, Some(stage), true) = (fleet, nothing, args.stages.first(), unreadable < views.len()) {
         return Err(engine::EngineError::UnknownStage(
             stage.clone(),
             format!(" in any of the {} contexts read", views.len() - unreadable),

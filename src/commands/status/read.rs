@@ -283,7 +283,7 @@ async fn read_one(
     };
     let filter = Filter {
         namespace: scope.clone(),
-        stage: args.stage.clone(),
+        stages: args.stages.clone(),
         // A live LIST already applied the selector on the server.
         selector: if conn.is_some() { None } else { args.selector.clone() },
     };
