@@ -138,7 +138,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let mut report = String::new();
     writeln!(report, "# Fleet benchmark\n").unwrap();
-    if args.only.as_deref() != Some("cluster") {
+    if matches!(args.only.as_deref(), None | Some("contexts")) {
         runtime.block_on(fleet_of_clusters(&plane, &args, &mut report));
     }
     if args.only.as_deref() == Some("contexts") {

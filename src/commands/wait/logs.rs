@@ -1,5 +1,6 @@
 //! Logs that outlive their Job: every container of a pod of the Jobs in scope (pre- and
-//! post-deploy Jobs, Helm hooks) is read once, as soon as it has terminated, before
+//! post-deploy Jobs, Helm hooks) that ends during the wait (or had failed before it) is read once,
+//! as soon as it has terminated, before
 //! `ttlSecondsAfterFinished` or a `helm.sh/hook-delete-policy` deletes it (helm-controller keeps no
 //! hook logs: Helm deletes a `hook-failed` hook right after it failed, helm.sh/helm/v4
 //! pkg/action/hooks.go). Its tail is attached to the root cause that names the pod, or its Job
@@ -10,6 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
 
 use crate::cluster::{self, Connection};
 use crate::model::Snapshot;
@@ -31,6 +33,9 @@ struct Kept {
 
 /// The logs read so far, in one context.
 pub(super) struct LogKeeper {
+    /// When the wait began: containers that ended before it (an earlier rollout's) are not read,
+    /// unless they failed.
+    since: Timestamp,
     /// Last lines attached to a root cause.
     lines: u32,
     /// `--logs-dir`: where every log is written whole.
@@ -41,13 +46,16 @@ pub(super) struct LogKeeper {
 }
 
 impl LogKeeper {
-    pub(super) fn new(lines: u32, dir: Option<PathBuf>) -> Self {
-        LogKeeper { lines, dir, kept: HashMap::new(), unreadable: BTreeSet::new() }
+    pub(super) fn new(since: Timestamp, lines: u32, dir: Option<PathBuf>) -> Self {
+        LogKeeper { since, lines, dir, kept: HashMap::new(), unreadable: BTreeSet::new() }
     }
 
     /// Reads the logs of the containers that terminated since the last picture, then attaches
     /// tails to the root causes that have none.
     pub(super) async fn keep(&mut self, conn: &Connection, snapshot: &Snapshot, report: &mut Report) {
+        if self.lines == 0 && self.dir.is_none() {
+            return;
+        }
         let jobs: BTreeSet<(&str, &str)> = report
             .stages
             .iter()
@@ -62,7 +70,10 @@ impl LogKeeper {
             if !jobs.contains(&(pod.metadata.namespace_str(), job)) {
                 continue;
             }
-            for (container, exit_code) in terminated(pod) {
+            for (container, exit_code, finished) in terminated(pod) {
+                if exit_code == 0 && finished.is_some_and(|at| at < self.since) {
+                    continue;
+                }
                 let key = (pod.metadata.namespace_str().to_string(), pod.metadata.name_str().to_string(), container);
                 if self.kept.contains_key(&key) || self.unreadable.contains(&key) {
                     continue;
@@ -136,14 +147,14 @@ fn job_of(pod: &Pod) -> Option<&str> {
     JOB_NAME_LABELS.iter().find_map(|l| labels.get(*l)).map(String::as_str)
 }
 
-/// The containers of the pod that have terminated, with their exit codes.
-fn terminated(pod: &Pod) -> Vec<(String, i32)> {
+/// The containers of the pod that have terminated, with their exit codes and when they ended.
+fn terminated(pod: &Pod) -> Vec<(String, i32, Option<Timestamp>)> {
     let Some(status) = &pod.status else { return vec![] };
     let statuses = status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten());
     statuses
         .filter_map(|cs| {
             let done = cs.state.as_ref()?.terminated.as_ref()?;
-            Some((cs.name.clone(), done.exit_code))
+            Some((cs.name.clone(), done.exit_code, done.finished_at.as_ref().map(|t| t.0)))
         })
         .collect()
 }

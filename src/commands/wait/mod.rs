@@ -104,11 +104,14 @@ async fn follow(
     let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel::<(usize, Report)>();
     let mut frames: Vec<Report> = Vec::with_capacity(views.len());
     let mut watchers = Vec::new();
+    // Containers that ended a second or more before the wait began are an earlier rollout's (the
+    // kubelet's finishedAt has a resolution of one second).
+    let began = Timestamp::now() - std::time::Duration::from_secs(1 + start.elapsed().as_secs());
     for (at, view) in views.into_iter().enumerate() {
         let read = view.report.contexts.first().cloned().unwrap_or_default();
         frames.push(view.report);
         if let Some(live) = view.live {
-            let mut logs = LogKeeper::new(args.logs, args.logs_dir.clone());
+            let mut logs = LogKeeper::new(began, args.logs, args.logs_dir.clone());
             let keep = async move |conn: &Connection, snapshot: &crate::model::Snapshot, report: &mut Report| {
                 logs.keep(conn, snapshot, report).await
             };
