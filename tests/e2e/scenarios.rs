@@ -864,6 +864,25 @@ fn watch_follows_the_pipeline_to_ready(ctx: &Ctx) -> Result<()> {
     result
 }
 
+/// Runs `cmd`: its stdout, or an error with its stderr.
+fn run(cmd: &mut std::process::Command) -> Result<String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{cmd:?} failed: {}{text}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// scripts/package.sh on the built binary, into `out`: what it printed (the archive, krew's
+/// manifest, the flux CLI's).
+fn package(out: &std::path::Path) -> Result<String> {
+    let script = crate::harness::repo_root().join("scripts/package.sh");
+    let binary = env!("CARGO_BIN_EXE_kubectl-fluxjobs");
+    run(std::process::Command::new("bash").arg(script).args(["--binary", binary, "--out", out.to_str().unwrap()]))
+}
+
 /// The release archive made by scripts/package.sh, validated by krew's own validator, installed
 /// with `kubectl krew install --manifest --archive` into a temporary KREW_ROOT, and run through
 /// kubectl's plugin mechanism (and its plugin-completion protocol) against the live cluster.
@@ -873,22 +892,8 @@ fn krew_installs_the_plugin_and_kubectl_runs_it(ctx: &Ctx) -> Result<()> {
     let work = ctx.plane.dir.join("krew");
     let (bin, root, dist) = (work.join("bin"), work.join("root"), work.join("dist"));
     std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
-    let run = |cmd: &mut Command| -> Result<String> {
-        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() {
-            Ok(text)
-        } else {
-            Err(format!("{cmd:?} failed: {}{text}", String::from_utf8_lossy(&out.stderr)))
-        }
-    };
     let repo = crate::harness::repo_root();
-    let packaged = run(Command::new("bash").arg(repo.join("scripts/package.sh")).args([
-        "--binary",
-        env!("CARGO_BIN_EXE_kubectl-fluxjobs"),
-        "--out",
-        dist.to_str().unwrap(),
-    ]))?;
+    let packaged = package(&dist)?;
     let mut lines = packaged.lines();
     let (archive, manifest) =
         (lines.next().unwrap_or_default().to_string(), lines.next().unwrap_or_default().to_string());
@@ -981,22 +986,7 @@ fn flux_plugin_install(ctx: &Ctx) -> Result<()> {
     let catalog = ctx.plane.dir.join("artifacts").join("flux-catalog");
     let plugins = work.join("plugins");
     std::fs::create_dir_all(&catalog).map_err(|e| e.to_string())?;
-    let run = |cmd: &mut Command| -> Result<String> {
-        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() {
-            Ok(text)
-        } else {
-            Err(format!("{cmd:?} failed: {}{text}", String::from_utf8_lossy(&out.stderr)))
-        }
-    };
-    let repo = crate::harness::repo_root();
-    let packaged = run(Command::new("bash").arg(repo.join("scripts/package.sh")).args([
-        "--binary",
-        env!("CARGO_BIN_EXE_kubectl-fluxjobs"),
-        "--out",
-        work.join("dist").to_str().unwrap(),
-    ]))?;
+    let packaged = package(&work.join("dist"))?;
     let lines: Vec<&str> = packaged.lines().collect();
     let (archive, manifest) = (lines.first().copied().unwrap_or_default(), lines.get(2).copied().unwrap_or_default());
     check(manifest.ends_with("flux-fluxjobs.yaml"), || format!("package.sh printed: {packaged}"))?;
