@@ -292,4 +292,4 @@ fn since_ready_changed(stage: &StageReport, now: Timestamp) -> Duration {
 }
 
 #[cfg(test)]
-mod verdict_tests;
+pub(crate) mod verdict_tests;

@@ -13,19 +13,26 @@ use super::{Outcome, Target, judge};
 use crate::engine::{Filter, diagnose};
 use crate::snapshot::parse_snapshot;
 
-const NS: &str = "shop";
-const OLD: &str = "main@sha1:1111111111111111111111111111111111111111";
-const NEW: &str = "main@sha1:2222222222222222222222222222222222222222";
+pub(crate) const NS: &str = "shop";
+pub(crate) const OLD: &str = "main@sha1:1111111111111111111111111111111111111111";
+pub(crate) const NEW: &str = "main@sha1:2222222222222222222222222222222222222222";
 const T0: &str = "2026-11-24T10:00:00Z";
 const NOW: &str = "2026-11-24T10:05:00Z";
 
-fn condition(type_: &str, status: &str, reason: &str, message: &str) -> Value {
+pub(crate) fn condition(type_: &str, status: &str, reason: &str, message: &str) -> Value {
     json!({"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": T0})
 }
 
 /// A Kustomization of the seed pipeline with the given Ready, attempted and applied revisions,
 /// holding `jobs`.
-fn ks(name: &str, depends_on: &[&str], ready: Value, attempted: &str, applied: &str, jobs: &[&str]) -> Value {
+pub(crate) fn ks(
+    name: &str,
+    depends_on: &[&str],
+    ready: Value,
+    attempted: &str,
+    applied: &str,
+    jobs: &[&str],
+) -> Value {
     json!({
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
         "metadata": {"name": name, "namespace": NS, "generation": 1, "creationTimestamp": T0},
@@ -44,7 +51,7 @@ fn ks(name: &str, depends_on: &[&str], ready: Value, attempted: &str, applied: &
     })
 }
 
-fn ready_at(rev: &str) -> Value {
+pub(crate) fn ready_at(rev: &str) -> Value {
     condition("Ready", "True", "ReconciliationSucceeded", &format!("Applied revision: {rev}"))
 }
 
@@ -52,7 +59,7 @@ fn waiting_on(dep: &str) -> Value {
     condition("Ready", "False", "DependencyNotReady", &format!("dependency '{NS}/{dep}' is not ready"))
 }
 
-fn git(revision: &str) -> Value {
+pub(crate) fn git(revision: &str) -> Value {
     json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
         "metadata": {"name": "app", "namespace": NS},
@@ -62,7 +69,7 @@ fn git(revision: &str) -> Value {
     })
 }
 
-fn job(name: &str, state: &str) -> Value {
+pub(crate) fn job(name: &str, state: &str) -> Value {
     let conditions = match state {
         "Complete" => json!([{"type": "Complete", "status": "True", "reason": "CompletionsReached"}]),
         "Failed" => json!([{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
@@ -79,10 +86,15 @@ fn job(name: &str, state: &str) -> Value {
     })
 }
 
-fn verdict(objects: Vec<Value>, revision: Option<&str>) -> super::Verdict {
+/// The status report of these objects.
+pub(crate) fn report(objects: Vec<Value>) -> crate::report::Report {
     let text = serde_json::to_string(&json!({"apiVersion": "v1", "kind": "List", "items": objects})).unwrap();
     let snapshot = parse_snapshot(&text, "fixture").expect("fixture");
-    let report = diagnose(&snapshot, &Filter::default()).expect("diagnosis");
+    diagnose(&snapshot, &Filter::default()).expect("diagnosis")
+}
+
+fn verdict(objects: Vec<Value>, revision: Option<&str>) -> super::Verdict {
+    let report = report(objects);
     let target = Target { revision: revision.map(|r| r.parse::<Revision>().unwrap()), grace: Duration::from_secs(120) };
     judge(&report, &target, NOW.parse::<Timestamp>().unwrap())
 }

@@ -124,7 +124,9 @@ async fn follow(
         let mut report = Report::merge(frames.iter().cloned());
         loop {
             let verdict = judge(&report, target, Timestamp::now());
-            timeline.observe(&report, &verdict, start.elapsed());
+            for (glyph, line) in timeline.observe(&report, &verdict, start.elapsed()) {
+                terminal::step(glyph, &line);
+            }
             match verdict.outcome {
                 Outcome::Done => return (Ending::Done, report, verdict),
                 Outcome::Failed => return (Ending::Failed, report, verdict),

@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use crate::duration::took;
 use crate::report::{JobState, Report};
-use crate::terminal::{self, Glyph};
+use crate::terminal::Glyph;
 use crate::verdict::{Outcome, Verdict};
 
 /// What was last seen of one stage.
 #[derive(Default)]
 struct Seen {
     attempted: Option<String>,
-    jobs: HashMap<String, JobState>,
+    /// Each Job's state, and when it was first seen unfinished.
+    jobs: HashMap<String, (JobState, Option<Duration>)>,
     outcome: Option<Outcome>,
     why: String,
 }
@@ -28,13 +29,14 @@ pub(super) struct Timeline {
 }
 
 impl Timeline {
-    /// Says what changed since the last picture, `at` after the wait began.
-    pub(super) fn observe(&mut self, report: &Report, verdict: &Verdict, at: Duration) {
+    /// What changed since the last picture, `at` after the wait began, as lines for stderr.
+    pub(super) fn observe(&mut self, report: &Report, verdict: &Verdict, at: Duration) -> Vec<(Glyph, String)> {
+        let mut lines = Vec::new();
         for (stage, judged) in report.stages.iter().zip(&verdict.stages) {
             let id = judged.stage.to_string();
             let first = !self.seen.contains_key(&id);
             let seen = self.seen.entry(id.clone()).or_default();
-            let say = |glyph: Glyph, what: String| terminal::step(glyph, &format!("[{}] {id}: {what}", took(at)));
+            let mut say = |glyph: Glyph, what: String| lines.push((glyph, format!("[{}] {id}: {what}", took(at))));
             if let (Some(revision), false) =
                 (&stage.attempted_revision, first || stage.attempted_revision == seen.attempted)
             {
@@ -43,15 +45,28 @@ impl Timeline {
             seen.attempted = stage.attempted_revision.clone();
             let hooks = stage.hooks.iter().flatten().map(|h| (&h.name, h.state));
             for (name, state) in stage.jobs.iter().map(|j| (&j.name, j.state)).chain(hooks) {
-                if seen.jobs.get(name) != Some(&state) && !(first && state == JobState::Complete) {
+                let finished = matches!(state, JobState::Complete | JobState::Failed);
+                let (before, started) = seen.jobs.get(name).copied().map_or((None, None), |(s, t)| (Some(s), t));
+                // A Job recreated under its name (force) runs again from now.
+                let rerun = before.is_some_and(|b| matches!(b, JobState::Complete | JobState::Failed));
+                let started = match (finished, rerun) {
+                    (true, _) => started,
+                    (false, true) => Some(at),
+                    (false, false) => started.or(Some(at)),
+                };
+                if before != Some(state) && !(first && state == JobState::Complete) {
                     let glyph = match state {
                         JobState::Complete => Glyph::Done,
                         JobState::Failed => Glyph::Failed,
                         _ => Glyph::Waiting,
                     };
-                    say(glyph, format!("Job {name} {}", state.as_str()));
+                    let took_ = match (finished, started) {
+                        (true, Some(since)) => format!(" after {}", took(at.saturating_sub(since))),
+                        _ => String::new(),
+                    };
+                    say(glyph, format!("Job {name} {}{took_}", state.as_str()));
                 }
-                seen.jobs.insert(name.clone(), state);
+                seen.jobs.insert(name.clone(), (state, started));
             }
             // What it waits for, said again when it changes, not when only a duration in it grows.
             let reworded = without_digits(&seen.why) != without_digits(&judged.why);
@@ -69,6 +84,7 @@ impl Timeline {
             seen.outcome = Some(judged.outcome);
             seen.why = judged.why.clone();
         }
+        lines
     }
 
     /// How long after the wait began the stage was first seen done.
@@ -79,4 +95,79 @@ impl Timeline {
 
 fn without_digits(text: &str) -> String {
     text.chars().filter(|c| !c.is_ascii_digit()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Timeline;
+    use crate::verdict::verdict_tests::{NEW, OLD, condition, git, job, ks, ready_at, report};
+    use crate::verdict::{Target, judge};
+
+    #[test]
+    fn says_what_changed_with_how_long_jobs_took_and_each_stage_once_done() {
+        let mut timeline = Timeline::default();
+        let mut observe = |objects, secs| {
+            let report = report(objects);
+            let verdict = judge(&report, &Target::default(), "2026-11-24T10:05:00Z".parse().unwrap());
+            timeline
+                .observe(&report, &verdict, Duration::from_secs(secs))
+                .into_iter()
+                .map(|(_, l)| l)
+                .collect::<Vec<_>>()
+        };
+        let running = condition("Ready", "Unknown", "Progressing", "Reconciliation in progress");
+        let first = observe(
+            vec![
+                git(NEW),
+                ks("app-pre-deploy", &[], ready_at(OLD), OLD, OLD, &["db-migration"]),
+                job("db-migration", "Complete"),
+            ],
+            0,
+        );
+        assert_eq!(
+            first,
+            [
+                "[0.0s] shop/app-pre-deploy: Waiting (Ready at main@sha1:1111111111111111111111111111111111111111; main@sha1:2222222222222222222222222222222222222222 not applied yet)"
+            ]
+        );
+        let second = observe(
+            vec![
+                git(NEW),
+                ks("app-pre-deploy", &[], running, NEW, OLD, &["db-migration"]),
+                job("db-migration", "Running"),
+            ],
+            2,
+        );
+        assert_eq!(
+            &second[..2],
+            [
+                "[2.0s] shop/app-pre-deploy: took up main@sha1:2222222222222222222222222222222222222222",
+                "[2.0s] shop/app-pre-deploy: Job db-migration Running"
+            ],
+            "{second:#?}"
+        );
+        let third = observe(
+            vec![
+                git(NEW),
+                ks("app-pre-deploy", &[], ready_at(NEW), NEW, NEW, &["db-migration"]),
+                job("db-migration", "Complete"),
+            ],
+            7,
+        );
+        assert_eq!(third[0], "[7.0s] shop/app-pre-deploy: Job db-migration Complete after 5.0s");
+        assert!(third[1].starts_with("[7.0s] shop/app-pre-deploy: Done (Ready at"), "{third:#?}");
+        // Nothing changed: nothing said.
+        let again = observe(
+            vec![
+                git(NEW),
+                ks("app-pre-deploy", &[], ready_at(NEW), NEW, NEW, &["db-migration"]),
+                job("db-migration", "Complete"),
+            ],
+            9,
+        );
+        assert!(again.is_empty(), "{again:#?}");
+        assert_eq!(timeline.done_after("shop/app-pre-deploy"), Some(Duration::from_secs(7)));
+    }
 }
