@@ -350,6 +350,11 @@ pub struct WaitArgs {
     /// Wait in every context of the kubeconfig at once.
     #[arg(long, conflicts_with_all = ["snapshot", "context", "cluster", "user", "server", "token"])]
     pub all_contexts: bool,
+    /// Follow stages that apply to another cluster (`spec.kubeConfig.secretRef`) into it, through
+    /// the kubeconfig in that Secret (needs `get` on it): their Jobs and pods there are judged and
+    /// explained too (read again every 10 seconds: they are not watched).
+    #[arg(long, conflicts_with = "snapshot")]
+    pub follow_kubeconfig: bool,
 }
 
 impl WaitArgs {
@@ -365,7 +370,7 @@ impl WaitArgs {
             contexts: self.contexts.clone(),
             all_contexts: self.all_contexts,
             summary: false,
-            follow_kubeconfig: false,
+            follow_kubeconfig: self.follow_kubeconfig,
             exit_code: false,
             watch: self.snapshot.is_empty(),
         }

@@ -19,6 +19,20 @@ use crate::chain::one_line;
 use crate::model::{RemoteCluster, Snapshot, StageObject};
 use crate::refs::NamespacedName;
 
+/// The kubeconfig Secrets the stages of `snapshot` apply to other clusters with, each once.
+pub(crate) fn kubeconfig_secrets(snapshot: &Snapshot) -> Vec<NamespacedName> {
+    let mut secrets: Vec<NamespacedName> = snapshot
+        .stages()
+        .filter_map(|stage| {
+            let secret_ref = stage.kube_config()?.secret_ref.as_ref()?;
+            Some(NamespacedName::new(stage.namespace(), &secret_ref.name))
+        })
+        .collect();
+    secrets.sort();
+    secrets.dedup();
+    secrets
+}
+
 /// Every other cluster the stages of `snapshot` apply to by a kubeconfig Secret, read; each one
 /// that cannot be is one warning naming its Secret (and server) and a [`RemoteCluster`] saying why.
 pub(crate) async fn read_remote_clusters(

@@ -472,5 +472,28 @@ fn hub_and_spoke(ctx: &Ctx) -> Result<()> {
         )),
         || table.stdout.clone(),
     )?;
+
+    // wait: the stage failed at its revision in east. Not followed, the verdict says where its Jobs
+    // are; followed, it names east's pod and exit code, read as the watch goes on.
+    let wait = |extra: &[&str]| -> Result<(i32, Value, String)> {
+        let args =
+            [&["wait", "-n", ns, "app-pre-deploy", "--timeout", "1m", "-o", "json", "--logs", "0"][..], extra].concat();
+        let out = ctx.plugin(&args)?;
+        let doc: Value =
+            serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}\n{}", out.stdout, out.stderr))?;
+        Ok((out.code, doc, out.stderr))
+    };
+    let (code, doc, stderr) = wait(&[])?;
+    let why = doc["stages"][0]["why"].as_str().unwrap_or_default().to_string();
+    check(
+        code == 3 && why.contains(&format!("it applies to another cluster, kubeConfig Secret {ns}/east-kubeconfig")),
+        || format!("wait, not followed: exit {code}: {doc:#}\n{stderr}"),
+    )?;
+    let (code, doc, stderr) = wait(&["--follow-kubeconfig"])?;
+    let cause = &crate::stage(&doc["report"], "app-pre-deploy")["rootCause"];
+    check(code == 3 && cause["kind"] == "Pod" && cause["exitCode"] == 3 && cause["cluster"] == east.as_str(), || {
+        format!("wait --follow-kubeconfig: exit {code}: {doc:#}\n{stderr}")
+    })?;
+    check(doc["stages"][0]["why"].as_str().is_some_and(|w| w.contains("exit code 3")), || format!("{doc:#}"))?;
     Ok(())
 }

@@ -75,6 +75,9 @@ pub(crate) struct Live {
     pub filter: Filter,
     /// The log tails the first picture shows.
     pub logs: Vec<(ContainerRef, Vec<String>)>,
+    /// `--follow-kubeconfig`: the other clusters the stages apply to are read again as the watch
+    /// goes on, each request within this timeout.
+    pub follow: Option<Option<Duration>>,
 }
 
 /// The sources the flags name, and whether the output spans several (a fleet: `--contexts`,
@@ -334,7 +337,8 @@ async fn read_one(
             });
             // Watches carry every object; the label selector applies here.
             let filter = Filter { selector: args.selector.clone(), ..filter };
-            Some(Live { logs: report.logs(), conn, namespaces, filter })
+            let follow = args.follow_kubeconfig.then_some(ctx.connect.request_timeout);
+            Some(Live { logs: report.logs(), conn, namespaces, filter, follow })
         }
         _ => None,
     };

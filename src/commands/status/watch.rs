@@ -19,6 +19,10 @@ use crate::terminal;
 /// again (they are not watched).
 const NAMED_REFRESH: Duration = Duration::from_secs(10);
 
+/// How long a watch keeps what it read of the other clusters stages apply to
+/// (`--follow-kubeconfig`) before it reads them again: they are not watched, as named objects.
+const REMOTE_REFRESH: Duration = Duration::from_secs(10);
+
 /// Watches every live view and prints the frame of all of them again whenever it changes;
 /// `first` is the frame already printed. A context that could not be read stays as it was said.
 /// Runs until the process is interrupted.
@@ -69,7 +73,7 @@ pub(crate) async fn watch_context(
     changed: tokio::sync::mpsc::UnboundedSender<(usize, Report)>,
     mut also: impl AsyncFnMut(&cluster::Connection, &Snapshot, &mut Report),
 ) {
-    let Live { conn, namespaces, filter, mut logs } = live;
+    let Live { conn, namespaces, filter, mut logs, follow } = live;
     let name = read.name.clone().unwrap_or_else(|| "-".into());
     let warn = move |w: &str| {
         if fleet { terminal::warn(&format!("context {name}: {w}")) } else { terminal::warn(w) }
@@ -77,8 +81,12 @@ pub(crate) async fn watch_context(
     // Objects a failed health check names that no watch covers (custom resources) are read again
     // when the set named changes, or after NAMED_REFRESH; a warning about one is said once.
     let mut named = NamedCache::default();
+    let mut remotes = RemoteCache::default();
     let on_change = async |mut snapshot: Snapshot| {
         snapshot.named_objects = named.current(&conn, &snapshot, &warn).await;
+        if let Some(request_timeout) = follow {
+            snapshot.remotes = remotes.current(&conn, &snapshot, request_timeout, &warn).await;
+        }
         let mut report = match engine::diagnose(&snapshot, &filter) {
             Ok(report) => report,
             Err(e) => return warn(&crate::error::one_line(&e)),
@@ -138,5 +146,40 @@ impl NamedCache {
             self.read_at = Some(tokio::time::Instant::now());
         }
         self.objects.clone()
+    }
+}
+
+/// The other clusters a watch read (`--follow-kubeconfig`): read again when the Secrets the stages
+/// name change, or after [`REMOTE_REFRESH`]; a warning about one is said once.
+#[derive(Default)]
+struct RemoteCache {
+    secrets: Vec<crate::refs::NamespacedName>,
+    clusters: Vec<crate::model::RemoteCluster>,
+    read_at: Option<tokio::time::Instant>,
+    said: std::collections::HashSet<String>,
+}
+
+impl RemoteCache {
+    async fn current(
+        &mut self,
+        conn: &cluster::Connection,
+        snapshot: &Snapshot,
+        request_timeout: Option<Duration>,
+        warn: &(dyn Fn(&str) + Sync),
+    ) -> Vec<crate::model::RemoteCluster> {
+        let secrets = cluster::remote::kubeconfig_secrets(snapshot);
+        let stale = self.read_at.is_none_or(|at| at.elapsed() >= REMOTE_REFRESH);
+        if secrets != self.secrets || (stale && !secrets.is_empty()) {
+            let said = &mut self.said;
+            self.clusters = cluster::remote::read_remote_clusters(conn, snapshot, request_timeout, &mut |w| {
+                if said.insert(w.clone()) {
+                    warn(&w);
+                }
+            })
+            .await;
+            self.secrets = secrets;
+            self.read_at = Some(tokio::time::Instant::now());
+        }
+        self.clusters.clone()
     }
 }
