@@ -31,13 +31,16 @@ enum Signal {
     },
 }
 
-/// Whether a watch error is the API server being away for a while (see [`super::transient`]).
+/// Whether a watch error is the API server being away for a while (see [`super::transient`]), or
+/// a resumed watch whose resourceVersion the server no longer has (410 Expired: `too old resource
+/// version`, k8s.io/apiserver pkg/storage/cacher), after which the watcher lists again by itself:
+/// neither is worth a line.
 fn is_transient(e: &watcher::Error) -> bool {
     match e {
         watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
             super::transient(e).is_some()
         }
-        watcher::Error::WatchError(status) => super::transient_status(status.code),
+        watcher::Error::WatchError(status) => super::transient_status(status.code) || status.code == 410,
         watcher::Error::NoResourceVersion => false,
     }
 }
@@ -262,6 +265,14 @@ mod tests {
         outages.answered(at(60));
         assert_eq!(outages.failed(jobs, "connection reset", true, false), None);
         assert!(outages.unanswered(at(71), "https://api").is_some(), "a second outage");
+    }
+
+    #[test]
+    fn an_expired_resource_version_is_no_failure_to_say() {
+        let expired = kube::core::Status::failure("too old resource version: 2778 (3403)", "Expired").with_code(410);
+        assert!(is_transient(&watcher::Error::WatchError(Box::new(expired))));
+        let forbidden = kube::core::Status::failure("forbidden", "Forbidden").with_code(403);
+        assert!(!is_transient(&watcher::Error::WatchError(Box::new(forbidden))));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::refs::{ObjectRef, StageId, StageKind};
 use crate::report::{JobState, Reason, Report, StageReport, StageState};
-use revision::{Revision, version_of};
+use revision::{Revision, digest_of, version_of};
 
 /// What `wait` decides, for a stage and for all of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -239,7 +239,19 @@ fn current_generation(stage: &StageReport) -> bool {
 fn attempted(stage: &StageReport, wanted: Option<&str>) -> bool {
     let Some(wanted) = wanted else { return true };
     match (stage.kind, stage.attempted_revision.as_deref()) {
-        (StageKind::HelmRelease, Some(version)) => version_of(wanted) == version_of(version),
+        (StageKind::HelmRelease, Some(version)) => {
+            // An OCI chart's attempt is `VERSION+<digest prefix>` (helm-controller
+            // internal/controller/helmrelease_controller.go mutateChartWithSourceRevision; the whole digest
+            // in lastAttemptedRevisionDigest):
+            // the same version pushed again under another digest is another revision.
+            let same_digest = match (version.split_once('+'), digest_of(wanted)) {
+                (Some((_, short)), Some(digest)) if short.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    digest.starts_with(short)
+                }
+                _ => true,
+            };
+            version_of(wanted) == version_of(version) && same_digest
+        }
         (_, Some(revision)) => revision == wanted,
         (_, None) => stage.revision.as_deref() == Some(wanted),
     }

@@ -265,10 +265,15 @@ fn a_helm_release_is_at_its_chart_version() {
     let done = verdict(vec![chart("1.2.0"), hr(deployed.clone(), "1.2.0")], Some("1.2.0"));
     assert_eq!(done.outcome, Outcome::Done, "{done:#?}");
     // Ready at the previous chart version while the new one is pulled.
-    assert_eq!(verdict(vec![chart("1.2.0"), hr(deployed, "1.1.0")], Some("1.2.0")).outcome, Outcome::Waiting);
+    assert_eq!(verdict(vec![chart("1.2.0"), hr(deployed.clone(), "1.1.0")], Some("1.2.0")).outcome, Outcome::Waiting);
     // helm-controller's RetryOnFailure never reaches Stalled: Ready=False at the version is the failure.
     assert_eq!(verdict(vec![chart("1.2.0"), hr(failed.clone(), "1.2.0")], Some("1.2.0")).outcome, Outcome::Failed);
     assert_eq!(verdict(vec![chart("1.2.0"), hr(failed, "1.1.0")], Some("1.2.0")).outcome, Outcome::Waiting);
+    // An OCI chart: helm-controller attempts `VERSION+<digest prefix>`; the same version pushed
+    // again under another digest is not the one deployed.
+    let oci = "1.2.0@sha256:cdbfaee5f38dd44f95853d925942f539ac9de886ab167f6dfc34219ecb4e0147";
+    assert_eq!(verdict(vec![chart(oci), hr(deployed.clone(), "1.2.0+cdbfaee5f38d")], Some(oci)).outcome, Outcome::Done);
+    assert_eq!(verdict(vec![chart(oci), hr(deployed, "1.2.0+0123456789ab")], Some(oci)).outcome, Outcome::Waiting);
 }
 
 #[test]

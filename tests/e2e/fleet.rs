@@ -255,6 +255,11 @@ fn across_contexts(ctx: &Ctx) -> Result<()> {
         format!("the timeline names the context: {}", out.stderr)
     })?;
     check(code(&["wait", "--contexts", "west", "--timeout", "1m"])? == 0, || "wait: west is done: 0".into())?;
+    // A cluster that cannot be read is no verdict: exit 1 (as status), though west is done.
+    let out = fleet_run(ctx, &kubeconfig, &["wait", "--contexts", "west,dead", "--timeout", "1m"])?;
+    check(out.code == 1 && out.stderr.contains("warning: context dead: cannot reach"), || {
+        format!("wait with an unreadable context: exit {}: {}", out.code, out.stderr)
+    })?;
 
     // One frame of east and west, redrawn when either changes; the dead cluster is one line, and so
     // is an outage of west, during which east still shows its changes.

@@ -57,19 +57,22 @@ pub async fn run(ctx: &Context, args: &WaitArgs) -> Result<ExitCode, Error> {
         now: views.iter().filter_map(|v| v.now).max().unwrap_or_else(Timestamp::now),
         width: terminal::stdout_width(),
     };
+    // A context that could not be read is no verdict: said as a warning when read, it makes the
+    // wait end in error (exit 1) whatever the others show, as for status.
+    let unreadable = views.iter().any(|v| v.report.contexts.iter().any(|c| c.error.is_some()));
     let first = Report::merge(views.iter().map(|v| v.report.clone()));
     if first.stages.is_empty() {
-        let verdict = judge(&first, &target, options.now);
-        return finish(args, Ending::NothingInScope, first, verdict, None, &Timeline::default(), &options);
+        let verdict = verdict::judge(&first, &target, options.now);
+        return finish(args, Ending::NothingInScope, first, verdict, None, &options, unreadable);
     }
     if !args.snapshot.is_empty() {
-        let verdict = judge(&first, &target, options.now);
+        let verdict = verdict::judge(&first, &target, options.now);
         let ending = match verdict.outcome {
             Outcome::Done => Ending::Done,
             Outcome::Failed => Ending::Failed,
             Outcome::Waiting => Ending::NotDoneYet,
         };
-        return finish(args, ending, first, verdict, None, &Timeline::default(), &options);
+        return finish(args, ending, first, verdict, None, &options, unreadable);
     }
     let connections: Vec<(Option<Arc<str>>, Connection)> = views
         .iter()
@@ -79,95 +82,107 @@ pub async fn run(ctx: &Context, args: &WaitArgs) -> Result<ExitCode, Error> {
     if args.reconcile {
         requests.first(&connections, &first).await?;
     }
-    let (ending, report, verdict, timeline) =
-        follow(views, args, &status_args, fleet, &target, deadline, start, &connections, &mut requests).await;
-    finish(args, ending, report, verdict, Some(start.elapsed().as_secs_f64()), &timeline, &options)
+    let following = Following { args, status_args: &status_args, fleet, target: &target, deadline, start };
+    let (ending, report, verdict, timeline) = following.follow(views, &connections, &mut requests).await;
+    let live = Some((start.elapsed().as_secs_f64(), &timeline));
+    finish(args, ending, report, verdict, live, &options, unreadable)
 }
 
-fn judge(report: &Report, target: &Target, now: Timestamp) -> Verdict {
-    verdict::judge(report, target, now)
-}
-
-/// Watches every context until the verdict over all of them is Done or Failed, or the deadline.
-#[allow(clippy::too_many_arguments)]
-async fn follow(
-    views: Vec<View>,
-    args: &WaitArgs,
-    status_args: &crate::cli::StatusArgs,
+/// What a live wait goes by.
+struct Following<'a> {
+    args: &'a WaitArgs,
+    status_args: &'a crate::cli::StatusArgs,
     fleet: bool,
-    target: &Target,
+    target: &'a Target,
     deadline: Instant,
     start: Instant,
-    connections: &[(Option<Arc<str>>, Connection)],
-    requests: &mut Requests,
-) -> (Ending, Report, Verdict, Timeline) {
-    let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel::<(usize, Report)>();
-    let mut frames: Vec<Report> = Vec::with_capacity(views.len());
-    let mut watchers = Vec::new();
-    // Containers that ended a second or more before the wait began are an earlier rollout's (the
-    // kubelet's finishedAt has a resolution of one second).
-    let began = Timestamp::now() - std::time::Duration::from_secs(1 + start.elapsed().as_secs());
-    for (at, view) in views.into_iter().enumerate() {
-        let read = view.report.contexts.first().cloned().unwrap_or_default();
-        frames.push(view.report);
-        if let Some(live) = view.live {
-            let mut logs = LogKeeper::new(began, args.logs, args.logs_dir.clone());
-            let keep = async move |conn: &Connection, snapshot: &crate::model::Snapshot, report: &mut Report| {
-                logs.keep(conn, snapshot, report).await
-            };
-            watchers.push(watch_context(at, live, read, status_args, fleet, changed.clone(), keep));
-        }
-    }
-    drop(changed);
-    let mut timeline = Timeline::default();
-    let judging = async {
-        let mut report = Report::merge(frames.iter().cloned());
-        loop {
-            let verdict = judge(&report, target, Timestamp::now());
-            for (glyph, line) in timeline.observe(&report, &verdict, start.elapsed()) {
-                terminal::step(glyph, &line);
-            }
-            match verdict.outcome {
-                Outcome::Done => return (Ending::Done, report, verdict),
-                Outcome::Failed => return (Ending::Failed, report, verdict),
-                Outcome::Waiting => requests.dependents_done(connections, &report, &verdict, start.elapsed()).await,
-            }
-            tokio::select! {
-                changed = changes.recv() => match changed {
-                    Some((at, frame)) => {
-                        frames[at] = frame;
-                        report = Report::merge(frames.iter().cloned());
-                    }
-                    None => return (Ending::TimedOut, report, verdict),
-                },
-                // Pods that need a fix fail the wait after the grace, with no change to wake it.
-                () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
-                () = tokio::time::sleep_until(deadline) => return (Ending::TimedOut, report, verdict),
-            }
-        }
-    };
-    let (ending, report, verdict) = tokio::select! {
-        ended = judging => ended,
-        () = async { futures::future::join_all(watchers).await; } => unreachable!("watches run until dropped"),
-    };
-    (ending, report, verdict, timeline)
 }
 
-/// Prints the document and returns the exit status.
+impl Following<'_> {
+    /// Watches every context until the verdict over all of them is Done or Failed, or the deadline.
+    async fn follow(
+        &self,
+        views: Vec<View>,
+        connections: &[(Option<Arc<str>>, Connection)],
+        requests: &mut Requests,
+    ) -> (Ending, Report, Verdict, Timeline) {
+        let Following { args, status_args, fleet, target, deadline, start } = *self;
+        let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel::<(usize, Report)>();
+        let mut frames: Vec<Report> = Vec::with_capacity(views.len());
+        let mut watchers = Vec::new();
+        // Containers that ended a second or more before the wait began are an earlier rollout's (the
+        // kubelet's finishedAt has a resolution of one second).
+        let began = Timestamp::now() - std::time::Duration::from_secs(1 + start.elapsed().as_secs());
+        for (at, view) in views.into_iter().enumerate() {
+            let read = view.report.contexts.first().cloned().unwrap_or_default();
+            frames.push(view.report);
+            if let Some(live) = view.live {
+                let mut logs = LogKeeper::new(began, args.logs, args.logs_dir.clone());
+                let keep = async move |conn: &Connection, snapshot: &crate::model::Snapshot, report: &mut Report| {
+                    logs.keep(conn, snapshot, report).await
+                };
+                watchers.push(watch_context(at, live, read, status_args, fleet, changed.clone(), keep));
+            }
+        }
+        drop(changed);
+        let mut timeline = Timeline::default();
+        let judging = async {
+            let mut report = Report::merge(frames.iter().cloned());
+            loop {
+                let verdict = verdict::judge(&report, target, Timestamp::now());
+                for (glyph, line) in timeline.observe(&report, &verdict, start.elapsed()) {
+                    terminal::step(glyph, &line);
+                }
+                match verdict.outcome {
+                    Outcome::Done => return (Ending::Done, report, verdict),
+                    Outcome::Failed => return (Ending::Failed, report, verdict),
+                    Outcome::Waiting => requests.dependents_done(connections, &report, &verdict, start.elapsed()).await,
+                }
+                tokio::select! {
+                    changed = changes.recv() => match changed {
+                        Some((at, frame)) => {
+                            frames[at] = frame;
+                            report = Report::merge(frames.iter().cloned());
+                        }
+                        None => return (Ending::TimedOut, report, verdict),
+                    },
+                    // Pods that need a fix fail the wait after the grace, with no change to wake it.
+                    () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                    () = tokio::time::sleep_until(deadline) => return (Ending::TimedOut, report, verdict),
+                }
+            }
+        };
+        // The watches run until dropped; the judging ends the wait.
+        let watching = async {
+            futures::future::join_all(watchers).await;
+            std::future::pending::<()>().await
+        };
+        let (ending, report, verdict) = tokio::select! {
+            ended = judging => ended,
+            () = watching => unreachable!("pending for ever"),
+        };
+        (ending, report, verdict, timeline)
+    }
+}
+
+/// Prints the document and returns the exit status (1 when a context could not be read); `live`:
+/// how long a live wait took, and its timeline.
 fn finish(
     args: &WaitArgs,
     ending: Ending,
     report: Report,
     verdict: Verdict,
-    elapsed: Option<f64>,
-    timeline: &Timeline,
+    live: Option<(f64, &Timeline)>,
     options: &RenderOptions,
+    unreadable: bool,
 ) -> Result<ExitCode, Error> {
+    let elapsed = live.map(|(secs, _)| secs);
     let stages = verdict
         .stages
         .into_iter()
         .map(|mut s| {
-            s.done_after = timeline.done_after(&s.stage.to_string()).map(|d| d.as_secs_f64());
+            s.done_after =
+                live.and_then(|(_, timeline)| timeline.done_after(&s.stage.to_string())).map(|d| d.as_secs_f64());
             s
         })
         .collect();
@@ -185,7 +200,7 @@ fn finish(
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         github(&wait)?;
     }
-    Ok(ExitCode::from(ending.exit_status()))
+    Ok(if unreadable { ExitCode::FAILURE } else { ExitCode::from(ending.exit_status()) })
 }
 
 /// Under GitHub Actions: the `::error` annotation (workflow commands are read from stderr as from
