@@ -96,17 +96,7 @@ fn revisions_through_the_gate(ctx: &Ctx) -> Result<()> {
     check(out.code == 3, || format!("a failed migration: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
     // Within seconds of the Job's Failed condition (kustomize-controller's health check polls every
     // 5 s), whenever kustomize-controller took the revision up.
-    let failed_at = ctx.plane.kubectl(&[
-        "-n",
-        ns,
-        "get",
-        "job",
-        "db-migration",
-        "-o",
-        "jsonpath={.status.conditions[?(@.type==\"Failed\")].lastTransitionTime}",
-    ])?;
-    let failed_at: k8s_openapi::jiff::Timestamp =
-        failed_at.trim().parse().map_err(|e| format!("the Job's Failed condition time {failed_at:?}: {e}"))?;
+    let failed_at = crate::rollout::migration_failed_at(ctx, ns)?;
     let after = ended.duration_since(failed_at);
     eprintln!("e2e: wait said 3 {after:#} after the Job's Failed condition ({took:?} after the push)");
     check(after < k8s_openapi::jiff::SignedDuration::from_secs(15), || {

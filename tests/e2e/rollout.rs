@@ -84,23 +84,7 @@ fn rollout_is_no_alarm(ctx: &Ctx) -> Result<()> {
         std::thread::sleep(Duration::from_secs(1));
     };
     let said_at = k8s_openapi::jiff::Timestamp::now();
-    // The Job controller writes Failed after FailureTarget, once the pod is gone: the pod's exit
-    // may be seen (and said) before it.
-    let mut failed_at = String::new();
-    crate::harness::poll_until("the Job's Failed condition", SETTLE, Duration::from_millis(500), || {
-        failed_at = ctx.plane.kubectl(&[
-            "-n",
-            ns,
-            "get",
-            "job",
-            "db-migration",
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Failed\")].lastTransitionTime}",
-        ])?;
-        Ok(!failed_at.trim().is_empty())
-    })?;
-    let failed_at: k8s_openapi::jiff::Timestamp =
-        failed_at.trim().parse().map_err(|e| format!("Job Failed condition time {failed_at:?}: {e}"))?;
+    let failed_at = migration_failed_at(ctx, ns)?;
     let after = said_at.duration_since(failed_at);
     eprintln!(
         "e2e: --exit-code said 3 {after:#} after the Job's Failed condition, {:?} after the push",
@@ -121,4 +105,25 @@ fn rollout_is_no_alarm(ctx: &Ctx) -> Result<()> {
         ctx.wait_status(ns, "app-deploy blocked by the migration's pod", SETTLE, blocked_by_the_pod)?;
     }
     Ok(())
+}
+
+/// When the migration Job's Failed condition was written (waiting for it: the Job controller writes
+/// Failed after FailureTarget, once the pod is gone, so the pod's exit may be seen and said before).
+pub(crate) fn migration_failed_at(ctx: &Ctx, ns: &str) -> Result<k8s_openapi::jiff::Timestamp> {
+    let mut failed_at = String::new();
+    crate::harness::poll_until("the Job's Failed condition", SETTLE, Duration::from_millis(500), || {
+        failed_at = ctx.plane.kubectl(&[
+            "-n",
+            ns,
+            "get",
+            "job",
+            "db-migration",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Failed\")].lastTransitionTime}",
+        ])?;
+        Ok(!failed_at.trim().is_empty())
+    })?;
+    let failed_at: k8s_openapi::jiff::Timestamp =
+        failed_at.trim().parse().map_err(|e| format!("Job Failed condition time {failed_at:?}: {e}"))?;
+    Ok(failed_at)
 }

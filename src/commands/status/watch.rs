@@ -9,19 +9,15 @@ use super::read::{Live, View};
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::cluster;
 use crate::engine;
-use crate::model::{NamedObject, Snapshot};
-use crate::refs::ObjectRef;
+use crate::model::{NamedObject, RemoteCluster, Snapshot};
+use crate::refs::{NamespacedName, ObjectRef};
 use crate::render::{self, RenderOptions};
 use crate::report::{ContainerRef, ContextRead, Report};
 use crate::terminal;
 
-/// How long a watch keeps objects it read because a health check names them before it reads them
-/// again (they are not watched).
-const NAMED_REFRESH: Duration = Duration::from_secs(10);
-
-/// How long a watch keeps what it read of the other clusters stages apply to
-/// (`--follow-kubeconfig`) before it reads them again: they are not watched, as named objects.
-const REMOTE_REFRESH: Duration = Duration::from_secs(10);
+/// How long a watch keeps what no watch covers (objects a health check names, the other clusters
+/// stages apply to with `--follow-kubeconfig`) before it reads them again.
+const UNWATCHED_REFRESH: Duration = Duration::from_secs(10);
 
 /// Watches every live view and prints the frame of all of them again whenever it changes;
 /// `first` is the frame already printed. A context that could not be read stays as it was said.
@@ -80,12 +76,21 @@ pub(crate) async fn watch_context(
     };
     // Objects a failed health check names that no watch covers (custom resources) are read again
     // when the set named changes, or after NAMED_REFRESH; a warning about one is said once.
-    let mut named = NamedCache::default();
-    let mut remotes = RemoteCache::default();
+    let mut named: Unwatched<Vec<(ObjectRef, Option<String>)>, Vec<NamedObject>> = Unwatched::default();
+    let mut remotes: Unwatched<Vec<NamespacedName>, Vec<RemoteCluster>> = Unwatched::default();
     let on_change = async |mut snapshot: Snapshot| {
-        snapshot.named_objects = named.current(&conn, &snapshot, &warn).await;
+        let wanted = engine::named_objects::named_elsewhere(&snapshot);
+        let any = !wanted.is_empty();
+        let read_named =
+            async |warn: &mut crate::terminal::Warn<'_>| cluster::read::named_objects(&conn, &wanted, warn).await;
+        snapshot.named_objects = named.current(wanted.clone(), any, &warn, read_named).await;
         if let Some(request_timeout) = follow {
-            snapshot.remotes = remotes.current(&conn, &snapshot, request_timeout, &warn).await;
+            let secrets = cluster::remote::kubeconfig_secrets(&snapshot);
+            let any = !secrets.is_empty();
+            let read_remotes = async |warn: &mut crate::terminal::Warn<'_>| {
+                cluster::remote::read_remote_clusters(&conn, &snapshot, request_timeout, warn).await
+            };
+            snapshot.remotes = remotes.current(secrets, any, &warn, read_remotes).await;
         }
         let mut report = match engine::diagnose(&snapshot, &filter) {
             Ok(report) => report,
@@ -116,70 +121,44 @@ pub(crate) async fn watch_context(
     cluster::watch::watch(&conn, namespaces, &mut |w| warn(&w), on_change).await;
 }
 
-/// The objects a watch read because failed health checks name them.
-#[derive(Default)]
-struct NamedCache {
-    wanted: Vec<(ObjectRef, Option<String>)>,
-    objects: Vec<NamedObject>,
+/// What a watch reads because no watch covers it (objects a failed health check names, the other
+/// clusters stages apply to): read again when what is wanted (`key`) changes, or after
+/// [`UNWATCHED_REFRESH`]; a warning about it is said once.
+struct Unwatched<K, V> {
+    key: K,
+    value: V,
     read_at: Option<tokio::time::Instant>,
     said: std::collections::HashSet<String>,
 }
 
-impl NamedCache {
-    async fn current(
-        &mut self,
-        conn: &cluster::Connection,
-        snapshot: &Snapshot,
-        warn: &(dyn Fn(&str) + Sync),
-    ) -> Vec<NamedObject> {
-        let wanted = engine::named_objects::named_elsewhere(snapshot);
-        let stale = self.read_at.is_none_or(|at| at.elapsed() >= NAMED_REFRESH);
-        if wanted != self.wanted || (stale && !wanted.is_empty()) {
-            let said = &mut self.said;
-            self.objects = cluster::read::named_objects(conn, &wanted, &mut |w| {
-                if said.insert(w.clone()) {
-                    warn(&w);
-                }
-            })
-            .await;
-            self.wanted = wanted;
-            self.read_at = Some(tokio::time::Instant::now());
-        }
-        self.objects.clone()
+impl<K: Default, V: Default> Default for Unwatched<K, V> {
+    fn default() -> Self {
+        Unwatched { key: K::default(), value: V::default(), read_at: None, said: Default::default() }
     }
 }
 
-/// The other clusters a watch read (`--follow-kubeconfig`): read again when the Secrets the stages
-/// name change, or after [`REMOTE_REFRESH`]; a warning about one is said once.
-#[derive(Default)]
-struct RemoteCache {
-    secrets: Vec<crate::refs::NamespacedName>,
-    clusters: Vec<crate::model::RemoteCluster>,
-    read_at: Option<tokio::time::Instant>,
-    said: std::collections::HashSet<String>,
-}
-
-impl RemoteCache {
+impl<K: PartialEq, V: Clone> Unwatched<K, V> {
+    /// The value for `key`, read with `read` when stale; `wanted` says whether there is anything to
+    /// read at all (nothing wanted is never re-read).
     async fn current(
         &mut self,
-        conn: &cluster::Connection,
-        snapshot: &Snapshot,
-        request_timeout: Option<Duration>,
+        key: K,
+        wanted: bool,
         warn: &(dyn Fn(&str) + Sync),
-    ) -> Vec<crate::model::RemoteCluster> {
-        let secrets = cluster::remote::kubeconfig_secrets(snapshot);
-        let stale = self.read_at.is_none_or(|at| at.elapsed() >= REMOTE_REFRESH);
-        if secrets != self.secrets || (stale && !secrets.is_empty()) {
+        read: impl AsyncFnOnce(&mut crate::terminal::Warn<'_>) -> V,
+    ) -> V {
+        let stale = self.read_at.is_none_or(|at| at.elapsed() >= UNWATCHED_REFRESH);
+        if key != self.key || (stale && wanted) {
             let said = &mut self.said;
-            self.clusters = cluster::remote::read_remote_clusters(conn, snapshot, request_timeout, &mut |w| {
+            self.value = read(&mut |w: String| {
                 if said.insert(w.clone()) {
                     warn(&w);
                 }
             })
             .await;
-            self.secrets = secrets;
+            self.key = key;
             self.read_at = Some(tokio::time::Instant::now());
         }
-        self.clusters.clone()
+        self.value.clone()
     }
 }
