@@ -315,7 +315,11 @@ impl ControlPlane {
                     "--enable-leader-election=false",
                     "--log-encoding=console",
                     "--no-remote-bases=true",
-                    "--concurrent=10",
+                    // Every scenario shares this controller, and a failing `wait: true` stage holds a
+                    // worker for its whole 2-minute health check, retry after retry: with 10 workers a
+                    // loaded run left dependents unchecked for over a minute (a good rollout seen as
+                    // Blocked). Twenty keep the rollouts on their own schedule.
+                    "--concurrent=20",
                     // Stages labelled fluxjobs.test/unwatched are invisible to it: what a stopped
                     // controller looks like to one stage, without stopping it for the other tests.
                     "--watch-label-selector=!fluxjobs.test/unwatched",
