@@ -175,6 +175,7 @@ vocabulary! {
         ExternalArtifact,
         HelmChart,
         HelmRepository,
+        ResourceSetInputProvider,
     }
 }
 

@@ -132,7 +132,7 @@ async fn walk(conn: &Connection, stages: &[Stage], timeout: Duration) -> Result<
     Ok((timeline, None))
 }
 
-/// The distinct sources of the stages (ResourceSets have none).
+/// The distinct sources of the stages (a ResourceSet's is its first named input provider).
 fn sources(stages: &[Stage]) -> Vec<ObjectRef> {
     let mut out: Vec<ObjectRef> = Vec::new();
     for source in stages.iter().filter_map(|s| s.source()) {
@@ -143,10 +143,13 @@ fn sources(stages: &[Stage]) -> Vec<ObjectRef> {
     out
 }
 
-/// Whether source-controller fetches this source on request; ExternalArtifacts are produced by
-/// other controllers and cannot be asked (fluxcd/flux2 cmd/flux/reconcile_with_source.go).
+/// Whether this source fetches on request: source-controller's kinds (ExternalArtifacts are
+/// produced by other controllers and cannot be asked; fluxcd/flux2 cmd/flux/reconcile_with_source.go),
+/// and an input provider, which flux-operator asks its service again on a request (not forced: a
+/// provider's `spec.schedule` is a deploy window, and only `forceAt` overrides it, as
+/// `flux-operator reconcile rsip --force` in cmd/cli/reconcile_inputprovider.go does on purpose).
 pub(crate) fn can_fetch(source: &ObjectRef) -> bool {
-    matches!(source.kind, Kind::GitRepository | Kind::OCIRepository | Kind::Bucket)
+    matches!(source.kind, Kind::GitRepository | Kind::OCIRepository | Kind::Bucket | Kind::ResourceSetInputProvider)
 }
 
 /// Asks the source to fetch and waits until source-controller handled the request, like
@@ -155,7 +158,7 @@ async fn reconcile_source(conn: &Connection, source: &ObjectRef, timeout: Durati
     let (kind, id) = (&source.kind, source.id());
     if !can_fetch(source) {
         terminal::warn(&format!(
-            "cannot reconcile source {kind} {id}: only GitRepository, OCIRepository and Bucket can be asked to fetch"
+            "cannot reconcile source {kind} {id}: only GitRepository, OCIRepository, Bucket and ResourceSetInputProvider can be asked to fetch"
         ));
         return Ok(());
     }

@@ -246,6 +246,23 @@ impl<'a> Index<'a> {
         }
     }
 
+    /// When an input provider exported the revision it has now: the first of its events naming that
+    /// revision since one named another (it writes the revision on the event of every reconcile,
+    /// and a reconcile that exports nothing new names the same one again). `None` when no event
+    /// names it (expired after the API server's event TTL, or dropped by client-go's spam filter).
+    pub(crate) fn exported_at(&self, provider: &ObjectRef, revision: &str) -> Option<Timestamp> {
+        let mut exports: Vec<(Timestamp, &str)> = self
+            .events
+            .get(&reference(provider))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| Some((first_time(e)?, crate::model::exported_revision(e)?)))
+            .collect();
+        exports.sort();
+        let run = exports.iter().rev().take_while(|(_, r)| *r == revision);
+        run.last().map(|(time, _)| *time)
+    }
+
     /// Warning events of one object, oldest first. An object recreated under the same name is a
     /// new object: while the snapshot holds it, only the events of that instance count (see
     /// [`of_instance`]); once it is gone, every event left under its name tells what happened.
@@ -429,6 +446,11 @@ pub(crate) struct StageJobs<'a> {
     /// Jobs carrying its owner labels that it no longer holds (kept by `prune: disabled`, or not
     /// yet garbage-collected): never counted, never a root cause.
     pub leftovers: Vec<&'a Job>,
+}
+
+/// When an event first happened (an aggregated event's later occurrences are in `lastTimestamp`).
+fn first_time(e: &Event) -> Option<Timestamp> {
+    e.first_timestamp.as_ref().map(|t| t.0).or_else(|| e.event_time.as_ref().map(|t| t.0)).or_else(|| event_time(e))
 }
 
 fn event_time(e: &Event) -> Option<Timestamp> {

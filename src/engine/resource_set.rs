@@ -147,11 +147,31 @@ impl StageRules for ResourceSet {
     fn complete_report(&self, index: &Index, report: &mut StageReport, warnings: &mut Vec<String>) {
         let steps = step_jobs(self);
         report.steps = Some(step_reports(index, self, &steps, report.root_cause.as_ref()));
+        if let Some(provider) = report.source.as_ref().and_then(|s| index.source(s)) {
+            report.source_inputs = provider.exported_values();
+            report.attempted_revision = inputs_taken_up(index, self, provider).map(str::to_string);
+        }
         let id = self.id();
         warnings.extend(unmapped_jobs(index, self, &steps).into_iter().map(|job| {
             format!("{job} of {id} is not mapped to a step: its step names objects with templates rendered from input providers or functions")
         }));
     }
+}
+
+/// The revision of its input provider the ResourceSet has reconciled with (whatever the outcome).
+/// RSC records no provider revision: it reconciles the moment a provider's `lastExportedRevision`
+/// changes (`exportedInputsChangePredicate` in internal/controller/resourceset_manager.go) and marks
+/// Ready Unknown when it starts and True or False when it ends, so a reconcile since the export
+/// (its Ready condition's or its newest history entry's time) has taken the inputs up. An export
+/// no event names any more is old enough for any reconcile.
+fn inputs_taken_up<'a>(index: &Index, rset: &ResourceSet, provider: &'a crate::model::Source) -> Option<&'a str> {
+    let revision = provider.artifact_revision()?;
+    let source = rset.source()?;
+    let ready = rset.condition(ConditionType::Ready).and_then(|c| c.last_transition_time);
+    let history = rset.status.as_ref().and_then(|s| s.history.iter().filter_map(|h| h.last_reconciled).max());
+    let reconciled = ready.max(history)?;
+    let taken = index.exported_at(&source, revision).is_none_or(|exported| reconciled >= exported);
+    taken.then_some(revision)
 }
 
 /// A ResourceSet's own state (it needs nothing but the ResourceSet).

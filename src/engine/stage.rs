@@ -77,6 +77,7 @@ fn stage_report(
         attempted_revision: stage.last_attempted_revision().map(str::to_string),
         source,
         source_revision,
+        source_inputs: vec![],
         ready: stage.condition(ConditionType::Ready).map(ready_condition),
         jobs: jobs_report(index, &jobs),
         leftover_jobs: jobs.leftovers.iter().map(|j| job_report(index, j)).collect(),

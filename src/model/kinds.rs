@@ -121,8 +121,16 @@ const fn core(kind: &'static str, group: &'static str, plural: &'static str) -> 
 
 pub(crate) const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 
+/// flux-operator config/crd/bases/fluxcd.controlplane.io_resourcesetinputproviders.yaml.
+const OPERATOR_INPUT_PROVIDER: ApiKind = ApiKind {
+    kind: "ResourceSetInputProvider",
+    group: "fluxcd.controlplane.io",
+    version: "v1",
+    plural: "resourcesetinputproviders",
+};
+
 /// Every kind `status` reads, in the order the capture command names them.
-pub(crate) static READ_KINDS: [ReadKind; 15] = [
+pub(crate) static READ_KINDS: [ReadKind; 16] = [
     entry::<Kustomization>(*StageKind::Kustomization.api(), Role::Stage, Presence::Required),
     entry::<ResourceSet>(*StageKind::ResourceSet.api(), Role::Stage, Presence::Crd),
     entry::<HelmRelease>(*StageKind::HelmRelease.api(), Role::Stage, Presence::Crd),
@@ -137,6 +145,9 @@ pub(crate) static READ_KINDS: [ReadKind; 15] = [
     source("HelmRepository", "helmrepositories"),
     // Flux >= 2.7 only, and rarely used: the capture command would fail on older Flux.
     source("ExternalArtifact", "externalartifacts").uncaptured(),
+    // What a ResourceSet's `spec.inputsFrom` names (flux-operator api/v1 resourceset_types.go
+    // `InputProviderReference`): it exports the inputs a new revision arrives in.
+    entry::<Source>(OPERATOR_INPUT_PROVIDER, Role::Source, Presence::Crd),
     entry::<Job>(core("Job", "batch", "jobs"), Role::Workload, Presence::Optional),
     entry::<Pod>(core("Pod", "", "pods"), Role::Workload, Presence::Optional),
     entry::<Event>(core("Event", "", "events"), Role::Workload, Presence::Optional),
@@ -299,11 +310,11 @@ mod tests {
         }
         assert_eq!(
             read_resources(),
-            "kustomizations.kustomize.toolkit.fluxcd.io,resourcesets.fluxcd.controlplane.io,helmreleases.helm.toolkit.fluxcd.io,gitrepositories.source.toolkit.fluxcd.io,ocirepositories.source.toolkit.fluxcd.io,buckets.source.toolkit.fluxcd.io,helmcharts.source.toolkit.fluxcd.io,helmrepositories.source.toolkit.fluxcd.io,externalartifacts.source.toolkit.fluxcd.io,jobs.batch,pods,events,deployments.apps,statefulsets.apps,daemonsets.apps"
+            "kustomizations.kustomize.toolkit.fluxcd.io,resourcesets.fluxcd.controlplane.io,helmreleases.helm.toolkit.fluxcd.io,gitrepositories.source.toolkit.fluxcd.io,ocirepositories.source.toolkit.fluxcd.io,buckets.source.toolkit.fluxcd.io,helmcharts.source.toolkit.fluxcd.io,helmrepositories.source.toolkit.fluxcd.io,externalartifacts.source.toolkit.fluxcd.io,resourcesetinputproviders.fluxcd.controlplane.io,jobs.batch,pods,events,deployments.apps,statefulsets.apps,daemonsets.apps"
         );
         assert_eq!(
             capture_command(),
-            "kubectl get kustomizations,resourcesets,helmreleases,gitrepositories,ocirepositories,buckets,helmcharts,helmrepositories,jobs,pods,events,deployments,statefulsets,daemonsets -A -o yaml > dump.yaml"
+            "kubectl get kustomizations,resourcesets,helmreleases,gitrepositories,ocirepositories,buckets,helmcharts,helmrepositories,resourcesetinputproviders,jobs,pods,events,deployments,statefulsets,daemonsets -A -o yaml > dump.yaml"
         );
     }
 

@@ -316,6 +316,14 @@ pub struct SourceStatus {
     pub conditions: Vec<Condition>,
     #[serde(default)]
     pub observed_generation: Option<i64>,
+    /// A ResourceSetInputProvider's revision: the digest of the inputs it last exported
+    /// (flux-operator api/v1 resourcesetinputprovider_types.go `LastExportedRevision`).
+    #[serde(default, rename = "lastExportedRevision")]
+    pub last_exported_revision: Option<String>,
+    /// A ResourceSetInputProvider's inputs: one map per input set (a pull request, a branch, a tag),
+    /// the revision a user knows among its values (`sha`, `tag`, `digest`).
+    #[serde(default, rename = "exportedInputs")]
+    pub exported_inputs: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -340,8 +348,9 @@ pub struct LocalSourceReference {
 }
 
 /// A Flux source (GitRepository, OCIRepository, Bucket, ExternalArtifact, HelmChart or
-/// HelmRepository): all the engine needs is the artifact revision and the Ready condition, which
-/// every source kind has, and a HelmChart's own source.
+/// HelmRepository), or what a ResourceSet takes its inputs from (a ResourceSetInputProvider): all
+/// the engine needs is the revision and the Ready condition, which every source kind has, and a
+/// HelmChart's own source.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct Source {
     #[serde(default)]
@@ -360,8 +369,23 @@ impl Source {
     pub fn name(&self) -> &str {
         self.metadata.name_str()
     }
+    /// The artifact's revision, or what an input provider exported last.
     pub fn artifact_revision(&self) -> Option<&str> {
-        self.status.as_ref()?.artifact.as_ref().map(|a| a.revision.as_str())
+        let status = self.status.as_ref()?;
+        status.artifact.as_ref().map(|a| a.revision.as_str()).or(status.last_exported_revision.as_deref())
+    }
+    /// The text values of an input provider's exported inputs, each once, in the order exported.
+    pub fn exported_values(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let inputs = self.status.iter().flat_map(|s| &s.exported_inputs);
+        // `id` is the operator's own checksum of the input set, no revision of the user's.
+        let values = inputs.flat_map(|input| input.iter().filter(|(key, _)| *key != "id").map(|(_, v)| v));
+        for value in values.filter_map(serde_json::Value::as_str) {
+            if !out.iter().any(|v| v == value) {
+                out.push(value.to_string());
+            }
+        }
+        out
     }
     pub fn ready(&self) -> Option<&Condition> {
         self.status.as_ref()?.conditions.iter().find(|c| c.type_ == ConditionType::Ready)
@@ -484,10 +508,26 @@ impl Snapshot {
 
 /// Whether the engine reads this Event: Warnings (they are shown with causes), the Job
 /// controller's `Completed` (it tells a TTL cleanup from an unexpected deletion) and the
-/// scheduler's `Preempted` (a Normal event, often all that is left of a preempted pod). Other
-/// events are dropped when a snapshot is read, which keeps memory low on big clusters.
+/// scheduler's `Preempted` (a Normal event, often all that is left of a preempted pod), and an
+/// input provider's events that carry the revision it exported (the only record of when it did).
+/// Other events are dropped when a snapshot is read, which keeps memory low on big clusters.
 pub(crate) fn event_is_relevant(event: &Event) -> bool {
-    event.type_.as_deref() == Some("Warning") || matches!(event.reason.as_deref(), Some("Completed" | "Preempted"))
+    event.type_.as_deref() == Some("Warning")
+        || matches!(event.reason.as_deref(), Some("Completed" | "Preempted"))
+        || exported_revision(event).is_some()
+}
+
+/// flux-operator api/v1 `RevisionAnnotation`, which the input provider's controller sets on the
+/// event of each reconcile that exported inputs (internal/controller/
+/// resourcesetinputprovider_controller.go, with the revision in the message too).
+const REVISION_ANNOTATION: &str = "fluxcd.controlplane.io/revision";
+
+/// The revision an input provider's event says it exported.
+pub(crate) fn exported_revision(event: &Event) -> Option<&str> {
+    if event.involved_object.kind.as_deref() != Some(Kind::ResourceSetInputProvider.as_str()) {
+        return None;
+    }
+    event.metadata.annotations.as_ref()?.get(REVISION_ANNOTATION).map(String::as_str)
 }
 
 /// The part of a Pod the engine reads: metadata (without managedFields and annotations) and status.

@@ -142,8 +142,11 @@ impl StageObject for ResourceSet {
     fn dependency_ids(&self) -> Vec<StageId> {
         self.spec.depends_on.iter().filter_map(super::ResourceSetDependency::stage).collect()
     }
+    /// The first input provider `spec.inputsFrom` names: a new revision arrives in its inputs. One
+    /// chosen by a label selector is not followed (the ResourceSet is then judged by its Ready).
     fn source(&self) -> Option<ObjectRef> {
-        None
+        let name = self.spec.inputs_from.iter().find_map(|p| p.get("name")?.as_str().filter(|n| !n.is_empty()))?;
+        Some(ObjectRef::new(Kind::ResourceSetInputProvider, self.namespace(), name))
     }
     fn last_attempted_revision(&self) -> Option<&str> {
         None

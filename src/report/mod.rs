@@ -144,10 +144,16 @@ pub(crate) struct StageReport {
     /// `status.lastAttemptedRevision`: the revision of the last try, applied or not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempted_revision: Option<String>,
-    /// `Kind/ns/name` of `spec.sourceRef`; null for a ResourceSet (it has no source).
+    /// `Kind/ns/name` of `spec.sourceRef`, a HelmRelease's chart source, or the input provider a
+    /// ResourceSet's `spec.inputsFrom` names first; null for a ResourceSet without one.
     pub source: Option<ObjectRef>,
-    /// The artifact revision the source offers now, when known.
+    /// The artifact revision the source offers now, when known (an input provider's: the digest of
+    /// the inputs it exports).
     pub source_revision: Option<String>,
+    /// The values an input provider exports now (a ResourceSet's source): where a revision a user
+    /// knows (a sha, a tag, a digest) is found. Omitted for other sources.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub source_inputs: Vec<String>,
     pub ready: Option<ReadyCondition>,
     pub jobs: Vec<JobReport>,
     /// Jobs carrying the stage's owner labels that it no longer holds (not in its inventory: an

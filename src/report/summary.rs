@@ -136,6 +136,7 @@ mod tests {
             attempted_revision: None,
             source: None,
             source_revision: None,
+            source_inputs: vec![],
             ready: Some(ReadyCondition {
                 status: "False".into(),
                 reason: "R".into(),

@@ -10,8 +10,10 @@
 //! revision, Ready=False DependencyNotReady, until their own re-check. So a stage Ready at an older
 //! revision is waited on, never taken for success, and a stage that failed at an older revision is
 //! waited on, never taken for the new revision's failure. A HelmRelease attempts a chart version
-//! (`lastAttemptedRevision`, helm-controller api/v2 helmrelease_types.go); a ResourceSet has no
-//! source and is judged by its own Ready.
+//! (`lastAttemptedRevision`, helm-controller api/v2 helmrelease_types.go). A ResourceSet takes a
+//! revision up in its input provider's inputs: it is at the provider's revision once it reconciled
+//! after the provider exported it (the engine's `attemptedRevision`); without a provider it is
+//! judged by its own Ready.
 
 pub(crate) mod revision;
 
@@ -147,7 +149,7 @@ pub(crate) fn judge(report: &Report, target: &Target, now: Timestamp) -> Verdict
         .stages
         .iter()
         .filter(|s| match (&target.revision, &s.source_revision) {
-            (Some(rev), Some(artifact)) => rev.matches(artifact),
+            (Some(rev), Some(artifact)) => rev.matches(artifact) || s.source_inputs.iter().any(|v| rev.is_named_by(v)),
             _ => false,
         })
         .filter_map(|s| Some((s.context.as_deref(), s.source.clone()?)))
@@ -163,7 +165,8 @@ pub(crate) fn judge(report: &Report, target: &Target, now: Timestamp) -> Verdict
                         (outcome, format!("{why} (its source {source} is not {rev}'s: judged at its own revision)"))
                     } else {
                         let has = stage.source_revision.as_deref().unwrap_or("no artifact");
-                        (Outcome::Waiting, format!("waiting for {source} to fetch {rev} (it has {has})"))
+                        let fetch = if stage.source_inputs.is_empty() { "fetch" } else { "export" };
+                        (Outcome::Waiting, format!("waiting for {source} to {fetch} {rev} (it has {has})"))
                     }
                 }
                 _ => judge_stage(stage, target, now),
@@ -257,12 +260,12 @@ fn attempted(stage: &StageReport, wanted: Option<&str>) -> bool {
     }
 }
 
-/// Whether the stage's last success applied `wanted` (a HelmRelease records no applied revision:
-/// Ready with its attempt at `wanted` is that).
+/// Whether the stage's last success applied `wanted` (a HelmRelease and a ResourceSet record no
+/// applied revision of their source: Ready with their attempt at `wanted` is that).
 fn applied(stage: &StageReport, wanted: Option<&str>) -> bool {
     match (stage.kind, wanted) {
         (_, None) => true,
-        (StageKind::HelmRelease, Some(_)) => attempted(stage, wanted),
+        (StageKind::HelmRelease | StageKind::ResourceSet, Some(_)) => attempted(stage, wanted),
         (_, Some(wanted)) => stage.revision.as_deref() == Some(wanted),
     }
 }

@@ -75,6 +75,19 @@ impl Revision {
             Revision::Version(v) => version_of(artifact) == v,
         }
     }
+
+    /// Whether an input provider's exported value names this revision: a commit sha, a tag or a
+    /// digest, as the provider types export them (`sha`, `tag`, `digest` in flux-operator
+    /// internal/gitprovider and internal/registry; any key of an ExternalService's or a Static one's).
+    pub(crate) fn is_named_by(&self, value: &str) -> bool {
+        let bare = value.strip_prefix("sha1:").or_else(|| value.strip_prefix("sha256:")).unwrap_or(value);
+        let hex = !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_hexdigit());
+        match self {
+            Revision::Full(r) => value == r || hex && digest_of(r).is_some_and(|d| d.eq_ignore_ascii_case(bare)),
+            Revision::Digest(prefix) => hex && bare.to_ascii_lowercase().starts_with(prefix),
+            Revision::Version(v) => value == v,
+        }
+    }
 }
 
 /// The commit sha or digest in a revision: after `@sha1:`/`@sha256:`, or after the `/` of the
@@ -130,5 +143,15 @@ mod tests {
         assert!(Revision::Version("1.2.0".into()).matches("1.2.0@sha256:abcdef0123"));
         assert!(Revision::Version("1.2.0".into()).matches("1.2.0+0123456"));
         assert!(!Revision::Version("1.2.0".into()).matches("1.2.01"));
+    }
+
+    #[test]
+    fn an_input_providers_values_name_a_sha_a_digest_or_a_tag() {
+        assert!(Revision::Digest("0123456".into()).is_named_by(SHA));
+        assert!(Revision::Digest("abcdef0".into()).is_named_by("sha256:ABCDEF0123"));
+        assert!(!Revision::Digest("0123456".into()).is_named_by("release-0123456"));
+        assert!(Revision::Full(format!("main@sha1:{SHA}")).is_named_by(SHA));
+        assert!(Revision::Version("v1.2.0".into()).is_named_by("v1.2.0"));
+        assert!(!Revision::Version("1.2.0".into()).is_named_by("1.2.01"));
     }
 }

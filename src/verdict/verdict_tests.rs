@@ -315,3 +315,78 @@ fn a_stage_applying_to_another_cluster_says_so() {
         "{v:#?}"
     );
 }
+
+/// A Static input provider exporting `sha`, its export event at `exported` (flux-operator writes the
+/// revision on the event: internal/controller/resourcesetinputprovider_controller.go), and a
+/// ResourceSet taking its inputs from it, Ready since `reconciled`.
+fn provider_pipeline(sha: &str, exported: &str, reconciled: &str) -> Vec<Value> {
+    let digest = format!("sha256:{}", sha.repeat(2));
+    vec![
+        json!({
+            "apiVersion": "fluxcd.controlplane.io/v1", "kind": "ResourceSetInputProvider",
+            "metadata": {"name": "release", "namespace": NS},
+            "spec": {"type": "Static", "defaultValues": {"sha": sha}},
+            "status": {"conditions": [condition("Ready", "True", "ReconciliationSucceeded", "Reconciliation finished")],
+                       "lastExportedRevision": digest,
+                       "exportedInputs": [{"id": "48955639", "sha": sha}]},
+        }),
+        json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "release.1", "namespace": NS,
+                         "annotations": {"fluxcd.controlplane.io/revision": digest}},
+            "involvedObject": {"kind": "ResourceSetInputProvider", "name": "release", "namespace": NS},
+            "type": "Normal", "reason": "ReconciliationSucceeded",
+            "message": format!("Reconciliation finished in 3ms, revision {digest}"),
+            "firstTimestamp": exported, "lastTimestamp": exported,
+        }),
+        json!({
+            "apiVersion": "fluxcd.controlplane.io/v1", "kind": "ResourceSet",
+            "metadata": {"name": "shop-release", "namespace": NS, "generation": 1},
+            "spec": {"inputsFrom": [{"kind": "ResourceSetInputProvider", "name": "release"}], "resources": []},
+            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
+                                       "message": "Reconciliation finished in 1s",
+                                       "lastTransitionTime": reconciled, "observedGeneration": 1}]},
+        }),
+    ]
+}
+
+#[test]
+fn a_resource_set_is_at_a_revision_once_it_reconciled_after_its_provider_exported_it() {
+    let sha = "3333333333333333333333333333333333333333";
+    // The provider has not exported the commit yet.
+    let old = verdict(provider_pipeline("1111111111111111111111111111111111111111", T0, NOW), Some("3333333"));
+    assert_eq!(old.outcome, Outcome::Waiting, "{old:#?}");
+    assert!(
+        old.stages[0].why.contains("waiting for ResourceSetInputProvider/shop/release to export 3333333"),
+        "{old:#?}"
+    );
+    // Exported at 10:04, the ResourceSet last Ready at 10:00: the old inputs' Ready.
+    let stale = verdict(provider_pipeline(sha, "2026-11-24T10:04:00Z", T0), Some("3333333"));
+    assert_eq!(stale.outcome, Outcome::Waiting, "{stale:#?}");
+    assert!(stale.stages[0].why.contains("not applied yet"), "{stale:#?}");
+    // Reconciled after the export: done.
+    let done = verdict(provider_pipeline(sha, T0, "2026-11-24T10:04:00Z"), Some("3333333"));
+    assert_eq!(done.outcome, Outcome::Done, "{done:#?}");
+    // No event left naming the export: an old one, any reconcile took it up.
+    let mut expired = provider_pipeline(sha, T0, T0);
+    expired.remove(1);
+    assert_eq!(verdict(expired, Some(sha)).outcome, Outcome::Done);
+}
+
+#[test]
+fn an_export_back_to_an_earlier_revision_is_dated_by_its_latest_run_of_events() {
+    let sha = "3333333333333333333333333333333333333333";
+    // Exported at 10:00, then another revision at 10:01, then this one again at 10:03; the
+    // ResourceSet last reconciled at 10:02, with the other revision's inputs.
+    let mut objects = provider_pipeline(sha, T0, "2026-11-24T10:02:00Z");
+    let mut other = objects[1].clone();
+    other["metadata"]["name"] = json!("release.2");
+    other["metadata"]["annotations"]["fluxcd.controlplane.io/revision"] = json!("sha256:4444");
+    other["firstTimestamp"] = json!("2026-11-24T10:01:00Z");
+    let mut again = objects[1].clone();
+    again["metadata"]["name"] = json!("release.3");
+    again["firstTimestamp"] = json!("2026-11-24T10:03:00Z");
+    objects.extend([other, again]);
+    let v = verdict(objects, Some(sha));
+    assert_eq!(v.outcome, Outcome::Waiting, "{v:#?}");
+}

@@ -254,6 +254,29 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    /// The pipeline as one ResourceSet (as [`Pipeline::resource_set`]) taking its inputs from the
+    /// input provider `provider`, its Jobs annotated `fluxcd.controlplane.io/force: enabled` so that a
+    /// new tag recreates them (flux-operator api/v1 common_types.go `ForceAnnotation`).
+    pub(crate) fn resource_set_from_provider(&self, name: &str, provider: &str) -> String {
+        let inline = format!("  inputs:\n  - tag: \"{}\"\n", self.tag);
+        let from = format!("  inputsFrom:\n  - kind: ResourceSetInputProvider\n    name: {provider}\n");
+        self.resource_set(name, false, &[]).replacen(&inline, &from, 1).replace(
+            "kind: Job\n      metadata:\n",
+            "kind: Job\n      metadata:\n        annotations:\n          fluxcd.controlplane.io/force: enabled\n",
+        )
+    }
+
+    /// A Static input provider exporting this pipeline's tag and the commit `sha` it was built from.
+    pub(crate) fn static_provider(&self, name: &str, sha: &str) -> String {
+        format!(
+            "apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSetInputProvider\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  type: Static\n  defaultValues:\n    tag: \"{tag}\"\n    sha: \"{sha}\"\n",
+            ns = self.namespace,
+            tag = self.tag,
+        )
+    }
+}
+
 /// A fake node kwok runs, in node pool `pool` (label `fluxjobs.test/pool`). A `flaky` one is
 /// tainted, so only that pool's Jobs (which tolerate it) land there, and its Job pods exit with
 /// code 3 when its name is one the kwok stage `pod-on-flaky-node-fails` names.

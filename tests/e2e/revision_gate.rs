@@ -19,6 +19,7 @@ pub(crate) fn all() -> Vec<(&'static str, crate::scenarios::Scenario)> {
         ),
         ("wait_keeps_the_log_of_a_helm_hook_that_helm_deleted", helm_hook_log_outlives_the_hook),
         ("wait_fails_on_a_resource_set_step_and_passes_its_fix", resource_set_step),
+        ("wait_follows_a_revision_through_a_resource_sets_input_provider", resource_set_input_provider),
         ("wait_goes_on_across_an_api_server_outage", across_an_outage),
         ("wait_fails_on_an_image_that_cannot_be_pulled_after_the_grace", image_pull_after_the_grace),
     ]
@@ -202,6 +203,74 @@ fn resource_set_step(ctx: &Ctx) -> Result<()> {
     ctx.plane.apply(&pipeline.resource_set("shop-release", true, &[]))?;
     let out = ctx.plugin(&args)?;
     check(out.code == 0, || format!("the fixed ResourceSet: exit {}: {}\n{}", out.code, out.stdout, out.stderr))
+}
+
+/// (13) A ResourceSet whose inputs come from a provider (a Static one, as a CI job would update it
+/// with the commit it built): the revision is the sha among the provider's exported values. A sha
+/// not exported times out saying so; a new one is done only once the ResourceSet rendered it, with
+/// the Jobs of the new tag complete.
+fn resource_set_input_provider(ctx: &Ctx) -> Result<()> {
+    const FIRST: &str = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d";
+    const SECOND: &str = "2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e";
+    let ns = "e2e-wait-rsip";
+    ctx.plane.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))?;
+    let mut pipeline = Pipeline::seed(ns);
+    ctx.plane.apply(&pipeline.static_provider("release", FIRST))?;
+    ctx.plane.apply(&pipeline.resource_set_from_provider("shop-release", "release"))?;
+    let gate = |revision: &str, timeout: &str| {
+        let args = ["wait", "-n", ns, "rset/shop-release", "--revision", revision, "--timeout", timeout, "-o", "json"];
+        let out = ctx.plugin(&args)?;
+        let doc: Value =
+            serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}\n{}", out.stdout, out.stderr))?;
+        Ok::<_, String>((out, doc))
+    };
+    let (out, doc) = gate(&FIRST[..7], "3m")?;
+    check(out.code == 0, || format!("the first sha: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
+    let first_uid = uid_of_job(ctx, ns, "db-migration")?;
+
+    let (out, doc) = gate(&SECOND[..7], "10s")?;
+    let why = doc["stages"][0]["why"].as_str().unwrap_or_default();
+    check(
+        out.code == 5 && why.contains("waiting for ResourceSetInputProvider/e2e-wait-rsip/release to export 2b3c4d5"),
+        || format!("a sha not exported yet: exit {}: {doc:#}", out.code),
+    )?;
+
+    // CI publishes the new commit's tag and sha; the gate starts at once, on the old Ready.
+    pipeline.tag = "1.0.1".into();
+    ctx.plane.apply(&pipeline.static_provider("release", SECOND))?;
+    let (out, doc) = gate(SECOND, "3m")?;
+    check(out.code == 0, || format!("the new sha: exit {}: {doc:#}\n{}", out.code, out.stderr))?;
+    let stage = crate::stage_of_kind(&doc["report"], "ResourceSet", "shop-release");
+    check(
+        stage["attemptedRevision"] == stage["sourceRevision"]
+            && stage["sourceInputs"].as_array().is_some_and(|v| v.contains(&SECOND.into())),
+        || format!("the ResourceSet at the provider's new export: {stage:#}"),
+    )?;
+    // What the rule dates the export by: flux-operator's event naming the revision it exported.
+    let events = ctx.plane.kubectl(&[
+        "get",
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        "involvedObject.kind=ResourceSetInputProvider",
+        "-o",
+        "json",
+    ])?;
+    let events: Value = serde_json::from_str(&events).map_err(|e| e.to_string())?;
+    let annotated = events["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|e| e["metadata"]["annotations"]["fluxcd.controlplane.io/revision"] == stage["sourceRevision"]);
+    check(annotated, || format!("no event of the provider names {}: {events:#}", stage["sourceRevision"]))?;
+    let job = ctx.plane.kubectl(&["get", "job", "db-migration", "-n", ns, "-o", "json"])?;
+    let job: Value = serde_json::from_str(&job).map_err(|e| e.to_string())?;
+    let image = job["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap_or_default();
+    let complete = job["status"]["succeeded"] == 1;
+    check(image.ends_with(":1.0.1") && complete && job["metadata"]["uid"] != first_uid.as_str(), || {
+        format!("done only with the new tag's migration complete: {job:#}")
+    })
 }
 
 /// (9) The API server goes away for longer than a watch gives it (a proxy of ours in front of it
