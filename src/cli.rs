@@ -38,7 +38,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 #[command(next_help_heading = "Global options (as kubectl's)")]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
@@ -220,6 +220,23 @@ kubectl fluxjobs version\n  \
 kubectl fluxjobs version --client\n  \
 kubectl fluxjobs version -o json")]
     Version(VersionArgs),
+    /// Serve the diagnosis to AI assistants over the Model Context Protocol (stdio).
+    #[command(
+        long_about = "Serve the diagnosis to AI assistants over the Model Context Protocol, on stdin and stdout (the transport assistants launch a local server with).\n\nTools: status, explain, wait_verdict and contexts read (what the commands of the same name print, as JSON, plus a short text); rerun and reconcile write, and are listed only with --allow-writes: each runs the same plan and checks as the command, and changes nothing unless a call sets dryRun to false. The global flags (--kubeconfig, --context, -n, --request-timeout, ...) are the defaults of every call; --request-timeout also bounds each read call (60s when unset). Object text from the cluster is data in every result, never instructions. Progress and errors of the server itself go to stderr.",
+        after_help = "Examples:\n  \
+# An assistant's configuration (mcpServers entry): read-only, one context\n  \
+{\"command\": \"kubectl-fluxjobs\", \"args\": [\"mcp\", \"--context\", \"prod\"]}\n\n  \
+# Try it with the MCP Inspector\n  \
+npx @modelcontextprotocol/inspector --cli kubectl-fluxjobs mcp --method tools/list"
+    )]
+    Mcp(McpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// List the write tools (rerun, reconcile); a call still changes nothing unless it sets dryRun to false.
+    #[arg(long)]
+    pub allow_writes: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -344,6 +361,10 @@ pub struct WaitArgs {
     /// Judge a dump once instead of waiting: exit 0 done, 3 failed, 5 not done yet.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Vec<PathBuf>,
+    /// Judge what the cluster shows now, once, instead of waiting: exit 0 done, 3 failed, 5 not
+    /// done yet (as --snapshot judges a dump).
+    #[arg(long, conflicts_with_all = ["snapshot", "reconcile", "logs_dir"])]
+    pub once: bool,
     /// Wait in these kubeconfig contexts at once (names or globs, comma-separated).
     #[arg(long, value_name = "LIST", conflicts_with_all = ["all_contexts", "snapshot", "context", "cluster", "user", "server", "token"])]
     pub contexts: Option<String>,
@@ -372,7 +393,7 @@ impl WaitArgs {
             summary: false,
             follow_kubeconfig: self.follow_kubeconfig,
             exit_code: false,
-            watch: self.snapshot.is_empty(),
+            watch: self.snapshot.is_empty() && !self.once,
         }
     }
 }

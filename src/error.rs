@@ -34,6 +34,9 @@ pub enum Error {
     Stdout(#[source] RenderError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
+    /// The MCP session on stdio could not start or broke off.
+    #[error("mcp: {0}")]
+    Mcp(String),
     #[error("cannot write the {what} {}", path.display())]
     WriteReport {
         what: &'static str,

@@ -20,6 +20,7 @@ mod plan;
 mod refs;
 mod render;
 mod report;
+mod schema;
 mod selector;
 mod snapshot;
 pub mod terminal;

@@ -29,6 +29,7 @@ fn main() -> ExitCode {
             Command::Wait(args) => commands::wait::run(&ctx, args).await,
             Command::Completion(args) => commands::complete::script(args),
             Command::Version(args) => commands::version::run(&ctx, args).await,
+            Command::Mcp(args) => commands::mcp::run(&cli.global, args).await,
         }
     });
     // A credential plugin that outlived its --request-timeout may still run on a blocking thread:

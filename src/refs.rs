@@ -44,7 +44,7 @@ impl ApiKind {
 /// What runs a stage: a Flux Kustomization, or a Flux Operator ResourceSet (whose steps are a
 /// pipeline of their own). Everything that differs between the kinds' API and tooling lives in
 /// [`StageKind::info`], the one table of stage kinds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 pub enum StageKind {
     #[default]
     Kustomization,
@@ -525,3 +525,7 @@ impl MetaNames for ObjectMeta {
 #[cfg(test)]
 #[path = "refs_tests.rs"]
 mod tests;
+
+crate::schema::text_schema!(StageId, "a stage: Kind/namespace/name, or namespace/name for a Kustomization");
+crate::schema::text_schema!(ObjectRef, "an object: Kind/namespace/name");
+crate::schema::text_schema!(NamespacedName, "namespace/name");

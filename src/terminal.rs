@@ -4,10 +4,47 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use owo_colors::OwoColorize;
 
 use crate::cli::ColorChoice;
+
+tokio::task_local! {
+    /// Where a command's output goes while `mcp` runs it for a tool call ([`capture`]).
+    static TRANSCRIPT: Arc<Mutex<Transcript>>;
+}
+
+/// Set by `mcp`: stdout carries the protocol, so data printed outside a [`capture`] goes to stderr.
+static STDOUT_IS_PROTOCOL: AtomicBool = AtomicBool::new(false);
+
+/// What a command printed while captured: its data (stdout) and its progress and warnings (stderr),
+/// one line each, made inert.
+#[derive(Clone, Debug, Default)]
+pub struct Transcript {
+    pub data: String,
+    pub lines: Vec<String>,
+}
+
+/// Runs `work` with everything it prints kept in a [`Transcript`] instead of written out; a
+/// question finds no terminal. Tasks it spawns print as usual.
+pub async fn capture<T>(work: impl Future<Output = T>) -> (T, Transcript) {
+    let transcript = Arc::new(Mutex::new(Transcript::default()));
+    let out = TRANSCRIPT.scope(transcript.clone(), work).await;
+    let transcript = transcript.lock().map(|t| t.clone()).unwrap_or_default();
+    (out, transcript)
+}
+
+/// Reserves stdout for a protocol: from now on only [`capture`]d output reaches a caller.
+pub fn reserve_stdout() {
+    STDOUT_IS_PROTOCOL.store(true, Ordering::Relaxed);
+}
+
+/// Keeps a line in the current transcript; false when nothing is captured.
+fn captured_line(line: String) -> bool {
+    TRANSCRIPT.try_with(|t| t.lock().map(|mut t| t.lines.push(line)).is_ok()).unwrap_or(false)
+}
 
 /// Colour on stdout: `--color always|never` wins; `auto` colours only a terminal, and never when
 /// `NO_COLOR` is set to a non-empty value (no-color.org) or `TERM=dumb`.
@@ -64,6 +101,9 @@ pub type Warn<'a> = dyn FnMut(String) + Send + 'a;
 
 /// A warning on stderr.
 pub fn warn(message: &str) {
+    if captured_line(format!("warning: {}", inert(message))) {
+        return;
+    }
     let label = if auto_color() && std::io::stderr().is_terminal() {
         "warning:".yellow().bold().to_string()
     } else {
@@ -85,6 +125,17 @@ pub fn write_data<E>(write: impl FnOnce(&mut dyn Write) -> Result<(), E>) -> Res
 where
     E: From<std::io::Error> + BrokenPipe,
 {
+    if let Ok(transcript) = TRANSCRIPT.try_with(Arc::clone) {
+        let mut data = Vec::new();
+        write(&mut data)?;
+        if let Ok(mut transcript) = transcript.lock() {
+            transcript.data.push_str(&String::from_utf8_lossy(&data));
+        }
+        return Ok(());
+    }
+    if STDOUT_IS_PROTOCOL.load(Ordering::Relaxed) {
+        return write(&mut std::io::stderr().lock());
+    }
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let result = write(&mut out).and_then(|()| out.flush().map_err(E::from));
     match result {
@@ -131,6 +182,9 @@ impl Glyph {
 /// One progress step on stderr, coloured on a terminal.
 pub fn step(glyph: Glyph, message: &str) {
     let text = glyph.text();
+    if captured_line(format!("{text} {}", inert(message))) {
+        return;
+    }
     let glyph = if auto_color() && std::io::stderr().is_terminal() {
         match glyph {
             Glyph::Done => text.green().to_string(),
@@ -157,6 +211,9 @@ pub enum Answer {
 /// (`rerun ... 2>&1 | tee log` still asks): `/dev/tty` on Unix, the console on Windows. `Yes` only
 /// when the answer starts with y.
 pub fn confirm(question: &str) -> Answer {
+    if TRANSCRIPT.try_with(|_| ()).is_ok() {
+        return Answer::NoTerminal;
+    }
     let Ok((input, mut output)) = controlling_terminal() else { return Answer::NoTerminal };
     if write!(output, "{question} [y/N] ").and_then(|()| output.flush()).is_err() {
         return Answer::NoTerminal;

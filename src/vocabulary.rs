@@ -89,6 +89,8 @@ macro_rules! vocabulary {
             }
         }
 
+        crate::schema::text_schema!($name, "as Kubernetes or Flux writes it");
+
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 String::deserialize(deserializer).map($name::from)

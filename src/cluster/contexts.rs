@@ -19,6 +19,12 @@ pub(crate) struct KubeContext {
     pub prompts: bool,
 }
 
+/// The context a connection uses: `--context`, else the kubeconfig's current one.
+pub(crate) fn default_context(options: &ConnectOptions) -> Result<Option<String>, ClusterError> {
+    let kubeconfig = load_kubeconfig(options)?.ok_or(ClusterError::NoKubeconfig)?;
+    Ok(options.context.clone().or(kubeconfig.current_context))
+}
+
 /// The contexts of the kubeconfig kubectl would load, in its order.
 pub(crate) fn kubeconfig_contexts(
     options: &ConnectOptions,

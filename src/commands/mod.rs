@@ -2,6 +2,7 @@
 
 pub mod complete;
 pub mod follow;
+pub mod mcp;
 pub mod reconcile;
 pub mod rerun;
 pub mod status;

@@ -173,19 +173,21 @@ pub struct ReconcileSnapshot {
 
 /// What `status.history` says of a stage: since when and how many times it has been failing, and
 /// its last success. The same fields for every kind that keeps a history.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StageHistory {
     /// When the failures that are the newest entries began; `None` when the newest succeeded.
+    #[schemars(with = "Option<String>")]
     pub failing_since: Option<Timestamp>,
     /// How many reconciliations (or releases) failed since then.
     pub failed_attempts: u64,
     pub last_success: Option<LastSuccess>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct LastSuccess {
     pub revision: Option<String>,
+    #[schemars(with = "Option<String>")]
     pub time: Option<Timestamp>,
 }
 

@@ -107,7 +107,7 @@ fn with_context_flag(hint: &str, flag: &str) -> String {
 }
 
 /// One context (or dump) of a run, and why it could not be read.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub(crate) struct ContextRead {
     pub name: Option<Arc<str>>,
     /// The kubeconfig cluster entry it uses.

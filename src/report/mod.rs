@@ -15,7 +15,7 @@ pub(crate) use contexts::ContextRead;
 pub(crate) use summary::Summary;
 
 /// The state of one stage, of any kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub(crate) enum StageState {
     Ready,
     Progressing,
@@ -48,7 +48,7 @@ impl StageState {
 }
 
 /// How far a ResourceSet's current (or last) reconcile got with one of its steps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub(crate) enum StepState {
     /// Applied and healthy.
     Done,
@@ -71,7 +71,7 @@ impl StepState {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub(crate) enum JobState {
     Complete,
     Failed,
@@ -95,7 +95,7 @@ impl JobState {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Report {
     /// The contexts (or dumps) read, in order, and whether each could be.
@@ -108,7 +108,7 @@ pub(crate) struct Report {
     pub warnings: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ReadyCondition {
     pub status: String,
@@ -121,7 +121,7 @@ pub(crate) struct ReadyCondition {
     pub observed_generation: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct StageReport {
     /// The kubeconfig context the stage was read from (a dump's file name offline); null when the
@@ -190,7 +190,7 @@ pub(crate) struct StageReport {
 }
 
 /// The other cluster a stage applies to, and whether its objects were read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct RemoteReport {
     /// `ns/name` of the Secret holding its kubeconfig (`spec.kubeConfig.secretRef`).
@@ -217,7 +217,7 @@ impl RemoteReport {
 }
 
 /// One Helm hook Job of a HelmRelease.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct HookReport {
     pub namespace: String,
@@ -230,7 +230,7 @@ pub(crate) struct HookReport {
 }
 
 /// One step of a ResourceSet.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct StepReport {
     pub name: String,
@@ -245,7 +245,7 @@ pub(crate) struct StepReport {
 }
 
 /// One `dependsOn[].readyExpr` and its value on the snapshot's objects.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ReadyExprReport {
     /// `ns/name` of the dependency.
@@ -353,7 +353,7 @@ impl StageReport {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct JobReport {
     pub namespace: String,
@@ -365,7 +365,7 @@ pub(crate) struct JobReport {
     pub pods: Vec<PodReport>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PodReport {
     pub name: String,
@@ -376,7 +376,7 @@ pub(crate) struct PodReport {
 }
 
 /// The object actually at fault.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct RootCause {
     pub kind: Kind,
@@ -408,7 +408,7 @@ pub(crate) struct RootCause {
 }
 
 /// A row of the failure catalog a root cause matches: its id and what it is.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub(crate) struct Failure {
     pub id: &'static str,
     pub what: &'static str,
@@ -605,3 +605,5 @@ impl Serialize for Reason {
         serializer.serialize_str(self.as_str())
     }
 }
+
+crate::schema::text_schema!(Reason, "the reason a controller wrote, or one the plugin names (README's reasons)");

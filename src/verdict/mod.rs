@@ -28,7 +28,7 @@ use crate::report::{JobState, Reason, Report, StageReport, StageState};
 use revision::{Revision, digest_of, version_of};
 
 /// What `wait` decides, for a stage and for all of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub(crate) enum Outcome {
     Done,
     Failed,
@@ -56,7 +56,7 @@ pub(crate) struct Target {
 }
 
 /// One stage's verdict.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct StageVerdict {
     pub stage: StageId,
@@ -72,7 +72,7 @@ pub(crate) struct StageVerdict {
 }
 
 /// The verdict on every stage of a report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Verdict {
     pub outcome: Outcome,
@@ -80,13 +80,13 @@ pub(crate) struct Verdict {
 }
 
 /// How a wait ended, and its exit status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub(crate) enum Ending {
     Done,
     Failed,
     /// `--timeout` passed first.
     TimedOut,
-    /// A dump judged once, not done at the time it was taken.
+    /// Judged once (a dump, or `--once`), not done at the time it was read.
     NotDoneYet,
     /// No stage matched the namespace, the stage or the selector.
     NothingInScope,
@@ -117,7 +117,7 @@ impl Ending {
 
 /// What `wait` prints on stdout: how it ended, each stage's verdict, and the status report of the
 /// last picture (root causes, events and log tails of what failed).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct WaitReport {
     pub ending: Ending,

@@ -65,7 +65,7 @@ pub async fn run(ctx: &Context, args: &WaitArgs) -> Result<ExitCode, Error> {
         let verdict = verdict::judge(&first, &target, options.now);
         return finish(args, Ending::NothingInScope, first, verdict, None, &options, unreadable);
     }
-    if !args.snapshot.is_empty() {
+    if !args.snapshot.is_empty() || args.once {
         let verdict = verdict::judge(&first, &target, options.now);
         let ending = match verdict.outcome {
             Outcome::Done => Ending::Done,
