@@ -911,3 +911,171 @@ fn wait_writes_junit_and_the_github_annotation_and_summary() {
         stderr(&unwritable)
     );
 }
+
+#[path = "support/mcp_client.rs"]
+mod mcp_client;
+
+fn mcp_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
+}
+
+#[test]
+fn mcp_serves_the_diagnosis_to_a_real_client_and_lists_writes_only_when_allowed() {
+    mcp_runtime().block_on(async {
+        let program = std::path::Path::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"));
+        let session = mcp_client::Session::start(program, &[], &[]).await.unwrap();
+        assert_eq!(session.server(), ("kubectl-fluxjobs".to_string(), env!("CARGO_PKG_VERSION").to_string()));
+        let tools = session.tools().await.unwrap();
+        let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(names, ["status", "explain", "wait_verdict", "contexts"]);
+        assert!(
+            tools
+                .iter()
+                .all(|t| t.output_schema.is_some() && t.annotations.as_ref().unwrap().read_only_hint == Some(true))
+        );
+
+        let snapshot = root().join(example("failed-migration"));
+        let snapshot = snapshot.to_str().unwrap();
+        let status = session.call("status", serde_json::json!({"snapshot": snapshot})).await.unwrap();
+        assert!(!status.is_error, "{}", status.text);
+        let cli: serde_json::Value =
+            serde_json::from_str(&stdout(&run(&["status", "--snapshot", snapshot, "-o", "json"]))).unwrap();
+        assert_eq!(status.structured, cli, "the tool's document is the command's");
+        assert!(status.text.starts_with("Read from the cluster:"), "{}", status.text);
+        assert!(status.text.contains("Pod/shop/db-migration-grq6n Error") && status.text.contains("(exit code 3)"));
+
+        let explain =
+            session.call("explain", serde_json::json!({"stage": "app-post-deploy", "snapshot": snapshot})).await;
+        let explain = explain.unwrap();
+        assert!(explain.text.contains("chain: shop/app-post-deploy -> shop/app-deploy -> shop/app-pre-deploy"));
+        assert!(explain.text.contains("hint: fix what made container migration fail"), "{}", explain.text);
+
+        let verdict = session.call("wait_verdict", serde_json::json!({"snapshot": snapshot})).await.unwrap();
+        assert_eq!(verdict.structured["ending"], "Failed", "{}", verdict.text);
+
+        let unknown = session.call("explain", serde_json::json!({"stage": "nope", "snapshot": snapshot})).await;
+        let unknown = unknown.unwrap();
+        assert!(unknown.is_error && unknown.text.starts_with("explain: stage \"nope\" not found"), "{}", unknown.text);
+        let mistyped = session.call("status", serde_json::json!({"namespaces": "shop"})).await.unwrap();
+        assert!(mistyped.is_error && mistyped.text.contains("unknown field `namespaces`"), "{}", mistyped.text);
+        let write = session.call("rerun", serde_json::json!({"targets": ["job/db-migration"]})).await;
+        assert!(write.is_err_and(|e| e.contains("--allow-writes")));
+        let prompt =
+            session.prompt("why_blocked", serde_json::json!({"stage": "app-deploy", "namespace": "shop"})).await;
+        let prompt = prompt.unwrap();
+        assert!(
+            prompt.contains(r#"Call the `explain` tool with {"namespace":"shop","stage":"app-deploy"}"#),
+            "{prompt}"
+        );
+        session.close().await.unwrap();
+
+        let missing = root().join("target/no-such-kubeconfig");
+        let env = [("KUBECONFIG", missing.to_str().unwrap())];
+        let writes = mcp_client::Session::start(program, &["--allow-writes"], &env).await.unwrap();
+        let tools = writes.tools().await.unwrap();
+        let rerun = tools.iter().find(|t| t.name == "rerun").expect("rerun listed");
+        let annotations = rerun.annotations.as_ref().unwrap();
+        assert_eq!((annotations.read_only_hint, annotations.destructive_hint), (Some(false), Some(true)));
+        assert!(tools.iter().any(|t| t.name == "reconcile"));
+        // A kubeconfig that is not there: the command's own one-line error, as a tool error.
+        let rerun =
+            writes.call("rerun", serde_json::json!({"targets": ["job/db-migration"], "namespace": "shop"})).await;
+        let rerun = rerun.unwrap();
+        assert!(rerun.is_error && rerun.text.starts_with("rerun: ") && !rerun.text.contains('\n'), "{}", rerun.text);
+        writes.close().await.unwrap();
+    });
+}
+
+/// A few hundred frames that are no valid request, each answered with an error, and the server
+/// still answers afterwards and exits cleanly when its client goes.
+#[test]
+fn mcp_answers_initialize_and_an_error_to_each_malformed_frame() {
+    use std::io::{BufRead, Write};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"))
+        .arg("mcp")
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let (lines, answers) = std::sync::mpsc::channel();
+    let output = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(output).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let next = || -> serde_json::Value {
+        let line = answers.recv_timeout(std::time::Duration::from_secs(10)).expect("an answer");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+    let mut send = |frame: &str| writeln!(input, "{frame}").and_then(|()| input.flush()).unwrap();
+    send(
+        r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"fuzz","version":"0"}}}"#,
+    );
+    let init = next();
+    assert_eq!(init["result"]["serverInfo"]["name"], "kubectl-fluxjobs", "{init}");
+    assert!(
+        init["result"]["capabilities"]["tools"].is_object() && init["result"]["capabilities"]["prompts"].is_object()
+    );
+    send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+
+    // xorshift: the same frames every run.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut random = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let pieces = [
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"",
+        ":",
+        ",",
+        "null",
+        "1e999",
+        "jsonrpc",
+        "\"2.0\"",
+        "id",
+        "method",
+        "\\u0000",
+        "é",
+        "\u{1b}[2J",
+    ];
+    for n in 1..=300u64 {
+        let frame = match n % 5 {
+            // Not JSON (never blank: a blank line is no frame).
+            0 => format!("x{}", (0..random(12)).map(|_| pieces[random(16) as usize]).collect::<String>()),
+            // JSON that is no request.
+            1 => ["[]", "null", "42", "\"tools/list\"", "{}", r#"{"id":1}"#][random(6) as usize].to_string(),
+            // A method no MCP server has.
+            2 => format!(r#"{{"jsonrpc":"2.0","id":{n},"method":"x/{}"}}"#, random(1000)),
+            // A tool called with arguments of the wrong type.
+            3 => format!(
+                r#"{{"jsonrpc":"2.0","id":{n},"method":"tools/call","params":{{"name":"status","arguments":{{"stage":{}}}}}}}"#,
+                random(1000)
+            ),
+            // A tool that does not exist.
+            _ => format!(
+                r#"{{"jsonrpc":"2.0","id":{n},"method":"tools/call","params":{{"name":"t{}","arguments":{{}}}}}}"#,
+                random(99)
+            ),
+        };
+        send(&frame);
+        let answer = next();
+        let error = answer["error"]["code"].as_i64().is_some() || answer["result"]["isError"] == true;
+        assert!(error, "frame {n} {frame:?}: {answer}");
+    }
+    send(r#"{"jsonrpc":"2.0","id":1000,"method":"tools/list"}"#);
+    assert_eq!(next()["result"]["tools"][0]["name"], "status");
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
+}

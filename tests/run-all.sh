@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # README's test command: every test of the project, with nothing skipped.
-#  1. checks the prerequisites (cargo with clippy and rustfmt, go, openssl, tar, sha256sum, setsid)
+#  1. checks the prerequisites (cargo with clippy and rustfmt, go, openssl, tar, sha256sum, setsid, npx)
 #     and says what is missing, then the lint gate: rustfmt --check and clippy with warnings denied;
 #  2. builds, or reuses from its cache, the real control plane (tests/e2e/build-tools.sh: etcd,
 #     kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, kustomize-controller,
@@ -13,11 +13,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 missing=()
-for tool in cargo go openssl tar sha256sum setsid; do
+for tool in cargo go openssl tar sha256sum setsid npx; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "run-all: missing on PATH: ${missing[*]} (Rust >= 1.89, Go >= 1.26 with the module proxy, openssl, GNU tar, coreutils, util-linux)" >&2
+  echo "run-all: missing on PATH: ${missing[*]} (Rust >= 1.89, Go >= 1.26 with the module proxy, openssl, GNU tar, coreutils, util-linux, node >= 20 with npx)" >&2
   exit 1
 fi
 for component in clippy fmt; do

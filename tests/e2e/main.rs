@@ -13,6 +13,11 @@ mod fixtures;
 mod fleet;
 mod harness;
 mod helm_releases;
+mod mcp;
+// What the CLI tests call of it too (the server's name) is not needed here.
+#[allow(dead_code)]
+#[path = "../support/mcp_client.rs"]
+mod mcp_client;
 mod previous_run;
 #[path = "../support/pty.rs"]
 mod pty;
@@ -174,6 +179,7 @@ fn main() {
     scenarios.extend(previous_run::all());
     scenarios.extend(rollout::all());
     scenarios.extend(revision_gate::all());
+    scenarios.extend(mcp::all());
     let needs_cluster = enabled && !args.list && scenarios.iter().any(|(name, _)| selected(&args, name));
     let ctx = if needs_cluster {
         let options = harness::Options {

@@ -12,13 +12,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Parser;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, GetPromptRequestParams,
     GetPromptResponse, GetPromptResult, Implementation, InitializeResult, JsonObject, ListPromptsResult,
     ListToolsResult, PaginatedRequestParams, Prompt, PromptArgument, PromptMessage, Role, ServerCapabilities,
 };
 use rmcp::service::{RequestContext, RoleServer};
-use clap::Parser;
 use rmcp::{ServerHandler, ServiceExt};
 use serde_json::Value;
 
@@ -282,7 +282,8 @@ impl ServerHandler for Server {
             PromptArgument::new("namespace").with_description("Its namespace").with_required(false),
             PromptArgument::new("context").with_description("The kubeconfig context").with_required(false),
         ];
-        let prompt = Prompt::new(WHY_BLOCKED, Some("Why is this Flux stage blocked, and what fixes it?"), Some(arguments));
+        let prompt =
+            Prompt::new(WHY_BLOCKED, Some("Why is this Flux stage blocked, and what fixes it?"), Some(arguments));
         Ok(ListPromptsResult::with_all_items(vec![prompt]))
     }
 

@@ -221,7 +221,9 @@ impl ToolName {
             ToolName::WaitVerdict => {
                 "Where a revision stands now: for each stage in scope, Done (Ready at the revision with its Jobs complete), Failed (with the pod at fault) or Waiting (and what for), judged once as `kubectl fluxjobs wait --once -o json` does. Ending NotDoneYet means still rolling out."
             }
-            ToolName::Contexts => "The kubeconfig's contexts, their clusters and servers, and the one calls use by default.",
+            ToolName::Contexts => {
+                "The kubeconfig's contexts, their clusters and servers, and the one calls use by default."
+            }
             ToolName::Rerun => {
                 "Run a Job again safely: plan and check everything (permissions, admission) as `kubectl fluxjobs rerun` does, save a restorable backup, delete the Job with a uid precondition, and let Flux recreate it. dryRun (default true) returns the plan and changes nothing."
             }
@@ -244,10 +246,10 @@ impl ToolName {
 
     fn output_schema(self) -> JsonObject {
         match self {
-            ToolName::Status | ToolName::Explain => schema::<Report>(),
-            ToolName::WaitVerdict => schema::<WaitReport>(),
-            ToolName::Contexts => schema::<Contexts>(),
-            ToolName::Rerun | ToolName::Reconcile => schema::<WriteOutcome>(),
+            ToolName::Status | ToolName::Explain => output::<Report>(),
+            ToolName::WaitVerdict => output::<WaitReport>(),
+            ToolName::Contexts => output::<Contexts>(),
+            ToolName::Rerun | ToolName::Reconcile => output::<WriteOutcome>(),
         }
     }
 
@@ -366,9 +368,21 @@ fn flag(out: &mut Vec<String>, name: &str, on: bool) {
     }
 }
 
-/// A type's JSON Schema as the object MCP carries.
+/// What a call's arguments may be: the type's JSON Schema as it is read.
 fn schema<T: JsonSchema>() -> JsonObject {
-    match serde_json::to_value(schemars::schema_for!(T)) {
+    object(schemars::schema_for!(T))
+}
+
+/// What a document is, as it is written: a field left out when empty is not required (clients
+/// check the structured content against it).
+fn output<T: JsonSchema>() -> JsonObject {
+    object(
+        schemars::generate::SchemaSettings::draft2020_12().for_serialize().into_generator().into_root_schema_for::<T>(),
+    )
+}
+
+fn object(schema: schemars::Schema) -> JsonObject {
+    match serde_json::to_value(schema) {
         Ok(serde_json::Value::Object(object)) => object,
         _ => JsonObject::new(),
     }

@@ -64,7 +64,8 @@ fn message(line: &str) -> Result<Option<RxJsonRpcMessage<RoleServer>>, Value> {
     if line.trim().is_empty() {
         return Ok(None);
     }
-    let value: Value = serde_json::from_str(line).map_err(|e| error(Value::Null, -32700, &format!("Parse error: {e}")))?;
+    let value: Value =
+        serde_json::from_str(line).map_err(|e| error(Value::Null, -32700, &format!("Parse error: {e}")))?;
     let id = value.get("id").filter(|id| id.is_string() || id.is_number()).cloned().unwrap_or(Value::Null);
     serde_json::from_value(value).map(Some).map_err(|e| error(id, -32600, &format!("Invalid request: {e}")))
 }
