@@ -35,8 +35,9 @@ fn explains_and_reruns(ctx: &Ctx) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(read_tools(ns, &kubeconfig))?;
     inspector(ns, &kubeconfig)?;
-    let forbidden = forbidden_kubeconfig(ctx, ns)?;
-    runtime.block_on(write_tools(ctx, ns, &kubeconfig, &forbidden))
+    let forbidden = crate::safety::user_without_patch(ctx, ns, "mcp-without-patch")?;
+    let forbidden = forbidden.to_str().ok_or("kubeconfig path")?;
+    runtime.block_on(write_tools(ctx, ns, &kubeconfig, forbidden))
 }
 
 /// status, explain and wait_verdict on the live failure, as an assistant calls them.
@@ -90,22 +91,6 @@ fn inspector(ns: &str, kubeconfig: &str) -> Result<()> {
     check(status.get("error").is_none() && cause["exitCode"] == 3, || format!("the Inspector's status call: {status}"))
 }
 
-/// A user who may read and delete Jobs but not patch Kustomizations (what a rerun needs).
-fn forbidden_kubeconfig(ctx: &Ctx, ns: &str) -> Result<String> {
-    ctx.plane.apply(&format!(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: mcp-without-patch\n  namespace: {ns}\nrules:\n\
-         - apiGroups: [kustomize.toolkit.fluxcd.io]\n  resources: [kustomizations]\n  verbs: [get, list, watch]\n\
-         - apiGroups: [batch]\n  resources: [jobs]\n  verbs: [get, list, watch, delete]\n\
-         - apiGroups: [\"\"]\n  resources: [pods, events]\n  verbs: [get, list, watch]\n\
-         ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: mcp-without-patch\n  namespace: {ns}\n\
-         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: mcp-without-patch}}\n\
-         subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: fluxjobs-e2e-viewer}}]\n"
-    ))?;
-    let path = crate::kubeconfig_path(ctx, "mcp-without-patch.kubeconfig");
-    ctx.plane.write_kubeconfig(&path, "fluxjobs-e2e-viewer", "viewer")?;
-    Ok(path.to_str().ok_or("kubeconfig path")?.to_string())
-}
-
 /// rerun: absent without --allow-writes; a dry run plans and changes nothing; a forbidden user's
 /// call is a tool error naming the verb and resource; dryRun false runs the Job again.
 async fn write_tools(ctx: &Ctx, ns: &str, kubeconfig: &str, forbidden: &str) -> Result<()> {
@@ -134,6 +119,11 @@ async fn write_tools(ctx: &Ctx, ns: &str, kubeconfig: &str, forbidden: &str) -> 
         || format!("the dry run's plan: {}", plan.structured),
     )?;
     check(uid_of_job(ctx, ns, "db-migration")? == uid, || "a dry run changed the Job".into())?;
+    let order = session.call("reconcile", json!({"stage": "app-post-deploy", "namespace": ns})).await?;
+    let chain = format!("{ns}/app-pre-deploy -> {ns}/app-deploy -> {ns}/app-post-deploy");
+    check(!order.is_error && order.structured["dryRun"] == true && order.text.contains(&chain), || {
+        format!("reconcile's dry run: {}", order.structured)
+    })?;
 
     let mut run = target;
     run["dryRun"] = false.into();

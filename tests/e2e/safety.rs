@@ -39,21 +39,28 @@ fn no_backup_in(dir: &Path) -> Result<()> {
     check(saved == 0, || format!("a backup was written to {} although nothing was to change", dir.display()))
 }
 
+/// A kubeconfig of a user who may read Kustomizations and read and delete Jobs in `ns`, but not
+/// patch Kustomizations (which a rerun needs): a Role and RoleBinding named `name`.
+pub(crate) fn user_without_patch(ctx: &Ctx, ns: &str, name: &str) -> Result<std::path::PathBuf> {
+    ctx.plane.apply(&format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: {name}\n  namespace: {ns}\nrules:\n\
+         - apiGroups: [kustomize.toolkit.fluxcd.io]\n  resources: [kustomizations]\n  verbs: [get, list, watch]\n\
+         - apiGroups: [batch]\n  resources: [jobs]\n  verbs: [get, list, watch, delete]\n\
+         ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: {name}\n  namespace: {ns}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: {name}}}\n\
+         subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: fluxjobs-e2e-viewer}}]\n"
+    ))?;
+    let kubeconfig = crate::kubeconfig_path(ctx, &format!("{name}.kubeconfig"));
+    ctx.plane.write_kubeconfig(&kubeconfig, "fluxjobs-e2e-viewer", "viewer")?;
+    Ok(kubeconfig)
+}
+
 /// A user who may delete Jobs but not patch Kustomizations: refused before the delete, in one line
 /// naming the verb, the resource and the namespace; `--dry-run` says the same.
 fn refused_without_permission_to_patch(ctx: &Ctx) -> Result<()> {
     let ns = "e2e-safety-rbac";
     pre_deploy_done(ctx, ns)?;
-    ctx.plane.apply(&format!(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: rerun-without-patch\n  namespace: {ns}\nrules:\n\
-         - apiGroups: [kustomize.toolkit.fluxcd.io]\n  resources: [kustomizations]\n  verbs: [get, list, watch]\n\
-         - apiGroups: [batch]\n  resources: [jobs]\n  verbs: [get, list, watch, delete]\n\
-         ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rerun-without-patch\n  namespace: {ns}\n\
-         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: rerun-without-patch}}\n\
-         subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: fluxjobs-e2e-viewer}}]\n"
-    ))?;
-    let kubeconfig = crate::kubeconfig_path(ctx, "rerun-without-patch.kubeconfig");
-    ctx.plane.write_kubeconfig(&kubeconfig, "fluxjobs-e2e-viewer", "viewer")?;
+    let kubeconfig = user_without_patch(ctx, ns, "rerun-without-patch")?;
     let uid = uid_of_job(ctx, ns, "db-migration")?;
     let backups = ctx.plane.dir.join("backups-safety-rbac");
     let expected = format!(

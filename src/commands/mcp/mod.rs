@@ -66,6 +66,7 @@ impl Server {
             Err(message) => return failure(tool, &message),
         };
         let Some(line) = line else { return self.contexts() };
+        let dry_run = line.iter().any(|arg| arg == "--dry-run");
         let cli = match Cli::try_parse_from(std::iter::once("kubectl-fluxjobs".to_string()).chain(line)) {
             Ok(cli) => cli,
             Err(e) => {
@@ -87,7 +88,7 @@ impl Server {
             Err(e) => return failure(tool, &format!("the command failed unexpectedly ({e})")),
         };
         match result {
-            Ok(code) => self.answer(tool, code, transcript),
+            Ok(code) => self.answer(tool, code, transcript, dry_run),
             Err(e) => {
                 let mut message = for_user(&e).lines().map(inert).collect::<Vec<_>>().join(" ");
                 if let Some(last) = transcript.lines.iter().rev().find(|l| l.starts_with("warning:")) {
@@ -116,12 +117,12 @@ impl Server {
     }
 
     /// A command's result as the tool's: its JSON document and a short text, or its plan and steps.
-    fn answer(&self, tool: ToolName, code: ExitCode, transcript: Transcript) -> CallToolResult {
+    fn answer(&self, tool: ToolName, code: ExitCode, transcript: Transcript, dry_run: bool) -> CallToolResult {
         let exit_code = exit_status(code);
         if tool.writes() {
             let outcome = WriteOutcome {
                 command: tool.name(),
-                dry_run: transcript.lines.iter().any(|l| l.contains("dry run")),
+                dry_run,
                 exit_code,
                 steps: transcript.lines,
                 output: transcript.data,
