@@ -1079,3 +1079,52 @@ fn mcp_answers_initialize_and_an_error_to_each_malformed_frame() {
     assert!(out.status.success(), "{out:?}");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A cluster that is not there, and one that never answers: each call is a one-line tool error,
+/// the latter within `--request-timeout`, and the server goes on.
+#[test]
+fn mcp_calls_to_an_unreachable_or_silent_cluster_are_bounded_tool_errors() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        // Accept and hold every connection, answering nothing.
+        let held: Vec<_> = silent.incoming().map_while(Result::ok).collect();
+        drop(held);
+    });
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = root().join("target/mcp-clusters");
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = |name: &str, port: u16| {
+        let path = dir.join(format!("{name}.kubeconfig"));
+        let text = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: {name}\nclusters:\n- name: {name}\n  cluster:\n    server: http://127.0.0.1:{port}\n\
+             contexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n    namespace: shop\nusers:\n- name: {name}\n  user:\n    token: t\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (silent, closed) = (kubeconfig("silent", silent_port), kubeconfig("closed", closed_port));
+    mcp_runtime().block_on(async {
+        let program = std::path::Path::new(env!("CARGO_BIN_EXE_kubectl-fluxjobs"));
+        let args = ["--kubeconfig", closed.as_str(), "--request-timeout", "2s"];
+        let session = mcp_client::Session::start(program, &args, &[]).await.unwrap();
+        let refused = session.call("status", serde_json::json!({})).await.unwrap();
+        assert!(
+            refused.is_error && refused.text.starts_with("status: cannot reach the Kubernetes API server"),
+            "{}",
+            refused.text
+        );
+        assert!(!refused.text.contains('\n'), "{}", refused.text);
+        session.close().await.unwrap();
+
+        let args = ["--kubeconfig", silent.as_str(), "--request-timeout", "2s"];
+        let session = mcp_client::Session::start(program, &args, &[]).await.unwrap();
+        let start = std::time::Instant::now();
+        let silent = session.call("explain", serde_json::json!({"stage": "app-deploy"})).await.unwrap();
+        assert!(silent.is_error && silent.text.starts_with("explain: "), "{}", silent.text);
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "took {:?}: {}", start.elapsed(), silent.text);
+        // The server still answers.
+        assert_eq!(session.tools().await.unwrap().len(), 4);
+        session.close().await.unwrap();
+    });
+}
