@@ -266,7 +266,7 @@ mod tests {
     async fn completes_subcommands_flags_and_values_without_a_cluster() {
         let (subs, d) = candidates(&[], "").await;
         let names: Vec<&str> = subs.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["status", "rerun", "reconcile", "wait", "completion", "version"]);
+        assert_eq!(names, ["status", "rerun", "reconcile", "wait", "completion", "version", "mcp"]);
         assert_eq!(d, NO_FILES);
         let (flags, _) = candidates(&words("status"), "--").await;
         for flag in
