@@ -950,6 +950,14 @@ fn mcp_serves_the_diagnosis_to_a_real_client_and_lists_writes_only_when_allowed(
         assert!(explain.text.contains("chain: shop/app-post-deploy -> shop/app-deploy -> shop/app-pre-deploy"));
         assert!(explain.text.contains("hint: fix what made container migration fail"), "{}", explain.text);
 
+        let hostile = root().join(example("hostile-text"));
+        let hostile = session.call("status", serde_json::json!({"snapshot": hostile.to_str().unwrap()})).await.unwrap();
+        assert!(
+            !hostile.is_error && !hostile.text.contains('\u{1b}') && hostile.text.contains("^["),
+            "{}",
+            hostile.text
+        );
+
         let verdict = session.call("wait_verdict", serde_json::json!({"snapshot": snapshot})).await.unwrap();
         assert_eq!(verdict.structured["ending"], "Failed", "{}", verdict.text);
 

@@ -262,11 +262,11 @@ impl ToolName {
             ToolName::Rerun => "Run a Job again",
             ToolName::Reconcile => "Reconcile a stage in dependency order",
         };
-        // A rerun deletes a Job; a reconcile only asks controllers, which apply what Git holds.
-        let destructive = self == ToolName::Rerun;
+        // A rerun deletes a Job; a reconcile makes controllers apply what Git holds now, which
+        // recreates Jobs and prunes what Git no longer has.
         ToolAnnotations::with_title(title)
             .read_only(!self.writes())
-            .destructive(destructive)
+            .destructive(self.writes())
             .idempotent(!self.writes())
             .open_world(true)
     }
@@ -434,6 +434,8 @@ mod tests {
         }
         let report = serde_json::to_string(&ToolName::Status.tool().output_schema).unwrap();
         assert!(report.contains("rootCause") && report.contains("exitCode"), "{report}");
-        assert_eq!(ToolName::Rerun.tool().annotations.unwrap().destructive_hint, Some(true));
+        for write in [ToolName::Rerun, ToolName::Reconcile] {
+            assert_eq!(write.tool().annotations.unwrap().destructive_hint, Some(true));
+        }
     }
 }
