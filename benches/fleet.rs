@@ -6,6 +6,8 @@
 //!     cargo bench --bench fleet -- --offline-from target/bench/fleet-300.json   # offline part only
 //!     cargo bench --bench fleet -- --only contexts --contexts 10 --per-context 50    # fleet of clusters only
 //!     cargo bench --bench fleet -- --only wait --wait-seconds 300   # the API cost and memory of a wait
+//!     cargo bench --bench fleet -- --namespaces 1000 --hold     # fill, then keep the cluster up to profile by hand
+//!     cargo bench --bench fleet -- --baseline OLD-BINARY          # also (a) of an older build, and whether its JSON is the same
 //!
 //! It starts the end-to-end control plane (tests/e2e/harness.rs) without kustomize-controller,
 //! fills it with N copies of the seed pipeline (Kustomization and GitRepository statuses written
@@ -65,6 +67,10 @@ struct Args {
     sizes_mb: Vec<usize>,
     /// A dump saved by an earlier run: skip the cluster, measure the offline engine only.
     offline_from: Option<PathBuf>,
+    /// After filling, print the benchmark user's kubeconfig and keep the cluster up until killed.
+    hold: bool,
+    /// An older build of the plugin: its (a) is measured beside, and its document compared.
+    baseline: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -78,6 +84,8 @@ fn args() -> Args {
         runs: 5,
         sizes_mb: vec![5, 50, 200],
         offline_from: None,
+        hold: false,
+        baseline: None,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -92,8 +100,14 @@ fn args() -> Args {
             "--rtt-ms" => a.rtt_ms = value.split(',').map(|s| s.parse().expect("--rtt-ms 50,100")).collect(),
             "--offline-from" => a.offline_from = Some(PathBuf::from(value)),
             "--wait-seconds" => a.wait_seconds = value.parse().expect("--wait-seconds S"),
+            "--baseline" => a.baseline = Some(PathBuf::from(value)),
             "--sizes-mb" => a.sizes_mb = value.split(',').map(|s| s.parse().expect("--sizes-mb 5,50")).collect(),
             "--bench" => {
+                i += 1;
+                continue;
+            }
+            "--hold" => {
+                a.hold = true;
                 i += 1;
                 continue;
             }
@@ -160,13 +174,20 @@ fn main() {
         args.namespaces, counts["kustomizations"], counts["jobs"], counts["pods"], counts["events"], counts["deployments"], args.runs
     )
     .unwrap();
+    if args.hold {
+        eprintln!("bench: holding the cluster; kubeconfig (the benchmark user's): {}", bench_kubeconfig.display());
+        eprintln!("bench: admin kubeconfig: {}; audit log in {}", plane.kubeconfig.display(), plane.dir.display());
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
     if args.only.as_deref() == Some("wait") {
         wait_cost(&plane, &bench_kubeconfig, args.namespaces, args.wait_seconds, &mut report);
         std::fs::write(out.join("fleet.md"), &report).unwrap();
         println!("{report}");
         return;
     }
-    live(&plane, &bench_kubeconfig, args.runs, &mut report);
+    live(&plane, &bench_kubeconfig, args.runs, args.baseline.as_deref(), &mut report);
     wait_cost(&plane, &bench_kubeconfig, args.namespaces, args.wait_seconds, &mut report);
     let dump = plane.kubectl(&["get", &fluxjobs::testing::read_resources(), "-A", "-o", "json"]).unwrap();
     std::fs::write(out.join(format!("fleet-{}.json", args.namespaces)), &dump).unwrap();
@@ -174,6 +195,63 @@ fn main() {
     startup(&mut report);
     std::fs::write(out.join("fleet.md"), &report).unwrap();
     println!("{report}");
+}
+
+/// Whether this build's `status -A -o json` says what `old`'s does on the same cluster, durations
+/// aside (ages and "running 12s" move between the two runs).
+fn same_document(old: &Path, kubeconfig: &str, report: &mut String) {
+    let document = |program: &Path| {
+        let out = Command::new(program).args(["--kubeconfig", kubeconfig, "status", "-A", "-o", "json"]).output();
+        without_durations(&String::from_utf8_lossy(&out.expect("run status").stdout))
+    };
+    let (before, after) = (document(old), document(Path::new(BIN)));
+    let same = before == after;
+    eprintln!("bench: the document of (a) is {}the baseline's", if same { "" } else { "NOT " });
+    writeln!(
+        report,
+        "The document of (a) is {} the baseline's ({}), durations aside.\n",
+        if same { "the same as" } else { "DIFFERENT from" },
+        old.display()
+    )
+    .unwrap();
+    if !same {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+        std::fs::write(dir.join("baseline.json"), &before).unwrap();
+        std::fs::write(dir.join("current.json"), &after).unwrap();
+    }
+}
+
+/// The text with every duration (`12s`, `3m4s`, `1h2m`, `250ms`) replaced by `<d>`.
+fn without_durations(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let mut end = 0;
+        let bytes = tail.as_bytes();
+        // Runs of digits each followed by a unit; anything else ends the duration.
+        loop {
+            let digits = tail[end..].bytes().take_while(u8::is_ascii_digit).count();
+            let unit = tail[end + digits..].bytes().take_while(|b| matches!(b, b'h' | b'm' | b's')).count();
+            if digits == 0 || unit == 0 || unit > 2 {
+                break;
+            }
+            end += digits + unit;
+        }
+        let preceded = out.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+        let followed = bytes.get(end).is_some_and(|b| b.is_ascii_alphanumeric());
+        if end > 0 && !preceded && !followed {
+            out.push_str("<d>");
+            rest = &tail[end..];
+        } else {
+            let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+            out.push_str(&tail[..digits]);
+            rest = &tail[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -707,8 +785,11 @@ fn median<T: Copy + Ord>(mut v: Vec<T>) -> T {
     v[v.len() / 2]
 }
 
-fn live(plane: &ControlPlane, kubeconfig: &Path, runs: usize, report: &mut String) {
+fn live(plane: &ControlPlane, kubeconfig: &Path, runs: usize, baseline: Option<&Path>, report: &mut String) {
     let kc = kubeconfig.to_str().unwrap();
+    if let Some(old) = baseline {
+        same_document(old, kc, report);
+    }
     let kubectl = plane.tool("KUBECTL").to_path_buf();
     // The kinds `status` reads, from its own list, for the `kubectl get` floor.
     let kinds = fluxjobs::testing::read_resources();
@@ -729,6 +810,13 @@ fn live(plane: &ControlPlane, kubeconfig: &Path, runs: usize, report: &mut Strin
             vec!["--kubeconfig", kc, "get", &kinds, "-A", "-o", "json"],
         ),
     ];
+    if let Some(old) = baseline {
+        peers.push((
+            "(a0) the baseline's status -A -o json",
+            old.to_path_buf(),
+            vec!["--kubeconfig", kc, "status", "-A", "-o", "json"],
+        ));
+    }
     if let Some(flux) = plane.try_tool("FLUX") {
         peers.push((
             "(d) flux get kustomizations -A",

@@ -167,10 +167,39 @@ mod tests {
         let seen = seen.lock().unwrap();
         let pages: Vec<&Seen> = seen.iter().filter(|r| r.uri.contains("/kustomizations")).collect();
         assert_eq!(pages.len(), 2);
-        assert!(pages.iter().all(|p| p.uri.contains("limit=500")), "{pages:?}");
+        assert!(pages.iter().all(|p| p.uri.contains("limit=5000")), "{pages:?}");
         assert!(pages[1].uri.contains("continue=page-2"), "{pages:?}");
-        // One LIST per kind, all namespaces, nothing else.
-        assert_eq!(seen.len(), crate::model::READ_KINDS.len() + 1);
+        // One LIST per kind, all namespaces, nothing else: the events that are no Warnings are not
+        // wanted here (no Job is gone or without pods).
+        let first_picture = crate::model::READ_KINDS.iter().filter(|k| k.demand == crate::model::Demand::Always);
+        assert_eq!(seen.len(), first_picture.count() + 1);
+        let events: Vec<&Seen> = seen.iter().filter(|r| r.uri.contains("/events")).collect();
+        assert!(events.len() == 1 && events[0].uri.contains("fieldSelector=type%3DWarning"), "{events:?}");
+    }
+
+    /// A Job the inventory names is gone: the events that are no Warnings are read in its namespace
+    /// only, in a second LIST, and the `Completed` one among them is kept.
+    #[tokio::test]
+    async fn the_other_events_are_read_only_where_a_job_is_gone() {
+        let mut stage = kustomization("shop", "app", json!([]));
+        stage["status"] = json!({"inventory": {"entries": [{"id": "shop_db-migration_batch_Job", "v": "v1"}]}});
+        let completed = json!({"apiVersion": "v1", "kind": "Event", "type": "Normal", "reason": "Completed",
+                               "metadata": {"name": "e1", "namespace": "shop"},
+                               "involvedObject": {"kind": "Job", "name": "db-migration", "namespace": "shop"}});
+        let (conn, seen) = connection(move |r| match r.uri.as_str() {
+            u if u.contains("/kustomizations") => list(vec![stage.clone()], None),
+            u if u.contains("/namespaces/shop/events") && u.contains("fieldSelector=type%21%3DWarning") => {
+                list(vec![completed.clone()], None)
+            }
+            _ => empty_list(),
+        });
+        let (snapshot, warnings) = read(&conn, None).await;
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let events = snapshot.unwrap().events;
+        assert!(events.len() == 1 && events[0].reason.as_deref() == Some("Completed"), "{events:?}");
+        let seen = seen.lock().unwrap();
+        let other: Vec<&Seen> = seen.iter().filter(|r| r.uri.contains("type%21%3DWarning")).collect();
+        assert!(other.len() == 1 && other[0].uri.starts_with("/api/v1/namespaces/shop/events?"), "{other:?}");
     }
 
     #[tokio::test]

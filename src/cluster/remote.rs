@@ -86,7 +86,7 @@ async fn read_one(
         Ok(remote) => remote,
         Err(why) => return (server, Err(why)),
     };
-    let reads = join_all(namespaces.iter().map(|ns| read_workloads(&remote, Some(ns)))).await;
+    let reads = join_all(namespaces.iter().map(|ns| read_workloads(&remote, Some(ns), true))).await;
     let mut snapshot = Snapshot::default();
     for read in reads {
         match read {

@@ -121,7 +121,12 @@ impl Outages {
 /// The watch of one kind, its events tagged with the kind's place in [`READ_KINDS`].
 fn watch_kind(conn: &Connection, at: usize, scope: Option<&str>) -> BoxStream<'static, (usize, Signal)> {
     let api = dynamic_api(&conn.client, scope, &api_resource(&READ_KINDS[at].api));
-    watcher(api, watcher::Config::default())
+    let config = watcher::Config::default();
+    let config = match READ_KINDS[at].field_selector {
+        Some(fields) => config.fields(fields),
+        None => config,
+    };
+    watcher(api, config)
         .default_backoff()
         .map(move |item| {
             let signal = match item {

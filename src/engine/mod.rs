@@ -42,6 +42,7 @@ mod stage;
 pub(crate) mod state;
 mod steps;
 pub(crate) mod waiting;
+mod wanted;
 mod warnings;
 pub(crate) mod workload;
 
@@ -51,6 +52,7 @@ use crate::report::Report;
 pub(crate) use graph::{EngineError, Filter, Graph};
 pub(crate) use index::{Index, holds_job, inventory_objects, owner_of};
 pub(crate) use rules::{JobRecreation, RequestOutcome, request_outcome, rules};
+pub(crate) use wanted::other_events_wanted;
 
 /// Runs the diagnosis.
 pub(crate) fn diagnose(snapshot: &Snapshot, filter: &Filter) -> Result<Report, EngineError> {
