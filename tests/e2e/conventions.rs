@@ -151,7 +151,7 @@ fn verbosity_logs_requests(ctx: &Ctx) -> Result<()> {
     let requests: Vec<&str> =
         out.stderr.lines().filter(|l| l.contains("round_trippers.go:632] \"Response\" verb=\"GET\"")).collect();
     let kustomizations = format!(
-        "url=\"{}/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/{ns}/kustomizations?&limit=500\" status=\"200 OK\" milliseconds=",
+        "url=\"{}/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/{ns}/kustomizations?&limit=5000\" status=\"200 OK\" milliseconds=",
         ctx.plane.api_server
     );
     // One LIST per kind: Kustomizations, four source kinds, Jobs, Pods, Events, Deployments.
