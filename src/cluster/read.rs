@@ -115,16 +115,9 @@ pub async fn read_snapshot(
                 break;
             }
             let extra = join_all(wanted.iter().map(|ns| read_namespace(conn, Some(ns), None))).await;
-            for (ns, result) in wanted.iter().zip(extra) {
-                seen.insert(ns.clone());
-                match result {
-                    Ok((more, warnings)) => {
-                        snapshot.merge(more);
-                        warnings.into_iter().for_each(&mut *warn);
-                    }
-                    Err(e) => warn(format!("cannot follow dependencies into namespace {ns:?}: {}", one_line(&e))),
-                }
-            }
+            let reads = wanted.iter().map(|ns| Some(ns.as_str())).zip(extra);
+            merge_reads(&mut snapshot, reads, warn, "cannot follow dependencies into");
+            seen.extend(wanted);
         }
     }
     // Workloads in namespaces other than the ones read: only their Jobs, Pods, Events, Deployments.
@@ -133,20 +126,11 @@ pub async fn read_snapshot(
             namespace.into_iter().map(String::from).chain(snapshot.stage_ids().map(|id| id.namespace)).collect();
         let extra: Vec<String> = workload_namespaces(&snapshot).into_iter().filter(|ns| !read.contains(ns)).collect();
         let results = join_all(extra.iter().map(|ns| read_workloads(conn, Some(ns), false))).await;
-        for (ns, result) in extra.iter().zip(results) {
-            match result {
-                Ok((more, warnings)) => {
-                    snapshot.merge(more);
-                    warnings.into_iter().for_each(&mut *warn);
-                }
-                Err(e) => warn(format!("cannot read the workloads in namespace {ns:?}: {}", one_line(&e))),
-            }
-        }
+        let reads = extra.iter().map(|ns| Some(ns.as_str())).zip(results);
+        merge_reads(&mut snapshot, reads, warn, "cannot read the workloads in");
     }
     let wanted = crate::engine::other_events_wanted(&snapshot);
-    let (more, warnings) = read_when_wanted(conn, namespace, &wanted).await;
-    snapshot.merge(more);
-    warnings.into_iter().for_each(&mut *warn);
+    read_when_wanted(conn, namespace, &wanted, &mut snapshot, warn).await;
     let named = named_objects(conn, &named_elsewhere(&snapshot), warn).await;
     snapshot.named_objects.extend(named);
     Ok(snapshot)
@@ -156,36 +140,51 @@ pub async fn read_snapshot(
 /// whole cluster rather than once per namespace.
 const WANTED_NAMESPACES_APART: usize = 8;
 
-/// The kinds read only when wanted ([`Demand::WhenWanted`]), in the namespaces `wanted` names:
-/// concurrently, one LIST per namespace (or one for the cluster when `scope` is all of it and many
-/// are wanted). A failure is a warning: what they tell is context, not the cause.
+/// The kinds read only when wanted ([`Demand::WhenWanted`]), in the namespaces `wanted` names,
+/// into `snapshot`: concurrently, one LIST per namespace (or one for the cluster when `scope` is all
+/// of it and many are wanted). A failure is a warning: what they tell is context, not the cause.
 async fn read_when_wanted(
     conn: &Connection,
     scope: Option<&str>,
     wanted: &BTreeSet<String>,
-) -> (Snapshot, Vec<String>) {
+    snapshot: &mut Snapshot,
+    warn: &mut crate::terminal::Warn<'_>,
+) {
     let when_wanted = |kind: &ReadKind| kind.demand == Demand::WhenWanted;
     let namespaces: Vec<Option<&str>> = match scope {
         None if wanted.len() > WANTED_NAMESPACES_APART => vec![None],
         _ => wanted.iter().map(|ns| Some(ns.as_str())).collect(),
     };
     let reads = join_all(namespaces.iter().map(|ns| read_kinds(conn, *ns, None, when_wanted))).await;
-    let mut snapshot = Snapshot::default();
-    let mut warnings = Vec::new();
-    for (ns, read) in namespaces.iter().zip(reads) {
+    // RBAC grants a resource whole: a refusal was said when its first part was read.
+    let mut unsaid = |warning: String| {
+        if !warning.starts_with("forbidden:") {
+            warn(warning);
+        }
+    };
+    merge_reads(snapshot, namespaces.into_iter().zip(reads), &mut unsaid, "cannot read the events of");
+}
+
+/// Merges the reads of several namespaces (`None`: the cluster) into `snapshot`, their warnings
+/// said; a read that failed is said as `failed` and the place.
+fn merge_reads<'a>(
+    snapshot: &mut Snapshot,
+    reads: impl IntoIterator<Item = (Option<&'a str>, Result<(Snapshot, Vec<String>), ClusterError>)>,
+    warn: &mut crate::terminal::Warn<'_>,
+    failed: &str,
+) {
+    for (ns, read) in reads {
         match read {
-            Ok((more, more_warnings)) => {
+            Ok((more, warnings)) => {
                 snapshot.merge(more);
-                // RBAC grants a resource whole: a refusal was said when its first part was read.
-                warnings.extend(more_warnings.into_iter().filter(|w| !w.starts_with("forbidden:")));
+                warnings.into_iter().for_each(&mut *warn);
             }
             Err(e) => {
                 let place = ns.map_or("the cluster".to_string(), |ns| format!("namespace {ns:?}"));
-                warnings.push(format!("cannot read the events of {place}: {}", one_line(&e)));
+                warn(format!("{failed} {place}: {}", one_line(&e)));
             }
         }
     }
-    (snapshot, warnings)
 }
 
 /// The objects a failed health check names whose kind no LIST covers (an operator's custom

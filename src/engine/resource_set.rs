@@ -147,9 +147,9 @@ impl StageRules for ResourceSet {
     fn complete_report(&self, index: &Index, report: &mut StageReport, warnings: &mut Vec<String>) {
         let steps = step_jobs(self);
         report.steps = Some(step_reports(index, self, &steps, report.root_cause.as_ref()));
-        if let Some(provider) = report.source.as_ref().and_then(|s| index.source(s)) {
+        if let Some((source, provider)) = report.source.as_ref().and_then(|s| Some((s, index.source(s)?))) {
             report.source_inputs = provider.exported_values();
-            report.attempted_revision = inputs_taken_up(index, self, provider).map(str::to_string);
+            report.attempted_revision = inputs_taken_up(index, self, source, provider).map(str::to_string);
         }
         let id = self.id();
         warnings.extend(unmapped_jobs(index, self, &steps).into_iter().map(|job| {
@@ -164,13 +164,17 @@ impl StageRules for ResourceSet {
 /// Ready Unknown when it starts and True or False when it ends, so a reconcile since the export
 /// (its Ready condition's or its newest history entry's time) has taken the inputs up. An export
 /// no event names any more is old enough for any reconcile.
-fn inputs_taken_up<'a>(index: &Index, rset: &ResourceSet, provider: &'a crate::model::Source) -> Option<&'a str> {
+fn inputs_taken_up<'a>(
+    index: &Index,
+    rset: &ResourceSet,
+    source: &ObjectRef,
+    provider: &'a crate::model::Source,
+) -> Option<&'a str> {
     let revision = provider.artifact_revision()?;
-    let source = rset.source()?;
     let ready = rset.condition(ConditionType::Ready).and_then(|c| c.last_transition_time);
     let history = rset.status.as_ref().and_then(|s| s.history.iter().filter_map(|h| h.last_reconciled).max());
     let reconciled = ready.max(history)?;
-    let taken = index.exported_at(&source, revision).is_none_or(|exported| reconciled >= exported);
+    let taken = index.exported_at(source, revision).is_none_or(|exported| reconciled >= exported);
     taken.then_some(revision)
 }
 

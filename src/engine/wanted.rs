@@ -15,24 +15,31 @@ use crate::vocabulary::Kind;
 /// ResourceSet's input provider (when it exported: `Index::exported_at`). A superset is harmless:
 /// it only costs a LIST.
 pub(crate) fn other_events_wanted(snapshot: &Snapshot) -> BTreeSet<String> {
-    let owners: HashSet<(&str, &str)> = snapshot
+    // Pods by the uid of their owner, or by its namespace and name (a Job without a uid, in fixtures),
+    // as `Index::pods_of_job` finds them.
+    let owner_uids: HashSet<&str> = snapshot
         .pods
         .iter()
-        .flat_map(|pod| pod.metadata.owner_references.iter().flatten().map(|o| (o.uid.as_str(), o.name.as_str())))
+        .flat_map(|pod| pod.metadata.owner_references.iter().flatten().map(|o| o.uid.as_str()))
         .collect();
-    let has_pods = |uid: Option<&str>, name: &str| owners.iter().any(|(u, n)| uid.map_or(*n == name, |uid| *u == uid));
-    let owner_uids: HashSet<&str> = owners.iter().map(|(uid, _)| *uid).collect();
+    let owner_names: HashSet<(&str, &str)> = snapshot
+        .pods
+        .iter()
+        .flat_map(|pod| {
+            pod.metadata.owner_references.iter().flatten().map(|o| (pod.metadata.namespace_str(), o.name.as_str()))
+        })
+        .collect();
     let jobs: HashSet<(&str, &str)> =
         snapshot.jobs.iter().map(|j| (j.metadata.namespace_str(), j.metadata.name_str())).collect();
     let mut out = BTreeSet::new();
     for job in &snapshot.jobs {
-        let uid = job.metadata.uid.as_deref();
-        let owned = match uid {
+        let (ns, name) = (job.metadata.namespace_str(), job.metadata.name_str());
+        let owned = match job.metadata.uid.as_deref() {
             Some(uid) => owner_uids.contains(uid),
-            None => has_pods(None, job.metadata.name_str()),
+            None => owner_names.contains(&(ns, name)),
         };
         if !owned {
-            out.insert(job.metadata.namespace_str().to_string());
+            out.insert(ns.to_string());
         }
     }
     for stage in snapshot.stages() {

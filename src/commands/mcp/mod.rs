@@ -135,18 +135,12 @@ impl Server {
             Err(e) => return failure(tool, &format!("the command printed no JSON document ({e})")),
         };
         let text = match tool {
-            ToolName::Explain => text::explain(&doc, self.asked_stage(&doc).as_deref().unwrap_or_default()),
+            ToolName::Explain => text::explain(&doc),
             ToolName::WaitVerdict => text::verdict(&doc),
             _ => text::status(&doc),
         };
         // A context that could not be read is said in the document; the call still answers.
         result(doc, format!("{text}\n(exit status {exit_code})"), false)
-    }
-
-    /// The stage `explain` was asked about: the last of the chain its report shows.
-    fn asked_stage(&self, doc: &Value) -> Option<String> {
-        let stages = doc.get("stages")?.as_array()?;
-        stages.last()?.get("name")?.as_str().map(str::to_string)
     }
 
     fn contexts(&self) -> CallToolResult {

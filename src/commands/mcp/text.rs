@@ -90,21 +90,18 @@ pub(super) fn status(doc: &Value) -> String {
     out.join("\n")
 }
 
-/// `explain`: the stage asked about, with its chain and cause; the others it waits on, one line each.
-pub(super) fn explain(doc: &Value, asked: &str) -> String {
+/// `explain`: the stage asked about (`status STAGE` shows it last, after everything upstream of it),
+/// with its chain and cause; the others it waits on, one line each.
+pub(super) fn explain(doc: &Value) -> String {
     let stages = doc.get("stages").and_then(Value::as_array).cloned().unwrap_or_default();
-    let name = asked.rsplit('/').next().unwrap_or(asked);
-    let Some(stage) = stages.iter().rev().find(|s| str_of(s, "name") == name) else { return status(doc) };
+    let Some(stage) = stages.last() else { return status(doc) };
     let mut out = vec![DATA_NOTICE.to_string(), format!("{} {}", stage_line(stage), str_of(stage, "state"))];
     if let Some(waiting) = stage.get("waitingFor").and_then(Value::as_str) {
         out.push(format!("  waiting for {}", clean(waiting, MESSAGE_CHARS)));
     }
     cause_lines(stage, &mut out);
-    let upstream: Vec<String> = stages
-        .iter()
-        .filter(|s| !std::ptr::eq(*s, stage))
-        .map(|s| format!("{} {}", stage_line(s), str_of(s, "state")))
-        .collect();
+    let upstream: Vec<String> =
+        stages.iter().take(stages.len() - 1).map(|s| format!("{} {}", stage_line(s), str_of(s, "state"))).collect();
     if !upstream.is_empty() {
         out.push(format!("upstream: {}", upstream.join("; ")));
     }
