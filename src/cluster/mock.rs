@@ -202,6 +202,52 @@ mod tests {
         assert!(other.len() == 1 && other[0].uri.starts_with("/api/v1/namespaces/shop/events?"), "{other:?}");
     }
 
+    /// The first picture LISTs the pods of Jobs only (by the label the API server gives them); a
+    /// Deployment that is not available has the pods no Job owns read in its namespace, in a second
+    /// LIST, and the pod that says why is kept.
+    #[tokio::test]
+    async fn the_pods_no_job_owns_are_read_only_where_a_workload_is_not_done() {
+        let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}},
+            "status": {"replicas": 1, "unavailableReplicas": 1}});
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-7c9f8d6b5-x1", "namespace": "shop",
+            "labels": {"app": "web", "pod-template-hash": "7c9f8d6b5"}}, "status": {"phase": "Pending"}});
+        let mut ready = deployment.clone();
+        ready["status"] = json!({"replicas": 1, "availableReplicas": 1});
+        let answer = move |unavailable: bool| {
+            let (deployment, pod) = (if unavailable { deployment.clone() } else { ready.clone() }, pod.clone());
+            move |r: &Seen| match r.uri.as_str() {
+                u if u.contains("/kustomizations") => list(vec![kustomization("shop", "app", json!([]))], None),
+                u if u.contains("/deployments") => list(vec![deployment.clone()], None),
+                u if u.contains("/namespaces/shop/pods") && u.contains("labelSelector=%21batch") => {
+                    list(vec![pod.clone()], None)
+                }
+                _ => empty_list(),
+            }
+        };
+        // Available: the pods of Jobs only.
+        let (conn, seen) = connection(answer(false));
+        let (snapshot, _) = read(&conn, None).await;
+        assert!(snapshot.unwrap().pods.is_empty());
+        assert_eq!(seen.lock().unwrap().iter().filter(|r| r.uri.contains("/pods")).count(), 1);
+        let (conn, seen) = connection(answer(true));
+        let (snapshot, warnings) = read(&conn, None).await;
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(snapshot.unwrap().pods.len(), 1);
+        let seen = seen.lock().unwrap();
+        let pods: Vec<&str> = seen.iter().filter(|r| r.uri.contains("/pods")).map(|r| r.uri.as_str()).collect();
+        assert_eq!(pods.len(), 2, "{pods:?}");
+        assert!(
+            pods[0].starts_with("/api/v1/pods?")
+                && pods[0].contains("labelSelector=batch.kubernetes.io%2Fcontroller-uid"),
+            "{pods:?}"
+        );
+        assert!(
+            pods[1].starts_with("/api/v1/namespaces/shop/pods?&labelSelector=%21batch.kubernetes.io%2Fcontroller-uid"),
+            "{pods:?}"
+        );
+    }
+
     #[tokio::test]
     async fn forbidden_kinds_are_warnings_missing_crds_are_none_and_kustomizations_are_required() {
         let (conn, _) = connection(|r| match r.uri.as_str() {

@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 
 use super::{ClusterError, Connection, api_resource, classify, dynamic_api, flux_api_resource, resource_name, retry};
 use crate::chain::one_line;
+use crate::engine::Wanted;
 use crate::engine::named_objects::{MAX_FETCHED, named_elsewhere};
 use crate::model::{Demand, Kustomization, Presence, READ_KINDS, ReadKind, Role, Snapshot, Stage, stage_read_kind};
 use crate::model::{NamedObject, StageObject};
@@ -50,8 +51,9 @@ async fn list_kind(
 ) -> Result<(Snapshot, Vec<String>), kube::Error> {
     let request = Request::new(DynamicObject::url_path(&api_resource(&kind.api), namespace));
     let mut params = ListParams::default().limit(PAGE_SIZE);
-    if let Some(sel) = selector {
-        params = params.labels(sel);
+    let labels: Vec<&str> = selector.into_iter().chain(kind.label_selector).collect();
+    if !labels.is_empty() {
+        params = params.labels(&labels.join(","));
     }
     if let Some(fields) = kind.field_selector {
         params = params.fields(fields);
@@ -129,7 +131,7 @@ pub async fn read_snapshot(
         let reads = extra.iter().map(|ns| Some(ns.as_str())).zip(results);
         merge_reads(&mut snapshot, reads, warn, "cannot read the workloads in");
     }
-    let wanted = crate::engine::other_events_wanted(&snapshot);
+    let wanted = Wanted::of(&snapshot);
     read_when_wanted(conn, namespace, &wanted, &mut snapshot, warn).await;
     let named = named_objects(conn, &named_elsewhere(&snapshot), warn).await;
     snapshot.named_objects.extend(named);
@@ -140,29 +142,35 @@ pub async fn read_snapshot(
 /// whole cluster rather than once per namespace.
 const WANTED_NAMESPACES_APART: usize = 8;
 
-/// The kinds read only when wanted ([`Demand::WhenWanted`]), in the namespaces `wanted` names,
-/// into `snapshot`: concurrently, one LIST per namespace (or one for the cluster when `scope` is all
-/// of it and many are wanted). A failure is a warning: what they tell is context, not the cause.
+/// The parts of kinds read only when wanted ([`Demand::WhenWanted`]), each in the namespaces
+/// `wanted` names for it, into `snapshot`: concurrently, one LIST per part and namespace (or one
+/// for the cluster when `scope` is all of it and many are wanted). A failure is a warning: what
+/// they tell is context, not the cause.
 async fn read_when_wanted(
     conn: &Connection,
     scope: Option<&str>,
-    wanted: &BTreeSet<String>,
+    wanted: &Wanted,
     snapshot: &mut Snapshot,
     warn: &mut crate::terminal::Warn<'_>,
 ) {
-    let when_wanted = |kind: &ReadKind| kind.demand == Demand::WhenWanted;
-    let namespaces: Vec<Option<&str>> = match scope {
-        None if wanted.len() > WANTED_NAMESPACES_APART => vec![None],
-        _ => wanted.iter().map(|ns| Some(ns.as_str())).collect(),
-    };
-    let reads = join_all(namespaces.iter().map(|ns| read_kinds(conn, *ns, None, when_wanted))).await;
+    let mut lists: Vec<(&ReadKind, Option<&str>)> = Vec::new();
+    for kind in READ_KINDS.iter() {
+        let Demand::WhenWanted(want) = kind.demand else { continue };
+        let namespaces = wanted.namespaces(want);
+        match scope {
+            None if namespaces.len() > WANTED_NAMESPACES_APART => lists.push((kind, None)),
+            _ => lists.extend(namespaces.iter().map(|ns| (kind, Some(ns.as_str())))),
+        }
+    }
+    let reads = join_all(lists.iter().map(|(part, ns)| read_kinds(conn, *ns, None, |k| std::ptr::eq(k, *part)))).await;
     // RBAC grants a resource whole: a refusal was said when its first part was read.
     let mut unsaid = |warning: String| {
         if !warning.starts_with("forbidden:") {
             warn(warning);
         }
     };
-    merge_reads(snapshot, namespaces.into_iter().zip(reads), &mut unsaid, "cannot read the events of");
+    let places = lists.iter().map(|(_, ns)| *ns);
+    merge_reads(snapshot, places.zip(reads), &mut unsaid, "cannot read the other events or pods of");
 }
 
 /// Merges the reads of several namespaces (`None`: the cluster) into `snapshot`, their warnings

@@ -126,6 +126,10 @@ fn watch_kind(conn: &Connection, at: usize, scope: Option<&str>) -> BoxStream<'s
         Some(fields) => config.fields(fields),
         None => config,
     };
+    let config = match READ_KINDS[at].label_selector {
+        Some(labels) => config.labels(labels),
+        None => config,
+    };
     watcher(api, config)
         .default_backoff()
         .map(move |item| {

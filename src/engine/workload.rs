@@ -1,7 +1,7 @@
 //! Jobs and non-Job workloads (Deployments, StatefulSets, DaemonSets): their state, and the object
 //! at fault when they do not succeed, down to the pod `pods` judges.
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, DeploymentCondition, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 
@@ -195,19 +195,8 @@ pub(crate) fn pod_cause(index: &Index, pod: &Pod) -> Option<RootCause> {
 /// The object at fault for a Deployment that is not available or not progressing: one of its Pods
 /// with a problem, else the Deployment with the condition that says so.
 pub(crate) fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<RootCause> {
-    let status = deploy.status.as_ref()?;
-    let conds = status.conditions.as_deref().unwrap_or_default();
-    // ReplicaFailure=True (FailedCreate): the ReplicaSet controller cannot create pods
-    // (kubernetes pkg/controller/replicaset/replica_set.go), the most specific of the three.
-    let stuck = conds
-        .iter()
-        .find(|c| c.is(ConditionType::ReplicaFailure, ConditionStatus::True))
-        .or_else(|| conds.iter().find(|c| c.is(ConditionType::Progressing, ConditionStatus::False)))
-        .or_else(|| conds.iter().find(|c| c.is(ConditionType::Available, ConditionStatus::False)));
-    let unavailable = status.unavailable_replicas.unwrap_or(0);
-    if stuck.is_none() && unavailable == 0 {
-        return None;
-    }
+    let stuck = deployment_trouble(deploy)?;
+    let unavailable = deploy.status.as_ref().and_then(|s| s.unavailable_replicas).unwrap_or(0);
     let object = ObjectRef::of(Kind::Deployment, &deploy.metadata);
     let pods = newest_replica_set_pods(index, deploy, stuck.and_then(|c| c.message.as_deref()));
     let problem = |pod: &Pod| pod_problem(pod).or_else(|| start_failure(index, pod));
@@ -231,6 +220,22 @@ pub(crate) fn deployment_cause(index: &Index, deploy: &Deployment) -> Option<Roo
     };
     let events = index.warning_events(&object);
     Some(RootCause::new(object, reason, message).with_events(events))
+}
+
+/// Whether a Deployment is not available or not progressing, from its status alone: `Some` with
+/// the condition that says so (if one does) when it is not done, `None` when it is.
+pub(crate) fn deployment_trouble(deploy: &Deployment) -> Option<Option<&DeploymentCondition>> {
+    let status = deploy.status.as_ref()?;
+    let conds = status.conditions.as_deref().unwrap_or_default();
+    // ReplicaFailure=True (FailedCreate): the ReplicaSet controller cannot create pods
+    // (kubernetes pkg/controller/replicaset/replica_set.go), the most specific of the three.
+    let stuck = conds
+        .iter()
+        .find(|c| c.is(ConditionType::ReplicaFailure, ConditionStatus::True))
+        .or_else(|| conds.iter().find(|c| c.is(ConditionType::Progressing, ConditionStatus::False)))
+        .or_else(|| conds.iter().find(|c| c.is(ConditionType::Available, ConditionStatus::False)));
+    let unavailable = status.unavailable_replicas.unwrap_or(0);
+    (stuck.is_some() || unavailable > 0).then_some(stuck)
 }
 
 /// The pods of a Deployment's newest ReplicaSet, newest first: the one its Progressing message
@@ -260,55 +265,55 @@ fn newest_replica_set_pods<'a>(index: &Index<'a>, deploy: &Deployment, progressi
 fn pod_set_rollout(index: &Index, object: &ObjectRef) -> Option<(Reason, String)> {
     let (ns, name) = (object.namespace.as_str(), object.name.as_str());
     match object.kind {
-        Kind::StatefulSet => {
-            let set = index.stateful_set(ns, name)?;
-            let spec = set.spec.as_ref()?;
-            let status = set.status.clone().unwrap_or_default();
-            let desired = spec.replicas.unwrap_or(1);
-            let partition = spec
-                .update_strategy
-                .as_ref()
-                .and_then(|u| u.rolling_update.as_ref())
-                .and_then(|r| r.partition)
-                .unwrap_or(0);
-            let ready = status.ready_replicas.unwrap_or(0);
-            let updated = status.updated_replicas.unwrap_or(0);
-            if ready < desired {
-                return Some((Reason::ReplicasNotReady, format!("{ready} of {desired} replicas ready")));
-            }
-            let (current, update) =
-                (status.current_revision.unwrap_or_default(), status.update_revision.unwrap_or_default());
-            let rolled = if partition > 0 { updated >= desired - partition } else { current == update };
-            if !rolled {
-                let held = if partition > 0 {
-                    format!(
-                        "; rollingUpdate.partition {partition} keeps the pods below ordinal {partition} at the old revision"
-                    )
-                } else {
-                    String::new()
-                };
-                return Some((
-                    Reason::RolloutIncomplete,
-                    format!("{updated} of {desired} replicas at revision {update} (current {current}){held}"),
-                ));
-            }
-            None
-        }
-        Kind::DaemonSet => {
-            let status = index.daemon_set(ns, name)?.status.clone().unwrap_or_default();
-            let desired = status.desired_number_scheduled;
-            let available = status.number_available.unwrap_or(0);
-            let updated = status.updated_number_scheduled.unwrap_or(0);
-            if available < desired {
-                return Some((Reason::PodsUnavailable, format!("{} of {desired} pods available", available)));
-            }
-            if updated < desired {
-                return Some((Reason::RolloutIncomplete, format!("{updated} of {desired} pods updated")));
-            }
-            None
-        }
+        Kind::StatefulSet => stateful_set_rollout(index.stateful_set(ns, name)?),
+        Kind::DaemonSet => daemon_set_rollout(index.daemon_set(ns, name)?),
         _ => None,
     }
+}
+
+/// How far a StatefulSet is from done ([`pod_set_rollout`]).
+pub(crate) fn stateful_set_rollout(set: &StatefulSet) -> Option<(Reason, String)> {
+    let spec = set.spec.as_ref()?;
+    let status = set.status.clone().unwrap_or_default();
+    let desired = spec.replicas.unwrap_or(1);
+    let partition =
+        spec.update_strategy.as_ref().and_then(|u| u.rolling_update.as_ref()).and_then(|r| r.partition).unwrap_or(0);
+    let ready = status.ready_replicas.unwrap_or(0);
+    let updated = status.updated_replicas.unwrap_or(0);
+    if ready < desired {
+        return Some((Reason::ReplicasNotReady, format!("{ready} of {desired} replicas ready")));
+    }
+    let (current, update) = (status.current_revision.unwrap_or_default(), status.update_revision.unwrap_or_default());
+    let rolled = if partition > 0 { updated >= desired - partition } else { current == update };
+    if !rolled {
+        let held = if partition > 0 {
+            format!(
+                "; rollingUpdate.partition {partition} keeps the pods below ordinal {partition} at the old revision"
+            )
+        } else {
+            String::new()
+        };
+        return Some((
+            Reason::RolloutIncomplete,
+            format!("{updated} of {desired} replicas at revision {update} (current {current}){held}"),
+        ));
+    }
+    None
+}
+
+/// How far a DaemonSet is from done ([`pod_set_rollout`]).
+pub(crate) fn daemon_set_rollout(set: &DaemonSet) -> Option<(Reason, String)> {
+    let status = set.status.clone().unwrap_or_default();
+    let desired = status.desired_number_scheduled;
+    let available = status.number_available.unwrap_or(0);
+    let updated = status.updated_number_scheduled.unwrap_or(0);
+    if available < desired {
+        return Some((Reason::PodsUnavailable, format!("{} of {desired} pods available", available)));
+    }
+    if updated < desired {
+        return Some((Reason::RolloutIncomplete, format!("{updated} of {desired} pods updated")));
+    }
+    None
 }
 
 /// The object at fault for a StatefulSet or DaemonSet that is not done: one of its Pods with a

@@ -44,8 +44,17 @@ pub enum Demand {
     /// With the first picture.
     Always,
     /// Only in the namespaces where the first picture shows the engine will read some of it
-    /// ([`crate::engine::other_events_wanted`]); a watch keeps it always.
-    WhenWanted,
+    /// ([`crate::engine::Wanted`]); a watch keeps it always.
+    WhenWanted(Want),
+}
+
+/// The parts of kinds read only when wanted, each with the namespaces where the engine reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// The events that are no Warnings.
+    OtherEvents,
+    /// The pods no Job owns.
+    OtherPods,
 }
 
 /// One kind `status` reads.
@@ -58,6 +67,8 @@ pub struct ReadKind {
     /// The field selector of its LISTs and watch: the part of the kind this entry reads (a kind
     /// read in parts has one entry per part, the parts disjoint).
     pub field_selector: Option<&'static str>,
+    /// The label selector of its LISTs and watch, as [`ReadKind::field_selector`].
+    pub label_selector: Option<&'static str>,
     pub demand: Demand,
     decode_text: fn(&ReadKind, &mut Snapshot, &str) -> Result<(), serde_json::Error>,
     decode_value: fn(&ReadKind, &mut Snapshot, serde_json::Value) -> Result<(), serde_json::Error>,
@@ -118,6 +129,7 @@ const fn entry<K: Collected>(api: ApiKind, role: Role, presence: Presence) -> Re
         presence,
         captured: true,
         field_selector: None,
+        label_selector: None,
         demand: Demand::Always,
         decode_text: decode_text::<K>,
         decode_value: decode_value::<K>,
@@ -138,6 +150,12 @@ const fn core(kind: &'static str, group: &'static str, plural: &'static str) -> 
 pub(crate) const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 
 const EVENT: ApiKind = core("Event", "", "events");
+const POD: ApiKind = core("Pod", "", "pods");
+
+/// The label the API server gives every pod of a Job that does not select its own
+/// (kubernetes pkg/apis/batch/types.go `ControllerUidLabel`).
+pub(crate) const JOB_POD_LABEL: &str = "batch.kubernetes.io/controller-uid";
+const NOT_JOB_POD_LABEL: &str = "!batch.kubernetes.io/controller-uid";
 
 /// flux-operator config/crd/bases/fluxcd.controlplane.io_resourcesetinputproviders.yaml.
 const OPERATOR_INPUT_PROVIDER: ApiKind = ApiKind {
@@ -148,7 +166,7 @@ const OPERATOR_INPUT_PROVIDER: ApiKind = ApiKind {
 };
 
 /// Every kind `status` reads, in the order the capture command names them.
-pub(crate) static READ_KINDS: [ReadKind; 17] = [
+pub(crate) static READ_KINDS: [ReadKind; 18] = [
     entry::<Kustomization>(*StageKind::Kustomization.api(), Role::Stage, Presence::Required),
     entry::<ResourceSet>(*StageKind::ResourceSet.api(), Role::Stage, Presence::Crd),
     entry::<HelmRelease>(*StageKind::HelmRelease.api(), Role::Stage, Presence::Crd),
@@ -167,13 +185,26 @@ pub(crate) static READ_KINDS: [ReadKind; 17] = [
     // `InputProviderReference`): it exports the inputs a new revision arrives in.
     entry::<Source>(OPERATOR_INPUT_PROVIDER, Role::Source, Presence::Crd),
     entry::<Job>(core("Job", "batch", "jobs"), Role::Workload, Presence::Optional),
-    entry::<Pod>(core("Pod", "", "pods"), Role::Workload, Presence::Optional),
+    // Pods in two parts: those of Jobs, whose reports list them all, and the rest (most pods of a
+    // cluster: its applications'), which the engine reads only about a Deployment, StatefulSet or
+    // DaemonSet that is not done, or a Pod a stage names (`engine::Wanted`). The API server labels
+    // every pod a Job creates with its uid, unless the Job selects its pods itself
+    // (`spec.manualSelector`; kubernetes pkg/registry/batch/job/strategy.go `generateSelector`):
+    // such a Job's namespace is wanted.
+    entry::<Pod>(POD, Role::Workload, Presence::Optional).labelled(JOB_POD_LABEL),
+    entry::<Pod>(POD, Role::Workload, Presence::Optional)
+        .labelled(NOT_JOB_POD_LABEL)
+        .when_wanted(Want::OtherPods)
+        .uncaptured(),
     // Events in two parts (kubernetes pkg/registry/core/event/strategy.go `ToSelectableFields` has
     // `type`): the Warnings every rule reads, and the rest, most events of a cluster, of which the
     // engine keeps a few kinds it reads only about Jobs that are gone or have no pods, and input
     // providers (`event_is_relevant`). The capture command takes them all.
     entry::<Event>(EVENT, Role::Workload, Presence::Optional).selected("type=Warning"),
-    entry::<Event>(EVENT, Role::Workload, Presence::Optional).selected("type!=Warning").when_wanted().uncaptured(),
+    entry::<Event>(EVENT, Role::Workload, Presence::Optional)
+        .selected("type!=Warning")
+        .when_wanted(Want::OtherEvents)
+        .uncaptured(),
     entry::<Deployment>(core("Deployment", "apps", "deployments"), Role::Workload, Presence::Optional),
     entry::<StatefulSet>(core("StatefulSet", "apps", "statefulsets"), Role::Workload, Presence::Optional),
     entry::<DaemonSet>(core("DaemonSet", "apps", "daemonsets"), Role::Workload, Presence::Optional),
@@ -235,8 +266,17 @@ impl ReadKind {
         ReadKind { field_selector: Some(field_selector), ..self }
     }
 
-    const fn when_wanted(self) -> ReadKind {
-        ReadKind { demand: Demand::WhenWanted, ..self }
+    const fn labelled(self, label_selector: &'static str) -> ReadKind {
+        ReadKind { label_selector: Some(label_selector), ..self }
+    }
+
+    const fn when_wanted(self, want: Want) -> ReadKind {
+        ReadKind { demand: Demand::WhenWanted(want), ..self }
+    }
+
+    /// Whether this entry reads one part of its kind (another entry reads the rest).
+    pub fn is_part(&self) -> bool {
+        self.field_selector.is_some() || self.label_selector.is_some()
     }
 
     /// Adds one object, given as its JSON text, to the snapshot (if the engine keeps it).
@@ -339,10 +379,12 @@ mod tests {
         for kind in &READ_KINDS {
             let found = read_kind(&kind.api.api_version(), kind.api.kind).unwrap();
             // A kind read in parts is decoded from a dump by its first entry (they keep the same).
-            assert!(std::ptr::eq(found, kind) || found.api == kind.api && kind.field_selector.is_some(), "{kind:?}");
+            assert!(std::ptr::eq(found, kind) || found.api == kind.api && kind.is_part(), "{kind:?}");
         }
         let events: Vec<_> = READ_KINDS.iter().filter(|k| k.api.kind == "Event").collect();
         assert_eq!(events.iter().filter(|k| k.captured).count(), 1, "a dump holds every event once");
+        let pods: Vec<_> = READ_KINDS.iter().filter(|k| k.api.kind == "Pod").collect();
+        assert_eq!(pods.iter().filter(|k| k.captured).count(), 1, "a dump holds every pod once");
         assert!(read_kind("v1", "ConfigMap").is_none());
         assert!(read_kind("example.com/v1", "Job").is_none(), "the group counts");
         for stage in StageKind::ALL {

@@ -266,6 +266,30 @@ fn every_row_has_a_fixture_whose_root_cause_it_describes() {
     golden("tests/golden/catalog.txt", &out);
 }
 
+/// The live read LISTs the pods no Job owns and the events that are no Warnings only where the
+/// engine will read them (`engine::Wanted`): every row diagnoses the same from that part, and the
+/// rows of Deployments would not without their pods.
+#[test]
+fn every_row_reads_the_same_from_what_the_live_read_wants() {
+    use crate::engine::Wanted;
+    use crate::engine::wanted::narrowed;
+    let json = |snapshot: &crate::model::Snapshot| {
+        serde_json::to_string(&diagnose(snapshot, &Filter::default()).expect("diagnosis")).unwrap()
+    };
+    let mut told_by_a_pod = 0;
+    for row in CATALOG {
+        let (snapshot, report) = diagnosed(row);
+        assert_eq!(json(&narrowed(&snapshot, &Wanted::of(&snapshot))), json(&snapshot), "{}", row.id);
+        let cause = report.stages[0].root_cause.as_ref().map(|c| c.kind.clone());
+        if owner_is_rollout(row) && cause == Some(crate::vocabulary::Kind::Pod) {
+            told_by_a_pod += 1;
+            let without = narrowed(&snapshot, &Wanted::default());
+            assert_ne!(json(&without), json(&snapshot), "{}: the test can fail", row.id);
+        }
+    }
+    assert!(told_by_a_pod > 0, "some rows are a Deployment's pod");
+}
+
 #[test]
 fn rows_are_unique_and_the_row_without_variants_comes_last() {
     let mut ids: Vec<&str> = CATALOG.iter().map(|r| r.id).collect();
