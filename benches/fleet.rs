@@ -706,25 +706,8 @@ async fn fill(plane: &ControlPlane, namespaces: usize) -> BTreeMap<&'static str,
             _ => usize::from(i.is_multiple_of(2)),
         })
         .sum();
-    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::all(client.clone());
-    let deadline = Instant::now() + Duration::from_secs(1200);
-    loop {
-        let list = jobs.list(&Default::default()).await.unwrap();
-        let finished = list
-            .items
-            .iter()
-            .filter(|j| {
-                j.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
-                    cs.iter().any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
-                })
-            })
-            .count();
-        eprintln!("bench: {finished}/{expected_finished} Jobs finished");
-        if finished >= expected_finished || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(10)).await;
-    }
+    let finished = |c: &k8s_openapi::api::batch::v1::JobCondition| c.type_ == "Complete" || c.type_ == "Failed";
+    wait_for_jobs(&client, expected_finished, finished, "Jobs finished").await;
     let mut counts = BTreeMap::new();
     for (key, resource) in [
         ("kustomizations", "kustomizations.kustomize.toolkit.fluxcd.io"),
@@ -815,21 +798,32 @@ async fn make_all_ready(plane: &ControlPlane, namespaces: usize) {
         .collect::<Vec<()>>()
         .await;
     let expected: usize = (0..namespaces).map(|i| 2 + usize::from(i.is_multiple_of(2))).sum();
+    let complete = |c: &k8s_openapi::api::batch::v1::JobCondition| c.type_ == "Complete";
+    wait_for_jobs(&client, expected, complete, "Jobs complete (every pipeline Ready)").await;
+}
+
+/// Waits (20 minutes at most) until `expected` Jobs have a condition `done` says ends them.
+async fn wait_for_jobs(
+    client: &kube::Client,
+    expected: usize,
+    done: impl Fn(&k8s_openapi::api::batch::v1::JobCondition) -> bool,
+    what: &str,
+) {
     let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::all(client.clone());
     let deadline = Instant::now() + Duration::from_secs(1200);
     loop {
         let list = jobs.list(&Default::default()).await.unwrap();
-        let complete = list
+        let ended = list
             .items
             .iter()
             .filter(|j| {
                 let conditions = j.status.as_ref().and_then(|s| s.conditions.as_ref());
-                conditions.is_some_and(|cs| cs.iter().any(|c| c.type_ == "Complete" && c.status == "True"))
+                conditions.is_some_and(|cs| cs.iter().any(|c| done(c) && c.status == "True"))
             })
             .count();
-        eprintln!("bench: every pipeline Ready: {complete}/{expected} Jobs complete");
-        if complete >= expected || Instant::now() > deadline {
-            break;
+        eprintln!("bench: {ended}/{expected} {what}");
+        if ended >= expected || Instant::now() > deadline {
+            return;
         }
         tokio::time::sleep(Duration::from_secs(10)).await;
     }
