@@ -3,9 +3,9 @@
 //! applications, and the engine reads a few of them about a few objects only, so the live read
 //! LISTs them only in these namespaces ([`crate::model::Want`]).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
-use super::index::inventory_objects;
+use super::index::{Index, inventory_objects};
 use super::messages::{health_check_refs, not_ready_refs};
 use super::workload::{daemon_set_rollout, deployment_trouble, stateful_set_rollout};
 use crate::model::{Snapshot, Want};
@@ -38,36 +38,14 @@ impl Wanted {
 /// inventory names that is gone (whether it `Completed`: `Index::job_completed_before`), and of a
 /// ResourceSet's input provider (when it exported: `Index::exported_at`).
 fn other_events_wanted(snapshot: &Snapshot) -> BTreeSet<String> {
-    // Pods by the uid of their owner, or by its namespace and name (a Job without a uid, in fixtures),
-    // as `Index::pods_of_job` finds them.
-    let owner_uids: HashSet<&str> = snapshot
-        .pods
-        .iter()
-        .flat_map(|pod| pod.metadata.owner_references.iter().flatten().map(|o| o.uid.as_str()))
-        .collect();
-    let owner_names: HashSet<(&str, &str)> = snapshot
-        .pods
-        .iter()
-        .flat_map(|pod| {
-            pod.metadata.owner_references.iter().flatten().map(|o| (pod.metadata.namespace_str(), o.name.as_str()))
-        })
-        .collect();
-    let jobs: HashSet<(&str, &str)> =
-        snapshot.jobs.iter().map(|j| (j.metadata.namespace_str(), j.metadata.name_str())).collect();
+    let index = Index::new(snapshot);
     let mut out = BTreeSet::new();
-    for job in &snapshot.jobs {
-        let (ns, name) = (job.metadata.namespace_str(), job.metadata.name_str());
-        let owned = match job.metadata.uid.as_deref() {
-            Some(uid) => owner_uids.contains(uid),
-            None => owner_names.contains(&(ns, name)),
-        };
-        if !owned {
-            out.insert(ns.to_string());
-        }
+    for job in snapshot.jobs.iter().filter(|job| index.pods_of_job(job).is_empty()) {
+        out.insert(job.metadata.namespace_str().to_string());
     }
     for stage in snapshot.stages() {
         for job in inventory_objects(stage.inventory(), "batch", "Job") {
-            if !jobs.contains(&(job.namespace.as_str(), job.name.as_str())) {
+            if index.job(&job.namespace, &job.name).is_none() {
                 out.insert(job.namespace);
             }
         }

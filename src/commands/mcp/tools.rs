@@ -27,8 +27,9 @@ pub(super) struct Scope {
 }
 
 impl Scope {
-    fn flags(&self) -> Vec<String> {
-        let mut out = Vec::new();
+    /// The command line of `words` (the command and its first flags) in this scope.
+    fn command(&self, words: &[&str]) -> Vec<String> {
+        let mut out: Vec<String> = words.iter().map(|w| w.to_string()).collect();
         push(&mut out, "--namespace", self.namespace.as_deref());
         flag(&mut out, "--all-namespaces", self.all_namespaces);
         push(&mut out, "--context", self.context.as_deref());
@@ -284,8 +285,7 @@ impl ToolName {
         let line = match self {
             ToolName::Status => {
                 let a: StatusArgs = parse(arguments)?;
-                let mut out = vec!["status".into(), "-o".into(), "json".into()];
-                out.extend(a.scope.flags());
+                let mut out = a.scope.command(&["status", "-o", "json"]);
                 push(&mut out, "--selector", a.selector.as_deref());
                 push(&mut out, "--contexts", a.contexts.as_deref());
                 flag(&mut out, "--all-contexts", a.all_contexts);
@@ -297,16 +297,14 @@ impl ToolName {
             }
             ToolName::Explain => {
                 let a: ExplainArgs = parse(arguments)?;
-                let mut out = vec!["status".into(), "-o".into(), "json".into()];
-                out.extend(a.scope.flags());
+                let mut out = a.scope.command(&["status", "-o", "json"]);
                 push(&mut out, "--snapshot", a.snapshot.as_deref());
                 out.extend(["--".into(), a.stage]);
                 out
             }
             ToolName::WaitVerdict => {
                 let a: WaitVerdictArgs = parse(arguments)?;
-                let mut out = vec!["wait".into(), "-o".into(), "json".into()];
-                out.extend(a.scope.flags());
+                let mut out = a.scope.command(&["wait", "-o", "json"]);
                 push(&mut out, "--revision", a.revision.as_deref());
                 push(&mut out, "--grace", a.grace.as_deref());
                 push(&mut out, "--contexts", a.contexts.as_deref());
@@ -324,8 +322,7 @@ impl ToolName {
             }
             ToolName::Rerun => {
                 let a: RerunArgs = parse(arguments)?;
-                let mut out = vec!["rerun".into()];
-                out.extend(a.scope.flags());
+                let mut out = a.scope.command(&["rerun"]);
                 flag(&mut out, "--dry-run", a.dry_run);
                 flag(&mut out, "--yes", !a.dry_run);
                 flag(&mut out, "--force", a.force);
@@ -338,8 +335,7 @@ impl ToolName {
             }
             ToolName::Reconcile => {
                 let a: ReconcileArgs = parse(arguments)?;
-                let mut out = vec!["reconcile".into()];
-                out.extend(a.scope.flags());
+                let mut out = a.scope.command(&["reconcile"]);
                 flag(&mut out, "--dry-run", a.dry_run);
                 flag(&mut out, "--with-source", a.with_source);
                 flag(&mut out, "--downstream", a.downstream);
