@@ -6,11 +6,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kube::client::ClientBuilder;
+use kube::Config;
 use kube::config::{
     AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext,
 };
-use kube::{Client, Config};
 
 use super::request_log::{self, RequestLog};
 use super::{ClusterError, Connection, kubeconfig_error};
@@ -220,12 +219,9 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, ClusterErro
     config.write_timeout = options.request_timeout;
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let default_namespace = config.default_namespace.clone();
-    let client = if options.verbosity >= request_log::REQUESTS {
-        let builder = ClientBuilder::try_from(config).map_err(ClusterError::Client)?;
-        builder.with_layer(&RequestLog { verbosity: options.verbosity, server: server.clone() }).build()
-    } else {
-        Client::try_from(config).map_err(ClusterError::Client)?
-    };
+    let log = (options.verbosity >= request_log::REQUESTS)
+        .then(|| RequestLog { verbosity: options.verbosity, server: server.clone() });
+    let client = super::http::client(config, log).map_err(ClusterError::Client)?;
     let retry_budget = options.request_timeout.unwrap_or(UNLIMITED_RETRY_BUDGET);
     let context = selected.context.filter(|name| name != FLAGS_ENTRY);
     let cluster = selected.cluster.filter(|name| name != FLAGS_ENTRY);

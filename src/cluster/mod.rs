@@ -12,6 +12,7 @@ use kube::config::KubeconfigError;
 
 mod connect;
 pub(crate) mod contexts;
+mod http;
 #[cfg(test)]
 mod mock;
 pub(crate) mod preflight;

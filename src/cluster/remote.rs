@@ -172,7 +172,7 @@ async fn connect(kubeconfig: Kubeconfig, request_timeout: Option<Duration>) -> R
     config.read_timeout = request_timeout;
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let default_namespace = config.default_namespace.clone();
-    let client = kube::Client::try_from(config).map_err(|e| format!("invalid kubeconfig: {}", one_line(&e)))?;
+    let client = super::http::client(config, None).map_err(|e| format!("invalid kubeconfig: {}", one_line(&e)))?;
     Ok(Connection {
         client,
         server,
