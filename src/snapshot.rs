@@ -10,6 +10,8 @@ use serde_json::value::RawValue;
 
 use std::collections::HashSet;
 
+mod items;
+
 use crate::engine::named_objects::named_elsewhere;
 use crate::model::{NamedObject, READ_KINDS, ReadKind, Snapshot, read_kind};
 use crate::vocabulary::Kind;
@@ -57,6 +59,15 @@ pub(crate) fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
     };
     match first {
         None => return Err(SnapshotError::Empty { path: label }),
+        // A file can be read again: a List is cut into its items first, and anything else, or
+        // any error, is read by the streaming parser from the start.
+        Some(b'{') if name != "-" => {
+            if let Ok(snapshot) = read_list(reader, &label) {
+                return Ok(snapshot);
+            }
+            let again = BufReader::with_capacity(1 << 16, std::fs::File::open(path).map_err(io_error)?);
+            return read_json(serde_json::Deserializer::from_reader(again), &label);
+        }
         Some(b'{' | b'[') => return read_json(serde_json::Deserializer::from_reader(reader), &label),
         Some(_) => {}
     }
@@ -109,6 +120,19 @@ fn read_json<'de, R: serde_json::de::Read<'de>>(
             return Ok(sink.finish());
         }
     }
+}
+
+/// A JSON List, each item parsed from its own text ([`items`]).
+fn read_list(input: impl Read, label: &str) -> Result<Snapshot, items::Unsplit> {
+    let mut sink = Sink::new(label);
+    items::each_item(input, |text| {
+        // An object's text is checked whole where its head is parsed; anything else here.
+        if !text.starts_with('{') {
+            serde_json::from_str::<&RawValue>(text).map_err(|_| items::Unsplit)?;
+        }
+        sink.raw(text).map_err(|_| items::Unsplit)
+    })?;
+    Ok(sink.finish())
 }
 
 /// Where decoded objects go; a failure that is not JSON syntax is kept here while serde unwinds.
@@ -190,9 +214,8 @@ impl<'l> Sink<'l> {
 }
 
 impl Sink<'_> {
-    /// One item from its JSON text.
-    fn raw(&mut self, raw: &RawValue) -> Result<(), SnapshotError> {
-        let text = raw.get();
+    /// One item from its JSON text, which the parser checked (or [`read_list`] did).
+    fn raw(&mut self, text: &str) -> Result<(), SnapshotError> {
         newest_in_text(text, &mut self.newest);
         if !text.starts_with('{') {
             let value: Value = serde_json::from_str(text).expect("valid JSON, checked by the parser");
@@ -208,7 +231,7 @@ impl Sink<'_> {
             return self.value(serde_json::from_str(text).expect("valid JSON, checked by the parser"));
         }
         self.index += 1;
-        self.add(&head.api_version, &head.kind, raw).map_err(|e| {
+        self.add(&head.api_version, &head.kind, text).map_err(|e| {
             malformed(self.label, self.index, &head.kind, head.metadata.as_ref().and_then(HeadMeta::id), e)
         })
     }
@@ -335,7 +358,7 @@ impl<'de> serde::de::Visitor<'de> for Items<'_, '_> {
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-            self.0.raw(&raw).map_err(|e| self.0.fail(e))?;
+            self.0.raw(raw.get()).map_err(|e| self.0.fail(e))?;
         }
         Ok(())
     }
@@ -407,12 +430,12 @@ impl Decode for Value {
     }
 }
 
-impl Decode for &RawValue {
+impl Decode for &str {
     fn decode_into(self, kind: &ReadKind, snapshot: &mut Snapshot) -> Result<(), serde_json::Error> {
-        kind.decode_text(snapshot, self.get())
+        kind.decode_text(snapshot, self)
     }
     fn decode_other(self) -> Result<NamedObject, serde_json::Error> {
-        serde_json::from_str(self.get())
+        serde_json::from_str(self)
     }
 }
 
@@ -499,6 +522,56 @@ items:
         let err = parse_snapshot("{\n  \"kind\": \"List\",\n  \"items\": [\n}", "dump.json").unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("dump.json:4:1: not valid JSON"), "{text}");
+    }
+
+    /// Every example as kubectl prints it with `-o json`, in a file: cut into items, it reads as
+    /// the streaming parser reads it.
+    #[test]
+    fn a_json_list_file_is_cut_into_its_items_and_reads_the_same() {
+        use crate::engine::{Filter, diagnose};
+        let json = |s: &Snapshot| serde_json::to_string(&diagnose(s, &Filter::default()).unwrap()).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let out = std::env::temp_dir().join(format!("fluxjobs-list-{}.json", std::process::id()));
+        for entry in
+            std::fs::read_dir(dir).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+        {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            let mut options = serde_saphyr::Options::default();
+            options.strict_booleans = true;
+            let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(&text, options).unwrap();
+            let items: Vec<Value> = docs
+                .into_iter()
+                .flat_map(|d| match d.get("items") {
+                    Some(Value::Array(items)) => items.clone(),
+                    _ => vec![d],
+                })
+                .filter(|d| !d.is_null())
+                .collect();
+            let list = serde_json::json!({"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}});
+            let text = serde_json::to_string_pretty(&list).unwrap();
+            std::fs::write(&out, &text).unwrap();
+            let cut = read_list(std::fs::File::open(&out).unwrap(), "t").expect("cut into items");
+            assert_eq!(json(&cut), json(&parse_snapshot(&text, "t").unwrap()), "{}", entry.path().display());
+            assert_eq!(json(&read_snapshot(&out).unwrap()), json(&cut));
+        }
+        let _ = std::fs::remove_file(out);
+    }
+
+    /// An error in a file the items were cut from is said as the streaming parser says it.
+    #[test]
+    fn errors_in_a_json_list_file_name_its_line_and_column() {
+        let out = std::env::temp_dir().join(format!("fluxjobs-bad-{}.json", std::process::id()));
+        for text in [
+            "{\n  \"kind\": \"List\",\n  \"items\": [\n    {\"kind\": \"Pod\", \"x\": tru}\n  ]\n}",
+            "{\"kind\": \"List\", \"items\": [{\"apiVersion\": \"batch/v1\", \"kind\": \"Job\", \"spec\": {\"backoffLimit\": \"lots\"}}]}",
+            "{\"kind\": \"List\", \"items\": [3]}",
+        ] {
+            std::fs::write(&out, text).unwrap();
+            let from_file = read_snapshot(&out).unwrap_err().to_string();
+            let label = out.display().to_string();
+            assert_eq!(from_file, parse_snapshot(text, &label).unwrap_err().to_string());
+        }
+        let _ = std::fs::remove_file(out);
     }
 
     #[test]
