@@ -221,6 +221,15 @@ impl Sink<'_> {
             let value: Value = serde_json::from_str(text).expect("valid JSON, checked by the parser");
             return self.value(value);
         }
+        // An object of a kind `status` reads is checked whole by its decoding; the head is parsed
+        // whole only to say what is wrong with one that does not decode.
+        if let Some((api_version, kind)) = leading_kind(text).filter(|(a, k)| read_kind(a, k).is_some()) {
+            self.index += 1;
+            if self.add(&api_version, &kind, text).is_ok() {
+                return Ok(());
+            }
+            self.index -= 1;
+        }
         let head: Head =
             serde_json::from_str(text).map_err(|e| malformed(self.label, self.index + 1, "object", None, e))?;
         if head.kind.is_empty() {
@@ -379,7 +388,7 @@ fn newest_timestamp(value: &Value, newest: &mut Option<Timestamp>) {
 fn newest_in_text(text: &str, newest: &mut Option<Timestamp>) {
     let bytes = text.as_bytes();
     let mut i = 0;
-    while let Some(at) = bytes[i..].iter().position(|&b| b == b'"') {
+    while let Some(at) = memchr::memchr(b'"', &bytes[i..]) {
         let start = i + at + 1;
         if start + 20 <= bytes.len()
             && bytes[start].is_ascii_digit()
@@ -446,6 +455,36 @@ fn malformed(label: &str, index: usize, kind: &str, id: Option<String>, e: serde
         what: format!("{kind} {}", id.unwrap_or_else(|| "<unnamed>".into())),
         message: e.to_string(),
     }
+}
+
+/// `apiVersion` and `kind` of an object's text, the rest not read when they come first (as
+/// kubectl prints them): the parse is stopped once both are known.
+fn leading_kind(text: &str) -> Option<(String, String)> {
+    struct Leading<'o>(&'o mut Option<(String, String)>);
+    impl<'de> serde::de::Visitor<'de> for Leading<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let (mut api_version, mut kind) = (None, None);
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                match key.as_ref() {
+                    "apiVersion" => api_version = Some(map.next_value::<String>()?),
+                    "kind" => kind = Some(map.next_value::<String>()?),
+                    _ => map.next_value::<serde::de::IgnoredAny>().map(drop)?,
+                }
+                if let (Some(a), Some(k)) = (&api_version, &kind) {
+                    *self.0 = Some((a.clone(), k.clone()));
+                    return Err(serde::de::Error::custom("stopped once the kind is known"));
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut found = None;
+    let _ = serde::Deserializer::deserialize_map(&mut serde_json::Deserializer::from_str(text), Leading(&mut found));
+    found
 }
 
 /// The fields every object starts with, read without decoding the rest.
@@ -555,6 +594,16 @@ items:
             assert_eq!(json(&read_snapshot(&out).unwrap()), json(&cut));
         }
         let _ = std::fs::remove_file(out);
+    }
+
+    #[test]
+    fn the_kind_is_read_from_the_head_of_an_object_alone() {
+        let pod = |a: &str, k: &str| Some((a.to_string(), k.to_string()));
+        // What follows the kind is not read: here it is not even JSON.
+        assert_eq!(leading_kind(r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": oops"#), pod("v1", "Pod"));
+        assert_eq!(leading_kind(r#"{"metadata": {}, "kind": "Pod", "apiVersion": "v1"}"#), pod("v1", "Pod"));
+        assert_eq!(leading_kind(r#"{"kind": "Pod"}"#), None);
+        assert_eq!(leading_kind(r#"{"apiVersion": "v1", "kind": 5}"#), None);
     }
 
     /// An error in a file the items were cut from is said as the streaming parser says it.
