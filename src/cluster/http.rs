@@ -22,7 +22,13 @@ use tower_http::decompression::DecompressionLayer;
 use super::request_log::RequestLog;
 
 /// A client for `config`; every request logged on stderr when `log` is given (`-v=6`).
+/// `DISABLE_HTTP2` set to anything keeps it to HTTP/1.1, as for kubectl (k8s.io/apimachinery
+/// pkg/util/net/http.go, `SetTransportDefaults`).
 pub(super) fn client(config: Config, log: Option<RequestLog>) -> Result<Client, kube::Error> {
+    client_over(config, log, std::env::var_os("DISABLE_HTTP2").is_none_or(|v| v.is_empty()))
+}
+
+fn client_over(config: Config, log: Option<RequestLog>, http2: bool) -> Result<Client, kube::Error> {
     if config.proxy_url.is_some() {
         let builder = ClientBuilder::try_from(config)?;
         return Ok(match log {
@@ -38,7 +44,9 @@ pub(super) fn client(config: Config, log: Option<RequestLog>) -> Result<Client, 
             .option_layer(config.auth_layer()?)
             .layer(config.extra_headers_layer()?)
             .map_err(BoxError::from)
-            .service(hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector(&config)?)),
+            .service(
+                hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector(&config, http2)?),
+            ),
         config.default_namespace.clone(),
     );
     Ok(match log {
@@ -47,9 +55,12 @@ pub(super) fn client(config: Config, log: Option<RequestLog>) -> Result<Client, 
     })
 }
 
-/// TCP, then TLS offering `h2` before `http/1.1`, with the kubeconfig's TLS settings and the
+/// TCP, then TLS offering `h2` before `http/1.1` (or only `http/1.1`), with the kubeconfig's TLS settings and the
 /// configured timeouts; `http://` servers are reached without TLS (and so over HTTP/1.1).
-fn connector(config: &Config) -> Result<TimeoutConnector<hyper_rustls::HttpsConnector<HttpConnector>>, kube::Error> {
+fn connector(
+    config: &Config,
+    http2: bool,
+) -> Result<TimeoutConnector<hyper_rustls::HttpsConnector<HttpConnector>>, kube::Error> {
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
     let tls =
@@ -64,7 +75,11 @@ fn connector(config: &Config) -> Result<TimeoutConnector<hyper_rustls::HttpsConn
         }
         None => tls,
     };
-    let mut connector = TimeoutConnector::new(tls.enable_all_versions().wrap_connector(tcp));
+    let tls = match http2 {
+        true => tls.enable_all_versions().wrap_connector(tcp),
+        false => tls.enable_http1().wrap_connector(tcp),
+    };
+    let mut connector = TimeoutConnector::new(tls);
     connector.set_connect_timeout(config.connect_timeout);
     connector.set_read_timeout(config.read_timeout);
     connector.set_write_timeout(config.write_timeout);
@@ -126,10 +141,10 @@ mod tests {
     }
 
     /// The answers to one request, then to 50 at once (as a status's log tails go out).
-    async fn versions(url: &str, certificate: Vec<u8>) -> Vec<String> {
+    async fn versions(url: &str, certificate: Vec<u8>, http2: bool) -> Vec<String> {
         let mut config = Config::new(url.parse().unwrap());
         config.root_cert = Some(vec![certificate]);
-        let client = client(config, None).unwrap();
+        let client = client_over(config, None, http2).unwrap();
         let get = || client.request_text(http::Request::get("/version").body(Vec::new()).unwrap());
         let mut out = vec![get().await.unwrap()];
         out.extend(futures::future::join_all((0..50).map(|_| get())).await.into_iter().map(Result::unwrap));
@@ -139,7 +154,7 @@ mod tests {
     #[tokio::test]
     async fn requests_in_flight_share_one_http2_connection_when_the_server_offers_it() {
         let (url, certificate, accepted) = server(&[b"h2", b"http/1.1"]).await;
-        let versions = versions(&url, certificate).await;
+        let versions = versions(&url, certificate, true).await;
         assert!(versions.iter().all(|v| v == "HTTP/2.0"), "{versions:?}");
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
@@ -147,8 +162,15 @@ mod tests {
     #[tokio::test]
     async fn a_server_without_http2_is_spoken_to_in_http11() {
         let (url, certificate, accepted) = server(&[b"http/1.1"]).await;
-        let versions = versions(&url, certificate).await;
+        let versions = versions(&url, certificate, true).await;
         assert!(versions.iter().all(|v| v == "HTTP/1.1"), "{versions:?}");
         assert!(accepted.load(Ordering::SeqCst) > 1, "HTTP/1.1 needs a connection per request in flight");
+    }
+
+    #[tokio::test]
+    async fn with_http2_disabled_a_server_offering_it_is_spoken_to_in_http11() {
+        let (url, certificate, _) = server(&[b"h2", b"http/1.1"]).await;
+        let versions = versions(&url, certificate, false).await;
+        assert!(versions.iter().all(|v| v == "HTTP/1.1"), "{versions:?}");
     }
 }
