@@ -121,7 +121,9 @@ impl Outages {
 /// The watch of one kind, its events tagged with the kind's place in [`READ_KINDS`].
 fn watch_kind(conn: &Connection, at: usize, scope: Option<&str>) -> BoxStream<'static, (usize, Signal)> {
     let api = dynamic_api(&conn.client, scope, &api_resource(&READ_KINDS[at].api));
-    let config = watcher::Config::default();
+    // The first LIST of each watch in pages as big as `status`'s (kube-runtime's default is 500:
+    // 46 pages of events at N = 1000 namespaces).
+    let config = watcher::Config::default().page_size(super::read::PAGE_SIZE);
     let config = match READ_KINDS[at].field_selector {
         Some(fields) => config.fields(fields),
         None => config,
@@ -289,6 +291,16 @@ mod tests {
         assert!(!from_server(&watcher::Event::Init));
         assert!(from_server(&watcher::Event::InitDone));
         assert!(from_server(&watcher::Event::Apply(DynamicObject::new("a", &api_resource(&READ_KINDS[0].api)))));
+    }
+
+    #[tokio::test]
+    async fn a_watch_lists_first_in_pages_as_big_as_a_status_read() {
+        let (conn, seen) = crate::cluster::mock::connection(|_| crate::cluster::mock::empty_list());
+        let events = READ_KINDS.iter().position(|k| k.api.plural == "events").unwrap();
+        // Init (no request yet), then the end of the first LIST.
+        let _ = watch_kind(&conn, events, None).take(2).collect::<Vec<_>>().await;
+        let first = seen.lock().unwrap()[0].uri.clone();
+        assert!(first.contains("limit=5000"), "{first}");
     }
 
     #[test]
