@@ -6,7 +6,7 @@
 //! judging every new picture with [`verdict::judge`], the same pure function `--snapshot` judges a
 //! dump with.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -25,7 +25,7 @@ use crate::duration::{parse_timeout_flag, took};
 use crate::error::{Error, one_line};
 use crate::refs::{ObjectRef, StageId};
 use crate::render::{self, RenderOptions};
-use crate::report::Report;
+use crate::report::{Report, StageState};
 use crate::terminal::{self, Glyph};
 use crate::verdict::revision::Revision;
 use crate::verdict::{self, Ending, Outcome, Target, Verdict, WaitReport};
@@ -223,13 +223,23 @@ fn github(wait: &WaitReport) -> Result<(), Error> {
 struct Requests {
     on: bool,
     fleet: bool,
-    /// Stages asked once their dependencies were done, with the revision they were asked at.
-    asked: BTreeSet<(String, Option<String>)>,
+    /// Stages asked once their dependencies were done, with the revision they were asked at: when
+    /// last, and how many times.
+    asked: BTreeMap<(String, Option<String>), (std::time::Duration, u8)>,
 }
+
+/// How long a stage asked to reconcile may show no sign of it (still Waiting, its source's revision
+/// not attempted) before it is asked again, and how many times in all. A controller can take the
+/// request while its cache still shows a dependency not Ready: kustomize-controller
+/// (internal/controller/kustomization_controller.go) then fails `checkDependencies`, marks the
+/// request handled all the same (`finalizeStatus`, deferred) and waits for its dependency requeue,
+/// 30 s.
+const ASK_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+const MAX_ASKS: u8 = 3;
 
 impl Requests {
     fn new(on: bool, fleet: bool) -> Self {
-        Requests { on, fleet, asked: BTreeSet::new() }
+        Requests { on, fleet, asked: BTreeMap::new() }
     }
 
     /// The first requests, in every context: its sources that can be asked to fetch, then its
@@ -283,7 +293,14 @@ impl Requests {
                     outcome.get(&dep) == Some(&Outcome::Done)
                 });
             let key = (judged.stage.to_string(), stage.source_revision.clone());
-            if !ready || self.asked.contains(&key) {
+            let asked = self.asked.get(&key).copied();
+            let unanswered = |(when, times): (std::time::Duration, u8)| {
+                times < MAX_ASKS
+                    && at.saturating_sub(when) >= ASK_AGAIN_AFTER
+                    && stage.state == StageState::Waiting
+                    && stage.attempted_revision != stage.source_revision
+            };
+            if !ready || !asked.is_none_or(unanswered) {
                 continue;
             }
             let Some((_, conn)) = connections.iter().find(|(c, _)| *c == stage.context || !self.fleet) else {
@@ -292,13 +309,17 @@ impl Requests {
             let object = ObjectRef::stage(&unqualified(&stage.id()));
             let token = Timestamp::now().to_string();
             match write::request_reconcile(conn, &object, Request::Reconcile, &token, DryRun::No).await {
-                Ok(()) => terminal::step(
+                Ok(()) if asked.is_none() => terminal::step(
                     Glyph::Action,
                     &format!("[{}] {}: its dependencies are done; asked it to reconcile", took(at), judged.stage),
                 ),
+                Ok(()) => terminal::step(
+                    Glyph::Action,
+                    &format!("[{}] {}: no sign of the request yet; asked it again", took(at), judged.stage),
+                ),
                 Err(e) => terminal::warn(&format!("could not ask {} to reconcile: {}", judged.stage, one_line(&e))),
             }
-            self.asked.insert(key);
+            self.asked.insert(key, (at, asked.map_or(1, |(_, times)| times + 1)));
         }
     }
 }
