@@ -122,18 +122,70 @@ fn read_json<'de, R: serde_json::de::Read<'de>>(
     }
 }
 
-/// A JSON List, each item parsed from its own text ([`items`]).
+/// A JSON List, each item parsed from its own text ([`items`]). Decoding is most of the time and
+/// nothing else runs offline: this thread cuts the items into batches and [`DECODERS`] threads
+/// decode them, each batch into a sink of its own, merged in the file's order.
 fn read_list(input: impl Read, label: &str) -> Result<Snapshot, items::Unsplit> {
-    let mut sink = Sink::new(label);
-    items::each_item(input, |text| {
-        // An object's text is checked whole where its head is parsed; anything else here.
-        if !text.starts_with('{') {
-            serde_json::from_str::<&RawValue>(text).map_err(|_| items::Unsplit)?;
+    /// One batch: the items' texts back to back, and where each ends.
+    type Batch = (usize, String, Vec<usize>);
+    let (batches, queue) = std::sync::mpsc::sync_channel::<Batch>(DECODERS);
+    let queue = std::sync::Mutex::new(queue);
+    let (done, decoded) = std::sync::mpsc::channel::<(usize, Result<Sink, items::Unsplit>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..DECODERS {
+            let (queue, done) = (&queue, done.clone());
+            scope.spawn(move || {
+                loop {
+                    let next =
+                        queue.lock().map_err(|_| items::Unsplit).and_then(|q| q.recv().map_err(|_| items::Unsplit));
+                    let Ok((at, text, ends)) = next else { return };
+                    let mut sink = Sink::new(label);
+                    let mut start = 0;
+                    let result = ends
+                        .iter()
+                        .try_for_each(|&end| {
+                            let item = &text[start..end];
+                            start = end;
+                            // An object's text is checked whole where its head is parsed; anything else here.
+                            if !item.starts_with('{') {
+                                serde_json::from_str::<&RawValue>(item).map_err(|_| items::Unsplit)?;
+                            }
+                            sink.raw(item).map_err(|_| items::Unsplit)
+                        })
+                        .map(|()| sink);
+                    if done.send((at, result)).is_err() {
+                        return;
+                    }
+                }
+            });
         }
-        sink.raw(text).map_err(|_| items::Unsplit)
-    })?;
-    Ok(sink.finish())
+        drop(done);
+        let mut batch: Batch = (0, String::new(), Vec::new());
+        let cut = items::each_item(input, |item| {
+            batch.1.push_str(item);
+            batch.2.push(batch.1.len());
+            if batch.1.len() >= BATCH_BYTES {
+                let next = (batch.0 + 1, String::with_capacity(BATCH_BYTES * 2), Vec::new());
+                batches.send(std::mem::replace(&mut batch, next)).map_err(|_| items::Unsplit)?;
+            }
+            Ok(())
+        });
+        let last = cut.and_then(|()| batches.send(batch).map_err(|_| items::Unsplit));
+        drop(batches);
+        let mut parts: Vec<(usize, Result<Sink, items::Unsplit>)> = decoded.iter().collect();
+        last?;
+        parts.sort_by_key(|(at, _)| *at);
+        let mut sink = Sink::new(label);
+        for (_, part) in parts {
+            sink.absorb(part?);
+        }
+        Ok(sink.finish())
+    })
 }
+
+/// The threads that decode a JSON List's items, and how much text each batch holds.
+const DECODERS: usize = 2;
+const BATCH_BYTES: usize = 1 << 18;
 
 /// Where decoded objects go; a failure that is not JSON syntax is kept here while serde unwinds.
 struct Sink<'l> {
@@ -160,6 +212,15 @@ impl<'l> Sink<'l> {
             others: Vec::new(),
             newest: None,
         }
+    }
+
+    /// Adds what a sink of a later part of the same input holds.
+    fn absorb(&mut self, later: Sink) {
+        self.snapshot.merge(later.snapshot);
+        self.index += later.index;
+        self.seen.extend(later.seen);
+        self.others.extend(later.others);
+        self.newest = self.newest.max(later.newest);
     }
 
     /// The snapshot, with the captured kinds the dump holds nothing of.
@@ -594,6 +655,39 @@ items:
             assert_eq!(json(&read_snapshot(&out).unwrap()), json(&cut));
         }
         let _ = std::fs::remove_file(out);
+    }
+
+    /// A List of many batches (each decoded on a thread of its own) reads as one stream does,
+    /// in the file's order.
+    #[test]
+    fn a_list_of_many_batches_reads_as_the_streaming_parser_reads_it() {
+        use crate::engine::{Filter, diagnose};
+        let json = |s: &Snapshot| serde_json::to_string(&diagnose(s, &Filter::default()).unwrap()).unwrap();
+        let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/failed-migration.yaml");
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&std::fs::read_to_string(example).unwrap()).unwrap();
+        let one: Vec<Value> = docs
+            .into_iter()
+            .flat_map(|d| match d.get("items") {
+                Some(Value::Array(items)) => items.clone(),
+                _ => vec![d],
+            })
+            .filter(|d| !d.is_null())
+            .collect();
+        let text = serde_json::to_string(&one).unwrap();
+        let copies = (4 * BATCH_BYTES).div_ceil(text.len()) + 1;
+        let items: Vec<Value> = (0..copies)
+            .flat_map(|c| {
+                serde_json::from_str::<Vec<Value>>(&text.replace("\"shop\"", &format!("\"shop-{c}\""))).unwrap()
+            })
+            .collect();
+        let text = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
+        assert!(text.len() > 4 * BATCH_BYTES);
+        let cut = read_list(text.as_bytes(), "t").expect("cut into items");
+        let streamed = parse_snapshot(&text, "t").unwrap();
+        let order = |s: &Snapshot| s.events.iter().map(|e| e.metadata.namespace.clone()).collect::<Vec<_>>();
+        assert_eq!(order(&cut), order(&streamed));
+        assert!(order(&cut).first() != order(&cut).last(), "several copies");
+        assert_eq!(json(&cut), json(&streamed));
     }
 
     #[test]
