@@ -55,8 +55,9 @@ fn client_over(config: Config, log: Option<RequestLog>, http2: bool) -> Result<C
     })
 }
 
-/// TCP, then TLS offering `h2` before `http/1.1` (or only `http/1.1`), with the kubeconfig's TLS settings and the
-/// configured timeouts; `http://` servers are reached without TLS (and so over HTTP/1.1).
+/// TCP, then TLS offering `h2` before `http/1.1` (or only `http/1.1`), with the kubeconfig's TLS
+/// settings and the configured timeouts; `http://` servers are reached without TLS (and so over
+/// HTTP/1.1).
 fn connector(
     config: &Config,
     http2: bool,
