@@ -624,35 +624,43 @@ items:
         assert!(text.starts_with("dump.json:4:1: not valid JSON"), "{text}");
     }
 
+    /// The diagnosis of a snapshot, as JSON text.
+    fn diagnosed(snapshot: &Snapshot) -> String {
+        use crate::engine::{Filter, diagnose};
+        serde_json::to_string(&diagnose(snapshot, &Filter::default()).unwrap()).unwrap()
+    }
+
+    /// The objects of an example file (YAML documents or Lists), as a list.
+    fn example_objects(path: &std::path::Path) -> Vec<Value> {
+        let mut options = serde_saphyr::Options::default();
+        options.strict_booleans = true;
+        let docs: Vec<Value> =
+            serde_saphyr::from_multiple_with_options(&std::fs::read_to_string(path).unwrap(), options).unwrap();
+        docs.into_iter()
+            .flat_map(|d| match d.get("items") {
+                Some(Value::Array(items)) => items.clone(),
+                _ => vec![d],
+            })
+            .filter(|d| !d.is_null())
+            .collect()
+    }
+
     /// Every example as kubectl prints it with `-o json`, in a file: cut into items, it reads as
     /// the streaming parser reads it.
     #[test]
     fn a_json_list_file_is_cut_into_its_items_and_reads_the_same() {
-        use crate::engine::{Filter, diagnose};
-        let json = |s: &Snapshot| serde_json::to_string(&diagnose(s, &Filter::default()).unwrap()).unwrap();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
         let out = std::env::temp_dir().join(format!("fluxjobs-list-{}.json", std::process::id()));
         for entry in
             std::fs::read_dir(dir).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
         {
-            let text = std::fs::read_to_string(entry.path()).unwrap();
-            let mut options = serde_saphyr::Options::default();
-            options.strict_booleans = true;
-            let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(&text, options).unwrap();
-            let items: Vec<Value> = docs
-                .into_iter()
-                .flat_map(|d| match d.get("items") {
-                    Some(Value::Array(items)) => items.clone(),
-                    _ => vec![d],
-                })
-                .filter(|d| !d.is_null())
-                .collect();
+            let items = example_objects(&entry.path());
             let list = serde_json::json!({"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}});
             let text = serde_json::to_string_pretty(&list).unwrap();
             std::fs::write(&out, &text).unwrap();
             let cut = read_list(std::fs::File::open(&out).unwrap(), "t").expect("cut into items");
-            assert_eq!(json(&cut), json(&parse_snapshot(&text, "t").unwrap()), "{}", entry.path().display());
-            assert_eq!(json(&read_snapshot(&out).unwrap()), json(&cut));
+            assert_eq!(diagnosed(&cut), diagnosed(&parse_snapshot(&text, "t").unwrap()), "{}", entry.path().display());
+            assert_eq!(diagnosed(&read_snapshot(&out).unwrap()), diagnosed(&cut));
         }
         let _ = std::fs::remove_file(out);
     }
@@ -661,18 +669,8 @@ items:
     /// in the file's order.
     #[test]
     fn a_list_of_many_batches_reads_as_the_streaming_parser_reads_it() {
-        use crate::engine::{Filter, diagnose};
-        let json = |s: &Snapshot| serde_json::to_string(&diagnose(s, &Filter::default()).unwrap()).unwrap();
         let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/failed-migration.yaml");
-        let docs: Vec<Value> = serde_saphyr::from_multiple(&std::fs::read_to_string(example).unwrap()).unwrap();
-        let one: Vec<Value> = docs
-            .into_iter()
-            .flat_map(|d| match d.get("items") {
-                Some(Value::Array(items)) => items.clone(),
-                _ => vec![d],
-            })
-            .filter(|d| !d.is_null())
-            .collect();
+        let one = example_objects(&example);
         let text = serde_json::to_string(&one).unwrap();
         let copies = (4 * BATCH_BYTES).div_ceil(text.len()) + 1;
         let items: Vec<Value> = (0..copies)
@@ -687,7 +685,7 @@ items:
         let order = |s: &Snapshot| s.events.iter().map(|e| e.metadata.namespace.clone()).collect::<Vec<_>>();
         assert_eq!(order(&cut), order(&streamed));
         assert!(order(&cut).first() != order(&cut).last(), "several copies");
-        assert_eq!(json(&cut), json(&streamed));
+        assert_eq!(diagnosed(&cut), diagnosed(&streamed));
     }
 
     #[test]
