@@ -169,12 +169,18 @@ mod tests {
         assert_eq!(pages.len(), 2);
         assert!(pages.iter().all(|p| p.uri.contains("limit=5000")), "{pages:?}");
         assert!(pages[1].uri.contains("continue=page-2"), "{pages:?}");
-        // One LIST per kind, all namespaces, nothing else: the events that are no Warnings are not
-        // wanted here (no Job is gone or without pods).
+        // One LIST per kind, all namespaces, then the Warning events of the one namespace whose
+        // stages are not Ready, nothing else: the other events are not wanted here (no Job is gone
+        // or without pods).
         let first_picture = crate::model::READ_KINDS.iter().filter(|k| k.demand == crate::model::Demand::Always);
-        assert_eq!(seen.len(), first_picture.count() + 1);
+        assert_eq!(seen.len(), first_picture.count() + 2);
         let events: Vec<&Seen> = seen.iter().filter(|r| r.uri.contains("/events")).collect();
-        assert!(events.len() == 1 && events[0].uri.contains("fieldSelector=type%3DWarning"), "{events:?}");
+        assert!(
+            events.len() == 1
+                && events[0].uri.starts_with("/api/v1/namespaces/shop/events?")
+                && events[0].uri.contains("fieldSelector=type%3DWarning"),
+            "{events:?}"
+        );
     }
 
     /// A Job the inventory names is gone: the events that are no Warnings are read in its namespace
@@ -271,6 +277,54 @@ mod tests {
             matches!(error, ClusterError::Forbidden { ref resource, .. } if resource == "kustomizations.kustomize.toolkit.fluxcd.io"),
             "{error}"
         );
+    }
+
+    /// Events are read only where something is not done: where every stage is Ready and every Job
+    /// complete, no events LIST at all (and so no word about being refused them); where a stage is
+    /// not, the refusal is said once for both parts of the events.
+    #[tokio::test]
+    async fn events_are_listed_only_where_something_is_not_done_and_a_refusal_is_said_once() {
+        let ready = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "app", "namespace": "shop", "generation": 1},
+            "spec": {"sourceRef": {"kind": "GitRepository", "name": "shop"}},
+            "status": {"lastAppliedRevision": "main@sha1:1", "lastAttemptedRevision": "main@sha1:1",
+                       "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
+                                       "message": "Applied revision: main@sha1:1", "observedGeneration": 1}]}});
+        let source = json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "shop", "namespace": "shop"},
+            "status": {"artifact": {"revision": "main@sha1:1"}, "conditions": [{"type": "Ready", "status": "True"}]}});
+        let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate", "namespace": "shop", "uid": "j1"},
+            "status": {"conditions": [{"type": "Complete", "status": "True"}]}});
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "migrate-x", "namespace": "shop",
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "migrate", "uid": "j1"}]},
+            "status": {"phase": "Succeeded"}});
+        let answer = move |stage: serde_json::Value| {
+            let (source, job, pod) = (source.clone(), job.clone(), pod.clone());
+            move |r: &Seen| match r.uri.as_str() {
+                u if u.contains("/events") => {
+                    status(403, "Forbidden", "events is forbidden: User \"dev\" cannot list resource \"events\"")
+                }
+                u if u.contains("/kustomizations") => list(vec![stage.clone()], None),
+                u if u.contains("/gitrepositories") => list(vec![source.clone()], None),
+                u if u.contains("/jobs") => list(vec![job.clone()], None),
+                u if u.contains("/pods") => list(vec![pod.clone()], None),
+                _ => empty_list(),
+            }
+        };
+        let (conn, seen) = connection(answer(ready.clone()));
+        let (snapshot, warnings) = read(&conn, None).await;
+        assert!(snapshot.is_ok() && warnings.is_empty(), "{warnings:?}");
+        assert!(!seen.lock().unwrap().iter().any(|r| r.uri.contains("/events")), "no events LIST");
+        let mut failing = ready;
+        failing["status"]["conditions"][0]["status"] = json!("False");
+        let (conn, seen) = connection(answer(failing));
+        let (snapshot, warnings) = read(&conn, None).await;
+        assert!(snapshot.is_ok());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("forbidden: cannot list events in namespace \"shop\""), "{warnings:?}");
+        let events: Vec<String> =
+            seen.lock().unwrap().iter().filter(|r| r.uri.contains("/events")).map(|r| r.uri.clone()).collect();
+        assert!(events.len() == 1 && events[0].starts_with("/api/v1/namespaces/shop/events?"), "{events:?}");
     }
 
     /// One stage of every kind in flux-system, each deploying into a namespace of its own and

@@ -163,9 +163,16 @@ async fn read_when_wanted(
         }
     }
     let reads = join_all(lists.iter().map(|(part, ns)| read_kinds(conn, *ns, None, |k| std::ptr::eq(k, *part)))).await;
-    // RBAC grants a resource whole: a refusal was said when its first part was read.
+    // RBAC grants a resource whole: a refusal of a kind with a part in the first picture was said
+    // then, and the refusal of one read only when wanted (events) is said once for its parts.
+    let first_read: Vec<String> = READ_KINDS
+        .iter()
+        .filter(|k| k.demand == Demand::Always)
+        .map(|k| format!("forbidden: cannot list {} ", k.api.resource()))
+        .collect();
+    let mut said = BTreeSet::new();
     let mut unsaid = |warning: String| {
-        if !warning.starts_with("forbidden:") {
+        if !first_read.iter().any(|said| warning.starts_with(said.as_str())) && said.insert(warning.clone()) {
             warn(warning);
         }
     };

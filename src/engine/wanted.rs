@@ -3,42 +3,135 @@
 //! applications, and the engine reads a few of them about a few objects only, so the live read
 //! LISTs them only in these namespaces ([`crate::model::Want`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::index::{Index, inventory_objects};
 use super::messages::{health_check_refs, not_ready_refs};
-use super::workload::{daemon_set_rollout, deployment_trouble, stateful_set_rollout};
-use crate::model::{Snapshot, Want};
-use crate::refs::MetaNames;
-use crate::vocabulary::Kind;
+use super::workload::{daemon_set_rollout, deployment_trouble, job_state, stateful_set_rollout};
+use crate::model::{Condition, Snapshot, StageObject, Want};
+use crate::refs::{MetaNames, ObjectRef, StageId};
+use crate::report::JobState;
+use crate::vocabulary::{ConditionType, Kind, KubeCondition, PodPhase};
 
 /// The namespaces where the engine reads each part read when wanted. A superset is harmless: it
 /// only costs a LIST.
 #[derive(Debug, Default)]
 pub(crate) struct Wanted {
+    warning_events: BTreeSet<String>,
     other_events: BTreeSet<String>,
     other_pods: BTreeSet<String>,
 }
 
 impl Wanted {
     pub(crate) fn of(snapshot: &Snapshot) -> Self {
-        Wanted { other_events: other_events_wanted(snapshot), other_pods: other_pods_wanted(snapshot) }
+        let index = Index::new(snapshot);
+        let other_events = other_events_wanted(snapshot, &index);
+        let other_pods = other_pods_wanted(snapshot);
+        let mut warning_events = warning_events_wanted(snapshot, &index);
+        warning_events.extend(other_events.iter().chain(&other_pods).cloned());
+        Wanted { warning_events, other_events, other_pods }
     }
 
     pub(crate) fn namespaces(&self, want: Want) -> &BTreeSet<String> {
         match want {
+            Want::WarningEvents => &self.warning_events,
             Want::OtherEvents => &self.other_events,
             Want::OtherPods => &self.other_pods,
         }
     }
 }
 
+/// The namespaces whose Warning events the engine may read: it reads them only into root causes,
+/// about what is not done. A superset of where a root cause can be: the namespaces of every object
+/// that is not done (a Job not `Complete`, a pod not `Succeeded` nor running Ready, a
+/// Deployment, StatefulSet or DaemonSet rolling out), and those of every stage that is not at
+/// rest, of the stages it depends on (transitively), and of their sources and the objects their
+/// conditions name. (The caller adds where the other events and pods are wanted: gone Jobs, Jobs
+/// without pods, named pods.) Where everything is Ready and done, none.
+fn warning_events_wanted(snapshot: &Snapshot, index: &Index) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut want = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        out.insert(meta.namespace_str().to_string());
+    };
+    let complete = |job: &k8s_openapi::api::batch::v1::Job| job_state(job).0 == JobState::Complete;
+    snapshot.jobs.iter().filter(|job| !complete(job)).for_each(|job| want(&job.metadata));
+    for pod in &snapshot.pods {
+        let ns = pod.metadata.namespace_str();
+        let owners = || pod.metadata.owner_references.iter().flatten().filter(|o| o.kind == "Job");
+        let owned_by_complete_job = || owners().any(|o| index.job(ns, &o.name).is_some_and(complete));
+        if !pod_at_rest(pod) && !owned_by_complete_job() {
+            want(&pod.metadata);
+        }
+    }
+    snapshot.deployments.iter().filter(|d| deployment_trouble(d).is_some()).for_each(|d| want(&d.metadata));
+    snapshot.stateful_sets.iter().filter(|s| stateful_set_rollout(s).is_some()).for_each(|s| want(&s.metadata));
+    snapshot.daemon_sets.iter().filter(|d| daemon_set_rollout(d).is_some()).for_each(|d| want(&d.metadata));
+    let stages: BTreeMap<StageId, &dyn StageObject> = snapshot.stages().map(|s| (s.id(), s)).collect();
+    let mut todo: Vec<StageId> =
+        stages.values().filter(|stage| !stage_at_rest(snapshot, **stage)).map(|stage| stage.id()).collect();
+    let mut seen = BTreeSet::new();
+    while let Some(id) = todo.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        out.insert(id.namespace.clone());
+        let Some(stage) = stages.get(&id) else { continue };
+        out.extend(stage.object_namespaces());
+        out.extend(stage.source().map(|source| source.namespace));
+        let named = stage
+            .conditions()
+            .iter()
+            .flat_map(|c| health_check_refs(&c.message).into_iter().chain(not_ready_refs(&c.message)));
+        out.extend(named.map(|(object, _)| object.namespace));
+        todo.extend(stage.dependency_ids());
+    }
+    out
+}
+
+/// Whether a pod has nothing to say: it succeeded, or it runs and is Ready.
+fn pod_at_rest(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
+    let ready = || {
+        let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
+        conditions.into_iter().flatten().any(|c| c.kind() == ConditionType::Ready && c.state().is_true())
+    };
+    match PodPhase::of(pod) {
+        PodPhase::Succeeded => true,
+        PodPhase::Running => ready(),
+        _ => false,
+    }
+}
+
+/// Whether a stage is at rest: not suspended, Ready at its generation, neither reconciling nor
+/// stalled, its last attempt applied, and its source Ready at the revision it applied.
+fn stage_at_rest(snapshot: &Snapshot, stage: &dyn StageObject) -> bool {
+    let generation = stage.meta().generation;
+    let current = |c: &Condition| generation.is_none() || c.observed_generation.is_none_or(|g| Some(g) == generation);
+    let ready = stage.condition(ConditionType::Ready).is_some_and(|c| c.status.is_true() && current(c));
+    let busy = stage
+        .conditions()
+        .iter()
+        .any(|c| matches!(c.type_, ConditionType::Reconciling | ConditionType::Stalled) && c.status.is_true());
+    let applied = stage.last_attempted_revision().is_none_or(|r| Some(r) == stage.last_applied_revision());
+    let source_at_rest = stage.source().is_none_or(|source| {
+        let found = snapshot.sources.iter().find(|s| ObjectRef::of(s.kind.clone(), &s.metadata) == source);
+        found.is_some_and(|s| {
+            let status = s.status.as_ref();
+            let ready = status
+                .into_iter()
+                .flat_map(|st| &st.conditions)
+                .any(|c| c.type_ == ConditionType::Ready && c.status.is_true());
+            let revision = status.and_then(|st| st.artifact.as_ref()).map(|a| a.revision.as_str());
+            ready && (revision.is_none() || revision == stage.last_applied_revision())
+        })
+    });
+    !stage.suspended() && ready && !busy && applied && source_at_rest
+}
+
 /// The namespaces whose non-Warning events the engine may read: those of a Job with no pods (what
 /// its gone pods left, `Preempted` among it: `Index::gone_pod_events`), of a Job a stage's
 /// inventory names that is gone (whether it `Completed`: `Index::job_completed_before`), and of a
 /// ResourceSet's input provider (when it exported: `Index::exported_at`).
-fn other_events_wanted(snapshot: &Snapshot) -> BTreeSet<String> {
-    let index = Index::new(snapshot);
+fn other_events_wanted(snapshot: &Snapshot, index: &Index) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for job in snapshot.jobs.iter().filter(|job| index.pods_of_job(job).is_empty()) {
         out.insert(job.metadata.namespace_str().to_string());
@@ -83,13 +176,16 @@ fn other_pods_wanted(snapshot: &Snapshot) -> BTreeSet<String> {
 }
 
 #[cfg(test)]
-/// The snapshot as the live read leaves it: the non-Warning events, and the pods no Job owns,
-/// outside the namespaces `wanted` names for them dropped. (A Job's pods carry its uid label in a
+/// The snapshot as the live read leaves it: the events, and the pods no Job owns, outside the
+/// namespaces `wanted` names for them dropped. (A Job's pods carry its uid label in a
 /// cluster, which the fixtures do not always write: a pod with a Job owner stands for one.)
 pub(in crate::engine) fn narrowed(snapshot: &Snapshot, wanted: &Wanted) -> Snapshot {
     let mut out = snapshot.clone();
     let ns = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| meta.namespace_str().to_string();
-    out.events.retain(|e| e.type_.as_deref() == Some("Warning") || wanted.other_events.contains(&ns(&e.metadata)));
+    out.events.retain(|e| {
+        let part = if e.type_.as_deref() == Some("Warning") { &wanted.warning_events } else { &wanted.other_events };
+        part.contains(&ns(&e.metadata))
+    });
     out.pods.retain(|p| {
         let of_job = p.metadata.owner_references.iter().flatten().any(|o| o.kind == "Job");
         of_job || wanted.other_pods.contains(&ns(&p.metadata))
@@ -118,6 +214,26 @@ mod tests {
             let wanted = Wanted::of(&snapshot);
             assert_eq!(json(&narrowed(&snapshot, &wanted)), json(&snapshot), "{}", entry.path().display());
         }
+    }
+
+    /// Where every stage is Ready and every Job complete, no event is read; where a migration
+    /// failed, its namespace's Warnings are, and the report would differ without them.
+    #[test]
+    fn warning_events_are_wanted_only_where_something_is_not_done() {
+        let read = |name: &str| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);
+            parse_snapshot(&std::fs::read_to_string(path).unwrap(), name).unwrap()
+        };
+        let ready = read("ready.yaml");
+        assert!(!ready.events.is_empty() && !ready.jobs.is_empty());
+        let wanted = Wanted::of(&ready);
+        assert!(wanted.warning_events.is_empty() && wanted.other_events.is_empty(), "{wanted:?}");
+        let failed = read("failed-migration.yaml");
+        let wanted = Wanted::of(&failed);
+        let namespaces: BTreeSet<String> = failed.jobs.iter().map(|j| j.metadata.namespace_str().to_string()).collect();
+        assert!(namespaces.is_subset(&wanted.warning_events), "{wanted:?}");
+        assert_eq!(json(&narrowed(&failed, &wanted)), json(&failed));
+        assert_ne!(json(&narrowed(&failed, &Wanted::default())), json(&failed), "the test can fail");
     }
 
     /// A Job a stage's inventory names, deleted by its TTL after it completed: the `Completed`

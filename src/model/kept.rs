@@ -100,10 +100,74 @@ pub(crate) fn slim_daemon_set(mut set: DaemonSet) -> DaemonSet {
     set
 }
 
-/// A Pod as decoded from a dump: the spec is skipped by the decoder instead of being built and
-/// dropped (see [`slim_pod`]).
+/// An object's metadata as decoded: its `managedFields` (most of the metadata the API server
+/// sends, and nothing the engine reads; kubectl hides them too) are skipped by the decoder instead
+/// of being built as value trees and dropped.
+pub(crate) fn wire_meta<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<ObjectMeta, D::Error> {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+    use std::collections::BTreeMap;
+    /// `ObjectMeta` but `managedFields` (k8s.io/apimachinery pkg/apis/meta/v1 types.go).
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Wire {
+        annotations: Option<BTreeMap<String, String>>,
+        creation_timestamp: Option<Time>,
+        deletion_grace_period_seconds: Option<i64>,
+        deletion_timestamp: Option<Time>,
+        finalizers: Option<Vec<String>>,
+        generate_name: Option<String>,
+        generation: Option<i64>,
+        labels: Option<BTreeMap<String, String>>,
+        name: Option<String>,
+        namespace: Option<String>,
+        owner_references: Option<Vec<OwnerReference>>,
+        resource_version: Option<String>,
+        self_link: Option<String>,
+        uid: Option<String>,
+    }
+    // A `null` reads as none at all, as k8s-openapi reads it.
+    let Some(w) = Option::<Wire>::deserialize(deserializer)? else { return Ok(ObjectMeta::default()) };
+    Ok(ObjectMeta {
+        annotations: w.annotations,
+        creation_timestamp: w.creation_timestamp,
+        deletion_grace_period_seconds: w.deletion_grace_period_seconds,
+        deletion_timestamp: w.deletion_timestamp,
+        finalizers: w.finalizers,
+        generate_name: w.generate_name,
+        generation: w.generation,
+        labels: w.labels,
+        managed_fields: None,
+        name: w.name,
+        namespace: w.namespace,
+        owner_references: w.owner_references,
+        resource_version: w.resource_version,
+        self_link: w.self_link,
+        uid: w.uid,
+    })
+}
+
+/// A Job as decoded (see [`wire_meta`]), then slimmed ([`slim_job`]).
+#[derive(Deserialize)]
+pub struct JobWire {
+    #[serde(default, deserialize_with = "wire_meta")]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: Option<k8s_openapi::api::batch::v1::JobSpec>,
+    #[serde(default)]
+    status: Option<k8s_openapi::api::batch::v1::JobStatus>,
+}
+
+impl From<JobWire> for Job {
+    fn from(j: JobWire) -> Job {
+        slim_job(Job { metadata: j.metadata, spec: j.spec, status: j.status })
+    }
+}
+
+/// A Pod as decoded: the spec is skipped by the decoder instead of being built and dropped (see
+/// [`slim_pod`]), and the metadata's managedFields ([`wire_meta`]).
 #[derive(Deserialize)]
 pub struct SlimPod {
+    #[serde(deserialize_with = "wire_meta")]
     pub metadata: ObjectMeta,
     #[serde(default)]
     pub status: Option<k8s_openapi::api::core::v1::PodStatus>,

@@ -11,8 +11,8 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 
-use super::{HelmRelease, Kustomization, ResourceSet, SlimPod, Snapshot, Source};
-use super::{event_is_relevant, slim_daemon_set, slim_deployment, slim_job, slim_stateful_set};
+use super::{HelmRelease, JobWire, Kustomization, ResourceSet, SlimPod, Snapshot, Source};
+use super::{event_is_relevant, slim_daemon_set, slim_deployment, slim_stateful_set};
 use crate::refs::{ApiKind, MetaNames, StageKind};
 use crate::vocabulary::Kind;
 
@@ -51,6 +51,8 @@ pub enum Demand {
 /// The parts of kinds read only when wanted, each with the namespaces where the engine reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Want {
+    /// The Warning events.
+    WarningEvents,
     /// The events that are no Warnings.
     OtherEvents,
     /// The pods no Job owns.
@@ -87,19 +89,26 @@ pub(crate) trait Collected: Clone + Send + Sync + 'static {
     type Wire: DeserializeOwned;
     /// What the engine keeps of an object as read, or `None` when it drops it.
     fn keep(wire: Self::Wire, kind: &ReadKind) -> Option<Self>;
+    /// What the engine keeps of an object given as its JSON text: the same as from its value.
+    fn from_text(text: &str, kind: &ReadKind) -> Result<Option<Self>, serde_json::Error> {
+        Ok(Self::keep(serde_json::from_str(text)?, kind))
+    }
     /// Where the snapshot holds this type.
     fn bucket(snapshot: &mut Snapshot) -> &mut Vec<Self>;
     fn metadata(&self) -> &ObjectMeta;
 }
 
 macro_rules! collected {
-    ($type:ty, $wire:ty, $field:ident, |$object:ident, $kind:ident| $keep:expr) => {
+    ($type:ty, $wire:ty, $field:ident, |$object:ident, $kind:ident| $keep:expr $(, text: $from_text:path)?) => {
         impl Collected for $type {
             type Wire = $wire;
             fn keep($object: $wire, $kind: &ReadKind) -> Option<Self> {
                 let _ = $kind;
                 $keep
             }
+            $(fn from_text(text: &str, _: &ReadKind) -> Result<Option<Self>, serde_json::Error> {
+                $from_text(text).map(Some)
+            })?
             fn bucket(snapshot: &mut Snapshot) -> &mut Vec<Self> {
                 &mut snapshot.$field
             }
@@ -110,12 +119,12 @@ macro_rules! collected {
     };
 }
 
-collected!(Kustomization, Kustomization, kustomizations, |object, kind| Some(object));
+collected!(Kustomization, Kustomization, kustomizations, |object, kind| Some(object), text: Kustomization::from_text);
 collected!(ResourceSet, ResourceSet, resource_sets, |object, kind| Some(object));
 collected!(HelmRelease, HelmRelease, helm_releases, |object, kind| Some(object));
 // The API server and kubectl include `kind` in custom resources; set it from the table in case.
 collected!(Source, Source, sources, |object, kind| Some(Source { kind: Kind::from(kind.api.kind), ..object }));
-collected!(Job, Job, jobs, |object, kind| Some(slim_job(object)));
+collected!(Job, JobWire, jobs, |object, kind| Some(object.into()));
 collected!(Pod, SlimPod, pods, |object, kind| Some(object.into()));
 collected!(Event, Event, events, |object, kind| event_is_relevant(&object).then_some(object));
 collected!(Deployment, Deployment, deployments, |object, kind| Some(slim_deployment(object)));
@@ -197,10 +206,14 @@ pub(crate) static READ_KINDS: [ReadKind; 18] = [
         .when_wanted(Want::OtherPods)
         .uncaptured(),
     // Events in two parts (kubernetes pkg/registry/core/event/strategy.go `ToSelectableFields` has
-    // `type`): the Warnings every rule reads, and the rest, most events of a cluster, of which the
-    // engine keeps a few kinds it reads only about Jobs that are gone or have no pods, and input
-    // providers (`event_is_relevant`). The capture command takes them all.
-    entry::<Event>(EVENT, Role::Workload, Presence::Optional).selected("type=Warning"),
+    // `type`): the Warnings the rules read about whatever is not done, and the rest, most events of
+    // a cluster, of which the engine keeps a few kinds it reads only about Jobs that are gone or
+    // have no pods, and input providers (`event_is_relevant`). Both are read when wanted: the API
+    // server keeps no watch cache of events (kubernetes pkg/kubeapiserver/default_storage_factory_builder.go
+    // `DefaultWatchCacheSizes`: events 0), so every LIST of them reads every event of its scope
+    // from etcd and filters it there, the slowest LIST of a big cluster where everything is Ready.
+    // The capture command takes them all.
+    entry::<Event>(EVENT, Role::Workload, Presence::Optional).selected("type=Warning").when_wanted(Want::WarningEvents),
     entry::<Event>(EVENT, Role::Workload, Presence::Optional)
         .selected("type!=Warning")
         .when_wanted(Want::OtherEvents)
@@ -296,8 +309,7 @@ impl ReadKind {
 }
 
 fn decode_text<K: Collected>(kind: &ReadKind, snapshot: &mut Snapshot, text: &str) -> Result<(), serde_json::Error> {
-    let wire: K::Wire = serde_json::from_str(text)?;
-    K::bucket(snapshot).extend(K::keep(wire, kind));
+    K::bucket(snapshot).extend(K::from_text(text, kind)?);
     Ok(())
 }
 
@@ -398,6 +410,48 @@ mod tests {
             capture_command(),
             "kubectl get kustomizations,resourcesets,helmreleases,gitrepositories,ocirepositories,buckets,helmcharts,helmrepositories,resourcesetinputproviders,jobs,pods,events,deployments,statefulsets,daemonsets -A -o yaml > dump.yaml"
         );
+    }
+
+    /// An object reads the same from its text (a LIST page, a JSON dump) as from its value (a
+    /// watch, a YAML dump): managedFields dropped, a Kustomization's whole object kept, and in the
+    /// text compact whatever the indentation of the dump.
+    #[test]
+    fn an_object_reads_the_same_from_its_text_as_from_its_value() {
+        let managed = json!([{"manager": "kubelet", "operation": "Update", "fieldsType": "FieldsV1",
+                              "fieldsV1": {"f:status": {"f:phase": {}}}}]);
+        let meta = json!({"name": "x", "namespace": "shop", "uid": "u1", "generation": 2,
+                          "labels": {"app": "web"}, "managedFields": managed,
+                          "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "u0"}]});
+        let objects = [
+            json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": meta,
+                   "spec": {"path": "./a b", "sourceRef": {"kind": "GitRepository", "name": "shop"},
+                            "dependsOn": [{"name": "pre", "readyExpr": "dep.status.x == \"a \\\" b\""}]},
+                   "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
+                                              "message": "Applied revision: main@sha1:1"}]}}),
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
+                   "spec": {"backoffLimit": 1, "template": {"spec": {"containers": [{"name": "m", "image": "i", "args": ["a"]}]}}},
+                   "status": {"failed": 1}}),
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {"containers": []},
+                   "status": {"phase": "Failed"}}),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": {"replicas": 1},
+                   "status": {"replicas": 1}}),
+        ];
+        for object in objects {
+            let kind = read_kind(object["apiVersion"].as_str().unwrap(), object["kind"].as_str().unwrap()).unwrap();
+            let (mut from_value, mut compact, mut indented) =
+                (Snapshot::default(), Snapshot::default(), Snapshot::default());
+            kind.decode_value(&mut from_value, object.clone()).unwrap();
+            kind.decode_text(&mut compact, &object.to_string()).unwrap();
+            kind.decode_text(&mut indented, &serde_json::to_string_pretty(&object).unwrap()).unwrap();
+            let debug = |s: &Snapshot| format!("{:?}", (&s.kustomizations, &s.jobs, &s.pods, &s.deployments));
+            assert_eq!(debug(&compact), debug(&from_value), "{object}");
+            assert_eq!(debug(&indented), debug(&from_value), "{object}");
+            assert!(
+                !debug(&compact).contains("managed_fields: Some"),
+                "managedFields are dropped: {}",
+                debug(&compact)
+            );
+        }
     }
 
     #[test]

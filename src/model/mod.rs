@@ -229,6 +229,7 @@ pub struct Kustomization {
 /// The typed part of a [`Kustomization`].
 #[derive(Deserialize)]
 struct KustomizationFields {
+    #[serde(deserialize_with = "wire_meta")]
     metadata: ObjectMeta,
     #[serde(default)]
     spec: KustomizationSpec,
@@ -247,6 +248,39 @@ impl<'de> Deserialize<'de> for Kustomization {
             object: object.to_string().into(),
         })
     }
+}
+
+impl Kustomization {
+    /// A Kustomization from its JSON text, as [`Deserialize`] makes it from a value, without
+    /// building the value: the typed part decoded from the text, the text kept (compacted).
+    pub(crate) fn from_text(text: &str) -> Result<Self, serde_json::Error> {
+        let fields: KustomizationFields = serde_json::from_str(text)?;
+        Ok(Kustomization { metadata: fields.metadata, spec: fields.spec, status: fields.status, object: compact(text) })
+    }
+}
+
+/// JSON text without the whitespace between its tokens (a dump's indentation), as
+/// `serde_json::Value::to_string` writes it; the API server's text has none, and is kept as it is.
+fn compact(text: &str) -> Arc<str> {
+    let whitespace = |b: &u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t');
+    let mut out = Vec::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in text.as_bytes() {
+        if in_string {
+            out.push(b);
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if !whitespace(&b) {
+            out.push(b);
+            in_string = b == b'"';
+        }
+    }
+    // Only ASCII whitespace outside strings was dropped: what is left is as valid UTF-8 as the text.
+    String::from_utf8(out).map_or_else(|_| text.into(), Into::into)
 }
 
 /// `kube::Resource` for a stage kind read through typed APIs, from its row of the stage kind table.

@@ -266,9 +266,9 @@ fn every_row_has_a_fixture_whose_root_cause_it_describes() {
     golden("tests/golden/catalog.txt", &out);
 }
 
-/// The live read LISTs the pods no Job owns and the events that are no Warnings only where the
-/// engine will read them (`engine::Wanted`): every row diagnoses the same from that part, and the
-/// rows of Deployments would not without their pods.
+/// The live read LISTs events and the pods no Job owns only where the engine will read them
+/// (`engine::Wanted`): every row diagnoses the same from that part, and the rows of Deployments
+/// would not without their pods, nor the rows with events without them.
 #[test]
 fn every_row_reads_the_same_from_what_the_live_read_wants() {
     use crate::engine::Wanted;
@@ -276,10 +276,15 @@ fn every_row_reads_the_same_from_what_the_live_read_wants() {
     let json = |snapshot: &crate::model::Snapshot| {
         serde_json::to_string(&diagnose(snapshot, &Filter::default()).expect("diagnosis")).unwrap()
     };
-    let mut told_by_a_pod = 0;
+    let (mut told_by_a_pod, mut with_events) = (0, 0);
     for row in CATALOG {
         let (snapshot, report) = diagnosed(row);
         assert_eq!(json(&narrowed(&snapshot, &Wanted::of(&snapshot))), json(&snapshot), "{}", row.id);
+        if report.stages.iter().filter_map(|s| s.root_cause.as_ref()).any(|c| !c.events.is_empty()) {
+            with_events += 1;
+            let without = narrowed(&snapshot, &Wanted::default());
+            assert_ne!(json(&without), json(&snapshot), "{}: the test can fail", row.id);
+        }
         let cause = report.stages[0].root_cause.as_ref().map(|c| c.kind.clone());
         if owner_is_rollout(row) && cause == Some(crate::vocabulary::Kind::Pod) {
             told_by_a_pod += 1;
@@ -288,6 +293,7 @@ fn every_row_reads_the_same_from_what_the_live_read_wants() {
         }
     }
     assert!(told_by_a_pod > 0, "some rows are a Deployment's pod");
+    assert!(with_events > 0, "some rows show Warning events");
 }
 
 #[test]
