@@ -3,13 +3,13 @@
 //! applications, and the engine reads a few of them about a few objects only, so the live read
 //! LISTs them only in these namespaces ([`crate::model::Want`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::index::{Index, inventory_objects};
 use super::messages::{health_check_refs, not_ready_refs};
 use super::workload::{daemon_set_rollout, deployment_trouble, job_state, stateful_set_rollout};
 use crate::model::{Condition, Snapshot, StageObject, Want};
-use crate::refs::{MetaNames, ObjectRef, StageId};
+use crate::refs::{MetaNames, StageId};
 use crate::report::JobState;
 use crate::vocabulary::{ConditionType, Kind, KubeCondition, PodPhase};
 
@@ -66,16 +66,15 @@ fn warning_events_wanted(snapshot: &Snapshot, index: &Index) -> BTreeSet<String>
     snapshot.deployments.iter().filter(|d| deployment_trouble(d).is_some()).for_each(|d| want(&d.metadata));
     snapshot.stateful_sets.iter().filter(|s| stateful_set_rollout(s).is_some()).for_each(|s| want(&s.metadata));
     snapshot.daemon_sets.iter().filter(|d| daemon_set_rollout(d).is_some()).for_each(|d| want(&d.metadata));
-    let stages: BTreeMap<StageId, &dyn StageObject> = snapshot.stages().map(|s| (s.id(), s)).collect();
     let mut todo: Vec<StageId> =
-        stages.values().filter(|stage| !stage_at_rest(snapshot, **stage)).map(|stage| stage.id()).collect();
+        snapshot.stages().filter(|stage| !stage_at_rest(index, *stage)).map(|stage| stage.id()).collect();
     let mut seen = BTreeSet::new();
     while let Some(id) = todo.pop() {
         if !seen.insert(id.clone()) {
             continue;
         }
         out.insert(id.namespace.clone());
-        let Some(stage) = stages.get(&id) else { continue };
+        let Some(stage) = index.stage_object(&id).map(|s| s.object()) else { continue };
         out.extend(stage.object_namespaces());
         out.extend(stage.source().map(|source| source.namespace));
         let named = stage
@@ -103,7 +102,7 @@ fn pod_at_rest(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
 
 /// Whether a stage is at rest: not suspended, Ready at its generation, neither reconciling nor
 /// stalled, its last attempt applied, and its source Ready at the revision it applied.
-fn stage_at_rest(snapshot: &Snapshot, stage: &dyn StageObject) -> bool {
+fn stage_at_rest(index: &Index, stage: &dyn StageObject) -> bool {
     let generation = stage.meta().generation;
     let current = |c: &Condition| generation.is_none() || c.observed_generation.is_none_or(|g| Some(g) == generation);
     let ready = stage.condition(ConditionType::Ready).is_some_and(|c| c.status.is_true() && current(c));
@@ -113,15 +112,10 @@ fn stage_at_rest(snapshot: &Snapshot, stage: &dyn StageObject) -> bool {
         .any(|c| matches!(c.type_, ConditionType::Reconciling | ConditionType::Stalled) && c.status.is_true());
     let applied = stage.last_attempted_revision().is_none_or(|r| Some(r) == stage.last_applied_revision());
     let source_at_rest = stage.source().is_none_or(|source| {
-        let found = snapshot.sources.iter().find(|s| ObjectRef::of(s.kind.clone(), &s.metadata) == source);
-        found.is_some_and(|s| {
-            let status = s.status.as_ref();
-            let ready = status
-                .into_iter()
-                .flat_map(|st| &st.conditions)
-                .any(|c| c.type_ == ConditionType::Ready && c.status.is_true());
-            let revision = status.and_then(|st| st.artifact.as_ref()).map(|a| a.revision.as_str());
-            ready && (revision.is_none() || revision == stage.last_applied_revision())
+        index.source(&source).is_some_and(|s| {
+            let revision = s.status.as_ref().and_then(|st| st.artifact.as_ref()).map(|a| a.revision.as_str());
+            s.ready().is_some_and(|c| c.status.is_true())
+                && (revision.is_none() || revision == stage.last_applied_revision())
         })
     });
     !stage.suspended() && ready && !busy && applied && source_at_rest

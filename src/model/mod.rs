@@ -241,12 +241,13 @@ impl<'de> Deserialize<'de> for Kustomization {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let object = serde_json::Value::deserialize(deserializer)?;
         let fields = KustomizationFields::deserialize(&object).map_err(serde::de::Error::custom)?;
-        Ok(Kustomization {
-            metadata: fields.metadata,
-            spec: fields.spec,
-            status: fields.status,
-            object: object.to_string().into(),
-        })
+        Ok(fields.with_object(object.to_string().into()))
+    }
+}
+
+impl KustomizationFields {
+    fn with_object(self, object: Arc<str>) -> Kustomization {
+        Kustomization { metadata: self.metadata, spec: self.spec, status: self.status, object }
     }
 }
 
@@ -254,8 +255,7 @@ impl Kustomization {
     /// A Kustomization from its JSON text, as [`Deserialize`] makes it from a value, without
     /// building the value: the typed part decoded from the text, the text kept (compacted).
     pub(crate) fn from_text(text: &str) -> Result<Self, serde_json::Error> {
-        let fields: KustomizationFields = serde_json::from_str(text)?;
-        Ok(Kustomization { metadata: fields.metadata, spec: fields.spec, status: fields.status, object: compact(text) })
+        Ok(serde_json::from_str::<KustomizationFields>(text)?.with_object(compact(text)))
     }
 }
 
