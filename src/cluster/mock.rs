@@ -21,6 +21,8 @@ pub(super) struct Seen {
     /// Path and query.
     pub uri: String,
     pub body: String,
+    /// When it arrived (tokio's clock: virtual under paused time).
+    pub at: tokio::time::Instant,
 }
 
 pub(super) type Handler = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
@@ -29,11 +31,21 @@ pub(super) type Handler = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
 pub(super) fn connection(
     handler: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static,
 ) -> (Connection, Arc<Mutex<Vec<Seen>>>) {
+    paced_connection(handler, |_| Duration::ZERO)
+}
+
+/// [`connection`] whose answers each wait as long as `pace` says, and whose log is in the order
+/// requests arrived.
+pub(super) fn paced_connection(
+    handler: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static,
+    pace: impl Fn(&Seen) -> Duration + Send + Sync + 'static,
+) -> (Connection, Arc<Mutex<Vec<Seen>>>) {
     let handler: Arc<Handler> = Arc::new(handler);
+    let pace = Arc::new(pace);
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let log = seen.clone();
     let service = tower::service_fn(move |request: Request<Body>| {
-        let (handler, log) = (handler.clone(), log.clone());
+        let (handler, pace, log) = (handler.clone(), pace.clone(), log.clone());
         async move {
             let (parts, body) = request.into_parts();
             let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
@@ -41,9 +53,11 @@ pub(super) fn connection(
                 method: parts.method.to_string(),
                 uri: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
                 body: String::from_utf8_lossy(&body).into_owned(),
+                at: tokio::time::Instant::now(),
             };
+            log.lock().unwrap().push(request.clone());
+            tokio::time::sleep(pace(&request)).await;
             let (status, text) = handler(&request);
-            log.lock().unwrap().push(request);
             let response = Response::builder()
                 .status(status)
                 .header("content-type", "application/json")
@@ -325,6 +339,56 @@ mod tests {
         let events: Vec<String> =
             seen.lock().unwrap().iter().filter(|r| r.uri.contains("/events")).map(|r| r.uri.clone()).collect();
         assert!(events.len() == 1 && events[0].starts_with("/api/v1/namespaces/shop/events?"), "{events:?}");
+    }
+
+    /// Across all namespaces, once the stages show more than eight namespaces with a stage that is
+    /// not settled, the Warning events of the whole cluster are wanted whatever the rest shows:
+    /// their one LIST starts while the rest of the first picture (here Jobs answering in a second)
+    /// is still out, and what it read is kept. With eight, it waits for the first picture and reads
+    /// them namespace by namespace.
+    #[tokio::test(start_paused = true)]
+    async fn warning_events_start_beside_the_first_picture_when_many_stages_are_unsettled() {
+        let failing = |ns: &str| {
+            json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                "metadata": {"name": "app", "namespace": ns},
+                "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "HealthCheckFailed", "message": "timeout"}]}})
+        };
+        let warning = |ns: &str| {
+            json!({"apiVersion": "v1", "kind": "Event", "type": "Warning", "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit", "metadata": {"name": "e", "namespace": ns},
+                "involvedObject": {"kind": "Job", "name": "migrate", "namespace": ns}})
+        };
+        let jobs_answer = Duration::from_secs(1);
+        for (namespaces, early) in [(9, true), (8, false)] {
+            let names: Vec<String> = (0..namespaces).map(|i| format!("shop-{i}")).collect();
+            let stages: Vec<serde_json::Value> = names.iter().map(|ns| failing(ns)).collect();
+            let events: Vec<serde_json::Value> = names.iter().map(|ns| warning(ns)).collect();
+            let (conn, seen) = paced_connection(
+                move |r| match r.uri.as_str() {
+                    u if u.contains("/kustomizations") => list(stages.clone(), None),
+                    u if u.starts_with("/api/v1/events?") => list(events.clone(), None),
+                    u if u.contains("/events?") => {
+                        let ns = u.split('/').nth(4).unwrap();
+                        list(events.iter().filter(|e| e["metadata"]["namespace"] == ns).cloned().collect(), None)
+                    }
+                    _ => empty_list(),
+                },
+                move |r| if r.uri.contains("/jobs") { jobs_answer } else { Duration::ZERO },
+            );
+            let (snapshot, warnings) = read(&conn, None).await;
+            assert!(warnings.is_empty(), "{warnings:?}");
+            assert_eq!(snapshot.unwrap().events.len(), namespaces, "every namespace's Warning is kept");
+            let seen = seen.lock().unwrap();
+            let jobs = seen.iter().find(|r| r.uri.contains("/jobs")).unwrap().at;
+            let events: Vec<&Seen> = seen.iter().filter(|r| r.uri.contains("/events")).collect();
+            if early {
+                assert!(events.len() == 1 && events[0].uri.starts_with("/api/v1/events?"), "{events:?}");
+                assert!(events[0].at < jobs + jobs_answer, "started beside the first picture");
+            } else {
+                assert_eq!(events.len(), namespaces, "{events:?}");
+                assert!(events.iter().all(|e| e.at >= jobs + jobs_answer), "after the first picture");
+            }
+        }
     }
 
     /// One stage of every kind in flux-system, each deploying into a namespace of its own and

@@ -17,9 +17,11 @@ use serde_json::value::RawValue;
 
 use super::{ClusterError, Connection, api_resource, classify, dynamic_api, flux_api_resource, resource_name, retry};
 use crate::chain::one_line;
-use crate::engine::Wanted;
 use crate::engine::named_objects::{MAX_FETCHED, named_elsewhere};
-use crate::model::{Demand, Kustomization, Presence, READ_KINDS, ReadKind, Role, Snapshot, Stage, stage_read_kind};
+use crate::engine::{Wanted, unsettled_stage_namespaces};
+use crate::model::{
+    Demand, Kustomization, Presence, READ_KINDS, ReadKind, Role, Snapshot, Stage, Want, stage_read_kind,
+};
 use crate::model::{NamedObject, StageObject};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::ContainerRef;
@@ -98,7 +100,8 @@ pub async fn read_snapshot(
     selector: Option<&str>,
     warn: &mut crate::terminal::Warn<'_>,
 ) -> Result<Snapshot, ClusterError> {
-    let (mut snapshot, warnings) = read_namespace(conn, namespace, selector).await?;
+    let (first, early) = read_first_picture(conn, namespace, selector).await?;
+    let (mut snapshot, warnings) = first;
     warnings.into_iter().for_each(&mut *warn);
     // Dependencies in namespaces outside the scope: one more LIST of Kustomizations (and their
     // sources) per such namespace, so that a cross-namespace chain is followed to its end.
@@ -132,7 +135,7 @@ pub async fn read_snapshot(
         merge_reads(&mut snapshot, reads, warn, "cannot read the workloads in");
     }
     let wanted = Wanted::of(&snapshot);
-    read_when_wanted(conn, namespace, &wanted, &mut snapshot, warn).await;
+    read_when_wanted(conn, namespace, &wanted, early, &mut snapshot, warn).await;
     let named = named_objects(conn, &named_elsewhere(&snapshot), warn).await;
     snapshot.named_objects.extend(named);
     Ok(snapshot)
@@ -142,20 +145,62 @@ pub async fn read_snapshot(
 /// whole cluster rather than once per namespace.
 const WANTED_NAMESPACES_APART: usize = 8;
 
+/// A part read when wanted that was read early, for the cluster, and what its read gave.
+type EarlyRead = (&'static ReadKind, Result<(Snapshot, Vec<String>), ClusterError>);
+
+/// The first picture: every kind read always, in `namespace` (`None`: all namespaces). Across
+/// all namespaces, the stages' LISTs are awaited on their own: where more than
+/// [`WANTED_NAMESPACES_APART`] namespaces hold a stage that is not settled, the Warning events
+/// will be wanted for the whole cluster whatever the rest shows ([`unsettled_stage_namespaces`]),
+/// so their LIST (the slowest of a big cluster: the API server reads every event from etcd) starts
+/// then, beside the rest of the first picture rather than after it.
+async fn read_first_picture(
+    conn: &Connection,
+    namespace: Option<&str>,
+    selector: Option<&str>,
+) -> Result<((Snapshot, Vec<String>), Vec<EarlyRead>), ClusterError> {
+    if namespace.is_some() {
+        return Ok((read_namespace(conn, namespace, selector).await?, Vec::new()));
+    }
+    let always = |kind: &ReadKind| kind.demand == Demand::Always;
+    let stages_then_warnings = async {
+        let stages = read_kinds(conn, None, selector, |k| always(k) && k.role == Role::Stage).await?;
+        let mut early = Vec::new();
+        if unsettled_stage_namespaces(&stages.0).len() > WANTED_NAMESPACES_APART {
+            let warnings = READ_KINDS.iter().filter(|k| k.demand == Demand::WhenWanted(Want::WarningEvents));
+            for kind in warnings {
+                early.push((kind, read_kinds(conn, None, None, |k| std::ptr::eq(k, kind)).await));
+            }
+        }
+        Ok::<_, ClusterError>((stages, early))
+    };
+    let rest = read_kinds(conn, None, selector, |k| always(k) && k.role != Role::Stage);
+    let (stages, rest) = futures::join!(stages_then_warnings, rest);
+    let ((mut snapshot, mut warnings), early) = stages?;
+    let (more, more_warnings) = rest?;
+    snapshot.merge(more);
+    warnings.extend(more_warnings);
+    Ok(((snapshot, warnings), early))
+}
+
 /// The parts of kinds read only when wanted ([`Demand::WhenWanted`]), each in the namespaces
 /// `wanted` names for it, into `snapshot`: concurrently, one LIST per part and namespace (or one
-/// for the cluster when `scope` is all of it and many are wanted). A failure is a warning: what
-/// they tell is context, not the cause.
+/// for the cluster when `scope` is all of it and many are wanted), but the parts `early` read
+/// already. A failure is a warning: what they tell is context, not the cause.
 async fn read_when_wanted(
     conn: &Connection,
     scope: Option<&str>,
     wanted: &Wanted,
+    early: Vec<EarlyRead>,
     snapshot: &mut Snapshot,
     warn: &mut crate::terminal::Warn<'_>,
 ) {
     let mut lists: Vec<(&ReadKind, Option<&str>)> = Vec::new();
     for kind in READ_KINDS.iter() {
         let Demand::WhenWanted(want) = kind.demand else { continue };
+        if early.iter().any(|(read, _)| std::ptr::eq(*read, kind)) {
+            continue;
+        }
         let namespaces = wanted.namespaces(want);
         match scope {
             None if namespaces.len() > WANTED_NAMESPACES_APART => lists.push((kind, None)),
@@ -177,7 +222,8 @@ async fn read_when_wanted(
         }
     };
     let places = lists.iter().map(|(_, ns)| *ns);
-    merge_reads(snapshot, places.zip(reads), &mut unsaid, "cannot read the other events or pods of");
+    let early = early.into_iter().map(|(_, read)| (None, read));
+    merge_reads(snapshot, early.chain(places.zip(reads)), &mut unsaid, "cannot read the other events or pods of");
 }
 
 /// Merges the reads of several namespaces (`None`: the cluster) into `snapshot`, their warnings
