@@ -13,9 +13,9 @@
 //! fills it with N copies of the seed pipeline (Kustomization and GitRepository statuses written
 //! through the status subresource; Jobs, Deployments and their Pods run for real by the Job
 //! controller, the scheduler and kwok: a mix of Complete, Failed, Running and Pending), then runs,
-//! interleaved and repeated: (a) `kubectl-fluxjobs status -A -o json`, (b) the same as a table,
-//! (c) `kubectl get` of the same kinds `-o json` (the raw transfer, the floor), (d) `flux get
-//! kustomizations -A` (what the flux CLI shows). Wall time and peak RSS come from GNU time; API
+//! interleaved and repeated, each run starting the rotation one later: (a) `kubectl-fluxjobs
+//! status -A -o json`, (b) the same as a table, (c) `kubectl get` of the same kinds `-o json` (the
+//! raw transfer, the floor), (d) `flux get kustomizations -A` (what the flux CLI shows). Wall time and peak RSS come from GNU time; API
 //! requests from the API server's audit log, where only the benchmark user is logged.
 //! Results go to stdout and to `target/bench/fleet.md`.
 //!
@@ -170,7 +170,7 @@ fn main() {
 
     writeln!(
         report,
-        "N = {} namespaces: {} Kustomizations, {} Jobs, {} Pods, {} Events, {} Deployments; {} runs each, interleaved; medians.\n",
+        "N = {} namespaces: {} Kustomizations, {} Jobs, {} Pods, {} Events, {} Deployments; {} runs each, interleaved, each run starting the rotation one later; medians.\n",
         args.namespaces, counts["kustomizations"], counts["jobs"], counts["pods"], counts["events"], counts["deployments"], args.runs
     )
     .unwrap();
@@ -876,8 +876,12 @@ fn live(
         ));
     }
     let mut results: Vec<Vec<Measure>> = peers.iter().map(|_| Vec::new()).collect();
+    // Each run starts the rotation one peer later: what a command pays for the one before it (the
+    // API server's garbage collection is all or nothing, and `kubectl get` leaves most garbage)
+    // falls on each peer in turn rather than always on the same one.
     for run in 0..runs {
-        for (i, (name, program, args)) in peers.iter().enumerate() {
+        for i in (0..peers.len()).map(|k| (k + run) % peers.len()) {
+            let (name, program, args) = &peers[i];
             let m = measure(Some(plane), program, args, &[]);
             eprintln!(
                 "bench: run {run}: {name}: {:.3}s, {} MB, {:?}",
