@@ -100,8 +100,7 @@ pub async fn read_snapshot(
     selector: Option<&str>,
     warn: &mut crate::terminal::Warn<'_>,
 ) -> Result<Snapshot, ClusterError> {
-    let (first, early) = read_first_picture(conn, namespace, selector).await?;
-    let (mut snapshot, warnings) = first;
+    let (mut snapshot, warnings, early) = read_first_picture(conn, namespace, selector).await?;
     warnings.into_iter().for_each(&mut *warn);
     // Dependencies in namespaces outside the scope: one more LIST of Kustomizations (and their
     // sources) per such namespace, so that a cross-namespace chain is followed to its end.
@@ -158,9 +157,10 @@ async fn read_first_picture(
     conn: &Connection,
     namespace: Option<&str>,
     selector: Option<&str>,
-) -> Result<((Snapshot, Vec<String>), Vec<EarlyRead>), ClusterError> {
+) -> Result<(Snapshot, Vec<String>, Vec<EarlyRead>), ClusterError> {
     if namespace.is_some() {
-        return Ok((read_namespace(conn, namespace, selector).await?, Vec::new()));
+        let (snapshot, warnings) = read_namespace(conn, namespace, selector).await?;
+        return Ok((snapshot, warnings, Vec::new()));
     }
     let always = |kind: &ReadKind| kind.demand == Demand::Always;
     let stages_then_warnings = async {
@@ -180,7 +180,7 @@ async fn read_first_picture(
     let (more, more_warnings) = rest?;
     snapshot.merge(more);
     warnings.extend(more_warnings);
-    Ok(((snapshot, warnings), early))
+    Ok((snapshot, warnings, early))
 }
 
 /// The parts of kinds read only when wanted ([`Demand::WhenWanted`]), each in the namespaces

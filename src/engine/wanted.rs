@@ -42,12 +42,12 @@ impl Wanted {
 }
 
 /// The namespaces whose Warning events the engine may read: it reads them only into root causes,
-/// about what is not done. A superset of where a root cause can be: the namespaces of every object
-/// that is not done (a Job not `Complete`, a pod not `Succeeded` nor running Ready, a
-/// Deployment, StatefulSet or DaemonSet rolling out), and those of every stage that is not at
+/// about what is not done. A superset of where a root cause can be: the namespaces of every Job not
+/// `Complete` and pod not `Succeeded` nor running Ready, and those of every stage that is not at
 /// rest, of the stages it depends on (transitively), and of their sources and the objects their
 /// conditions name. (The caller adds where the other events and pods are wanted: gone Jobs, Jobs
-/// without pods, named pods.) Where everything is Ready and done, none.
+/// without pods, named pods, and a Deployment, StatefulSet or DaemonSet rolling out, which
+/// [`other_pods_wanted`] finds.) Where everything is Ready and done, none.
 fn warning_events_wanted(snapshot: &Snapshot, index: &Index) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut want = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
@@ -63,9 +63,6 @@ fn warning_events_wanted(snapshot: &Snapshot, index: &Index) -> BTreeSet<String>
             want(&pod.metadata);
         }
     }
-    snapshot.deployments.iter().filter(|d| deployment_trouble(d).is_some()).for_each(|d| want(&d.metadata));
-    snapshot.stateful_sets.iter().filter(|s| stateful_set_rollout(s).is_some()).for_each(|s| want(&s.metadata));
-    snapshot.daemon_sets.iter().filter(|d| daemon_set_rollout(d).is_some()).for_each(|d| want(&d.metadata));
     let mut todo: Vec<StageId> =
         snapshot.stages().filter(|stage| !stage_at_rest(index, *stage)).map(|stage| stage.id()).collect();
     let mut seen = BTreeSet::new();
