@@ -30,7 +30,7 @@ mod vocabulary;
 /// What the end-to-end and CLI tests drive directly: the connection the binary builds, the writes
 /// `rerun` makes, the manifest it restores from, and the capture command.
 pub mod testing {
-    pub use crate::cluster::{ConnectOptions, connect, read, write};
+    pub use crate::cluster::{ConnectOptions, connect, get, read, write};
     pub use crate::model::{capture_command, capture_command_lines, captured_kinds, read_resources};
     pub use crate::plan::restorable;
     pub use crate::refs::NamespacedName;

@@ -12,6 +12,7 @@ use kube::config::KubeconfigError;
 
 mod connect;
 pub(crate) mod contexts;
+pub mod get;
 mod http;
 #[cfg(test)]
 mod mock;

@@ -1,28 +1,24 @@
-//! Reads: a [`Snapshot`] with one paginated LIST per kind (all kinds concurrently), the single
-//! objects the commands check before they write, and log tails of root-cause pods.
+//! Reads: a [`Snapshot`] with one paginated LIST per kind (all kinds concurrently), the objects a
+//! failed health check names, and log tails of root-cause pods. Single objects the commands check
+//! before they write are `get`'s.
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use futures::future::join_all;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIGroupList, ListMeta, ObjectMeta};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
 use kube::Resource;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, LogParams};
 use kube::core::Request;
-use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use super::{ClusterError, Connection, api_resource, classify, dynamic_api, flux_api_resource, resource_name, retry};
+use super::{ClusterError, Connection, api_resource, classify, dynamic_api, retry};
 use crate::chain::one_line;
 use crate::engine::named_objects::{MAX_FETCHED, named_elsewhere};
 use crate::engine::{Wanted, unsettled_stage_namespaces};
-use crate::model::{
-    Demand, Kustomization, Presence, READ_KINDS, ReadKind, Role, Snapshot, Stage, Want, stage_read_kind,
-};
-use crate::model::{NamedObject, StageObject};
+use crate::model::NamedObject;
+use crate::model::{Demand, Presence, READ_KINDS, ReadKind, Role, Snapshot, Want};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::ContainerRef;
 
@@ -452,22 +448,6 @@ fn short_error(e: &kube::Error) -> String {
     }
 }
 
-/// GET one object; `None` when it does not exist.
-async fn get_opt<K>(
-    conn: &Connection,
-    api: Api<K>,
-    resource: &str,
-    ns: &str,
-    name: &str,
-) -> Result<Option<K>, ClusterError>
-where
-    K: Clone + DeserializeOwned + Debug,
-{
-    retry(conn, async || api.get_opt(name).await)
-        .await
-        .map_err(|e| classify(conn, "get", &format!("{resource} {name:?}"), Some(ns), e))
-}
-
 /// The namespaces that hold stages of any kind, across the cluster; none when they cannot be
 /// listed (the user may see only one namespace). Read only when a namespace holds no stage, to say
 /// where to look instead.
@@ -476,96 +456,4 @@ pub async fn stage_namespaces(conn: &Connection) -> Vec<String> {
         Ok((snapshot, _)) => snapshot.stage_ids().map(|id| id.namespace).collect(),
         Err(_) => vec![],
     }
-}
-
-/// The names of every namespace (metadata only).
-pub async fn namespace_names(conn: &Connection) -> Result<Vec<String>, ClusterError> {
-    let api: Api<Namespace> = Api::all(conn.client.clone());
-    let list = retry(conn, async || api.list_metadata(&ListParams::default()).await);
-    let list = list.await.map_err(|e| classify(conn, "list", "namespaces", None, e))?;
-    Ok(list.items.into_iter().filter_map(|n| n.metadata.name).collect())
-}
-
-/// The API server's version (`GET /version`).
-pub async fn server_version(conn: &Connection) -> Result<String, ClusterError> {
-    let info = retry(conn, async || conn.client.apiserver_version().await);
-    Ok(info.await.map_err(|e| classify(conn, "get", "version", None, e))?.git_version)
-}
-
-/// The API groups the server serves (discovery).
-pub async fn api_groups(conn: &Connection) -> Result<APIGroupList, ClusterError> {
-    let groups = retry(conn, async || conn.client.list_api_groups().await);
-    groups.await.map_err(|e| classify(conn, "list", "API groups", None, e))
-}
-
-pub async fn get_deployment(conn: &Connection, ns: &str, name: &str) -> Result<Option<Deployment>, ClusterError> {
-    get_opt(conn, Api::namespaced(conn.client.clone(), ns), "deployments.apps", ns, name).await
-}
-
-pub async fn get_job(conn: &Connection, job: &NamespacedName) -> Result<Option<Job>, ClusterError> {
-    let api = Api::namespaced(conn.client.clone(), &job.namespace);
-    get_opt(conn, api, "jobs.batch", &job.namespace, &job.name).await
-}
-
-pub async fn get_kustomization(conn: &Connection, id: &StageId) -> Result<Option<Kustomization>, ClusterError> {
-    let api = Api::namespaced(conn.client.clone(), &id.namespace);
-    get_opt(conn, api, &resource_name("Kustomization"), &id.namespace, &id.name).await
-}
-
-/// The stage `id`, of its kind: decoded as the snapshot decodes stages.
-pub async fn get_stage(conn: &Connection, id: &StageId) -> Result<Option<Stage>, ClusterError> {
-    let kind = stage_read_kind(id.kind);
-    let api = dynamic_api(&conn.client, Some(&id.namespace), &api_resource(&kind.api));
-    let Some(object) = get_opt(conn, api, &kind.api.resource(), &id.namespace, &id.name).await? else {
-        return Ok(None);
-    };
-    let mut snapshot = Snapshot::default();
-    let value = serde_json::to_value(object).and_then(|value| kind.decode_value(&mut snapshot, value));
-    value.map_err(|e| ClusterError::Api {
-        verb: "get",
-        resource: format!("{} {:?}", kind.api.resource(), id.name),
-        scope: format!("namespace {:?}", id.namespace),
-        message: format!("malformed object: {e}"),
-    })?;
-    Ok(snapshot.stage(id))
-}
-
-/// The Jobs a stage applied, found by the owner labels its controller stamps (from the stage kind
-/// table): one LIST per namespace the stage deploys into.
-pub async fn stage_jobs(
-    conn: &Connection,
-    stage: &dyn StageObject,
-    namespaces: &[String],
-) -> Result<Vec<Job>, ClusterError> {
-    let (name_label, namespace_label) = stage.stage_kind().info().owner_labels;
-    let selector = format!("{name_label}={},{namespace_label}={}", stage.name(), stage.namespace());
-    let lists = join_all(namespaces.iter().map(|ns| {
-        let api: Api<Job> = Api::namespaced(conn.client.clone(), ns);
-        let params = ListParams::default().labels(&selector);
-        async move { (ns, retry(conn, async || api.list(&params).await).await) }
-    }))
-    .await;
-    let mut jobs = Vec::new();
-    for (ns, list) in lists {
-        jobs.extend(list.map_err(|e| classify(conn, "list", "jobs.batch", Some(ns), e))?.items);
-    }
-    Ok(jobs)
-}
-
-/// The Pods of the Job with `uid`, by the selector label the Job controller puts on them
-/// (`batch.kubernetes.io/controller-uid`, kubernetes pkg/controller/job/job_controller.go).
-pub async fn job_pods(conn: &Connection, namespace: &str, uid: &str) -> Result<Vec<Pod>, ClusterError> {
-    let api: Api<Pod> = Api::namespaced(conn.client.clone(), namespace);
-    let params = ListParams::default().labels(&format!("batch.kubernetes.io/controller-uid={uid}"));
-    let pods = retry(conn, async || api.list(&params).await);
-    Ok(pods.await.map_err(|e| classify(conn, "list", "pods", Some(namespace), e))?.items)
-}
-
-/// `status.lastHandledReconcileAt` of a source, which source-controller sets like
-/// kustomize-controller does.
-pub async fn source_handled(conn: &Connection, source: &ObjectRef) -> Result<Option<String>, ClusterError> {
-    let (kind, ns, name) = (source.kind.as_str(), &source.namespace, &source.name);
-    let api = dynamic_api(&conn.client, Some(ns), &flux_api_resource(kind));
-    let object = get_opt(conn, api, &resource_name(kind), ns, name).await?;
-    Ok(object.and_then(|o| o.data["status"]["lastHandledReconcileAt"].as_str().map(String::from)))
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::read::{get_job, get_stage, source_handled};
+use super::get::{get_job, get_stage, source_handled};
 use super::{ClusterError, Connection};
 use crate::chain::one_line;
 use crate::engine::{RequestOutcome, request_outcome, rules};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionArgs, CompletionShell};
-use crate::cluster::{self, ConnectOptions, read};
+use crate::cluster::{self, ConnectOptions, get, read};
 use crate::error::Error;
 use crate::model::{ReadKind, Role, Snapshot, StageObject};
 use crate::refs::MetaNames;
@@ -196,7 +196,7 @@ fn context_names(typed: &Typed, done: &str) -> Vec<(String, String)> {
 
 async fn namespaces(typed: &Typed) -> Vec<(String, String)> {
     let Some((conn, _)) = connection(typed).await else { return vec![] };
-    let names = read::namespace_names(&conn).await.unwrap_or_default();
+    let names = get::namespace_names(&conn).await.unwrap_or_default();
     names.into_iter().map(|n| (n, String::new())).collect()
 }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use crate::cli::{VersionArgs, VersionFormat};
-use crate::cluster::{Connection, read};
+use crate::cluster::{Connection, get};
 use crate::context::Context;
 use crate::error::{Error, one_line};
 use crate::refs::{Controller, StageKind};
@@ -53,8 +53,8 @@ pub async fn run(ctx: &Context, args: &VersionArgs) -> Result<ExitCode, Error> {
 
 async fn read_server(ctx: &Context, versions: &mut Versions) -> Result<(), Error> {
     let conn = ctx.connect().await?;
-    versions.server_version = Some(read::server_version(&conn).await?);
-    let groups = read::api_groups(&conn).await?;
+    versions.server_version = Some(get::server_version(&conn).await?);
+    let groups = get::api_groups(&conn).await?;
     let served = |name: &str| -> Vec<String> {
         let group = groups.groups.iter().find(|g| g.name == name);
         let preferred = group.and_then(|g| g.preferred_version.as_ref()).map(|v| v.version.clone());
@@ -73,7 +73,7 @@ async fn read_server(ctx: &Context, versions: &mut Versions) -> Result<(), Error
 /// The image tag of kustomize-controller's Deployment; `None` when it is not there or not readable
 /// (a warning says which).
 async fn kustomize_controller(conn: &Connection) -> Option<String> {
-    match read::get_deployment(conn, FLUX_NAMESPACE, Controller::Kustomize.name()).await {
+    match get::get_deployment(conn, FLUX_NAMESPACE, Controller::Kustomize.name()).await {
         Ok(deployment) => {
             let spec = deployment?.spec?.template.spec?;
             // flux2's manifests name the container `manager`.

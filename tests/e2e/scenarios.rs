@@ -673,7 +673,7 @@ fn the_uid_precondition_protects_a_recreated_job(ctx: &Ctx) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     let (deleted, created) = runtime.block_on(async {
         use fluxjobs::testing::NamespacedName;
-        use fluxjobs::testing::{read, write};
+        use fluxjobs::testing::{get, write};
         let options = fluxjobs::testing::ConnectOptions {
             kubeconfig: Some(ctx.plane.kubeconfig.clone()),
             request_timeout: Some(std::time::Duration::from_secs(10)),
@@ -684,7 +684,7 @@ fn the_uid_precondition_protects_a_recreated_job(ctx: &Ctx) -> Result<()> {
         let deleted =
             write::delete_job(&conn, &backfill, &first, write::DryRun::No).await.map_err(|e| e.to_string())?;
         // The other race: recreating from a backup after someone else (kustomize-controller) did.
-        let live = read::get_job(&conn, &backfill).await.map_err(|e| e.to_string())?.ok_or("no Job")?;
+        let live = get::get_job(&conn, &backfill).await.map_err(|e| e.to_string())?.ok_or("no Job")?;
         let manifest = fluxjobs::testing::restorable(&live);
         let created = write::create_job(&conn, &manifest, write::DryRun::No).await.map_err(|e| e.to_string())?;
         Ok::<_, String>((deleted, created))

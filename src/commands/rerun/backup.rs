@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::batch::v1::Job;
 
-use crate::cluster::{Connection, read};
+use crate::cluster::{Connection, get, read};
 use crate::engine::hints::reconcile_stage;
 use crate::error::{Error, one_line};
 use crate::plan::Plan;
@@ -34,7 +34,7 @@ const LOG_TAIL_LINES: u32 = 50;
 /// a deleted Job (by rerun, or by Helm before it runs a hook again) takes its pods and their logs
 /// with it. Best effort: what cannot be read is said in the same form.
 pub(super) async fn log_tail(conn: &Connection, plan: &Plan) -> Vec<String> {
-    let pods = match read::job_pods(conn, &plan.id.namespace, plan.uid()).await {
+    let pods = match get::job_pods(conn, &plan.id.namespace, plan.uid()).await {
         Ok(pods) => pods,
         Err(e) => return vec![format!("cannot list the pods of Job {}: {}", plan.id, one_line(&e))],
     };

@@ -25,7 +25,7 @@ use crate::cli::RerunArgs;
 use crate::cluster::preflight::{self, PlannedWrite};
 use crate::cluster::wait::Back;
 use crate::cluster::write::{self, Created, Deleted, DryRun, Request};
-use crate::cluster::{ClusterError, Connection, read, wait};
+use crate::cluster::{ClusterError, Connection, get, wait};
 use crate::context::Context;
 use crate::duration::{parse_timeout_flag, took};
 use crate::engine::helm_hooks::ForcedRun;
@@ -219,15 +219,15 @@ async fn plan_all(conn: &Connection, ns: &str, targets: &[Target], args: &RerunA
         let jobs = match target {
             Target::Job(name) => {
                 let id = NamespacedName::new(ns, name);
-                vec![read::get_job(conn, &id).await?.ok_or(Error::JobNotFound(id))?]
+                vec![get::get_job(conn, &id).await?.ok_or(Error::JobNotFound(id))?]
             }
             Target::Stage(StageKind::HelmRelease, name) => {
                 let id = StageId::new(StageKind::HelmRelease, ns, name);
-                let Some(Stage::HelmRelease(hr)) = read::get_stage(conn, &id).await? else {
+                let Some(Stage::HelmRelease(hr)) = get::get_stage(conn, &id).await? else {
                     return Err(Error::StageNotFound(id));
                 };
                 let run = decide_release(&hr, args.force)?;
-                let jobs = read::stage_jobs(conn, &hr, &stage_namespaces(&hr)).await?;
+                let jobs = get::stage_jobs(conn, &hr, &stage_namespaces(&hr)).await?;
                 release_of(&mut plans, &hr, run);
                 let stage = hr.to_stage();
                 for job in jobs {
@@ -242,9 +242,9 @@ async fn plan_all(conn: &Connection, ns: &str, targets: &[Target], args: &RerunA
             }
             Target::Stage(kind, name) => {
                 let id = StageId::new(*kind, ns, name);
-                let stage = read::get_stage(conn, &id).await?.ok_or_else(|| Error::StageNotFound(id.clone()))?;
+                let stage = get::get_stage(conn, &id).await?.ok_or_else(|| Error::StageNotFound(id.clone()))?;
                 // Leftovers (labelled, no longer in the inventory) are not the stage's to rerun.
-                let jobs: Vec<Job> = read::stage_jobs(conn, stage.object(), &stage_namespaces(stage.object()))
+                let jobs: Vec<Job> = get::stage_jobs(conn, stage.object(), &stage_namespaces(stage.object()))
                     .await?
                     .into_iter()
                     .filter(|job| holds_job(stage.object(), &NamespacedName::of(&job.metadata)))
@@ -261,7 +261,7 @@ async fn plan_all(conn: &Connection, ns: &str, targets: &[Target], args: &RerunA
                 Some(id) => match owners.get(id) {
                     Some(cached) => cached.clone(),
                     None => {
-                        let owner = read::get_stage(conn, id).await?;
+                        let owner = get::get_stage(conn, id).await?;
                         owners.insert(id.clone(), owner.clone());
                         owner
                     }
@@ -449,13 +449,13 @@ async fn follow_job(conn: &Connection, id: &NamespacedName, old_uid: &str, timeo
     };
     say(format!("waiting for the new Job {id}"), Glyph::Waiting);
     let finished = wait::poll(wait::POLL_INTERVAL, timeout, async || {
-        let job = match read::get_job(conn, id).await? {
+        let job = match get::get_job(conn, id).await? {
             Some(job) if job.metadata.uid.as_deref() != Some(old_uid) => job,
             _ => return Ok(None),
         };
         let uid = job.metadata.uid.clone().unwrap_or_default();
         say(format!("Job {id} created (uid {uid})"), Glyph::Done);
-        match read::job_pods(conn, &id.namespace, &uid).await {
+        match get::job_pods(conn, &id.namespace, &uid).await {
             Ok(pods) => pods.iter().flat_map(pod_lines).for_each(|(line, glyph)| say(line, glyph)),
             Err(e) => say(format!("cannot list the pods of Job {id}: {}", one_line(&e)), Glyph::Failed),
         }
