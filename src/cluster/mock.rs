@@ -391,6 +391,46 @@ mod tests {
         }
     }
 
+    /// An answer that is not a List (a proxy's page, a body cut short) fails the read in one line
+    /// naming what was listed where, not as a server that cannot be reached; an item of the wrong
+    /// shape is skipped with a warning, the others kept.
+    #[tokio::test]
+    async fn a_list_answer_cut_short_or_not_a_list_is_an_error_and_a_bad_item_a_warning() {
+        let not_lists = [
+            ("<html>502 Bad Gateway</html>", "expected value at line 1 column 1"),
+            (
+                r#"{"kind":"KustomizationList","items":[{"metadata":{"name":"a"}}"#,
+                "EOF while parsing a list at line 1 column 62",
+            ),
+        ];
+        for (body, why) in not_lists {
+            let (conn, _) = connection(move |r| match r.uri.as_str() {
+                u if u.contains("/kustomizations") => (200, body.to_string()),
+                _ => empty_list(),
+            });
+            let error = read(&conn, Some("shop")).await.0.unwrap_err();
+            let said = format!(
+                r#"cannot list kustomizations.kustomize.toolkit.fluxcd.io in namespace "shop": the answer is not a JSON List ({why})"#
+            );
+            assert_eq!(crate::chain::one_line(&error), said);
+        }
+        let stage = |name: &str| json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": name, "namespace": "shop"}});
+        let mut bad = stage("bad");
+        bad["spec"] = json!({"dependsOn": "not a list"});
+        let stages = vec![stage("a"), bad, stage("b")];
+        let (conn, _) = connection(move |r| match r.uri.as_str() {
+            u if u.contains("/kustomizations") => list(stages.clone(), None),
+            _ => empty_list(),
+        });
+        let (snapshot, warnings) = read(&conn, Some("shop")).await;
+        let names: Vec<String> = snapshot.unwrap().kustomizations.iter().map(|k| k.name().to_string()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(
+            warnings.len() == 1 && warnings[0].starts_with("skipping malformed Kustomization shop/bad: "),
+            "{warnings:?}"
+        );
+    }
+
     /// One stage of every kind in flux-system, each deploying into a namespace of its own and
     /// depending on a stage in a third: under `-n flux-system` every dependency is read, and the
     /// Jobs, Pods and Events of every namespace a stage deploys into.

@@ -234,6 +234,10 @@ pub(crate) fn classify(
             }
             _ => ClusterError::Api { verb, resource: resource.into(), scope, message: status.message.clone() },
         },
+        // The server (or a proxy before it) answered, with something else than what it sends.
+        kube::Error::SerdeError(e) => {
+            ClusterError::Api { verb, resource: resource.into(), scope, message: e.to_string() }
+        }
         source => ClusterError::Unreachable { server: conn.server.clone(), source: NetworkCause::of(&source) },
     }
 }

@@ -64,7 +64,7 @@ async fn list_kind(
             conn.client.request_text(http).await
         })
         .await?;
-        let page: Page = serde_json::from_str(&text).map_err(kube::Error::SerdeError)?;
+        let page: Page = serde_json::from_str(&text).map_err(not_a_list)?;
         for item in page.items.into_iter().flatten() {
             if let Err(e) = kind.decode_text(&mut snapshot, item.get()) {
                 warnings.push(one_line(&MalformedObject { kind: kind.api.kind, id: item_id(item), source: e }));
@@ -75,6 +75,12 @@ async fn list_kind(
             _ => return Ok((snapshot, warnings)),
         }
     }
+}
+
+/// An answer to a LIST that is not a List (a proxy's error page, a body cut short).
+fn not_a_list(e: serde_json::Error) -> kube::Error {
+    let message = format!("the answer is not a JSON List ({e})");
+    kube::Error::SerdeError(serde::de::Error::custom(message))
 }
 
 /// `namespace/name` of an item that did not decode, as far as it can be read.
