@@ -15,6 +15,8 @@ pub(crate) mod contexts;
 pub mod get;
 mod http;
 #[cfg(test)]
+mod io_tests;
+#[cfg(test)]
 mod mock;
 pub(crate) mod preflight;
 pub mod read;
