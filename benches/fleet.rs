@@ -904,10 +904,10 @@ fn live(
     writeln!(report, "|---|---|---|---|---|---|---|---|---|").unwrap();
     for ((name, _, _), ms) in peers.iter().zip(&results) {
         let wall = median(ms.iter().map(|m| m.wall).collect());
-        // The API server shares the machine's cores: runs fall into a fast and a slow group
-        // (its garbage collection, etcd), so a median of few runs can land in either.
-        let fastest = ms.iter().map(|m| m.wall).min().unwrap_or_default();
-        let slowest = ms.iter().map(|m| m.wall).max().unwrap_or_default();
+        // The API server and etcd share the machine's cores with the command: single runs fall
+        // into a fast and a slow group (why was not found), and a median of few can land in either.
+        let walls = ms.iter().map(|m| m.wall);
+        let (fastest, slowest) = (walls.clone().min().unwrap_or_default(), walls.max().unwrap_or_default());
         let rss = median(ms.iter().map(|m| m.rss_kb).collect());
         let requests = ms
             .last()
