@@ -27,7 +27,7 @@ async fn get_opt<K>(
 where
     K: Clone + DeserializeOwned + Debug,
 {
-    retry(conn, || api.get_opt(name))
+    retry(conn, async || api.get_opt(name).await)
         .await
         .map_err(|e| classify(conn, "get", &format!("{resource} {name:?}"), Some(ns), e))
 }
@@ -35,20 +35,20 @@ where
 /// The names of every namespace (metadata only).
 pub async fn namespace_names(conn: &Connection) -> Result<Vec<String>, ClusterError> {
     let api: Api<Namespace> = Api::all(conn.client.clone());
-    let list = retry(conn, || async { api.list_metadata(&ListParams::default()).await });
+    let list = retry(conn, async || api.list_metadata(&ListParams::default()).await);
     let list = list.await.map_err(|e| classify(conn, "list", "namespaces", None, e))?;
     Ok(list.items.into_iter().filter_map(|n| n.metadata.name).collect())
 }
 
 /// The API server's version (`GET /version`).
 pub async fn server_version(conn: &Connection) -> Result<String, ClusterError> {
-    let info = retry(conn, || conn.client.apiserver_version());
+    let info = retry(conn, async || conn.client.apiserver_version().await);
     Ok(info.await.map_err(|e| classify(conn, "get", "version", None, e))?.git_version)
 }
 
 /// The API groups the server serves (discovery).
 pub async fn api_groups(conn: &Connection) -> Result<APIGroupList, ClusterError> {
-    let groups = retry(conn, || conn.client.list_api_groups());
+    let groups = retry(conn, async || conn.client.list_api_groups().await);
     groups.await.map_err(|e| classify(conn, "list", "API groups", None, e))
 }
 
@@ -91,7 +91,7 @@ pub async fn stage_jobs(
     let lists = join_all(namespaces.iter().map(|ns| {
         let api: Api<Job> = Api::namespaced(conn.client.clone(), ns);
         let params = ListParams::default().labels(&selector);
-        async move { (ns, retry(conn, || api.list(&params)).await) }
+        async move { (ns, retry(conn, async || api.list(&params).await).await) }
     }))
     .await;
     let mut jobs = Vec::new();
@@ -106,7 +106,7 @@ pub async fn stage_jobs(
 pub async fn job_pods(conn: &Connection, namespace: &str, uid: &str) -> Result<Vec<Pod>, ClusterError> {
     let api: Api<Pod> = Api::namespaced(conn.client.clone(), namespace);
     let params = ListParams::default().labels(&format!("batch.kubernetes.io/controller-uid={uid}"));
-    let pods = retry(conn, || api.list(&params));
+    let pods = retry(conn, async || api.list(&params).await);
     Ok(pods.await.map_err(|e| classify(conn, "list", "pods", Some(namespace), e))?.items)
 }
 

@@ -364,36 +364,6 @@ async fn the_caller_works_on_the_first_picture_while_the_events_are_read() {
     assert!(!seen.lock().unwrap().iter().any(|r| r.uri.contains("/events")), "no events LIST");
 }
 
-/// The Warning events' LIST read early runs on a task of its own: work the caller does on its
-/// thread meanwhile (a diagnosis, CPU-bound) neither holds back its request nor the reading of its
-/// answer. Here the caller's work blocks its thread until the events have been asked for.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn work_done_meanwhile_does_not_hold_back_the_early_events() {
-    let failing = |ns: &str| {
-        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-            "metadata": {"name": "app", "namespace": ns},
-            "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "HealthCheckFailed", "message": "timeout"}]}})
-    };
-    let stages: Vec<serde_json::Value> = (0..9).map(|i| failing(&format!("shop-{i}"))).collect();
-    let (conn, seen) = connection(move |r| match r.uri.as_str() {
-        u if u.contains("/kustomizations") => list(stages.clone(), None),
-        _ => empty_list(),
-    });
-    let asked = seen.clone();
-    let meanwhile = async |_: &crate::model::Snapshot| {
-        let started = std::time::Instant::now();
-        while started.elapsed() < Duration::from_secs(5) {
-            if asked.lock().unwrap().iter().any(|r| r.uri.starts_with("/api/v1/events?")) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        false
-    };
-    let read = read_snapshot_meanwhile(&conn, None, None, &mut |_| {}, meanwhile).await;
-    assert!(read.unwrap().1, "the events were asked for while the caller's thread was held");
-}
-
 /// An answer that is not a List (a proxy's page, a body cut short) fails the read in one line
 /// naming what was listed where, not as a server that cannot be reached; an item of the wrong
 /// shape is skipped with a warning, the others kept.

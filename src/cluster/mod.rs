@@ -150,16 +150,10 @@ pub(crate) fn transient_status(code: u16) -> bool {
 /// to 5 s, or the server's Retry-After), for at most the connection's retry budget; the last error
 /// is returned. Only idempotent requests go through here: reads, the reconcile-request merge patch,
 /// a delete under a uid precondition, a create (a repeat finds it exists).
-pub(crate) async fn retry<T, F>(
+pub(crate) async fn retry<T>(
     conn: &Connection,
-    // A closure returning a future rather than an async closure: the future of an async closure
-    // is not provably `Send` (rustc cannot state it for every borrow of the closure), and reads run
-    // on spawned tasks too.
-    mut request: impl FnMut() -> F,
-) -> Result<T, kube::Error>
-where
-    F: Future<Output = Result<T, kube::Error>>,
-{
+    mut request: impl AsyncFnMut() -> Result<T, kube::Error>,
+) -> Result<T, kube::Error> {
     let deadline = tokio::time::Instant::now() + conn.retry_budget;
     let mut backoff = Duration::from_millis(200);
     use std::sync::atomic::Ordering;
@@ -294,13 +288,9 @@ mod tests {
     /// How many times `retry` sends a request that always meets a refused connection.
     async fn attempts_at_refused(conn: &Connection) -> usize {
         let mut attempts = 0;
-        let _ = retry(conn, || {
+        let _ = retry(conn, async || -> Result<(), kube::Error> {
             attempts += 1;
-            async {
-                Err::<(), _>(kube::Error::Service(Box::new(std::io::Error::from(
-                    std::io::ErrorKind::ConnectionRefused,
-                ))))
-            }
+            Err(kube::Error::Service(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))))
         })
         .await;
         attempts
@@ -319,26 +309,25 @@ mod tests {
             answered: Default::default(),
         };
         let mut attempts = 0;
-        let result: Result<(), kube::Error> = retry(&conn, || {
+        let result: Result<(), kube::Error> = retry(&conn, async || {
             attempts += 1;
-            async { Err(api_error(503, 0)) }
+            Err(api_error(503, 0))
         })
         .await;
         assert!(matches!(result, Err(kube::Error::Api(s)) if s.code == 503));
         // 0.2 + 0.4 + 0.8 + 1.6 + 3.2 = 6.2 s of pauses fit in 10 s; the next (5 s) does not.
         assert_eq!(attempts, 6);
         let mut attempts = 0;
-        let result = retry(&conn, || {
+        let result = retry(&conn, async || {
             attempts += 1;
-            let answer = if attempts < 3 { Err(api_error(429, 1)) } else { Ok(attempts) };
-            async { answer }
+            if attempts < 3 { Err(api_error(429, 1)) } else { Ok(attempts) }
         })
         .await;
         assert_eq!(result.unwrap(), 3);
         let mut attempts = 0;
-        let _ = retry(&conn, || {
+        let _ = retry(&conn, async || -> Result<(), kube::Error> {
             attempts += 1;
-            async { Err::<(), _>(api_error(403, 0)) }
+            Err(api_error(403, 0))
         })
         .await;
         assert_eq!(attempts, 1, "a permanent error is not retried");

@@ -142,7 +142,7 @@ async fn review(conn: &Connection, access: &Access) -> Result<(), ClusterError> 
     };
     let api: Api<SelfSubjectAccessReview> = Api::all(conn.client.clone());
     let resource = access.resource_text();
-    let review = retry(conn, || async { api.create(&PostParams::default(), &request).await })
+    let review = retry(conn, async || api.create(&PostParams::default(), &request).await)
         .await
         .map_err(|e| classify(conn, "create", "selfsubjectaccessreviews.authorization.k8s.io", None, e))?;
     let status = review.status.unwrap_or_default();

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use futures::channel::oneshot;
-use futures::future::join_all;
+use futures::future::{Either, join_all};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
 use kube::Resource;
@@ -60,7 +60,7 @@ async fn list_kind(
     let mut snapshot = Snapshot::default();
     let mut warnings = Vec::new();
     loop {
-        let text = retry(conn, || async {
+        let text = retry(conn, async || {
             let http = request.list(&params).map_err(kube::Error::BuildRequest)?;
             conn.client.request_text(http).await
         })
@@ -120,57 +120,45 @@ pub async fn read_snapshot_meanwhile<T: Default>(
     meanwhile: impl AsyncFnOnce(&Snapshot) -> T,
 ) -> Result<(Snapshot, T), ClusterError> {
     // The Warning events read early: their LIST starts as soon as the stages say they will be
-    // wanted (`read_first_picture` decides) and runs beside everything below until
-    // `read_when_wanted` takes its answer. A task of its own, so that the CPU work below (what is
-    // wanted, and `meanwhile`'s) holds neither its start nor the reading of its answer; it ends
-    // with the read if the read fails first.
+    // wanted (`read_first_picture` decides), runs beside everything below until `read_when_wanted`
+    // takes its answer, and is dropped if the read fails first.
     let (decide, decision) = oneshot::channel::<bool>();
-    let events_conn = conn.clone();
-    let parts: Vec<&'static ReadKind> =
-        READ_KINDS.iter().filter(|k| k.demand == Demand::WhenWanted(Want::WarningEvents)).collect();
-    let mut warning_events = EndsWhenDropped(tokio::spawn(async move {
+    let (hand_over, early) = oneshot::channel::<Vec<EarlyRead>>();
+    let warning_events = async move {
         let mut read = Vec::new();
         if decision.await == Ok(true) {
-            for part in parts {
-                let only = move |k: &ReadKind| std::ptr::eq(k, part);
-                read.push((part, read_kinds(&events_conn, None, None, only).await));
+            for kind in READ_KINDS.iter().filter(|k| k.demand == Demand::WhenWanted(Want::WarningEvents)) {
+                read.push((kind, read_kinds(conn, None, None, |k| std::ptr::eq(k, kind)).await));
             }
         }
-        read
-    }));
-    let (mut snapshot, warnings, early_read) = read_first_picture(conn, namespace, selector, decide).await?;
-    warnings.into_iter().for_each(&mut *warn);
-    follow_dependencies(conn, namespace, &mut snapshot, warn).await;
-    read_other_workloads(conn, namespace, &mut snapshot, warn).await;
-    let wanted = Wanted::of(&snapshot);
-    let lists = when_wanted_lists(namespace, &wanted, early_read);
-    let early = async {
-        match early_read {
-            true => (&mut warning_events.0).await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
-            false => Vec::new(),
-        }
+        let _ = hand_over.send(read);
     };
-    let answer = if lists.is_empty() && !early_read {
-        T::default()
-    } else {
-        // What `meanwhile` sees was read now; the caller dates the whole snapshot when it is.
-        snapshot.now = k8s_openapi::jiff::Timestamp::now();
-        let (more, answer) = futures::join!(read_when_wanted(conn, &lists, early), meanwhile(&snapshot));
-        let mut unsaid = unsaid_warnings(warn);
-        merge_reads(&mut snapshot, more, &mut unsaid, "cannot read the other events or pods of");
-        answer
+    let rest = async {
+        let (mut snapshot, warnings, early_read) = read_first_picture(conn, namespace, selector, decide).await?;
+        warnings.into_iter().for_each(&mut *warn);
+        follow_dependencies(conn, namespace, &mut snapshot, warn).await;
+        read_other_workloads(conn, namespace, &mut snapshot, warn).await;
+        let wanted = Wanted::of(&snapshot);
+        let lists = when_wanted_lists(namespace, &wanted, early_read);
+        let early = async { if early_read { early.await.unwrap_or_default() } else { Vec::new() } };
+        let answer = if lists.is_empty() && !early_read {
+            T::default()
+        } else {
+            // What `meanwhile` sees was read now; the caller dates the whole snapshot when it is.
+            snapshot.now = k8s_openapi::jiff::Timestamp::now();
+            let (more, answer) = futures::join!(read_when_wanted(conn, &lists, early), meanwhile(&snapshot));
+            let mut unsaid = unsaid_warnings(warn);
+            merge_reads(&mut snapshot, more, &mut unsaid, "cannot read the other events or pods of");
+            answer
+        };
+        let named = named_objects(conn, &named_elsewhere(&snapshot), warn).await;
+        snapshot.named_objects.extend(named);
+        Ok((snapshot, answer))
     };
-    let named = named_objects(conn, &named_elsewhere(&snapshot), warn).await;
-    snapshot.named_objects.extend(named);
-    Ok((snapshot, answer))
-}
-
-/// A spawned task that is aborted when its handle is dropped.
-struct EndsWhenDropped<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for EndsWhenDropped<T> {
-    fn drop(&mut self) {
-        self.0.abort();
+    futures::pin_mut!(warning_events, rest);
+    match futures::future::select(rest, warning_events).await {
+        Either::Left((read, _)) => read,
+        Either::Right(((), rest)) => rest.await,
     }
 }
 
@@ -400,7 +388,7 @@ pub async fn named_objects(
     }
     let results = join_all(lookups.iter().map(|(object, resource)| async move {
         let api = dynamic_api(&conn.client, Some(&object.namespace), resource);
-        retry(conn, || api.get_opt(&object.name)).await
+        retry(conn, async || api.get_opt(&object.name).await).await
     }))
     .await;
     let mut out = Vec::new();
@@ -527,7 +515,7 @@ pub async fn container_logs(
             previous: c.previous,
             ..LogParams::default()
         };
-        let text = retry(conn, || api.logs(&c.pod, &params)).await;
+        let text = retry(conn, async || api.logs(&c.pod, &params).await).await;
         text.map(|t| t.lines().map(str::to_string).collect()).map_err(|e| {
             format!("cannot read logs of pod {}/{} container {}: {}", c.namespace, c.pod, c.container, short_error(&e))
         })

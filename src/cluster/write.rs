@@ -59,7 +59,7 @@ pub async fn delete_job(
         ..DeleteParams::default()
     };
     // A repeat after a lost answer finds the Job gone (404) or replaced (409): never a second delete.
-    match retry(conn, || api.delete(name, &params)).await {
+    match retry(conn, async || api.delete(name, &params).await).await {
         // The answer is the object itself (Left) while it is held, a Status (Right) once deleted.
         Ok(answer) if answer.is_left() => Ok(Deleted::Terminating),
         Ok(_) => Ok(Deleted::Deleted),
@@ -83,7 +83,7 @@ pub async fn create_job(conn: &Connection, job: &Job, dry_run: DryRun) -> Result
     let ns = job.metadata.namespace.as_deref().unwrap_or("default");
     let api: Api<Job> = Api::namespaced(conn.client.clone(), ns);
     let params = PostParams { dry_run: dry_run.on(), field_manager: Some(FIELD_MANAGER.into()) };
-    match retry(conn, || api.create(&params, job)).await {
+    match retry(conn, async || api.create(&params, job).await).await {
         Ok(job) => Ok(Created::Created(Box::new(job))),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(Created::Exists),
         Err(e) => Err(classify(conn, "create", "jobs.batch", Some(ns), e)),
@@ -135,7 +135,7 @@ pub async fn request_reconcile(
     let mut attempt = 0;
     loop {
         let api = dynamic_api(&conn.client, Some(ns), &flux_api_resource(kind));
-        let result = retry(conn, || async { api.patch(name, &params, &Patch::Merge(&patch)).await.map(drop) }).await;
+        let result = retry(conn, async || api.patch(name, &params, &Patch::Merge(&patch)).await.map(drop)).await;
         match result {
             Ok(()) => return Ok(()),
             Err(kube::Error::Api(s)) if s.code == 409 && attempt < 5 => attempt += 1,
