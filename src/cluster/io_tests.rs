@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use super::Connection;
 use super::mock::*;
-use crate::cluster::read::read_snapshot_meanwhile;
 use crate::cluster::write::{self, Deleted, DryRun};
 use crate::cluster::{ClusterError, read_snapshot};
 use crate::model::StageObject;
@@ -301,67 +300,6 @@ async fn warning_events_start_beside_the_first_picture_when_many_stages_are_unse
             assert!(events.iter().all(|e| e.at >= jobs + jobs_answer), "after the first picture");
         }
     }
-}
-
-/// What the caller runs meanwhile sees the snapshot before the parts read when wanted (here the
-/// Warning events, answering in a second) and may send requests of its own while they are out,
-/// whether they are read after the first picture (in a namespace) or beside it (across nine); its
-/// answer comes back with the whole snapshot. Where nothing is left to read it does not run.
-#[tokio::test(start_paused = true)]
-async fn the_caller_works_on_the_first_picture_while_the_events_are_read() {
-    let failing = |ns: &str| {
-        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-            "metadata": {"name": "app", "namespace": ns},
-            "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "HealthCheckFailed", "message": "timeout"}]}})
-    };
-    let warning = |ns: &str| {
-        json!({"apiVersion": "v1", "kind": "Event", "type": "Warning", "reason": "BackoffLimitExceeded",
-            "message": "Job has reached the specified backoff limit", "metadata": {"name": "e", "namespace": ns},
-            "involvedObject": {"kind": "Job", "name": "migrate", "namespace": ns}})
-    };
-    let events_answer = Duration::from_secs(1);
-    for (scope, namespaces) in [(Some("shop-0"), 1), (None, 9)] {
-        let names: Vec<String> = (0..namespaces).map(|i| format!("shop-{i}")).collect();
-        let stages: Vec<serde_json::Value> = names.iter().map(|ns| failing(ns)).collect();
-        let events: Vec<serde_json::Value> = names.iter().map(|ns| warning(ns)).collect();
-        let (conn, seen) = paced_connection(
-            move |r| match r.uri.as_str() {
-                u if u.contains("/kustomizations") => list(stages.clone(), None),
-                u if u.contains("/events?") => list(events.clone(), None),
-                u if u.contains("/meanwhile") => (200, "{}".into()),
-                _ => empty_list(),
-            },
-            move |r| if r.uri.contains("/events?") { events_answer } else { Duration::ZERO },
-        );
-        let meanwhile = async |partial: &crate::model::Snapshot| {
-            let sent = conn.client.request_text(http::Request::get("/meanwhile").body(vec![]).unwrap()).await;
-            (partial.stages().count(), partial.events.len(), sent.is_ok())
-        };
-        let mut warnings = Vec::new();
-        let read = read_snapshot_meanwhile(&conn, scope, None, &mut |w| warnings.push(w), meanwhile).await;
-        let (snapshot, seen_meanwhile) = read.unwrap();
-        assert!(warnings.is_empty(), "{warnings:?}");
-        assert_eq!(seen_meanwhile, (namespaces, 0, true), "the stages, no events yet");
-        assert_eq!(snapshot.events.len(), namespaces, "the events are in the snapshot returned");
-        let seen = seen.lock().unwrap();
-        let events = seen.iter().find(|r| r.uri.contains("/events?")).unwrap().at;
-        let sent = seen.iter().find(|r| r.uri == "/meanwhile").unwrap().at;
-        assert!(sent < events + events_answer, "sent while the events were out");
-    }
-    let mut ready = failing("shop");
-    ready["spec"] = json!({"sourceRef": {"kind": "GitRepository", "name": "shop"}});
-    ready["status"]["conditions"][0]["status"] = json!("True");
-    let source = json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-        "metadata": {"name": "shop", "namespace": "shop"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
-    let (conn, seen) = connection(move |r| match r.uri.as_str() {
-        u if u.contains("/kustomizations") => list(vec![ready.clone()], None),
-        u if u.contains("/gitrepositories") => list(vec![source.clone()], None),
-        _ => empty_list(),
-    });
-    let meanwhile = async |_: &crate::model::Snapshot| Some("ran");
-    let read = read_snapshot_meanwhile(&conn, Some("shop"), None, &mut |_| {}, meanwhile).await;
-    assert_eq!(read.unwrap().1, None, "nothing left to read: not run");
-    assert!(!seen.lock().unwrap().iter().any(|r| r.uri.contains("/events")), "no events LIST");
 }
 
 /// An answer that is not a List (a proxy's page, a body cut short) fails the read in one line

@@ -15,7 +15,7 @@ use super::Connection;
 
 /// One request as the mock API server saw it.
 #[derive(Clone, Debug)]
-pub(crate) struct Seen {
+pub(super) struct Seen {
     pub method: String,
     /// Path and query.
     pub uri: String,
@@ -24,10 +24,10 @@ pub(crate) struct Seen {
     pub at: tokio::time::Instant,
 }
 
-pub(crate) type Handler = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
+pub(super) type Handler = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
 
 /// A connection to a mock API server, and the requests it was sent, in order.
-pub(crate) fn connection(
+pub(super) fn connection(
     handler: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static,
 ) -> (Connection, Arc<Mutex<Vec<Seen>>>) {
     paced_connection(handler, |_| Duration::ZERO)
@@ -35,7 +35,7 @@ pub(crate) fn connection(
 
 /// [`connection`] whose answers each wait as long as `pace` says, and whose log is in the order
 /// requests arrived.
-pub(crate) fn paced_connection(
+pub(super) fn paced_connection(
     handler: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static,
     pace: impl Fn(&Seen) -> Duration + Send + Sync + 'static,
 ) -> (Connection, Arc<Mutex<Vec<Seen>>>) {
@@ -78,12 +78,12 @@ pub(crate) fn paced_connection(
 }
 
 /// A `Status` body, as the API server writes errors.
-pub(crate) fn status(code: u16, reason: &str, message: &str) -> (u16, String) {
+pub(super) fn status(code: u16, reason: &str, message: &str) -> (u16, String) {
     let body = serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason, "message": message});
     (code, body.to_string())
 }
 
 /// An empty list.
-pub(crate) fn empty_list() -> (u16, String) {
+pub(super) fn empty_list() -> (u16, String) {
     (200, r#"{"kind":"List","apiVersion":"v1","metadata":{},"items":[]}"#.into())
 }

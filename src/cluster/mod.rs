@@ -17,7 +17,7 @@ mod http;
 #[cfg(test)]
 mod io_tests;
 #[cfg(test)]
-pub(crate) mod mock;
+mod mock;
 pub(crate) mod preflight;
 pub mod read;
 pub(crate) mod remote;

@@ -5,8 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 
-use futures::channel::oneshot;
-use futures::future::{Either, join_all};
+use futures::future::join_all;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
 use kube::Resource;
@@ -103,112 +102,44 @@ pub async fn read_snapshot(
     selector: Option<&str>,
     warn: &mut crate::terminal::Warn<'_>,
 ) -> Result<Snapshot, ClusterError> {
-    let nothing = async |_: &Snapshot| ();
-    read_snapshot_meanwhile(conn, namespace, selector, warn, nothing).await.map(|(snapshot, ())| snapshot)
-}
-
-/// [`read_snapshot`], and `meanwhile` run on the snapshot so far (every kind read always, the
-/// dependencies and workloads followed) while the parts read only when wanted are read, so that
-/// what a caller starts from it (the log tails a diagnosis of it names) overlaps those LISTs, the
-/// Warning events' the slowest of a big cluster. Where none is left to read, `meanwhile` does not
-/// run (it would only add its time) and its answer is `T::default()`.
-pub async fn read_snapshot_meanwhile<T: Default>(
-    conn: &Connection,
-    namespace: Option<&str>,
-    selector: Option<&str>,
-    warn: &mut crate::terminal::Warn<'_>,
-    meanwhile: impl AsyncFnOnce(&Snapshot) -> T,
-) -> Result<(Snapshot, T), ClusterError> {
-    // The Warning events read early: their LIST starts as soon as the stages say they will be
-    // wanted (`read_first_picture` decides), runs beside everything below until `read_when_wanted`
-    // takes its answer, and is dropped if the read fails first.
-    let (decide, decision) = oneshot::channel::<bool>();
-    let (hand_over, early) = oneshot::channel::<Vec<EarlyRead>>();
-    let warning_events = async move {
-        let mut read = Vec::new();
-        if decision.await == Ok(true) {
-            for kind in READ_KINDS.iter().filter(|k| k.demand == Demand::WhenWanted(Want::WarningEvents)) {
-                read.push((kind, read_kinds(conn, None, None, |k| std::ptr::eq(k, kind)).await));
+    let (mut snapshot, warnings, early) = read_first_picture(conn, namespace, selector).await?;
+    warnings.into_iter().for_each(&mut *warn);
+    // Dependencies in namespaces outside the scope: one more LIST of Kustomizations (and their
+    // sources) per such namespace, so that a cross-namespace chain is followed to its end.
+    if namespace.is_some() {
+        let mut seen: BTreeSet<String> = namespace.into_iter().map(String::from).collect();
+        loop {
+            let have: BTreeSet<StageId> = snapshot.stage_ids().collect();
+            let wanted: BTreeSet<String> = snapshot
+                .stages()
+                .flat_map(|stage| stage.dependency_ids())
+                .filter(|id| !have.contains(id))
+                .map(|id| id.namespace)
+                .filter(|ns| !seen.contains(ns))
+                .collect();
+            if wanted.is_empty() {
+                break;
             }
+            let extra = join_all(wanted.iter().map(|ns| read_namespace(conn, Some(ns), None))).await;
+            let reads = wanted.iter().map(|ns| Some(ns.as_str())).zip(extra);
+            merge_reads(&mut snapshot, reads, warn, "cannot follow dependencies into");
+            seen.extend(wanted);
         }
-        let _ = hand_over.send(read);
-    };
-    let rest = async {
-        let (mut snapshot, warnings, early_read) = read_first_picture(conn, namespace, selector, decide).await?;
-        warnings.into_iter().for_each(&mut *warn);
-        follow_dependencies(conn, namespace, &mut snapshot, warn).await;
-        read_other_workloads(conn, namespace, &mut snapshot, warn).await;
-        let wanted = Wanted::of(&snapshot);
-        let lists = when_wanted_lists(namespace, &wanted, early_read);
-        let early = async { if early_read { early.await.unwrap_or_default() } else { Vec::new() } };
-        let answer = if lists.is_empty() && !early_read {
-            T::default()
-        } else {
-            // What `meanwhile` sees was read now; the caller dates the whole snapshot when it is.
-            snapshot.now = k8s_openapi::jiff::Timestamp::now();
-            let (more, answer) = futures::join!(read_when_wanted(conn, &lists, early), meanwhile(&snapshot));
-            let mut unsaid = unsaid_warnings(warn);
-            merge_reads(&mut snapshot, more, &mut unsaid, "cannot read the other events or pods of");
-            answer
-        };
-        let named = named_objects(conn, &named_elsewhere(&snapshot), warn).await;
-        snapshot.named_objects.extend(named);
-        Ok((snapshot, answer))
-    };
-    futures::pin_mut!(warning_events, rest);
-    match futures::future::select(rest, warning_events).await {
-        Either::Left((read, _)) => read,
-        Either::Right(((), rest)) => rest.await,
     }
-}
-
-/// Dependencies in namespaces outside the scope: one more LIST of Kustomizations (and their
-/// sources) per such namespace, so that a cross-namespace chain is followed to its end.
-async fn follow_dependencies(
-    conn: &Connection,
-    namespace: Option<&str>,
-    snapshot: &mut Snapshot,
-    warn: &mut crate::terminal::Warn<'_>,
-) {
-    if namespace.is_none() {
-        return;
+    // Workloads in namespaces other than the ones read: only their Jobs, Pods, Events, Deployments.
+    if namespace.is_some() {
+        let read: BTreeSet<String> =
+            namespace.into_iter().map(String::from).chain(snapshot.stage_ids().map(|id| id.namespace)).collect();
+        let extra: Vec<String> = workload_namespaces(&snapshot).into_iter().filter(|ns| !read.contains(ns)).collect();
+        let results = join_all(extra.iter().map(|ns| read_workloads(conn, Some(ns), false))).await;
+        let reads = extra.iter().map(|ns| Some(ns.as_str())).zip(results);
+        merge_reads(&mut snapshot, reads, warn, "cannot read the workloads in");
     }
-    let mut seen: BTreeSet<String> = namespace.into_iter().map(String::from).collect();
-    loop {
-        let have: BTreeSet<StageId> = snapshot.stage_ids().collect();
-        let wanted: BTreeSet<String> = snapshot
-            .stages()
-            .flat_map(|stage| stage.dependency_ids())
-            .filter(|id| !have.contains(id))
-            .map(|id| id.namespace)
-            .filter(|ns| !seen.contains(ns))
-            .collect();
-        if wanted.is_empty() {
-            return;
-        }
-        let extra = join_all(wanted.iter().map(|ns| read_namespace(conn, Some(ns), None))).await;
-        let reads = wanted.iter().map(|ns| Some(ns.as_str())).zip(extra);
-        merge_reads(snapshot, reads, warn, "cannot follow dependencies into");
-        seen.extend(wanted);
-    }
-}
-
-/// Workloads in namespaces other than the ones read: only their Jobs, Pods, Events, Deployments.
-async fn read_other_workloads(
-    conn: &Connection,
-    namespace: Option<&str>,
-    snapshot: &mut Snapshot,
-    warn: &mut crate::terminal::Warn<'_>,
-) {
-    if namespace.is_none() {
-        return;
-    }
-    let read: BTreeSet<String> =
-        namespace.into_iter().map(String::from).chain(snapshot.stage_ids().map(|id| id.namespace)).collect();
-    let extra: Vec<String> = workload_namespaces(snapshot).into_iter().filter(|ns| !read.contains(ns)).collect();
-    let results = join_all(extra.iter().map(|ns| read_workloads(conn, Some(ns), false))).await;
-    let reads = extra.iter().map(|ns| Some(ns.as_str())).zip(results);
-    merge_reads(snapshot, reads, warn, "cannot read the workloads in");
+    let wanted = Wanted::of(&snapshot);
+    read_when_wanted(conn, namespace, &wanted, early, &mut snapshot, warn).await;
+    let named = named_objects(conn, &named_elsewhere(&snapshot), warn).await;
+    snapshot.named_objects.extend(named);
+    Ok(snapshot)
 }
 
 /// Above this many namespaces, an all-namespaces read LISTs a kind read when wanted once for the
@@ -218,31 +149,35 @@ const WANTED_NAMESPACES_APART: usize = 8;
 /// A part read when wanted that was read early, for the cluster, and what its read gave.
 type EarlyRead = (&'static ReadKind, Result<(Snapshot, Vec<String>), ClusterError>);
 
-/// The first picture: every kind read always, in `namespace` (`None`: all namespaces), and whether
-/// the Warning events are read early. Across all namespaces, the stages' LISTs are awaited on their
-/// own: where more than [`WANTED_NAMESPACES_APART`] namespaces hold a stage that is not settled,
-/// the Warning events will be wanted for the whole cluster whatever the rest shows
-/// ([`unsettled_stage_namespaces`]), so `decide` is told to start their LIST (the slowest of a big
-/// cluster: the API server reads every event from etcd) then, beside the rest of the first picture
-/// rather than after it.
+/// The first picture: every kind read always, in `namespace` (`None`: all namespaces). Across
+/// all namespaces, the stages' LISTs are awaited on their own: where more than
+/// [`WANTED_NAMESPACES_APART`] namespaces hold a stage that is not settled, the Warning events
+/// will be wanted for the whole cluster whatever the rest shows ([`unsettled_stage_namespaces`]),
+/// so their LIST (the slowest of a big cluster: the API server reads every event from etcd) starts
+/// then, beside the rest of the first picture rather than after it.
 async fn read_first_picture(
     conn: &Connection,
     namespace: Option<&str>,
     selector: Option<&str>,
-    decide: oneshot::Sender<bool>,
-) -> Result<(Snapshot, Vec<String>, bool), ClusterError> {
+) -> Result<(Snapshot, Vec<String>, Vec<EarlyRead>), ClusterError> {
     if namespace.is_some() {
         let (snapshot, warnings) = read_namespace(conn, namespace, selector).await?;
-        return Ok((snapshot, warnings, false));
+        return Ok((snapshot, warnings, Vec::new()));
     }
     let always = |kind: &ReadKind| kind.demand == Demand::Always;
-    let stages_then_decide = async {
+    let stages_then_warnings = async {
         let stages = read_kinds(conn, None, selector, |k| always(k) && k.role == Role::Stage).await?;
-        let early = unsettled_stage_namespaces(&stages.0).len() > WANTED_NAMESPACES_APART;
-        Ok::<_, ClusterError>((stages, early && decide.send(true).is_ok()))
+        let mut early = Vec::new();
+        if unsettled_stage_namespaces(&stages.0).len() > WANTED_NAMESPACES_APART {
+            let warnings = READ_KINDS.iter().filter(|k| k.demand == Demand::WhenWanted(Want::WarningEvents));
+            for kind in warnings {
+                early.push((kind, read_kinds(conn, None, None, |k| std::ptr::eq(k, kind)).await));
+            }
+        }
+        Ok::<_, ClusterError>((stages, early))
     };
     let rest = read_kinds(conn, None, selector, |k| always(k) && k.role != Role::Stage);
-    let (stages, rest) = futures::join!(stages_then_decide, rest);
+    let (stages, rest) = futures::join!(stages_then_warnings, rest);
     let ((mut snapshot, mut warnings), early) = stages?;
     let (more, more_warnings) = rest?;
     snapshot.merge(more);
@@ -250,18 +185,22 @@ async fn read_first_picture(
     Ok((snapshot, warnings, early))
 }
 
-/// The LISTs of the parts of kinds read only when wanted ([`Demand::WhenWanted`]), each in the
-/// namespaces `wanted` names for it: one per part and namespace, or one for the cluster when
-/// `scope` is all of it and many are wanted; the Warning events not when `early_read`.
-fn when_wanted_lists<'a>(
+/// The parts of kinds read only when wanted ([`Demand::WhenWanted`]), each in the namespaces
+/// `wanted` names for it, into `snapshot`: concurrently, one LIST per part and namespace (or one
+/// for the cluster when `scope` is all of it and many are wanted), but the parts `early` read
+/// already. A failure is a warning: what they tell is context, not the cause.
+async fn read_when_wanted(
+    conn: &Connection,
     scope: Option<&str>,
-    wanted: &'a Wanted,
-    early_read: bool,
-) -> Vec<(&'static ReadKind, Option<&'a str>)> {
-    let mut lists = Vec::new();
+    wanted: &Wanted,
+    early: Vec<EarlyRead>,
+    snapshot: &mut Snapshot,
+    warn: &mut crate::terminal::Warn<'_>,
+) {
+    let mut lists: Vec<(&ReadKind, Option<&str>)> = Vec::new();
     for kind in READ_KINDS.iter() {
         let Demand::WhenWanted(want) = kind.demand else { continue };
-        if early_read && want == Want::WarningEvents {
+        if early.iter().any(|(read, _)| std::ptr::eq(*read, kind)) {
             continue;
         }
         let namespaces = wanted.namespaces(want);
@@ -270,38 +209,23 @@ fn when_wanted_lists<'a>(
             _ => lists.extend(namespaces.iter().map(|ns| (kind, Some(ns.as_str())))),
         }
     }
-    lists
-}
-
-/// Reads `lists` concurrently, and takes what `early` read: each place's read, `None` for the
-/// cluster.
-async fn read_when_wanted<'a>(
-    conn: &Connection,
-    lists: &[(&'static ReadKind, Option<&'a str>)],
-    early: impl Future<Output = Vec<EarlyRead>>,
-) -> Vec<(Option<&'a str>, Result<(Snapshot, Vec<String>), ClusterError>)> {
-    let reads = join_all(lists.iter().map(|(part, ns)| read_kinds(conn, *ns, None, |k| std::ptr::eq(k, *part))));
-    let (reads, early) = futures::join!(reads, early);
-    let places = lists.iter().map(|(_, ns)| *ns);
-    early.into_iter().map(|(_, read)| (None, read)).chain(places.zip(reads)).collect()
-}
-
-/// `warn` for the reads of parts read when wanted: what they tell is context, not the cause, so a
-/// failure is a warning, and RBAC grants a resource whole: a refusal of a kind with a part in the
-/// first picture was said then, and the refusal of one read only when wanted (events) is said once
-/// for its parts.
-fn unsaid_warnings<'w>(warn: &'w mut crate::terminal::Warn<'_>) -> impl FnMut(String) + Send + 'w {
+    let reads = join_all(lists.iter().map(|(part, ns)| read_kinds(conn, *ns, None, |k| std::ptr::eq(k, *part)))).await;
+    // RBAC grants a resource whole: a refusal of a kind with a part in the first picture was said
+    // then, and the refusal of one read only when wanted (events) is said once for its parts.
     let first_read: Vec<String> = READ_KINDS
         .iter()
         .filter(|k| k.demand == Demand::Always)
         .map(|k| format!("forbidden: cannot list {} ", k.api.resource()))
         .collect();
     let mut said = BTreeSet::new();
-    move |warning: String| {
+    let mut unsaid = |warning: String| {
         if !first_read.iter().any(|said| warning.starts_with(said.as_str())) && said.insert(warning.clone()) {
             warn(warning);
         }
-    }
+    };
+    let places = lists.iter().map(|(_, ns)| *ns);
+    let early = early.into_iter().map(|(_, read)| (None, read));
+    merge_reads(snapshot, early.chain(places.zip(reads)), &mut unsaid, "cannot read the other events or pods of");
 }
 
 /// Merges the reads of several namespaces (`None`: the cluster) into `snapshot`, their warnings

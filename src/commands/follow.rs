@@ -85,7 +85,7 @@ pub async fn explain(conn: &Connection, ctx: &Context, stage: &StageId, logs: u3
         Err(e) => return terminal::warn(&e.to_string()),
     };
     if logs > 0 {
-        super::status::attach_logs(conn, &mut report, logs, Vec::new(), &mut |w| crate::terminal::warn(&w)).await;
+        super::status::attach_logs(conn, &mut report, logs, &mut |w| crate::terminal::warn(&w)).await;
     }
     let options = RenderOptions {
         format: OutputFormat::Table,

@@ -12,7 +12,7 @@ use crate::engine;
 use crate::error::Error;
 use crate::refs::StageKind;
 use crate::render::{self, RenderOptions};
-use crate::report::{ContainerRef, Report};
+use crate::report::Report;
 use crate::terminal;
 
 pub(crate) mod read;
@@ -134,59 +134,19 @@ fn stage_kinds() -> String {
     }
 }
 
-/// Log tails read, by container; a tail that could not be read is its warning.
-pub(crate) type ReadLogs = Vec<(ContainerRef, Result<Vec<String>, String>)>;
-
-/// Attaches the log tails the report's root causes show: those of `read` (read before the report
-/// was made), and the others read now; a log that cannot be read is a warning.
+/// Fetches the log tails the report's root causes show and attaches them; a log that cannot be
+/// read is a warning.
 pub(crate) async fn attach_logs(
     conn: &cluster::Connection,
     report: &mut Report,
     lines: u32,
-    mut read: ReadLogs,
     warn: &mut crate::terminal::Warn<'_>,
 ) {
     let sources = report.log_sources();
-    let missing: Vec<ContainerRef> = sources.iter().filter(|s| !read.iter().any(|(r, _)| r == *s)).cloned().collect();
-    let logs = cluster::read::container_logs(conn, &missing, Some(lines)).await;
-    read.extend(missing.into_iter().zip(logs));
-    for source in &sources {
-        match read.iter().find(|(r, _)| r == source).map(|(_, logs)| logs) {
-            Some(Ok(logs)) => report.attach_logs(source, logs),
-            Some(Err(warning)) => warn(warning.clone()),
-            None => {}
+    for (source, logs) in sources.iter().zip(cluster::read::container_logs(conn, &sources, Some(lines)).await) {
+        match logs {
+            Ok(logs) => report.attach_logs(source, &logs),
+            Err(warning) => warn(warning),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cluster::mock::connection;
-
-    /// The tails read before the report was made are attached without reading them again, the
-    /// others the report shows are read now, and one read for a cause the report does not show is
-    /// neither attached nor said, even when reading it failed.
-    #[tokio::test]
-    async fn logs_read_early_are_attached_and_only_the_missing_read() {
-        let dump = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/failed-migration.yaml");
-        let snapshot = crate::snapshot::read_snapshot(&dump).unwrap();
-        let mut report = crate::engine::diagnose(&snapshot, &crate::engine::Filter::default()).unwrap();
-        let sources = report.log_sources();
-        assert_eq!(sources.len(), 1, "{sources:?}");
-        let (conn, seen) = connection(|_| (200, "read now\n".into()));
-        let unshown = ContainerRef { pod: "gone".into(), ..sources[0].clone() };
-        let early = vec![(unshown.clone(), Err("cannot read logs of pod gone".into()))];
-        let mut warnings = Vec::new();
-        attach_logs(&conn, &mut report, 5, early, &mut |w| warnings.push(w)).await;
-        assert_eq!(report.logs(), vec![(sources[0].clone(), vec!["read now".to_string()])]);
-        assert!(warnings.is_empty(), "{warnings:?}");
-        assert_eq!(seen.lock().unwrap().len(), 1, "the tail not read early");
-
-        let early = vec![(sources[0].clone(), Ok(vec!["read early".to_string()])), (unshown, Ok(vec!["x".into()]))];
-        let (conn, seen) = connection(|_| (200, "read now\n".into()));
-        attach_logs(&conn, &mut report, 5, early, &mut |w| warnings.push(w)).await;
-        assert_eq!(report.logs(), vec![(sources[0].clone(), vec!["read early".to_string()])]);
-        assert!(seen.lock().unwrap().is_empty(), "nothing read again");
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 
-use super::{ReadLogs, attach_logs, dump_lacks, nothing_found};
+use super::{attach_logs, dump_lacks, nothing_found};
 use crate::cli::StatusArgs;
 use crate::cluster::contexts::{self, KubeContext};
 use crate::cluster::{self, ClusterError, Connection};
@@ -249,19 +249,6 @@ async fn connect_within_timeout(options: cluster::ConnectOptions) -> Result<Conn
     }
 }
 
-/// The log tails a diagnosis of a snapshot not yet whole (without the events and other pods read
-/// when wanted) shows, read while the rest is: the root causes seldom change when the rest comes,
-/// and where they do [`attach_logs`] reads the tails missing and leaves the others unshown.
-async fn early_logs(conn: &Connection, partial: &crate::model::Snapshot, filter: &Filter, lines: u32) -> ReadLogs {
-    if lines == 0 {
-        return Vec::new();
-    }
-    let Ok(report) = engine::diagnose(partial, filter) else { return Vec::new() };
-    let sources = report.log_sources();
-    let logs = cluster::read::container_logs(conn, &sources, Some(lines)).await;
-    sources.into_iter().zip(logs).collect()
-}
-
 /// Reads and diagnoses one source.
 async fn read_one(
     ctx: &Context,
@@ -277,9 +264,25 @@ async fn read_one(
         (Source::Context(c), None) => Some(connect_within_timeout(context_options(ctx, c)).await?),
         (Source::Dump { .. }, None) => None,
     };
-    let scope = match (&conn, source) {
-        (Some(conn), _) => ctx.scope(conn),
-        (None, _) => ctx.offline_scope(),
+    let (snapshot, scope) = match (&conn, source) {
+        (Some(conn), _) => {
+            let scope = ctx.scope(conn);
+            let mut snapshot = cluster::read_snapshot(
+                conn,
+                scope.as_deref(),
+                args.selector.as_ref().map(LabelSelector::as_str),
+                &mut *warn,
+            )
+            .await?;
+            if args.follow_kubeconfig {
+                let timeout = ctx.connect.request_timeout;
+                snapshot.remotes = cluster::remote::read_remote_clusters(conn, &snapshot, timeout, &mut *warn).await;
+            }
+            snapshot.now = Timestamp::now();
+            (snapshot, scope)
+        }
+        (None, Source::Dump { path, .. }) => (snapshot::read_snapshot(path)?, ctx.offline_scope()),
+        (None, _) => unreachable!("a live source is connected above"),
     };
     let filter = Filter {
         namespace: scope.clone(),
@@ -287,29 +290,13 @@ async fn read_one(
         // A live LIST already applied the selector on the server.
         selector: if conn.is_some() { None } else { args.selector.clone() },
     };
-    let (snapshot, early_logs) = match (&conn, source) {
-        (Some(conn), _) => {
-            let selector = args.selector.as_ref().map(LabelSelector::as_str);
-            let logs = async |partial: &crate::model::Snapshot| early_logs(conn, partial, &filter, args.logs).await;
-            let (mut snapshot, early_logs) =
-                cluster::read::read_snapshot_meanwhile(conn, scope.as_deref(), selector, &mut *warn, logs).await?;
-            if args.follow_kubeconfig {
-                let timeout = ctx.connect.request_timeout;
-                snapshot.remotes = cluster::remote::read_remote_clusters(conn, &snapshot, timeout, &mut *warn).await;
-            }
-            snapshot.now = Timestamp::now();
-            (snapshot, early_logs)
-        }
-        (None, Source::Dump { path, .. }) => (snapshot::read_snapshot(path)?, Vec::new()),
-        (None, _) => unreachable!("a live source is connected above"),
-    };
     let mut report = match engine::diagnose(&snapshot, &filter) {
         // A fleet shows the stage where it is; where it is not, nothing (said once if nowhere).
         Err(engine::EngineError::UnknownStage(..)) if fleet => Report::default(),
         diagnosed => diagnosed?,
     };
     if let (Some(conn), true) = (&conn, args.logs > 0) {
-        attach_logs(conn, &mut report, args.logs, early_logs, &mut *warn).await;
+        attach_logs(conn, &mut report, args.logs, &mut *warn).await;
     }
     // A dump without the objects the causes are read from: say so rather than let them look gone.
     let lacking = dump_lacks(&snapshot);
