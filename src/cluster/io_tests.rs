@@ -302,6 +302,68 @@ async fn warning_events_start_beside_the_first_picture_when_many_stages_are_unse
     }
 }
 
+/// Pods are asked for in protobuf, JSON the fallback, and read whichever the server answers in;
+/// other kinds in JSON. An error answered in protobuf (a real API server's `pods "nope" not found`)
+/// reads as the same error from JSON would: kube's `Api` error with its code, reason and message.
+#[tokio::test]
+async fn pods_are_read_in_protobuf_or_json_and_an_error_in_either() {
+    let fixture = |name: &str| {
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/protobuf").join(name))
+            .unwrap()
+    };
+    let pods_pb = bytes::Bytes::from(fixture("failed-job-pods.pb"));
+    let not_found = bytes::Bytes::from(fixture("pod-not-found-status.pb"));
+    let protobuf = "application/vnd.kubernetes.protobuf";
+    for pods_in_protobuf in [true, false] {
+        let (pods_pb, json_pods) = (pods_pb.clone(), fixture("failed-job-pods.json"));
+        let (conn, seen) = replying_connection(
+            move |r| {
+                let (code, body) = match r.uri.as_str() {
+                    u if u.contains("/kustomizations") => list(vec![kustomization("shop", "app", json!([]))], None),
+                    u if u.contains("/pods") && u.contains("labelSelector=batch") && pods_in_protobuf => {
+                        return Reply { code: 200, content_type: protobuf, body: pods_pb.clone() };
+                    }
+                    u if u.contains("/pods") && u.contains("labelSelector=batch") => {
+                        (200, String::from_utf8(json_pods.clone()).unwrap())
+                    }
+                    _ => empty_list(),
+                };
+                Reply { code, content_type: "application/json", body: body.into() }
+            },
+            |_| Duration::ZERO,
+        );
+        let (snapshot, warnings) = read(&conn, None).await;
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(snapshot.unwrap().pods.len(), 3, "in protobuf: {pods_in_protobuf}");
+        let seen = seen.lock().unwrap();
+        let pods = seen.iter().find(|r| r.uri.contains("/pods")).unwrap();
+        assert_eq!(pods.accept, "application/vnd.kubernetes.protobuf, application/json");
+        let jobs = seen.iter().find(|r| r.uri.contains("/jobs")).unwrap();
+        assert!(!jobs.accept.contains("protobuf"), "{:?}", jobs.accept);
+    }
+    let (conn, _) = replying_connection(
+        move |r| match r.uri.as_str() {
+            u if u.contains("/pods") => Reply { code: 404, content_type: protobuf, body: not_found.clone() },
+            u if u.contains("/kustomizations") => {
+                let (code, body) = list(vec![kustomization("shop", "app", json!([]))], None);
+                Reply { code, content_type: "application/json", body: body.into() }
+            }
+            _ => Reply { code: 200, content_type: "application/json", body: empty_list().1.into() },
+        },
+        |_| Duration::ZERO,
+    );
+    let pods = crate::model::READ_KINDS.iter().find(|k| k.api.plural == "pods").unwrap();
+    let error = super::read::list_kind(&conn, pods, None, None).await.unwrap_err();
+    match error {
+        kube::Error::Api(status) => {
+            assert_eq!((status.code, status.reason.as_str()), (404, "NotFound"));
+            assert_eq!(status.message, "pods \"nope\" not found");
+            assert_eq!(status.details.map(|d| (d.name, d.kind)), Some(("nope".into(), "pods".into())));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// An answer that is not a List (a proxy's page, a body cut short) fails the read in one line
 /// naming what was listed where, not as a server that cannot be reached; an item of the wrong
 /// shape is skipped with a warning, the others kept.

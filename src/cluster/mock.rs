@@ -20,11 +20,20 @@ pub(super) struct Seen {
     /// Path and query.
     pub uri: String,
     pub body: String,
+    /// Its `Accept` header.
+    pub accept: String,
     /// When it arrived (tokio's clock: virtual under paused time).
     pub at: tokio::time::Instant,
 }
 
-pub(super) type Handler = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
+/// An answer: its status code, `Content-Type` and body.
+pub(super) struct Reply {
+    pub code: u16,
+    pub content_type: &'static str,
+    pub body: Bytes,
+}
+
+pub(super) type Handler = dyn Fn(&Seen) -> Reply + Send + Sync;
 
 /// A connection to a mock API server, and the requests it was sent, in order.
 pub(super) fn connection(
@@ -37,6 +46,18 @@ pub(super) fn connection(
 /// requests arrived.
 pub(super) fn paced_connection(
     handler: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static,
+    pace: impl Fn(&Seen) -> Duration + Send + Sync + 'static,
+) -> (Connection, Arc<Mutex<Vec<Seen>>>) {
+    let json = move |request: &Seen| {
+        let (code, text) = handler(request);
+        Reply { code, content_type: "application/json", body: Bytes::from(text) }
+    };
+    replying_connection(json, pace)
+}
+
+/// [`paced_connection`] whose answers are any [`Reply`] (protobuf ones, say).
+pub(super) fn replying_connection(
+    handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
     pace: impl Fn(&Seen) -> Duration + Send + Sync + 'static,
 ) -> (Connection, Arc<Mutex<Vec<Seen>>>) {
     let handler: Arc<Handler> = Arc::new(handler);
@@ -52,15 +73,21 @@ pub(super) fn paced_connection(
                 method: parts.method.to_string(),
                 uri: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
                 body: String::from_utf8_lossy(&body).into_owned(),
+                accept: parts
+                    .headers
+                    .get(http::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .into(),
                 at: tokio::time::Instant::now(),
             };
             log.lock().unwrap().push(request.clone());
             tokio::time::sleep(pace(&request)).await;
-            let (status, text) = handler(&request);
+            let reply = handler(&request);
             let response = Response::builder()
-                .status(status)
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(text)))
+                .status(reply.code)
+                .header("content-type", reply.content_type)
+                .body(Full::new(reply.body))
                 .expect("a valid response");
             Ok::<_, Infallible>(response)
         }

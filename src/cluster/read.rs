@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use futures::future::join_all;
+use http::header::{self, HeaderValue};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
 use kube::Resource;
@@ -17,8 +18,8 @@ use super::{ClusterError, Connection, api_resource, classify, dynamic_api, retry
 use crate::chain::one_line;
 use crate::engine::named_objects::{MAX_FETCHED, named_elsewhere};
 use crate::engine::{Wanted, unsettled_stage_namespaces};
-use crate::model::NamedObject;
 use crate::model::{Demand, Presence, READ_KINDS, ReadKind, Role, Snapshot, Want};
+use crate::model::{NamedObject, protobuf};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
 use crate::report::ContainerRef;
 
@@ -41,7 +42,7 @@ struct Page<'a> {
 /// Every object of one kind in scope, following `continue` tokens, each decoded into the snapshot
 /// as its page arrives: only what the engine keeps is held, never every full object of a kind.
 /// Objects that do not decode are skipped with a warning each.
-async fn list_kind(
+pub(super) async fn list_kind(
     conn: &Connection,
     kind: &ReadKind,
     namespace: Option<&str>,
@@ -59,22 +60,70 @@ async fn list_kind(
     let mut snapshot = Snapshot::default();
     let mut warnings = Vec::new();
     loop {
-        let text = retry(conn, async || {
-            let http = request.list(&params).map_err(kube::Error::BuildRequest)?;
-            conn.client.request_text(http).await
+        let answer = retry(conn, async || {
+            let mut http = request.list(&params).map_err(kube::Error::BuildRequest)?;
+            if kind.protobuf_list.is_some() {
+                http.headers_mut().insert(header::ACCEPT, HeaderValue::from_static(protobuf::ACCEPT));
+            }
+            answer(conn, http).await
         })
         .await?;
-        let page: Page = serde_json::from_str(&text).map_err(not_a_list)?;
-        for item in page.items.into_iter().flatten() {
-            if let Err(e) = kind.decode_text(&mut snapshot, item.get()) {
-                warnings.push(one_line(&MalformedObject { kind: kind.api.kind, id: item_id(item), source: e }));
+        let next = match (answer, kind.protobuf_list) {
+            (Answer::Protobuf(body), Some(decode)) => {
+                decode(kind, &mut snapshot, &body).map_err(not_a_protobuf_list)?
             }
-        }
-        match page.metadata.continue_ {
-            Some(token) if !token.is_empty() => params = params.continue_token(&token),
-            _ => return Ok((snapshot, warnings)),
+            (Answer::Protobuf(_), None) => return Err(not_a_protobuf_list(protobuf::ProtobufError::NotAsked)),
+            (Answer::Json(text), _) => {
+                let page: Page = serde_json::from_str(&text).map_err(not_a_list)?;
+                for item in page.items.into_iter().flatten() {
+                    if let Err(e) = kind.decode_text(&mut snapshot, item.get()) {
+                        warnings.push(one_line(&MalformedObject { kind: kind.api.kind, id: item_id(item), source: e }));
+                    }
+                }
+                page.metadata.continue_.filter(|token| !token.is_empty())
+            }
+        };
+        match next {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok((snapshot, warnings)),
         }
     }
+}
+
+/// A successful answer, in the encoding the server chose.
+enum Answer {
+    Json(String),
+    Protobuf(bytes::Bytes),
+}
+
+/// Sends a request whose answer may be protobuf; an error answer is kube's `Api` error whichever
+/// its encoding, as kube makes it from JSON (kube-client src/client/mod.rs `handle_api_errors`).
+async fn answer(conn: &Connection, request: http::Request<Vec<u8>>) -> Result<Answer, kube::Error> {
+    let response = conn.client.send(request.map(kube::client::Body::from)).await?;
+    let code = response.status();
+    let is_protobuf =
+        response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(protobuf::is_protobuf);
+    let body = http_body_util::BodyExt::collect(response.into_body()).await?.to_bytes();
+    if !(code.is_client_error() || code.is_server_error()) {
+        return match is_protobuf {
+            true => Ok(Answer::Protobuf(body)),
+            false => String::from_utf8(body.to_vec()).map(Answer::Json).map_err(kube::Error::FromUtf8),
+        };
+    }
+    let text = || String::from_utf8_lossy(&body).trim().to_string();
+    let status = match is_protobuf {
+        true => protobuf::status(&body).ok(),
+        false => serde_json::from_str::<kube::core::Status>(&text()).ok(),
+    };
+    let status = status
+        .unwrap_or_else(|| kube::core::Status::failure(&text(), "Failed to parse error data").with_code(code.as_u16()));
+    Err(kube::Error::Api(status.boxed()))
+}
+
+/// An answer that says it is protobuf but does not decode as the List asked for.
+fn not_a_protobuf_list(e: protobuf::ProtobufError) -> kube::Error {
+    let message = format!("the answer is not a protobuf List ({e})");
+    kube::Error::SerdeError(serde::de::Error::custom(message))
 }
 
 /// An answer to a LIST that is not a List (a proxy's error page, a body cut short).

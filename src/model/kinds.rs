@@ -72,6 +72,9 @@ pub struct ReadKind {
     /// The label selector of its LISTs and watch, as [`ReadKind::field_selector`].
     pub label_selector: Option<&'static str>,
     pub demand: Demand,
+    /// Decodes a LIST page in protobuf into the snapshot, giving its `continue` token; `None` for
+    /// the kinds read as JSON only (custom resources have no protobuf; see [`super::protobuf`]).
+    pub(crate) protobuf_list: Option<DecodeProtobufList>,
     decode_text: fn(&ReadKind, &mut Snapshot, &str) -> Result<(), serde_json::Error>,
     decode_value: fn(&ReadKind, &mut Snapshot, serde_json::Value) -> Result<(), serde_json::Error>,
     new_store: fn() -> Box<dyn KindStore>,
@@ -82,6 +85,10 @@ impl std::fmt::Debug for ReadKind {
         f.debug_struct("ReadKind").field("api", &self.api).field("role", &self.role).finish_non_exhaustive()
     }
 }
+
+/// Decodes a LIST page in protobuf into the snapshot, giving its `continue` token.
+pub(crate) type DecodeProtobufList =
+    fn(&ReadKind, &mut Snapshot, &[u8]) -> Result<Option<String>, super::protobuf::ProtobufError>;
 
 /// A Rust type the snapshot holds objects of a kind in.
 pub(crate) trait Collected: Clone + Send + Sync + 'static {
@@ -140,6 +147,7 @@ const fn entry<K: Collected>(api: ApiKind, role: Role, presence: Presence) -> Re
         field_selector: None,
         label_selector: None,
         demand: Demand::Always,
+        protobuf_list: None,
         decode_text: decode_text::<K>,
         decode_value: decode_value::<K>,
         new_store: new_store::<K>,
@@ -200,9 +208,10 @@ pub(crate) static READ_KINDS: [ReadKind; 18] = [
     // every pod a Job creates with its uid, unless the Job selects its pods itself
     // (`spec.manualSelector`; kubernetes pkg/registry/batch/job/strategy.go `generateSelector`):
     // such a Job's namespace is wanted.
-    entry::<Pod>(POD, Role::Workload, Presence::Optional).labelled(JOB_POD_LABEL),
+    entry::<Pod>(POD, Role::Workload, Presence::Optional).labelled(JOB_POD_LABEL).in_protobuf(),
     entry::<Pod>(POD, Role::Workload, Presence::Optional)
         .labelled(NOT_JOB_POD_LABEL)
+        .in_protobuf()
         .when_wanted(Want::OtherPods)
         .uncaptured(),
     // Events in two parts (kubernetes pkg/registry/core/event/strategy.go `ToSelectableFields` has
@@ -283,6 +292,11 @@ impl ReadKind {
         ReadKind { label_selector: Some(label_selector), ..self }
     }
 
+    /// Read as protobuf (pods: [`super::protobuf`]).
+    const fn in_protobuf(self) -> ReadKind {
+        ReadKind { protobuf_list: Some(pod_list), ..self }
+    }
+
     const fn when_wanted(self, want: Want) -> ReadKind {
         ReadKind { demand: Demand::WhenWanted(want), ..self }
     }
@@ -321,6 +335,19 @@ fn decode_value<K: Collected>(
     let wire: K::Wire = serde_json::from_value(value)?;
     K::bucket(snapshot).extend(K::keep(wire, kind));
     Ok(())
+}
+
+/// A page of pods in protobuf into the snapshot, each kept as from JSON.
+fn pod_list(
+    kind: &ReadKind,
+    snapshot: &mut Snapshot,
+    body: &[u8],
+) -> Result<Option<String>, super::protobuf::ProtobufError> {
+    let list = <super::protobuf::PodList as prost::Message>::decode(super::protobuf::unwrap(body)?.as_slice())?;
+    let token = super::protobuf::continue_token(list.metadata.as_ref());
+    let pods = list.items.into_iter().filter_map(|pod| <Pod as Collected>::keep(SlimPod::from(pod), kind));
+    snapshot.pods.extend(pods);
+    Ok(token)
 }
 
 fn new_store<K: Collected>() -> Box<dyn KindStore> {

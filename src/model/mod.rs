@@ -21,6 +21,7 @@ pub(crate) use remote::{KubeConfigReference, RemoteCluster};
 mod helm_release;
 mod kept;
 mod kinds;
+pub(crate) mod protobuf;
 mod resource_set;
 mod stage;
 pub(crate) use helm_release::*;

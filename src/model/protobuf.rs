@@ -1,0 +1,329 @@
+//! Pods read as protobuf: the API server encodes a LIST of pods in protobuf at about half the CPU
+//! of JSON and a third of the bytes (N = 1000: 5.9 MB against 18.9 MB), and its two cores are what
+//! a big `status -A` waits on. Custom resources have no protobuf encoding; the other built-in kinds
+//! are small beside the pods and stay JSON.
+//!
+//! What is decoded is what the JSON decoder keeps ([`super::SlimPod`]): the metadata and the
+//! status; the spec's field is skipped unread. Each value converts to the k8s-openapi type the
+//! engine reads, field by field, exactly as the same object reads from JSON.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1 as api;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
+use k8s_pb::api::core::v1 as pb;
+use k8s_pb::apimachinery::pkg::apis::meta::v1 as pb_meta;
+use prost::Message;
+
+/// The media type a LIST asks for, JSON its fallback: a server or proxy that does not speak
+/// protobuf answers in JSON (k8s.io/apimachinery pkg/runtime/serializer/protobuf: `application/vnd.kubernetes.protobuf`).
+pub(crate) const ACCEPT: &str = "application/vnd.kubernetes.protobuf, application/json";
+
+/// Whether an answer's `Content-Type` is protobuf.
+pub(crate) fn is_protobuf(content_type: &str) -> bool {
+    content_type.starts_with("application/vnd.kubernetes.protobuf")
+}
+
+/// Every protobuf answer starts with these four bytes, then a `runtime.Unknown` that holds the
+/// object (k8s.io/apimachinery pkg/runtime/serializer/protobuf/protobuf.go `protoEncodingPrefix`).
+const MAGIC: &[u8] = b"k8s\x00";
+
+/// An answer that is not the protobuf it says it is.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ProtobufError {
+    #[error("it does not start with the protobuf prefix k8s\\0")]
+    NoPrefix,
+    #[error("a protobuf answer to a LIST asked for JSON")]
+    NotAsked,
+    #[error(transparent)]
+    Decode(#[from] prost::DecodeError),
+}
+
+/// The object an answer carries, as its bytes.
+pub(crate) fn unwrap(body: &[u8]) -> Result<Vec<u8>, ProtobufError> {
+    let inner = body.strip_prefix(MAGIC).ok_or(ProtobufError::NoPrefix)?;
+    let unknown = k8s_pb::apimachinery::pkg::runtime::Unknown::decode(inner)?;
+    Ok(unknown.raw.unwrap_or_default())
+}
+
+/// A `PodList` (k8s.io/api core/v1 generated.proto: `metadata` 1, `items` 2) of pods read as
+/// [`SlimPod`]s.
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct PodList {
+    #[prost(message, optional, tag = "1")]
+    pub metadata: Option<pb_meta::ListMeta>,
+    #[prost(message, repeated, tag = "2")]
+    pub items: Vec<SlimPod>,
+}
+
+/// A `Pod` (generated.proto: `metadata` 1, `spec` 2, `status` 3) without its spec.
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct SlimPod {
+    #[prost(message, optional, tag = "1")]
+    pub metadata: Option<pb_meta::ObjectMeta>,
+    #[prost(message, optional, tag = "3")]
+    pub status: Option<pb::PodStatus>,
+}
+
+impl From<SlimPod> for super::SlimPod {
+    fn from(pod: SlimPod) -> Self {
+        super::SlimPod { metadata: object_meta(pod.metadata.unwrap_or_default()), status: pod.status.map(pod_status) }
+    }
+}
+
+/// The `continue` token of a list.
+pub(crate) fn continue_token(list: Option<&pb_meta::ListMeta>) -> Option<String> {
+    list.and_then(|m| m.r#continue.clone()).filter(|token| !token.is_empty())
+}
+
+/// JSON leaves out an empty list, and so reads as none.
+fn list<P, A>(items: Vec<P>, convert: impl Fn(P) -> A) -> Option<Vec<A>> {
+    (!items.is_empty()).then(|| items.into_iter().map(convert).collect())
+}
+
+fn map<V, A>(entries: BTreeMap<String, V>, convert: impl Fn(V) -> A) -> Option<BTreeMap<String, A>> {
+    (!entries.is_empty()).then(|| entries.into_iter().map(|(k, v)| (k, convert(v))).collect())
+}
+
+// Protobuf writes every field of a Go struct that is not a pointer, empty or not (k8s.io/api
+// core/v1 generated.pb.go `MarshalToSizedBuffer`), where JSON leaves out the `omitempty` ones that
+// are empty: an empty string, a zero number, a false flag. The helpers below read those as JSON
+// leaves them, none; a pointer field (`startTime`, `started`, `deletionGracePeriodSeconds`) is
+// written only when set, and read as it comes.
+
+/// An `omitempty` string.
+fn text(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
+}
+
+/// An `omitempty` number.
+fn number<N: Default + PartialEq>(n: Option<N>) -> Option<N> {
+    n.filter(|n| *n != N::default())
+}
+
+/// A `Time` to the second, as JSON writes it (RFC 3339 without fractions,
+/// k8s.io/apimachinery pkg/apis/meta/v1/time.go `MarshalJSON`; protobuf may carry nanoseconds),
+/// and the zero time, which protobuf writes as an empty message (time_proto.go `Marshal`), as JSON
+/// writes it: null.
+fn time(t: pb_meta::Time) -> Option<meta::Time> {
+    let seconds = t.seconds?;
+    k8s_openapi::jiff::Timestamp::from_second(seconds).ok().map(meta::Time)
+}
+
+fn quantity(q: k8s_pb::apimachinery::pkg::api::resource::Quantity) -> Quantity {
+    Quantity(q.string.unwrap_or_default())
+}
+
+/// The metadata as [`super::wire_meta`] keeps it: without `managedFields`.
+pub(crate) fn object_meta(m: pb_meta::ObjectMeta) -> meta::ObjectMeta {
+    meta::ObjectMeta {
+        annotations: map(m.annotations, |v| v),
+        creation_timestamp: m.creation_timestamp.and_then(time),
+        deletion_grace_period_seconds: m.deletion_grace_period_seconds,
+        deletion_timestamp: m.deletion_timestamp.and_then(time),
+        finalizers: list(m.finalizers, |f| f),
+        generate_name: text(m.generate_name),
+        generation: number(m.generation),
+        labels: map(m.labels, |v| v),
+        managed_fields: None,
+        name: text(m.name),
+        namespace: text(m.namespace),
+        owner_references: list(m.owner_references, |o| meta::OwnerReference {
+            api_version: o.api_version.unwrap_or_default(),
+            block_owner_deletion: o.block_owner_deletion,
+            controller: o.controller,
+            kind: o.kind.unwrap_or_default(),
+            name: o.name.unwrap_or_default(),
+            uid: o.uid.unwrap_or_default(),
+        }),
+        resource_version: text(m.resource_version),
+        self_link: text(m.self_link),
+        uid: text(m.uid),
+    }
+}
+
+fn pod_status(s: pb::PodStatus) -> api::PodStatus {
+    api::PodStatus {
+        conditions: list(s.conditions, |c| api::PodCondition {
+            last_probe_time: c.last_probe_time.and_then(time),
+            last_transition_time: c.last_transition_time.and_then(time),
+            message: text(c.message),
+            observed_generation: number(c.observed_generation),
+            reason: text(c.reason),
+            status: c.status.unwrap_or_default(),
+            type_: c.r#type.unwrap_or_default(),
+        }),
+        container_statuses: list(s.container_statuses, container_status),
+        ephemeral_container_statuses: list(s.ephemeral_container_statuses, container_status),
+        extended_resource_claim_status: s.extended_resource_claim_status.map(|e| api::PodExtendedResourceClaimStatus {
+            request_mappings: e
+                .request_mappings
+                .into_iter()
+                .map(|r| api::ContainerExtendedResourceRequest {
+                    container_name: r.container_name.unwrap_or_default(),
+                    request_name: r.request_name.unwrap_or_default(),
+                    resource_name: r.resource_name.unwrap_or_default(),
+                })
+                .collect(),
+            resource_claim_name: e.resource_claim_name.unwrap_or_default(),
+        }),
+        host_ip: text(s.host_ip),
+        host_ips: list(s.host_ips, |ip| api::HostIP { ip: ip.ip.unwrap_or_default() }),
+        init_container_statuses: list(s.init_container_statuses, container_status),
+        message: text(s.message),
+        nominated_node_name: text(s.nominated_node_name),
+        observed_generation: number(s.observed_generation),
+        phase: text(s.phase),
+        pod_ip: text(s.pod_ip),
+        pod_ips: list(s.pod_ips, |ip| api::PodIP { ip: ip.ip.unwrap_or_default() }),
+        qos_class: text(s.qos_class),
+        reason: text(s.reason),
+        resize: text(s.resize),
+        resource_claim_statuses: list(s.resource_claim_statuses, |c| api::PodResourceClaimStatus {
+            name: c.name.unwrap_or_default(),
+            resource_claim_name: c.resource_claim_name,
+        }),
+        start_time: s.start_time.and_then(time),
+    }
+}
+
+fn container_status(c: pb::ContainerStatus) -> api::ContainerStatus {
+    api::ContainerStatus {
+        allocated_resources: map(c.allocated_resources, quantity),
+        allocated_resources_status: list(c.allocated_resources_status, |r| api::ResourceStatus {
+            name: r.name.unwrap_or_default(),
+            resources: list(r.resources, |h| api::ResourceHealth {
+                health: text(h.health),
+                resource_id: h.resource_id.unwrap_or_default(),
+            }),
+        }),
+        container_id: text(c.container_id),
+        image: c.image.unwrap_or_default(),
+        image_id: c.image_id.unwrap_or_default(),
+        last_state: c.last_state.map(container_state),
+        name: c.name.unwrap_or_default(),
+        ready: c.ready.unwrap_or_default(),
+        resources: c.resources.map(|r| api::ResourceRequirements {
+            claims: list(r.claims, |claim| api::ResourceClaim {
+                name: claim.name.unwrap_or_default(),
+                request: text(claim.request),
+            }),
+            limits: map(r.limits, quantity),
+            requests: map(r.requests, quantity),
+        }),
+        restart_count: c.restart_count.unwrap_or_default(),
+        started: c.started,
+        state: c.state.map(container_state),
+        stop_signal: c.stop_signal,
+        user: c.user.map(|u| api::ContainerUser {
+            linux: u.linux.map(|l| api::LinuxContainerUser {
+                gid: l.gid.unwrap_or_default(),
+                supplemental_groups: list(l.supplemental_groups, |g| g),
+                uid: l.uid.unwrap_or_default(),
+            }),
+        }),
+        volume_mounts: list(c.volume_mounts, |v| api::VolumeMountStatus {
+            mount_path: v.mount_path.unwrap_or_default(),
+            name: v.name.unwrap_or_default(),
+            read_only: v.read_only.filter(|read_only| *read_only),
+            recursive_read_only: v.recursive_read_only,
+        }),
+    }
+}
+
+fn container_state(s: pb::ContainerState) -> api::ContainerState {
+    api::ContainerState {
+        running: s.running.map(|r| api::ContainerStateRunning { started_at: r.started_at.and_then(time) }),
+        terminated: s.terminated.map(|t| api::ContainerStateTerminated {
+            container_id: text(t.container_id),
+            exit_code: t.exit_code.unwrap_or_default(),
+            finished_at: t.finished_at.and_then(time),
+            message: text(t.message),
+            reason: text(t.reason),
+            signal: number(t.signal),
+            started_at: t.started_at.and_then(time),
+        }),
+        waiting: s.waiting.map(|w| api::ContainerStateWaiting { message: text(w.message), reason: text(w.reason) }),
+    }
+}
+
+/// An error answer in protobuf, as the `Status` kube reads from JSON.
+pub(crate) fn status(body: &[u8]) -> Result<kube::core::Status, ProtobufError> {
+    let s = pb_meta::Status::decode(unwrap(body)?.as_slice())?;
+    let summary = match s.status.as_deref() {
+        Some("Success") => Some(kube::core::response::StatusSummary::Success),
+        Some("Failure") => Some(kube::core::response::StatusSummary::Failure),
+        _ => None,
+    };
+    Ok(kube::core::Status {
+        status: summary,
+        code: s.code.and_then(|c| u16::try_from(c).ok()).unwrap_or_default(),
+        message: s.message.unwrap_or_default(),
+        metadata: None,
+        reason: s.reason.unwrap_or_default(),
+        details: s.details.map(|d| kube::core::response::StatusDetails {
+            name: d.name.unwrap_or_default(),
+            group: d.group.unwrap_or_default(),
+            kind: d.kind.unwrap_or_default(),
+            uid: d.uid.unwrap_or_default(),
+            causes: d
+                .causes
+                .into_iter()
+                .map(|c| kube::core::response::StatusCause {
+                    reason: c.reason.unwrap_or_default(),
+                    message: c.message.unwrap_or_default(),
+                    field: c.field.unwrap_or_default(),
+                })
+                .collect(),
+            retry_after_seconds: d.retry_after_seconds.and_then(|s| u32::try_from(s).ok()).unwrap_or_default(),
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{READ_KINDS, Snapshot};
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/protobuf").join(name))
+            .unwrap()
+    }
+
+    /// The same pods, as one API server (v1.36) answered one LIST in JSON and in protobuf, read the
+    /// same: Jobs' pods failed, succeeded and pending (unschedulable), an application's running,
+    /// and one whose status has every field the engine keeps set, empty or zero where JSON leaves
+    /// them out (`crash-looping-pod`: sidecar and init statuses, waiting and last states, signals,
+    /// resources, mounts, users, a condition's observedGeneration).
+    #[test]
+    fn pods_read_from_protobuf_equal_the_same_pods_read_from_json() {
+        let kind = READ_KINDS.iter().find(|k| k.protobuf_list.is_some()).unwrap();
+        for name in ["failed-job-pods", "running-and-succeeded-pods", "pending-pods", "crash-looping-pod"] {
+            let mut from_protobuf = Snapshot::default();
+            let body = fixture(&format!("{name}.pb"));
+            let next = (kind.protobuf_list.unwrap())(kind, &mut from_protobuf, &body).unwrap();
+            assert_eq!(next, None);
+            let json: serde_json::Value = serde_json::from_slice(&fixture(&format!("{name}.json"))).unwrap();
+            let mut from_json = Snapshot::default();
+            for item in json["items"].as_array().unwrap() {
+                kind.decode_text(&mut from_json, &item.to_string()).unwrap();
+            }
+            assert!(!from_json.pods.is_empty(), "{name}");
+            assert_eq!(from_protobuf.pods, from_json.pods, "{name}");
+        }
+    }
+
+    /// An answer that is not protobuf, or is cut short, is an error, never pods half read.
+    #[test]
+    fn a_body_that_is_not_protobuf_or_is_cut_short_is_an_error() {
+        let kind = READ_KINDS.iter().find(|k| k.protobuf_list.is_some()).unwrap();
+        let decode = kind.protobuf_list.unwrap();
+        let mut snapshot = Snapshot::default();
+        let not = decode(kind, &mut snapshot, b"{\"kind\":\"PodList\"}").unwrap_err();
+        assert!(matches!(not, ProtobufError::NoPrefix), "{not}");
+        let body = fixture("failed-job-pods.pb");
+        assert!(decode(kind, &mut snapshot, &body[..body.len() / 2]).is_err());
+        assert!(snapshot.pods.is_empty());
+    }
+}
