@@ -302,8 +302,8 @@ async fn warning_events_start_beside_the_first_picture_when_many_stages_are_unse
     }
 }
 
-/// Pods are asked for in protobuf, JSON the fallback, and read whichever the server answers in;
-/// other kinds in JSON. An error answered in protobuf (a real API server's `pods "nope" not found`)
+/// Pods and Jobs are asked for in protobuf, JSON the fallback, and read whichever the server
+/// answers in; other kinds in JSON. An error answered in protobuf (a real API server's `pods "nope" not found`)
 /// reads as the same error from JSON would: kube's `Api` error with its code, reason and message.
 #[tokio::test]
 async fn pods_are_read_in_protobuf_or_json_and_an_error_in_either() {
@@ -339,7 +339,9 @@ async fn pods_are_read_in_protobuf_or_json_and_an_error_in_either() {
         let pods = seen.iter().find(|r| r.uri.contains("/pods")).unwrap();
         assert_eq!(pods.accept, "application/vnd.kubernetes.protobuf, application/json");
         let jobs = seen.iter().find(|r| r.uri.contains("/jobs")).unwrap();
-        assert!(!jobs.accept.contains("protobuf"), "{:?}", jobs.accept);
+        assert_eq!(jobs.accept, pods.accept);
+        let deployments = seen.iter().find(|r| r.uri.contains("/deployments")).unwrap();
+        assert!(!deployments.accept.contains("protobuf"), "{:?}", deployments.accept);
     }
     let (conn, _) = replying_connection(
         move |r| match r.uri.as_str() {

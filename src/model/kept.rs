@@ -150,11 +150,11 @@ pub(crate) fn wire_meta<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Re
 #[derive(Deserialize)]
 pub struct JobWire {
     #[serde(default, deserialize_with = "wire_meta")]
-    metadata: ObjectMeta,
+    pub(crate) metadata: ObjectMeta,
     #[serde(default)]
-    spec: Option<k8s_openapi::api::batch::v1::JobSpec>,
+    pub(crate) spec: Option<k8s_openapi::api::batch::v1::JobSpec>,
     #[serde(default)]
-    status: Option<k8s_openapi::api::batch::v1::JobStatus>,
+    pub(crate) status: Option<k8s_openapi::api::batch::v1::JobStatus>,
 }
 
 impl From<JobWire> for Job {

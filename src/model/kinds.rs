@@ -167,6 +167,7 @@ const fn core(kind: &'static str, group: &'static str, plural: &'static str) -> 
 pub(crate) const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 
 const EVENT: ApiKind = core("Event", "", "events");
+const PODS_IN_PROTOBUF: DecodeProtobufList = protobuf_list::<Pod, super::protobuf::PodList>;
 const POD: ApiKind = core("Pod", "", "pods");
 
 /// The label the API server gives every pod of a Job that does not select its own
@@ -201,17 +202,18 @@ pub(crate) static READ_KINDS: [ReadKind; 18] = [
     // What a ResourceSet's `spec.inputsFrom` names (flux-operator api/v1 resourceset_types.go
     // `InputProviderReference`): it exports the inputs a new revision arrives in.
     entry::<Source>(OPERATOR_INPUT_PROVIDER, Role::Source, Presence::Crd),
-    entry::<Job>(core("Job", "batch", "jobs"), Role::Workload, Presence::Optional),
+    entry::<Job>(core("Job", "batch", "jobs"), Role::Workload, Presence::Optional)
+        .in_protobuf(protobuf_list::<Job, k8s_pb::api::batch::v1::JobList>),
     // Pods in two parts: those of Jobs, whose reports list them all, and the rest (most pods of a
     // cluster: its applications'), which the engine reads only about a Deployment, StatefulSet or
     // DaemonSet that is not done, or a Pod a stage names (`engine::Wanted`). The API server labels
     // every pod a Job creates with its uid, unless the Job selects its pods itself
     // (`spec.manualSelector`; kubernetes pkg/registry/batch/job/strategy.go `generateSelector`):
     // such a Job's namespace is wanted.
-    entry::<Pod>(POD, Role::Workload, Presence::Optional).labelled(JOB_POD_LABEL).in_protobuf(),
+    entry::<Pod>(POD, Role::Workload, Presence::Optional).labelled(JOB_POD_LABEL).in_protobuf(PODS_IN_PROTOBUF),
     entry::<Pod>(POD, Role::Workload, Presence::Optional)
         .labelled(NOT_JOB_POD_LABEL)
-        .in_protobuf()
+        .in_protobuf(PODS_IN_PROTOBUF)
         .when_wanted(Want::OtherPods)
         .uncaptured(),
     // Events in two parts (kubernetes pkg/registry/core/event/strategy.go `ToSelectableFields` has
@@ -292,9 +294,9 @@ impl ReadKind {
         ReadKind { label_selector: Some(label_selector), ..self }
     }
 
-    /// Read as protobuf (pods: [`super::protobuf`]).
-    const fn in_protobuf(self) -> ReadKind {
-        ReadKind { protobuf_list: Some(pod_list), ..self }
+    /// Read as protobuf ([`super::protobuf`]), with `decode`.
+    const fn in_protobuf(self, decode: DecodeProtobufList) -> ReadKind {
+        ReadKind { protobuf_list: Some(decode), ..self }
     }
 
     const fn when_wanted(self, want: Want) -> ReadKind {
@@ -337,16 +339,17 @@ fn decode_value<K: Collected>(
     Ok(())
 }
 
-/// A page of pods in protobuf into the snapshot, each kept as from JSON.
-fn pod_list(
+/// A LIST page in protobuf into the snapshot, each object kept as from JSON.
+fn protobuf_list<K: Collected, L: super::protobuf::List>(
     kind: &ReadKind,
     snapshot: &mut Snapshot,
     body: &[u8],
-) -> Result<Option<String>, super::protobuf::ProtobufError> {
-    let list = <super::protobuf::PodList as prost::Message>::decode(super::protobuf::unwrap(body)?.as_slice())?;
-    let token = super::protobuf::continue_token(list.metadata.as_ref());
-    let pods = list.items.into_iter().filter_map(|pod| <Pod as Collected>::keep(SlimPod::from(pod), kind));
-    snapshot.pods.extend(pods);
+) -> Result<Option<String>, super::protobuf::ProtobufError>
+where
+    L::Item: Into<K::Wire>,
+{
+    let (token, items) = super::protobuf::decode_list::<L>(body)?;
+    K::bucket(snapshot).extend(items.into_iter().filter_map(|item| K::keep(item.into(), kind)));
     Ok(token)
 }
 
