@@ -427,6 +427,22 @@ mod tests {
             .unwrap()
     }
 
+    /// The snapshots of one fixture pair, the same LIST of `plural` as answered in protobuf and in
+    /// JSON.
+    fn read_both_ways(plural: &str, name: &str) -> (Snapshot, Snapshot) {
+        let kind = READ_KINDS.iter().find(|k| k.api.plural == plural).unwrap();
+        let mut from_protobuf = Snapshot::default();
+        let body = fixture(&format!("{name}.pb"));
+        let next = (kind.protobuf_list.unwrap())(kind, &mut from_protobuf, &body).unwrap();
+        assert_eq!(next, None);
+        let json: serde_json::Value = serde_json::from_slice(&fixture(&format!("{name}.json"))).unwrap();
+        let mut from_json = Snapshot::default();
+        for item in json["items"].as_array().unwrap() {
+            kind.decode_text(&mut from_json, &item.to_string()).unwrap();
+        }
+        (from_protobuf, from_json)
+    }
+
     /// The same pods, as one API server (v1.36) answered one LIST in JSON and in protobuf, read the
     /// same: Jobs' pods failed, succeeded and pending (unschedulable), an application's running,
     /// and one whose status has every field the engine keeps set, empty or zero where JSON leaves
@@ -434,17 +450,8 @@ mod tests {
     /// resources, mounts, users, a condition's observedGeneration).
     #[test]
     fn pods_read_from_protobuf_equal_the_same_pods_read_from_json() {
-        let kind = READ_KINDS.iter().find(|k| k.api.plural == "pods").unwrap();
         for name in ["failed-job-pods", "running-and-succeeded-pods", "pending-pods", "crash-looping-pod"] {
-            let mut from_protobuf = Snapshot::default();
-            let body = fixture(&format!("{name}.pb"));
-            let next = (kind.protobuf_list.unwrap())(kind, &mut from_protobuf, &body).unwrap();
-            assert_eq!(next, None);
-            let json: serde_json::Value = serde_json::from_slice(&fixture(&format!("{name}.json"))).unwrap();
-            let mut from_json = Snapshot::default();
-            for item in json["items"].as_array().unwrap() {
-                kind.decode_text(&mut from_json, &item.to_string()).unwrap();
-            }
+            let (from_protobuf, from_json) = read_both_ways("pods", name);
             assert!(!from_json.pods.is_empty(), "{name}");
             assert_eq!(from_protobuf.pods, from_json.pods, "{name}");
         }
@@ -455,17 +462,8 @@ mod tests {
     /// its status stays as written) with every spec and status field the engine keeps.
     #[test]
     fn jobs_read_from_protobuf_equal_the_same_jobs_read_from_json() {
-        let kind = READ_KINDS.iter().find(|k| k.api.plural == "jobs").unwrap();
         for name in ["complete-jobs", "failed-and-complete-jobs", "running-job", "indexed-job"] {
-            let mut from_protobuf = Snapshot::default();
-            let body = fixture(&format!("{name}.pb"));
-            let next = (kind.protobuf_list.unwrap())(kind, &mut from_protobuf, &body).unwrap();
-            assert_eq!(next, None);
-            let json: serde_json::Value = serde_json::from_slice(&fixture(&format!("{name}.json"))).unwrap();
-            let mut from_json = Snapshot::default();
-            for item in json["items"].as_array().unwrap() {
-                kind.decode_text(&mut from_json, &item.to_string()).unwrap();
-            }
+            let (from_protobuf, from_json) = read_both_ways("jobs", name);
             assert!(!from_json.jobs.is_empty(), "{name}");
             assert_eq!(from_protobuf.jobs, from_json.jobs, "{name}");
         }
