@@ -70,11 +70,11 @@ pub(super) async fn list_kind(
         .await?;
         let next = match (answer, kind.protobuf_list) {
             (Answer::Protobuf(body), Some(decode)) => {
-                decode(kind, &mut snapshot, &body).map_err(not_a_protobuf_list)?
+                decode(kind, &mut snapshot, &body).map_err(|e| not_a_list("protobuf", e))?
             }
-            (Answer::Protobuf(_), None) => return Err(not_a_protobuf_list(protobuf::ProtobufError::NotAsked)),
+            (Answer::Protobuf(_), None) => return Err(not_a_list("protobuf", protobuf::ProtobufError::NotAsked)),
             (Answer::Json(text), _) => {
-                let page: Page = serde_json::from_str(&text).map_err(not_a_list)?;
+                let page: Page = serde_json::from_str(&text).map_err(|e| not_a_list("JSON", e))?;
                 for item in page.items.into_iter().flatten() {
                     if let Err(e) = kind.decode_text(&mut snapshot, item.get()) {
                         warnings.push(one_line(&MalformedObject { kind: kind.api.kind, id: item_id(item), source: e }));
@@ -107,7 +107,8 @@ async fn answer(conn: &Connection, request: http::Request<Vec<u8>>) -> Result<An
     if !(code.is_client_error() || code.is_server_error()) {
         return match is_protobuf {
             true => Ok(Answer::Protobuf(body)),
-            false => String::from_utf8(body.to_vec()).map(Answer::Json).map_err(kube::Error::FromUtf8),
+            // Without a copy: the body is the answer's own.
+            false => String::from_utf8(Vec::from(body)).map(Answer::Json).map_err(kube::Error::FromUtf8),
         };
     }
     let text = || String::from_utf8_lossy(&body).trim().to_string();
@@ -120,15 +121,10 @@ async fn answer(conn: &Connection, request: http::Request<Vec<u8>>) -> Result<An
     Err(kube::Error::Api(status.boxed()))
 }
 
-/// An answer that says it is protobuf but does not decode as the List asked for.
-fn not_a_protobuf_list(e: protobuf::ProtobufError) -> kube::Error {
-    let message = format!("the answer is not a protobuf List ({e})");
-    kube::Error::SerdeError(serde::de::Error::custom(message))
-}
-
-/// An answer to a LIST that is not a List (a proxy's error page, a body cut short).
-fn not_a_list(e: serde_json::Error) -> kube::Error {
-    let message = format!("the answer is not a JSON List ({e})");
+/// An answer to a LIST that is not a List in the `encoding` it says it is in (a proxy's error
+/// page, a body cut short).
+fn not_a_list(encoding: &str, e: impl std::fmt::Display) -> kube::Error {
+    let message = format!("the answer is not a {encoding} List ({e})");
     kube::Error::SerdeError(serde::de::Error::custom(message))
 }
 
