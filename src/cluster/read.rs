@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use futures::future::join_all;
+use futures::{StreamExt, TryFutureExt};
 use http::header::{self, HeaderValue};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
@@ -17,7 +18,7 @@ use serde_json::value::RawValue;
 use super::{ClusterError, Connection, api_resource, classify, dynamic_api, retry};
 use crate::chain::one_line;
 use crate::engine::named_objects::{MAX_FETCHED, named_elsewhere};
-use crate::engine::{Wanted, unsettled_stage_namespaces};
+use crate::engine::{Wanted, warning_namespaces_shown_by};
 use crate::model::{Demand, Presence, READ_KINDS, ReadKind, Role, Snapshot, Want};
 use crate::model::{NamedObject, protobuf};
 use crate::refs::{NamespacedName, ObjectRef, StageId};
@@ -195,11 +196,12 @@ const WANTED_NAMESPACES_APART: usize = 8;
 type EarlyRead = (&'static ReadKind, Result<(Snapshot, Vec<String>), ClusterError>);
 
 /// The first picture: every kind read always, in `namespace` (`None`: all namespaces). Across
-/// all namespaces, the stages' LISTs are awaited on their own: where more than
-/// [`WANTED_NAMESPACES_APART`] namespaces hold a stage that is not settled, the Warning events
-/// will be wanted for the whole cluster whatever the rest shows ([`unsettled_stage_namespaces`]),
-/// so their LIST (the slowest of a big cluster: the API server reads every event from etcd) starts
-/// then, beside the rest of the first picture rather than after it.
+/// all namespaces, each kind's LIST tells as it comes in where it shows Warning events are wanted
+/// ([`warning_namespaces_shown_by`]: stages not settled, Jobs not `Complete`); once more than
+/// [`WANTED_NAMESPACES_APART`] namespaces are told, the Warning events will be wanted for the whole
+/// cluster whatever the rest shows, so their LIST (the slowest of a big cluster: the API server
+/// reads every event from etcd) starts then, beside the rest of the first picture rather than
+/// after it.
 async fn read_first_picture(
     conn: &Connection,
     namespace: Option<&str>,
@@ -209,24 +211,26 @@ async fn read_first_picture(
         let (snapshot, warnings) = read_namespace(conn, namespace, selector).await?;
         return Ok((snapshot, warnings, Vec::new()));
     }
-    let always = |kind: &ReadKind| kind.demand == Demand::Always;
-    let stages_then_warnings = async {
-        let stages = read_kinds(conn, None, selector, |k| always(k) && k.role == Role::Stage).await?;
-        let mut early = Vec::new();
-        if unsettled_stage_namespaces(&stages.0).len() > WANTED_NAMESPACES_APART {
-            let warnings = READ_KINDS.iter().filter(|k| k.demand == Demand::WhenWanted(Want::WarningEvents));
-            for kind in warnings {
-                early.push((kind, read_kinds(conn, None, None, |k| std::ptr::eq(k, kind)).await));
+    let (tell, mut told) = futures::channel::mpsc::unbounded::<BTreeSet<String>>();
+    // Each kind tells once it is in; the channel closes with the last, and `tell` with this read.
+    let tell_each = move |part: &Snapshot| drop(tell.unbounded_send(warning_namespaces_shown_by(part)));
+    let first_picture = read_kinds_telling(conn, None, selector, |k| k.demand == Demand::Always, tell_each);
+    let warnings_early = async {
+        let mut shown = BTreeSet::new();
+        while let Some(namespaces) = told.next().await {
+            shown.extend(namespaces);
+            if shown.len() > WANTED_NAMESPACES_APART {
+                let mut early = Vec::new();
+                for kind in READ_KINDS.iter().filter(|k| k.demand == Demand::WhenWanted(Want::WarningEvents)) {
+                    early.push((kind, read_kinds(conn, None, None, |k| std::ptr::eq(k, kind)).await));
+                }
+                return early;
             }
         }
-        Ok::<_, ClusterError>((stages, early))
+        Vec::new()
     };
-    let rest = read_kinds(conn, None, selector, |k| always(k) && k.role != Role::Stage);
-    let (stages, rest) = futures::join!(stages_then_warnings, rest);
-    let ((mut snapshot, mut warnings), early) = stages?;
-    let (more, more_warnings) = rest?;
-    snapshot.merge(more);
-    warnings.extend(more_warnings);
+    let (first_picture, early) = futures::join!(first_picture, warnings_early);
+    let (snapshot, warnings) = first_picture?;
     Ok((snapshot, warnings, early))
 }
 
@@ -421,12 +425,24 @@ async fn read_kinds(
     selector: Option<&str>,
     wanted: impl Fn(&ReadKind) -> bool,
 ) -> Result<(Snapshot, Vec<String>), ClusterError> {
+    read_kinds_telling(conn, namespace, selector, wanted, |_| ()).await
+}
+
+/// [`read_kinds`], showing `tell` what each kind read as soon as it is in.
+async fn read_kinds_telling(
+    conn: &Connection,
+    namespace: Option<&str>,
+    selector: Option<&str>,
+    wanted: impl Fn(&ReadKind) -> bool,
+    tell: impl Fn(&Snapshot),
+) -> Result<(Snapshot, Vec<String>), ClusterError> {
     let kinds: Vec<&ReadKind> = READ_KINDS.iter().filter(|k| wanted(k)).collect();
     let lists = join_all(kinds.iter().map(|kind| {
         let selector = selector.filter(|_| kind.role == Role::Stage);
-        list_kind(conn, kind, namespace, selector)
+        list_kind(conn, kind, namespace, selector).inspect_ok(|(part, _)| tell(part))
     }))
     .await;
+    drop(tell);
     let mut snapshot = Snapshot::default();
     let mut warnings = Vec::new();
     for (kind, list) in kinds.iter().zip(lists) {

@@ -52,7 +52,7 @@ use crate::report::Report;
 pub(crate) use graph::{EngineError, Filter, Graph};
 pub(crate) use index::{Index, holds_job, inventory_objects, owner_of};
 pub(crate) use rules::{JobRecreation, RequestOutcome, request_outcome, rules};
-pub(crate) use wanted::{Wanted, unsettled_stage_namespaces};
+pub(crate) use wanted::{Wanted, warning_namespaces_shown_by};
 
 /// Runs the diagnosis.
 pub(crate) fn diagnose(snapshot: &Snapshot, filter: &Filter) -> Result<Report, EngineError> {
