@@ -63,10 +63,8 @@ pub(super) fn progressing(index: &Index, ks: &Kustomization) -> Resolution {
         index.stage_jobs(ks).live.into_iter().find(|j| matches!(job_state(j).0, JobState::Running | JobState::Pending));
     if let Some(job) = running {
         let object = ObjectRef::of(Kind::Job, &job.metadata);
-        let mut message = format!("the Job has not finished yet; {}", clock.unwrap_or_default());
-        if let Some(attempts) = attempts(index, job) {
-            message = format!("{}; {attempts}", message.trim_end_matches("; "));
-        }
+        let said = std::iter::once("the Job has not finished yet".to_string()).chain(clock).chain(attempts(index, job));
+        let message = said.collect::<Vec<_>>().join("; ");
         let events = index.warning_events(&object);
         let cause = RootCause::new(object, Reason::JobRunning, message).with_events(events);
         return Resolution::at(&id, cause, hints::wait_for_job());

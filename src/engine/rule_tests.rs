@@ -413,7 +413,10 @@ fn a_job_whose_pods_admission_refuses_names_what_refused_them() {
             pod_of("db-migration", "db-migration-r", running),
         ],
     ));
-    assert_eq!(stage(&report, "app-pre-deploy").root_cause.as_ref().unwrap().reason, "JobRunning");
+    let cause = stage(&report, "app-pre-deploy").root_cause.clone().unwrap();
+    assert_eq!(cause.reason, "JobRunning");
+    // No health check clock (no Reconciling condition) and one attempt: nothing more to say.
+    assert_eq!(cause.message, "the Job has not finished yet");
 }
 
 #[test]
