@@ -212,7 +212,8 @@ async fn read_first_picture(
         return Ok((snapshot, warnings, Vec::new()));
     }
     let (tell, mut told) = futures::channel::mpsc::unbounded::<BTreeSet<String>>();
-    // Each kind tells once it is in; the channel closes with the last, and `tell` with this read.
+    // Each kind tells once it is in; the channel closes when the first picture is read, as
+    // `tell_each`, which holds its sender, goes with that read.
     let tell_each = move |part: &Snapshot| drop(tell.unbounded_send(warning_namespaces_shown_by(part)));
     let first_picture = read_kinds_telling(conn, None, selector, |k| k.demand == Demand::Always, tell_each);
     let warnings_early = async {
@@ -442,7 +443,6 @@ async fn read_kinds_telling(
         list_kind(conn, kind, namespace, selector).inspect_ok(|(part, _)| tell(part))
     }))
     .await;
-    drop(tell);
     let mut snapshot = Snapshot::default();
     let mut warnings = Vec::new();
     for (kind, list) in kinds.iter().zip(lists) {

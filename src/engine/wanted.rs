@@ -49,16 +49,14 @@ impl Wanted {
 /// without pods, named pods, and a Deployment, StatefulSet or DaemonSet rolling out, which
 /// [`other_pods_wanted`] finds.) Where everything is Ready and done, none.
 fn warning_events_wanted(snapshot: &Snapshot, index: &Index) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+    let mut out: BTreeSet<String> = unfinished_job_namespaces(snapshot).collect();
     let mut want = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
         out.insert(meta.namespace_str().to_string());
     };
-    let complete = |job: &k8s_openapi::api::batch::v1::Job| job_state(job).0 == JobState::Complete;
-    snapshot.jobs.iter().filter(|job| !complete(job)).for_each(|job| want(&job.metadata));
     for pod in &snapshot.pods {
         let ns = pod.metadata.namespace_str();
         let owners = || pod.metadata.owner_references.iter().flatten().filter(|o| o.kind == "Job");
-        let owned_by_complete_job = || owners().any(|o| index.job(ns, &o.name).is_some_and(complete));
+        let owned_by_complete_job = || owners().any(|o| index.job(ns, &o.name).is_some_and(job_complete));
         if !pod_at_rest(pod) && !owned_by_complete_job() {
             want(&pod.metadata);
         }
@@ -130,8 +128,17 @@ fn stage_settled(stage: &dyn StageObject) -> bool {
 /// their LIST can start as soon as one part (the Jobs, say, in protobuf) is in, before the rest.
 pub(crate) fn warning_namespaces_shown_by(part: &Snapshot) -> BTreeSet<String> {
     let unsettled = part.stages().filter(|stage| !stage_settled(*stage)).map(|stage| stage.id().namespace);
-    let unfinished = part.jobs.iter().filter(|job| job_state(job).0 != JobState::Complete);
-    unsettled.chain(unfinished.map(|job| job.metadata.namespace_str().to_string())).collect()
+    unsettled.chain(unfinished_job_namespaces(part)).collect()
+}
+
+/// Whether a Job is done: `Complete`.
+fn job_complete(job: &k8s_openapi::api::batch::v1::Job) -> bool {
+    job_state(job).0 == JobState::Complete
+}
+
+/// The namespaces of the Jobs that are not `Complete`.
+fn unfinished_job_namespaces(snapshot: &Snapshot) -> impl Iterator<Item = String> + '_ {
+    snapshot.jobs.iter().filter(|job| !job_complete(job)).map(|job| job.metadata.namespace_str().to_string())
 }
 
 /// The namespaces whose non-Warning events the engine may read: those of a Job with no pods (what
