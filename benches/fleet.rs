@@ -16,7 +16,8 @@
 //! interleaved and repeated, each run starting the rotation one later: (a) `kubectl-fluxjobs
 //! status -A -o json`, (b) the same as a table, (c) `kubectl get` of the same kinds `-o json` (the
 //! raw transfer, the floor), (d) `flux get kustomizations -A` (what the flux CLI shows). Wall time and peak RSS come from GNU time; API
-//! requests from the API server's audit log, where only the benchmark user is logged.
+//! requests from the API server's audit log, where only the benchmark user is logged; what the API
+//! server allocated, collected and spent on each run from its own `/metrics`.
 //! Results go to stdout and to `target/bench/fleet.md`.
 //!
 //! The fleet of clusters: C more API servers over the same etcd (`--contexts`, default 10), each
@@ -732,11 +733,48 @@ struct Measure {
     cpu: Duration,
     requests: BTreeMap<String, usize>,
     stdout_bytes: u64,
+    /// What the API server spent meanwhile (with a control plane).
+    server: Option<ServerCost>,
+}
+
+/// The API server's own counters from its `/metrics` (read as the admin): the bytes its Go heap
+/// allocated, its garbage collections and its CPU. A command's cost is their change over its run,
+/// less one read of `/metrics` (itself a few MB).
+#[derive(Clone, Copy, Default)]
+struct ServerCost {
+    alloc_mb: f64,
+    gcs: f64,
+    cpu_seconds: f64,
+}
+
+impl ServerCost {
+    fn read(plane: &ControlPlane) -> ServerCost {
+        let text = plane.kubectl(&["get", "--raw", "/metrics"]).unwrap_or_default();
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        ServerCost {
+            alloc_mb: value("go_memstats_alloc_bytes_total") / 1e6,
+            gcs: value("go_gc_duration_seconds_count"),
+            cpu_seconds: value("process_cpu_seconds_total"),
+        }
+    }
+
+    fn since(self, before: ServerCost) -> ServerCost {
+        ServerCost {
+            alloc_mb: self.alloc_mb - before.alloc_mb,
+            gcs: self.gcs - before.gcs,
+            cpu_seconds: self.cpu_seconds - before.cpu_seconds,
+        }
+    }
 }
 
 /// Runs `cmd` under GNU time; requests are the audit-log lines it added.
 fn measure(plane: Option<&ControlPlane>, program: &Path, args: &[&str], env: &[(&str, &Path)]) -> Measure {
     let audit_before = plane.map(|p| std::fs::read_to_string(p.audit_log()).unwrap_or_default().len()).unwrap_or(0);
+    let server_before = plane.map(ServerCost::read);
     let time_out = std::env::temp_dir().join(format!("fluxjobs-bench-time-{}", std::process::id()));
     let mut cmd = Command::new("/usr/bin/time");
     cmd.arg("-f").arg("%e %M %U %S").arg("-o").arg(&time_out).arg(program).args(args);
@@ -746,6 +784,7 @@ fn measure(plane: Option<&ControlPlane>, program: &Path, args: &[&str], env: &[(
     let start = Instant::now();
     let out = cmd.stderr(Stdio::piped()).output().expect("run under /usr/bin/time");
     let wall = start.elapsed();
+    let server = plane.zip(server_before).map(|(p, before)| ServerCost::read(p).since(before));
     assert!(out.status.success(), "{program:?} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     let timing = std::fs::read_to_string(&time_out).unwrap();
     let fields: Vec<&str> = timing.split_whitespace().collect();
@@ -762,11 +801,11 @@ fn measure(plane: Option<&ControlPlane>, program: &Path, args: &[&str], env: &[(
             *requests.entry(format!("{verb}{sub}")).or_default() += 1;
         }
     }
-    Measure { wall, rss_kb, cpu, requests, stdout_bytes: out.stdout.len() as u64 }
+    Measure { wall, rss_kb, cpu, requests, stdout_bytes: out.stdout.len() as u64, server }
 }
 
-fn median<T: Copy + Ord>(mut v: Vec<T>) -> T {
-    v.sort();
+fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
     v[v.len() / 2]
 }
 
@@ -875,6 +914,15 @@ fn live(
             vec!["--kubeconfig", kc, "get", "kustomizations", "-A"],
         ));
     }
+    // What reading `/metrics` twice allocates in the API server, taken off each run's figure.
+    let scrape_mb = median(
+        (0..3)
+            .map(|_| {
+                let before = ServerCost::read(plane);
+                ServerCost::read(plane).since(before).alloc_mb
+            })
+            .collect(),
+    );
     let mut results: Vec<Vec<Measure>> = peers.iter().map(|_| Vec::new()).collect();
     // Each run starts the rotation one peer later: what a command pays for the one before it (the
     // API server's garbage collection is all or nothing, and `kubectl get` leaves most garbage)
@@ -898,14 +946,17 @@ fn live(
     writeln!(report, "## Live cluster, all namespaces{title}\n").unwrap();
     writeln!(
         report,
-        "| command | wall (median) | wall (fastest-slowest) | vs (c) | vs (d) | CPU (median) | peak RSS | API requests | output |"
+        "| command | wall (median) | wall (fastest-slowest) | vs (c) | vs (d) | CPU (median) | peak RSS | API requests | output | API server: allocated (median) | its GCs (runs with one) | its CPU (median) |"
     )
     .unwrap();
-    writeln!(report, "|---|---|---|---|---|---|---|---|---|").unwrap();
+    writeln!(report, "|---|---|---|---|---|---|---|---|---|---|---|---|").unwrap();
     for ((name, _, _), ms) in peers.iter().zip(&results) {
         let wall = median(ms.iter().map(|m| m.wall).collect());
         // The API server and etcd share the machine's cores with the command: single runs fall
-        // into a fast and a slow group (why was not found), and a median of few can land in either.
+        // into a fast and a slow group, those in which the API server collects its garbage (about
+        // 0.5 s of its CPU at N = 1000, once its heap has grown by about its live size) and the
+        // others; a median of few can land in either. The more a command makes it allocate, the
+        // more of its runs pay for a collection: the columns on the API server show both.
         let walls = ms.iter().map(|m| m.wall);
         let (fastest, slowest) = (walls.clone().min().unwrap_or_default(), walls.max().unwrap_or_default());
         let rss = median(ms.iter().map(|m| m.rss_kb).collect());
@@ -916,16 +967,21 @@ fn live(
         let bytes = ms.last().map(|m| m.stdout_bytes).unwrap_or(0);
         let cpu = median(ms.iter().map(|m| m.cpu).collect());
         let vs_flux = flux.map_or("-".to_string(), |d| format!("{:.2}x", wall.as_secs_f64() / d.as_secs_f64()));
+        let server: Vec<ServerCost> = ms.iter().filter_map(|m| m.server).collect();
+        let allocated = median(server.iter().map(|c| c.alloc_mb - scrape_mb).collect());
+        let collected = server.iter().filter(|c| c.gcs > 0.0).count();
+        let server_cpu = median(server.iter().map(|c| c.cpu_seconds).collect());
         writeln!(
             report,
-            "| `{name}` | {:.3}s | {:.2}-{:.2}s | {:.2}x | {vs_flux} | {:.2}s | {} MB | {requests} | {} KB |",
+            "| `{name}` | {:.3}s | {:.2}-{:.2}s | {:.2}x | {vs_flux} | {:.2}s | {} MB | {requests} | {} KB | {allocated:.0} MB | {collected} of {} | {server_cpu:.2}s |",
             wall.as_secs_f64(),
             fastest.as_secs_f64(),
             slowest.as_secs_f64(),
             wall.as_secs_f64() / floor.as_secs_f64(),
             cpu.as_secs_f64(),
             rss / 1024,
-            bytes / 1024
+            bytes / 1024,
+            server.len()
         )
         .unwrap();
     }
