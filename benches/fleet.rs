@@ -740,7 +740,7 @@ struct Measure {
 /// The API server's own counters from its `/metrics` (read as the admin): the bytes its Go heap
 /// allocated, its garbage collections and its CPU. A command's cost is their change over its run,
 /// less one read of `/metrics` (itself a few MB).
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct ServerCost {
     alloc_mb: f64,
     gcs: f64,
@@ -749,11 +749,12 @@ struct ServerCost {
 
 impl ServerCost {
     fn read(plane: &ControlPlane) -> ServerCost {
-        let text = plane.kubectl(&["get", "--raw", "/metrics"]).unwrap_or_default();
+        // A figure that cannot be read stops the bench rather than reading as zero.
+        let text = plane.kubectl(&["get", "--raw", "/metrics"]).expect("read the API server's /metrics");
         let value = |name: &str| {
             text.lines()
                 .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
-                .unwrap_or(0.0)
+                .unwrap_or_else(|| panic!("no {name} in the API server's /metrics"))
         };
         ServerCost {
             alloc_mb: value("go_memstats_alloc_bytes_total") / 1e6,
